@@ -1,0 +1,1 @@
+"""Linli market: residents order, the community dispatches, volunteers accept."""

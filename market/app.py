@@ -1,0 +1,116 @@
+"""create_app(settings) -> Litestar: plugins, routes, auth, problem details, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.security.jwt import JWTAuth, Token
+from msgspec import Struct
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market import models  # noqa: F401 - every table must be mapped before the first query
+from market.areas.routes import AreaController
+from market.auth.access import Actor
+from market.auth.routes import TOKEN_ALGORITHM, AuthController
+from market.auth.service import load_actor
+from market.categories.routes import CategoryController
+from market.clock import Clock, system_clock
+from market.db import create_engine, provide_transaction
+from market.errors import problem_details_plugin
+from market.orders.routes import OfferController, OrderController
+from market.scheduler import running_scheduler
+from market.settings import Settings
+from market.volunteers.routes import VolunteerController
+
+PUBLIC_PATHS = ["/api/auth/login", "/schema", "/health"]
+
+
+class Health(Struct):
+    status: str
+    database: str
+
+
+@get("/health", summary="Liveness and database check", tags=["service"], security=[])
+async def health(db_session: NamedDependency[AsyncSession]) -> Health:
+    await db_session.execute(text("SELECT 1"))
+    return Health(status="ok", database="ok")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Litestar:
+    settings = settings or Settings.from_env()
+    settings.check()
+    engine = create_engine(settings)
+    alchemy = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        create_all=False,
+    )
+    session_maker = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def retrieve_actor(token: Token, _connection: ASGIConnection) -> Actor | None:
+        try:
+            user_id = int(token.sub)
+        except ValueError:
+            return None
+        async with session_maker() as session:
+            return await load_actor(session, user_id)
+
+    jwt_auth = JWTAuth[Actor](
+        retrieve_user_handler=retrieve_actor,
+        token_secret=settings.secret_key,
+        algorithm=TOKEN_ALGORITHM,
+        exclude=PUBLIC_PATHS,
+        description="A bearer token from POST /api/auth/login",
+    )
+
+    @asynccontextmanager
+    async def scheduler_lifespan(_app: Litestar) -> AsyncIterator[None]:
+        if not settings.scheduler:
+            yield
+            return
+        async with running_scheduler(session_maker, clock):
+            yield
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_now() -> datetime:
+        return clock()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            AreaController,
+            CategoryController,
+            VolunteerController,
+            OrderController,
+            OfferController,
+        ],
+        dependencies={
+            "session": Provide(provide_transaction),
+            "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
+            "now": Provide(provide_now, sync_to_thread=False),
+        },
+        plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
+        on_app_init=[jwt_auth.on_app_init],
+        lifespan=[scheduler_lifespan],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Linli market",
+            version="0.1.0",
+            description="Residents order, the community dispatches, volunteers accept.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )

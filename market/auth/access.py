@@ -1,0 +1,76 @@
+"""Who is calling, and the guards that check roles before a handler runs.
+
+Area scoping needs data, so services check it with `Actor.manages`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from market.auth.models import MANAGER_ROLES, Role
+from market.errors import Forbidden
+
+# A manager may give others only the roles below their own.
+ROLE_RANK = {
+    Role.resident: 0,
+    Role.volunteer: 0,
+    Role.unit_admin: 1,
+    Role.grid_worker: 1,
+    Role.community_manager: 2,
+    Role.street_admin: 3,
+    Role.admin: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller, as loaded once per request."""
+
+    id: int
+    name: str
+    roles: frozenset[Role]
+    area_id: int | None
+    # Empty for administrators without a home area: the prefix of every code.
+    area_code: str
+
+    def has(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.admin in self.roles
+
+    @property
+    def is_manager(self) -> bool:
+        return self.has(*MANAGER_ROLES)
+
+    def manages(self, area_code: str) -> bool:
+        """True when the caller manages the area with this code (their subtree)."""
+        if self.is_admin:
+            return True
+        return self.is_manager and area_code.startswith(self.area_code)
+
+    @property
+    def rank(self) -> int:
+        return max(ROLE_RANK[r] for r in self.roles) if self.roles else -1
+
+
+def requires(*roles: Role):
+    """A guard admitting callers who hold any of `roles` (administrators always pass)."""
+    allowed = frozenset(roles) | {Role.admin}
+
+    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        actor: Actor = connection.user
+        if actor.roles.isdisjoint(allowed):
+            raise Forbidden(
+                "This action needs one of these roles: " + ", ".join(sorted(allowed)),
+                code="role_required",
+            )
+
+    return guard
+
+
+requires_manager = requires(*MANAGER_ROLES)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth import service
+from market.auth.access import Actor, requires_manager
+from market.auth.models import Role
+from market.auth.schemas import LoginRequest, TokenResponse, UserCreate, UserRead
+from market.pagination import Limit, Offset, Page
+from market.settings import Settings
+
+TOKEN_ALGORITHM = "HS256"
+
+
+def issue_token(settings: Settings, user_id: int, now: datetime) -> tuple[str, datetime]:
+    expires_at = now + timedelta(hours=settings.token_hours)
+    token = Token(sub=str(user_id), exp=expires_at, iat=now)
+    return token.encode(secret=settings.secret_key, algorithm=TOKEN_ALGORITHM), expires_at
+
+
+class AuthController(Controller):
+    path = "/api"
+    tags = ["people"]
+
+    @post("/auth/login", summary="Log in with phone and password", status_code=200, security=[])
+    async def login(
+        self,
+        data: JSONBody[LoginRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TokenResponse:
+        user = await service.login(session, settings, data.phone, data.password, now)
+        token, expires_at = issue_token(settings, user.id, now)
+        return TokenResponse(
+            access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
+        )
+
+    @get("/me", summary="The logged-in account")
+    async def me(
+        self, request: Request[Actor, Token, object], session: NamedDependency[AsyncSession]
+    ) -> UserRead:
+        return service.user_read(await service.get_user(session, request.user.id))
+
+    @post("/users", summary="Create an account in your area", guards=[requires_manager])
+    async def create_user(
+        self,
+        request: Request[Actor, Token, object],
+        data: JSONBody[UserCreate],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> UserRead:
+        return service.user_read(await service.create_user(session, request.user, data, now))
+
+    @get("/users", summary="Accounts in your area", guards=[requires_manager])
+    async def list_users(
+        self,
+        request: Request[Actor, Token, object],
+        session: NamedDependency[AsyncSession],
+        role: Annotated[Role | None, QueryParameter(description="Only accounts holding this role")] = None,
+        q: Annotated[str | None, QueryParameter(max_length=50, description="Part of a name or phone")] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[UserRead]:
+        users, total = await service.list_users(
+            session, request.user, role=role, query=q, limit=limit, offset=offset
+        )
+        return Page(items=[service.user_read(u) for u in users], total=total, limit=limit, offset=offset)
+
+    @get("/users/{user_id:int}", summary="One account (yourself, or someone in your area)")
+    async def get_user(
+        self, request: Request[Actor, Token, object], user_id: int, session: NamedDependency[AsyncSession]
+    ) -> UserRead:
+        return service.user_read(await service.get_visible_user(session, request.user, user_id))

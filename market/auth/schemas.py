@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from market.auth.models import Role
+
+# A mainland China mobile number: 11 digits starting 13–19.
+Phone = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"], description="Mainland mobile number"),
+]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class UserRead(msgspec.Struct):
+    id: int
+    phone: str
+    name: str
+    roles: list[Role]
+    area_id: int | None
+    area_code: str | None
+    area_name: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_at: datetime
+    user: UserRead
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    name: PersonName
+    password: Password
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
+    area_id: int | None = None

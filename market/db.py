@@ -1,0 +1,93 @@
+"""Engine, declarative base and the per-request transaction.
+
+SQLite is the embedded default, so its connections get WAL, foreign keys and a
+busy timeout, and every transaction starts with BEGIN IMMEDIATE: SQLite ignores
+SELECT ... FOR UPDATE, and a deferred transaction that reads and then writes
+fails at once with "database is locked" when another writer got there first.
+PostgreSQL uses row locks (`with_for_update`) in the services instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any, ClassVar
+
+from advanced_alchemy.types import DateTimeUTC
+from litestar.di import NamedDependency
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+from market.errors import MarketError
+from market.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every timestamp is timezone-aware UTC, on SQLite as on PostgreSQL.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTimeUTC(timezone=True)}
+
+
+def configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below) instead of the driver's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    options: dict[str, Any] = {"echo": settings.database_echo}
+    if not settings.database_pool:
+        options["poolclass"] = NullPool
+    elif not settings.is_sqlite:
+        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(settings.database_url, **options)
+    if settings.is_sqlite:
+        configure_sqlite(engine)
+    return engine
+
+
+async def provide_transaction(
+    db_session: NamedDependency[AsyncSession],
+) -> AsyncGenerator[AsyncSession, None]:
+    """The request's unit of work: committed when the handler succeeds, rolled back otherwise.
+
+    Litestar runs this cleanup before the response is sent, so a failed commit
+    becomes an error response instead of a success that never happened.
+    """
+    try:
+        yield db_session
+    except MarketError as error:
+        # Some refusals are facts worth keeping (a failed login counts toward a lock-out).
+        if error.keep_changes:
+            await db_session.commit()
+        else:
+            await db_session.rollback()
+        raise
+    except BaseException:
+        await db_session.rollback()
+        raise
+    else:
+        await db_session.commit()

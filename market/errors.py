@@ -1,0 +1,157 @@
+"""Every error leaves the service as application/problem+json (RFC 9457).
+
+A problem carries a stable `code` (also the last segment of its `type`) that
+clients may branch on, and a `detail` a person can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_PREFIX = "/problems/"
+
+_TITLES = {
+    HTTP_400_BAD_REQUEST: "Bad request",
+    HTTP_401_UNAUTHORIZED: "Not authenticated",
+    HTTP_403_FORBIDDEN: "Forbidden",
+    HTTP_404_NOT_FOUND: "Not found",
+    HTTP_405_METHOD_NOT_ALLOWED: "Method not allowed",
+    HTTP_409_CONFLICT: "Conflict",
+    HTTP_422_UNPROCESSABLE_ENTITY: "Unprocessable input",
+    HTTP_429_TOO_MANY_REQUESTS: "Too many requests",
+    HTTP_500_INTERNAL_SERVER_ERROR: "Internal error",
+}
+
+_CODES = {
+    HTTP_400_BAD_REQUEST: "invalid_input",
+    HTTP_401_UNAUTHORIZED: "not_authenticated",
+    HTTP_403_FORBIDDEN: "forbidden",
+    HTTP_404_NOT_FOUND: "not_found",
+    HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTP_409_CONFLICT: "conflict",
+    HTTP_422_UNPROCESSABLE_ENTITY: "unprocessable",
+    HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
+}
+
+
+class MarketError(ProblemDetailsException):
+    """A refusal the domain understands. Subclasses fix the status; `code` names the case."""
+
+    status = HTTP_400_BAD_REQUEST
+    default_code = "invalid_input"
+    # When True the request's transaction is committed although the request fails.
+    keep_changes = False
+
+    def __init__(
+        self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        self.code = code or self.default_code
+        super().__init__(
+            detail=detail,
+            status_code=self.status,
+            headers=headers,
+            type_=PROBLEM_TYPE_PREFIX + self.code,
+            title=_TITLES.get(self.status),
+            extra={"code": self.code, **extra},
+        )
+
+
+class InvalidInput(MarketError):
+    status = HTTP_400_BAD_REQUEST
+    default_code = "invalid_input"
+
+
+class NotAuthenticated(MarketError):
+    status = HTTP_401_UNAUTHORIZED
+    default_code = "not_authenticated"
+
+
+class Forbidden(MarketError):
+    status = HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+
+
+class NotFound(MarketError):
+    status = HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+
+class Conflict(MarketError):
+    status = HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class Unprocessable(MarketError):
+    status = HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unprocessable"
+
+
+class TooManyRequests(MarketError):
+    status = HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_requests"
+
+
+def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    code = _CODES.get(exc.status_code, "http_error")
+    extra: dict[str, Any] = {"code": code}
+    detail = exc.detail
+    if isinstance(exc, ValidationException):
+        # Litestar lists each bad field; expose them as `errors` with a uniform shape.
+        extra["errors"] = [
+            {"field": item.get("key"), "source": item.get("source"), "message": item.get("message")}
+            for item in (exc.extra or [])
+            if isinstance(item, dict)
+        ]
+        detail = "The request is not valid: " + (
+            "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in extra["errors"]) or exc.detail
+        )
+    elif isinstance(exc.extra, dict):
+        extra.update(exc.extra)
+    return ProblemDetailsException(
+        detail=detail,
+        status_code=exc.status_code,
+        headers=exc.headers,
+        type_=PROBLEM_TYPE_PREFIX + code,
+        title=_TITLES.get(exc.status_code, "Error"),
+        extra=extra,
+    )
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    log.exception("unexpected error", exc_info=exc)
+    return ProblemDetailsException(
+        detail="Something went wrong on our side; nothing was changed. Please try again.",
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        type_=PROBLEM_TYPE_PREFIX + "internal_error",
+        title=_TITLES[HTTP_500_INTERNAL_SERVER_ERROR],
+        extra={"code": "internal_error"},
+    )
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={HTTPException: _from_http_exception, Exception: _from_unexpected}
+        )
+    )

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.areas.models import Area
+from market.auth.models import User
+from market.db import Base
+
+
+class OrderStatus(enum.StrEnum):
+    submitted = "submitted"
+    dispatched = "dispatched"
+    accepted = "accepted"
+    in_service = "in_service"
+    completed = "completed"
+    confirmed = "confirmed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+FINAL_STATUSES = frozenset(
+    {OrderStatus.confirmed, OrderStatus.rejected, OrderStatus.cancelled, OrderStatus.expired}
+)
+# Orders a volunteer is holding: they count against the volunteer's capacity.
+HELD_STATUSES = frozenset({OrderStatus.accepted, OrderStatus.in_service})
+
+
+class Urgency(enum.StrEnum):
+    normal = "normal"
+    urgent = "urgent"
+
+
+class OfferStatus(enum.StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+    withdrawn = "withdrawn"
+
+
+class DispatchMode(enum.StrEnum):
+    direct = "direct"
+    pool = "pool"
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("window_start < window_end", name="window_order"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_orders_status_window_end", "status", "window_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    # Copied from the area so that subtree scoping is an indexed prefix match.
+    area_code: Mapped[str] = mapped_column(String(32), index=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("service_categories.code"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    # Room, unit, directions: shown to the volunteer only once they hold the order.
+    address_detail: Mapped[str] = mapped_column(String(200), default="")
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    urgency: Mapped[Urgency] = mapped_column(String(16), default=Urgency.normal)
+    status: Mapped[OrderStatus] = mapped_column(String(16), default=OrderStatus.submitted)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    checked_in_at: Mapped[datetime | None]
+    checked_out_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    rating: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="raise")
+    volunteer: Mapped[User | None] = relationship(foreign_keys=[volunteer_id], lazy="raise")
+    area: Mapped[Area] = relationship(lazy="raise")
+    events: Mapped[list[OrderEvent]] = relationship(
+        lazy="raise", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+    offers: Mapped[list[Offer]] = relationship(
+        back_populates="order", lazy="raise", order_by="Offer.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderEvent(Base):
+    """One transition of an order: who moved it, when, from which state to which."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # None when a scheduled job made the change.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[OrderStatus | None] = mapped_column(String(16))
+    to_status: Mapped[OrderStatus] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+
+    actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_volunteer_status", "volunteer_id", "status"),
+        Index("ix_offers_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    dispatched_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    mode: Mapped[DispatchMode] = mapped_column(String(16))
+    status: Mapped[OfferStatus] = mapped_column(String(16), default=OfferStatus.pending)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship(back_populates="offers", lazy="raise")

@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.access import Actor, requires, requires_manager
+from market.auth.models import Role
+from market.orders import service
+from market.orders.models import OfferStatus, OrderStatus
+from market.orders.schemas import (
+    ConfirmRequest,
+    DispatchRequest,
+    NoteRequest,
+    OfferRead,
+    OrderCreate,
+    OrderDetail,
+    OrderFilters,
+    OrderRead,
+    ReasonRequest,
+)
+from market.pagination import Limit, Offset, Page
+from market.settings import Settings
+
+ActorRequest = Request[Actor, Token, object]
+
+
+class OrderController(Controller):
+    path = "/api/orders"
+    tags = ["orders"]
+
+    @post("/", summary="Post an order (resident)", guards=[requires(Role.resident)])
+    async def create(
+        self,
+        request: ActorRequest,
+        data: JSONBody[OrderCreate],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await service.create_order(session, request.user, data, now)
+        return await service.get_order(session, request.user, order.id)
+
+    @get("/", summary="Orders you may see: your own, offered to you, or in your area")
+    async def list_orders(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        status: Annotated[OrderStatus | None, QueryParameter()] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        area_id: Annotated[int | None, QueryParameter(description="Only orders inside this area")] = None,
+        date_from: Annotated[
+            date | None, QueryParameter(description="Service window starts on or after")
+        ] = None,
+        date_to: Annotated[
+            date | None, QueryParameter(description="Service window starts on or before")
+        ] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[OrderRead]:
+        filters = OrderFilters(
+            status=status, category=category, area_id=area_id, date_from=date_from, date_to=date_to
+        )
+        items, total = await service.list_orders(session, request.user, settings.tz, filters, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/{order_id:int}", summary="One order with its full history")
+    async def get_order(
+        self, request: ActorRequest, order_id: int, session: NamedDependency[AsyncSession]
+    ) -> OrderDetail:
+        return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/dispatch",
+        summary="Offer the order to one volunteer or a pool",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def dispatch(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        data: JSONBody[DispatchRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.dispatch(session, request.user, order_id, data, now, settings.offer_ttl_minutes)
+        return await service.get_order(session, request.user, order_id)
+
+    @post("/{order_id:int}/check-in", summary="Start the service (assigned volunteer)", status_code=200)
+    async def check_in(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.check_in(session, request.user, order_id, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/check-out",
+        summary="Record the end of the service (assigned volunteer)",
+        status_code=200,
+    )
+    async def check_out(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.check_out(session, request.user, order_id, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post("/{order_id:int}/complete", summary="Mark the service done (assigned volunteer)", status_code=200)
+    async def complete(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        data: JSONBody[NoteRequest],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.complete(session, request.user, order_id, data.note, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post("/{order_id:int}/confirm", summary="Confirm and rate the service (resident)", status_code=200)
+    async def confirm(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        data: JSONBody[ConfirmRequest],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.confirm(session, request.user, order_id, data, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/cancel",
+        summary="Cancel before service starts (resident or manager)",
+        status_code=200,
+    )
+    async def cancel(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        data: JSONBody[ReasonRequest],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.cancel(session, request.user, order_id, data.reason, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/reject",
+        summary="Reject the order (manager)",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def reject(
+        self,
+        request: ActorRequest,
+        order_id: int,
+        data: JSONBody[ReasonRequest],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.reject(session, request.user, order_id, data.reason, now)
+        return await service.get_order(session, request.user, order_id)
+
+
+class OfferController(Controller):
+    path = "/api/offers"
+    tags = ["orders"]
+
+    @get("/", summary="Your offers (volunteer)", guards=[requires(Role.volunteer)])
+    async def list_offers(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        status: Annotated[OfferStatus | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[OfferRead]:
+        items, total = await service.list_offers(session, request.user, status, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/{offer_id:int}/accept",
+        summary="Take the order; the first valid accept wins",
+        status_code=200,
+        guards=[requires(Role.volunteer)],
+    )
+    async def accept(
+        self,
+        request: ActorRequest,
+        offer_id: int,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await service.accept_offer(session, request.user, offer_id, now)
+        return await service.get_order(session, request.user, order.id)
+
+    @post(
+        "/{offer_id:int}/decline",
+        summary="Decline the offer",
+        status_code=204,
+        guards=[requires(Role.volunteer)],
+    )
+    async def decline(
+        self,
+        request: ActorRequest,
+        offer_id: int,
+        data: JSONBody[ReasonRequest],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> None:
+        await service.decline_offer(session, request.user, offer_id, data.reason, now)

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+from market.areas.models import AreaLevel
+from market.orders.models import DispatchMode, OfferStatus, OrderStatus, Urgency
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"\S")]
+Note = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    # A building or compound in the resident's own community.
+    area_id: int
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    urgency: Urgency = Urgency.normal
+    # Room, unit or directions; shown to the volunteer only after they accept.
+    address_detail: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    volunteer_ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=20)]
+    mode: DispatchMode = DispatchMode.direct
+    offer_ttl_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+
+
+class ReasonRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class NoteRequest(msgspec.Struct, forbid_unknown_fields=True):
+    note: Note = ""
+
+
+class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class PersonRef(msgspec.Struct):
+    id: int
+    name: str
+    phone: str
+
+
+class AreaRef(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    level: AreaLevel
+
+
+class EventRead(msgspec.Struct):
+    id: int
+    action: str
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    note: str
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+
+
+class OfferSummary(msgspec.Struct):
+    id: int
+    volunteer_id: int
+    volunteer_name: str
+    mode: DispatchMode
+    status: OfferStatus
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+    decline_reason: str | None
+
+
+class OrderRead(msgspec.Struct):
+    id: int
+    status: OrderStatus
+    category: str
+    description: str
+    urgency: Urgency
+    window_start: datetime
+    window_end: datetime
+    # Before a volunteer holds the order they see only the compound, a masked name and phone.
+    masked: bool
+    area: AreaRef
+    address_detail: str | None
+    requester: PersonRef
+    volunteer: PersonRef | None
+    created_at: datetime
+    updated_at: datetime
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    completed_at: datetime | None
+    confirmed_at: datetime | None
+    service_hours: float | None
+    rating: int | None
+    comment: str | None
+
+
+class OrderDetail(OrderRead):
+    events: list[EventRead]
+    # Offers are listed for the requester's managers; a volunteer sees only their own.
+    offers: list[OfferSummary]
+
+
+class OfferRead(msgspec.Struct):
+    id: int
+    order_id: int
+    mode: DispatchMode
+    status: OfferStatus
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+    decline_reason: str | None
+    order: OrderRead
+
+
+class OrderFilters(msgspec.Struct):
+    status: OrderStatus | None = None
+    category: str | None = None
+    area_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None

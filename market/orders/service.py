@@ -1,0 +1,690 @@
+"""The order flow: post → dispatch → accept → check in/out → complete → confirm.
+
+Every change locks the order row first (SELECT … FOR UPDATE on PostgreSQL; the
+whole transaction is BEGIN IMMEDIATE on SQLite), re-reads it, checks the state
+machine and records an event, so two people pressing a button at once cannot
+both succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import ancestors, get_area
+from market.auth.access import Actor
+from market.auth.models import Role, User
+from market.categories.service import active_category
+from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from market.orders.models import (
+    HELD_STATUSES,
+    DispatchMode,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
+from market.orders.schemas import (
+    AreaRef,
+    ConfirmRequest,
+    DispatchRequest,
+    EventRead,
+    OfferRead,
+    OfferSummary,
+    OrderCreate,
+    OrderDetail,
+    OrderFilters,
+    OrderRead,
+    PersonRef,
+)
+from market.volunteers.service import current_load, load_profile, serves_area
+
+S = OrderStatus
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
+    "dispatch": (frozenset({S.submitted}), S.dispatched),
+    "accept": (frozenset({S.dispatched}), S.accepted),
+    "requeue": (frozenset({S.dispatched}), S.submitted),
+    "check_in": (frozenset({S.accepted}), S.in_service),
+    "check_out": (frozenset({S.in_service}), S.in_service),
+    "complete": (frozenset({S.in_service}), S.completed),
+    "confirm": (frozenset({S.completed}), S.confirmed),
+    "reject": (frozenset({S.submitted, S.dispatched}), S.rejected),
+    "cancel": (frozenset({S.submitted, S.dispatched, S.accepted}), S.cancelled),
+    "expire": (frozenset({S.submitted, S.dispatched}), S.expired),
+}
+
+MAX_WINDOW = timedelta(days=14)
+MAX_LEAD_TIME = timedelta(days=90)
+MAX_POOL = 20
+
+
+# ---------------------------------------------------------------- state machine
+
+
+def transition(order: Order, action: str, actor_id: int | None, now: datetime, note: str = "") -> OrderEvent:
+    sources, target = TRANSITIONS[action]
+    if order.status not in sources:
+        raise Conflict(
+            f"Cannot {action.replace('_', ' ')} an order that is {order.status}.",
+            code="illegal_transition",
+            action=action,
+            status=str(order.status),
+        )
+    event = OrderEvent(
+        order_id=order.id,
+        actor_id=actor_id,
+        action=action,
+        from_status=order.status,
+        to_status=target,
+        note=note,
+        at=now,
+    )
+    order.status = target
+    order.updated_at = now
+    return event
+
+
+async def _lock_order(session: AsyncSession, order_id: int) -> Order:
+    order = await session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    return order
+
+
+async def _pending_offers(session: AsyncSession, order_id: int) -> Sequence[Offer]:
+    return (
+        await session.scalars(
+            select(Offer)
+            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+
+
+async def _close_offers(
+    session: AsyncSession, order_id: int, status: OfferStatus, now: datetime, *, keep: int | None = None
+) -> None:
+    for offer in await _pending_offers(session, order_id):
+        if offer.id != keep:
+            offer.status = status
+            offer.responded_at = now
+
+
+async def _requeue_if_unoffered(session: AsyncSession, order: Order, now: datetime, note: str) -> None:
+    """A dispatched order with no pending offer left waits to be dispatched again."""
+    if order.status == S.dispatched and not await _pending_offers(session, order.id):
+        session.add(transition(order, "requeue", None, now, note))
+
+
+# ---------------------------------------------------------------- visibility and views
+
+
+def _visible_to(actor: Actor):
+    if actor.is_admin:
+        return None
+    conditions = [Order.requester_id == actor.id]
+    if actor.has(Role.volunteer):
+        conditions.append(Order.volunteer_id == actor.id)
+        conditions.append(Order.id.in_(select(Offer.order_id).where(Offer.volunteer_id == actor.id)))
+    if actor.is_manager:
+        conditions.append(Order.area_code.startswith(actor.area_code))
+    return or_(*conditions)
+
+
+def _full_view(order: Order, actor: Actor) -> bool:
+    """Who sees the resident's phone, name and exact address."""
+    if order.requester_id == actor.id or actor.manages(order.area_code):
+        return True
+    return order.volunteer_id == actor.id and order.status in (HELD_STATUSES | {S.completed})
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1)
+
+
+def _order_options():
+    return (selectinload(Order.requester), selectinload(Order.volunteer), selectinload(Order.area))
+
+
+def _service_hours(order: Order) -> float | None:
+    if order.checked_in_at and order.checked_out_at:
+        return round((order.checked_out_at - order.checked_in_at).total_seconds() / 3600, 2)
+    return None
+
+
+def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> OrderRead:
+    full = _full_view(order, actor)
+    area = order.area
+    if not full:
+        area = compounds.get(order.area_code[: code_length(AreaLevel.compound)], area)
+    requester = order.requester
+    volunteer = order.volunteer
+    return OrderRead(
+        id=order.id,
+        status=order.status,
+        category=order.category_code,
+        description=order.description,
+        urgency=order.urgency,
+        window_start=order.window_start,
+        window_end=order.window_end,
+        masked=not full,
+        area=AreaRef(id=area.id, code=area.code, name=area.name, level=area.level),
+        address_detail=order.address_detail if full else None,
+        requester=PersonRef(
+            id=requester.id,
+            name=requester.name if full else mask_name(requester.name),
+            phone=requester.phone if full else mask_phone(requester.phone),
+        ),
+        volunteer=PersonRef(id=volunteer.id, name=volunteer.name, phone=volunteer.phone)
+        if volunteer
+        else None,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        checked_in_at=order.checked_in_at,
+        checked_out_at=order.checked_out_at,
+        completed_at=order.completed_at,
+        confirmed_at=order.confirmed_at,
+        service_hours=_service_hours(order),
+        rating=order.rating,
+        comment=order.comment,
+    )
+
+
+async def order_reads(session: AsyncSession, actor: Actor, orders: Sequence[Order]) -> list[OrderRead]:
+    compounds = await ancestors(session, {o.area_code for o in orders if not _full_view(o, actor)})
+    return [_order_read(o, actor, compounds) for o in orders]
+
+
+async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
+    visible = _visible_to(actor)
+    stmt = (
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            *_order_options(),
+            selectinload(Order.events).selectinload(OrderEvent.actor),
+            selectinload(Order.offers),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if visible is not None:
+        stmt = stmt.where(visible)
+    order = await session.scalar(stmt)
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    (read,) = await order_reads(session, actor, [order])
+    offers = [o for o in order.offers if actor.manages(order.area_code) or o.volunteer_id == actor.id]
+    names = (
+        dict(
+            (
+                await session.execute(
+                    select(User.id, User.name).where(User.id.in_({o.volunteer_id for o in offers}))
+                )
+            ).all()
+        )
+        if offers
+        else {}
+    )
+    return OrderDetail(
+        **{f: getattr(read, f) for f in read.__struct_fields__},
+        events=[
+            EventRead(
+                id=e.id,
+                action=e.action,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+                at=e.at,
+                actor_id=e.actor_id,
+                actor_name=e.actor.name if e.actor else None,
+            )
+            for e in order.events
+        ],
+        offers=[
+            OfferSummary(
+                id=o.id,
+                volunteer_id=o.volunteer_id,
+                volunteer_name=names.get(o.volunteer_id, ""),
+                mode=o.mode,
+                status=o.status,
+                created_at=o.created_at,
+                expires_at=o.expires_at,
+                responded_at=o.responded_at,
+                decline_reason=o.decline_reason,
+            )
+            for o in offers
+        ],
+    )
+
+
+async def list_orders(
+    session: AsyncSession, actor: Actor, tz: ZoneInfo, filters: OrderFilters, limit: int, offset: int
+) -> tuple[list[OrderRead], int]:
+    stmt: Select = select(Order)
+    if (visible := _visible_to(actor)) is not None:
+        stmt = stmt.where(visible)
+    if filters.status is not None:
+        stmt = stmt.where(Order.status == filters.status)
+    if filters.category is not None:
+        stmt = stmt.where(Order.category_code == filters.category)
+    if filters.area_id is not None:
+        area = await get_area(session, filters.area_id)
+        stmt = stmt.where(Order.area_code.startswith(area.code))
+    if filters.date_from is not None:
+        stmt = stmt.where(Order.window_start >= datetime.combine(filters.date_from, time.min, tz))
+    if filters.date_to is not None:
+        stmt = stmt.where(
+            Order.window_start < datetime.combine(filters.date_to + timedelta(days=1), time.min, tz)
+        )
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    orders = (
+        await session.scalars(
+            stmt.options(*_order_options())
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    return await order_reads(session, actor, orders), total
+
+
+# ---------------------------------------------------------------- resident: post
+
+
+async def create_order(session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime) -> Order:
+    await active_category(session, data.category)
+    area = await get_area(session, data.area_id)
+    community_length = code_length(AreaLevel.community)
+    if len(actor.area_code) < community_length or not area.code.startswith(
+        actor.area_code[:community_length]
+    ):
+        raise Forbidden("You can order services only in your own community.", code="outside_your_community")
+    if area.level not in (AreaLevel.compound, AreaLevel.building):
+        raise InvalidInput(
+            "Choose the building or compound where the service is needed.", code="area_too_broad"
+        )
+    if data.window_end <= data.window_start:
+        raise InvalidInput("The time window must end after it starts.", code="invalid_window")
+    if data.window_end <= now:
+        raise InvalidInput("The time window has already passed.", code="window_in_past")
+    if data.window_end - data.window_start > MAX_WINDOW:
+        raise InvalidInput("A time window can be at most 14 days long.", code="window_too_long")
+    if data.window_start - now > MAX_LEAD_TIME:
+        raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
+    order = Order(
+        requester_id=actor.id,
+        area_id=area.id,
+        area_code=area.code,
+        category_code=data.category,
+        description=data.description.strip(),
+        address_detail=data.address_detail.strip(),
+        window_start=data.window_start,
+        window_end=data.window_end,
+        urgency=data.urgency,
+        status=S.submitted,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            actor_id=actor.id,
+            action="post",
+            from_status=None,
+            to_status=S.submitted,
+            note="",
+            at=now,
+        )
+    )
+    await session.flush()
+    return order
+
+
+# ---------------------------------------------------------------- managers: dispatch, reject
+
+
+async def _refuse(session: AsyncSession, actor: Actor, order: Order, forbidden: Forbidden) -> None:
+    """Refuse an action: 403 to someone who can see the order, 404 to anyone else."""
+    visible = _visible_to(actor)
+    if visible is None or await session.scalar(select(Order.id).where(Order.id == order.id, visible)):
+        raise forbidden
+    raise NotFound(f"Order {order.id} does not exist.", code="order_not_found")
+
+
+async def _managed_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    order = await _lock_order(session, order_id)
+    if not actor.manages(order.area_code):
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden("Only the community's grid workers and managers can do this.", code="manager_required"),
+        )
+    return order
+
+
+async def dispatch(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: int,
+    data: DispatchRequest,
+    now: datetime,
+    default_ttl_minutes: int,
+) -> list[Offer]:
+    order = await _managed_order(session, actor, order_id)
+    volunteer_ids = list(dict.fromkeys(data.volunteer_ids))
+    if data.mode == DispatchMode.direct and len(volunteer_ids) != 1:
+        raise InvalidInput(
+            "A direct dispatch offers the order to exactly one volunteer.", code="direct_needs_one"
+        )
+    if data.mode == DispatchMode.pool and len(volunteer_ids) < 2:
+        raise InvalidInput(
+            "A pool dispatch offers the order to two or more volunteers.", code="pool_needs_several"
+        )
+    if order.status not in TRANSITIONS["dispatch"][0]:
+        transition(order, "dispatch", actor.id, now)  # raises the illegal-transition problem
+    if order.window_end <= now:
+        raise Conflict(
+            "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
+        )
+    problems = await _dispatch_problems(session, actor, order, volunteer_ids)
+    if problems:
+        raise Unprocessable(
+            "Some volunteers cannot be offered this order: "
+            + "; ".join(f"{p['volunteer_id']}: {p['reason']}" for p in problems),
+            code="volunteers_not_eligible",
+            volunteers=problems,
+        )
+    ttl = timedelta(minutes=data.offer_ttl_minutes or default_ttl_minutes)
+    expires_at = min(now + ttl, order.window_end)
+    offers = [
+        Offer(
+            order_id=order.id,
+            volunteer_id=v,
+            dispatched_by_id=actor.id,
+            mode=data.mode,
+            status=OfferStatus.pending,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for v in volunteer_ids
+    ]
+    session.add_all(offers)
+    session.add(
+        transition(
+            order, "dispatch", actor.id, now, note=f"{data.mode} offer to {len(volunteer_ids)} volunteer(s)"
+        )
+    )
+    await session.flush()
+    return offers
+
+
+async def _dispatch_problems(
+    session: AsyncSession, actor: Actor, order: Order, volunteer_ids: list[int]
+) -> list[dict[str, object]]:
+    problems: list[dict[str, object]] = []
+    declined = set(
+        await session.scalars(
+            select(Offer.volunteer_id).where(Offer.order_id == order.id, Offer.status == OfferStatus.declined)
+        )
+    )
+    for volunteer_id in volunteer_ids:
+        reason = None
+        user = await session.scalar(
+            select(User)
+            .where(User.id == volunteer_id)
+            .options(selectinload(User.role_rows), selectinload(User.area))
+        )
+        profile = await load_profile(session, volunteer_id) if user else None
+        if user is None or not user.is_active or Role.volunteer not in user.roles or profile is None:
+            reason = "not an active volunteer"
+        elif volunteer_id == order.requester_id:
+            reason = "is the resident who posted the order"
+        elif not actor.is_admin and not (
+            (user.area and actor.manages(user.area.code))
+            or await session.scalar(select(User.id).where(User.id == user.id, serves_area(actor.area_code)))
+        ):
+            reason = "does not serve your area"
+        elif volunteer_id in declined:
+            reason = "has already declined this order"
+        elif await current_load(session, volunteer_id) >= profile.capacity:
+            reason = "is at capacity"
+        if reason:
+            problems.append({"volunteer_id": volunteer_id, "reason": reason})
+    return problems
+
+
+async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
+    order = await _managed_order(session, actor, order_id)
+    session.add(transition(order, "reject", actor.id, now, reason))
+    await _close_offers(session, order.id, OfferStatus.withdrawn, now)
+
+
+# ---------------------------------------------------------------- volunteers: offers
+
+
+async def list_offers(
+    session: AsyncSession, actor: Actor, status: OfferStatus | None, limit: int, offset: int
+) -> tuple[list[OfferRead], int]:
+    stmt = select(Offer).where(Offer.volunteer_id == actor.id)
+    if status is not None:
+        stmt = stmt.where(Offer.status == status)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    offers = (
+        await session.scalars(
+            stmt.options(selectinload(Offer.order).options(*_order_options()))
+            .order_by(Offer.created_at.desc(), Offer.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    reads = await order_reads(session, actor, [o.order for o in offers])
+    return [
+        OfferRead(
+            id=o.id,
+            order_id=o.order_id,
+            mode=o.mode,
+            status=o.status,
+            created_at=o.created_at,
+            expires_at=o.expires_at,
+            responded_at=o.responded_at,
+            decline_reason=o.decline_reason,
+            order=read,
+        )
+        for o, read in zip(offers, reads, strict=True)
+    ], total
+
+
+async def _own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
+    offer = await session.get(Offer, offer_id)
+    if offer is None or offer.volunteer_id != actor.id:
+        raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
+    order = await _lock_order(session, offer.order_id)
+    # Re-read under the order's lock: another request may have settled it meanwhile.
+    await session.refresh(offer)
+    return offer, order
+
+
+class OfferExpired(Conflict):
+    # Marking the offer expired (and maybe re-queuing the order) is kept.
+    keep_changes = True
+
+
+def _refuse_settled_offer(offer: Offer, order: Order) -> None:
+    if offer.status == OfferStatus.withdrawn and order.status not in (S.submitted, S.dispatched):
+        raise Conflict("Another volunteer has already taken this order.", code="order_taken")
+    raise Conflict(
+        f"This offer is already {offer.status}.", code="offer_not_pending", offer_status=str(offer.status)
+    )
+
+
+async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> Order:
+    offer, order = await _own_offer_locked(session, actor, offer_id)
+    if offer.status != OfferStatus.pending:
+        _refuse_settled_offer(offer, order)
+    if offer.expires_at <= now:
+        offer.status = OfferStatus.expired
+        offer.responded_at = now
+        await _requeue_if_unoffered(session, order, now, "offers expired")
+        await session.flush()
+        raise OfferExpired("This offer has expired.", code="offer_expired")
+    profile = await load_profile(session, actor.id, for_update=True)
+    if profile is None or await current_load(session, actor.id) >= profile.capacity:
+        raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
+    session.add(transition(order, "accept", actor.id, now))
+    order.volunteer_id = actor.id
+    offer.status = OfferStatus.accepted
+    offer.responded_at = now
+    await _close_offers(session, order.id, OfferStatus.withdrawn, now, keep=offer.id)
+    await session.flush()
+    return order
+
+
+async def decline_offer(
+    session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime
+) -> None:
+    offer, order = await _own_offer_locked(session, actor, offer_id)
+    if offer.status != OfferStatus.pending:
+        _refuse_settled_offer(offer, order)
+    offer.status = OfferStatus.declined
+    offer.responded_at = now
+    offer.decline_reason = reason
+    await session.flush()
+    await _requeue_if_unoffered(session, order, now, "every offer was declined or expired")
+    await session.flush()
+
+
+# ---------------------------------------------------------------- the assigned volunteer: service
+
+
+async def _assigned_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    order = await _lock_order(session, order_id)
+    if order.volunteer_id != actor.id:
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden("Only the volunteer who accepted this order can do this.", code="not_assigned"),
+        )
+    return order
+
+
+async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
+    order = await _assigned_order(session, actor, order_id)
+    session.add(transition(order, "check_in", actor.id, now))
+    order.checked_in_at = now
+
+
+async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
+    order = await _assigned_order(session, actor, order_id)
+    if order.checked_out_at is not None:
+        raise Conflict("You have already checked out of this order.", code="already_checked_out")
+    session.add(transition(order, "check_out", actor.id, now))
+    order.checked_out_at = now
+
+
+async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str, now: datetime) -> None:
+    order = await _assigned_order(session, actor, order_id)
+    if order.status == S.in_service and order.checked_out_at is None:
+        raise Conflict("Check out before completing the order.", code="not_checked_out")
+    session.add(transition(order, "complete", actor.id, now, note))
+    order.completed_at = now
+
+
+# ---------------------------------------------------------------- resident: confirm, cancel
+
+
+async def confirm(
+    session: AsyncSession, actor: Actor, order_id: int, data: ConfirmRequest, now: datetime
+) -> None:
+    order = await _lock_order(session, order_id)
+    if order.requester_id != actor.id:
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden("Only the resident who posted the order can confirm it.", code="not_requester"),
+        )
+    session.add(transition(order, "confirm", actor.id, now, data.comment))
+    order.confirmed_at = now
+    order.rating = data.rating
+    order.comment = data.comment
+    if order.volunteer_id is not None:
+        profile = await load_profile(session, order.volunteer_id, for_update=True)
+        if profile is not None:
+            profile.rating_sum += data.rating
+            profile.rating_count += 1
+
+
+async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
+    order = await _lock_order(session, order_id)
+    if order.requester_id != actor.id and not actor.manages(order.area_code):
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden(
+                "Only the resident who posted the order or a manager can cancel it.", code="not_requester"
+            ),
+        )
+    session.add(transition(order, "cancel", actor.id, now, reason))
+    await _close_offers(session, order.id, OfferStatus.withdrawn, now)
+
+
+# ---------------------------------------------------------------- jobs
+
+
+async def expire_offers(session: AsyncSession, now: datetime) -> int:
+    """Mark overdue pending offers expired and re-queue orders left without offers."""
+    due = (
+        await session.execute(
+            select(Offer.id, Offer.order_id).where(
+                Offer.status == OfferStatus.pending, Offer.expires_at <= now
+            )
+        )
+    ).all()
+    for order_id in sorted({row.order_id for row in due}):
+        order = await _lock_order(session, order_id)
+        await session.execute(
+            update(Offer)
+            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending, Offer.expires_at <= now)
+            .values(status=OfferStatus.expired, responded_at=now)
+        )
+        await _requeue_if_unoffered(session, order, now, "every offer was declined or expired")
+    await session.flush()
+    return len(due)
+
+
+async def expire_orders(session: AsyncSession, now: datetime) -> int:
+    """Close orders whose time window ended before anyone accepted them."""
+    order_ids = (
+        await session.scalars(
+            select(Order.id).where(Order.status.in_(TRANSITIONS["expire"][0]), Order.window_end <= now)
+        )
+    ).all()
+    for order_id in order_ids:
+        order = await _lock_order(session, order_id)
+        if order.status in TRANSITIONS["expire"][0]:
+            session.add(
+                transition(order, "expire", None, now, "the time window ended before anyone accepted")
+            )
+            await _close_offers(session, order.id, OfferStatus.withdrawn, now)
+    await session.flush()
+    return len(order_ids)

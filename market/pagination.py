@@ -1,0 +1,23 @@
+"""Offset pagination shared by every list endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
+from litestar.params import QueryParameter
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip")]
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,78 @@
+"""Every setting comes from an environment variable, read in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path('var/market.db').resolve()}"
+
+
+class SettingsError(RuntimeError):
+    """The environment describes a configuration the service must not run with."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    database_echo: bool = False
+    # A pooled engine is right for a server; tests and one-shot commands use NullPool.
+    database_pool: bool = True
+    secret_key: str = DEFAULT_SECRET
+    token_hours: int = 12
+    # Failed logins: after `login_max_failures` in a row the account is locked for
+    # `login_lock_minutes`, which stops password guessing without a permanent lock-out.
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    offer_ttl_minutes: int = 30
+    scheduler: bool = True
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Local time of the service: availability windows and daily caps are in this zone.
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        settings = cls(
+            env=env.get("MARKET_ENV", defaults.env),
+            database_url=env.get("MARKET_DATABASE_URL", defaults.database_url),
+            database_echo=_bool(env.get("MARKET_DATABASE_ECHO", "0")),
+            database_pool=_bool(env.get("MARKET_DATABASE_POOL", "1")),
+            secret_key=env.get("MARKET_SECRET_KEY", defaults.secret_key),
+            token_hours=int(env.get("MARKET_TOKEN_HOURS", defaults.token_hours)),
+            login_max_failures=int(env.get("MARKET_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
+            login_lock_minutes=int(env.get("MARKET_LOGIN_LOCK_MINUTES", defaults.login_lock_minutes)),
+            offer_ttl_minutes=int(env.get("MARKET_OFFER_TTL_MINUTES", defaults.offer_ttl_minutes)),
+            scheduler=_bool(env.get("MARKET_SCHEDULER", "on")),
+            cors_origins=tuple(o for o in env.get("MARKET_CORS_ORIGINS", "").split(",") if o),
+            timezone=env.get("MARKET_TIMEZONE", defaults.timezone),
+        )
+        settings.check()
+        return settings
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check(self) -> None:
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise SettingsError(f"MARKET_TIMEZONE {self.timezone!r} is not a known time zone") from error
+        if len(self.secret_key) < 32:
+            raise SettingsError("MARKET_SECRET_KEY must be at least 32 characters long")

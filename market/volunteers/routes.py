@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.access import Actor, requires_manager
+from market.pagination import Limit, Offset, Page
+from market.settings import Settings
+from market.volunteers import service
+from market.volunteers.schemas import ProfileRead, ProfileWrite, VolunteerSummary
+
+
+class VolunteerController(Controller):
+    path = "/api/volunteers"
+    tags = ["volunteers"]
+
+    @get("/", summary="Volunteers serving your area, with their current load", guards=[requires_manager])
+    async def list_volunteers(
+        self,
+        request: Request[Actor, Token, object],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        area_id: Annotated[int | None, QueryParameter(description="Only those serving this subtree")] = None,
+        skill: Annotated[
+            str | None, QueryParameter(max_length=32, description="Service category code")
+        ] = None,
+        free_from: Annotated[
+            datetime | None, QueryParameter(description="Free in this window (with free_until)")
+        ] = None,
+        free_until: Annotated[datetime | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[VolunteerSummary]:
+        items, total = await service.list_volunteers(
+            session,
+            request.user,
+            settings.tz,
+            area_id=area_id,
+            skill=skill,
+            free_from=free_from,
+            free_until=free_until,
+            limit=limit,
+            offset=offset,
+        )
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/{user_id:int}/profile", summary="A volunteer's skills, availability, capacity and areas")
+    async def get_profile(
+        self, request: Request[Actor, Token, object], user_id: int, session: NamedDependency[AsyncSession]
+    ) -> ProfileRead:
+        return await service.get_profile(session, request.user, user_id)
+
+    @put("/{user_id:int}/profile", summary="Replace a volunteer's profile (the volunteer or a manager)")
+    async def put_profile(
+        self,
+        request: Request[Actor, Token, object],
+        user_id: int,
+        data: JSONBody[ProfileWrite],
+        session: NamedDependency[AsyncSession],
+    ) -> ProfileRead:
+        return await service.put_profile(session, request.user, user_id, data)

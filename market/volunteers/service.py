@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.areas.models import Area
+from market.areas.service import get_area
+from market.auth.access import Actor
+from market.auth.models import Role, User, UserRole
+from market.auth.service import get_user
+from market.categories.models import ServiceCategory
+from market.errors import Forbidden, InvalidInput, NotFound
+from market.orders.models import HELD_STATUSES, Order
+from market.pagination import MAX_PAGE_SIZE
+from market.volunteers.availability import is_free
+from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
+from market.volunteers.schemas import (
+    ProfileRead,
+    ProfileWrite,
+    ServingAreaRead,
+    Skill,
+    VolunteerSummary,
+    Window,
+)
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def serves_area(area_code: str) -> ColumnElement[bool]:
+    """The volunteer (a User row) serves somewhere overlapping the subtree at `area_code`."""
+    return exists().where(
+        ServingArea.user_id == User.id,
+        or_(
+            ServingArea.area_code.startswith(area_code), literal(area_code).startswith(ServingArea.area_code)
+        ),
+    )
+
+
+def held_orders_count():
+    return (
+        select(func.count(Order.id))
+        .where(Order.volunteer_id == User.id, Order.status.in_(HELD_STATUSES))
+        .scalar_subquery()
+    )
+
+
+def _profile_options():
+    return (
+        selectinload(VolunteerProfile.skills),
+        selectinload(VolunteerProfile.availability),
+        selectinload(VolunteerProfile.serving_areas),
+    )
+
+
+async def load_profile(
+    session: AsyncSession, user_id: int, *, for_update: bool = False
+) -> VolunteerProfile | None:
+    stmt = select(VolunteerProfile).where(VolunteerProfile.user_id == user_id).options(*_profile_options())
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
+
+
+async def current_load(session: AsyncSession, user_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count(Order.id)).where(Order.volunteer_id == user_id, Order.status.in_(HELD_STATUSES))
+        )
+        or 0
+    )
+
+
+async def _volunteer(session: AsyncSession, actor: Actor, user_id: int) -> User:
+    user = await get_user(session, user_id)
+    if Role.volunteer not in user.roles:
+        raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
+    if user.id == actor.id or actor.is_admin:
+        return user
+    visible = user.area is not None and actor.manages(user.area.code)
+    if not visible and actor.is_manager:
+        visible = bool(
+            await session.scalar(select(User.id).where(User.id == user.id, serves_area(actor.area_code)))
+        )
+    if not visible:
+        raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
+    return user
+
+
+async def profile_read(session: AsyncSession, user: User, profile: VolunteerProfile | None) -> ProfileRead:
+    areas = {}
+    if profile and profile.serving_areas:
+        rows = await session.scalars(
+            select(Area).where(Area.id.in_([s.area_id for s in profile.serving_areas]))
+        )
+        areas = {a.id: a for a in rows}
+    return ProfileRead(
+        user_id=user.id,
+        name=user.name,
+        capacity=profile.capacity if profile else 1,
+        load=await current_load(session, user.id),
+        rating=profile.rating if profile else None,
+        rating_count=profile.rating_count if profile else 0,
+        skills=[Skill(category=s.category_code, level=s.level) for s in profile.skills] if profile else [],
+        availability=[
+            Window(weekday=w.weekday, start=_clock(w.start_minute), end=_clock(w.end_minute))
+            for w in profile.availability
+        ]
+        if profile
+        else [],
+        serving_areas=[
+            ServingAreaRead(id=a.id, code=a.code, name=a.name)
+            for a in sorted(areas.values(), key=lambda a: a.code)
+        ],
+    )
+
+
+async def get_profile(session: AsyncSession, actor: Actor, user_id: int) -> ProfileRead:
+    user = await _volunteer(session, actor, user_id)
+    return await profile_read(session, user, await load_profile(session, user.id))
+
+
+async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: ProfileWrite) -> ProfileRead:
+    user = await _volunteer(session, actor, user_id)
+    if user.id != actor.id and not actor.is_manager:
+        raise Forbidden(
+            "Only the volunteer or their managers can change this profile.", code="not_your_profile"
+        )
+    categories = {s.category for s in data.skills}
+    if len(categories) != len(data.skills):
+        raise InvalidInput("Each skill may be listed once.", code="duplicate_skill")
+    known = set(
+        await session.scalars(
+            select(ServiceCategory.code).where(
+                ServiceCategory.code.in_(categories), ServiceCategory.is_active
+            )
+        )
+    )
+    if unknown := sorted(categories - known):
+        raise InvalidInput("Unknown service categories: " + ", ".join(unknown), code="unknown_category")
+    windows = []
+    for w in data.availability:
+        start, end = _minutes(w.start), _minutes(w.end)
+        if start >= end:
+            raise InvalidInput(
+                f"Availability {w.start}–{w.end} ends before it starts.", code="invalid_window"
+            )
+        windows.append((w.weekday, start, end))
+    areas = []
+    for area_id in sorted(set(data.serving_area_ids)):
+        area = await get_area(session, area_id)
+        if user.id != actor.id and not actor.manages(area.code):
+            raise Forbidden(f"{area.name} is outside your area.", code="outside_your_area")
+        areas.append(area)
+    profile = await load_profile(session, user.id, for_update=True)
+    if profile is None:
+        profile = VolunteerProfile(user_id=user.id, rating_sum=0, rating_count=0)
+        session.add(profile)
+    profile.capacity = data.capacity
+    profile.skills = [VolunteerSkill(category_code=s.category, level=s.level) for s in data.skills]
+    profile.availability = [
+        AvailabilityWindow(weekday=d, start_minute=s, end_minute=e) for d, s, e in windows
+    ]
+    profile.serving_areas = [ServingArea(area_id=a.id, area_code=a.code) for a in areas]
+    await session.flush()
+    return await profile_read(session, user, profile)
+
+
+async def list_volunteers(
+    session: AsyncSession,
+    actor: Actor,
+    tz: ZoneInfo,
+    *,
+    area_id: int | None,
+    skill: str | None,
+    free_from: datetime | None,
+    free_until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[VolunteerSummary], int]:
+    if (free_from is None) != (free_until is None):
+        raise InvalidInput("Give both free_from and free_until, or neither.", code="invalid_window")
+    if free_from and free_until and free_from >= free_until:
+        raise InvalidInput("free_until must be after free_from.", code="invalid_window")
+    if area_id is not None:
+        root_code = (await get_area(session, area_id)).code
+        if not actor.manages(root_code):
+            raise Forbidden("That area is outside your own.", code="outside_your_area")
+    else:
+        root_code = actor.area_code
+    load = held_orders_count().label("load")
+    stmt = (
+        select(User, VolunteerProfile, load)
+        .join(VolunteerProfile, VolunteerProfile.user_id == User.id)
+        .where(User.is_active, User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.volunteer)))
+        .options(selectinload(User.role_rows), *(_profile_options()))
+        .order_by(User.id)
+    )
+    if root_code:
+        stmt = stmt.where(serves_area(root_code))
+    if skill:
+        stmt = stmt.where(
+            exists().where(VolunteerSkill.user_id == User.id, VolunteerSkill.category_code == skill)
+        )
+    if free_from is None or free_until is None:
+        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
+    else:
+        # Weekly windows are matched in Python; the subtree bounds how many rows that is.
+        candidates = [
+            row
+            for row in (await session.execute(stmt)).all()
+            if row.load < row.VolunteerProfile.capacity
+            and is_free(
+                [(w.weekday, w.start_minute, w.end_minute) for w in row.VolunteerProfile.availability],
+                free_from,
+                free_until,
+                tz,
+            )
+        ]
+        total = len(candidates)
+        rows = candidates[offset : offset + min(limit, MAX_PAGE_SIZE)]
+    return [
+        VolunteerSummary(
+            user_id=row.User.id,
+            name=row.User.name,
+            phone=row.User.phone,
+            home_area_id=row.User.area_id,
+            capacity=row.VolunteerProfile.capacity,
+            load=row.load,
+            rating=row.VolunteerProfile.rating,
+            skills=[Skill(category=s.category_code, level=s.level) for s in row.VolunteerProfile.skills],
+            serving_area_ids=[s.area_id for s in row.VolunteerProfile.serving_areas],
+        )
+        for row in rows
+    ], total
