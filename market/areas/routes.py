@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
-from litestar.security.jwt import Token
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas import service
 from market.areas.schemas import AreaCreate, AreaNode, AreaRead
-from market.auth.access import Actor, requires_manager
+from market.auth.access import ActorRequest, requires_manager
 
 
 class AreaController(Controller):
@@ -27,13 +26,13 @@ class AreaController(Controller):
         return service.build_tree(await service.subtree(session, root_area))
 
     @get("/{area_id:int}", summary="One area")
-    async def get_area(self, area_id: int, session: NamedDependency[AsyncSession]) -> AreaRead:
+    async def get_area(self, area_id: FromPath[int], session: NamedDependency[AsyncSession]) -> AreaRead:
         return service.area_read(await service.get_area(session, area_id))
 
     @post("/", summary="Add an area under one you manage", guards=[requires_manager])
     async def create(
         self,
-        request: Request[Actor, Token, object],
+        request: ActorRequest,
         data: JSONBody[AreaCreate],
         session: NamedDependency[AsyncSession],
     ) -> AreaRead:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import Token
 
 from market.auth.models import MANAGER_ROLES, Role
 from market.errors import Forbidden
@@ -74,3 +76,7 @@ def requires(*roles: Role):
 
 
 requires_manager = requires(*MANAGER_ROLES)
+
+
+# The request type every authenticated handler receives.
+ActorRequest = Request[Actor, Token, object]

@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service
-from market.auth.access import Actor, requires_manager
+from market.auth.access import ActorRequest, requires_manager
 from market.auth.models import Role
 from market.auth.schemas import LoginRequest, TokenResponse, UserCreate, UserRead
 from market.pagination import Limit, Offset, Page
@@ -19,7 +19,7 @@ from market.settings import Settings
 TOKEN_ALGORITHM = "HS256"
 
 
-def issue_token(settings: Settings, user_id: int, now: datetime) -> tuple[str, datetime]:
+def issue_token(settings: Settings, user_id: FromPath[int], now: datetime) -> tuple[str, datetime]:
     expires_at = now + timedelta(hours=settings.token_hours)
     token = Token(sub=str(user_id), exp=expires_at, iat=now)
     return token.encode(secret=settings.secret_key, algorithm=TOKEN_ALGORITHM), expires_at
@@ -44,15 +44,13 @@ class AuthController(Controller):
         )
 
     @get("/me", summary="The logged-in account")
-    async def me(
-        self, request: Request[Actor, Token, object], session: NamedDependency[AsyncSession]
-    ) -> UserRead:
+    async def me(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> UserRead:
         return service.user_read(await service.get_user(session, request.user.id))
 
     @post("/users", summary="Create an account in your area", guards=[requires_manager])
     async def create_user(
         self,
-        request: Request[Actor, Token, object],
+        request: ActorRequest,
         data: JSONBody[UserCreate],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -62,7 +60,7 @@ class AuthController(Controller):
     @get("/users", summary="Accounts in your area", guards=[requires_manager])
     async def list_users(
         self,
-        request: Request[Actor, Token, object],
+        request: ActorRequest,
         session: NamedDependency[AsyncSession],
         role: Annotated[Role | None, QueryParameter(description="Only accounts holding this role")] = None,
         q: Annotated[str | None, QueryParameter(max_length=50, description="Part of a name or phone")] = None,
@@ -76,6 +74,9 @@ class AuthController(Controller):
 
     @get("/users/{user_id:int}", summary="One account (yourself, or someone in your area)")
     async def get_user(
-        self, request: Request[Actor, Token, object], user_id: int, session: NamedDependency[AsyncSession]
+        self,
+        request: ActorRequest,
+        user_id: FromPath[int],
+        session: NamedDependency[AsyncSession],
     ) -> UserRead:
         return service.user_read(await service.get_visible_user(session, request.user, user_id))

@@ -3,13 +3,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
-from litestar.security.jwt import Token
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import Actor, requires, requires_manager
+from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
 from market.orders import service
 from market.orders.models import OfferStatus, OrderStatus
@@ -26,8 +25,6 @@ from market.orders.schemas import (
 )
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
-
-ActorRequest = Request[Actor, Token, object]
 
 
 class OrderController(Controller):
@@ -71,7 +68,7 @@ class OrderController(Controller):
 
     @get("/{order_id:int}", summary="One order with its full history")
     async def get_order(
-        self, request: ActorRequest, order_id: int, session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, order_id: FromPath[int], session: NamedDependency[AsyncSession]
     ) -> OrderDetail:
         return await service.get_order(session, request.user, order_id)
 
@@ -84,7 +81,7 @@ class OrderController(Controller):
     async def dispatch(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         data: JSONBody[DispatchRequest],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -97,7 +94,7 @@ class OrderController(Controller):
     async def check_in(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -112,7 +109,7 @@ class OrderController(Controller):
     async def check_out(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -123,7 +120,7 @@ class OrderController(Controller):
     async def complete(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         data: JSONBody[NoteRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -135,7 +132,7 @@ class OrderController(Controller):
     async def confirm(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         data: JSONBody[ConfirmRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -151,7 +148,7 @@ class OrderController(Controller):
     async def cancel(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -168,7 +165,7 @@ class OrderController(Controller):
     async def reject(
         self,
         request: ActorRequest,
-        order_id: int,
+        order_id: FromPath[int],
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -202,7 +199,7 @@ class OfferController(Controller):
     async def accept(
         self,
         request: ActorRequest,
-        offer_id: int,
+        offer_id: FromPath[int],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -218,7 +215,7 @@ class OfferController(Controller):
     async def decline(
         self,
         request: ActorRequest,
-        offer_id: int,
+        offer_id: FromPath[int],
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],

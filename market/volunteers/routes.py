@@ -3,13 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get, put
+from litestar import Controller, get, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
-from litestar.security.jwt import Token
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import Actor, requires_manager
+from market.auth.access import ActorRequest, requires_manager
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.volunteers import service
@@ -23,7 +22,7 @@ class VolunteerController(Controller):
     @get("/", summary="Volunteers serving your area, with their current load", guards=[requires_manager])
     async def list_volunteers(
         self,
-        request: Request[Actor, Token, object],
+        request: ActorRequest,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         area_id: Annotated[int | None, QueryParameter(description="Only those serving this subtree")] = None,
@@ -52,15 +51,18 @@ class VolunteerController(Controller):
 
     @get("/{user_id:int}/profile", summary="A volunteer's skills, availability, capacity and areas")
     async def get_profile(
-        self, request: Request[Actor, Token, object], user_id: int, session: NamedDependency[AsyncSession]
+        self,
+        request: ActorRequest,
+        user_id: FromPath[int],
+        session: NamedDependency[AsyncSession],
     ) -> ProfileRead:
         return await service.get_profile(session, request.user, user_id)
 
     @put("/{user_id:int}/profile", summary="Replace a volunteer's profile (the volunteer or a manager)")
     async def put_profile(
         self,
-        request: Request[Actor, Token, object],
-        user_id: int,
+        request: ActorRequest,
+        user_id: FromPath[int],
         data: JSONBody[ProfileWrite],
         session: NamedDependency[AsyncSession],
     ) -> ProfileRead:

@@ -1,0 +1,134 @@
+"""Test set-up: one database per run (SQLite by default, PostgreSQL when
+MARKET_TEST_DATABASE_URL is set), upgraded by the real migrations, emptied
+between tests. The app under test gets its own NullPool engine, because
+AsyncTestClient runs it on another event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from market import migrate
+from market.app import create_app
+from market.clock import FrozenClock
+from market.db import configure_sqlite
+from market.models import metadata
+from market.settings import Settings
+from tests.world import World, build_world
+
+TEST_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuv"
+KEEP_TABLES = {"service_categories", "alembic_version"}
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("MARKET_TEST_DATABASE_URL")
+    return url or f"sqlite+aiosqlite:///{tmp_root / 'market-test.db'}"
+
+
+def _run_in_thread(fn, *args) -> None:
+    """Alembic's env.py runs its own event loop; keep it off the test loop's thread."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn(*args)
+        except BaseException as error:  # re-raised below
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def _reset_schema(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    except OSError as error:
+        pytest.exit(f"PostgreSQL at {url} is not reachable: {error}", returncode=3)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        _run_in_thread(lambda: asyncio.run(_reset_schema(url)))
+    _run_in_thread(migrate.upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    if database_url.startswith("sqlite"):
+        configure_sqlite(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _empty_database(engine: AsyncEngine) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEEP_TABLES]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+        await conn.execute(text("DELETE FROM service_categories WHERE code LIKE 'test%'"))
+
+
+@pytest.fixture
+def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # Near real time: JWT expiry is checked against the real clock.
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, database_pool=False, scheduler=False, secret_key=TEST_SECRET,
+                    login_max_failures=3, login_lock_minutes=15)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def world(session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock) -> World:
+    async with session_maker() as session, session.begin():
+        return await build_world(session, settings, clock())

@@ -1,0 +1,114 @@
+"""A small street for tests: two communities, staff, residents and volunteers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import Area, AreaLevel
+from market.auth.models import Role, User, UserRole
+from market.auth.passwords import hash_password_sync
+from market.auth.routes import issue_token
+from market.settings import Settings
+from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
+
+PASSWORD = "correct-horse-9"
+ALL_SKILLS = ["escort", "repair", "shopping", "legal", "elderly_care", "cleaning"]
+
+
+@cache
+def password_hash() -> str:
+    return hash_password_sync(PASSWORD)
+
+
+@dataclass
+class World:
+    settings: Settings
+    now: datetime
+    areas: dict[str, Area] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+
+    def id(self, name: str) -> int:
+        return self.users[name].id
+
+    def auth(self, name: str) -> dict[str, str]:
+        token, _ = issue_token(self.settings, self.users[name].id, self.now)
+        return {"Authorization": f"Bearer {token}"}
+
+    def order_body(self, resident: str = "resident", **overrides: object) -> dict[str, object]:
+        building = "c1_building" if resident in ("resident", "resident_b", "vol_resident") else "c2_building"
+        body: dict[str, object] = {
+            "category": "escort",
+            "description": "Take me to the hospital for a check-up",
+            "area_id": self.areas[building].id,
+            "window_start": (self.now + timedelta(hours=2)).isoformat(),
+            "window_end": (self.now + timedelta(hours=6)).isoformat(),
+            "urgency": "normal",
+            "address_detail": "Unit 2, Room 502",
+        }
+        body.update(overrides)
+        return body
+
+
+async def build_world(session: AsyncSession, settings: Settings, now: datetime) -> World:
+    world = World(settings=settings, now=now)
+
+    async def area(key: str, code: str, name: str, level: AreaLevel, parent: str | None) -> None:
+        a = Area(code=code, name=name, level=level, parent_id=world.areas[parent].id if parent else None)
+        session.add(a)
+        await session.flush()
+        world.areas[key] = a
+
+    await area("street", "110105001", "Sunny Street", AreaLevel.street, None)
+    for c in (1, 2):
+        await area(f"c{c}", f"110105001{c:03d}", f"Community {c}", AreaLevel.community, "street")
+        await area(f"c{c}_grid", f"110105001{c:03d}001", f"Grid {c}-1", AreaLevel.grid, f"c{c}")
+        await area(f"c{c}_compound", f"110105001{c:03d}001001", f"Garden {c}", AreaLevel.compound, f"c{c}_grid")
+        await area(f"c{c}_building", f"110105001{c:03d}001001001", f"Building {c}", AreaLevel.building,
+                   f"c{c}_compound")
+
+    def user(key: str, phone: str, roles: list[Role], area_key: str | None) -> User:
+        u = User(phone=phone, name=key.replace("_", " ").title(), password_hash=password_hash(),
+                 area_id=world.areas[area_key].id if area_key else None, is_active=True, failed_logins=0,
+                 created_at=now, role_rows=[UserRole(role=r) for r in roles])
+        session.add(u)
+        world.users[key] = u
+        return u
+
+    user("admin", "13800000000", [Role.admin], None)
+    user("street_admin", "13800000001", [Role.street_admin], "street")
+    user("manager", "13800000010", [Role.community_manager], "c1")
+    user("manager_c2", "13800000011", [Role.community_manager], "c2")
+    user("grid_worker", "13800000020", [Role.grid_worker], "c1_grid")
+    user("grid_worker_c2", "13800000021", [Role.grid_worker], "c2_grid")
+    user("unit_admin", "13800000030", [Role.unit_admin], "street")
+    user("resident", "13700000001", [Role.resident], "c1_building")
+    user("resident_b", "13700000002", [Role.resident], "c1_building")
+    user("resident_c2", "13700000003", [Role.resident], "c2_building")
+    volunteers = {
+        "volunteer": ("13900000001", "c1_building", 2),
+        "volunteer_b": ("13900000002", "c1_building", 1),
+        "volunteer_c": ("13900000003", "c1_building", 1),
+        "volunteer_c2": ("13900000004", "c2_building", 1),
+    }
+    for key, (phone, home, capacity) in volunteers.items():
+        user(key, phone, [Role.volunteer], home)
+    # A resident who also volunteers: never offered their own orders.
+    user("vol_resident", "13900000005", [Role.volunteer, Role.resident], "c1_building")
+    await session.flush()
+    for key, (_, home, capacity) in [*volunteers.items(), ("vol_resident", ("", "c1_building", 1))]:
+        await add_volunteer_profile(session, world.users[key], world.areas[home[:2]], capacity)
+    await session.flush()
+    return world
+
+
+async def add_volunteer_profile(session: AsyncSession, user: User, serving: Area, capacity: int = 1) -> None:
+    session.add(VolunteerProfile(
+        user_id=user.id, capacity=capacity, rating_sum=0, rating_count=0,
+        skills=[VolunteerSkill(category_code=c, level=2) for c in ALL_SKILLS],
+        availability=[AvailabilityWindow(weekday=d, start_minute=0, end_minute=1440) for d in range(7)],
+        serving_areas=[ServingArea(area_id=serving.id, area_code=serving.code)],
+    ))
