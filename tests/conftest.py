@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -113,8 +115,14 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, database_pool=False, scheduler=False, secret_key=TEST_SECRET,
-                    login_max_failures=3, login_lock_minutes=15)
+    return Settings(
+        database_url=database_url,
+        database_pool=False,
+        scheduler=False,
+        secret_key=TEST_SECRET,
+        login_max_failures=3,
+        login_lock_minutes=15,
+    )
 
 
 @pytest.fixture
@@ -129,6 +137,27 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
 
 
 @pytest.fixture
-async def world(session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock) -> World:
+async def world(
+    session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock
+) -> World:
     async with session_maker() as session, session.begin():
         return await build_world(session, settings, clock())
+
+
+@pytest.fixture
+def live_server(app: Litestar) -> Iterator[str]:
+    """The app served by uvicorn in a thread, for tests that need truly parallel requests
+    (the in-process test client handles one request at a time)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        time.sleep(0.01)
+    else:
+        raise RuntimeError("the test server did not start")
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -66,14 +66,28 @@ async def build_world(session: AsyncSession, settings: Settings, now: datetime) 
     for c in (1, 2):
         await area(f"c{c}", f"110105001{c:03d}", f"Community {c}", AreaLevel.community, "street")
         await area(f"c{c}_grid", f"110105001{c:03d}001", f"Grid {c}-1", AreaLevel.grid, f"c{c}")
-        await area(f"c{c}_compound", f"110105001{c:03d}001001", f"Garden {c}", AreaLevel.compound, f"c{c}_grid")
-        await area(f"c{c}_building", f"110105001{c:03d}001001001", f"Building {c}", AreaLevel.building,
-                   f"c{c}_compound")
+        await area(
+            f"c{c}_compound", f"110105001{c:03d}001001", f"Garden {c}", AreaLevel.compound, f"c{c}_grid"
+        )
+        await area(
+            f"c{c}_building",
+            f"110105001{c:03d}001001001",
+            f"Building {c}",
+            AreaLevel.building,
+            f"c{c}_compound",
+        )
 
     def user(key: str, phone: str, roles: list[Role], area_key: str | None) -> User:
-        u = User(phone=phone, name=key.replace("_", " ").title(), password_hash=password_hash(),
-                 area_id=world.areas[area_key].id if area_key else None, is_active=True, failed_logins=0,
-                 created_at=now, role_rows=[UserRole(role=r) for r in roles])
+        u = User(
+            phone=phone,
+            name=key.replace("_", " ").title(),
+            password_hash=password_hash(),
+            area_id=world.areas[area_key].id if area_key else None,
+            is_active=True,
+            failed_logins=0,
+            created_at=now,
+            role_rows=[UserRole(role=r) for r in roles],
+        )
         session.add(u)
         world.users[key] = u
         return u
@@ -106,9 +120,14 @@ async def build_world(session: AsyncSession, settings: Settings, now: datetime) 
 
 
 async def add_volunteer_profile(session: AsyncSession, user: User, serving: Area, capacity: int = 1) -> None:
-    session.add(VolunteerProfile(
-        user_id=user.id, capacity=capacity, rating_sum=0, rating_count=0,
-        skills=[VolunteerSkill(category_code=c, level=2) for c in ALL_SKILLS],
-        availability=[AvailabilityWindow(weekday=d, start_minute=0, end_minute=1440) for d in range(7)],
-        serving_areas=[ServingArea(area_id=serving.id, area_code=serving.code)],
-    ))
+    session.add(
+        VolunteerProfile(
+            user_id=user.id,
+            capacity=capacity,
+            rating_sum=0,
+            rating_count=0,
+            skills=[VolunteerSkill(category_code=c, level=2) for c in ALL_SKILLS],
+            availability=[AvailabilityWindow(weekday=d, start_minute=0, end_minute=1440) for d in range(7)],
+            serving_areas=[ServingArea(area_id=serving.id, area_code=serving.code)],
+        )
+    )

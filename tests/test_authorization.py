@@ -1,0 +1,303 @@
+"""Who may see and act on an order in community 1, endpoint by endpoint.
+
+Every role of the test world is tried on every order and offer endpoint against
+an order built through the API in the state that endpoint needs. A role either
+succeeds (200/201/204), is refused for what it is (403: it can see the order or
+lacks the role), or is told the order does not exist (404: the order is outside
+what it may see). A refusal is a problem+json with a `code` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from httpx import Response
+from litestar.testing import AsyncTestClient
+
+from tests.world import World
+
+ROLES = (
+    "admin", "street_admin", "manager", "manager_c2", "grid_worker", "grid_worker_c2", "unit_admin",
+    "resident", "resident_b", "resident_c2", "volunteer", "volunteer_b", "volunteer_c2",
+)  # fmt: skip
+
+# Who sees an order in community 1 posted by "resident" and offered to "volunteer".
+SEES_C1 = {"admin", "street_admin", "manager", "grid_worker", "resident", "volunteer"}
+# Who sees an order in community 2 posted by "resident_c2" and not yet dispatched.
+SEES_C2 = {"admin", "street_admin", "manager_c2", "grid_worker_c2", "resident_c2"}
+# Who sees the resident's name, phone and exact address of the offered (not yet accepted) order.
+FULL_VIEW_C1 = {"admin", "street_admin", "manager", "grid_worker", "resident"}
+
+
+@dataclass(frozen=True)
+class Action:
+    method: str
+    path: str  # formatted with {order} and {offer}
+    needs: str  # the state the order is built into first
+    body: dict[str, Any] | None = None
+    after: str | None = None  # the order's status after a success
+    forbidden: frozenset[str] = frozenset()  # the 403 codes this endpoint may answer
+
+
+ROLE = frozenset({"role_required"})
+ACTIONS = {
+    "post": Action("POST", "/api/orders", "none", after="submitted",
+                   forbidden=ROLE | {"outside_your_community"}),
+    "dispatch": Action("POST", "/api/orders/{order}/dispatch", "submitted", {"mode": "direct"}, "dispatched",
+                       ROLE | {"manager_required"}),
+    "reject": Action("POST", "/api/orders/{order}/reject", "dispatched", {"reason": "duplicate"}, "rejected",
+                     ROLE | {"manager_required"}),
+    "cancel": Action("POST", "/api/orders/{order}/cancel", "dispatched", {"reason": "not needed"}, "cancelled",
+                     frozenset({"not_requester"})),
+    "check-in": Action("POST", "/api/orders/{order}/check-in", "accepted", None, "in_service",
+                       frozenset({"not_assigned"})),
+    "check-out": Action("POST", "/api/orders/{order}/check-out", "in_service", None, "in_service",
+                        frozenset({"not_assigned"})),
+    "complete": Action("POST", "/api/orders/{order}/complete", "checked_out", {"note": "done"}, "completed",
+                       frozenset({"not_assigned"})),
+    "confirm": Action("POST", "/api/orders/{order}/confirm", "completed", {"rating": 5}, "confirmed",
+                      frozenset({"not_requester"})),
+    "offers": Action("GET", "/api/offers", "dispatched", forbidden=ROLE),
+    "accept": Action("POST", "/api/offers/{offer}/accept", "dispatched", None, "accepted", ROLE),
+    # Declining the only offer puts the order back in the queue.
+    "decline": Action("POST", "/api/offers/{offer}/decline", "dispatched", {"reason": "busy"}, "submitted",
+                      ROLE),
+}  # fmt: skip
+
+# The matrix: expected status per role for each endpoint, on an order in community 1.
+# fmt: off
+COLUMNS = ("get", "post", "dispatch", "reject", "cancel", "check-in", "check-out", "complete", "confirm",
+           "offers", "accept", "decline")
+MATRIX = {
+    #                  get  post dispat reject cancel in   out  compl confirm offers accept decline
+    "admin":          (200, 403, 200,   200,   200,   403, 403, 403,  403,    200,   404,   404),
+    "street_admin":   (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
+    "manager":        (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
+    "manager_c2":     (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403),
+    "grid_worker":    (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
+    "grid_worker_c2": (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403),
+    "unit_admin":     (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
+    "resident":       (200, 201, 403,   403,   200,   403, 403, 403,  200,    403,   403,   403),
+    "resident_b":     (404, 201, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
+    "resident_c2":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
+    "volunteer":      (200, 403, 403,   403,   403,   200, 200, 200,  403,    200,   200,   204),
+    "volunteer_b":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404),
+    "volunteer_c2":   (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404),
+}
+# fmt: on
+assert set(MATRIX) == set(ROLES) and all(len(row) == len(COLUMNS) for row in MATRIX.values())
+
+# (endpoint, role) -> reason, for cells where the service is believed wrong.
+SUSPECTED_BUGS: dict[tuple[str, str], str] = {}
+
+
+def cells(endpoints: tuple[str, ...]) -> list[Any]:
+    params = []
+    for endpoint in endpoints:
+        for role in ROLES:
+            expected = MATRIX[role][COLUMNS.index(endpoint)]
+            reason = SUSPECTED_BUGS.get((endpoint, role))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(
+                pytest.param(endpoint, role, expected, marks=marks, id=f"{endpoint}-{role}-{expected}")
+            )
+    return params
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def assert_problem(r: Response, status: int, codes: set[str] | frozenset[str] | None = None) -> str:
+    """The response is an RFC 9457 problem with this status and a stable code."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers["content-type"]
+    body = r.json()
+    assert isinstance(body.get("code"), str) and body["code"], body
+    assert body["type"].endswith("/" + body["code"]) and body["status"] == status, body
+    if codes is not None:
+        assert body["code"] in codes, body
+    return body["code"]
+
+
+async def call(
+    client: AsyncTestClient, world: World, role: str, method: str, path: str, body=None
+) -> Response:
+    return await client.request(method, path, json=body, headers=world.auth(role))
+
+
+async def ok(client: AsyncTestClient, world: World, role: str, method: str, path: str, body=None) -> Any:
+    r = await call(client, world, role, method, path, body)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+STEPS = ("submitted", "dispatched", "accepted", "in_service", "checked_out", "completed")
+
+
+async def build_order(client: AsyncTestClient, world: World, state: str) -> tuple[int, int | None]:
+    """An order in community 1 posted by "resident", walked through the API up to `state`."""
+    order = (await ok(client, world, "resident", "POST", "/api/orders", world.order_body()))["id"]
+    offer = None
+    for step in STEPS[1 : STEPS.index(state) + 1]:
+        if step == "dispatched":
+            body = {"volunteer_ids": [world.id("volunteer")], "mode": "direct"}
+            detail = await ok(client, world, "grid_worker", "POST", f"/api/orders/{order}/dispatch", body)
+            (offer,) = [o["id"] for o in detail["offers"]]
+        elif step == "accepted":
+            await ok(client, world, "volunteer", "POST", f"/api/offers/{offer}/accept")
+        else:
+            path = {"in_service": "check-in", "checked_out": "check-out", "completed": "complete"}[step]
+            await ok(client, world, "volunteer", "POST", f"/api/orders/{order}/{path}", {"note": ""})
+    return order, offer
+
+
+async def snapshot(client: AsyncTestClient, world: World, order: int) -> tuple[Any, ...]:
+    """What a refused request must leave alone, as the administrator sees it."""
+    d = await ok(client, world, "admin", "GET", f"/api/orders/{order}")
+    offers = tuple((o["id"], o["status"]) for o in d["offers"])
+    return d["status"], len(d["events"]), offers, d["volunteer"], d["checked_out_at"], d["rating"]
+
+
+async def order_total(client: AsyncTestClient, world: World) -> int:
+    return (await ok(client, world, "admin", "GET", "/api/orders"))["total"]
+
+
+# ---------------------------------------------------------------- reading
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_list_shows_only_orders_in_reach(client: AsyncTestClient, world: World, role: str) -> None:
+    c1, _ = await build_order(client, world, "dispatched")
+    c2 = (await ok(client, world, "resident_c2", "POST", "/api/orders", world.order_body("resident_c2")))[
+        "id"
+    ]
+
+    page = await ok(client, world, role, "GET", "/api/orders")
+
+    listed = {o["id"]: o for o in page["items"]}
+    expected = {o for o, seers in ((c1, SEES_C1), (c2, SEES_C2)) if role in seers}
+    assert set(listed) == expected
+    assert page["total"] == len(expected)
+    if c1 in listed:
+        assert listed[c1]["masked"] is (role not in FULL_VIEW_C1)
+        assert (listed[c1]["address_detail"] is None) is (role not in FULL_VIEW_C1)
+
+
+@pytest.mark.parametrize(("endpoint", "role", "expected"), cells(("get",)))
+async def test_get_one_order(
+    client: AsyncTestClient, world: World, endpoint: str, role: str, expected: int
+) -> None:
+    order, _ = await build_order(client, world, "dispatched")
+
+    r = await call(client, world, role, "GET", f"/api/orders/{order}")
+
+    if expected == 200:
+        assert r.status_code == 200, r.text
+        detail = r.json()
+        assert detail["id"] == order and detail["masked"] is (role not in FULL_VIEW_C1)
+        # Offers are shown to managers of the area and to the volunteer they were made to.
+        assert [o["volunteer_id"] for o in detail["offers"]] == (
+            [] if role == "resident" else [world.id("volunteer")]
+        )
+    else:
+        assert_problem(r, 404, {"order_not_found"})
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_community_2_order_is_visible_inside_its_area_only(
+    client: AsyncTestClient, world: World, role: str
+) -> None:
+    body = world.order_body("resident_c2")
+    order = (await ok(client, world, "resident_c2", "POST", "/api/orders", body))["id"]
+
+    r = await call(client, world, role, "GET", f"/api/orders/{order}")
+
+    if role in SEES_C2:
+        assert r.status_code == 200, r.text
+    else:
+        assert_problem(r, 404, {"order_not_found"})
+
+
+# ---------------------------------------------------------------- acting
+
+
+@pytest.mark.parametrize(("endpoint", "role", "expected"), cells(COLUMNS[1:]))
+async def test_action(client: AsyncTestClient, world: World, endpoint: str, role: str, expected: int) -> None:
+    action = ACTIONS[endpoint]
+    order, offer = await build_order(client, world, action.needs) if action.needs != "none" else (None, None)
+    body = action.body
+    if endpoint == "post":
+        body = world.order_body()
+    elif endpoint == "dispatch":
+        body = {**action.body, "volunteer_ids": [world.id("volunteer")]}
+    before = await snapshot(client, world, order) if order else await order_total(client, world)
+
+    r = await call(client, world, role, action.method, action.path.format(order=order, offer=offer), body)
+
+    if expected >= 400:
+        code = assert_problem(r, expected, action.forbidden if expected == 403 else None)
+        if expected == 404:
+            assert code == ("offer_not_found" if "{offer}" in action.path else "order_not_found")
+        after = await snapshot(client, world, order) if order else await order_total(client, world)
+        assert after == before, "a refused request changed the order"
+        return
+    assert r.status_code == expected, r.text
+    if endpoint == "offers":
+        mine = [o["order_id"] for o in r.json()["items"]]
+        assert mine == ([order] if role == "volunteer" else [])
+        return
+    if endpoint == "post":
+        order = r.json()["id"]
+        assert await order_total(client, world) == before + 1
+    status = (await ok(client, world, "admin", "GET", f"/api/orders/{order}"))["status"]
+    assert status == action.after
+
+
+# ---------------------------------------------------------------- the same request, inside and outside
+
+
+@pytest.mark.parametrize(
+    ("inside", "outside"),
+    [("manager", "manager_c2"), ("grid_worker", "grid_worker_c2"), ("resident", "resident_b")],
+)
+async def test_cancel_inside_succeeds_where_outside_gets_404(
+    client: AsyncTestClient, world: World, inside: str, outside: str
+) -> None:
+    order, _ = await build_order(client, world, "submitted")
+    path = f"/api/orders/{order}/cancel"
+
+    assert_problem(
+        await call(client, world, outside, "POST", path, {"reason": "x"}), 404, {"order_not_found"}
+    )
+    detail = await ok(client, world, inside, "POST", path, {"reason": "x"})
+
+    assert detail["status"] == "cancelled"
+    assert [e["action"] for e in detail["events"]] == ["post", "cancel"]
+
+
+async def test_404_for_an_order_outside_reach_is_the_same_as_for_a_missing_one(
+    client: AsyncTestClient, world: World
+) -> None:
+    order, _ = await build_order(client, world, "submitted")
+    missing = order + 1000
+    requests = [("GET", "", None), ("POST", "/cancel", {"reason": "x"}), ("POST", "/reject", {"reason": "x"}),
+                ("POST", "/check-in", None), ("POST", "/confirm", {"rating": 5})]  # fmt: skip
+    for method, path, body in requests:
+        seen = await call(client, world, "manager_c2", method, f"/api/orders/{order}{path}", body)
+        unseen = await call(client, world, "manager_c2", method, f"/api/orders/{missing}{path}", body)
+        assert seen.status_code == unseen.status_code == 404, (path, seen.text, unseen.text)
+        assert seen.json()["code"] == unseen.json()["code"] == "order_not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/orders"), ("GET", "/api/orders/1"), ("POST", "/api/orders/1/cancel"), ("GET", "/api/offers"),
+     ("POST", "/api/offers/1/accept")],
+)  # fmt: skip
+async def test_anonymous_requests_get_401(
+    client: AsyncTestClient, world: World, method: str, path: str
+) -> None:
+    r = await client.request(method, path, json={"reason": "x"} if method == "POST" else None)
+    assert_problem(r, 401)
