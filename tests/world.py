@@ -35,7 +35,7 @@ class World:
         return self.users[name].id
 
     def auth(self, name: str) -> dict[str, str]:
-        token, _ = issue_token(self.settings, self.users[name].id, self.now)
+        token, _ = issue_token(self.settings, self.users[name].id)
         return {"Authorization": f"Bearer {token}"}
 
     def order_body(self, resident: str = "resident", **overrides: object) -> dict[str, object]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -19,7 +19,9 @@ from market.settings import Settings
 TOKEN_ALGORITHM = "HS256"
 
 
-def issue_token(settings: Settings, user_id: FromPath[int], now: datetime) -> tuple[str, datetime]:
+def issue_token(settings: Settings, user_id: int) -> tuple[str, datetime]:
+    # Tokens follow the real clock, not the service's injectable one: expiry is checked against it.
+    now = datetime.now(UTC).replace(microsecond=0)
     expires_at = now + timedelta(hours=settings.token_hours)
     token = Token(sub=str(user_id), exp=expires_at, iat=now)
     return token.encode(secret=settings.secret_key, algorithm=TOKEN_ALGORITHM), expires_at
@@ -38,7 +40,7 @@ class AuthController(Controller):
         now: NamedDependency[datetime],
     ) -> TokenResponse:
         user = await service.login(session, settings, data.phone, data.password, now)
-        token, expires_at = issue_token(settings, user.id, now)
+        token, expires_at = issue_token(settings, user.id)
         return TokenResponse(
             access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
         )

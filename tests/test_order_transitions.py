@@ -1,0 +1,366 @@
+"""The order state machine through the HTTP API: every state × every action.
+
+Each matrix test drives a fresh order into one state (through the API, and
+through the jobs for the states only a job reaches), tries one action as the
+person entitled to it, and checks the outcome: a legal move leads to the
+expected state and writes one event from the old state to the new one; an
+illegal move is refused with a problem+json and a stable code, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import Response
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.clock import FrozenClock
+from market.orders.service import expire_offers, expire_orders
+from tests.world import World
+
+# How a fresh order reaches each state: the steps after it is posted. Two states are
+# names of this file: "requeued" is submitted again after its only offer expired, and
+# "checked_out" is in_service after check-out. Every dispatch offers the order to "volunteer".
+PATHS: dict[str, list[str]] = {
+    "submitted": [],
+    "requeued": ["dispatch", "let the offer expire"],
+    "dispatched": ["dispatch"],
+    "accepted": ["dispatch", "accept"],
+    "in_service": ["dispatch", "accept", "check-in"],
+    "checked_out": ["dispatch", "accept", "check-in", "check-out"],
+    "completed": ["dispatch", "accept", "check-in", "check-out", "complete"],
+    "confirmed": ["dispatch", "accept", "check-in", "check-out", "complete", "confirm"],
+    "rejected": ["dispatch", "reject"],
+    "cancelled": ["dispatch", "accept", "cancel"],
+    "expired": ["dispatch", "let the window end"],
+}
+STATES = list(PATHS)
+STATUS = {"requeued": "submitted", "checked_out": "in_service"}  # what the API reports
+
+# action -> (who may do it, endpoint, JSON body). Accept and decline act on the volunteer's offer.
+ACTIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "dispatch": ("grid_worker", "/api/orders/{order}/dispatch", {"mode": "direct"}),
+    "accept": ("volunteer", "/api/offers/{offer}/accept", None),
+    "decline": ("volunteer", "/api/offers/{offer}/decline", {"reason": "I am away that day"}),
+    "check-in": ("volunteer", "/api/orders/{order}/check-in", None),
+    "check-out": ("volunteer", "/api/orders/{order}/check-out", None),
+    "complete": ("volunteer", "/api/orders/{order}/complete", {"note": "done"}),
+    "confirm": ("resident", "/api/orders/{order}/confirm", {"rating": 5, "comment": "thank you"}),
+    "cancel": ("resident", "/api/orders/{order}/cancel", {"reason": "no longer needed"}),
+    "reject": ("grid_worker", "/api/orders/{order}/reject", {"reason": "not a service we offer"}),
+}
+
+# The lifecycle table of DESIGN.md: (state, action) -> the state it leads to.
+LEGAL: dict[tuple[str, str], str] = {
+    ("submitted", "dispatch"): "dispatched",
+    ("requeued", "dispatch"): "dispatched",
+    ("dispatched", "accept"): "accepted",
+    ("dispatched", "decline"): "submitted",  # its only offer: the order waits again
+    ("accepted", "check-in"): "in_service",
+    ("in_service", "check-out"): "in_service",
+    ("checked_out", "complete"): "completed",
+    ("completed", "confirm"): "confirmed",
+    **{(s, "reject"): "rejected" for s in ("submitted", "requeued", "dispatched")},
+    **{(s, "cancel"): "cancelled" for s in ("submitted", "requeued", "dispatched", "accepted")},
+}
+
+# Illegal moves refused with a more specific 409 code than illegal_transition.
+SPECIFIC: dict[tuple[str, str], str] = {
+    ("in_service", "complete"): "not_checked_out",
+    **{(s, "check-out"): "already_checked_out" for s in ("checked_out", "completed", "confirmed")},
+    **{(s, a): "offer_not_pending" for s in STATES for a in ("accept", "decline") if s != "dispatched"},
+}
+
+# check-in/out and complete need the assigned volunteer. While no one holds the order the
+# volunteer is refused before the state machine is asked: 403 if they were offered it, else 404.
+UNASSIGNED = {"requeued": 403, "dispatched": 403, "rejected": 403, "expired": 403, "submitted": 404}
+SERVICE_ACTIONS = ("check-in", "check-out", "complete")
+NO_OFFER = {("submitted", "accept"), ("submitted", "decline")}  # a fresh order has no offer to act on
+
+ORDER_TAKEN_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="service._refuse_settled_offer says order_taken for any withdrawn offer of an order that "
+    "is no longer submitted/dispatched, although a rejected or expired order was taken by no one",
+)
+XFAIL = {(s, a): ORDER_TAKEN_BUG for s in ("rejected", "expired") for a in ("accept", "decline")}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    http: int
+    target: str | None = None  # the new state of a legal move
+    code: str | None = None  # the problem code of a refusal
+
+
+def expected(state: str, action: str) -> Outcome:
+    if (state, action) in LEGAL:
+        return Outcome(204 if action == "decline" else 200, target=LEGAL[state, action])
+    if action in SERVICE_ACTIONS and state in UNASSIGNED:
+        http = UNASSIGNED[state]
+        return Outcome(http, code="not_assigned" if http == 403 else "order_not_found")
+    return Outcome(409, code=SPECIFIC.get((state, action), "illegal_transition"))
+
+
+def assert_problem(r: Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == code, body
+    assert body["type"].endswith("/" + code)
+    return body
+
+
+@dataclass
+class Ticket:
+    order: int
+    offer: int | None = None  # the volunteer's latest offer
+
+
+@dataclass
+class Flow:
+    client: AsyncTestClient
+    world: World
+    clock: FrozenClock
+    session_maker: async_sessionmaker[AsyncSession]
+
+    async def post_order(self, **overrides: object) -> Ticket:
+        body = self.world.order_body(**overrides)
+        r = await self.client.post("/api/orders", json=body, headers=self.world.auth("resident"))
+        assert r.status_code == 201, r.text
+        return Ticket(r.json()["id"])
+
+    async def act(self, ticket: Ticket, action: str, who: str | None = None) -> Response:
+        actor, path, body = ACTIONS[action]
+        if action == "dispatch":
+            body = {**(body or {}), "volunteer_ids": [self.world.id("volunteer")]}
+        url = path.format(order=ticket.order, offer=ticket.offer)
+        return await self.client.post(url, json=body, headers=self.world.auth(who or actor))
+
+    async def dispatch(self, ticket: Ticket, *volunteers: str, mode: str = "direct") -> Response:
+        body = {"volunteer_ids": [self.world.id(v) for v in volunteers], "mode": mode}
+        headers = self.world.auth("grid_worker")
+        return await self.client.post(f"/api/orders/{ticket.order}/dispatch", json=body, headers=headers)
+
+    async def detail(self, ticket: Ticket) -> dict[str, Any]:
+        r = await self.client.get(f"/api/orders/{ticket.order}", headers=self.world.auth("manager"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def run(self, job) -> int:
+        async with self.session_maker() as session, session.begin():
+            return await job(session, self.clock())
+
+    def move_clock_past(self, moment: str) -> None:
+        self.clock.advance(datetime.fromisoformat(moment) - self.clock() + timedelta(minutes=1))
+
+    async def reach(self, state: str) -> Ticket:
+        ticket = await self.post_order()
+        for step in PATHS[state]:
+            if step == "let the offer expire":
+                self.move_clock_past((await self.detail(ticket))["offers"][-1]["expires_at"])
+                assert await self.run(expire_offers) == 1
+            elif step == "let the window end":
+                self.move_clock_past((await self.detail(ticket))["window_end"])
+                assert await self.run(expire_orders) == 1
+            else:
+                r = await self.act(ticket, step)
+                assert r.status_code in (200, 204), f"{step}: {r.text}"
+                if step == "dispatch":
+                    ticket.offer = r.json()["offers"][-1]["id"]
+        assert (await self.detail(ticket))["status"] == STATUS.get(state, state)
+        return ticket
+
+
+@pytest.fixture
+def flow(
+    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> Flow:
+    return Flow(client, world, clock, session_maker)
+
+
+CELLS = [
+    pytest.param(state, action, id=f"{state}-{action}", marks=XFAIL.get((state, action), ()))
+    for state in STATES
+    for action in ACTIONS
+    if (state, action) not in NO_OFFER
+]
+
+
+@pytest.mark.parametrize(("state", "action"), CELLS)
+async def test_state_action_matrix(flow: Flow, state: str, action: str) -> None:
+    ticket = await flow.reach(state)
+    before = await flow.detail(ticket)
+    r = await flow.act(ticket, action)
+    after = await flow.detail(ticket)
+    want = expected(state, action)
+    if want.target:
+        assert r.status_code == want.http, r.text
+        assert after["status"] == want.target
+        assert len(after["events"]) == len(before["events"]) + 1
+        event = after["events"][-1]
+        assert (event["from_status"], event["to_status"]) == (before["status"], want.target)
+    else:
+        assert want.code
+        assert_problem(r, want.http, want.code)
+        assert after["status"] == before["status"]
+        assert len(after["events"]) == len(before["events"])
+        assert after == before  # nothing else moved either: offers, timestamps, volunteer
+
+
+async def test_declining_the_only_offer_requeues_and_bars_that_volunteer(flow: Flow, world: World) -> None:
+    ticket = await flow.reach("dispatched")
+    r = await flow.act(ticket, "decline")
+    assert r.status_code == 204, r.text
+    detail = await flow.detail(ticket)
+    assert detail["status"] == "submitted"
+    assert [(o["status"], o["decline_reason"]) for o in detail["offers"]] == [
+        ("declined", "I am away that day")
+    ]
+    last = detail["events"][-1]
+    assert (last["action"], last["from_status"], last["to_status"]) == ("requeue", "dispatched", "submitted")
+
+    body = assert_problem(await flow.dispatch(ticket, "volunteer"), 422, "volunteers_not_eligible")
+    assert body["volunteers"] == [
+        {"volunteer_id": world.id("volunteer"), "reason": "has already declined this order"}
+    ]
+    assert await flow.detail(ticket) == detail
+
+    r = await flow.dispatch(ticket, "volunteer_b")  # someone else may still be offered it
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "dispatched"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="service.decline_offer -> _requeue_if_unoffered records the requeue with actor_id=None, "
+    "though the design says every event records who moved the order (here: the declining volunteer)",
+)
+async def test_a_requeue_caused_by_a_decline_names_the_volunteer(flow: Flow, world: World) -> None:
+    ticket = await flow.reach("dispatched")
+    assert (await flow.act(ticket, "decline")).status_code == 204
+    assert (await flow.detail(ticket))["events"][-1]["actor_id"] == world.id("volunteer")
+
+
+async def test_an_expired_offer_cannot_be_accepted_and_the_order_waits_again(flow: Flow) -> None:
+    ticket = await flow.reach("dispatched")
+    flow.move_clock_past((await flow.detail(ticket))["offers"][0]["expires_at"])
+
+    assert_problem(await flow.act(ticket, "accept"), 409, "offer_expired")
+    detail = await flow.detail(ticket)
+    assert detail["status"] == "submitted"
+    assert detail["volunteer"] is None
+    assert [o["status"] for o in detail["offers"]] == ["expired"]
+    last = detail["events"][-1]
+    assert (last["action"], last["from_status"], last["to_status"]) == ("requeue", "dispatched", "submitted")
+
+    assert_problem(await flow.act(ticket, "accept"), 409, "offer_not_pending")
+    assert await flow.detail(ticket) == detail
+
+
+async def test_expire_offers_job_requeues_an_order_whose_offers_all_expired(flow: Flow) -> None:
+    ticket = await flow.post_order()
+    r = await flow.dispatch(ticket, "volunteer", "volunteer_b", mode="pool")
+    assert r.status_code == 200, r.text
+    assert await flow.run(expire_offers) == 0  # nothing is due yet
+    assert (await flow.detail(ticket))["status"] == "dispatched"
+
+    flow.move_clock_past(r.json()["offers"][0]["expires_at"])
+    assert await flow.run(expire_offers) == 2
+    detail = await flow.detail(ticket)
+    assert detail["status"] == "submitted"
+    assert [o["status"] for o in detail["offers"]] == ["expired", "expired"]
+    requeues = [e for e in detail["events"] if e["action"] == "requeue"]
+    assert [(e["from_status"], e["to_status"], e["actor_id"]) for e in requeues] == [
+        ("dispatched", "submitted", None)
+    ]
+    assert await flow.run(expire_offers) == 0
+
+
+async def test_expire_orders_closes_unaccepted_orders_whose_window_ended(flow: Flow, world: World) -> None:
+    submitted = await flow.reach("submitted")
+    dispatched = await flow.reach("dispatched")
+    accepted = await flow.reach("accepted")
+    later = await flow.post_order(window_end=(world.now + timedelta(days=2)).isoformat())
+    flow.move_clock_past((await flow.detail(submitted))["window_end"])
+
+    assert await flow.run(expire_orders) == 2
+    for ticket, status in [(submitted, "expired"), (dispatched, "expired"), (accepted, "accepted")]:
+        assert (await flow.detail(ticket))["status"] == status
+    assert (await flow.detail(later))["status"] == "submitted"  # its window has not ended
+    for ticket, origin in [(submitted, "submitted"), (dispatched, "dispatched")]:
+        last = (await flow.detail(ticket))["events"][-1]
+        assert (last["action"], last["from_status"], last["to_status"]) == ("expire", origin, "expired")
+        assert last["actor_id"] is None
+    assert [o["status"] for o in (await flow.detail(dispatched))["offers"]] == ["withdrawn"]
+    assert await flow.run(expire_orders) == 0
+
+
+async def test_pool_dispatch_first_accept_wins_and_withdraws_the_others(flow: Flow, world: World) -> None:
+    ticket = await flow.post_order()
+    r = await flow.dispatch(ticket, "volunteer", "volunteer_b", "volunteer_c", mode="pool")
+    assert r.status_code == 200, r.text
+    offers = {o["volunteer_id"]: o["id"] for o in r.json()["offers"]}
+
+    r = await flow.client.post(
+        f"/api/offers/{offers[world.id('volunteer_b')]}/accept", headers=world.auth("volunteer_b")
+    )
+    assert r.status_code == 200, r.text
+    detail = await flow.detail(ticket)
+    assert detail["status"] == "accepted"
+    assert detail["volunteer"]["id"] == world.id("volunteer_b")
+    assert {o["volunteer_id"]: o["status"] for o in detail["offers"]} == {
+        world.id("volunteer"): "withdrawn",
+        world.id("volunteer_b"): "accepted",
+        world.id("volunteer_c"): "withdrawn",
+    }
+
+    for loser in ("volunteer", "volunteer_c"):
+        late = Ticket(ticket.order, offers[world.id(loser)])
+        assert_problem(await flow.act(late, "accept", who=loser), 409, "order_taken")
+        assert_problem(await flow.act(late, "decline", who=loser), 409, "order_taken")
+    assert await flow.detail(ticket) == detail
+
+
+async def test_complete_needs_a_check_out_first(flow: Flow) -> None:
+    ticket = await flow.reach("in_service")
+    before = await flow.detail(ticket)
+    assert_problem(await flow.act(ticket, "complete"), 409, "not_checked_out")
+    assert await flow.detail(ticket) == before
+
+    assert (await flow.act(ticket, "check-out")).status_code == 200
+    assert (await flow.act(ticket, "complete")).status_code == 200
+    assert (await flow.detail(ticket))["status"] == "completed"
+
+
+async def test_every_transition_writes_an_event_from_the_old_state_to_the_new(
+    flow: Flow, world: World
+) -> None:
+    ticket = await flow.post_order()
+    r = await flow.dispatch(ticket, "volunteer_b")
+    first = Ticket(ticket.order, r.json()["offers"][-1]["id"])
+    assert (await flow.act(first, "decline", who="volunteer_b")).status_code == 204
+    for action in ("dispatch", "accept", "check-in", "check-out", "complete", "confirm"):
+        r = await flow.act(ticket, action)
+        assert r.status_code == 200, f"{action}: {r.text}"
+        if action == "dispatch":
+            ticket.offer = r.json()["offers"][-1]["id"]
+
+    events = (await flow.detail(ticket))["events"]
+    resident, grid, vol = world.id("resident"), world.id("grid_worker"), world.id("volunteer")
+    assert [(e["action"], e["from_status"], e["to_status"], e["actor_id"]) for e in events] == [
+        ("post", None, "submitted", resident),
+        ("dispatch", "submitted", "dispatched", grid),
+        ("requeue", "dispatched", "submitted", None),
+        ("dispatch", "submitted", "dispatched", grid),
+        ("accept", "dispatched", "accepted", vol),
+        ("check_in", "accepted", "in_service", vol),
+        ("check_out", "in_service", "in_service", vol),
+        ("complete", "in_service", "completed", vol),
+        ("confirm", "completed", "confirmed", resident),
+    ]
+    # The history is a chain: each event starts where the previous one ended.
+    assert all(a["to_status"] == b["from_status"] for a, b in zip(events, events[1:], strict=False))

@@ -1,0 +1,150 @@
+"""Login, lock-out, accounts and their scoping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from market.clock import FrozenClock
+from market.settings import DEFAULT_SECRET, Settings, SettingsError
+from tests.world import PASSWORD, World
+
+
+async def test_login_returns_a_token_that_opens_me(client: AsyncTestClient, world: World) -> None:
+    r = await client.post("/api/auth/login", json={"phone": "13700000001", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["id"] == world.id("resident") and me.json()["roles"] == ["resident"]
+
+
+@pytest.mark.parametrize(
+    ("phone", "password"),
+    [("13700000001", "wrong-password"), ("13799999999", PASSWORD)],
+    ids=["wrong password", "unknown phone"],
+)
+async def test_a_failed_login_says_the_same_thing_whatever_was_wrong(
+    client: AsyncTestClient, world: World, phone: str, password: str
+) -> None:
+    r = await client.post("/api/auth/login", json={"phone": phone, "password": password})
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "invalid_credentials"
+
+
+async def test_repeated_failures_lock_the_account_for_a_while(
+    client: AsyncTestClient, world: World, clock: FrozenClock
+) -> None:
+    for _ in range(3):  # login_max_failures in the test settings
+        await client.post("/api/auth/login", json={"phone": "13700000001", "password": "nope-nope"})
+    locked = await client.post("/api/auth/login", json={"phone": "13700000001", "password": PASSWORD})
+    assert locked.status_code == 429 and locked.json()["code"] == "login_locked"
+    assert int(locked.headers["retry-after"]) > 0
+    clock.advance(timedelta(minutes=16))
+    r = await client.post("/api/auth/login", json={"phone": "13700000001", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+
+async def test_requests_without_or_with_a_bad_token_are_refused(
+    client: AsyncTestClient, world: World
+) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        r = await client.get("/api/orders", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+async def test_managers_create_accounts_only_in_their_area_and_below_their_rank(
+    client: AsyncTestClient, world: World
+) -> None:
+    body = {
+        "phone": "13511112222",
+        "name": "New Neighbour",
+        "password": "long-enough-1",
+        "roles": ["resident", "volunteer"],
+        "area_id": world.areas["c1_building"].id,
+    }
+    r = await client.post("/api/users", json=body, headers=world.auth("manager"))
+    assert r.status_code == 201, r.text
+    assert r.json()["roles"] == ["resident", "volunteer"]
+
+    again = await client.post("/api/users", json=body, headers=world.auth("manager"))
+    assert again.status_code == 409 and again.json()["code"] == "phone_taken"
+
+    outside = {**body, "phone": "13511113333", "area_id": world.areas["c2_building"].id}
+    r = await client.post("/api/users", json=outside, headers=world.auth("manager"))
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_area"
+
+    promote = {
+        **body,
+        "phone": "13511114444",
+        "roles": ["community_manager"],
+        "area_id": world.areas["c1"].id,
+    }
+    r = await client.post("/api/users", json=promote, headers=world.auth("manager"))
+    assert r.status_code == 403 and r.json()["code"] == "role_not_grantable"
+    r = await client.post("/api/users", json=promote, headers=world.auth("street_admin"))
+    assert r.status_code == 201
+
+    r = await client.post("/api/users", json={**body, "phone": "13511115555"}, headers=world.auth("resident"))
+    assert r.status_code == 403 and r.json()["code"] == "role_required"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"phone": "12345678901"},
+        {"phone": "1380000000"},
+        {"password": "short"},
+        {"roles": []},
+        {"name": "   "},
+        {"roles": ["mayor"]},
+        {"unexpected": 1},
+    ],
+)
+async def test_invalid_accounts_are_refused_with_field_errors(
+    client: AsyncTestClient, world: World, change: dict
+) -> None:
+    body = {
+        "phone": "13511112222",
+        "name": "New Neighbour",
+        "password": "long-enough-1",
+        "roles": ["resident"],
+        "area_id": world.areas["c1_building"].id,
+        **change,
+    }
+    r = await client.post("/api/users", json=body, headers=world.auth("manager"))
+    assert r.status_code == 400, r.text
+    problem = r.json()
+    assert problem["code"] == "invalid_input" and problem["errors"]
+    listed = await client.get("/api/users", params={"q": "New Neighbour"}, headers=world.auth("manager"))
+    assert listed.json()["total"] == 0
+
+
+async def test_user_lists_are_scoped_and_paginated(client: AsyncTestClient, world: World) -> None:
+    c1 = (await client.get("/api/users", params={"limit": 100}, headers=world.auth("manager"))).json()
+    phones = {u["phone"] for u in c1["items"]}
+    assert world.users["resident"].phone in phones and world.users["resident_c2"].phone not in phones
+    page = (
+        await client.get("/api/users", params={"limit": 2, "offset": 2}, headers=world.auth("manager"))
+    ).json()
+    assert page["total"] == c1["total"] and len(page["items"]) == 2
+    assert page["items"] == c1["items"][2:4]
+    volunteers = (
+        await client.get("/api/users", params={"role": "volunteer"}, headers=world.auth("manager"))
+    ).json()
+    assert all("volunteer" in u["roles"] for u in volunteers["items"])
+    r = await client.get(f"/api/users/{world.id('resident_c2')}", headers=world.auth("manager"))
+    assert r.status_code == 404
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env({"MARKET_ENV": "production"})
+    assert (
+        Settings.from_env({"MARKET_ENV": "production", "MARKET_SECRET_KEY": "x" * 40}).secret_key == "x" * 40
+    )
+    assert Settings.from_env({}).secret_key == DEFAULT_SECRET
+    with pytest.raises(SettingsError):
+        Settings.from_env({"MARKET_TIMEZONE": "Mars/Olympus"})

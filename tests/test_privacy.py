@@ -1,0 +1,86 @@
+"""Before a volunteer holds an order they see a masked phone and name and only the compound."""
+
+from __future__ import annotations
+
+from litestar.testing import AsyncTestClient
+
+from tests.world import World
+
+
+async def _dispatched_order(client: AsyncTestClient, world: World) -> tuple[int, int]:
+    order_id = (
+        await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    ).json()["id"]
+    r = await client.post(
+        f"/api/orders/{order_id}/dispatch",
+        json={"volunteer_ids": [world.id("volunteer"), world.id("volunteer_b")], "mode": "pool"},
+        headers=world.auth("grid_worker"),
+    )
+    offer_id = next(o["id"] for o in r.json()["offers"] if o["volunteer_id"] == world.id("volunteer"))
+    return order_id, offer_id
+
+
+def _assert_masked(order: dict, world: World) -> None:
+    resident = world.users["resident"]
+    assert order["masked"] is True
+    assert order["requester"]["phone"] == resident.phone[:3] + "****" + resident.phone[-4:]
+    assert order["requester"]["name"] != resident.name and order["requester"]["name"][0] == resident.name[0]
+    assert order["area"]["level"] == "compound" and order["area"]["id"] == world.areas["c1_compound"].id
+    assert order["address_detail"] is None
+
+
+def _assert_full(order: dict, world: World) -> None:
+    resident = world.users["resident"]
+    assert order["masked"] is False
+    assert order["requester"]["phone"] == resident.phone
+    assert order["requester"]["name"] == resident.name
+    assert order["area"]["id"] == world.areas["c1_building"].id
+    assert order["address_detail"] == "Unit 2, Room 502"
+
+
+async def test_an_offered_volunteer_sees_a_masked_order(client: AsyncTestClient, world: World) -> None:
+    order_id, _ = await _dispatched_order(client, world)
+    offers = (await client.get("/api/offers", headers=world.auth("volunteer"))).json()["items"]
+    _assert_masked(offers[0]["order"], world)
+    _assert_masked(
+        (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))).json(), world
+    )
+    listed = (await client.get("/api/orders", headers=world.auth("volunteer"))).json()["items"]
+    _assert_masked(listed[0], world)
+
+
+async def test_the_accepting_volunteer_sees_what_they_need_and_the_others_stay_masked(
+    client: AsyncTestClient, world: World
+) -> None:
+    order_id, offer_id = await _dispatched_order(client, world)
+    accepted = await client.post(f"/api/offers/{offer_id}/accept", headers=world.auth("volunteer"))
+    _assert_full(accepted.json(), world)
+    other = (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer_b"))).json()
+    _assert_masked(other, world)
+    # The losing volunteer sees only their own offer, not who else was asked.
+    assert [o["volunteer_id"] for o in other["offers"]] == [world.id("volunteer_b")]
+
+
+async def test_the_resident_and_managers_see_everything(client: AsyncTestClient, world: World) -> None:
+    order_id, _ = await _dispatched_order(client, world)
+    for viewer in ("resident", "grid_worker", "manager", "street_admin", "admin"):
+        order = (await client.get(f"/api/orders/{order_id}", headers=world.auth(viewer))).json()
+        _assert_full(order, world)
+        # Who was asked is the community's business; the resident follows the order's events.
+        assert len(order["offers"]) == (0 if viewer == "resident" else 2)
+
+
+async def test_after_confirmation_the_volunteer_no_longer_sees_the_contact(
+    client: AsyncTestClient, world: World
+) -> None:
+    order_id, offer_id = await _dispatched_order(client, world)
+    await client.post(f"/api/offers/{offer_id}/accept", headers=world.auth("volunteer"))
+    for step in ("check-in", "check-out"):
+        await client.post(f"/api/orders/{order_id}/{step}", headers=world.auth("volunteer"))
+    await client.post(f"/api/orders/{order_id}/complete", json={}, headers=world.auth("volunteer"))
+    completed = (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))).json()
+    _assert_full(completed, world)
+    await client.post(f"/api/orders/{order_id}/confirm", json={"rating": 4}, headers=world.auth("resident"))
+    _assert_masked(
+        (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))).json(), world
+    )
