@@ -292,12 +292,6 @@ async def test_anonymous_requests_get_401(client: AsyncTestClient, method: str, 
     assert_problem(r, 401)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders.service._dispatch_problems checks the volunteer against the caller's area (home area "
-    "managed by the caller, or serving area overlapping the caller's), never against the order's area: a "
-    "street admin can offer a community-1 order to a volunteer who serves only community 2, who then sees it",
-)
 async def test_dispatch_refuses_a_volunteer_who_does_not_serve_the_orders_area(
     client: AsyncTestClient, world: World
 ) -> None:

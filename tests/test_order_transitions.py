@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -363,4 +364,4 @@ async def test_every_transition_writes_an_event_from_the_old_state_to_the_new(
         ("confirm", "completed", "confirmed", resident),
     ]
     # The history is a chain: each event starts where the previous one ended.
-    assert all(a["to_status"] == b["from_status"] for a, b in zip(events, events[1:], strict=False))
+    assert all(a["to_status"] == b["from_status"] for a, b in pairwise(events))

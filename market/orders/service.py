@@ -457,11 +457,8 @@ async def _dispatch_problems(
             reason = "not an active volunteer"
         elif volunteer_id == order.requester_id:
             reason = "is the resident who posted the order"
-        elif not actor.is_admin and not (
-            (user.area and actor.manages(user.area.code))
-            or await session.scalar(select(User.id).where(User.id == user.id, serves_area(actor.area_code)))
-        ):
-            reason = "does not serve your area"
+        elif not await session.scalar(select(User.id).where(User.id == user.id, serves_area(order.area_code))):
+            reason = "does not serve the order's area"
         elif volunteer_id in declined:
             reason = "has already declined this order"
         elif await current_load(session, volunteer_id) >= profile.capacity:

@@ -167,6 +167,12 @@ async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: P
         profile = VolunteerProfile(user_id=user.id, rating_sum=0, rating_count=0)
         session.add(profile)
     profile.capacity = data.capacity
+    # Delete the old rows before inserting new ones: the unit of work would insert first
+    # and trip the (volunteer, category) and (volunteer, area) unique constraints.
+    profile.skills.clear()
+    profile.availability.clear()
+    profile.serving_areas.clear()
+    await session.flush()
     profile.skills = [VolunteerSkill(category_code=s.category, level=s.level) for s in data.skills]
     profile.availability = [
         AvailabilityWindow(weekday=d, start_minute=s, end_minute=e) for d, s, e in windows

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from market.volunteers.availability import is_free, overlap_minutes
+from tests.world import World
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY_MORNING = [(0, 8 * 60, 12 * 60)]  # Monday 08:00–12:00 local
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    # 2026-11-23 is a Monday.
+    return datetime(2026, 11, 23 + day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "minutes", "free"),
+    [
+        (local(0, 9), local(0, 11), 120, True),  # inside the window
+        (local(0, 11), local(0, 13), 60, True),  # an hour of overlap is enough
+        (local(0, 11, 30), local(0, 14), 30, False),  # half an hour is not
+        (local(0, 11, 30), local(0, 12), 30, True),  # ... unless the order itself is that short
+        (local(1, 9), local(1, 11), 0, False),  # Tuesday
+        (local(-1, 20), local(0, 10), 120, True),  # across midnight into Monday
+        (local(0, 0), local(7, 23), 240 * 2, True),  # a window over eight days meets two Mondays
+    ],
+)
+def test_weekly_availability_against_a_window(
+    start: datetime, end: datetime, minutes: int, free: bool
+) -> None:
+    assert overlap_minutes(MONDAY_MORNING, start, end, SHANGHAI) == minutes
+    assert is_free(MONDAY_MORNING, start, end, SHANGHAI) is free
+
+
+PROFILE = {
+    "capacity": 2,
+    "skills": [{"category": "repair", "level": 3}, {"category": "shopping"}],
+    "availability": [
+        {"weekday": 0, "start": "08:00", "end": "12:00"},
+        {"weekday": 5, "start": "14:00", "end": "24:00"},
+    ],
+    "serving_area_ids": [],
+}
+
+
+async def test_a_volunteer_replaces_and_reads_their_profile(client: AsyncTestClient, world: World) -> None:
+    body = {**PROFILE, "serving_area_ids": [world.areas["c1"].id, world.areas["c2_compound"].id]}
+    r = await client.put(
+        f"/api/volunteers/{world.id('volunteer')}/profile", json=body, headers=world.auth("volunteer")
+    )
+    assert r.status_code == 200, r.text
+    profile = (
+        await client.get(f"/api/volunteers/{world.id('volunteer')}/profile", headers=world.auth("volunteer"))
+    ).json()
+    assert profile["capacity"] == 2 and profile["load"] == 0
+    assert profile["skills"] == [{"category": "repair", "level": 3}, {"category": "shopping", "level": 1}]
+    assert profile["availability"] == PROFILE["availability"]
+    assert [a["code"] for a in profile["serving_areas"]] == ["110105001001", "110105001002001001"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"skills": [{"category": "juggling"}]}, "unknown_category"),
+        ({"skills": [{"category": "repair"}, {"category": "repair", "level": 2}]}, "duplicate_skill"),
+        ({"availability": [{"weekday": 1, "start": "12:00", "end": "09:00"}]}, "invalid_window"),
+        ({"availability": [{"weekday": 7, "start": "08:00", "end": "09:00"}]}, "invalid_input"),
+        ({"availability": [{"weekday": 1, "start": "8:00", "end": "09:00"}]}, "invalid_input"),
+        ({"capacity": 0}, "invalid_input"),
+        ({"serving_area_ids": [999999]}, "area_not_found"),
+    ],
+)
+async def test_invalid_profiles_are_refused_and_change_nothing(
+    client: AsyncTestClient, world: World, change: dict, code: str
+) -> None:
+    url = f"/api/volunteers/{world.id('volunteer')}/profile"
+    before = (await client.get(url, headers=world.auth("volunteer"))).json()
+    r = await client.put(url, json={**PROFILE, **change}, headers=world.auth("volunteer"))
+    assert r.status_code in (400, 404) and r.json()["code"] == code
+    assert (await client.get(url, headers=world.auth("volunteer"))).json() == before
+
+
+async def test_profiles_are_private_to_the_volunteer_and_their_managers(
+    client: AsyncTestClient, world: World
+) -> None:
+    url = f"/api/volunteers/{world.id('volunteer')}/profile"
+    for viewer, status in [
+        ("volunteer", 200),
+        ("grid_worker", 200),
+        ("manager", 200),
+        ("admin", 200),
+        ("manager_c2", 404),
+        ("volunteer_b", 404),
+        ("resident", 404),
+    ]:
+        assert (await client.get(url, headers=world.auth(viewer))).status_code == status, viewer
+    r = await client.put(url, json=PROFILE, headers=world.auth("volunteer_b"))
+    assert r.status_code == 404
+    r = await client.put(
+        url, json={**PROFILE, "serving_area_ids": [world.areas["c2"].id]}, headers=world.auth("manager")
+    )
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_area"
+
+
+async def test_managers_list_volunteers_serving_their_area_with_skill_and_free_filters(
+    client: AsyncTestClient, world: World
+) -> None:
+    await client.put(
+        f"/api/volunteers/{world.id('volunteer_b')}/profile", json=PROFILE, headers=world.auth("manager")
+    )  # no longer serves any area
+
+    listed = (await client.get("/api/volunteers", headers=world.auth("manager"))).json()
+    names = {v["name"] for v in listed["items"]}
+    assert names == {"Volunteer", "Volunteer C", "Vol Resident"}
+    assert all(v["load"] == 0 for v in listed["items"])
+
+    c2 = (await client.get("/api/volunteers", headers=world.auth("manager_c2"))).json()
+    assert {v["name"] for v in c2["items"]} == {"Volunteer C2"}
+
+    legal = (
+        await client.get("/api/volunteers", params={"skill": "legal"}, headers=world.auth("manager"))
+    ).json()
+    assert legal["total"] == 3
+    tutoring = (
+        await client.get("/api/volunteers", params={"skill": "tutoring"}, headers=world.auth("manager"))
+    ).json()
+    assert tutoring["total"] == 0
+
+    await client.put(
+        f"/api/volunteers/{world.id('volunteer_c')}/profile",
+        json={**PROFILE, "serving_area_ids": [world.areas["c1"].id]},
+        headers=world.auth("manager"),
+    )
+    monday_9 = {"free_from": local(0, 9).isoformat(), "free_until": local(0, 11).isoformat()}
+    tuesday_9 = {"free_from": local(1, 9).isoformat(), "free_until": local(1, 11).isoformat()}
+    free_monday = (await client.get("/api/volunteers", params=monday_9, headers=world.auth("manager"))).json()
+    free_tuesday = (
+        await client.get("/api/volunteers", params=tuesday_9, headers=world.auth("manager"))
+    ).json()
+    assert "Volunteer C" in {v["name"] for v in free_monday["items"]}
+    assert "Volunteer C" not in {v["name"] for v in free_tuesday["items"]}
+
+    r = await client.get(
+        "/api/volunteers", params={"free_from": local(0, 9).isoformat()}, headers=world.auth("manager")
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_window"
+    r = await client.get("/api/volunteers", headers=world.auth("volunteer"))
+    assert r.status_code == 403
+    r = await client.get(
+        "/api/volunteers", params={"area_id": world.areas["c2"].id}, headers=world.auth("manager")
+    )
+    assert r.status_code == 403
