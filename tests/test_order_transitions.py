@@ -82,13 +82,6 @@ UNASSIGNED = {"requeued": 403, "dispatched": 403, "rejected": 403, "expired": 40
 SERVICE_ACTIONS = ("check-in", "check-out", "complete")
 NO_OFFER = {("submitted", "accept"), ("submitted", "decline")}  # a fresh order has no offer to act on
 
-ORDER_TAKEN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="service._refuse_settled_offer says order_taken for any withdrawn offer of an order that "
-    "is no longer submitted/dispatched, although a rejected or expired order was taken by no one",
-)
-XFAIL = {(s, a): ORDER_TAKEN_BUG for s in ("rejected", "expired") for a in ("accept", "decline")}
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -184,7 +177,7 @@ def flow(
 
 
 CELLS = [
-    pytest.param(state, action, id=f"{state}-{action}", marks=XFAIL.get((state, action), ()))
+    pytest.param(state, action, id=f"{state}-{action}")
     for state in STATES
     for action in ACTIONS
     if (state, action) not in NO_OFFER
@@ -235,11 +228,6 @@ async def test_declining_the_only_offer_requeues_and_bars_that_volunteer(flow: F
     assert r.json()["status"] == "dispatched"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service.decline_offer -> _requeue_if_unoffered records the requeue with actor_id=None, "
-    "though the design says every event records who moved the order (here: the declining volunteer)",
-)
 async def test_a_requeue_caused_by_a_decline_names_the_volunteer(flow: Flow, world: World) -> None:
     ticket = await flow.reach("dispatched")
     assert (await flow.act(ticket, "decline")).status_code == 204
@@ -355,7 +343,7 @@ async def test_every_transition_writes_an_event_from_the_old_state_to_the_new(
     assert [(e["action"], e["from_status"], e["to_status"], e["actor_id"]) for e in events] == [
         ("post", None, "submitted", resident),
         ("dispatch", "submitted", "dispatched", grid),
-        ("requeue", "dispatched", "submitted", None),
+        ("requeue", "dispatched", "submitted", world.id("volunteer_b")),
         ("dispatch", "submitted", "dispatched", grid),
         ("accept", "dispatched", "accepted", vol),
         ("check_in", "accepted", "in_service", vol),

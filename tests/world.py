@@ -108,7 +108,7 @@ async def build_world(session: AsyncSession, settings: Settings, now: datetime) 
         "volunteer_c": ("13900000003", "c1_building", 1),
         "volunteer_c2": ("13900000004", "c2_building", 1),
     }
-    for key, (phone, home, capacity) in volunteers.items():
+    for key, (phone, home, _) in volunteers.items():
         user(key, phone, [Role.volunteer], home)
     # A resident who also volunteers: never offered their own orders.
     user("vol_resident", "13900000005", [Role.volunteer, Role.resident], "c1_building")

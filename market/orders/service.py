@@ -121,10 +121,12 @@ async def _close_offers(
             offer.responded_at = now
 
 
-async def _requeue_if_unoffered(session: AsyncSession, order: Order, now: datetime, note: str) -> None:
+async def _requeue_if_unoffered(
+    session: AsyncSession, order: Order, now: datetime, note: str, actor_id: int | None = None
+) -> None:
     """A dispatched order with no pending offer left waits to be dispatched again."""
     if order.status == S.dispatched and not await _pending_offers(session, order.id):
-        session.add(transition(order, "requeue", None, now, note))
+        session.add(transition(order, "requeue", actor_id, now, note))
 
 
 # ---------------------------------------------------------------- visibility and views
@@ -525,7 +527,7 @@ class OfferExpired(Conflict):
 
 
 def _refuse_settled_offer(offer: Offer, order: Order) -> None:
-    if offer.status == OfferStatus.withdrawn and order.status not in (S.submitted, S.dispatched):
+    if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
         raise Conflict("Another volunteer has already taken this order.", code="order_taken")
     raise Conflict(
         f"This offer is already {offer.status}.", code="offer_not_pending", offer_status=str(offer.status)
@@ -564,7 +566,7 @@ async def decline_offer(
     offer.responded_at = now
     offer.decline_reason = reason
     await session.flush()
-    await _requeue_if_unoffered(session, order, now, "every offer was declined or expired")
+    await _requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
     await session.flush()
 
 
