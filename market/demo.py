@@ -149,7 +149,8 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
     residents = []
     for i in range(50):
         community_index = i % 3
-        home = rng.choice(buildings_by_community[community_index])
+        # The resident login lives in grid 1, so the grid-worker login can dispatch their orders.
+        home = buildings_by_community[0][0] if i == 0 else rng.choice(buildings_by_community[community_index])
         residents.append(add_user(f"137000000{i:02d}", person(), [Role.resident], home))
 
     volunteers = []
