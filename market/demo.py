@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password
-from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus, Urgency
+from market.auth.service import load_actor
+from market.orders import service as orders
+from market.orders.models import DispatchMode, OrderStatus, Urgency
+from market.orders.schemas import DispatchRequest, OrderCreate
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 
 DEMO_PASSWORD = "demo12345"
@@ -189,7 +192,7 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
         volunteers.append(user)
     await session.flush()
 
-    await _demo_orders(session, rng, now, residents, volunteers, grid_workers[0])
+    await _demo_orders(session, rng, now, residents, volunteers[0], grid_workers[0])
 
 
 async def _demo_orders(
@@ -197,130 +200,53 @@ async def _demo_orders(
     rng: random.Random,
     now: datetime,
     residents: list[User],
-    volunteers: list[User],
-    dispatcher: User,
+    volunteer: User,
+    grid_worker: User,
 ) -> None:
-    """A handful of orders in the first community, so every list has something to show."""
-    first_community = [r for r in residents[::3]][:8]
-    descriptions = {
-        "escort": "周四上午需要有人陪同去区医院复查",
-        "repair": "厨房水龙头漏水，需要上门维修",
-        "shopping": "帮忙买一周的米面油",
-        "elderly_care": "独居老人需要每周探访聊天",
-        "legal": "咨询房屋租赁合同问题",
-        "cleaning": "腿脚不便，需要帮忙打扫卫生",
-    }
-    statuses = [
-        OrderStatus.submitted,
-        OrderStatus.submitted,
-        OrderStatus.submitted,
-        OrderStatus.dispatched,
-        OrderStatus.accepted,
-        OrderStatus.completed,
+    """A handful of orders in grid 1 of the first community, made by the same services the API uses,
+    so every list has something to show and every order has a true history."""
+    requests = [
+        ("escort", "周四上午需要有人陪同去区医院复查", OrderStatus.submitted),
+        ("repair", "厨房水龙头漏水，需要上门维修", OrderStatus.submitted),
+        ("shopping", "帮忙买一周的米面油", OrderStatus.submitted),
+        ("elderly_care", "独居老人需要每周探访聊天", OrderStatus.dispatched),
+        ("legal", "咨询房屋租赁合同问题", OrderStatus.accepted),
+        ("cleaning", "腿脚不便，需要帮忙打扫卫生", OrderStatus.completed),
     ]
-    volunteer = volunteers[0]  # the first demo volunteer login, in the first community
-    for resident, status, (category, text) in zip(
-        first_community, statuses, descriptions.items(), strict=False
-    ):
-        start = (now + timedelta(days=rng.randint(1, 3))).replace(hour=1, minute=0, second=0, microsecond=0)
-        order = Order(
-            requester_id=resident.id,
-            area_id=resident.area_id,
-            area_code="",
-            category_code=category,
-            description=text,
-            address_detail=f"{rng.randint(1, 6)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}",
-            window_start=start,
-            window_end=start + timedelta(hours=4),
-            urgency=Urgency.urgent if category == "escort" else Urgency.normal,
-            status=OrderStatus.submitted,
-            created_at=now - timedelta(hours=rng.randint(1, 20)),
-            updated_at=now,
+    dispatcher = await load_actor(session, grid_worker.id)
+    helper = await load_actor(session, volunteer.id)
+    grid_code = (await session.get(Area, grid_worker.area_id)).code
+    in_grid = [r for r in residents if (await session.get(Area, r.area_id)).code.startswith(grid_code)]
+    for resident, (category, text, status) in zip(in_grid, requests, strict=False):
+        posted = now - timedelta(hours=rng.randint(5, 20))
+        # The completed order was served this morning; the others are wanted in the coming days.
+        start = (
+            now - timedelta(hours=4)
+            if status == OrderStatus.completed
+            else (now + timedelta(days=rng.randint(1, 3))).replace(hour=1, minute=0, second=0, microsecond=0)
         )
-        order.area_code = (await session.get(Area, resident.area_id)).code
-        session.add(order)
-        await session.flush()
-        events = [
-            OrderEvent(
-                order_id=order.id,
-                actor_id=resident.id,
-                action="post",
-                from_status=None,
-                to_status=OrderStatus.submitted,
-                note="",
-                at=order.created_at,
-            )
-        ]
-        if status != OrderStatus.submitted:
-            session.add(
-                Offer(
-                    order_id=order.id,
-                    volunteer_id=volunteer.id,
-                    dispatched_by_id=dispatcher.id,
-                    mode=DispatchMode.direct,
-                    status=OfferStatus.pending if status == OrderStatus.dispatched else OfferStatus.accepted,
-                    created_at=now,
-                    expires_at=now + timedelta(hours=2),
-                    responded_at=None if status == OrderStatus.dispatched else now,
-                )
-            )
-            events.append(
-                OrderEvent(
-                    order_id=order.id,
-                    actor_id=dispatcher.id,
-                    action="dispatch",
-                    from_status=OrderStatus.submitted,
-                    to_status=OrderStatus.dispatched,
-                    note="direct offer to 1 volunteer(s)",
-                    at=now,
-                )
-            )
-        if status in (OrderStatus.accepted, OrderStatus.completed):
-            order.volunteer_id = volunteer.id
-            events.append(
-                OrderEvent(
-                    order_id=order.id,
-                    actor_id=volunteer.id,
-                    action="accept",
-                    from_status=OrderStatus.dispatched,
-                    to_status=OrderStatus.accepted,
-                    note="",
-                    at=now,
-                )
-            )
+        data = OrderCreate(
+            category=category,
+            description=text,
+            area_id=resident.area_id,
+            window_start=start,
+            window_end=start + timedelta(hours=6),
+            urgency=Urgency.urgent if category == "escort" else Urgency.normal,
+            address_detail=f"{rng.randint(1, 6)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}",
+        )
+        order = await orders.create_order(session, await load_actor(session, resident.id), data, posted)
+        if status == OrderStatus.submitted:
+            continue
+        dispatch = DispatchRequest(
+            volunteer_ids=[volunteer.id], mode=DispatchMode.direct, offer_ttl_minutes=24 * 60
+        )
+        (offer,) = await orders.dispatch(
+            session, dispatcher, order.id, dispatch, posted + timedelta(hours=1), 30
+        )
+        if status == OrderStatus.dispatched:
+            continue
+        await orders.accept_offer(session, helper, offer.id, posted + timedelta(hours=2))
         if status == OrderStatus.completed:
-            order.checked_in_at = now - timedelta(hours=3)
-            order.checked_out_at = now - timedelta(hours=1)
-            order.completed_at = now - timedelta(hours=1)
-            events += [
-                OrderEvent(
-                    order_id=order.id,
-                    actor_id=volunteer.id,
-                    action="check_in",
-                    from_status=OrderStatus.accepted,
-                    to_status=OrderStatus.in_service,
-                    note="",
-                    at=order.checked_in_at,
-                ),
-                OrderEvent(
-                    order_id=order.id,
-                    actor_id=volunteer.id,
-                    action="check_out",
-                    from_status=OrderStatus.in_service,
-                    to_status=OrderStatus.in_service,
-                    note="",
-                    at=order.checked_out_at,
-                ),
-                OrderEvent(
-                    order_id=order.id,
-                    actor_id=volunteer.id,
-                    action="complete",
-                    from_status=OrderStatus.in_service,
-                    to_status=OrderStatus.completed,
-                    note="已完成",
-                    at=order.completed_at,
-                ),
-            ]
-        order.status = status
-        session.add_all(events)
-    await session.flush()
+            await orders.check_in(session, helper, order.id, now - timedelta(hours=3))
+            await orders.check_out(session, helper, order.id, now - timedelta(hours=1))
+            await orders.complete(session, helper, order.id, "已打扫完毕", now - timedelta(hours=1))

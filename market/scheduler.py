@@ -38,6 +38,8 @@ async def run_job(session_maker: async_sessionmaker[AsyncSession], clock: Clock,
 async def running_scheduler(
     session_maker: async_sessionmaker[AsyncSession], clock: Clock
 ) -> AsyncIterator[AsyncIOScheduler]:
+    # APScheduler logs every run at INFO; our jobs log what they handled themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone="UTC")
     for name, (_, seconds) in JOBS.items():
         scheduler.add_job(

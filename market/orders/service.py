@@ -459,7 +459,9 @@ async def _dispatch_problems(
             reason = "not an active volunteer"
         elif volunteer_id == order.requester_id:
             reason = "is the resident who posted the order"
-        elif not await session.scalar(select(User.id).where(User.id == user.id, serves_area(order.area_code))):
+        elif not await session.scalar(
+            select(User.id).where(User.id == user.id, serves_area(order.area_code))
+        ):
             reason = "does not serve the order's area"
         elif volunteer_id in declined:
             reason = "has already declined this order"

@@ -1,0 +1,98 @@
+"""The `market` command on a fresh embedded database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from market.cli import main
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "var" / "market.db"
+    monkeypatch.setenv("MARKET_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_upgrade_then_demo_loads_a_street_once_and_prints_the_logins(fresh_db: Path) -> None:
+    run("db", "upgrade")
+    output = run("demo")
+    assert "demo data loaded" in output and "13700000000" in output and "demo12345" in output
+    db = sqlite3.connect(fresh_db)
+    levels = dict(db.execute("SELECT level, count(*) FROM areas GROUP BY level").fetchall())
+    assert levels["street"] == 1 and levels["community"] == 3 and levels["grid"] >= 3
+    roles = dict(db.execute("SELECT role, count(*) FROM user_roles GROUP BY role").fetchall())
+    assert roles["resident"] >= 50 and roles["volunteer"] == 30
+    assert db.execute("SELECT count(*) FROM volunteer_profiles").fetchone() == (30,)
+    statuses = {s for (s,) in db.execute("SELECT status FROM orders")}
+    assert {"submitted", "dispatched", "accepted", "completed"} <= statuses
+
+    again = CliRunner().invoke(main, ["demo"])
+    assert again.exit_code != 0 and "already has users" in again.output
+    assert "not loaded again" in run("demo", "--if-empty")
+
+
+def test_the_first_administrator_is_made_on_an_empty_database(fresh_db: Path) -> None:
+    run("db", "upgrade")
+    output = run(
+        "user",
+        "create",
+        "--phone",
+        "13812345678",
+        "--name",
+        "管理员",
+        "--password",
+        "a-long-secret",
+        "--role",
+        "admin",
+    )
+    assert "created user" in output
+    duplicate = CliRunner().invoke(
+        main,
+        [
+            "user",
+            "create",
+            "--phone",
+            "13812345678",
+            "--name",
+            "x",
+            "--password",
+            "a-long-secret",
+            "--role",
+            "admin",
+        ],
+    )
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    no_area = CliRunner().invoke(
+        main,
+        [
+            "user",
+            "create",
+            "--phone",
+            "13812345679",
+            "--name",
+            "x",
+            "--password",
+            "a-long-secret",
+            "--role",
+            "resident",
+        ],
+    )
+    assert no_area.exit_code != 0 and "home area" in no_area.output
+
+
+def test_serve_refuses_the_default_secret_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKET_ENV", "production")
+    monkeypatch.delenv("MARKET_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "MARKET_SECRET_KEY" in result.output
