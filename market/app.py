@@ -27,7 +27,10 @@ from market.categories.routes import CategoryController
 from market.clock import Clock, system_clock
 from market.db import create_engine, provide_transaction
 from market.errors import problem_details_plugin
+from market.idempotency import IdempotencyMiddleware
+from market.ledger.routes import LedgerController
 from market.orders.routes import OfferController, OrderController
+from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
 from market.volunteers.routes import VolunteerController
@@ -78,7 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         if not settings.scheduler:
             yield
             return
-        async with running_scheduler(session_maker, clock):
+        async with running_scheduler(session_maker, clock, settings):
             yield
 
     def provide_settings() -> Settings:
@@ -96,6 +99,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             VolunteerController,
             OrderController,
             OfferController,
+            LedgerController,
+            RewardController,
+            RedemptionController,
         ],
         dependencies={
             "session": Provide(provide_transaction),
@@ -103,6 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             "now": Provide(provide_now, sync_to_thread=False),
         },
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
+        middleware=[IdempotencyMiddleware(session_maker, clock)],
         on_app_init=[jwt_auth.on_app_init],
         lifespan=[scheduler_lifespan],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

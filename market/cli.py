@@ -88,7 +88,9 @@ def worker() -> None:
     async def run() -> None:
         engine = create_engine(settings)
         try:
-            async with running_scheduler(async_sessionmaker(engine, expire_on_commit=False), system_clock):
+            async with running_scheduler(
+                async_sessionmaker(engine, expire_on_commit=False), system_clock, settings
+            ):
                 click.echo("scheduler running; Ctrl+C to stop")
                 await asyncio.Event().wait()
         finally:

@@ -4,19 +4,32 @@ from market.areas.models import Area
 from market.auth.models import User, UserRole
 from market.categories.models import ServiceCategory
 from market.db import Base
+from market.idempotency import IdempotencyRecord
+from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, Transfer
 from market.orders.models import Offer, Order, OrderEvent
+from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 
 metadata = Base.metadata
 
 __all__ = [
+    "Account",
     "Area",
     "AvailabilityWindow",
+    "IdempotencyRecord",
+    "Lot",
+    "LotUse",
     "Offer",
     "Order",
     "OrderEvent",
+    "OwedReward",
+    "PointsPolicy",
+    "Redemption",
+    "Reward",
+    "RewardCommunity",
     "ServiceCategory",
     "ServingArea",
+    "Transfer",
     "User",
     "UserRole",
     "VolunteerProfile",

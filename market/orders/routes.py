@@ -135,9 +135,10 @@ class OrderController(Controller):
         order_id: FromPath[int],
         data: JSONBody[ConfirmRequest],
         session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
-        await service.confirm(session, request.user, order_id, data, now)
+        await service.confirm(session, request.user, order_id, data, now, settings.tz)
         return await service.get_order(session, request.user, order_id)
 
     @post(

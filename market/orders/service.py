@@ -22,6 +22,8 @@ from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from market.ledger import service as ledger
+from market.ledger.models import TransferCode
 from market.orders.models import (
     HELD_STATUSES,
     DispatchMode,
@@ -613,7 +615,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str
 
 
 async def confirm(
-    session: AsyncSession, actor: Actor, order_id: int, data: ConfirmRequest, now: datetime
+    session: AsyncSession, actor: Actor, order_id: int, data: ConfirmRequest, now: datetime, tz: ZoneInfo
 ) -> None:
     order = await _lock_order(session, order_id)
     if order.requester_id != actor.id:
@@ -632,6 +634,33 @@ async def confirm(
         if profile is not None:
             profile.rating_sum += data.rating
             profile.rating_count += 1
+        await _reward_service(session, order, now, tz)
+
+
+async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz: ZoneInfo) -> None:
+    """Service points for a confirmed order, paid from the community pool exactly once."""
+    community = await ledger.community_of(session, order.area_code)
+    points = await ledger.service_points(
+        session,
+        user_id=order.volunteer_id,
+        community=community,
+        category=order.category_code,
+        hours=_service_hours(order) or 0.0,
+        now=now,
+        tz=tz,
+    )
+    await ledger.reward(
+        session,
+        transfer_id=f"~reward:order:{order.id}",
+        code=TransferCode.service_reward,
+        reference=f"order:{order.id}",
+        user_id=order.volunteer_id,
+        community=community,
+        amount=points,
+        memo=f"{order.category_code} service, {_service_hours(order) or 0:.2f} h",
+        now=now,
+        tz=tz,
+    )
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:

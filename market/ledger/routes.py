@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from openpyxl import Workbook
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.access import ActorRequest, requires_manager
+from market.ledger import service
+from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
+from market.ledger.schemas import (
+    AccountDetail,
+    AccountRead,
+    BatchResult,
+    Entry,
+    GiftRequest,
+    OwedRewardRead,
+    PolicyRead,
+    PolicyWrite,
+    ReverseRequest,
+    TransferBatch,
+    TransferRead,
+    TrialBalance,
+)
+from market.pagination import Limit, Offset, Page
+from market.settings import Settings
+
+ENTRY_COLUMNS = [
+    "timestamp",
+    "transfer_id",
+    "code",
+    "side",
+    "amount",
+    "status",
+    "counterparty",
+    "reference",
+    "memo",
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _rows(items: list[Entry]) -> list[list[object]]:
+    return [
+        [
+            e.timestamp.isoformat(),
+            e.transfer_id,
+            str(e.code),
+            e.side,
+            e.amount,
+            e.status,
+            e.counterparty,
+            e.reference,
+            e.memo,
+        ]
+        for e in items
+    ]
+
+
+def _statement(items: list[Entry], account_id: int, fmt: Literal["csv", "xlsx"]) -> Response[bytes]:
+    filename = f"account-{account_id}-statement.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(ENTRY_COLUMNS)
+        writer.writerows(_rows(items))
+        # A byte-order mark so that spreadsheet programs read the Chinese names correctly.
+        content, media_type = ("\ufeff" + buffer.getvalue()).encode(), "text/csv; charset=utf-8"
+    else:
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "statement"
+        sheet.append(ENTRY_COLUMNS)
+        for row in _rows(items):
+            sheet.append(row)
+        buffer_bytes = io.BytesIO()
+        workbook.save(buffer_bytes)
+        content, media_type = buffer_bytes.getvalue(), XLSX
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+class LedgerController(Controller):
+    path = "/api/ledger"
+    tags = ["ledger"]
+
+    @get("/accounts", summary="Accounts: managers see their area's, everyone their own")
+    async def list_accounts(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1, description="Owner")] = None,
+        kind: Annotated[AccountKind | None, QueryParameter()] = None,
+        asset: Annotated[Asset | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[AccountRead]:
+        items, total = await service.list_accounts(
+            session, request.user, user_id=user_id, kind=kind, asset=asset, limit=limit, offset=offset
+        )
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/accounts/{account_id:int}", summary="An account's posted, pending and available balances")
+    async def get_account(
+        self, request: ActorRequest, account_id: FromPath[int], session: NamedDependency[AsyncSession]
+    ) -> AccountDetail:
+        return await service.get_account(session, request.user, account_id)
+
+    @get(
+        "/accounts/{account_id:int}/entries",
+        summary="Statement; ?format=csv or xlsx to download",
+        responses={200: None},
+    )
+    async def entries(
+        self,
+        request: ActorRequest,
+        account_id: FromPath[int],
+        session: NamedDependency[AsyncSession],
+        code: Annotated[TransferCode | None, QueryParameter()] = None,
+        since: Annotated[datetime | None, QueryParameter(description="Entries at or after")] = None,
+        until: Annotated[datetime | None, QueryParameter(description="Entries before")] = None,
+        format: Annotated[Literal["json", "csv", "xlsx"], QueryParameter()] = "json",
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[Entry] | Response[bytes]:
+        download = format != "json"
+        items, total = await service.entries(
+            session,
+            request.user,
+            account_id,
+            code=code,
+            since=since,
+            until=until,
+            limit=None if download else limit,
+            offset=0 if download else offset,
+        )
+        if format == "json":
+            return Page(items=items, total=total, limit=limit, offset=offset)
+        return _statement(items, account_id, format)
+
+    @post(
+        "/transfers",
+        summary="Budgets and adjustments, up to 1,000 in one batch",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def create_transfers(
+        self,
+        request: ActorRequest,
+        data: JSONBody[TransferBatch],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> BatchResult:
+        results = await service.submit_batch(session, request.user, data, now, settings.tz)
+        created = sum(r.result == "created" for r in results)
+        failed = sum(r.result not in ("created", "exists") for r in results)
+        return BatchResult(results=results, created=created, failed=failed)
+
+    @get("/transfers/{transfer_id:str}", summary="One transfer", guards=[requires_manager])
+    async def get_transfer(
+        self, request: ActorRequest, transfer_id: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> TransferRead:
+        return service.transfer_read(await service.visible_transfer(session, request.user, transfer_id))
+
+    @post(
+        "/transfers/{transfer_id:str}/reverse",
+        summary="Correct a transfer with an opposite one (once)",
+        guards=[requires_manager],
+    )
+    async def reverse(
+        self,
+        request: ActorRequest,
+        transfer_id: FromPath[str],
+        data: JSONBody[ReverseRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        reversal = await service.reverse(session, request.user, transfer_id, data.reason, now, settings.tz)
+        return service.transfer_read(reversal)
+
+    @get(
+        "/trial-balance",
+        summary="Sum over all accounts and every account against its journal",
+        guards=[requires_manager],
+    )
+    async def trial_balance(
+        self,
+        session: NamedDependency[AsyncSession],
+        asset: Annotated[Asset, QueryParameter()] = Asset.service,
+    ) -> TrialBalance:
+        return await service.trial_balance(session, asset)
+
+    @get("/policies/{community_id:int}", summary="A community's points policy")
+    async def get_policy(
+        self, community_id: FromPath[int], session: NamedDependency[AsyncSession]
+    ) -> PolicyRead:
+        return await service.get_policy(session, community_id)
+
+    @put(
+        "/policies/{community_id:int}",
+        summary="Set a community's points policy (its managers)",
+        guards=[requires_manager],
+    )
+    async def put_policy(
+        self,
+        request: ActorRequest,
+        community_id: FromPath[int],
+        data: JSONBody[PolicyWrite],
+        session: NamedDependency[AsyncSession],
+    ) -> PolicyRead:
+        return await service.put_policy(session, request.user, community_id, data)
+
+    @post("/gifts", summary="Give some of your points to someone in your community")
+    async def gift(
+        self,
+        request: ActorRequest,
+        data: JSONBody[GiftRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        return service.transfer_read(await service.gift(session, request.user, data, now, settings.tz))
+
+    @get("/owed-rewards", summary="Rewards earned while the pool was empty", guards=[requires_manager])
+    async def owed(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        status: Annotated[OwedStatus | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[OwedRewardRead]:
+        rows, names, total = await service.list_owed(session, request.user, status, limit, offset)
+        return Page(
+            items=[
+                OwedRewardRead(
+                    id=r.id,
+                    reference=r.reference,
+                    user_id=r.user_id,
+                    user_name=names.get(r.user_id, ""),
+                    community_id=r.community_id,
+                    amount=r.amount,
+                    code=r.code,
+                    status=r.status,
+                    created_at=r.created_at,
+                    posted_at=r.posted_at,
+                )
+                for r in rows
+            ],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )

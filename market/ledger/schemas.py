@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from market.ledger.models import AccountKind, Asset, PendingStatus, TransferCode
+
+# Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
+TransferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,59}$", max_length=60)]
+Flag = Literal["pending", "post_pending", "void_pending", "linked"]
+MAX_BATCH = 1000
+
+
+class TransferRequest(msgspec.Struct, forbid_unknown_fields=True):
+    id: TransferId
+    # For post_pending / void_pending the accounts, amount and code may be left out: they
+    # are taken from the pending transfer.
+    debit_account_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+    credit_account_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+    amount: Annotated[int, msgspec.Meta(ge=1, le=10**12)] | None = None
+    code: TransferCode | None = None
+    reference: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")] = ""
+    memo: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")] = ""
+    flags: Annotated[list[Flag], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
+    pending_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=90 * 24 * 3600)] | None = None
+
+
+class TransferBatch(msgspec.Struct, forbid_unknown_fields=True):
+    transfers: Annotated[list[TransferRequest], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class TransferResult(msgspec.Struct):
+    id: str
+    result: str
+    # For exists_with_different_fields: the first field that differs.
+    field: str | None = None
+
+
+class BatchResult(msgspec.Struct):
+    results: list[TransferResult]
+    created: int
+    failed: int
+
+
+class ReverseRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
+
+
+class TransferRead(msgspec.Struct):
+    id: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    asset: Asset
+    code: TransferCode
+    reference: str
+    memo: str
+    flags: list[str]
+    pending_id: str | None
+    pending_status: PendingStatus | None
+    expires_at: datetime | None
+    reversal_of: str | None
+    timestamp: datetime
+
+
+class AccountRead(msgspec.Struct):
+    id: int
+    key: str
+    asset: Asset
+    kind: AccountKind
+    user_id: int | None
+    area_id: int | None
+    owner_name: str
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    # Posted credits less posted debits; pending; what can be spent now.
+    balance: int
+    pending_in: int
+    pending_out: int
+    available: int
+
+
+class Entry(msgspec.Struct):
+    transfer_id: str
+    timestamp: datetime
+    code: TransferCode
+    # "credit" adds to a member's points, "debit" takes from them.
+    side: Literal["debit", "credit"]
+    amount: int
+    status: Literal["posted", "pending", "voided", "expired"]
+    counterparty_account_id: int
+    counterparty: str
+    reference: str
+    memo: str
+
+
+class Expiring(msgspec.Struct):
+    expires_at: datetime
+    amount: int
+
+
+class AccountDetail(AccountRead):
+    # Member accounts: what expires when (soonest first).
+    expiring: list[Expiring]
+
+
+class TrialBalanceLine(msgspec.Struct):
+    account_id: int
+    key: str
+    field: str
+    counter: int
+    journal: int
+
+
+class TrialBalance(msgspec.Struct):
+    asset: Asset
+    accounts: int
+    transfers: int
+    # Σ credits − Σ debits over all accounts: zero when nothing was invented or lost.
+    posted_sum: int
+    pending_sum: int
+    balanced: bool
+    differences: list[TrialBalanceLine]
+
+
+class PolicyWrite(msgspec.Struct, forbid_unknown_fields=True):
+    # Points per service hour by category code; categories not listed earn `default_rate`.
+    rates: dict[Annotated[str, msgspec.Meta(max_length=32)], Annotated[int, msgspec.Meta(ge=0, le=1000)]] = (
+        msgspec.field(default_factory=dict)
+    )
+    default_rate: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 100
+    monthly_cap: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
+    expiry: Literal["none", "end_of_next_year", "months"] = "none"
+    expiry_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
+    gift_max: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 200
+    gift_monthly_max: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
+
+
+class PolicyRead(PolicyWrite):
+    community_id: int = 0
+
+
+class GiftRequest(msgspec.Struct, forbid_unknown_fields=True):
+    to_user_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    amount: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    memo: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")] = ""
+
+
+class OwedRewardRead(msgspec.Struct):
+    id: int
+    reference: str
+    user_id: int
+    user_name: str
+    community_id: int
+    amount: int
+    code: TransferCode
+    status: str
+    created_at: datetime
+    posted_at: datetime | None

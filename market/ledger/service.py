@@ -1,0 +1,877 @@
+"""Accounts, policies and every flow that moves points, on top of the transfer engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import Area, AreaLevel, code_length
+from market.auth.access import Actor
+from market.auth.models import Role, User
+from market.errors import Conflict, Forbidden, InvalidInput, NotFound
+from market.ledger.engine import SUCCESS, Draft, Result, create_transfers
+from market.ledger.models import (
+    Account,
+    AccountKind,
+    Asset,
+    ExpiryPolicy,
+    Lot,
+    OwedReward,
+    OwedStatus,
+    PendingStatus,
+    PointsPolicy,
+    Transfer,
+    TransferCode,
+)
+from market.ledger.schemas import (
+    AccountDetail,
+    AccountRead,
+    Entry,
+    Expiring,
+    GiftRequest,
+    PolicyRead,
+    PolicyWrite,
+    TransferBatch,
+    TransferRead,
+    TransferResult,
+    TrialBalance,
+    TrialBalanceLine,
+)
+
+COMMUNITY = code_length(AreaLevel.community)
+STREET = code_length(AreaLevel.street)
+# Codes only the service's own flows write; people use budget and adjustment.
+FLOW_CODES = frozenset(
+    {
+        TransferCode.service_reward,
+        TransferCode.wish_reward,
+        TransferCode.project_reward,
+        TransferCode.redemption,
+        TransferCode.expiry,
+        TransferCode.gift,
+        TransferCode.reversal,
+    }
+)
+# Accounts that hold spendable value may not go below zero.
+GUARDED_KINDS = frozenset({AccountKind.member, AccountKind.unit, AccountKind.community_pool})
+
+
+# ---------------------------------------------------------------- accounts
+
+
+async def _get_or_create(session: AsyncSession, key: str, **values: object) -> Account:
+    account = await session.scalar(select(Account).where(Account.key == key))
+    if account is not None:
+        return account
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(Account)
+        .values(key=key, debits_pending=0, debits_posted=0, credits_pending=0, credits_posted=0, **values)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return await session.scalar(select(Account).where(Account.key == key))
+
+
+async def area_account(session: AsyncSession, area: Area, kind: AccountKind, asset: Asset) -> Account:
+    """The street's issuance and sink accounts, a community's pool."""
+    return await _get_or_create(
+        session,
+        f"{asset}:{kind}:area:{area.id}",
+        asset=asset,
+        kind=kind,
+        area_id=area.id,
+        area_code=area.code,
+        user_id=None,
+        debits_must_not_exceed_credits=kind in GUARDED_KINDS,
+        created_at=func.now(),
+    )
+
+
+async def member_account(session: AsyncSession, user_id: int, asset: Asset = Asset.service) -> Account:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    home = await session.get(Area, user.area_id) if user.area_id else None
+    community = (
+        await session.scalar(select(Area).where(Area.code == home.code[:COMMUNITY]))
+        if home and len(home.code) >= COMMUNITY
+        else None
+    )
+    return await _get_or_create(
+        session,
+        f"{asset}:{AccountKind.member}:user:{user_id}",
+        asset=asset,
+        kind=AccountKind.member,
+        user_id=user_id,
+        area_id=community.id if community else None,
+        area_code=home.code if home else "",
+        debits_must_not_exceed_credits=True,
+        created_at=func.now(),
+    )
+
+
+async def community_of(session: AsyncSession, area_code: str) -> Area:
+    community = await session.scalar(select(Area).where(Area.code == area_code[:COMMUNITY]))
+    if community is None or len(area_code) < COMMUNITY:
+        raise InvalidInput("That place is not inside a community.", code="not_in_a_community")
+    return community
+
+
+async def street_of(session: AsyncSession, area_code: str) -> Area:
+    street = await session.scalar(select(Area).where(Area.code == area_code[:STREET]))
+    if street is None:
+        raise InvalidInput("That place is not inside a street.", code="not_in_a_street")
+    return street
+
+
+# ---------------------------------------------------------------- policies and lots
+
+
+async def policy_for(session: AsyncSession, community_id: int) -> PointsPolicy:
+    policy = await session.get(PointsPolicy, community_id)
+    return policy or PointsPolicy(
+        community_id=community_id,
+        rates={},
+        default_rate=10,
+        daily_cap=100,
+        monthly_cap=1000,
+        expiry=ExpiryPolicy.none,
+        expiry_months=None,
+        gift_max=200,
+        gift_monthly_max=500,
+    )
+
+
+def lot_expires_at(policy: PointsPolicy | None, earned: datetime, tz: ZoneInfo) -> datetime | None:
+    if policy is None or policy.expiry == ExpiryPolicy.none:
+        return None
+    local = earned.astimezone(tz)
+    if policy.expiry == ExpiryPolicy.end_of_next_year:
+        return datetime(local.year + 2, 1, 1, tzinfo=tz)
+    months = local.month - 1 + (policy.expiry_months or 12)
+    year, month = local.year + months // 12, months % 12 + 1
+    day = min(local.day, _days_in_month(year, month))
+    return local.replace(year=year, month=month, day=day)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+async def transfer(
+    session: AsyncSession, drafts: Sequence[Draft], now: datetime, tz: ZoneInfo, created_by: int | None = None
+) -> list[TransferResult]:
+    """Run drafts through the engine with each community's expiry policy for new lots."""
+    account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
+    communities = set(
+        await session.scalars(
+            select(Account.area_id).where(
+                Account.id.in_(account_ids),
+                Account.kind == AccountKind.member,
+                Account.asset == Asset.service,
+            )
+        )
+    )
+    policies = {
+        p.community_id: p
+        for p in await session.scalars(
+            select(PointsPolicy).where(PointsPolicy.community_id.in_(communities - {None}))
+        )
+    }
+
+    def expiry(account: Account, at: datetime) -> datetime | None:
+        if account.asset != Asset.service:
+            return None  # credit points are a record, they never expire
+        return lot_expires_at(policies.get(account.area_id), at, tz)
+
+    return await create_transfers(session, drafts, now, lot_expiry=expiry, created_by=created_by)
+
+
+async def transfer_one(
+    session: AsyncSession, draft: Draft, now: datetime, tz: ZoneInfo, created_by: int | None = None
+) -> TransferResult:
+    (result,) = await transfer(session, [draft], now, tz, created_by)
+    return result
+
+
+def refuse(result: TransferResult, what: str) -> None:
+    """Turn an engine refusal into a problem a person can act on."""
+    if result.result in SUCCESS:
+        return
+    if result.result == Result.exceeds_credits:
+        raise Conflict(f"{what}: not enough points.", code="exceeds_credits")
+    raise Conflict(f"{what}: {result.result.replace('_', ' ')}.", code=result.result)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _scope(stmt: Select, actor: Actor) -> Select:
+    if actor.is_admin:
+        return stmt
+    if actor.is_manager:
+        return stmt.where(or_(Account.area_code.startswith(actor.area_code), Account.user_id == actor.id))
+    return stmt.where(Account.user_id == actor.id)
+
+
+async def _owner_names(session: AsyncSession, accounts: Sequence[Account]) -> dict[int, str]:
+    users = dict(
+        (
+            await session.execute(
+                select(User.id, User.name).where(User.id.in_({a.user_id for a in accounts if a.user_id}))
+            )
+        ).all()
+    )
+    areas = dict(
+        (
+            await session.execute(
+                select(Area.id, Area.name).where(Area.id.in_({a.area_id for a in accounts if a.area_id}))
+            )
+        ).all()
+    )
+    return {
+        a.id: users.get(a.user_id, "")
+        if a.user_id
+        else f"{areas.get(a.area_id, '')} {a.kind.replace('_', ' ')}"
+        for a in accounts
+    }
+
+
+def _account_read(a: Account, owner: str) -> AccountRead:
+    return AccountRead(
+        id=a.id,
+        key=a.key,
+        asset=a.asset,
+        kind=a.kind,
+        user_id=a.user_id,
+        area_id=a.area_id,
+        owner_name=owner,
+        debits_pending=a.debits_pending,
+        debits_posted=a.debits_posted,
+        credits_pending=a.credits_pending,
+        credits_posted=a.credits_posted,
+        balance=a.balance,
+        pending_in=a.credits_pending,
+        pending_out=a.debits_pending,
+        available=a.available,
+    )
+
+
+async def list_accounts(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    user_id: int | None,
+    kind: AccountKind | None,
+    asset: Asset | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[AccountRead], int]:
+    if user_id is not None and user_id == actor.id:
+        for wanted in Asset:  # a member's own accounts exist from their first look
+            await member_account(session, actor.id, wanted)
+    stmt = _scope(select(Account), actor)
+    if user_id is not None:
+        stmt = stmt.where(Account.user_id == user_id)
+    if kind is not None:
+        stmt = stmt.where(Account.kind == kind)
+    if asset is not None:
+        stmt = stmt.where(Account.asset == asset)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    accounts = list(await session.scalars(stmt.order_by(Account.id).limit(limit).offset(offset)))
+    names = await _owner_names(session, accounts)
+    return [_account_read(a, names[a.id]) for a in accounts], total
+
+
+async def visible_account(session: AsyncSession, actor: Actor, account_id: int) -> Account:
+    account = await session.scalar(_scope(select(Account).where(Account.id == account_id), actor))
+    if account is None:
+        raise NotFound(f"Account {account_id} does not exist.", code="account_not_found")
+    return account
+
+
+async def get_account(session: AsyncSession, actor: Actor, account_id: int) -> AccountDetail:
+    account = await visible_account(session, actor, account_id)
+    names = await _owner_names(session, [account])
+    rows = (
+        await session.execute(
+            select(Lot.expires_at, func.sum(Lot.remaining))
+            .where(Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at.is_not(None))
+            .group_by(Lot.expires_at)
+            .order_by(Lot.expires_at)
+        )
+    ).all()
+    read = _account_read(account, names[account.id])
+    return AccountDetail(
+        **{f: getattr(read, f) for f in read.__struct_fields__},
+        expiring=[Expiring(expires_at=at, amount=int(amount)) for at, amount in rows],
+    )
+
+
+def transfer_status(t: Transfer) -> str:
+    if t.pending:
+        return str(t.pending_status)
+    return "voided" if t.void_pending else "posted"
+
+
+def transfer_read(t: Transfer) -> TransferRead:
+    flags = [f for f in ("pending", "post_pending", "void_pending", "linked") if getattr(t, f)]
+    return TransferRead(
+        id=t.id,
+        debit_account_id=t.debit_account_id,
+        credit_account_id=t.credit_account_id,
+        amount=t.amount,
+        asset=t.asset,
+        code=t.code,
+        reference=t.reference,
+        memo=t.memo,
+        flags=flags,
+        pending_id=t.pending_id,
+        pending_status=t.pending_status,
+        expires_at=t.expires_at,
+        reversal_of=t.reversal_of,
+        timestamp=t.timestamp,
+    )
+
+
+async def entries(
+    session: AsyncSession,
+    actor: Actor,
+    account_id: int,
+    *,
+    code: TransferCode | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[Entry], int]:
+    account = await visible_account(session, actor, account_id)
+    stmt = select(Transfer).where(
+        or_(Transfer.debit_account_id == account.id, Transfer.credit_account_id == account.id)
+    )
+    if code is not None:
+        stmt = stmt.where(Transfer.code == code)
+    if since is not None:
+        stmt = stmt.where(Transfer.timestamp >= since)
+    if until is not None:
+        stmt = stmt.where(Transfer.timestamp < until)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc()).offset(offset)
+    transfers = list(await session.scalars(stmt.limit(limit) if limit is not None else stmt))
+    others = {
+        t.credit_account_id if t.debit_account_id == account.id else t.debit_account_id for t in transfers
+    }
+    other_accounts = list(await session.scalars(select(Account).where(Account.id.in_(others))))
+    names = await _owner_names(session, other_accounts)
+    return [
+        Entry(
+            transfer_id=t.id,
+            timestamp=t.timestamp,
+            code=t.code,
+            side="debit" if t.debit_account_id == account.id else "credit",
+            amount=t.amount,
+            status=transfer_status(t),
+            counterparty_account_id=(
+                other := t.credit_account_id if t.debit_account_id == account.id else t.debit_account_id
+            ),
+            counterparty=names.get(other, ""),
+            reference=t.reference,
+            memo=t.memo,
+        )
+        for t in transfers
+    ], total
+
+
+async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
+    """Every account's counters against the sum of its transfers, and the sum over all accounts."""
+    accounts = list(await session.scalars(select(Account).where(Account.asset == asset).order_by(Account.id)))
+    posted = ~Transfer.pending & ~Transfer.void_pending
+    still_pending = Transfer.pending & (Transfer.pending_status == PendingStatus.pending)
+    journal: dict[tuple[int, str], int] = {}
+    for side, column in (("debits", Transfer.debit_account_id), ("credits", Transfer.credit_account_id)):
+        rows = await session.execute(
+            select(
+                column,
+                func.coalesce(func.sum(case((posted, Transfer.amount), else_=0)), 0),
+                func.coalesce(func.sum(case((still_pending, Transfer.amount), else_=0)), 0),
+            )
+            .where(Transfer.asset == asset)
+            .group_by(column)
+        )
+        for account_id, posted_sum, pending_sum in rows:
+            journal[(account_id, f"{side}_posted")] = int(posted_sum)
+            journal[(account_id, f"{side}_pending")] = int(pending_sum)
+    differences = [
+        TrialBalanceLine(
+            account_id=a.id,
+            key=a.key,
+            field=name,
+            counter=getattr(a, name),
+            journal=journal.get((a.id, name), 0),
+        )
+        for a in accounts
+        for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+        if getattr(a, name) != journal.get((a.id, name), 0)
+    ]
+    posted_sum = sum(a.credits_posted - a.debits_posted for a in accounts)
+    pending_sum = sum(a.credits_pending - a.debits_pending for a in accounts)
+    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset)) or 0
+    return TrialBalance(
+        asset=asset,
+        accounts=len(accounts),
+        transfers=transfers,
+        posted_sum=posted_sum,
+        pending_sum=pending_sum,
+        balanced=posted_sum == 0 and pending_sum == 0 and not differences,
+        differences=differences,
+    )
+
+
+# ---------------------------------------------------------------- people moving points
+
+
+async def submit_batch(
+    session: AsyncSession, actor: Actor, batch: TransferBatch, now: datetime, tz: ZoneInfo
+) -> list[TransferResult]:
+    """Budgets (street admins fund community pools) and adjustments (managers, with a reason)."""
+    drafts = [Draft.from_request(r) for r in batch.transfers]
+    ids = [d.id for d in drafts]
+    if len(set(ids)) != len(ids) and len({(d.id, d) for d in drafts}) != len(set(ids)):
+        raise InvalidInput("One batch holds two different transfers with the same id.", code="duplicate_id")
+    pending_ids = {d.pending_id for d in drafts if d.pending_id}
+    pendings = {t.id: t for t in await session.scalars(select(Transfer).where(Transfer.id.in_(pending_ids)))}
+    account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
+    account_ids |= {a for t in pendings.values() for a in (t.debit_account_id, t.credit_account_id)}
+    accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(account_ids)))}
+    problems = []
+    for d in drafts:
+        pending = pendings.get(d.pending_id or "")
+        code = d.code or (pending.code if pending else None)
+        debit = accounts.get(d.debit_account_id or (pending.debit_account_id if pending else 0))
+        credit = accounts.get(d.credit_account_id or (pending.credit_account_id if pending else 0))
+        if reason := _not_permitted(actor, code, debit, credit, d):
+            problems.append({"id": d.id, "reason": reason})
+    if problems:
+        raise Forbidden(
+            "Some transfers are not yours to make: "
+            + "; ".join(f"{p['id']}: {p['reason']}" for p in problems),
+            code="transfer_not_permitted",
+            transfers=problems,
+        )
+    return await transfer(session, drafts, now, tz, actor.id)
+
+
+def _not_permitted(
+    actor: Actor, code: TransferCode | None, debit: Account | None, credit: Account | None, d: Draft
+) -> str | None:
+    if debit is None or credit is None:
+        return None  # the engine answers account_not_found
+    if code in FLOW_CODES:
+        return f"{code} transfers are made by the service itself"
+    if code == TransferCode.adjustment and not d.memo.strip():
+        return "an adjustment needs the reason in its memo"
+    if actor.is_admin:
+        return None
+    if code == TransferCode.budget:
+        if not actor.has(Role.street_admin):
+            return "only street admins fund community budgets"
+        if not (debit.kind == AccountKind.street_issuance and credit.kind == AccountKind.community_pool):
+            return "a budget moves points from the street's issuance account to a community pool"
+    elif not actor.is_manager:
+        return "only managers make adjustments"
+    if not (actor.manages(debit.area_code) and actor.manages(credit.area_code)):
+        return "both accounts must be inside your area"
+    return None
+
+
+async def reverse(
+    session: AsyncSession, actor: Actor, transfer_id: str, reason: str, now: datetime, tz: ZoneInfo
+) -> Transfer:
+    original = await session.get(Transfer, transfer_id)
+    if original is None:
+        raise NotFound(f"Transfer {transfer_id} does not exist.", code="transfer_not_found")
+    debit = await session.get(Account, original.debit_account_id)
+    credit = await session.get(Account, original.credit_account_id)
+    if not actor.is_admin and not (
+        actor.is_manager and actor.manages(debit.area_code) and actor.manages(credit.area_code)
+    ):
+        raise NotFound(f"Transfer {transfer_id} does not exist.", code="transfer_not_found")
+    if original.pending or original.void_pending:
+        raise Conflict(
+            "Only posted transfers can be reversed; void a pending one instead.", code="not_reversible"
+        )
+    if original.code == TransferCode.reversal:
+        raise Conflict(
+            "A reversal cannot itself be reversed; make an adjustment instead.", code="not_reversible"
+        )
+    reversal_id = f"~reversal:{original.id}"
+    if await session.scalar(select(Transfer.id).where(Transfer.reversal_of == original.id)):
+        raise Conflict("This transfer has already been reversed.", code="already_reversed")
+    result = await transfer_one(
+        session,
+        Draft(
+            id=reversal_id,
+            debit_account_id=original.credit_account_id,
+            credit_account_id=original.debit_account_id,
+            amount=original.amount,
+            code=TransferCode.reversal,
+            reference=original.reference,
+            memo=reason,
+            reversal_of=original.id,
+        ),
+        now,
+        tz,
+        actor.id,
+    )
+    refuse(result, "The reversal was refused")
+    return await session.get(Transfer, reversal_id)
+
+
+async def get_policy(session: AsyncSession, community_id: int) -> PolicyRead:
+    community = await session.get(Area, community_id)
+    if community is None or community.level != AreaLevel.community:
+        raise NotFound(f"Community {community_id} does not exist.", code="community_not_found")
+    return _policy_read(await policy_for(session, community_id))
+
+
+def _policy_read(p: PointsPolicy) -> PolicyRead:
+    return PolicyRead(
+        community_id=p.community_id,
+        rates=dict(p.rates),
+        default_rate=p.default_rate,
+        daily_cap=p.daily_cap,
+        monthly_cap=p.monthly_cap,
+        expiry=p.expiry,
+        expiry_months=p.expiry_months,
+        gift_max=p.gift_max,
+        gift_monthly_max=p.gift_monthly_max,
+    )
+
+
+async def put_policy(session: AsyncSession, actor: Actor, community_id: int, data: PolicyWrite) -> PolicyRead:
+    community = await session.get(Area, community_id)
+    if community is None or community.level != AreaLevel.community:
+        raise NotFound(f"Community {community_id} does not exist.", code="community_not_found")
+    if not actor.has(Role.community_manager, Role.street_admin, Role.admin) or not actor.manages(
+        community.code
+    ):
+        raise Forbidden("Only the community's managers set its points policy.", code="manager_required")
+    if data.expiry == "months" and data.expiry_months is None:
+        raise InvalidInput("Say after how many months points expire.", code="expiry_months_required")
+    policy = await session.get(PointsPolicy, community_id, with_for_update=True)
+    if policy is None:
+        policy = PointsPolicy(community_id=community_id)
+        session.add(policy)
+    policy.rates = dict(data.rates)
+    policy.default_rate = data.default_rate
+    policy.daily_cap = data.daily_cap
+    policy.monthly_cap = data.monthly_cap
+    policy.expiry = ExpiryPolicy(data.expiry)
+    policy.expiry_months = data.expiry_months if data.expiry == "months" else None
+    policy.gift_max = data.gift_max
+    policy.gift_monthly_max = data.gift_monthly_max
+    await session.flush()
+    return _policy_read(policy)
+
+
+def _month_start(now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    return datetime(local.year, local.month, 1, tzinfo=tz)
+
+
+def _day_start(now: datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(now.astimezone(tz).date(), time.min, tz)
+
+
+async def gift(
+    session: AsyncSession, actor: Actor, data: GiftRequest, now: datetime, tz: ZoneInfo
+) -> Transfer:
+    if data.to_user_id == actor.id:
+        raise InvalidInput("You cannot give points to yourself.", code="gift_to_self")
+    sender = await member_account(session, actor.id)
+    recipient_user = await session.get(User, data.to_user_id)
+    if recipient_user is None or not recipient_user.is_active:
+        raise NotFound(f"User {data.to_user_id} does not exist.", code="user_not_found")
+    recipient = await member_account(session, data.to_user_id)
+    if sender.area_id is None or sender.area_id != recipient.area_id:
+        raise Forbidden(
+            "Points can be given only to someone in your own community.", code="outside_your_community"
+        )
+    policy = await policy_for(session, sender.area_id)
+    if data.amount > policy.gift_max:
+        raise InvalidInput(f"One gift can be at most {policy.gift_max} points.", code="gift_too_large")
+    # Lock the sender's account before counting this month's gifts, so two gifts at once cannot both fit.
+    await session.scalar(select(Account.id).where(Account.id == sender.id).with_for_update())
+    given = (
+        await session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.debit_account_id == sender.id,
+                Transfer.code == TransferCode.gift,
+                Transfer.timestamp >= _month_start(now, tz),
+                Transfer.reversal_of.is_(None),
+            )
+        )
+        or 0
+    )
+    if given + data.amount > policy.gift_monthly_max:
+        raise Conflict(
+            f"You can give {policy.gift_monthly_max} points a month; "
+            f"{policy.gift_monthly_max - given} are left.",
+            code="gift_limit_reached",
+        )
+    transfer_id = f"~gift:{uuid.uuid4().hex}"
+    result = await transfer_one(
+        session,
+        Draft(
+            id=transfer_id,
+            debit_account_id=sender.id,
+            credit_account_id=recipient.id,
+            amount=data.amount,
+            code=TransferCode.gift,
+            reference=f"user:{data.to_user_id}",
+            memo=data.memo,
+        ),
+        now,
+        tz,
+        actor.id,
+    )
+    refuse(result, "The gift was refused")
+    return await session.get(Transfer, transfer_id)
+
+
+# ---------------------------------------------------------------- rewards earned by flows
+
+
+async def reward(
+    session: AsyncSession,
+    *,
+    transfer_id: str,
+    code: TransferCode,
+    reference: str,
+    user_id: int,
+    community: Area,
+    amount: int,
+    memo: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> OwedReward | None:
+    """Pay a reward from the community pool exactly once; owe it when the pool cannot pay."""
+    if amount <= 0 or await session.scalar(select(Transfer.id).where(Transfer.id == transfer_id)):
+        return None
+    if await session.scalar(select(OwedReward.id).where(OwedReward.transfer_id == transfer_id)):
+        return None
+    pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
+    member = await member_account(session, user_id)
+    result = await transfer_one(
+        session,
+        Draft(
+            id=transfer_id,
+            debit_account_id=pool.id,
+            credit_account_id=member.id,
+            amount=amount,
+            code=code,
+            reference=reference,
+            memo=memo,
+        ),
+        now,
+        tz,
+    )
+    if result.result in SUCCESS:
+        return None
+    if result.result != Result.exceeds_credits:
+        refuse(result, "The reward was refused")
+    owed = OwedReward(
+        transfer_id=transfer_id,
+        reference=reference,
+        code=code,
+        user_id=user_id,
+        community_id=community.id,
+        amount=amount,
+        memo=memo,
+        status=OwedStatus.owed,
+        created_at=now,
+    )
+    session.add(owed)
+    await session.flush()
+    return owed
+
+
+async def service_points(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    community: Area,
+    category: str,
+    hours: float,
+    now: datetime,
+    tz: ZoneInfo,
+) -> int:
+    """Hours × the category's rate, within the community's daily and monthly caps."""
+    policy = await policy_for(session, community.id)
+    raw = int(hours * policy.rates.get(category, policy.default_rate) + 0.5)
+    member = await member_account(session, user_id)
+
+    async def earned_since(start: datetime) -> int:
+        paid = (
+            await session.scalar(
+                select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                    Transfer.credit_account_id == member.id,
+                    Transfer.code == TransferCode.service_reward,
+                    Transfer.timestamp >= start,
+                )
+            )
+            or 0
+        )
+        owed = (
+            await session.scalar(
+                select(func.coalesce(func.sum(OwedReward.amount), 0)).where(
+                    OwedReward.user_id == user_id,
+                    OwedReward.code == TransferCode.service_reward,
+                    OwedReward.status == OwedStatus.owed,
+                    OwedReward.created_at >= start,
+                )
+            )
+            or 0
+        )
+        return int(paid) + int(owed)
+
+    today = await earned_since(_day_start(now, tz))
+    month = await earned_since(_month_start(now, tz))
+    return max(0, min(raw, policy.daily_cap - today, policy.monthly_cap - month))
+
+
+async def list_owed(
+    session: AsyncSession, actor: Actor, status: OwedStatus | None, limit: int, offset: int
+) -> tuple[list[OwedReward], dict[int, str], int]:
+    stmt = select(OwedReward).join(Area, Area.id == OwedReward.community_id)
+    if not actor.is_admin:
+        stmt = stmt.where(
+            Area.code.startswith(
+                actor.area_code[:COMMUNITY] if len(actor.area_code) > COMMUNITY else actor.area_code
+            )
+        )
+    if status is not None:
+        stmt = stmt.where(OwedReward.status == status)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(await session.scalars(stmt.order_by(OwedReward.id).limit(limit).offset(offset)))
+    names = dict(
+        (
+            await session.execute(select(User.id, User.name).where(User.id.in_({r.user_id for r in rows})))
+        ).all()
+    )
+    return rows, names, total
+
+
+# ---------------------------------------------------------------- jobs
+
+
+async def post_owed_rewards(session: AsyncSession, now: datetime, tz: ZoneInfo) -> int:
+    """Pay owed rewards, oldest first, while each community's pool can."""
+    posted = 0
+    owed = list(
+        await session.scalars(
+            select(OwedReward)
+            .where(OwedReward.status == OwedStatus.owed)
+            .order_by(OwedReward.created_at, OwedReward.id)
+        )
+    )
+    exhausted: set[int] = set()
+    for item in owed:
+        if item.community_id in exhausted:
+            continue
+        item = await session.scalar(
+            select(OwedReward)
+            .where(OwedReward.id == item.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if item.status != OwedStatus.owed:
+            continue
+        community = await session.get(Area, item.community_id)
+        pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
+        member = await member_account(session, item.user_id)
+        result = await transfer_one(
+            session,
+            Draft(
+                id=item.transfer_id,
+                debit_account_id=pool.id,
+                credit_account_id=member.id,
+                amount=item.amount,
+                code=item.code,
+                reference=item.reference,
+                memo=item.memo,
+            ),
+            now,
+            tz,
+        )
+        if result.result in SUCCESS:
+            item.status = OwedStatus.posted
+            item.posted_at = now
+            posted += 1
+        else:
+            exhausted.add(item.community_id)
+    await session.flush()
+    return posted
+
+
+async def expire_points(session: AsyncSession, now: datetime, tz: ZoneInfo) -> int:
+    """Move what is left of expired lots to the street's expiry account."""
+    account_ids = sorted(
+        set(await session.scalars(select(Lot.account_id).where(Lot.remaining > 0, Lot.expires_at <= now)))
+    )
+    moved = 0
+    for account_id in account_ids:
+        account = await session.scalar(
+            select(Account)
+            .where(Account.id == account_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        amount = (
+            await session.scalar(
+                select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+                    Lot.account_id == account_id, Lot.remaining > 0, Lot.expires_at <= now
+                )
+            )
+            or 0
+        )
+        # Points reserved by a pending redemption stay reserved; only what is free can expire.
+        amount = min(int(amount), account.available)
+        if amount <= 0:
+            continue
+        street = await street_of(session, account.area_code)
+        sink = await area_account(session, street, AccountKind.expiry_sink, account.asset)
+        result = await transfer_one(
+            session,
+            Draft(
+                id=f"~expiry:{account_id}:{now.isoformat()}",
+                debit_account_id=account_id,
+                credit_account_id=sink.id,
+                amount=amount,
+                code=TransferCode.expiry,
+                reference=f"account:{account_id}",
+                memo="points expired by the community's policy",
+            ),
+            now,
+            tz,
+        )
+        if result.result == Result.created:
+            moved += 1
+    return moved
+
+
+async def visible_transfer(session: AsyncSession, actor: Actor, transfer_id: str) -> Transfer:
+    found = await session.get(Transfer, transfer_id)
+    if found is not None:
+        for account_id in (found.debit_account_id, found.credit_account_id):
+            account = await session.get(Account, account_id)
+            if actor.is_admin or actor.manages(account.area_code):
+                return found
+    raise NotFound(f"Transfer {transfer_id} does not exist.", code="transfer_not_found")
