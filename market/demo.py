@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +15,15 @@ from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password
 from market.auth.service import load_actor
+from market.ledger import service as ledger
+from market.ledger.engine import Draft
+from market.ledger.models import AccountKind, Asset, ExpiryPolicy, PointsPolicy, TransferCode
 from market.orders import service as orders
 from market.orders.models import DispatchMode, OrderStatus, Urgency
 from market.orders.schemas import DispatchRequest, OrderCreate
+from market.rewards import service as rewards
+from market.rewards.models import Reward
+from market.rewards.schemas import RedeemRequest, RewardCreate
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 
 DEMO_PASSWORD = "demo12345"
@@ -146,8 +153,10 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
             grid_workers.append(
                 add_user(f"1380000002{c * 2 + g}", f"网格员 {person()}", [Role.grid_worker], grid_area)
             )
-    for u, unit in enumerate(UNITS):
+    unit_admins = [
         add_user(f"1380000003{u}", f"{unit} 管理员", [Role.unit_admin], street)
+        for u, unit in enumerate(UNITS)
+    ]
 
     residents = []
     for i in range(50):
@@ -193,6 +202,7 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
     await session.flush()
 
     await _demo_orders(session, rng, now, residents, volunteers[0], grid_workers[0])
+    await _demo_points(session, now, street, communities, volunteers, unit_admins)
 
 
 async def _demo_orders(
@@ -250,3 +260,83 @@ async def _demo_orders(
             await orders.check_in(session, helper, order.id, now - timedelta(hours=3))
             await orders.check_out(session, helper, order.id, now - timedelta(hours=1))
             await orders.complete(session, helper, order.id, "已打扫完毕", now - timedelta(hours=1))
+
+
+async def _demo_points(
+    session: AsyncSession,
+    now: datetime,
+    street: Area,
+    communities: list[Area],
+    volunteers: list[User],
+    unit_admins: list[User],
+) -> None:
+    """Funded community budgets, a points policy, earned points, a reward catalogue and a redemption."""
+    tz = ZoneInfo("Asia/Shanghai")
+    issuance = await ledger.area_account(session, street, AccountKind.street_issuance, Asset.service)
+    drafts = []
+    for community in communities:
+        pool = await ledger.area_account(session, community, AccountKind.community_pool, Asset.service)
+        drafts.append(
+            Draft(
+                id=f"demo-budget-{community.code}",
+                debit_account_id=issuance.id,
+                credit_account_id=pool.id,
+                amount=5000,
+                code=TransferCode.budget,
+                memo="2026 年度积分预算",
+            )
+        )
+    await ledger.transfer(session, drafts, now, tz)
+    session.add(
+        PointsPolicy(
+            community_id=communities[0].id,
+            rates={"escort": 15, "legal": 20, "elderly_care": 12},
+            default_rate=10,
+            daily_cap=60,
+            monthly_cap=600,
+            expiry=ExpiryPolicy.end_of_next_year,
+            gift_max=100,
+            gift_monthly_max=300,
+        )
+    )
+    await session.flush()
+    for volunteer, hours in zip(volunteers[:6], (12, 8, 6, 5, 3, 2), strict=True):
+        await ledger.reward(
+            session,
+            transfer_id=f"demo-earned-{volunteer.id}",
+            code=TransferCode.service_reward,
+            reference="demo",
+            user_id=volunteer.id,
+            community=await ledger.community_of(session, (await session.get(Area, volunteer.area_id)).code),
+            amount=hours * 10,
+            memo=f"{hours} 小时志愿服务（往期）",
+            now=now,
+            tz=tz,
+        )
+    hospital, property_firm = unit_admins
+    catalogue = [
+        (hospital, "社区体检套餐", "区人民医院捐赠的基础体检一次", 300, 5, "区人民医院体检中心"),
+        (property_firm, "洗衣液 2kg", "安居物业捐赠", 50, 40, "幸福里社区服务站"),
+        (property_firm, "大米 5kg", "安居物业捐赠", 80, 20, "幸福里社区服务站"),
+    ]
+    for publisher, name, description, price, stock, place in catalogue:
+        await rewards.create_reward(
+            session,
+            await load_actor(session, publisher.id),
+            RewardCreate(
+                name=name,
+                description=description,
+                price=price,
+                stock=stock,
+                pickup_place=place,
+                valid_until=now + timedelta(days=90),
+                community_ids=[c.id for c in communities],
+                limit_per_person=2,
+                donor=UNITS[unit_admins.index(publisher)],
+            ),
+            now,
+        )
+    detergent = await session.scalar(select(Reward).where(Reward.name == "洗衣液 2kg"))
+    await rewards.redeem(
+        session, await load_actor(session, volunteers[0].id), RedeemRequest(reward_id=detergent.id), now, tz
+    )

@@ -36,6 +36,13 @@ def test_upgrade_then_demo_loads_a_street_once_and_prints_the_logins(fresh_db: P
     assert db.execute("SELECT count(*) FROM volunteer_profiles").fetchone() == (30,)
     statuses = {s for (s,) in db.execute("SELECT status FROM orders")}
     assert {"submitted", "dispatched", "accepted", "completed"} <= statuses
+    # Funded budgets, earned points and a pending redemption, and the books balance.
+    posted, pending = db.execute(
+        "SELECT sum(credits_posted - debits_posted), sum(credits_pending - debits_pending) FROM ledger_accounts"
+    ).fetchone()
+    assert (posted, pending) == (0, 0)
+    assert db.execute("SELECT count(*) FROM rewards").fetchone() == (3,)
+    assert db.execute("SELECT status FROM redemptions").fetchall() == [("pending",)]
 
     again = CliRunner().invoke(main, ["demo"])
     assert again.exit_code != 0 and "already has users" in again.output
