@@ -415,9 +415,12 @@ async def _load(
 
 
 async def _flush(session: AsyncSession, rows: list[Any]) -> None:
-    session.add_all(rows)
     try:
-        await session.flush()
+        # Transfers, then the lots they create, then the lot uses: the tables' foreign-key order,
+        # which the unit of work cannot see (these models have no relationships between them).
+        for kind in (Transfer, Lot, LotUse):
+            session.add_all([row for row in rows if isinstance(row, kind)])
+            await session.flush()
     except IntegrityError as error:
         raise Conflict(
             "Another request created a transfer with one of these ids at the same moment; "

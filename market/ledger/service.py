@@ -442,9 +442,6 @@ async def submit_batch(
 ) -> list[TransferResult]:
     """Budgets (street admins fund community pools) and adjustments (managers, with a reason)."""
     drafts = [Draft.from_request(r) for r in batch.transfers]
-    ids = [d.id for d in drafts]
-    if len(set(ids)) != len(ids) and len({(d.id, d) for d in drafts}) != len(set(ids)):
-        raise InvalidInput("One batch holds two different transfers with the same id.", code="duplicate_id")
     pending_ids = {d.pending_id for d in drafts if d.pending_id}
     pendings = {t.id: t for t in await session.scalars(select(Transfer).where(Transfer.id.in_(pending_ids)))}
     account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
@@ -752,11 +749,8 @@ async def list_owed(
 ) -> tuple[list[OwedReward], dict[int, str], int]:
     stmt = select(OwedReward).join(Area, Area.id == OwedReward.community_id)
     if not actor.is_admin:
-        stmt = stmt.where(
-            Area.code.startswith(
-                actor.area_code[:COMMUNITY] if len(actor.area_code) > COMMUNITY else actor.area_code
-            )
-        )
+        # Owed rewards are a community's matter: grid workers see their whole community's.
+        stmt = stmt.where(Area.code.startswith(actor.area_code[:COMMUNITY]))
     if status is not None:
         stmt = stmt.where(OwedReward.status == status)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
