@@ -49,12 +49,12 @@ def policy(expiry: ExpiryPolicy, months: int | None = None) -> PointsPolicy:
         (
             datetime(2026, 8, 31, 9, tzinfo=TZ),
             policy(ExpiryPolicy.months, 6),
-            datetime(2027, 2, 28, 9, tzinfo=TZ),
+            datetime(2027, 3, 1, tzinfo=TZ),
         ),
         (
             datetime(2026, 1, 15, 9, tzinfo=TZ),
             policy(ExpiryPolicy.months, 12),
-            datetime(2027, 1, 15, 9, tzinfo=TZ),
+            datetime(2027, 1, 16, tzinfo=TZ),
         ),
     ],
 )

@@ -38,6 +38,7 @@ class Result(enum.StrEnum):
     pending_id_must_be_empty = "pending_id_must_be_empty"
     timeout_reserved_for_pending_transfer = "timeout_reserved_for_pending_transfer"
     amount_required = "amount_required"
+    amount_must_be_positive = "amount_must_be_positive"
     code_required = "code_required"
     pending_transfer_not_found = "pending_transfer_not_found"
     pending_transfer_not_pending = "pending_transfer_not_pending"
@@ -179,6 +180,8 @@ class _Batch:
             if d.code is None:
                 raise _Failed(Result.code_required)
             debit_id, credit_id, amount, code = d.debit_account_id, d.credit_account_id, d.amount, d.code
+        if amount <= 0:
+            raise _Failed(Result.amount_must_be_positive)
         debit = self.accounts.get(debit_id or 0)
         credit = self.accounts.get(credit_id or 0)
         if debit is None or credit is None:
@@ -422,11 +425,18 @@ async def _flush(session: AsyncSession, rows: list[Any]) -> None:
             session.add_all([row for row in rows if isinstance(row, kind)])
             await session.flush()
     except IntegrityError as error:
+        if not _is_unique_violation(error):
+            raise
         raise Conflict(
             "Another request created a transfer with one of these ids at the same moment; "
             "send the batch again to see each transfer's result.",
             code="transfer_conflict",
         ) from error
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    text = str(error.orig).lower()
+    return "unique" in text or "duplicate key" in text
 
 
 async def create_transfers(

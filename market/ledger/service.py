@@ -157,7 +157,8 @@ def lot_expires_at(policy: PointsPolicy | None, earned: datetime, tz: ZoneInfo) 
     months = local.month - 1 + (policy.expiry_months or 12)
     year, month = local.year + months // 12, months % 12 + 1
     day = min(local.day, _days_in_month(year, month))
-    return local.replace(year=year, month=month, day=day)
+    # At the end of that day, so that a day's credits share one lot.
+    return datetime(year, month, day, tzinfo=tz) + timedelta(days=1)
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -170,6 +171,12 @@ async def transfer(
 ) -> list[TransferResult]:
     """Run drafts through the engine with each community's expiry policy for new lots."""
     account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
+    # A post or void may leave its accounts out: they are the pending transfer's.
+    settled = {d.pending_id for d in drafts if d.pending_id}
+    for debit_id, credit_id in await session.execute(
+        select(Transfer.debit_account_id, Transfer.credit_account_id).where(Transfer.id.in_(settled))
+    ):
+        account_ids |= {debit_id, credit_id}
     communities = set(
         await session.scalars(
             select(Account.area_id).where(
