@@ -38,7 +38,8 @@ def test_upgrade_then_demo_loads_a_street_once_and_prints_the_logins(fresh_db: P
     assert {"submitted", "dispatched", "accepted", "completed"} <= statuses
     # Funded budgets, earned points and a pending redemption, and the books balance.
     posted, pending = db.execute(
-        "SELECT sum(credits_posted - debits_posted), sum(credits_pending - debits_pending) FROM ledger_accounts"
+        "SELECT sum(credits_posted - debits_posted), sum(credits_pending - debits_pending)"
+        " FROM ledger_accounts"
     ).fetchone()
     assert (posted, pending) == (0, 0)
     assert db.execute("SELECT count(*) FROM rewards").fetchone() == (3,)
