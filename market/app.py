@@ -43,7 +43,7 @@ class Health(Struct):
     database: str
 
 
-@get("/health", summary="Liveness and database check", tags=["service"], security=[])
+@get("/health", summary="Liveness and database check", tags=["service"], security=[{}])
 async def health(db_session: NamedDependency[AsyncSession]) -> Health:
     await db_session.execute(text("SELECT 1"))
     return Health(status="ok", database="ok")

@@ -5,6 +5,7 @@ from typing import Annotated
 import msgspec
 
 from market.areas.models import AreaLevel
+from market.fields import Id, text
 
 
 class AreaNode(msgspec.Struct):
@@ -25,8 +26,8 @@ class AreaRead(msgspec.Struct):
 
 
 class AreaCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+    name: text(100, required=True)
     # None creates a street (administrators only); otherwise the new area is one level below its parent.
-    parent_id: int | None = None
+    parent_id: Id | None = None
     # Optional: the full hierarchical code. Children get the next free three-digit suffix by default.
     code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{9,21}$")] | None = None

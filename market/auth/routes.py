@@ -5,7 +5,7 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from market.auth import service
 from market.auth.access import ActorRequest, requires_manager
 from market.auth.models import Role
 from market.auth.schemas import LoginRequest, TokenResponse, UserCreate, UserRead
+from market.fields import NO_NUL, PathId
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 
@@ -31,7 +32,7 @@ class AuthController(Controller):
     path = "/api"
     tags = ["people"]
 
-    @post("/auth/login", summary="Log in with phone and password", status_code=200, security=[])
+    @post("/auth/login", summary="Log in with phone and password", status_code=200, security=[{}])
     async def login(
         self,
         data: JSONBody[LoginRequest],
@@ -65,7 +66,9 @@ class AuthController(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         role: Annotated[Role | None, QueryParameter(description="Only accounts holding this role")] = None,
-        q: Annotated[str | None, QueryParameter(max_length=50, description="Part of a name or phone")] = None,
+        q: Annotated[
+            str | None, QueryParameter(max_length=50, pattern=NO_NUL, description="Part of a name or phone")
+        ] = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[UserRead]:
@@ -78,7 +81,7 @@ class AuthController(Controller):
     async def get_user(
         self,
         request: ActorRequest,
-        user_id: FromPath[int],
+        user_id: PathId,
         session: NamedDependency[AsyncSession],
     ) -> UserRead:
         return service.user_read(await service.get_visible_user(session, request.user, user_id))

@@ -6,19 +6,20 @@ from typing import Annotated
 import msgspec
 
 from market.auth.models import Role
+from market.fields import NO_NUL, Id, text
 
 # A mainland China mobile number: 11 digits starting 13–19.
 Phone = Annotated[
     str,
     msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"], description="Mainland mobile number"),
 ]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
-PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=NO_NUL)]
+PersonName = text(50, required=True)
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class UserRead(msgspec.Struct):
@@ -45,4 +46,4 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: PersonName
     password: Password
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
-    area_id: int | None = None
+    area_id: Id | None = None

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import msgspec
 
+from market.fields import text
+
 
 class CategoryRead(msgspec.Struct):
     code: str
@@ -14,5 +16,5 @@ class CategoryRead(msgspec.Struct):
 
 class CategoryCreate(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
-    name_zh: Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
-    name_en: Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"\S")]
+    name_zh: text(50, required=True)
+    name_en: text(50, required=True)

@@ -43,6 +43,7 @@ class Result(enum.StrEnum):
     pending_transfer_not_found = "pending_transfer_not_found"
     pending_transfer_not_pending = "pending_transfer_not_pending"
     pending_transfer_has_different_accounts = "pending_transfer_has_different_accounts"
+    pending_transfer_has_different_code = "pending_transfer_has_different_code"
     pending_transfer_already_posted = "pending_transfer_already_posted"
     pending_transfer_already_voided = "pending_transfer_already_voided"
     pending_transfer_expired = "pending_transfer_expired"
@@ -211,6 +212,8 @@ class _Batch:
             d.credit_account_id not in (None, pending.credit_account_id)
         ):
             raise _Failed(Result.pending_transfer_has_different_accounts)
+        if d.code not in (None, pending.code):
+            raise _Failed(Result.pending_transfer_has_different_code)
         if pending.pending_status == PendingStatus.posted:
             raise _Failed(Result.pending_transfer_already_posted)
         if pending.pending_status == PendingStatus.voided:
@@ -343,8 +346,11 @@ class _Batch:
         self.undo.append(self._open_lots(account), lot)
 
 
-def _differing_field(d: Draft, t: Transfer) -> str | None:
+def _differing_field(d: Draft, t: Transfer, transfers: dict[str, Transfer]) -> str | None:
     """The first field in which a retry differs from the stored transfer (None: identical)."""
+    pending = transfers.get(d.pending_id or "")
+    if d.post_pending and d.amount is None and pending is not None and t.amount != pending.amount:
+        return "amount"  # a post without an amount posts all of it; the stored one posted part
     for f in fields(Draft):
         value = getattr(d, f.name)
         if f.name in ("debit_account_id", "credit_account_id", "amount", "code") and value is None:
@@ -513,7 +519,7 @@ def _run_chain(
             if existing is None:
                 batch.apply(draft)
                 results.append(TransferResult(id=draft.id, result=Result.created))
-            elif (differing := _differing_field(draft, existing)) is not None:
+            elif (differing := _differing_field(draft, existing, batch.transfers)) is not None:
                 raise _Failed(Result.exists_with_different_fields, differing)
             else:
                 results.append(TransferResult(id=draft.id, result=Result.exists))

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
 
+# Client ids are at most 60 characters; the service's own ids add a prefix ("~reversal:" …).
+TRANSFER_ID = String(80)
+
 
 class Asset(enum.StrEnum):
     # 志愿积分: earned by serving, spent on rewards.
@@ -103,7 +106,7 @@ class Transfer(Base):
     )
 
     # Chosen by the client; it is the idempotency key.
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(TRANSFER_ID, primary_key=True)
     debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -196,7 +199,7 @@ class OwedReward(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The transfer id it will be posted under: the reward is paid exactly once.
-    transfer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    transfer_id: Mapped[str] = mapped_column(TRANSFER_ID, unique=True)
     reference: Mapped[str] = mapped_column(String(64))
     code: Mapped[TransferCode] = mapped_column(String(24))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

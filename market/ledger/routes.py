@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
+from market.fields import ID_MAX, PathId
 from market.ledger import service
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.ledger.schemas import (
@@ -70,7 +71,7 @@ def _statement(items: list[Entry], account_id: int, fmt: Literal["csv", "xlsx"])
         writer.writerow(ENTRY_COLUMNS)
         writer.writerows(_rows(items))
         # A byte-order mark so that spreadsheet programs read the Chinese names correctly.
-        content, media_type = ("\ufeff" + buffer.getvalue()).encode(), "text/csv; charset=utf-8"
+        content, media_type = ("\ufeff" + buffer.getvalue()).encode(), "text/csv"
     else:
         workbook = Workbook()
         sheet = workbook.active
@@ -95,7 +96,7 @@ class LedgerController(Controller):
         self,
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
-        user_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1, description="Owner")] = None,
+        user_id: Annotated[int | None, QueryParameter(ge=1, le=ID_MAX, description="Owner")] = None,
         kind: Annotated[AccountKind | None, QueryParameter()] = None,
         asset: Annotated[Asset | None, QueryParameter()] = None,
         limit: Limit = 20,
@@ -108,19 +109,18 @@ class LedgerController(Controller):
 
     @get("/accounts/{account_id:int}", summary="An account's posted, pending and available balances")
     async def get_account(
-        self, request: ActorRequest, account_id: FromPath[int], session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, account_id: PathId, session: NamedDependency[AsyncSession]
     ) -> AccountDetail:
         return await service.get_account(session, request.user, account_id)
 
     @get(
         "/accounts/{account_id:int}/entries",
         summary="Statement; ?format=csv or xlsx to download",
-        responses={200: None},
     )
     async def entries(
         self,
         request: ActorRequest,
-        account_id: FromPath[int],
+        account_id: PathId,
         session: NamedDependency[AsyncSession],
         code: Annotated[TransferCode | None, QueryParameter()] = None,
         since: Annotated[datetime | None, QueryParameter(description="Entries at or after")] = None,
@@ -199,9 +199,7 @@ class LedgerController(Controller):
         return await service.trial_balance(session, asset)
 
     @get("/policies/{community_id:int}", summary="A community's points policy")
-    async def get_policy(
-        self, community_id: FromPath[int], session: NamedDependency[AsyncSession]
-    ) -> PolicyRead:
+    async def get_policy(self, community_id: PathId, session: NamedDependency[AsyncSession]) -> PolicyRead:
         return await service.get_policy(session, community_id)
 
     @put(
@@ -212,7 +210,7 @@ class LedgerController(Controller):
     async def put_policy(
         self,
         request: ActorRequest,
-        community_id: FromPath[int],
+        community_id: PathId,
         data: JSONBody[PolicyWrite],
         session: NamedDependency[AsyncSession],
     ) -> PolicyRead:

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from market.fields import Id, text
 from market.ledger.models import AccountKind, Asset, PendingStatus, TransferCode
 
 # Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
@@ -17,14 +18,14 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True):
     id: TransferId
     # For post_pending / void_pending the accounts, amount and code may be left out: they
     # are taken from the pending transfer.
-    debit_account_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
-    credit_account_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+    debit_account_id: Id | None = None
+    credit_account_id: Id | None = None
     amount: Annotated[int, msgspec.Meta(ge=1, le=10**12)] | None = None
     code: TransferCode | None = None
-    reference: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")] = ""
-    memo: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")] = ""
+    reference: text(64) = ""
+    memo: text(200) = ""
     flags: Annotated[list[Flag], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
-    pending_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    pending_id: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=90 * 24 * 3600)] | None = None
 
 
@@ -46,7 +47,7 @@ class BatchResult(msgspec.Struct):
 
 
 class ReverseRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
+    reason: text(200, required=True)
 
 
 class TransferRead(msgspec.Struct):
@@ -147,9 +148,9 @@ class PolicyRead(PolicyWrite):
 
 
 class GiftRequest(msgspec.Struct, forbid_unknown_fields=True):
-    to_user_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    to_user_id: Id
     amount: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-    memo: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")] = ""
+    memo: text(200) = ""
 
 
 class OwedRewardRead(msgspec.Struct):

@@ -457,7 +457,8 @@ async def submit_batch(
     problems = []
     for d in drafts:
         pending = pendings.get(d.pending_id or "")
-        code = d.code or (pending.code if pending else None)
+        # A settlement is judged by what it settles, whatever code the client wrote.
+        code = pending.code if pending else d.code
         debit = accounts.get(d.debit_account_id or (pending.debit_account_id if pending else 0))
         credit = accounts.get(d.credit_account_id or (pending.credit_account_id if pending else 0))
         if reason := _not_permitted(actor, code, debit, credit, d):
@@ -723,12 +724,14 @@ async def service_points(
     member = await member_account(session, user_id)
 
     async def earned_since(start: datetime) -> int:
+        # A reward counts on the day it was earned: owed ones by when they were owed, even once paid.
         paid = (
             await session.scalar(
                 select(func.coalesce(func.sum(Transfer.amount), 0)).where(
                     Transfer.credit_account_id == member.id,
                     Transfer.code == TransferCode.service_reward,
                     Transfer.timestamp >= start,
+                    Transfer.id.not_in(select(OwedReward.transfer_id)),
                 )
             )
             or 0
@@ -738,7 +741,6 @@ async def service_points(
                 select(func.coalesce(func.sum(OwedReward.amount), 0)).where(
                     OwedReward.user_id == user_id,
                     OwedReward.code == TransferCode.service_reward,
-                    OwedReward.status == OwedStatus.owed,
                     OwedReward.created_at >= start,
                 )
             )

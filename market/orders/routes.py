@@ -5,11 +5,12 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
+from market.fields import ID_MAX, NO_NUL, PathId
 from market.orders import service
 from market.orders.models import OfferStatus, OrderStatus
 from market.orders.schemas import (
@@ -49,8 +50,10 @@ class OrderController(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         status: Annotated[OrderStatus | None, QueryParameter()] = None,
-        category: Annotated[str | None, QueryParameter(max_length=32)] = None,
-        area_id: Annotated[int | None, QueryParameter(description="Only orders inside this area")] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32, pattern=NO_NUL)] = None,
+        area_id: Annotated[
+            int | None, QueryParameter(ge=1, le=ID_MAX, description="Only orders inside this area")
+        ] = None,
         date_from: Annotated[
             date | None, QueryParameter(description="Service window starts on or after")
         ] = None,
@@ -68,7 +71,7 @@ class OrderController(Controller):
 
     @get("/{order_id:int}", summary="One order with its full history")
     async def get_order(
-        self, request: ActorRequest, order_id: FromPath[int], session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, order_id: PathId, session: NamedDependency[AsyncSession]
     ) -> OrderDetail:
         return await service.get_order(session, request.user, order_id)
 
@@ -81,7 +84,7 @@ class OrderController(Controller):
     async def dispatch(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         data: JSONBody[DispatchRequest],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -94,7 +97,7 @@ class OrderController(Controller):
     async def check_in(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -109,7 +112,7 @@ class OrderController(Controller):
     async def check_out(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -120,7 +123,7 @@ class OrderController(Controller):
     async def complete(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         data: JSONBody[NoteRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -132,7 +135,7 @@ class OrderController(Controller):
     async def confirm(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         data: JSONBody[ConfirmRequest],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -149,7 +152,7 @@ class OrderController(Controller):
     async def cancel(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -166,7 +169,7 @@ class OrderController(Controller):
     async def reject(
         self,
         request: ActorRequest,
-        order_id: FromPath[int],
+        order_id: PathId,
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
@@ -200,7 +203,7 @@ class OfferController(Controller):
     async def accept(
         self,
         request: ActorRequest,
-        offer_id: FromPath[int],
+        offer_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
@@ -216,7 +219,7 @@ class OfferController(Controller):
     async def decline(
         self,
         request: ActorRequest,
-        offer_id: FromPath[int],
+        offer_id: PathId,
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],

@@ -6,27 +6,28 @@ from typing import Annotated
 import msgspec
 
 from market.areas.models import AreaLevel
+from market.fields import Id, text
 from market.orders.models import DispatchMode, OfferStatus, OrderStatus, Urgency
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"\S")]
-Note = Annotated[str, msgspec.Meta(max_length=500)]
+Reason = text(500, required=True)
+Note = text(500)
 
 
 class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    category: text(32, required=True)
+    description: text(1000, required=True)
     # A building or compound in the resident's own community.
-    area_id: int
+    area_id: Id
     window_start: AwareDatetime
     window_end: AwareDatetime
     urgency: Urgency = Urgency.normal
     # Room, unit or directions; shown to the volunteer only after they accept.
-    address_detail: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    address_detail: text(200) = ""
 
 
 class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
-    volunteer_ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=20)]
+    volunteer_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=20)]
     mode: DispatchMode = DispatchMode.direct
     offer_ttl_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
 
@@ -41,7 +42,7 @@ class NoteRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
     rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    comment: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    comment: text(1000) = ""
 
 
 class PersonRef(msgspec.Struct):

@@ -79,7 +79,7 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
             f"Cannot {action.replace('_', ' ')} an order that is {order.status}.",
             code="illegal_transition",
             action=action,
-            status=str(order.status),
+            order_status=str(order.status),
         )
     event = OrderEvent(
         order_id=order.id,

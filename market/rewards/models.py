@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
+from market.ledger.models import TRANSFER_ID
 
 
 class Reward(Base):
@@ -71,7 +72,7 @@ class Redemption(Base):
     quantity: Mapped[int]
     points: Mapped[int]
     # The pending ledger transfer that reserves the points.
-    transfer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    transfer_id: Mapped[str] = mapped_column(TRANSFER_ID, unique=True)
     status: Mapped[RedemptionStatus] = mapped_column(String(16), default=RedemptionStatus.pending, index=True)
     pickup_code: Mapped[str] = mapped_column(String(6))
     pickup_deadline: Mapped[datetime] = mapped_column(index=True)

@@ -5,11 +5,12 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
+from market.fields import PathId
 from market.pagination import Limit, Offset, Page
 from market.rewards import service
 from market.rewards.models import RedemptionStatus
@@ -83,7 +84,7 @@ class RedemptionController(Controller):
 
     @get("/{redemption_id:int}", summary="One redemption")
     async def get_redemption(
-        self, request: ActorRequest, redemption_id: FromPath[int], session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, redemption_id: PathId, session: NamedDependency[AsyncSession]
     ) -> RedemptionRead:
         return await service.get_redemption(session, request.user, redemption_id)
 
@@ -93,7 +94,7 @@ class RedemptionController(Controller):
     async def fulfil(
         self,
         request: ActorRequest,
-        redemption_id: FromPath[int],
+        redemption_id: PathId,
         data: JSONBody[FulfilRequest],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -108,7 +109,7 @@ class RedemptionController(Controller):
     async def cancel(
         self,
         request: ActorRequest,
-        redemption_id: FromPath[int],
+        redemption_id: PathId,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],

@@ -5,23 +5,22 @@ from typing import Annotated
 
 import msgspec
 
+from market.fields import Id, text
 from market.rewards.models import RedemptionStatus
 
-Text = Annotated[str, msgspec.Meta(max_length=1000, pattern=r"^[^\x00]*$")]
+Text = text(1000)
 
 
 class RewardCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$")]
+    name: text(100, required=True)
     price: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     stock: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
-    pickup_place: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
+    pickup_place: text(200, required=True)
     valid_until: Annotated[datetime, msgspec.Meta(tz=True)]
-    community_ids: Annotated[
-        list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]], msgspec.Meta(min_length=1, max_length=100)
-    ]
+    community_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
     description: Text = ""
     limit_per_person: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
-    donor: Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[^\x00]*$")] = ""
+    donor: text(100) = ""
 
 
 class RewardRead(msgspec.Struct):
@@ -40,7 +39,7 @@ class RewardRead(msgspec.Struct):
 
 
 class RedeemRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reward_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    reward_id: Id
     quantity: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -157,7 +158,7 @@ async def redeem(
         user_id=actor.id,
         quantity=data.quantity,
         points=reward.price * data.quantity,
-        transfer_id="",
+        transfer_id=f"~redemption:{uuid.uuid4().hex}",
         status=RedemptionStatus.pending,
         pickup_code=f"{secrets.randbelow(10**6):06d}",
         pickup_deadline=min(reward.valid_until, now + timedelta(days=PICKUP_DAYS)),

@@ -5,10 +5,11 @@ from typing import Annotated
 
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
+from market.fields import ID_MAX, NO_NUL, PathId
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.volunteers import service
@@ -25,9 +26,11 @@ class VolunteerController(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
-        area_id: Annotated[int | None, QueryParameter(description="Only those serving this subtree")] = None,
+        area_id: Annotated[
+            int | None, QueryParameter(ge=1, le=ID_MAX, description="Only those serving this subtree")
+        ] = None,
         skill: Annotated[
-            str | None, QueryParameter(max_length=32, description="Service category code")
+            str | None, QueryParameter(max_length=32, pattern=NO_NUL, description="Service category code")
         ] = None,
         free_from: Annotated[
             datetime | None, QueryParameter(description="Free in this window (with free_until)")
@@ -53,7 +56,7 @@ class VolunteerController(Controller):
     async def get_profile(
         self,
         request: ActorRequest,
-        user_id: FromPath[int],
+        user_id: PathId,
         session: NamedDependency[AsyncSession],
     ) -> ProfileRead:
         return await service.get_profile(session, request.user, user_id)
@@ -62,7 +65,7 @@ class VolunteerController(Controller):
     async def put_profile(
         self,
         request: ActorRequest,
-        user_id: FromPath[int],
+        user_id: PathId,
         data: JSONBody[ProfileWrite],
         session: NamedDependency[AsyncSession],
     ) -> ProfileRead:

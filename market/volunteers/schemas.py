@@ -4,6 +4,8 @@ from typing import Annotated
 
 import msgspec
 
+from market.fields import Id, text
+
 # "HH:MM", 00:00–24:00.
 ClockTime = Annotated[
     str, msgspec.Meta(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", examples=["08:30"])
@@ -11,7 +13,7 @@ ClockTime = Annotated[
 
 
 class Skill(msgspec.Struct, forbid_unknown_fields=True):
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    category: text(32, required=True)
     # 1 = can help, 2 = experienced, 3 = professional.
     level: Annotated[int, msgspec.Meta(ge=1, le=3)] = 1
 
@@ -27,7 +29,7 @@ class ProfileWrite(msgspec.Struct, forbid_unknown_fields=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
     skills: Annotated[list[Skill], msgspec.Meta(max_length=30)] = msgspec.field(default_factory=list)
     availability: Annotated[list[Window], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
-    serving_area_ids: Annotated[list[int], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    serving_area_ids: Annotated[list[Id], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
 
 
 class ServingAreaRead(msgspec.Struct):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 03:52:14.085607
+Create Date: 2026-11-22 04:23:52.170089
 """
 
 from collections.abc import Sequence
@@ -87,7 +87,7 @@ def upgrade() -> None:
     op.create_table(
         "ledger_owed_rewards",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("transfer_id", sa.String(length=64), nullable=False),
+        sa.Column("transfer_id", sa.String(length=80), nullable=False),
         sa.Column("reference", sa.String(length=64), nullable=False),
         sa.Column("code", sa.String(length=24), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -141,7 +141,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_transfers",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=80), nullable=False),
         sa.Column("debit_account_id", sa.Integer(), nullable=False),
         sa.Column("credit_account_id", sa.Integer(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -153,11 +153,11 @@ def upgrade() -> None:
         sa.Column("post_pending", sa.Boolean(), nullable=False),
         sa.Column("void_pending", sa.Boolean(), nullable=False),
         sa.Column("linked", sa.Boolean(), nullable=False),
-        sa.Column("pending_id", sa.String(length=64), nullable=True),
+        sa.Column("pending_id", sa.String(length=80), nullable=True),
         sa.Column("timeout_seconds", sa.Integer(), nullable=True),
         sa.Column("expires_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("pending_status", sa.String(length=16), nullable=True),
-        sa.Column("reversal_of", sa.String(length=64), nullable=True),
+        sa.Column("reversal_of", sa.String(length=80), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("timestamp", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_transfers_amount_positive")),
@@ -211,7 +211,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("points", sa.Integer(), nullable=False),
-        sa.Column("transfer_id", sa.String(length=64), nullable=False),
+        sa.Column("transfer_id", sa.String(length=80), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("pickup_code", sa.String(length=6), nullable=False),
         sa.Column(
@@ -262,7 +262,7 @@ def upgrade() -> None:
         "ledger_lots",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
-        sa.Column("transfer_id", sa.String(length=64), nullable=False),
+        sa.Column("transfer_id", sa.String(length=80), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("remaining", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
@@ -286,7 +286,7 @@ def upgrade() -> None:
         "ledger_lot_uses",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("lot_id", sa.Integer(), nullable=False),
-        sa.Column("transfer_id", sa.String(length=64), nullable=False),
+        sa.Column("transfer_id", sa.String(length=80), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["lot_id"], ["ledger_lots.id"], name=op.f("fk_ledger_lot_uses_lot_id_ledger_lots")

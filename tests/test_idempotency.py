@@ -1,0 +1,362 @@
+"""`Idempotency-Key` on the POSTs that move points or stock.
+
+A retry with the same key and body gets the first response again and moves
+nothing; the same key with another body is refused; a retry while the first
+request still runs is told to wait; keys belong to their caller; a server
+error keeps nothing, so the client may retry with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from httpx import Response
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.clock import FrozenClock
+from market.idempotency import IdempotencyRecord, purge_idempotency_keys
+from market.ledger import service as ledger_service
+from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
+from market.ledger.service import area_account, member_account
+from market.rewards.models import Redemption, Reward
+from tests.world import World
+
+REPLAYED = "idempotent-replayed"
+
+
+@pytest.fixture
+async def accounts(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> dict[str, int]:
+    """Community 1's pool with 10,000 points; resident and resident_b with 300 each."""
+    async with session_maker() as session, session.begin():
+        ids = {
+            "issuance": (
+                await area_account(session, world.areas["street"], AccountKind.street_issuance, Asset.service)
+            ).id,
+            "pool": (
+                await area_account(session, world.areas["c1"], AccountKind.community_pool, Asset.service)
+            ).id,
+        }
+        for name in ("resident", "resident_b", "volunteer"):
+            ids[name] = (await member_account(session, world.id(name))).id
+    transfers = [budget("budget-setup", ids, 10_000)] + [
+        {
+            "id": f"setup-{name}",
+            "debit_account_id": ids["pool"],
+            "credit_account_id": ids[name],
+            "amount": 300,
+            "code": "adjustment",
+            "memo": "starting points",
+        }
+        for name in ("resident", "resident_b")
+    ]
+    r = await client.post("/api/ledger/transfers", json={"transfers": transfers}, headers=world.auth("admin"))
+    assert r.json()["created"] == 3, r.text
+    return ids
+
+
+def budget(transfer_id: str, ids: dict[str, int], amount: int) -> dict[str, Any]:
+    return {
+        "id": transfer_id,
+        "debit_account_id": ids["issuance"],
+        "credit_account_id": ids["pool"],
+        "amount": amount,
+        "code": "budget",
+    }
+
+
+def keyed(world: World, who: str, key: str) -> dict[str, str]:
+    return {**world.auth(who), "Idempotency-Key": key}
+
+
+async def gift(
+    client: AsyncTestClient, world: World, key: str | None, amount: int = 40, who: str = "resident"
+) -> Response:
+    headers = keyed(world, who, key) if key is not None else world.auth(who)
+    return await client.post(
+        "/api/ledger/gifts", json={"to_user_id": world.id("volunteer"), "amount": amount}, headers=headers
+    )
+
+
+async def balance(session_maker: async_sessionmaker[AsyncSession], account_id: int) -> int:
+    async with session_maker() as session:
+        return (await session.get(Account, account_id)).balance
+
+
+async def gifts(session_maker: async_sessionmaker[AsyncSession]) -> int:
+    async with session_maker() as session:
+        return await session.scalar(select(func.count()).where(Transfer.code == TransferCode.gift))
+
+
+def assert_problem(r: Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == code, r.json()
+
+
+def assert_replay_of(replay: Response, first: Response) -> None:
+    assert replay.headers.get(REPLAYED) == "true"
+    assert (replay.status_code, replay.content) == (first.status_code, first.content)
+    assert replay.headers["content-type"] == first.headers["content-type"]
+
+
+# ---------------------------------------------------------------- replays
+
+
+async def test_a_retried_gift_is_given_once(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await gift(client, world, "gift-7f3a")
+    retry = await gift(client, world, "gift-7f3a")
+
+    assert first.status_code == 201, first.text
+    assert REPLAYED not in first.headers
+    assert_replay_of(retry, first)
+    assert await gifts(session_maker) == 1
+    assert await balance(session_maker, accounts["resident"]) == 260
+    assert await balance(session_maker, accounts["volunteer"]) == 40
+    # Without a key, the same request is a second gift.
+    assert (await gift(client, world, None)).status_code == 201
+    assert await gifts(session_maker) == 2
+
+
+async def test_a_retried_redemption_holds_points_and_stock_once(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    r = await client.post(
+        "/api/rewards",
+        json={
+            "name": "Eggs, a dozen",
+            "price": 50,
+            "stock": 3,
+            "limit_per_person": 3,
+            "pickup_place": "Community 1 service centre",
+            "valid_until": (world.now + timedelta(days=30)).isoformat(),
+            "community_ids": [world.areas["c1"].id],
+        },
+        headers=world.auth("unit_admin"),
+    )
+    reward_id = r.json()["id"]
+    body = {"reward_id": reward_id, "quantity": 2}
+
+    first = await client.post("/api/redemptions", json=body, headers=keyed(world, "resident", "redeem-1"))
+    retry = await client.post("/api/redemptions", json=body, headers=keyed(world, "resident", "redeem-1"))
+
+    assert first.status_code == 201, first.text
+    assert_replay_of(retry, first)
+    assert retry.json()["pickup_code"] == first.json()["pickup_code"]
+    async with session_maker() as session:
+        assert await session.scalar(select(func.count()).select_from(Redemption)) == 1
+        reward = await session.get(Reward, reward_id)
+        assert (reward.held, reward.stock_left) == (2, 1)
+        account = await session.get(Account, accounts["resident"])
+        assert (account.debits_pending, account.available) == (100, 200)
+
+
+async def test_a_retried_batch_replays_its_results(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = {"transfers": [budget("budget-q2", accounts, 500)]}
+
+    first = await client.post("/api/ledger/transfers", json=body, headers=keyed(world, "street_admin", "q2"))
+    retry = await client.post("/api/ledger/transfers", json=body, headers=keyed(world, "street_admin", "q2"))
+    unkeyed = await client.post("/api/ledger/transfers", json=body, headers=world.auth("street_admin"))
+
+    assert first.status_code == 200, first.text
+    assert_replay_of(retry, first)
+    # The replay is the stored response ("created"); running the batch again reports "exists".
+    assert retry.json()["results"][0]["result"] == "created"
+    assert unkeyed.json()["results"][0]["result"] == "exists"
+    assert await balance(session_maker, accounts["pool"]) == 10_000 - 600 + 500
+
+
+async def test_a_refusal_is_replayed_too(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await gift(client, world, "too-big", amount=250)
+    retry = await gift(client, world, "too-big", amount=250)
+
+    assert_problem(first, 400, "gift_too_large")
+    assert_replay_of(retry, first)
+    assert await gifts(session_maker) == 0
+
+
+# ---------------------------------------------------------------- refusals
+
+
+async def test_the_same_key_with_another_request_is_refused(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await gift(client, world, "k-1", amount=40)).status_code == 201
+
+    other_amount = await gift(client, world, "k-1", amount=41)
+    other_path = await client.post(
+        "/api/redemptions",
+        json={"to_user_id": world.id("volunteer"), "amount": 40},
+        headers=keyed(world, "resident", "k-1"),
+    )
+
+    assert_problem(other_amount, 422, "idempotency_key_reused")
+    assert_problem(other_path, 422, "idempotency_key_reused")
+    assert REPLAYED not in other_amount.headers
+    assert await gifts(session_maker) == 1
+    assert await balance(session_maker, accounts["resident"]) == 260
+
+
+async def test_a_retry_while_the_first_request_runs_is_told_to_wait(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await gift(client, world, "slow")
+    assert first.status_code == 201, first.text
+    # Put the key back into the state it has while its request is still running.
+    async with session_maker() as session, session.begin():
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "slow")
+            .values(status_code=None, content_type=None, body=None)
+        )
+
+    retry = await gift(client, world, "slow")
+    different = await gift(client, world, "slow", amount=1)
+
+    assert_problem(retry, 409, "idempotency_request_in_progress")
+    assert_problem(different, 422, "idempotency_key_reused")
+    assert await gifts(session_maker) == 1
+
+
+async def test_keys_belong_to_their_caller(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    mine = await gift(client, world, "same-key", who="resident")
+    theirs = await gift(client, world, "same-key", who="resident_b")
+    theirs_other_body = await gift(client, world, "shared-2", who="resident", amount=10)
+    mine_other_body = await gift(client, world, "shared-2", who="resident_b", amount=20)
+
+    for r in (mine, theirs, theirs_other_body, mine_other_body):
+        assert r.status_code == 201, r.text
+        assert REPLAYED not in r.headers
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert await gifts(session_maker) == 4
+    assert await balance(session_maker, accounts["resident"]) == 300 - 40 - 10
+    assert await balance(session_maker, accounts["resident_b"]) == 300 - 40 - 20
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201])
+async def test_a_malformed_key_is_refused(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    key: str,
+) -> None:
+    r = await gift(client, world, key)
+
+    assert_problem(r, 422, "invalid_idempotency_key")
+    assert await gifts(session_maker) == 0
+
+
+async def test_a_server_error_keeps_no_key(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger_service, "gift", broken)
+        failed = await gift(client, world, "retry-me")
+
+    retry = await gift(client, world, "retry-me")
+
+    assert_problem(failed, 500, "internal_error")
+    assert retry.status_code == 201, retry.text
+    assert REPLAYED not in retry.headers
+    assert await gifts(session_maker) == 1
+    assert_replay_of(await gift(client, world, "retry-me"), retry)
+
+
+async def test_keys_are_forgotten_after_a_day(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+) -> None:
+    assert (await gift(client, world, "old")).status_code == 201
+    async with session_maker() as session, session.begin():
+        assert await purge_idempotency_keys(session, clock()) == 0
+    clock.advance(timedelta(hours=25))
+    async with session_maker() as session, session.begin():
+        assert await purge_idempotency_keys(session, clock()) == 1
+
+    r = await gift(client, world, "old", amount=5)
+
+    assert r.status_code == 201, r.text
+    assert await gifts(session_maker) == 2
+
+
+# ---------------------------------------------------------------- a real race
+
+
+@pytest.fixture
+async def racing(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+async def test_the_same_key_sent_ten_times_at_once_gives_once(
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    racing: httpx.AsyncClient,
+) -> None:
+    body = {"to_user_id": world.id("volunteer"), "amount": 40}
+
+    responses = await asyncio.gather(
+        *(
+            racing.post("/api/ledger/gifts", json=body, headers=keyed(world, "resident", "burst"))
+            for _ in range(10)
+        )
+    )
+
+    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+    created = [r for r in responses if r.status_code == 201]
+    assert len({r.content for r in created}) == 1  # the first response, and replays of it
+    assert sum(REPLAYED not in r.headers for r in created) == 1
+    for r in responses:
+        if r.status_code == 409:
+            assert r.json()["code"] == "idempotency_request_in_progress"
+    assert await gifts(session_maker) == 1
+    assert await balance(session_maker, accounts["volunteer"]) == 40
