@@ -22,12 +22,15 @@ run: $(VENV)/.runtime
 	$(BIN)/market serve
 
 ## test: lint, then the suite on SQLite, then on PostgreSQL when MARKET_TEST_DATABASE_URL is set
+# Two workers (pytest-xdist), a file each at a time; on PostgreSQL each worker has its own database.
+PYTEST := $(BIN)/pytest -n 2 --dist loadfile
+
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
-	env -u MARKET_TEST_DATABASE_URL $(BIN)/pytest
+	env -u MARKET_TEST_DATABASE_URL $(PYTEST)
 	@if [ -n "$$MARKET_TEST_DATABASE_URL" ]; then \
 		echo "== again on $$MARKET_TEST_DATABASE_URL =="; \
-		$(BIN)/pytest; \
+		$(PYTEST); \
 	fi
 
 lint: $(VENV)/.dev

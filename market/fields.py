@@ -13,7 +13,7 @@ from litestar.params import PathParameter, QueryParameter
 
 ID_MAX = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
-NOT_BLANK = r"^[^\x00]*\S[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 
 Id = Annotated[int, msgspec.Meta(ge=1, le=ID_MAX)]
 PathId = Annotated[int, PathParameter(ge=1, le=ID_MAX)]

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -35,7 +35,11 @@ KEEP_TABLES = {"service_categories", "alembic_version"}
 
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("MARKET_TEST_DATABASE_URL")
-    return url or f"sqlite+aiosqlite:///{tmp_root / 'market-test.db'}"
+    if not url:
+        return f"sqlite+aiosqlite:///{tmp_root / 'market-test.db'}"
+    # Under pytest-xdist each worker gets a database of its own, next to the one named.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return str(make_url(url).set(database=f"{make_url(url).database}_{worker}")) if worker else url
 
 
 def _run_in_thread(fn, *args) -> None:
@@ -56,11 +60,31 @@ def _run_in_thread(fn, *args) -> None:
 
 
 async def _reset_schema(url: str) -> None:
+    await _create_database(url)
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
+    except OSError as error:
+        pytest.exit(f"PostgreSQL at {url} is not reachable: {error}", returncode=3)
+    finally:
+        await engine.dispose()
+
+
+async def _create_database(url: str) -> None:
+    """Create the (worker's) database if it is missing, from the server's maintenance database."""
+    target = make_url(url)
+    engine = create_async_engine(
+        target.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            )
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     except OSError as error:
         pytest.exit(f"PostgreSQL at {url} is not reachable: {error}", returncode=3)
     finally:
