@@ -147,7 +147,6 @@ LotExpiry = Callable[[Account, datetime], datetime | None]
 
 @dataclass
 class _Batch:
-    session: AsyncSession
     now: datetime
     created_by: int | None
     lot_expiry: LotExpiry
@@ -395,7 +394,6 @@ async def _load(
         )
     }
     batch = _Batch(
-        session=session,
         now=now,
         created_by=created_by,
         lot_expiry=lot_expiry,
