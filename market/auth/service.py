@@ -147,3 +147,10 @@ async def list_users(
         stmt.options(*_with_roles_and_area()).order_by(User.id).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """Names by user id, for lists that show who is who."""
+    if not user_ids:
+        return {}
+    return dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all())

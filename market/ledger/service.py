@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import Area, AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import Role, User
+from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger.engine import SUCCESS, Draft, Result, create_transfers
 from market.ledger.models import (
@@ -229,13 +230,7 @@ def _scope(stmt: Select, actor: Actor) -> Select:
 
 
 async def _owner_names(session: AsyncSession, accounts: Sequence[Account]) -> dict[int, str]:
-    users = dict(
-        (
-            await session.execute(
-                select(User.id, User.name).where(User.id.in_({a.user_id for a in accounts if a.user_id}))
-            )
-        ).all()
-    )
+    users = await user_names(session, {a.user_id for a in accounts if a.user_id})
     areas = dict(
         (
             await session.execute(
@@ -764,12 +759,7 @@ async def list_owed(
         stmt = stmt.where(OwedReward.status == status)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = list(await session.scalars(stmt.order_by(OwedReward.id).limit(limit).offset(offset)))
-    names = dict(
-        (
-            await session.execute(select(User.id, User.name).where(User.id.in_({r.user_id for r in rows})))
-        ).all()
-    )
-    return rows, names, total
+    return rows, await user_names(session, {r.user_id for r in rows}), total
 
 
 # ---------------------------------------------------------------- jobs

@@ -20,6 +20,7 @@ from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User
+from market.auth.service import user_names
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger import service as ledger
@@ -233,17 +234,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     (read,) = await order_reads(session, actor, [order])
     offers = [o for o in order.offers if actor.manages(order.area_code) or o.volunteer_id == actor.id]
-    names = (
-        dict(
-            (
-                await session.execute(
-                    select(User.id, User.name).where(User.id.in_({o.volunteer_id for o in offers}))
-                )
-            ).all()
-        )
-        if offers
-        else {}
-    )
+    names = await user_names(session, {o.volunteer_id for o in offers})
     return OrderDetail(
         **{f: getattr(read, f) for f in read.__struct_fields__},
         events=[

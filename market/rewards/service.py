@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from market.areas.models import Area, AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import Role, User
+from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
@@ -322,11 +323,7 @@ async def list_redemptions(
 async def redemption_reads(
     session: AsyncSession, actor: Actor, rows: list[Redemption]
 ) -> list[RedemptionRead]:
-    names = dict(
-        (
-            await session.execute(select(User.id, User.name).where(User.id.in_({r.user_id for r in rows})))
-        ).all()
-    )
+    names = await user_names(session, {r.user_id for r in rows})
     return [
         RedemptionRead(
             id=r.id,
