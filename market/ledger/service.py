@@ -534,10 +534,15 @@ async def reverse(
     return await session.get(Transfer, reversal_id)
 
 
-async def get_policy(session: AsyncSession, community_id: int) -> PolicyRead:
+async def _community(session: AsyncSession, community_id: int) -> Area:
     community = await session.get(Area, community_id)
     if community is None or community.level != AreaLevel.community:
         raise NotFound(f"Community {community_id} does not exist.", code="community_not_found")
+    return community
+
+
+async def get_policy(session: AsyncSession, community_id: int) -> PolicyRead:
+    await _community(session, community_id)
     return _policy_read(await policy_for(session, community_id))
 
 
@@ -556,9 +561,7 @@ def _policy_read(p: PointsPolicy) -> PolicyRead:
 
 
 async def put_policy(session: AsyncSession, actor: Actor, community_id: int, data: PolicyWrite) -> PolicyRead:
-    community = await session.get(Area, community_id)
-    if community is None or community.level != AreaLevel.community:
-        raise NotFound(f"Community {community_id} does not exist.", code="community_not_found")
+    community = await _community(session, community_id)
     if not actor.has(Role.community_manager, Role.street_admin, Role.admin) or not actor.manages(
         community.code
     ):
