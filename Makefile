@@ -22,8 +22,8 @@ run: $(VENV)/.runtime
 	$(BIN)/market serve
 
 ## test: lint, then the suite on SQLite, then on PostgreSQL when MARKET_TEST_DATABASE_URL is set
-# Two workers (pytest-xdist), a file each at a time; on PostgreSQL each worker has its own database.
-PYTEST := $(BIN)/pytest -n 2 --dist loadfile
+# Two workers (pytest-xdist) sharing the tests as they go; on PostgreSQL each worker has its own database.
+PYTEST := $(BIN)/pytest -n 2 --dist worksteal
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -26,9 +26,11 @@ from market.auth.service import load_actor
 from market.categories.routes import CategoryController
 from market.clock import Clock, system_clock
 from market.db import create_engine, provide_transaction
+from market.dispatch.routes import DispatchController
 from market.errors import problem_details_plugin
 from market.idempotency import IdempotencyMiddleware
 from market.ledger.routes import LedgerController
+from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
 from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             VolunteerController,
             OrderController,
             OfferController,
+            DispatchController,
+            NotificationController,
             LedgerController,
             RewardController,
             RedemptionController,

@@ -18,7 +18,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     if database_url.startswith("sqlite"):
         # The embedded database lives in a file under ./var/ that may not exist yet.
         path = database_url.split("///", 1)[-1]

@@ -4,8 +4,10 @@ from market.areas.models import Area
 from market.auth.models import User, UserRole
 from market.categories.models import ServiceCategory
 from market.db import Base
+from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.idempotency import IdempotencyRecord
 from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, Transfer
+from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
@@ -15,14 +17,19 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "Area",
+    "AutoDispatch",
     "AvailabilityWindow",
+    "DispatchPlan",
     "IdempotencyRecord",
     "Lot",
     "LotUse",
+    "Notification",
     "Offer",
     "Order",
     "OrderEvent",
     "OwedReward",
+    "PlanPair",
+    "PlanUnassigned",
     "PointsPolicy",
     "Redemption",
     "Reward",

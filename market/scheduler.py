@@ -11,6 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import Clock
+from market.dispatch import service as dispatch
 from market.idempotency import purge_idempotency_keys
 from market.ledger import engine
 from market.ledger import service as ledger
@@ -29,6 +30,10 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
     return {
         "expire_offers": (orders.expire_offers, 60),
         "expire_orders": (orders.expire_orders, 300),
+        "auto_dispatch": (
+            lambda s, now: dispatch.auto_dispatch(s, now, settings),
+            settings.auto_dispatch_seconds,
+        ),
         "expire_pending_transfers": (engine.expire_pending, 60),
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from matching.dispatch import Weights
 
 DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path('var/market.db').resolve()}"
@@ -17,6 +19,23 @@ class SettingsError(RuntimeError):
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _weights(env: os._Environ[str] | dict[str, str]) -> Weights:
+    """Weights from MARKET_DISPATCH_<NAME> variables, the defaults for the rest."""
+    given = {}
+    for weight in fields(Weights):
+        value = env.get(f"MARKET_DISPATCH_{weight.name.upper()}")
+        if value is not None:
+            kind = float if weight.type == "float" else int
+            try:
+                given[weight.name] = kind(value)
+            except ValueError as error:
+                raise SettingsError(f"MARKET_DISPATCH_{weight.name.upper()} must be a number") from error
+    try:
+        return replace(Weights(), **given)
+    except ValueError as error:
+        raise SettingsError(f"MARKET_DISPATCH_*: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,10 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     # Local time of the service: availability windows and daily caps are in this zone.
     timezone: str = "Asia/Shanghai"
+    # Cost weights of the dispatch solver, each from MARKET_DISPATCH_<NAME> (see matching.dispatch.Weights).
+    dispatch_weights: Weights = field(default_factory=Weights)
+    # How often auto-dispatch plans and offers the waiting orders of the communities that turned it on.
+    auto_dispatch_seconds: int = 120
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +78,10 @@ class Settings:
             scheduler=_bool(env.get("MARKET_SCHEDULER", "on")),
             cors_origins=tuple(o for o in env.get("MARKET_CORS_ORIGINS", "").split(",") if o),
             timezone=env.get("MARKET_TIMEZONE", defaults.timezone),
+            dispatch_weights=_weights(env),
+            auto_dispatch_seconds=int(
+                env.get("MARKET_AUTO_DISPATCH_SECONDS", defaults.auto_dispatch_seconds)
+            ),
         )
         settings.check()
         return settings

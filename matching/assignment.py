@@ -1,25 +1,46 @@
-"""Optimal assignment of tasks to agents with capacities and optional rejection.
+"""Optimal assignment of tasks to agents with capacities, rising slot costs and optional rejection.
 
-The problem is a min-cost flow (source → task → agent → sink, plus a reject arc
-per task at its penalty). It is split into connected components of the
-candidate graph; each is solved exactly, small ones with the Hungarian method
-on a dense matrix (`linear_sum_assignment`), larger ones as a linear program
-with HiGHS, whose constraint matrix is totally unimodular, so the optimal
-vertex is integral (and checked to be).
+The problem is a min-cost flow: source → task → agent → sink, plus a reject arc per task at its penalty.
+An agent of capacity c is c parallel arcs to the sink, its k-th slot (k = 0, 1, …) costing
+k × its slot cost. Slot costs are non-negative, so cheaper slots fill first and an agent with t tasks
+pays slot_cost × (0 + 1 + … + t-1).
+
+The candidate graph is split into connected components, each solved exactly by the method measured to
+be fastest for its shape (bench/matching.py; a street-sized component is ~1000 tasks):
+
+* tiny ones: the Hungarian method on a dense matrix with one column per agent slot;
+* most: the same slot columns kept sparse, with LAPJVsp (`min_weight_full_bipartite_matching`), whose time
+  grows with rows × columns;
+* very large ones, those where copying agents per slot would multiply the edges, and those with
+  fractional costs (LAPJVsp needs integers): a linear program with HiGHS, whose constraint matrix is
+  totally unimodular, so the optimal vertex is integral.
+
+Big problems spread their components over two processes; every component is solved the same way in
+either case, so the result does not depend on it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment, linprog
-from scipy.sparse.csgraph import connected_components, maximum_flow
+from scipy.sparse.csgraph import connected_components, maximum_flow, min_weight_full_bipartite_matching
 
-# Components whose dense Hungarian matrix stays below this many cells use it; bigger ones use the LP.
-DENSE_CELLS = 40_000
+# Components whose dense Hungarian matrix stays below this many cells use it.
+DENSE_CELLS = 200_000
+# Components with more tasks than this, or whose slot copies exceed this many per edge, use the LP.
+LP_TASKS = 50_000
+LP_COPIES_PER_EDGE = 10
+# Below this many edges in all, a second process costs more than it saves.
+PARALLEL_EDGES = 500_000
+PROCESSES = 2
 INTEGRAL_TOLERANCE = 1e-6
+# LAPJVsp gets only integer costs below this (see _small_integers).
+INTEGER_LIMIT = 2**31
 
 
 class Infeasible(ValueError):
@@ -36,6 +57,7 @@ class Assignment:
     # (task, agent), sorted by task.
     pairs: list[tuple[int, int]]
     unassigned: list[int]
+    # Pair costs, slot costs and the penalties of the unassigned tasks.
     total_cost: float
 
 
@@ -46,9 +68,24 @@ class _Edges:
     cost: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Component:
+    """A connected component, its tasks and agents numbered from 0. An agent's capacity is cut to its
+    degree: each task takes at most one slot."""
+
+    edges: _Edges
+    n_tasks: int
+    capacity: np.ndarray
+    slot_cost: np.ndarray
+    penalty: np.ndarray | None
+
+
 def _edges(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> tuple[_Edges, int, int]:
     if sparse.issparse(costs):
-        coo = sparse.coo_array(costs)  # explicit zeros stay: a stored zero is an allowed, free pair
+        # Duplicate entries are summed, as scipy reads them; explicit zeros stay: an allowed, free pair.
+        matrix = sparse.csr_array(costs, copy=True)
+        matrix.sum_duplicates()
+        coo = matrix.tocoo()
         n_tasks, n_agents = coo.shape
         task, agent, cost = coo.row, coo.col, coo.data
     else:
@@ -68,16 +105,29 @@ def solve_assignment(
     *,
     capacities: np.ndarray | list[int] | None = None,
     unassigned_penalty: np.ndarray | list[float] | None = None,
+    slot_costs: np.ndarray | list[float] | float | None = None,
 ) -> Assignment:
     """Assign each task (row) to at most one agent (column), each agent taking at most
     `capacities[j]` tasks (default 1), minimising total cost plus the penalties of the
-    tasks left unassigned. Without penalties every task must be assigned."""
+    tasks left unassigned. Without penalties every task must be assigned.
+
+    The k-th task an agent takes (k = 0, 1, …) costs `k * slot_costs[j]` on top of its pair cost, so work
+    spreads over agents when it can (default 0: capacity is free). A single number applies to all."""
     edges, n_tasks, n_agents = _edges(costs)
     capacity = (
         np.ones(n_agents, dtype=np.int64) if capacities is None else np.asarray(capacities, dtype=np.int64)
     )
     if capacity.shape != (n_agents,) or np.any(capacity < 0):
         raise ValueError("capacities must give a non-negative integer per agent")
+    slot_cost = np.zeros(n_agents, dtype=np.int64) if slot_costs is None else np.asarray(slot_costs)
+    if slot_cost.ndim == 0:
+        slot_cost = np.full(n_agents, slot_cost)
+    if (
+        slot_cost.shape != (n_agents,)
+        or not np.issubdtype(slot_cost.dtype, np.number)
+        or np.any(~np.isfinite(slot_cost) | (slot_cost < 0))
+    ):
+        raise ValueError("slot_costs must give a finite, non-negative number per agent")
     penalty = None if unassigned_penalty is None else np.asarray(unassigned_penalty, dtype=float)
     if penalty is not None and (penalty.shape != (n_tasks,) or np.any(~np.isfinite(penalty))):
         raise ValueError("unassigned_penalty must give a finite number per task")
@@ -87,120 +137,224 @@ def solve_assignment(
     if penalty is None:
         _raise_if_infeasible(edges, n_tasks, n_agents, capacity)
 
-    labels = _components(edges, n_tasks, n_agents)
     chosen = np.zeros(len(edges.task), dtype=bool)
-    order = np.argsort(labels[edges.task], kind="stable")
-    bounds = np.searchsorted(labels[edges.task][order], np.arange(labels.max() + 2 if len(labels) else 1))
-    for component in range(len(bounds) - 1):
-        in_component = order[bounds[component] : bounds[component + 1]]
-        if len(in_component):
-            chosen[in_component] = _solve_component(edges, in_component, capacity, penalty)
+    pieces = _split(edges, n_tasks, n_agents, capacity, slot_cost, penalty)
+    for (where, _), chosen_here in zip(pieces, _solve_all([c for _, c in pieces]), strict=True):
+        chosen[where] = chosen_here
 
     pairs = sorted(zip(edges.task[chosen].tolist(), edges.agent[chosen].tolist(), strict=True))
     assigned = np.zeros(n_tasks, dtype=bool)
     assigned[edges.task[chosen]] = True
     unassigned = np.flatnonzero(~assigned).tolist()
-    total = edges.cost[chosen].sum() + (penalty[~assigned].sum() if penalty is not None else 0)
-    return Assignment(
-        pairs=pairs, unassigned=unassigned, total_cost=total.item() if hasattr(total, "item") else total
+    load = np.bincount(edges.agent[chosen], minlength=n_agents)
+    total = (
+        edges.cost[chosen].sum()
+        + (slot_cost * (load * (load - 1) // 2)).sum()
+        + (penalty[~assigned].sum() if penalty is not None else 0)
     )
+    return Assignment(pairs=pairs, unassigned=unassigned, total_cost=np.asarray(total).item())
 
 
-def _components(edges: _Edges, n_tasks: int, n_agents: int) -> np.ndarray:
-    """Component label of each task in the bipartite candidate graph."""
+def _split(
+    edges: _Edges,
+    n_tasks: int,
+    n_agents: int,
+    capacity: np.ndarray,
+    slot_cost: np.ndarray,
+    penalty: np.ndarray | None,
+) -> list[tuple[np.ndarray, _Component]]:
+    """The connected components that have edges, each with the positions of its edges in `edges`.
+    Renumbering is done for all components at once: it costs a few sorts, not a few per component."""
     size = n_tasks + n_agents
     graph = sparse.coo_array(
         (np.ones(len(edges.task)), (edges.task, n_tasks + edges.agent)), shape=(size, size)
     ).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    return labels[:n_tasks]
+    n_labels, labels = connected_components(graph, directed=False)
+    task_order, task_starts, task_rank = _group(labels[:n_tasks], n_labels)
+    agent_order, agent_starts, agent_rank = _group(labels[n_tasks:], n_labels)
+    edge_order, edge_starts, _ = _group(labels[edges.task], n_labels)
 
-
-def _solve_component(
-    edges: _Edges, index: np.ndarray, capacity: np.ndarray, penalty: np.ndarray | None
-) -> np.ndarray:
-    """Which of the component's edges (positions in `index`) are chosen."""
-    tasks, task_of = np.unique(edges.task[index], return_inverse=True)
-    agents, agent_of = np.unique(edges.agent[index], return_inverse=True)
-    cap = np.minimum(capacity[agents], len(tasks))
-    slots = int(cap.sum())
-    if len(tasks) * (slots + (len(tasks) if penalty is not None else 0)) <= DENSE_CELLS:
-        return _hungarian(
-            edges.cost[index],
-            task_of,
-            agent_of,
-            len(tasks),
-            cap,
-            penalty[tasks] if penalty is not None else None,
+    pieces = []
+    for label in np.flatnonzero(np.diff(edge_starts)):
+        where = edge_order[edge_starts[label] : edge_starts[label + 1]]
+        tasks = task_order[task_starts[label] : task_starts[label + 1]]
+        agents = agent_order[agent_starts[label] : agent_starts[label + 1]]
+        local_edges = _Edges(task_rank[edges.task[where]], agent_rank[edges.agent[where]], edges.cost[where])
+        degree = np.bincount(local_edges.agent, minlength=len(agents))
+        component = _Component(
+            edges=local_edges,
+            n_tasks=len(tasks),
+            capacity=np.minimum(capacity[agents], degree),
+            slot_cost=slot_cost[agents],
+            penalty=penalty[tasks] if penalty is not None else None,
         )
-    return _linear_program(
-        edges.cost[index], task_of, agent_of, len(tasks), cap, penalty[tasks] if penalty is not None else None
+        pieces.append((where, component))
+    return pieces
+
+
+def _group(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Items sorted by component label, where each label starts in that order, and each item's rank
+    within its component."""
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(n_labels + 1))
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(len(labels)) - starts[labels[order]]
+    return order, starts, rank
+
+
+def _solve_all(components: list[_Component]) -> list[np.ndarray]:
+    """Solve the components, in two processes when there is enough work to pay for starting them.
+    Forked workers start in milliseconds (spawned ones spend a second importing scipy); a fork copies
+    only the calling thread, and the workers run nothing but numpy and scipy on their arguments."""
+    if (
+        len(components) < 2
+        or sum(len(c.edges.cost) for c in components) < PARALLEL_EDGES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [_solve_component(c) for c in components]
+    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_solve_component, components))
+
+
+def _solve_component(component: _Component) -> np.ndarray:
+    """Which of the component's edges are chosen."""
+    n = component.n_tasks
+    slots = int(component.capacity.sum())
+    copies = int(component.capacity[component.edges.agent].sum())
+    if n * (slots + (n if component.penalty is not None else 0)) <= DENSE_CELLS:
+        return _hungarian(component)
+    if (
+        n > LP_TASKS
+        or copies > LP_COPIES_PER_EDGE * len(component.edges.cost)
+        or not _small_integers(component)
+    ):
+        return _linear_program(component)
+    return _sparse_matching(component)
+
+
+def _small_integers(component: _Component) -> bool:
+    """Whether every cost is an integer small enough for LAPJVsp's sums of them to stay exact in float64.
+    LAPJVsp compares reduced costs for equality; with fractional costs it can loop forever (seen with
+    random float costs)."""
+    values = [component.edges.cost, component.slot_cost * component.capacity]
+    if component.penalty is not None:
+        values.append(component.penalty)
+    return all(np.all(v == np.round(v)) and np.all(np.abs(v) < INTEGER_LIMIT) for v in values)
+
+
+@dataclass(frozen=True)
+class _Copies:
+    """Each edge once per slot of its agent; the k-th copy costs pair cost + k × slot cost. The slot
+    columns of an agent are consecutive, numbered from 0 up to the component's total capacity."""
+
+    edge: np.ndarray
+    task: np.ndarray
+    column: np.ndarray
+    cost: np.ndarray
+
+
+def _slot_copies(component: _Component) -> _Copies:
+    edges, capacity = component.edges, component.capacity
+    copies = capacity[edges.agent]
+    edge = np.repeat(np.arange(len(copies)), copies)
+    k = np.arange(len(edge)) - np.repeat(np.cumsum(copies) - copies, copies)
+    agent = edges.agent[edge]
+    first_slot = np.cumsum(capacity) - capacity
+    return _Copies(
+        edge=edge,
+        task=edges.task[edge],
+        column=first_slot[agent] + k,
+        cost=edges.cost[edge] + k * component.slot_cost[agent],
     )
 
 
-def _hungarian(
-    cost: np.ndarray,
-    task_of: np.ndarray,
-    agent_of: np.ndarray,
-    n: int,
-    cap: np.ndarray,
-    penalty: np.ndarray | None,
-) -> np.ndarray:
-    """Agents copied once per slot, plus a private reject column per task."""
-    first_slot = np.concatenate([[0], np.cumsum(cap)[:-1]])
-    slots = int(cap.sum())
-    width = slots + (n if penalty is not None else 0)
-    big = float(np.abs(cost).sum() + (np.abs(penalty).sum() if penalty is not None else 0) + 1) * 2
-    matrix = np.full((n, width), big)
-    edge_at = np.full((n, slots), -1, dtype=np.int64)
-    for copy in range(int(cap.max())):
-        has_copy = cap[agent_of] > copy
-        columns = first_slot[agent_of[has_copy]] + copy
-        matrix[task_of[has_copy], columns] = cost[has_copy]
-        edge_at[task_of[has_copy], columns] = np.flatnonzero(has_copy)
-    if penalty is not None:
-        matrix[np.arange(n), slots + np.arange(n)] = penalty
-    rows, columns = linear_sum_assignment(matrix)
-    chosen = np.zeros(len(cost), dtype=bool)
-    real = columns < slots
-    picked = edge_at[rows[real], columns[real]]
-    chosen[picked[picked >= 0]] = True
+def _chosen(component: _Component, copies: _Copies, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The edges behind a matching's task rows that took a slot column (other rows and columns aside)."""
+    match = np.full(component.n_tasks, -1)
+    is_task = rows < component.n_tasks
+    match[rows[is_task]] = columns[is_task]
+    chosen = np.zeros(len(component.edges.cost), dtype=bool)
+    chosen[copies.edge[match[copies.task] == copies.column]] = True
     return chosen
 
 
-def _linear_program(
-    cost: np.ndarray,
-    task_of: np.ndarray,
-    agent_of: np.ndarray,
-    n: int,
-    cap: np.ndarray,
-    penalty: np.ndarray | None,
-) -> np.ndarray:
-    e = len(cost)
-    columns = np.arange(e)
-    task_rows = sparse.coo_array((np.ones(e), (task_of, columns)), shape=(n, e))
-    agent_rows = sparse.coo_array((np.ones(e), (agent_of, columns)), shape=(len(cap), e))
-    objective = cost.astype(float)
+def _hungarian(component: _Component) -> np.ndarray:
+    """Tiny components: a dense matrix, one column per agent slot, plus a private reject column per task."""
+    copies = _slot_copies(component)
+    n, slots, penalty = component.n_tasks, int(component.capacity.sum()), component.penalty
+    matrix = np.full((n, slots + (n if penalty is not None else 0)), np.inf)
+    matrix[copies.task, copies.column] = copies.cost
     if penalty is not None:
-        # One reject variable per task closes its row: Σ x + r = 1.
+        matrix[np.arange(n), slots + np.arange(n)] = penalty
+    return _chosen(component, copies, *linear_sum_assignment(matrix))
+
+
+def _sparse_matching(component: _Component) -> np.ndarray:
+    """The slot columns as a sparse perfect matching for LAPJVsp, made square so that its initialisation
+    runs (measured twice as fast as the rectangular form on large components). Rows: the tasks, then an
+    'idle' row per slot. Columns: the slots, then a reject column per task. An idle row takes its own slot
+    (unused) or the reject column of a task that slot could serve (free, as that task is placed), both at
+    no cost, so a perfect matching costs what the tasks' choices cost and vice versa.
+
+    LAPJVsp drops zero weights, so the task rows' weights are shifted to a minimum of 1; every row is
+    matched exactly once, so this does not change which matching is cheapest."""
+    copies = _slot_copies(component)
+    n, slots, penalty = component.n_tasks, int(component.capacity.sum()), component.penalty
+    lowest = min(copies.cost.min(), penalty.min()) if penalty is not None else copies.cost.min()
+    rows = [copies.task, n + np.arange(slots), n + copies.column]
+    columns = [copies.column, np.arange(slots), slots + copies.task]
+    weights = [copies.cost - lowest + 1, np.ones(slots), np.ones(len(copies.edge))]
+    if penalty is not None:
+        rows.append(np.arange(n))
+        columns.append(slots + np.arange(n))
+        weights.append(penalty - lowest + 1)
+    size = n + slots
+    matrix = sparse.csr_array(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))), shape=(size, size)
+    )
+    return _chosen(component, copies, *min_weight_full_bipartite_matching(matrix))
+
+
+def _linear_program(component: _Component) -> np.ndarray:
+    """The min-cost flow as an LP: a variable per edge, per extra slot (k ≥ 1, cost k × slot cost) and per
+    reject; per task Σ edges + reject = 1, per agent Σ edges - Σ extra slots ≤ 1, all variables in [0, 1].
+    An incidence matrix plus unit columns is totally unimodular, so the optimal vertex is integral.
+    Presolve is off: measured twice as fast on these LPs."""
+    edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
+    e, m = len(edges.cost), len(capacity)
+    extra = capacity - 1
+    slot_agent = np.repeat(np.arange(m), extra)
+    slot_k = 1 + np.arange(len(slot_agent)) - np.repeat(np.cumsum(extra) - extra, extra)
+    s = len(slot_agent)
+    task_rows = sparse.hstack(
+        [sparse.coo_array((np.ones(e), (edges.task, np.arange(e))), shape=(n, e)), sparse.coo_array((n, s))]
+    )
+    agent_rows = sparse.hstack(
+        [
+            sparse.coo_array((np.ones(e), (edges.agent, np.arange(e))), shape=(m, e)),
+            sparse.coo_array((-np.ones(s), (slot_agent, np.arange(s))), shape=(m, s)),
+        ]
+    )
+    objective = np.concatenate([edges.cost, slot_k * component.slot_cost[slot_agent]]).astype(float)
+    if penalty is not None:
         task_rows = sparse.hstack([task_rows, sparse.eye_array(n)])
-        agent_rows = sparse.hstack([agent_rows, sparse.coo_array((len(cap), n))])
+        agent_rows = sparse.hstack([agent_rows, sparse.coo_array((m, n))])
         objective = np.concatenate([objective, penalty])
     result = linprog(
         objective,
         A_ub=agent_rows.tocsr(),
-        b_ub=cap.astype(float),
+        b_ub=np.ones(m),
         A_eq=task_rows.tocsr(),
         b_eq=np.ones(n),
         bounds=(0, 1),
         method="highs",
+        options={"presolve": False},
     )
     if result.status != 0:
         raise RuntimeError(f"the assignment LP failed: {result.message}")
     x = result.x[:e]
     if np.any(np.abs(x - np.round(x)) > INTEGRAL_TOLERANCE):
-        # A totally unimodular LP has an integral optimum; HiGHS returns a vertex, so this is a safeguard.
-        return _hungarian(cost, task_of, agent_of, n, cap, penalty)
+        raise RuntimeError("the assignment LP returned a fractional vertex")
     return x > 0.5
 
 

@@ -51,9 +51,11 @@ from tests.conftest import KEEP_TABLES, TEST_SECRET
 from tests.world import World
 
 SCHEMA_PATH = "/schema/openapi.json"
-# An administrator passes every guard; `vol_resident`, a resident who also volunteers, meets the
-# 403s of manager-only operations and can take offers and serve orders.
-CALLERS = ["admin", "vol_resident"]
+# An administrator passes every guard, so requests reach validation and the database: the admin
+# gets every phase, including the boundary values of the coverage phase. `vol_resident`, a
+# resident who also volunteers, meets the 403s of manager-only operations (guards run before
+# validation) and can take offers and serve orders; examples and fuzzing suffice for them.
+CALLERS = {"admin": True, "vol_resident": False}  # caller -> coverage phase
 MAX_EXAMPLES = 20
 SEED = 20_251_122
 SERVER_START_TIMEOUT = 30.0
@@ -89,46 +91,59 @@ def _ids(last: int) -> dict[str, list[int]]:
 
 def _seeded(dictionary: str) -> dict[str, Any]:
     """Half of these ids come from the rows the fixtures make, which a freshly emptied database
-    numbers from 1: areas 1-9 and users 1-15 (the test world), orders 1-3, offers 1-2, reward 1."""
+    numbers from 1: areas 1-9 and users 1-15 (the test world), orders 1-3, offers 1-2, reward 1,
+    dispatch plan 1 with pair 1."""
     return {"dictionary": dictionary, "probability": 0.5}
 
 
 DOCUMENT, DOCUMENT_ERROR = _served_document()
-schema = schemathesis.openapi.from_dict(
-    DOCUMENT or {"openapi": "3.1.0", "info": {"title": "unavailable", "version": "0"}, "paths": {}},
-    config=schemathesis.Config.from_dict(
-        {
-            "seed": SEED,
-            "generation": {
-                # Requests carry a real token (the `auth` fixture), not made-up Authorization headers.
-                "with-security-parameters": False,
-            },
-            "dictionaries": {
-                "areas": _ids(9),
-                "users": _ids(15),
-                "orders": _ids(3),
-                "offers": _ids(2),
-                "rewards": _ids(1),
-            },
-            "parameters": {
-                "path.area_id": _seeded("areas"),
-                "path.community_id": _seeded("areas"),
-                "query.area_id": _seeded("areas"),
-                "query.root": _seeded("areas"),
-                "body.area_id": _seeded("areas"),
-                "body.parent_id": _seeded("areas"),
-                "body.serving_area_ids[*]": _seeded("areas"),
-                "body.community_ids[*]": _seeded("areas"),
-                "path.user_id": _seeded("users"),
-                "query.user_id": _seeded("users"),
-                "body.volunteer_ids[*]": _seeded("users"),
-                "path.order_id": _seeded("orders"),
-                "path.offer_id": _seeded("offers"),
-                "body.reward_id": _seeded("rewards"),
-            },
-        }
-    ),
-)
+
+
+def _schema(coverage: bool) -> Any:
+    return schemathesis.openapi.from_dict(
+        DOCUMENT or {"openapi": "3.1.0", "info": {"title": "unavailable", "version": "0"}, "paths": {}},
+        config=schemathesis.Config.from_dict(
+            {
+                "seed": SEED,
+                "phases": {"coverage": {"enabled": coverage}},
+                "generation": {
+                    # Requests carry a real token (the `auth` fixture), not made-up Authorization headers.
+                    "with-security-parameters": False,
+                },
+                "dictionaries": {
+                    "areas": _ids(9),
+                    "users": _ids(15),
+                    "orders": _ids(3),
+                    "offers": _ids(2),
+                    "rewards": _ids(1),
+                    "plans": _ids(1),
+                },
+                "parameters": {
+                    "path.area_id": _seeded("areas"),
+                    "path.community_id": _seeded("areas"),
+                    "query.area_id": _seeded("areas"),
+                    "query.root": _seeded("areas"),
+                    "body.area_id": _seeded("areas"),
+                    "body.parent_id": _seeded("areas"),
+                    "body.serving_area_ids[*]": _seeded("areas"),
+                    "body.community_ids[*]": _seeded("areas"),
+                    "path.user_id": _seeded("users"),
+                    "query.user_id": _seeded("users"),
+                    "body.volunteer_ids[*]": _seeded("users"),
+                    "path.order_id": _seeded("orders"),
+                    "path.offer_id": _seeded("offers"),
+                    "body.reward_id": _seeded("rewards"),
+                    "body.order_ids[*]": _seeded("orders"),
+                    "path.plan_id": _seeded("plans"),
+                    "body.pair_ids[*]": _seeded("plans"),
+                },
+            }
+        ),
+    )
+
+
+schemas = {caller: _schema(coverage) for caller, coverage in CALLERS.items()}
+schema = schemas["admin"]
 
 
 def _operation(path: str, method: str) -> Any:
@@ -235,13 +250,20 @@ def seeded(
         "community_ids": [world.areas["c1"].id],
     }
     reward_id = post("/api/rewards", "manager", reward)["id"]
-    return {"offered": offered, "accepted": accepted, "submitted": submitted, "reward": reward_id}
+    # Plan 1, for the orders still waiting in grid 1 (order 3).
+    plan_id = post("/api/dispatch/plans", "grid_worker", {"area_id": world.areas["c1_grid"].id})["id"]
+    return {
+        "offered": offered,
+        "accepted": accepted,
+        "submitted": submitted,
+        "reward": reward_id,
+        "plan": plan_id,
+    }
 
 
-@pytest.fixture(params=CALLERS)
-def auth(request: pytest.FixtureRequest, world: World, seeded: dict[str, int]) -> dict[str, str]:
-    """The caller's bearer token."""
-    return world.auth(request.param)
+@pytest.fixture
+def seeded_world(world: World, seeded: dict[str, int]) -> World:
+    return world
 
 
 def test_the_server_serves_the_fuzzed_document(base_url: str, http: requests.Session) -> None:
@@ -287,23 +309,34 @@ CHECKS = [not_a_server_error, client_errors_are_problem_details, success_bodies_
 # --- the fuzz test -------------------------------------------------------------------------------
 
 
-if DOCUMENT_ERROR is None:
+def _fuzz(caller: str) -> Callable[..., None]:
+    """The fuzz test of every operation, as `caller`."""
 
-    @schema.parametrize()
+    @schemas[caller].parametrize()
     @hypothesis.settings(
         max_examples=MAX_EXAMPLES,
         deadline=None,
         derandomize=True,
         database=None,
-        # `auth` (and the world behind it) is set up once per operation and caller, not per
-        # example, on purpose: rebuilding it for every request would take minutes.
+        # The world behind the token is set up once per operation, not per example, on purpose:
+        # rebuilding it for every request would take minutes.
         suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
     )
-    def test_api(case: Case, base_url: str, auth: dict[str, str], http: requests.Session) -> None:
+    def test(case: Case, base_url: str, seeded_world: World, http: requests.Session) -> None:
         case.call_and_validate(
-            base_url=base_url, session=http, headers=auth, checks=CHECKS, timeout=REQUEST_TIMEOUT
+            base_url=base_url,
+            session=http,
+            headers=seeded_world.auth(caller),
+            checks=CHECKS,
+            timeout=REQUEST_TIMEOUT,
         )
 
+    return test
+
+
+if DOCUMENT_ERROR is None:
+    test_api_as_admin = _fuzz("admin")
+    test_api_as_volunteer = _fuzz("vol_resident")
 else:
 
     def test_api() -> None:

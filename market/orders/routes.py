@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
+from market.dispatch import service as dispatch
 from market.fields import ID_MAX, NO_NUL, PathId
 from market.orders import service
 from market.orders.models import OfferStatus, OrderStatus
@@ -222,6 +223,9 @@ class OfferController(Controller):
         offer_id: PathId,
         data: JSONBody[ReasonRequest],
         session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> None:
-        await service.decline_offer(session, request.user, offer_id, data.reason, now)
+        order = await service.decline_offer(session, request.user, offer_id, data.reason, now)
+        # In an auto-dispatch community the order goes straight on to the next best volunteer.
+        await dispatch.redispatch(session, order.id, now, settings)

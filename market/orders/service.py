@@ -25,6 +25,7 @@ from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
+from market.notifications.service import notify
 from market.orders.models import (
     HELD_STATUSES,
     DispatchMode,
@@ -96,7 +97,7 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
     return event
 
 
-async def _lock_order(session: AsyncSession, order_id: int) -> Order:
+async def lock_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -364,7 +365,7 @@ async def _refuse(session: AsyncSession, actor: Actor, order: Order, forbidden: 
 
 
 async def _managed_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
-    order = await _lock_order(session, order_id)
+    order = await lock_order(session, order_id)
     if not actor.manages(order.area_code):
         await _refuse(
             session,
@@ -399,7 +400,7 @@ async def dispatch(
         raise Conflict(
             "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
         )
-    problems = await _dispatch_problems(session, actor, order, volunteer_ids)
+    problems = await dispatch_problems(session, order, volunteer_ids)
     if problems:
         raise Unprocessable(
             "Some volunteers cannot be offered this order: "
@@ -407,14 +408,28 @@ async def dispatch(
             code="volunteers_not_eligible",
             volunteers=problems,
         )
-    ttl = timedelta(minutes=data.offer_ttl_minutes or default_ttl_minutes)
-    expires_at = min(now + ttl, order.window_end)
+    return await make_offers(
+        session, order, volunteer_ids, data.mode, actor.id, now, data.offer_ttl_minutes or default_ttl_minutes
+    )
+
+
+async def make_offers(
+    session: AsyncSession,
+    order: Order,
+    volunteer_ids: list[int],
+    mode: DispatchMode,
+    actor_id: int | None,
+    now: datetime,
+    ttl_minutes: int,
+) -> list[Offer]:
+    """Offer a locked, waiting order to checked volunteers (by hand, from a plan or auto-dispatch)."""
+    expires_at = min(now + timedelta(minutes=ttl_minutes), order.window_end)
     offers = [
         Offer(
             order_id=order.id,
             volunteer_id=v,
-            dispatched_by_id=actor.id,
-            mode=data.mode,
+            dispatched_by_id=actor_id,
+            mode=mode,
             status=OfferStatus.pending,
             created_at=now,
             expires_at=expires_at,
@@ -424,16 +439,26 @@ async def dispatch(
     session.add_all(offers)
     session.add(
         transition(
-            order, "dispatch", actor.id, now, note=f"{data.mode} offer to {len(volunteer_ids)} volunteer(s)"
+            order, "dispatch", actor_id, now, note=f"{mode} offer to {len(volunteer_ids)} volunteer(s)"
         )
+    )
+    notify(
+        session,
+        volunteer_ids,
+        "offer",
+        "A new order is offered to you",
+        now,
+        body=f"Answer by {expires_at:%Y-%m-%d %H:%M} UTC.",
+        subject=("order", order.id),
     )
     await session.flush()
     return offers
 
 
-async def _dispatch_problems(
-    session: AsyncSession, actor: Actor, order: Order, volunteer_ids: list[int]
+async def dispatch_problems(
+    session: AsyncSession, order: Order, volunteer_ids: list[int]
 ) -> list[dict[str, object]]:
+    """Why each of these volunteers cannot be offered the order (none listed: all can)."""
     problems: list[dict[str, object]] = []
     declined = set(
         await session.scalars(
@@ -510,7 +535,7 @@ async def _own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) 
     offer = await session.get(Offer, offer_id)
     if offer is None or offer.volunteer_id != actor.id:
         raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
-    order = await _lock_order(session, offer.order_id)
+    order = await lock_order(session, offer.order_id)
     # Re-read under the order's lock: another request may have settled it meanwhile.
     await session.refresh(offer)
     return offer, order
@@ -553,7 +578,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
 
 async def decline_offer(
     session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime
-) -> None:
+) -> Order:
     offer, order = await _own_offer_locked(session, actor, offer_id)
     if offer.status != OfferStatus.pending:
         _refuse_settled_offer(offer, order)
@@ -563,13 +588,14 @@ async def decline_offer(
     await session.flush()
     await _requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
     await session.flush()
+    return order
 
 
 # ---------------------------------------------------------------- the assigned volunteer: service
 
 
 async def _assigned_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
-    order = await _lock_order(session, order_id)
+    order = await lock_order(session, order_id)
     if order.volunteer_id != actor.id:
         await _refuse(
             session,
@@ -608,7 +634,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str
 async def confirm(
     session: AsyncSession, actor: Actor, order_id: int, data: ConfirmRequest, now: datetime, tz: ZoneInfo
 ) -> None:
-    order = await _lock_order(session, order_id)
+    order = await lock_order(session, order_id)
     if order.requester_id != actor.id:
         await _refuse(
             session,
@@ -655,7 +681,7 @@ async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
-    order = await _lock_order(session, order_id)
+    order = await lock_order(session, order_id)
     if order.requester_id != actor.id and not actor.manages(order.area_code):
         await _refuse(
             session,
@@ -682,7 +708,7 @@ async def expire_offers(session: AsyncSession, now: datetime) -> int:
         )
     ).all()
     for order_id in sorted({row.order_id for row in due}):
-        order = await _lock_order(session, order_id)
+        order = await lock_order(session, order_id)
         await session.execute(
             update(Offer)
             .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending, Offer.expires_at <= now)
@@ -701,7 +727,7 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
         )
     ).all()
     for order_id in order_ids:
-        order = await _lock_order(session, order_id)
+        order = await lock_order(session, order_id)
         if order.status in TRANSITIONS["expire"][0]:
             session.add(
                 transition(order, "expire", None, now, "the time window ended before anyone accepted")

@@ -21,6 +21,7 @@ from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
+from market.notifications.service import notify
 from market.rewards.models import Redemption, RedemptionStatus, Reward, RewardCommunity
 from market.rewards.schemas import RedeemRequest, RedemptionRead, RewardCreate, RewardRead
 
@@ -185,6 +186,16 @@ async def redeem(
     )
     ledger.refuse(result, "The redemption was refused")
     reward.held += data.quantity
+    notify(
+        session,
+        [actor.id],
+        "redemption_ready",
+        f"{reward.name} is ready for pickup",
+        now,
+        body=f"Show code {redemption.pickup_code} at {reward.pickup_place}"
+        f" by {redemption.pickup_deadline:%Y-%m-%d}.",
+        subject=("redemption", redemption.id),
+    )
     await session.flush()
     return redemption
 

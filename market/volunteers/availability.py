@@ -18,8 +18,13 @@ def overlap_minutes(
     """Minutes of [start, end) that fall inside weekly (weekday, start_minute, end_minute) windows."""
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     by_day: dict[int, list[tuple[int, int]]] = {}
-    for weekday, lo, hi in windows:
-        by_day.setdefault(weekday, []).append((lo, hi))
+    # Overlapping windows of a day are merged, so no minute counts twice.
+    for weekday, lo, hi in sorted(windows):
+        day = by_day.setdefault(weekday, [])
+        if day and lo <= day[-1][1]:
+            day[-1] = (day[-1][0], max(day[-1][1], hi))
+        else:
+            day.append((lo, hi))
     total = 0
     day = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
     # Orders span days at most, so walking day by day is cheap; cap it at two weeks.

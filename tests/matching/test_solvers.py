@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,11 +13,23 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment, linprog
 
-from matching import Infeasible, solve_assignment, solve_transport
+from matching import Infeasible, assignment, solve_assignment, solve_transport
 
 
-def brute_force(cost: np.ndarray, allowed: np.ndarray, capacity: list[int], penalty: list[float] | None):
-    """Best total over every way to give each task an agent or nothing (None if impossible)."""
+@pytest.fixture(autouse=True)
+def _empty_database() -> None:
+    """These tests are pure: replaces the suite's autouse fixture that empties the database."""
+
+
+def brute_force(
+    cost: np.ndarray,
+    allowed: np.ndarray,
+    capacity: list[int],
+    penalty: list[float] | None,
+    slot_cost: list[float] | None = None,
+):
+    """Best total over every way to give each task an agent or nothing (None if impossible).
+    An agent with t tasks pays slot_cost × (0 + 1 + … + t-1) on top."""
     n, m = cost.shape
     best = None
     for choice in itertools.product(range(-1, m), repeat=n):
@@ -23,11 +37,40 @@ def brute_force(cost: np.ndarray, allowed: np.ndarray, capacity: list[int], pena
             continue
         if any(j >= 0 and not allowed[i, j] for i, j in enumerate(choice)):
             continue
-        if any(choice.count(j) > capacity[j] for j in range(m)):
+        loads = [choice.count(j) for j in range(m)]
+        if any(load > capacity[j] for j, load in enumerate(loads)):
             continue
         total = sum(cost[i, j] if j >= 0 else penalty[i] for i, j in enumerate(choice))
+        if slot_cost is not None:
+            total += sum(slot_cost[j] * sum(range(load)) for j, load in enumerate(loads))
         best = total if best is None else min(best, total)
     return best
+
+
+@contextlib.contextmanager
+def forced(method: str):
+    """Every component solved by one method, whatever its size; 'parallel' spreads them over processes."""
+    patches = {
+        "dense": {},
+        "sparse": {"DENSE_CELLS": -1, "LP_TASKS": 10**9, "LP_COPIES_PER_EDGE": 10**9},
+        "lp": {"DENSE_CELLS": -1, "LP_TASKS": 0},
+        "parallel": {"PARALLEL_EDGES": 0},
+    }[method]
+    with contextlib.ExitStack() as stack:
+        for name, value in patches.items():
+            stack.enter_context(mock.patch.object(assignment, name, value))
+        yield
+
+
+def recomputed_total(result, cost, penalty, slot_cost) -> float:
+    """The result's pairs, loads and leftovers priced from scratch."""
+    loads = np.bincount([j for _, j in result.pairs], minlength=cost.shape[1])
+    total = sum(cost[i, j] for i, j in result.pairs)
+    if penalty is not None:
+        total += sum(penalty[i] for i in result.unassigned)
+    if slot_cost is not None:
+        total += sum(s * sum(range(t)) for s, t in zip(slot_cost, loads, strict=True))
+    return total
 
 
 @st.composite
@@ -36,22 +79,23 @@ def small_problems(draw):
     m = draw(st.integers(1, 3))
     cost = np.array(draw(st.lists(st.integers(0, 20), min_size=n * m, max_size=n * m))).reshape(n, m)
     allowed = np.array(draw(st.lists(st.booleans(), min_size=n * m, max_size=n * m))).reshape(n, m)
-    capacity = draw(st.lists(st.integers(0, 2), min_size=m, max_size=m))
+    capacity = draw(st.lists(st.integers(0, 3), min_size=m, max_size=m))
     penalty = draw(st.none() | st.lists(st.integers(0, 30), min_size=n, max_size=n))
-    return cost, allowed, capacity, penalty
+    slot_cost = draw(st.none() | st.lists(st.integers(0, 10), min_size=m, max_size=m))
+    return cost, allowed, capacity, penalty, slot_cost
 
 
-@settings(max_examples=150, deadline=None)
-@given(small_problems(), st.booleans())
-def test_small_instances_match_brute_force(problem, as_sparse) -> None:
-    cost, allowed, capacity, penalty = problem
+@settings(max_examples=300, deadline=None)
+@given(small_problems(), st.booleans(), st.sampled_from(["dense", "sparse", "lp"]))
+def test_small_instances_match_brute_force(problem, as_sparse, method) -> None:
+    cost, allowed, capacity, penalty, slot_cost = problem
     rows, cols = np.nonzero(allowed)
     matrix = (
         sparse.csr_array((cost[rows, cols], (rows, cols)), shape=cost.shape)
         if as_sparse
         else np.where(allowed, cost.astype(float), np.inf)
     )
-    expected = brute_force(cost, allowed, capacity, penalty)
+    expected = brute_force(cost, allowed, capacity, penalty, slot_cost)
     if expected is None:
         with pytest.raises(Infeasible) as error:
             solve_assignment(matrix, capacities=capacity)
@@ -59,19 +103,17 @@ def test_small_instances_match_brute_force(problem, as_sparse) -> None:
         keep = [i for i in range(cost.shape[0]) if i not in error.value.tasks]
         assert brute_force(cost[keep], allowed[keep], capacity, None) is not None
         return
-    result = solve_assignment(matrix, capacities=capacity, unassigned_penalty=penalty)
+    with forced(method):
+        result = solve_assignment(
+            matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost
+        )
     assert result.total_cost == pytest.approx(expected)
     # The pairs are allowed, respect capacities and add up to the total.
     assert all(allowed[i, j] for i, j in result.pairs)
     loads = np.bincount([j for _, j in result.pairs], minlength=len(capacity))
     assert np.all(loads <= capacity)
     assert sorted([i for i, _ in result.pairs] + result.unassigned) == list(range(cost.shape[0]))
-    recomputed = (
-        sum(cost[i, j] for i, j in result.pairs) + sum(penalty[i] for i in result.unassigned)
-        if penalty
-        else sum(cost[i, j] for i, j in result.pairs)
-    )
-    assert result.total_cost == pytest.approx(recomputed)
+    assert result.total_cost == pytest.approx(recomputed_total(result, cost, penalty, slot_cost))
 
 
 @pytest.mark.parametrize(("n", "m", "seed"), [(40, 40, 1), (120, 200, 2), (250, 250, 3)])
@@ -83,6 +125,87 @@ def test_medium_instances_match_the_hungarian_method(n: int, m: int, seed: int, 
     result = solve_assignment(cost)
     assert result.total_cost == pytest.approx(cost[rows, cols].sum())
     assert result.unassigned == []
+
+
+def clustered_problem(seed: int, n: int, penalties: bool, dtype: type):
+    """Tasks and agents in clusters (a few candidate pairs between clusters): several components of
+    different sizes. Task i may always go to agent i, so every task can be assigned."""
+    rng = np.random.default_rng(seed)
+    cluster = rng.integers(0, 6, n)
+    allowed = (cluster[:, None] == cluster[None, :]) & (rng.random((n, n)) < 0.3)
+    allowed |= rng.random((n, n)) < 2 / n**2  # about two pairs between clusters: some merge
+    np.fill_diagonal(allowed, True)
+    cost = (rng.random((n, n)) * 300).astype(dtype)  # float64: fractional costs
+    capacity = rng.integers(1, 4, n)
+    slot_cost = rng.integers(0, 3, n) * rng.integers(0, 30, n)  # a third of the agents: no slot cost
+    penalty = rng.integers(100, 600, n) if penalties else None
+    return cost, allowed, capacity, penalty, slot_cost
+
+
+def dense_reference(cost, allowed, capacity, penalty, slot_cost) -> float:
+    """The whole problem as one dense assignment: a column per agent slot (its k-th slot costing
+    k × slot cost more), plus a reject column per task."""
+    n = cost.shape[0]
+    slot_agent = np.repeat(np.arange(len(capacity)), capacity)
+    slot_k = np.concatenate([np.arange(c) for c in capacity])
+    matrix = np.where(allowed[:, slot_agent], cost[:, slot_agent] + slot_k * slot_cost[slot_agent], np.inf)
+    if penalty is not None:
+        matrix = np.hstack([matrix, np.where(np.eye(n, dtype=bool), penalty[:, None], np.inf)])
+    rows, cols = linear_sum_assignment(matrix)
+    return matrix[rows, cols].sum()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([60, 150]),
+    st.booleans(),
+    st.sampled_from([np.int64, np.float64]),
+    st.sampled_from(["dense", "sparse", "lp", "parallel"]),
+)
+def test_medium_instances_with_slot_costs_match_a_dense_assignment(seed, n, penalties, dtype, method) -> None:
+    cost, allowed, capacity, penalty, slot_cost = clustered_problem(seed, n, penalties, dtype)
+    rows, cols = np.nonzero(allowed)
+    matrix = sparse.coo_array((cost[rows, cols], (rows, cols)), shape=cost.shape)
+    with forced(method):
+        result = solve_assignment(
+            matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost
+        )
+    assert result.total_cost == pytest.approx(dense_reference(cost, allowed, capacity, penalty, slot_cost))
+    assert result.total_cost == pytest.approx(recomputed_total(result, cost, penalty, slot_cost))
+    assert all(allowed[i, j] for i, j in result.pairs)
+    assert np.all(np.bincount([j for _, j in result.pairs], minlength=n) <= capacity)
+
+
+def test_slot_costs_spread_the_work() -> None:
+    # One agent is cheapest for both tasks; its second slot costs 10 more, so the other agent takes one.
+    cost = np.array([[1.0, 5.0], [1.0, 6.0]])
+    assert solve_assignment(cost, capacities=[2, 2]).pairs == [(0, 0), (1, 0)]
+    result = solve_assignment(cost, capacities=[2, 2], slot_costs=10)
+    assert result.pairs == [(0, 1), (1, 0)]
+    assert result.total_cost == 6
+    with pytest.raises(ValueError, match="slot_costs"):
+        solve_assignment(cost, slot_costs=[1, -1])
+
+
+def test_duplicate_sparse_entries_are_summed() -> None:
+    # As scipy reads a COO array: (0, 0) costs 3 + 4.
+    cost = sparse.coo_array(([3, 4, 5], ([0, 0, 0], [0, 0, 1])), shape=(1, 2))
+    assert solve_assignment(cost).pairs == [(0, 1)]
+
+
+def test_components_in_parallel_give_what_one_process_gives() -> None:
+    cost, allowed, capacity, penalty, slot_cost = clustered_problem(11, 300, True, np.float64)
+    rows, cols = np.nonzero(allowed)
+    matrix = sparse.csr_array((cost[rows, cols], (rows, cols)), shape=cost.shape)
+    serial = solve_assignment(matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost)
+    pool = mock.patch.object(assignment, "ProcessPoolExecutor", wraps=assignment.ProcessPoolExecutor)
+    with forced("parallel"), pool as spy:
+        parallel = solve_assignment(
+            matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost
+        )
+    assert spy.called
+    assert parallel == serial
 
 
 def test_the_same_input_gives_the_same_output() -> None:

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.access import ActorRequest, requires_manager
+from market.dispatch import service
+from market.dispatch.schemas import (
+    ApplyRequest,
+    ApplyResult,
+    AutoDispatchRead,
+    AutoDispatchWrite,
+    PlanCreate,
+    PlanListItem,
+    PlanRead,
+)
+from market.fields import ID_MAX, PathId
+from market.pagination import Limit, Offset, Page
+from market.settings import Settings
+
+
+class DispatchController(Controller):
+    path = "/api/dispatch"
+    tags = ["dispatch"]
+
+    @post(
+        "/plans",
+        summary="Plan who should take the area's waiting orders (grid workers, managers)",
+        guards=[requires_manager],
+    )
+    async def create_plan(
+        self,
+        request: ActorRequest,
+        data: JSONBody[PlanCreate],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> PlanRead:
+        plan = await service.create_plan(session, request.user, data.area_id, data.order_ids, now, settings)
+        return await service.plan_read(session, plan)
+
+    @get("/plans", summary="Plans made in your area, newest first", guards=[requires_manager])
+    async def list_plans(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        area_id: Annotated[
+            int | None, QueryParameter(ge=1, le=ID_MAX, description="Only plans inside this area")
+        ] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[PlanListItem]:
+        items, total = await service.list_plans(session, request.user, area_id, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @get(
+        "/plans/{plan_id:int}",
+        summary="A plan: proposed pairs with their costs, orders left and why",
+        guards=[requires_manager],
+    )
+    async def get_plan(
+        self, request: ActorRequest, plan_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> PlanRead:
+        return await service.get_plan(session, request.user, plan_id)
+
+    @post(
+        "/plans/{plan_id:int}/apply",
+        summary="Offer all or chosen pairs, re-checking each; a plan applies once",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def apply_plan(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        data: JSONBody[ApplyRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> ApplyResult:
+        offered, skipped = await service.apply_plan(
+            session, request.user, plan_id, data.pair_ids, now, settings.offer_ttl_minutes
+        )
+        return ApplyResult(
+            offered=offered, skipped=skipped, plan=await service.get_plan(session, request.user, plan_id)
+        )
+
+    @get(
+        "/auto/{community_id:int}",
+        summary="Whether the community's waiting orders are dispatched automatically",
+        guards=[requires_manager],
+    )
+    async def get_auto(
+        self, request: ActorRequest, community_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> AutoDispatchRead:
+        return await service.get_auto_dispatch(session, request.user, community_id)
+
+    @put(
+        "/auto/{community_id:int}",
+        summary="Turn auto-dispatch on or off (community managers)",
+        guards=[requires_manager],
+    )
+    async def set_auto(
+        self,
+        request: ActorRequest,
+        community_id: PathId,
+        data: JSONBody[AutoDispatchWrite],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> AutoDispatchRead:
+        return await service.set_auto_dispatch(session, request.user, community_id, data.enabled, now)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from market.dispatch.models import PairOutcome, PlanStatus
+from market.fields import Id
+
+
+class PlanCreate(msgspec.Struct, forbid_unknown_fields=True):
+    area_id: Id
+    # Default: every order in the area waiting for dispatch.
+    order_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=2000)] | None = None
+
+
+class ApplyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    # Default: every proposed pair.
+    pair_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=2000)] | None = None
+
+
+class PairRead(msgspec.Struct):
+    id: int
+    order_id: int
+    volunteer_id: int
+    volunteer_name: str
+    cost: int
+    # same_building, same_compound, same_grid, same_community, same_street or farther.
+    distance: str
+    # Cost per term (distance, load, rating, skill); the terms add up to `cost`.
+    breakdown: dict[str, int]
+    outcome: PairOutcome
+    note: str
+    offer_id: int | None
+
+
+class UnassignedRead(msgspec.Struct):
+    order_id: int
+    reason: str
+    explanation: str
+    penalty: int
+    # Volunteers left after each filter: serving (area and skill), eligible, free, with_capacity.
+    candidates: dict[str, int]
+
+
+class PlanSummary(msgspec.Struct):
+    orders: int
+    assigned: int
+    coverage: float
+    total_cost: int
+    distances: dict[str, int]
+    mean_distance_cost: float
+    load_spread: float
+    max_load: int
+
+
+class PlanRead(msgspec.Struct):
+    id: int
+    area_id: int
+    status: PlanStatus
+    automatic: bool
+    created_by_id: int | None
+    created_at: datetime
+    applied_at: datetime | None
+    applied_by_id: int | None
+    weights: dict[str, float]
+    summary: PlanSummary
+    pairs: list[PairRead]
+    unassigned: list[UnassignedRead]
+
+
+class PlanListItem(msgspec.Struct):
+    id: int
+    area_id: int
+    status: PlanStatus
+    automatic: bool
+    created_at: datetime
+    applied_at: datetime | None
+    summary: PlanSummary
+
+
+class SkippedPair(msgspec.Struct):
+    pair_id: int
+    order_id: int
+    volunteer_id: int
+    reason: str
+
+
+class ApplyResult(msgspec.Struct):
+    offered: int
+    skipped: list[SkippedPair]
+    plan: PlanRead
+
+
+class AutoDispatchWrite(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool
+
+
+class AutoDispatchRead(msgspec.Struct):
+    community_id: int
+    enabled: bool
+    updated_by_id: int | None
+    updated_at: datetime | None

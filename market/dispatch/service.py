@@ -1,0 +1,486 @@
+"""Batch dispatch: plan who should take the waiting orders of an area, then offer them.
+
+A plan is built from current data by `matching.dispatch.plan_dispatch` (run in
+a worker thread: the solver must not block the event loop), stored as it was
+made, and applied once: every pair is re-checked against the state at that
+moment, because orders and volunteers move on between the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+from sqlalchemy import func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import get_area
+from market.auth.access import Actor
+from market.auth.models import Role, User, UserRole
+from market.auth.service import user_names
+from market.dispatch.models import (
+    AutoDispatch,
+    DispatchPlan,
+    PairOutcome,
+    PlanPair,
+    PlanStatus,
+    PlanUnassigned,
+)
+from market.dispatch.schemas import (
+    AutoDispatchRead,
+    PairRead,
+    PlanListItem,
+    PlanRead,
+    PlanSummary,
+    SkippedPair,
+    UnassignedRead,
+)
+from market.errors import Conflict, Forbidden, NotFound, Unprocessable
+from market.orders import service as orders
+from market.orders.models import HELD_STATUSES, DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.settings import Settings
+from market.volunteers.models import ServingArea, VolunteerProfile
+from matching.dispatch import REASONS, OrderSpec, VolunteerSpec, plan_dispatch
+from matching.dispatch import DispatchPlan as Plan
+
+# Reasons an order asked for by id is not in the plan's problem at all.
+NOT_WAITING = "not_waiting"
+EXPLANATIONS = REASONS | {NOT_WAITING: "The order is no longer waiting for dispatch."}
+
+
+# ---------------------------------------------------------------- building the problem
+
+
+def _week_minute(moment: datetime, tz: ZoneInfo) -> int:
+    local = moment.astimezone(tz)
+    return local.weekday() * 1440 + local.hour * 60 + local.minute
+
+
+async def _waiting_orders(
+    session: AsyncSession, area: Area, order_ids: list[int] | None, now: datetime
+) -> list[Order]:
+    stmt = (
+        select(Order)
+        .where(
+            Order.area_code.startswith(area.code, autoescape=True),
+            Order.status == OrderStatus.submitted,
+            Order.window_end > now,
+        )
+        .order_by(Order.id)
+    )
+    if order_ids is not None:
+        stmt = stmt.where(Order.id.in_(order_ids))
+    return list(await session.scalars(stmt))
+
+
+async def _order_specs(
+    session: AsyncSession, waiting: Sequence[Order], now: datetime, tz: ZoneInfo
+) -> list[OrderSpec]:
+    # A volunteer who declined an order, or let its offer lapse, is not asked again.
+    passed: dict[int, set[int]] = {}
+    rows = await session.execute(
+        select(Offer.order_id, Offer.volunteer_id).where(
+            Offer.order_id.in_([o.id for o in waiting]),
+            Offer.status.in_([OfferStatus.declined, OfferStatus.expired]),
+        )
+    )
+    for order_id, volunteer_id in rows:
+        passed.setdefault(order_id, set()).add(volunteer_id)
+    specs = []
+    for order in waiting:
+        start = _week_minute(order.window_start, tz)
+        minutes = int((order.window_end - order.window_start).total_seconds() // 60)
+        specs.append(
+            OrderSpec(
+                id=order.id,
+                area_code=order.area_code,
+                skill=order.category_code,
+                start=start,
+                end=start + minutes,
+                urgent=order.urgency == "urgent",
+                waited_minutes=int((now - order.created_at).total_seconds() // 60),
+                requester_id=order.requester_id,
+                declined_by=frozenset(passed.get(order.id, ())),
+            )
+        )
+    return specs
+
+
+async def _loads(session: AsyncSession, volunteer_ids: list[int]) -> Counter[int]:
+    """Orders each volunteer holds plus their pending offers: both count against capacity."""
+    held = await session.execute(
+        select(Order.volunteer_id, func.count())
+        .where(Order.volunteer_id.in_(volunteer_ids), Order.status.in_(HELD_STATUSES))
+        .group_by(Order.volunteer_id)
+    )
+    pending = await session.execute(
+        select(Offer.volunteer_id, func.count())
+        .where(Offer.volunteer_id.in_(volunteer_ids), Offer.status == OfferStatus.pending)
+        .group_by(Offer.volunteer_id)
+    )
+    load: Counter[int] = Counter()
+    for volunteer_id, count in [*held, *pending]:
+        load[volunteer_id] += count
+    return load
+
+
+async def _volunteer_specs(session: AsyncSession, area: Area) -> list[VolunteerSpec]:
+    """Active volunteers serving somewhere overlapping the area (inside it or above it)."""
+    serving = select(ServingArea.user_id).where(
+        or_(
+            ServingArea.area_code.startswith(area.code, autoescape=True),
+            literal(area.code).startswith(ServingArea.area_code),
+        )
+    )
+    rows = (
+        await session.execute(
+            select(User, VolunteerProfile)
+            .join(VolunteerProfile, VolunteerProfile.user_id == User.id)
+            .where(
+                User.is_active,
+                User.id.in_(serving),
+                User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.volunteer)),
+            )
+            .options(
+                selectinload(User.area),
+                selectinload(VolunteerProfile.skills),
+                selectinload(VolunteerProfile.availability),
+                selectinload(VolunteerProfile.serving_areas),
+            )
+            .order_by(User.id)
+        )
+    ).all()
+    load = await _loads(session, [user.id for user, _ in rows])
+    return [
+        VolunteerSpec(
+            id=user.id,
+            home_code=user.area.code if user.area else None,
+            serves=tuple(s.area_code for s in profile.serving_areas),
+            skills={s.category_code: s.level for s in profile.skills},
+            windows=tuple((w.weekday, w.start_minute, w.end_minute) for w in profile.availability),
+            capacity=profile.capacity,
+            load=load[user.id],
+            rating=profile.rating,
+        )
+        for user, profile in rows
+    ]
+
+
+# ---------------------------------------------------------------- plans
+
+
+async def _managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:
+    area = await get_area(session, area_id)
+    if actor is not None and not actor.manages(area.code):
+        raise Forbidden("That area is outside your own.", code="outside_your_area")
+    return area
+
+
+async def create_plan(
+    session: AsyncSession,
+    actor: Actor | None,
+    area_id: int,
+    order_ids: list[int] | None,
+    now: datetime,
+    settings: Settings,
+) -> DispatchPlan:
+    """Plan the area's waiting orders (or the given ones). `actor` None: auto-dispatch."""
+    area = await _managed_area(session, actor, area_id)
+    asked = sorted(set(order_ids)) if order_ids is not None else None
+    if asked is not None:
+        inside = set(
+            await session.scalars(
+                select(Order.id).where(
+                    Order.id.in_(asked), Order.area_code.startswith(area.code, autoescape=True)
+                )
+            )
+        )
+        if outside := [i for i in asked if i not in inside]:
+            raise Unprocessable(
+                f"Orders {', '.join(map(str, outside))} are not in {area.name}.",
+                code="orders_outside_area",
+                order_ids=outside,
+            )
+    waiting = await _waiting_orders(session, area, asked, now)
+    order_specs = await _order_specs(session, waiting, now, settings.tz)
+    volunteer_specs = await _volunteer_specs(session, area)
+    weights = settings.dispatch_weights
+    plan: Plan = await anyio.to_thread.run_sync(plan_dispatch, order_specs, volunteer_specs, weights)
+
+    row = DispatchPlan(
+        area_id=area.id,
+        area_code=area.code,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        status=PlanStatus.proposed,
+        weights=dataclasses.asdict(weights),
+        summary=dataclasses.asdict(plan.summary),
+    )
+    row.pairs = [
+        PlanPair(
+            order_id=p.order_id,
+            volunteer_id=p.volunteer_id,
+            cost=p.cost,
+            distance=p.distance,
+            breakdown=p.breakdown,
+            outcome=PairOutcome.proposed,
+            note="",
+        )
+        for p in plan.proposals
+    ]
+    planned = {o.id for o in waiting}
+    row.unassigned = [
+        PlanUnassigned(order_id=u.order_id, reason=u.reason, penalty=u.penalty, candidates=u.candidates)
+        for u in plan.unassigned
+    ] + [
+        PlanUnassigned(order_id=i, reason=NOT_WAITING, penalty=0, candidates={})
+        for i in (asked or [])
+        if i not in planned
+    ]
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _plan(session: AsyncSession, plan_id: int, *, for_update: bool = False) -> DispatchPlan:
+    stmt = (
+        select(DispatchPlan)
+        .where(DispatchPlan.id == plan_id)
+        .options(selectinload(DispatchPlan.pairs), selectinload(DispatchPlan.unassigned))
+        .execution_options(populate_existing=True)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    plan = await session.scalar(stmt)
+    if plan is None:
+        raise NotFound(f"Dispatch plan {plan_id} does not exist.", code="plan_not_found")
+    return plan
+
+
+async def get_plan(session: AsyncSession, actor: Actor, plan_id: int) -> PlanRead:
+    plan = await _plan(session, plan_id)
+    if not actor.manages(plan.area_code):
+        raise NotFound(f"Dispatch plan {plan_id} does not exist.", code="plan_not_found")
+    return await plan_read(session, plan)
+
+
+async def plan_read(session: AsyncSession, plan: DispatchPlan) -> PlanRead:
+    names = await user_names(session, {p.volunteer_id for p in plan.pairs})
+    return PlanRead(
+        id=plan.id,
+        area_id=plan.area_id,
+        status=plan.status,
+        automatic=plan.created_by_id is None,
+        created_by_id=plan.created_by_id,
+        created_at=plan.created_at,
+        applied_at=plan.applied_at,
+        applied_by_id=plan.applied_by_id,
+        weights=plan.weights,
+        summary=PlanSummary(**plan.summary),
+        pairs=[
+            PairRead(
+                id=p.id,
+                order_id=p.order_id,
+                volunteer_id=p.volunteer_id,
+                volunteer_name=names.get(p.volunteer_id, ""),
+                cost=p.cost,
+                distance=p.distance,
+                breakdown=p.breakdown,
+                outcome=p.outcome,
+                note=p.note,
+                offer_id=p.offer_id,
+            )
+            for p in plan.pairs
+        ],
+        unassigned=[
+            UnassignedRead(
+                order_id=u.order_id,
+                reason=u.reason,
+                explanation=EXPLANATIONS[u.reason],
+                penalty=u.penalty,
+                candidates=u.candidates,
+            )
+            for u in plan.unassigned
+        ],
+    )
+
+
+async def list_plans(
+    session: AsyncSession, actor: Actor, area_id: int | None, limit: int, offset: int
+) -> tuple[list[PlanListItem], int]:
+    root = (await _managed_area(session, actor, area_id)).code if area_id is not None else actor.area_code
+    stmt = select(DispatchPlan).where(DispatchPlan.area_code.startswith(root, autoescape=True))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    plans = await session.scalars(stmt.order_by(DispatchPlan.id.desc()).limit(limit).offset(offset))
+    return [
+        PlanListItem(
+            id=p.id,
+            area_id=p.area_id,
+            status=p.status,
+            automatic=p.created_by_id is None,
+            created_at=p.created_at,
+            applied_at=p.applied_at,
+            summary=PlanSummary(**p.summary),
+        )
+        for p in plans
+    ], total
+
+
+# ---------------------------------------------------------------- applying a plan
+
+
+async def apply_plan(
+    session: AsyncSession,
+    actor: Actor | None,
+    plan_id: int,
+    pair_ids: list[int] | None,
+    now: datetime,
+    ttl_minutes: int,
+) -> tuple[int, list[SkippedPair]]:
+    """Offer the chosen pairs (default: all) directly, re-checking each; a plan applies once."""
+    plan = await _plan(session, plan_id, for_update=True)
+    if actor is not None and not actor.manages(plan.area_code):
+        raise NotFound(f"Dispatch plan {plan_id} does not exist.", code="plan_not_found")
+    if plan.status == PlanStatus.applied:
+        raise Conflict("This plan has already been applied; make a new one.", code="plan_already_applied")
+    by_id = {p.id: p for p in plan.pairs}
+    chosen = set(by_id) if pair_ids is None else set(pair_ids)
+    if unknown := sorted(chosen - set(by_id)):
+        raise Unprocessable(
+            f"Pairs {', '.join(map(str, unknown))} are not in plan {plan_id}.",
+            code="pairs_not_in_plan",
+            pair_ids=unknown,
+        )
+    load = await _loads(session, sorted({p.volunteer_id for p in plan.pairs}))
+    capacity = dict(
+        (
+            await session.execute(
+                select(VolunteerProfile.user_id, VolunteerProfile.capacity).where(
+                    VolunteerProfile.user_id.in_(load.keys() | {p.volunteer_id for p in plan.pairs})
+                )
+            )
+        ).all()
+    )
+    offered, skipped = 0, []
+    for pair in plan.pairs:
+        if pair.id not in chosen:
+            pair.outcome = PairOutcome.not_chosen
+            continue
+        order = await orders.lock_order(session, pair.order_id)
+        reason = _stale(order, now)
+        if reason is None:
+            problems = await orders.dispatch_problems(session, order, [pair.volunteer_id])
+            reason = str(problems[0]["reason"]) if problems else None
+        if reason is None and load[pair.volunteer_id] >= capacity.get(pair.volunteer_id, 0):
+            reason = "is at capacity (with pending offers)"
+        if reason is not None:
+            pair.outcome, pair.note = PairOutcome.skipped, reason[:200]
+            skipped.append(SkippedPair(pair.id, pair.order_id, pair.volunteer_id, reason))
+            continue
+        (offer,) = await orders.make_offers(
+            session,
+            order,
+            [pair.volunteer_id],
+            DispatchMode.direct,
+            actor.id if actor else None,
+            now,
+            ttl_minutes,
+        )
+        pair.outcome, pair.offer_id = PairOutcome.offered, offer.id
+        load[pair.volunteer_id] += 1
+        offered += 1
+    plan.status = PlanStatus.applied
+    plan.applied_at = now
+    plan.applied_by_id = actor.id if actor else None
+    await session.flush()
+    return offered, skipped
+
+
+def _stale(order: Order, now: datetime) -> str | None:
+    if order.status != OrderStatus.submitted:
+        return f"the order is no longer waiting (it is {order.status})"
+    if order.window_end <= now:
+        return "the order's time window has passed"
+    return None
+
+
+# ---------------------------------------------------------------- auto-dispatch
+
+
+def _community(area: Area) -> Area:
+    if area.level != AreaLevel.community:
+        raise Unprocessable(f"{area.name} is not a community.", code="not_a_community")
+    return area
+
+
+async def get_auto_dispatch(session: AsyncSession, actor: Actor, community_id: int) -> AutoDispatchRead:
+    """Managers of the community and the grid workers inside it may read the setting."""
+    area = _community(await get_area(session, community_id))
+    if not (actor.manages(area.code) or (actor.is_manager and actor.area_code.startswith(area.code))):
+        raise Forbidden("That community is outside your own.", code="outside_your_area")
+    row = await session.get(AutoDispatch, area.id)
+    if row is None:
+        return AutoDispatchRead(community_id=area.id, enabled=False, updated_by_id=None, updated_at=None)
+    return AutoDispatchRead(area.id, row.enabled, row.updated_by_id, row.updated_at)
+
+
+async def set_auto_dispatch(
+    session: AsyncSession, actor: Actor, community_id: int, enabled: bool, now: datetime
+) -> AutoDispatchRead:
+    if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
+        raise Forbidden("Only community managers turn auto-dispatch on or off.", code="manager_required")
+    area = _community(await _managed_area(session, actor, community_id))
+    row = await session.get(AutoDispatch, area.id, with_for_update=True)
+    if row is None:
+        row = AutoDispatch(community_id=area.id, enabled=enabled, updated_by_id=actor.id, updated_at=now)
+        session.add(row)
+    row.enabled, row.updated_by_id, row.updated_at = enabled, actor.id, now
+    await session.flush()
+    return AutoDispatchRead(area.id, row.enabled, row.updated_by_id, row.updated_at)
+
+
+async def _auto_dispatch_area(
+    session: AsyncSession, community: Area, order_ids: list[int] | None, now: datetime, settings: Settings
+) -> int:
+    if not await _waiting_orders(session, community, order_ids, now):
+        return 0  # nothing waiting: no empty plan every few minutes
+    plan = await create_plan(session, None, community.id, order_ids, now, settings)
+    offered, _ = await apply_plan(session, None, plan.id, None, now, settings.offer_ttl_minutes)
+    return offered
+
+
+async def auto_dispatch(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The scheduled job: plan and offer the waiting orders of every community that asked for it."""
+    communities = await session.scalars(
+        select(Area)
+        .join(AutoDispatch, AutoDispatch.community_id == Area.id)
+        .where(AutoDispatch.enabled)
+        .order_by(Area.id)
+    )
+    offered = 0
+    for community in communities.all():
+        offered += await _auto_dispatch_area(session, community, None, now, settings)
+    return offered
+
+
+async def redispatch(session: AsyncSession, order_id: int, now: datetime, settings: Settings) -> int:
+    """After a decline: if the order waits again in an auto-dispatch community, offer it to the
+    next best volunteer at once."""
+    order = await session.get(Order, order_id)
+    if order is None or order.status != OrderStatus.submitted:
+        return 0
+    community_code = order.area_code[: code_length(AreaLevel.community)]
+    community = await session.scalar(
+        select(Area)
+        .join(AutoDispatch, AutoDispatch.community_id == Area.id)
+        .where(Area.code == community_code, AutoDispatch.enabled)
+    )
+    if community is None:
+        return 0
+    return await _auto_dispatch_area(session, community, [order_id], now, settings)

@@ -1,0 +1,94 @@
+"""Inboxes. Flows and jobs call `notify` inside their own transaction, so a message exists
+exactly when the change it announces does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.access import Actor
+from market.errors import NotFound
+from market.notifications.models import Notification
+from market.notifications.schemas import NotificationRead
+
+
+def notify(
+    session: AsyncSession,
+    user_ids: Iterable[int],
+    kind: str,
+    title: str,
+    now: datetime,
+    *,
+    body: str = "",
+    subject: tuple[str, int] | None = None,
+) -> None:
+    subject_type, subject_id = subject if subject else ("", None)
+    session.add_all(
+        Notification(
+            user_id=user_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            created_at=now,
+        )
+        for user_id in sorted(set(user_ids))
+    )
+
+
+def _read(n: Notification) -> NotificationRead:
+    return NotificationRead(
+        id=n.id,
+        kind=n.kind,
+        title=n.title,
+        body=n.body,
+        subject_type=n.subject_type,
+        subject_id=n.subject_id,
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+
+
+async def list_notifications(
+    session: AsyncSession, actor: Actor, unread: bool, limit: int, offset: int
+) -> tuple[list[NotificationRead], int, int]:
+    """The actor's inbox, newest first, with the total and the unread count."""
+    mine = select(Notification).where(Notification.user_id == actor.id)
+    if unread:
+        mine = mine.where(Notification.read_at.is_(None))
+    total = await session.scalar(select(func.count()).select_from(mine.subquery())) or 0
+    unread_count = (
+        await session.scalar(
+            select(func.count()).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+    rows = await session.scalars(
+        mine.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit).offset(offset)
+    )
+    return [_read(n) for n in rows], total, unread_count
+
+
+async def mark_read(
+    session: AsyncSession, actor: Actor, notification_id: int, now: datetime
+) -> NotificationRead:
+    n = await session.get(Notification, notification_id)
+    if n is None or n.user_id != actor.id:
+        raise NotFound(f"Notification {notification_id} does not exist.", code="notification_not_found")
+    if n.read_at is None:
+        n.read_at = now
+        await session.flush()
+    return _read(n)
+
+
+async def mark_all_read(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+        .values(read_at=now)
+    )
+    return result.rowcount

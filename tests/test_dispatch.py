@@ -1,0 +1,320 @@
+"""Dispatch plans through the API: plan, read, apply once with re-checks, auto-dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.clock import FrozenClock
+from market.dispatch.service import auto_dispatch
+from market.orders.models import Offer, OfferStatus
+from market.orders.service import expire_offers
+from market.settings import Settings
+from tests.world import World
+
+
+class Desk:
+    """The calls a dispatcher and the people around them make."""
+
+    def __init__(self, client: AsyncTestClient, world: World) -> None:
+        self.client, self.world = client, world
+
+    async def post_order(self, resident: str = "resident", **overrides: object) -> int:
+        r = await self.client.post(
+            "/api/orders",
+            json=self.world.order_body(resident, **overrides),
+            headers=self.world.auth(resident),
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    async def plan(self, who: str = "grid_worker", area: str = "c1_grid", **body: Any) -> httpx.Response:
+        return await self.client.post(
+            "/api/dispatch/plans",
+            json={"area_id": self.world.areas[area].id, **body},
+            headers=self.world.auth(who),
+        )
+
+    async def apply(self, plan_id: int, who: str = "grid_worker", **body: Any) -> httpx.Response:
+        return await self.client.post(
+            f"/api/dispatch/plans/{plan_id}/apply", json=body, headers=self.world.auth(who)
+        )
+
+    async def offers(self, volunteer: str) -> list[dict[str, Any]]:
+        r = await self.client.get("/api/offers?status=pending", headers=self.world.auth(volunteer))
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    async def order(self, order_id: int) -> dict[str, Any]:
+        r = await self.client.get(f"/api/orders/{order_id}", headers=self.world.auth("street_admin"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture
+def desk(client: AsyncTestClient, world: World) -> Desk:
+    return Desk(client, world)
+
+
+async def test_a_plan_proposes_pairs_with_breakdowns_and_applies_them_as_direct_offers(desk: Desk) -> None:
+    orders = [await desk.post_order() for _ in range(3)]
+    r = await desk.plan()
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    assert plan["status"] == "proposed" and plan["automatic"] is False
+    assert sorted(p["order_id"] for p in plan["pairs"]) == orders
+    for pair in plan["pairs"]:
+        assert sum(pair["breakdown"].values()) == pair["cost"]
+        assert pair["distance"] == "same_building"  # every volunteer lives in the orders' building
+        assert pair["volunteer_id"] != desk.world.id("resident")
+    assert plan["summary"] == plan["summary"] | {"orders": 3, "assigned": 3, "coverage": 1.0}
+    assert plan["unassigned"] == []
+
+    r = await desk.apply(plan["id"])
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["offered"] == 3 and result["skipped"] == []
+    assert result["plan"]["status"] == "applied"
+    assert {p["outcome"] for p in result["plan"]["pairs"]} == {"offered"}
+    for pair in result["plan"]["pairs"]:
+        order = await desk.order(pair["order_id"])
+        assert order["status"] == "dispatched"
+        assert [(o["volunteer_id"], o["status"]) for o in order["offers"]] == [
+            (pair["volunteer_id"], "pending")
+        ]
+
+    again = await desk.apply(plan["id"])
+    assert again.status_code == 409 and again.json()["code"] == "plan_already_applied"
+    assert (
+        await desk.client.get(f"/api/dispatch/plans/{plan['id']}", headers=desk.world.auth("manager"))
+    ).json() == (result["plan"])
+
+
+async def test_unassigned_orders_carry_their_reasons(desk: Desk, world: World) -> None:
+    no_skill = await desk.post_order(category="tutoring")
+    # In community 2 only volunteer_c2 serves, and they hold an order already (capacity 1).
+    held = await desk.post_order("resident_c2", area_id=world.areas["c2_building"].id)
+    r = await desk.client.post(
+        f"/api/orders/{held}/dispatch",
+        json={"volunteer_ids": [world.id("volunteer_c2")]},
+        headers=world.auth("manager_c2"),
+    )
+    assert r.status_code == 200, r.text
+    (offer,) = await desk.offers("volunteer_c2")
+    r = await desk.client.post(f"/api/offers/{offer['id']}/accept", headers=world.auth("volunteer_c2"))
+    assert r.status_code == 200, r.text
+    full = await desk.post_order("resident_c2", area_id=world.areas["c2_building"].id, urgency="urgent")
+
+    r = await desk.plan("street_admin", "street")
+    assert r.status_code == 201, r.text
+    reasons = {u["order_id"]: u for u in r.json()["unassigned"]}
+    assert reasons[no_skill]["reason"] == "no_one_with_skill"
+    assert reasons[full]["reason"] == "everyone_at_capacity"
+    assert reasons[full]["candidates"] == {"serving": 1, "eligible": 1, "free": 1, "with_capacity": 0}
+    assert reasons[full]["penalty"] > reasons[no_skill]["penalty"]  # urgent orders weigh more
+    assert reasons[full]["explanation"]
+
+
+async def test_a_volunteer_is_never_proposed_their_own_order_nor_one_they_declined(desk: Desk) -> None:
+    own = await desk.post_order("vol_resident")
+    r = await desk.client.post(
+        f"/api/orders/{own}/dispatch",
+        json={"volunteer_ids": [desk.world.id("volunteer")]},
+        headers=desk.world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    (offer,) = await desk.offers("volunteer")
+    r = await desk.client.post(
+        f"/api/offers/{offer['id']}/decline", json={"reason": "busy"}, headers=desk.world.auth("volunteer")
+    )
+    assert r.status_code == 204, r.text
+    plan = (await desk.plan()).json()
+    (pair,) = plan["pairs"]
+    assert pair["volunteer_id"] not in {desk.world.id("vol_resident"), desk.world.id("volunteer")}
+
+
+async def test_applying_rechecks_each_pair_and_applies_only_the_chosen_ones(desk: Desk) -> None:
+    cancelled, skipped_by_choice, kept = [await desk.post_order() for _ in range(3)]
+    plan = (await desk.plan()).json()
+    pair_of = {p["order_id"]: p for p in plan["pairs"]}
+    r = await desk.client.post(
+        f"/api/orders/{cancelled}/cancel",
+        json={"reason": "no longer needed"},
+        headers=desk.world.auth("resident"),
+    )
+    assert r.status_code == 200, r.text
+
+    r = await desk.apply(plan["id"], pair_ids=[pair_of[cancelled]["id"], pair_of[kept]["id"]])
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["offered"] == 1
+    (skipped,) = result["skipped"]
+    assert skipped["order_id"] == cancelled and "cancelled" in skipped["reason"]
+    outcome = {p["order_id"]: p["outcome"] for p in result["plan"]["pairs"]}
+    assert outcome == {cancelled: "skipped", skipped_by_choice: "not_chosen", kept: "offered"}
+    assert (await desk.order(skipped_by_choice))["status"] == "submitted"
+
+
+async def test_a_volunteer_filled_up_since_the_plan_is_skipped(desk: Desk, world: World) -> None:
+    order = await desk.post_order(area_id=world.areas["c2_building"].id, resident="resident_c2")
+    plan = (await desk.plan("manager_c2", "c2")).json()
+    (pair,) = plan["pairs"]
+    assert pair["volunteer_id"] == world.id("volunteer_c2")
+    other = await desk.post_order(area_id=world.areas["c2_building"].id, resident="resident_c2")
+    r = await desk.client.post(
+        f"/api/orders/{other}/dispatch",
+        json={"volunteer_ids": [world.id("volunteer_c2")]},
+        headers=world.auth("manager_c2"),
+    )
+    assert r.status_code == 200, r.text  # a pending offer takes the volunteer's only slot
+
+    result = (await desk.apply(plan["id"], "manager_c2")).json()
+    assert result["offered"] == 0
+    assert result["skipped"][0]["reason"].startswith("is at capacity")
+    assert (await desk.order(order))["status"] == "submitted"
+
+
+async def test_plans_for_chosen_orders(desk: Desk, world: World) -> None:
+    first, second = await desk.post_order(), await desk.post_order()
+    r = await desk.client.post(
+        f"/api/orders/{second}/cancel", json={"reason": "changed my mind"}, headers=world.auth("resident")
+    )
+    assert r.status_code == 200
+    plan = (await desk.plan(order_ids=[first, second])).json()
+    assert [p["order_id"] for p in plan["pairs"]] == [first]
+    assert [(u["order_id"], u["reason"]) for u in plan["unassigned"]] == [(second, "not_waiting")]
+
+    elsewhere = await desk.post_order("resident_c2", area_id=world.areas["c2_building"].id)
+    r = await desk.plan(order_ids=[first, elsewhere])
+    assert r.status_code == 422 and r.json()["code"] == "orders_outside_area"
+
+
+async def test_who_may_plan_and_see_plans(desk: Desk, world: World) -> None:
+    await desk.post_order()
+    r = await desk.plan("grid_worker_c2", "c1")
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_area"
+    r = await desk.plan("resident", "c1")
+    assert r.status_code == 403 and r.json()["code"] == "role_required"
+    plan = (await desk.plan()).json()
+    r = await desk.client.get(f"/api/dispatch/plans/{plan['id']}", headers=world.auth("manager_c2"))
+    assert r.status_code == 404
+    r = await desk.apply(plan["id"], "manager_c2")
+    assert r.status_code == 404
+    r = await desk.client.get("/api/dispatch/plans", headers=world.auth("manager"))
+    assert [p["id"] for p in r.json()["items"]] == [plan["id"]]
+    r = await desk.client.get("/api/dispatch/plans", headers=world.auth("manager_c2"))
+    assert r.json()["items"] == []
+    r = await desk.apply(plan["id"], pair_ids=[10**6])
+    assert r.status_code == 422 and r.json()["code"] == "pairs_not_in_plan"
+    assert (await desk.client.get(f"/api/dispatch/plans/{plan['id']}", headers=world.auth("manager"))).json()[
+        "status"
+    ] == "proposed"
+
+
+async def test_the_same_state_gives_the_same_plan(desk: Desk) -> None:
+    for _ in range(4):
+        await desk.post_order()
+    first, second = (await desk.plan()).json(), (await desk.plan()).json()
+    strip = lambda plan: [{k: v for k, v in p.items() if k != "id"} for p in plan["pairs"]]  # noqa: E731
+    assert strip(first) == strip(second) and first["summary"] == second["summary"]
+
+
+# --- auto-dispatch ---------------------------------------------------------------------------------
+
+
+async def _run(session_maker: async_sessionmaker[AsyncSession], job: Any, clock: FrozenClock) -> int:
+    async with session_maker() as session, session.begin():
+        return await job(session, clock())
+
+
+async def test_auto_dispatch_offers_waiting_orders_and_moves_on_after_a_decline_or_expiry(
+    desk: Desk,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+    settings: Settings,
+) -> None:
+    order = await desk.post_order()
+    job = lambda session, now: auto_dispatch(session, now, settings)  # noqa: E731
+    assert await _run(session_maker, job, clock) == 0  # the community has not turned it on
+
+    r = await desk.client.put(
+        f"/api/dispatch/auto/{world.areas['c1'].id}",
+        json={"enabled": True},
+        headers=world.auth("grid_worker"),
+    )
+    assert r.status_code == 403  # grid workers dispatch, managers decide the policy
+    r = await desk.client.put(
+        f"/api/dispatch/auto/{world.areas['c1'].id}", json={"enabled": True}, headers=world.auth("manager")
+    )
+    assert r.status_code == 200 and r.json()["enabled"] is True
+    assert await _run(session_maker, job, clock) == 1
+    assert await _run(session_maker, job, clock) == 0  # nothing waits any more: no empty plans
+    plans = (await desk.client.get("/api/dispatch/plans", headers=world.auth("manager"))).json()["items"]
+    assert [(p["automatic"], p["status"]) for p in plans] == [(True, "applied")]
+
+    tried = []
+    detail = await desk.order(order)
+    (offer,) = detail["offers"]
+    tried.append(offer["volunteer_id"])
+    volunteer = next(k for k, u in world.users.items() if u.id == offer["volunteer_id"])
+    r = await desk.client.post(
+        f"/api/offers/{offer['id']}/decline", json={"reason": "away"}, headers=world.auth(volunteer)
+    )
+    assert r.status_code == 204, r.text
+    detail = await desk.order(order)  # offered to the next best at once
+    assert detail["status"] == "dispatched"
+    pending = [o for o in detail["offers"] if o["status"] == "pending"]
+    assert len(pending) == 1 and pending[0]["volunteer_id"] not in tried
+    tried.append(pending[0]["volunteer_id"])
+
+    clock.advance(timedelta(minutes=settings.offer_ttl_minutes + 1))
+    assert await _run(session_maker, expire_offers, clock) == 1
+    assert await _run(session_maker, job, clock) == 1
+    detail = await desk.order(order)
+    pending = [o for o in detail["offers"] if o["status"] == "pending"]
+    assert len(pending) == 1 and pending[0]["volunteer_id"] not in tried
+
+    r = await desk.client.get(f"/api/dispatch/auto/{world.areas['c1'].id}", headers=world.auth("grid_worker"))
+    assert r.json()["enabled"] is True
+    r = await desk.client.put(
+        f"/api/dispatch/auto/{world.areas['c1_grid'].id}",
+        json={"enabled": True},
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 422 and r.json()["code"] == "not_a_community"
+
+
+# --- racing ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def racing(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+async def test_two_dispatchers_applying_one_plan_at_once_offer_once(
+    desk: Desk, world: World, racing: httpx.AsyncClient, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    for _ in range(3):
+        await desk.post_order()
+    plan = (await desk.plan()).json()
+    responses = await asyncio.gather(
+        *(
+            racing.post(f"/api/dispatch/plans/{plan['id']}/apply", json={}, headers=world.auth(who))
+            for who in ("grid_worker", "manager", "grid_worker", "manager")
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.text for r in responses]
+    async with session_maker() as session:
+        offers = (await session.scalars(select(Offer).where(Offer.status == OfferStatus.pending))).all()
+    assert len(offers) == 3 and len({o.order_id for o in offers}) == 3
