@@ -6,14 +6,15 @@ k × its slot cost. Slot costs are non-negative, so cheaper slots fill first and
 pays slot_cost × (0 + 1 + … + t-1).
 
 The candidate graph is split into connected components, each solved exactly by the method measured to
-be fastest for its shape (bench/matching.py; a street-sized component is ~1000 tasks):
+be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
 
 * tiny ones: the Hungarian method on a dense matrix with one column per agent slot;
 * most: the same slot columns kept sparse, with LAPJVsp (`min_weight_full_bipartite_matching`), whose time
-  grows with rows × columns;
-* very large ones, those where copying agents per slot would multiply the edges, and those with
-  fractional costs (LAPJVsp needs integers): a linear program with HiGHS, whose constraint matrix is
-  totally unimodular, so the optimal vertex is integral.
+  grows with rows × columns (a city-wide component of 70k tasks takes ~9 s, where OR-tools takes ~3 s);
+* those where copying agents per slot would multiply the edges, and those with fractional costs
+  (LAPJVsp needs integers): a linear program with HiGHS, whose constraint matrix is totally unimodular,
+  so the optimal vertex is integral. (On large components it is no faster than LAPJVsp, and takes
+  several times the memory.)
 
 Big problems spread their components over two processes; every component is solved the same way in
 either case, so the result does not depend on it.
@@ -32,8 +33,7 @@ from scipy.sparse.csgraph import connected_components, maximum_flow, min_weight_
 
 # Components whose dense Hungarian matrix stays below this many cells use it.
 DENSE_CELLS = 200_000
-# Components with more tasks than this, or whose slot copies exceed this many per edge, use the LP.
-LP_TASKS = 50_000
+# Components whose slot copies exceed this many per edge use the LP.
 LP_COPIES_PER_EDGE = 10
 # Below this many edges in all, a second process costs more than it saves.
 PARALLEL_EDGES = 500_000
@@ -223,11 +223,7 @@ def _solve_component(component: _Component) -> np.ndarray:
     copies = int(component.capacity[component.edges.agent].sum())
     if n * (slots + (n if component.penalty is not None else 0)) <= DENSE_CELLS:
         return _hungarian(component)
-    if (
-        n > LP_TASKS
-        or copies > LP_COPIES_PER_EDGE * len(component.edges.cost)
-        or not _small_integers(component)
-    ):
+    if copies > LP_COPIES_PER_EDGE * len(component.edges.cost) or not _small_integers(component):
         return _linear_program(component)
     return _sparse_matching(component)
 

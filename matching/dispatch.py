@@ -285,7 +285,7 @@ class CandidateGraph:
 def candidate_graph(
     orders: Sequence[OrderSpec], volunteers: Sequence[VolunteerSpec], weights: Weights
 ) -> CandidateGraph:
-    n_orders = len(orders)
+    n_orders, n_volunteers = len(orders), max(len(volunteers), 1)
     skill_ids: dict[str, int] = {}
     order_skill = np.fromiter(
         (skill_ids.setdefault(o.skill, len(skill_ids)) for o in orders), np.int64, n_orders
@@ -314,18 +314,19 @@ def candidate_graph(
     v = np.asarray(row_owner, np.int64)[row] if len(row) else np.zeros(0, np.int64)
     level = np.asarray(row_level, np.int64)[row] if len(row) else np.zeros(0, np.int64)
     # A volunteer may serve both a community and a grid inside it: keep one pair.
-    _, first = np.unique(o * max(len(volunteers), 1) + v, return_index=True)
+    _, first = np.unique(o * n_volunteers + v, return_index=True)
     o, v, level = o[first], v[first], level[first]
     counts = {"serving": np.bincount(o, minlength=n_orders)}
 
     volunteer_id = np.array([x.id for x in volunteers], dtype=np.int64)
     requester = np.array([x.requester_id for x in orders], dtype=np.int64)
-    declined = {(i, d) for i, x in enumerate(orders) for d in x.declined_by}
     keep = volunteer_id[v] != requester[o]
+    row_of = {x.id: index for index, x in enumerate(volunteers)}
+    declined = [
+        i * n_volunteers + row_of[d] for i, x in enumerate(orders) for d in x.declined_by if d in row_of
+    ]
     if declined:
-        keep &= np.array(
-            [(a, b) not in declined for a, b in zip(o.tolist(), volunteer_id[v].tolist(), strict=True)], bool
-        )
+        keep &= ~np.isin(o * n_volunteers + v, declined)
     o, v, level = o[keep], v[keep], level[keep]
     counts["eligible"] = np.bincount(o, minlength=n_orders)
 
@@ -409,7 +410,7 @@ def _overlapping(
         at_n = np.flatnonzero(serving_len == n)
         left, right = _ids(orders_cut[n], serving_cut[n][at_n])
         i, j = _join(left * width + order_key, right * width + serving_key[at_n])
-        keep = orders_cut[n][i] != ""
+        keep = order_len[i] >= n  # an order shallower than n has no ancestor at n
         found_o.append(i[keep])
         found_s.append(at_n[j[keep]])
         # … or an order at this level containing the serving area: the serving code cut to n.
@@ -451,24 +452,23 @@ def _distance(
 
 
 def _weekly_windows(volunteers: Sequence[VolunteerSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each volunteer's weekly windows merged into disjoint minute ranges and repeated for a
-    second week (an order may run past Sunday), flattened: starts, ends, owners (sorted)."""
+    """Each volunteer's weekly windows merged into disjoint minute-of-week ranges, flattened:
+    starts, ends, and where each volunteer's windows begin (volunteer i owns offsets[i]:offsets[i + 1])."""
     starts: list[int] = []
     ends: list[int] = []
-    owners: list[int] = []
-    for index, v in enumerate(volunteers):
+    offsets = [0]
+    for v in volunteers:
         merged: list[list[int]] = []
         for lo, hi in sorted((d * 1440 + lo, d * 1440 + hi) for d, lo, hi in v.windows):
             if merged and lo <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], hi)
             else:
                 merged.append([lo, hi])
-        for week in (0, MINUTES_PER_WEEK):
-            for lo, hi in merged:
-                starts.append(lo + week)
-                ends.append(hi + week)
-                owners.append(index)
-    return np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(owners, np.int64)
+        for lo, hi in merged:
+            starts.append(lo)
+            ends.append(hi)
+        offsets.append(len(starts))
+    return np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(offsets, np.int64)
 
 
 def _available_minutes(
@@ -477,21 +477,32 @@ def _available_minutes(
     start: np.ndarray,
     end: np.ndarray,
 ) -> np.ndarray:
-    """Minutes of [start, end) inside each volunteer's windows: covered(end) - covered(start),
-    where covered(t) counts the volunteer's window minutes before t."""
-    lo, hi, owner = windows
-    if not len(lo):
-        return np.zeros(len(volunteer), np.int64)
-    span = 3 * MINUTES_PER_WEEK  # above any minute, so (owner, minute) sorts as one number
-    key = owner * span + lo
-    length = hi - lo
-    before = np.concatenate([[0], np.cumsum(length)])  # window minutes before each window overall
-    first = np.searchsorted(owner, volunteer, side="left")  # each volunteer's first window
+    """Minutes of [start, end) inside each volunteer's weekly windows, for start within the first
+    week and end before the second ends: the part past Sunday midnight counts from Monday again."""
+    minutes = _overlap(windows, volunteer, start, np.minimum(end, MINUTES_PER_WEEK))
+    wraps = np.flatnonzero(end > MINUTES_PER_WEEK)
+    minutes[wraps] += _overlap(
+        windows, volunteer[wraps], np.zeros(len(wraps), np.int64), end[wraps] - MINUTES_PER_WEEK
+    )
+    return minutes
 
-    def covered(t: np.ndarray) -> np.ndarray:
-        last = np.searchsorted(key, volunteer * span + t, side="right") - 1  # last window starting ≤ t
-        has = last >= first
-        k = np.where(has, last, 0)
-        return np.where(has, before[k] - before[first] + np.minimum(t - lo[k], length[k]), 0)
 
-    return covered(end) - covered(start)
+def _overlap(
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    volunteer: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> np.ndarray:
+    """One pass per window position: a volunteer has a handful of windows, so this beats
+    searching them for millions of pairs."""
+    lo, hi, offsets = windows
+    first = offsets[volunteer]
+    count = offsets[volunteer + 1] - first
+    minutes = np.zeros(len(volunteer), np.int64)
+    active = np.arange(len(volunteer))
+    for position in range(int(count.max(initial=0))):
+        active = active[count[active] > position]
+        window = first[active] + position
+        overlap = np.minimum(hi[window], end[active]) - np.maximum(lo[window], start[active])
+        minutes[active] += np.maximum(overlap, 0)
+    return minutes

@@ -52,8 +52,8 @@ def forced(method: str):
     """Every component solved by one method, whatever its size; 'parallel' spreads them over processes."""
     patches = {
         "dense": {},
-        "sparse": {"DENSE_CELLS": -1, "LP_TASKS": 10**9, "LP_COPIES_PER_EDGE": 10**9},
-        "lp": {"DENSE_CELLS": -1, "LP_TASKS": 0},
+        "sparse": {"DENSE_CELLS": -1, "LP_COPIES_PER_EDGE": 10**9},
+        "lp": {"DENSE_CELLS": -1, "LP_COPIES_PER_EDGE": 0},
         "parallel": {"PARALLEL_EDGES": 0},
     }[method]
     with contextlib.ExitStack() as stack:

@@ -1,6 +1,6 @@
 """Batch dispatch at city scale: the solver against greedy first-come-first-served and OR-tools.
 
-    .venv/bin/python bench/matching.py [--scales 1k,10k,100k] [--seed 7]
+    .venv/bin/python bench/dispatch.py [--scales 1k,10k,100k] [--seed 7]
 
 A seeded generator builds a city shaped like the real thing: streets of ten
 communities, each with grids, compounds and buildings; most volunteers serve
