@@ -29,13 +29,19 @@ from market.db import create_engine, provide_transaction
 from market.dispatch.routes import DispatchController
 from market.errors import problem_details_plugin
 from market.idempotency import IdempotencyMiddleware
+from market.jobs.routes import JobController
 from market.ledger.routes import LedgerController
+from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
+from market.projects.routes import ProjectController
 from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
+from market.teams.routes import TeamController
+from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
+from market.wishes.routes import WishController
 
 PUBLIC_PATHS = ["/api/auth/login", "/schema", "/health"]
 
@@ -106,6 +112,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             LedgerController,
             RewardController,
             RedemptionController,
+            UnitController,
+            ResourceController,
+            NeedController,
+            AllocationController,
+            ProjectController,
+            TeamController,
+            WishController,
+            JobController,
         ],
         dependencies={
             "session": Provide(provide_transaction),

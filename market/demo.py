@@ -18,13 +18,27 @@ from market.auth.service import load_actor
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, ExpiryPolicy, PointsPolicy, TransferCode
+from market.needs import service as needs
+from market.needs.schemas import NeedCreate
 from market.orders import service as orders
 from market.orders.models import DispatchMode, OrderStatus, Urgency
 from market.orders.schemas import DispatchRequest, OrderCreate
+from market.projects import service as projects
+from market.projects.models import Participant
+from market.projects.schemas import CommitmentCreate, ProjectCreate, ResponsibilityCreate
 from market.rewards import service as rewards
 from market.rewards.models import Reward
 from market.rewards.schemas import RedeemRequest, RewardCreate
+from market.settings import Settings
+from market.teams import service as teams
+from market.teams.models import Speciality
+from market.teams.schemas import TeamCreate
+from market.units import service as units
+from market.units.models import ResourceCategory, UnitKind
+from market.units.schemas import ResourceCreate, UnitCreate
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
+from market.wishes import service as wishes
+from market.wishes.schemas import WishCreate
 
 DEMO_PASSWORD = "demo12345"
 STREET_CODE = "110105001"
@@ -203,6 +217,8 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
 
     await _demo_orders(session, rng, now, residents, volunteers[0], grid_workers[0])
     await _demo_points(session, now, street, communities, volunteers, unit_admins)
+    await _demo_teams_and_wishes(session, now, residents, volunteers, unit_admins)
+    await _demo_projects(session, now, communities, volunteers, unit_admins)
 
 
 async def _demo_orders(
@@ -340,3 +356,202 @@ async def _demo_points(
     await rewards.redeem(
         session, await load_actor(session, volunteers[0].id), RedeemRequest(reward_id=detergent.id), now, tz
     )
+
+
+async def _demo_teams_and_wishes(
+    session: AsyncSession,
+    now: datetime,
+    residents: list[User],
+    volunteers: list[User],
+    unit_admins: list[User],
+) -> None:
+    """Two volunteer teams of the first community, and its wall: wishes open, claimed by a volunteer
+    and by a unit, fulfilled and waiting for the resident, and one confirmed (wish points paid)."""
+    manager = await load_actor(
+        session, await session.scalar(select(User.id).where(User.phone == "13800000010"))
+    )
+    community_id = (await session.scalar(select(Area).where(Area.code == f"{STREET_CODE}001"))).id
+    # Every third volunteer (and resident) lives in the first community.
+    local = volunteers[::3]
+    for name, speciality, leader, members, description in [
+        ("幸福里法律援助队", Speciality.legal_aid, local[0], local[1:3], "每周六上午免费法律咨询"),
+        ("幸福里健康服务队", Speciality.health, local[3], local[4:6], "测血压、讲健康知识、陪同就医"),
+    ]:
+        await teams.create_team(
+            session,
+            manager,
+            TeamCreate(
+                name=name,
+                speciality=speciality,
+                community_id=community_id,
+                leader_id=leader.id,
+                member_ids=[m.id for m in members],
+                description=description,
+            ),
+            now - timedelta(days=30),
+        )
+    helper = await load_actor(session, volunteers[0].id)
+    unit = await load_actor(session, unit_admins[0].id)
+    tz = ZoneInfo("Asia/Shanghai")
+    wall = [
+        (residents[3], "想要一副老花镜", 60, "open"),
+        (residents[6], "希望有人帮忙修一台旧收音机", 30, "claimed"),
+        (residents[9], "需要一辆轮椅，方便出门晒太阳", 800, "unit"),
+        (residents[12], "想给孙子买一套课外读物", 100, "fulfilled"),
+        (residents[0], "希望有人教我用智能手机挂号", 10, "confirmed"),
+    ]
+    for hours, (resident, title, value, state) in enumerate(wall, start=1):
+        posted = now - timedelta(days=3, hours=hours)
+        wish = await wishes.create_wish(
+            session,
+            await load_actor(session, resident.id),
+            WishCreate(title=title, value_yuan=value, deadline=now + timedelta(days=14)),
+            posted,
+        )
+        if state == "open":
+            continue
+        claimer = unit if state == "unit" else helper
+        await wishes.claim(session, claimer, wish.id, None, "", posted + timedelta(hours=5))
+        if state in ("fulfilled", "confirmed"):
+            await wishes.fulfil(session, claimer, wish.id, "已送到", now - timedelta(days=1))
+        if state == "confirmed":
+            resident_actor = await load_actor(session, resident.id)
+            await wishes.confirm(
+                session, resident_actor, wish.id, "谢谢小伙子", now, tz, Settings().wish_points
+            )
+
+
+async def _demo_projects(
+    session: AsyncSession,
+    now: datetime,
+    communities: list[Area],
+    volunteers: list[User],
+    unit_admins: list[User],
+) -> None:
+    """The two units with resource lists, the first community's needs and an allocation plan,
+    an active project under way and one that closes within the day."""
+    by_phone = dict((await session.execute(select(User.phone, User.id))).all())
+    street_admin = await load_actor(session, by_phone["13800000001"])
+    manager = await load_actor(session, by_phone["13800000010"])
+    hospital_admin, property_admin = [await load_actor(session, u.id) for u in unit_admins]
+    home = communities[0]
+    hospital, property_firm = [
+        await units.create_unit(
+            session,
+            street_admin,
+            UnitCreate(
+                name=name,
+                kind=kind,
+                contact_name=contact,
+                contact_phone=phone,
+                community_ids=[c.id for c in communities],
+                admin_ids=[admin.id],
+            ),
+            now,
+        )
+        for name, kind, contact, phone, admin in (
+            (UNITS[0], UnitKind.hospital, "刘医生", "13811110001", hospital_admin),
+            (UNITS[1], UnitKind.property_company, "赵经理", "13811110002", property_admin),
+        )
+    ]
+    offers = [
+        (hospital_admin, hospital, ResourceCategory.professional_service, "社区义诊", 40, "小时"),
+        (property_admin, property_firm, ResourceCategory.goods, "大米", 500, "kg"),
+        (property_admin, property_firm, ResourceCategory.venue, "物业活动室", 60, "小时"),
+    ]
+    clinic, rice, hall = [
+        await units.create_resource(
+            session,
+            admin,
+            ResourceCreate(
+                unit_id=unit.id,
+                category=category,
+                title=title,
+                quantity=quantity,
+                unit_of_measure=measure,
+                community_ids=[home.id],
+                available_from=now - timedelta(days=7),
+                available_until=now + timedelta(days=180),
+            ),
+            now,
+        )
+        for admin, unit, category, title, quantity, measure in offers
+    ]
+    wanted = [
+        (ResourceCategory.professional_service, "老年人义诊", 10, "小时", 5, 14),
+        (ResourceCategory.goods, "困难家庭冬季大米", 200, "kg", 4, 10),
+        (ResourceCategory.venue, "重阳节活动场地", 6, "小时", 3, 1),
+        (ResourceCategory.goods, "楼道防滑垫", 30, "张", 2, 30),
+        (ResourceCategory.transport, "就医接送车辆", 8, "趟", 3, 20),
+    ]
+    clinic_need, rice_need, hall_need, _, _ = [
+        await needs.create_need(
+            session,
+            manager,
+            NeedCreate(
+                area_id=home.id,
+                category=category,
+                title=title,
+                quantity=quantity,
+                unit_of_measure=measure,
+                priority=priority,
+                deadline=now + timedelta(days=days),
+            ),
+            now,
+        )
+        for category, title, quantity, measure, priority, days in wanted
+    ]
+
+    drive = await projects.create_project(
+        session,
+        manager,
+        ProjectCreate(
+            title="冬季暖心行动",
+            community_id=home.id,
+            deadline=now + timedelta(days=10),
+            description="义诊与大米发放",
+            need_ids=[clinic_need.id, rice_need.id],
+            commitments=[
+                CommitmentCreate(resource_id=clinic.id, quantity=10),
+                CommitmentCreate(resource_id=rice.id, quantity=200),
+            ],
+            responsibilities=[
+                ResponsibilityCreate(task="组织义诊", unit_id=hospital.id, due_at=now + timedelta(days=7)),
+                ResponsibilityCreate(task="入户发放大米", user_id=volunteers[0].id),
+                ResponsibilityCreate(task="登记困难家庭名单", team="幸福里党员志愿服务队"),
+            ],
+            participant_ids=[volunteers[0].id, volunteers[3].id],
+        ),
+        now,
+    )
+    clinic_commitment, rice_commitment = drive.commitments
+    await projects.confirm_commitment(session, hospital_admin, drive.id, clinic_commitment.id, now)
+    await projects.confirm_commitment(session, property_admin, drive.id, rice_commitment.id, now)
+    await projects.record_delivery(session, property_admin, drive.id, rice_commitment.id, 120, "第一批", now)
+    participant = await session.scalar(
+        select(Participant.id).where(
+            Participant.project_id == drive.id, Participant.user_id == volunteers[0].id
+        )
+    )
+    await projects.record_hours(session, manager, drive.id, participant, 3.5, now)
+
+    festival = await projects.create_project(
+        session,
+        manager,
+        ProjectCreate(
+            title="重阳节敬老活动",
+            community_id=home.id,
+            start_at=now - timedelta(days=2),
+            deadline=now + timedelta(hours=12),
+            need_ids=[hall_need.id],
+            commitments=[CommitmentCreate(resource_id=hall.id, quantity=6)],
+            participant_ids=[volunteers[3].id],
+        ),
+        now,
+    )
+    (hall_commitment,) = festival.commitments
+    await projects.confirm_commitment(session, property_admin, festival.id, hall_commitment.id, now)
+    await projects.record_delivery(session, property_admin, festival.id, hall_commitment.id, 4, "上午场", now)
+    # A plan for what is still open: the mats and the car stay unmet, and it says why
+    # (nobody offers anything counted in 张; nobody offers transport).
+    await needs.create_plan(session, manager, home.id, now)

@@ -6,40 +6,76 @@ from market.categories.models import ServiceCategory
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.idempotency import IdempotencyRecord
+from market.jobs.models import JobRun
 from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, Transfer
+from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet, Need
 from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
+from market.projects.models import (
+    Commitment,
+    Delivery,
+    Participant,
+    Project,
+    ProjectEvent,
+    ProjectNeed,
+    Responsibility,
+)
 from market.rewards.models import Redemption, Reward, RewardCommunity
+from market.teams.models import Team, TeamEvent, TeamMember
+from market.units.models import Resource, ResourceCommunity, Unit, UnitAdmin, UnitCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
+from market.wishes.models import Wish, WishEvent
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "AllocationFlow",
+    "AllocationPlan",
+    "AllocationUnmet",
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",
+    "Commitment",
+    "Delivery",
     "DispatchPlan",
     "IdempotencyRecord",
+    "JobRun",
     "Lot",
     "LotUse",
+    "Need",
     "Notification",
     "Offer",
     "Order",
     "OrderEvent",
     "OwedReward",
+    "Participant",
     "PlanPair",
     "PlanUnassigned",
     "PointsPolicy",
+    "Project",
+    "ProjectEvent",
+    "ProjectNeed",
     "Redemption",
+    "Resource",
+    "ResourceCommunity",
+    "Responsibility",
     "Reward",
     "RewardCommunity",
     "ServiceCategory",
     "ServingArea",
+    "Team",
+    "TeamEvent",
+    "TeamMember",
     "Transfer",
+    "Unit",
+    "UnitAdmin",
+    "UnitCommunity",
     "User",
     "UserRole",
     "VolunteerProfile",
     "VolunteerSkill",
+    "Wish",
+    "WishEvent",
     "metadata",
 ]

@@ -60,6 +60,17 @@ class Settings:
     dispatch_weights: Weights = field(default_factory=Weights)
     # How often auto-dispatch plans and offers the waiting orders of the communities that turned it on.
     auto_dispatch_seconds: int = 120
+    # Points a volunteer earns from the community pool when a resident confirms a wish they fulfilled.
+    wish_points: int = 20
+    # Escalation after posting, the "1130" rule: not accepted within an hour -> the grid is
+    # told; not accepted within a day -> the community; not completed within three days -> the street.
+    escalate_grid_minutes: int = 60
+    escalate_community_hours: int = 24
+    escalate_street_hours: int = 72
+    # A completed order the resident has not confirmed is confirmed (without a rating) after this.
+    auto_confirm_days: int = 7
+    # Run records of the scheduled jobs older than this are deleted.
+    job_runs_keep_days: int = 30
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -82,6 +93,18 @@ class Settings:
             auto_dispatch_seconds=int(
                 env.get("MARKET_AUTO_DISPATCH_SECONDS", defaults.auto_dispatch_seconds)
             ),
+            wish_points=int(env.get("MARKET_WISH_POINTS", defaults.wish_points)),
+            escalate_grid_minutes=int(
+                env.get("MARKET_ESCALATE_GRID_MINUTES", defaults.escalate_grid_minutes)
+            ),
+            escalate_community_hours=int(
+                env.get("MARKET_ESCALATE_COMMUNITY_HOURS", defaults.escalate_community_hours)
+            ),
+            escalate_street_hours=int(
+                env.get("MARKET_ESCALATE_STREET_HOURS", defaults.escalate_street_hours)
+            ),
+            auto_confirm_days=int(env.get("MARKET_AUTO_CONFIRM_DAYS", defaults.auto_confirm_days)),
+            job_runs_keep_days=int(env.get("MARKET_JOB_RUNS_KEEP_DAYS", defaults.job_runs_keep_days)),
         )
         settings.check()
         return settings
@@ -103,3 +126,14 @@ class Settings:
             raise SettingsError(f"MARKET_TIMEZONE {self.timezone!r} is not a known time zone") from error
         if len(self.secret_key) < 32:
             raise SettingsError("MARKET_SECRET_KEY must be at least 32 characters long")
+        community_minutes, street_minutes = (
+            self.escalate_community_hours * 60,
+            self.escalate_street_hours * 60,
+        )
+        if not 0 < self.escalate_grid_minutes < community_minutes <= street_minutes:
+            raise SettingsError(
+                "MARKET_ESCALATE_GRID_MINUTES, _COMMUNITY_HOURS and _STREET_HOURS must be positive"
+                " and reach the grid before the community, and the community no later than the street"
+            )
+        if self.auto_confirm_days < 1 or self.job_runs_keep_days < 1:
+            raise SettingsError("MARKET_AUTO_CONFIRM_DAYS and MARKET_JOB_RUNS_KEEP_DAYS must be at least 1")

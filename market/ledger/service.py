@@ -66,7 +66,7 @@ GUARDED_KINDS = frozenset({AccountKind.member, AccountKind.unit, AccountKind.com
 # ---------------------------------------------------------------- accounts
 
 
-async def _get_or_create(session: AsyncSession, key: str, **values: object) -> Account:
+async def get_or_create_account(session: AsyncSession, key: str, **values: object) -> Account:
     account = await session.scalar(select(Account).where(Account.key == key))
     if account is not None:
         return account
@@ -81,7 +81,7 @@ async def _get_or_create(session: AsyncSession, key: str, **values: object) -> A
 
 async def area_account(session: AsyncSession, area: Area, kind: AccountKind, asset: Asset) -> Account:
     """The street's issuance and sink accounts, a community's pool."""
-    return await _get_or_create(
+    return await get_or_create_account(
         session,
         f"{asset}:{kind}:area:{area.id}",
         asset=asset,
@@ -104,7 +104,7 @@ async def member_account(session: AsyncSession, user_id: int, asset: Asset = Ass
         if home and len(home.code) >= COMMUNITY
         else None
     )
-    return await _get_or_create(
+    return await get_or_create_account(
         session,
         f"{asset}:{AccountKind.member}:user:{user_id}",
         asset=asset,

@@ -30,6 +30,17 @@ FINAL_STATUSES = frozenset(
 HELD_STATUSES = frozenset({OrderStatus.accepted, OrderStatus.in_service})
 
 
+class EscalationLevel(enum.StrEnum):
+    """Who has been told that an order is late, in the order the levels are reached."""
+
+    grid = "grid"
+    community = "community"
+    street = "street"
+
+
+ESCALATION_RANK = {None: 0, EscalationLevel.grid: 1, EscalationLevel.community: 2, EscalationLevel.street: 3}
+
+
 class Urgency(enum.StrEnum):
     normal = "normal"
     urgent = "urgent"
@@ -76,6 +87,9 @@ class Order(Base):
     confirmed_at: Mapped[datetime | None]
     rating: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
+    # The highest level told that the order is late (see escalate_orders); it only goes up.
+    escalation_level: Mapped[EscalationLevel | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 

@@ -61,11 +61,19 @@ class OrderController(Controller):
         date_to: Annotated[
             date | None, QueryParameter(description="Service window starts on or before")
         ] = None,
+        escalated: Annotated[
+            bool | None, QueryParameter(description="true: only escalated orders; false: only the others")
+        ] = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[OrderRead]:
         filters = OrderFilters(
-            status=status, category=category, area_id=area_id, date_from=date_from, date_to=date_to
+            status=status,
+            category=category,
+            area_id=area_id,
+            date_from=date_from,
+            date_to=date_to,
+            escalated=escalated,
         )
         items, total = await service.list_orders(session, request.user, settings.tz, filters, limit, offset)
         return Page(items=items, total=total, limit=limit, offset=offset)

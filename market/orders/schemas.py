@@ -7,7 +7,7 @@ import msgspec
 
 from market.areas.models import AreaLevel
 from market.fields import Id, text
-from market.orders.models import DispatchMode, OfferStatus, OrderStatus, Urgency
+from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
 Reason = text(500, required=True)
@@ -27,8 +27,12 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
-    volunteer_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=20)]
-    mode: DispatchMode = DispatchMode.direct
+    """Offer to `volunteer_ids`, or to the eligible members of a volunteer team (`team_id`)."""
+
+    volunteer_ids: Annotated[list[Id], msgspec.Meta(max_length=20)] = []
+    team_id: Id | None = None
+    # Default: direct for volunteer_ids; a team dispatch is always a pool.
+    mode: DispatchMode | None = None
     offer_ttl_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
 
 
@@ -104,6 +108,9 @@ class OrderRead(msgspec.Struct):
     service_hours: float | None
     rating: int | None
     comment: str | None
+    # Raised by a job when the order is late: grid, then community, then street (None: on time).
+    escalation_level: EscalationLevel | None
+    escalated_at: datetime | None
 
 
 class OrderDetail(OrderRead):
@@ -130,3 +137,4 @@ class OrderFilters(msgspec.Struct):
     area_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    escalated: bool | None = None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
-from market.auth.models import Role, User
+from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
@@ -27,8 +27,10 @@ from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.service import notify
 from market.orders.models import (
+    ESCALATION_RANK,
     HELD_STATUSES,
     DispatchMode,
+    EscalationLevel,
     Offer,
     OfferStatus,
     Order,
@@ -48,6 +50,8 @@ from market.orders.schemas import (
     OrderRead,
     PersonRef,
 )
+from market.settings import Settings
+from market.teams import service as teams
 from market.volunteers.service import current_load, load_profile, serves_area
 
 S = OrderStatus
@@ -208,6 +212,8 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
         service_hours=_service_hours(order),
         rating=order.rating,
         comment=order.comment,
+        escalation_level=order.escalation_level,
+        escalated_at=order.escalated_at,
     )
 
 
@@ -287,6 +293,9 @@ async def list_orders(
         stmt = stmt.where(
             Order.window_start < datetime.combine(filters.date_to + timedelta(days=1), time.min, tz)
         )
+    if filters.escalated is not None:
+        escalated = Order.escalation_level.is_not(None)
+        stmt = stmt.where(escalated if filters.escalated else ~escalated)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders = (
         await session.scalars(
@@ -386,11 +395,16 @@ async def dispatch(
 ) -> list[Offer]:
     order = await _managed_order(session, actor, order_id)
     volunteer_ids = list(dict.fromkeys(data.volunteer_ids))
-    if data.mode == DispatchMode.direct and len(volunteer_ids) != 1:
+    mode = data.mode or (DispatchMode.direct if data.team_id is None else DispatchMode.pool)
+    if (data.team_id is None) == (not volunteer_ids):
+        raise InvalidInput("Give either volunteer_ids or a team_id.", code="volunteers_or_team")
+    if data.team_id is not None and mode != DispatchMode.pool:
+        raise InvalidInput("A team dispatch is a pool offer to its members.", code="team_dispatch_is_pool")
+    if data.team_id is None and mode == DispatchMode.direct and len(volunteer_ids) != 1:
         raise InvalidInput(
             "A direct dispatch offers the order to exactly one volunteer.", code="direct_needs_one"
         )
-    if data.mode == DispatchMode.pool and len(volunteer_ids) < 2:
+    if data.team_id is None and mode == DispatchMode.pool and len(volunteer_ids) < 2:
         raise InvalidInput(
             "A pool dispatch offers the order to two or more volunteers.", code="pool_needs_several"
         )
@@ -400,8 +414,22 @@ async def dispatch(
         raise Conflict(
             "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
         )
-    problems = await dispatch_problems(session, order, volunteer_ids)
-    if problems:
+    note = None
+    if data.team_id is not None:
+        team, volunteer_ids = await teams.team_for_dispatch(session, data.team_id)
+        # A team offers the order to the members who may take it; the others are named in the history.
+        skipped = await dispatch_problems(session, order, volunteer_ids)
+        volunteer_ids = [v for v in volunteer_ids if v not in {p["volunteer_id"] for p in skipped}]
+        if not volunteer_ids:
+            raise Unprocessable(
+                f"No member of team {team.name} can be offered this order.",
+                code="no_team_member_eligible",
+                volunteers=skipped,
+            )
+        note = f"pool offer to {len(volunteer_ids)} member(s) of team {team.name}" + "".join(
+            f"; {p['volunteer_id']} {p['reason']}" for p in skipped
+        )
+    elif problems := await dispatch_problems(session, order, volunteer_ids):
         raise Unprocessable(
             "Some volunteers cannot be offered this order: "
             + "; ".join(f"{p['volunteer_id']}: {p['reason']}" for p in problems),
@@ -409,7 +437,14 @@ async def dispatch(
             volunteers=problems,
         )
     return await make_offers(
-        session, order, volunteer_ids, data.mode, actor.id, now, data.offer_ttl_minutes or default_ttl_minutes
+        session,
+        order,
+        volunteer_ids,
+        mode,
+        actor.id,
+        now,
+        data.offer_ttl_minutes or default_ttl_minutes,
+        note=note,
     )
 
 
@@ -421,6 +456,8 @@ async def make_offers(
     actor_id: int | None,
     now: datetime,
     ttl_minutes: int,
+    *,
+    note: str | None = None,
 ) -> list[Offer]:
     """Offer a locked, waiting order to checked volunteers (by hand, from a plan or auto-dispatch)."""
     expires_at = min(now + timedelta(minutes=ttl_minutes), order.window_end)
@@ -439,7 +476,11 @@ async def make_offers(
     session.add_all(offers)
     session.add(
         transition(
-            order, "dispatch", actor_id, now, note=f"{mode} offer to {len(volunteer_ids)} volunteer(s)"
+            order,
+            "dispatch",
+            actor_id,
+            now,
+            note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
         )
     )
     notify(
@@ -642,15 +683,33 @@ async def confirm(
             order,
             Forbidden("Only the resident who posted the order can confirm it.", code="not_requester"),
         )
-    session.add(transition(order, "confirm", actor.id, now, data.comment))
+    await _settle(
+        session, order, actor.id, now, tz, rating=data.rating, comment=data.comment, note=data.comment
+    )
+
+
+async def _settle(
+    session: AsyncSession,
+    order: Order,
+    actor_id: int | None,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    rating: int | None,
+    comment: str | None,
+    note: str,
+) -> None:
+    """Confirm a locked order, by its resident or by the auto-confirm job: the one path that pays."""
+    session.add(transition(order, "confirm", actor_id, now, note))
     order.confirmed_at = now
-    order.rating = data.rating
-    order.comment = data.comment
+    order.rating = rating
+    order.comment = comment
     if order.volunteer_id is not None:
-        profile = await load_profile(session, order.volunteer_id, for_update=True)
-        if profile is not None:
-            profile.rating_sum += data.rating
-            profile.rating_count += 1
+        if rating is not None:
+            profile = await load_profile(session, order.volunteer_id, for_update=True)
+            if profile is not None:
+                profile.rating_sum += rating
+                profile.rating_count += 1
         await _reward_service(session, order, now, tz)
 
 
@@ -735,3 +794,142 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
             await _close_offers(session, order.id, OfferStatus.withdrawn, now)
     await session.flush()
     return len(order_ids)
+
+
+async def auto_confirm_orders(session: AsyncSession, now: datetime, tz: ZoneInfo, days: int) -> int:
+    """Confirm, without a rating, completed orders the resident left unconfirmed for `days` days."""
+    cutoff = now - timedelta(days=days)
+    due = (
+        await session.scalars(
+            select(Order.id)
+            .where(Order.status == S.completed, Order.completed_at <= cutoff)
+            .order_by(Order.id)
+        )
+    ).all()
+    confirmed = 0
+    for order_id in due:
+        order = await lock_order(session, order_id)
+        # Re-checked under the lock: the resident or another scheduler may have confirmed it meanwhile.
+        if order.status != S.completed or order.completed_at is None or order.completed_at > cutoff:
+            continue
+        note = f"confirmed automatically: the resident did not confirm within {days} days"
+        await _settle(session, order, None, now, tz, rating=None, comment=None, note=note)
+        confirmed += 1
+    await session.flush()
+    return confirmed
+
+
+# ---------------------------------------------------------------- escalation
+
+WAITING = frozenset({S.submitted, S.dispatched})
+UNFINISHED = WAITING | HELD_STATUSES
+# Whose inbox each level reaches: holders of the role whose home area is the order's ancestor there.
+LEVEL_MANAGERS = {
+    EscalationLevel.grid: (AreaLevel.grid, Role.grid_worker),
+    EscalationLevel.community: (AreaLevel.community, Role.community_manager),
+    EscalationLevel.street: (AreaLevel.street, Role.street_admin),
+}
+
+
+Rule = tuple[EscalationLevel, frozenset[OrderStatus], timedelta, str]
+
+
+def escalation_rules(settings: Settings) -> list[Rule]:
+    """(level, statuses that count as late, time after posting, why), highest level first.
+
+    The "1130" rule: a volunteer takes the order within an hour (else the grid is told),
+    there is an answer within a day (else the community), it is done within three days
+    (else the street).
+    """
+    grid = timedelta(minutes=settings.escalate_grid_minutes)
+    community = timedelta(hours=settings.escalate_community_hours)
+    street = timedelta(hours=settings.escalate_street_hours)
+    return [
+        (EscalationLevel.street, UNFINISHED, street, f"not completed {_span(street)} after posting"),
+        (EscalationLevel.community, WAITING, community, f"not accepted {_span(community)} after posting"),
+        (EscalationLevel.grid, WAITING, grid, f"not accepted {_span(grid)} after posting"),
+    ]
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds()) // 60
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day" if days == 1 else f"{days} days"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def _due_level(order: Order, now: datetime, rules: list[Rule]) -> tuple[EscalationLevel, str] | None:
+    """The highest level the order should have reached by now, if above its current one."""
+    for level, statuses, after, why in rules:
+        if order.status in statuses and order.created_at + after <= now:
+            if ESCALATION_RANK[level] > ESCALATION_RANK[order.escalation_level]:
+                return level, why
+            return None
+    return None
+
+
+async def _level_managers(session: AsyncSession, order: Order, level: EscalationLevel) -> list[int]:
+    area_level, role = LEVEL_MANAGERS[level]
+    length = code_length(area_level)
+    if len(order.area_code) < length:
+        return []
+    return list(
+        await session.scalars(
+            select(User.id)
+            .join(Area, Area.id == User.area_id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(Area.code == order.area_code[:length], UserRole.role == role, User.is_active)
+            .order_by(User.id)
+        )
+    )
+
+
+async def escalate_orders(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """Raise late orders to the next level that must know, record it and tell that level once."""
+    rules = escalation_rules(settings)
+    earliest = min(after for _level, _statuses, after, _why in rules)
+    candidates = (
+        await session.scalars(
+            select(Order.id)
+            .where(
+                Order.status.in_(UNFINISHED),
+                Order.created_at <= now - earliest,
+                or_(Order.escalation_level.is_(None), Order.escalation_level != EscalationLevel.street),
+            )
+            .order_by(Order.id)
+        )
+    ).all()
+    raised = 0
+    for order_id in candidates:
+        order = await lock_order(session, order_id)
+        # Decided under the lock, so two schedulers cannot both raise (and announce) one level.
+        due = _due_level(order, now, rules)
+        if due is None:
+            continue
+        level, why = due
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                actor_id=None,
+                action="escalate",
+                from_status=order.status,
+                to_status=order.status,
+                note=f"to the {level}: {why}",
+                at=now,
+            )
+        )
+        order.escalation_level = level
+        order.escalated_at = now
+        notify(
+            session,
+            await _level_managers(session, order, level),
+            "escalation",
+            f"Order {order.id} is late: {why}",
+            now,
+            body=f"{order.category_code}, {order.status}: {order.description[:200]}",
+            subject=("order", order.id),
+        )
+        raised += 1
+    await session.flush()
+    return raised

@@ -7,7 +7,7 @@ Create Date: 2026-11-22 07:17:26.722185
 
 from collections.abc import Sequence
 
-import advanced_alchemy.types.datetime  # noqa: F401 - autogenerate renders DateTimeUTC through it
+import advanced_alchemy.types.datetime
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,0 +1,174 @@
+"""Projects (项目清单): needs, resource commitments, responsibilities and volunteers, with a deadline."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.db import Base
+
+
+class ProjectStatus(enum.StrEnum):
+    draft = "draft"
+    active = "active"
+    completed = "completed"
+    overdue = "overdue"
+    cancelled = "cancelled"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (
+        CheckConstraint("start_at < deadline", name="window_order"),
+        Index("ix_projects_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    community_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    community_code: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[ProjectStatus] = mapped_column(String(16), default=ProjectStatus.draft)
+    start_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # When the managers were told the deadline is near: they are told once.
+    warned_at: Mapped[datetime | None]
+    # The close-out's outcome: what was delivered, what is missing, who got which points.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    needs: Mapped[list[ProjectNeed]] = relationship(
+        lazy="raise", order_by="ProjectNeed.need_id", cascade="all, delete-orphan"
+    )
+    commitments: Mapped[list[Commitment]] = relationship(
+        lazy="raise", order_by="Commitment.id", cascade="all, delete-orphan"
+    )
+    responsibilities: Mapped[list[Responsibility]] = relationship(
+        lazy="raise", order_by="Responsibility.id", cascade="all, delete-orphan"
+    )
+    participants: Mapped[list[Participant]] = relationship(
+        lazy="raise", order_by="Participant.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ProjectEvent]] = relationship(
+        lazy="raise", order_by="ProjectEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class ProjectNeed(Base):
+    __tablename__ = "project_needs"
+    __table_args__ = (UniqueConstraint("project_id", "need_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
+
+
+class Commitment(Base):
+    """So much of a unit's resource promised to the project: held on the resource until
+    delivered, or released at close-out."""
+
+    __tablename__ = "project_commitments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "resource_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "delivered >= 0 AND released >= 0 AND delivered + released <= quantity", name="quantity_balance"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    quantity: Mapped[int]
+    delivered: Mapped[int] = mapped_column(default=0)
+    released: Mapped[int] = mapped_column(default=0)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        lazy="raise", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
+
+
+class Delivery(Base):
+    __tablename__ = "project_deliveries"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(
+        ForeignKey("project_commitments.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int]
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+
+
+class Responsibility(Base):
+    """Who does what by when (责任清单): a unit, a volunteer team (by name) or a person."""
+
+    __tablename__ = "project_responsibilities"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN unit_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN user_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN team = '' THEN 0 ELSE 1 END) = 1",
+            name="one_assignee",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team: Mapped[str] = mapped_column(String(100), default="")
+    due_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Participant(Base):
+    """A volunteer taking part; their hours are recorded by the project's managers."""
+
+    __tablename__ = "project_participants"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id"),
+        CheckConstraint("tenths >= 0", name="hours_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Tenths of an hour are enough for a service record and keep the column an integer.
+    tenths: Mapped[int] = mapped_column(default=0)
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime]
+
+    @property
+    def hours(self) -> float:
+        return self.tenths / 10
+
+
+class ProjectEvent(Base):
+    """One change to a project: who, when, what."""
+
+    __tablename__ = "project_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    # None when a scheduled job made the change.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[ProjectStatus | None] = mapped_column(String(16))
+    to_status: Mapped[ProjectStatus | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]

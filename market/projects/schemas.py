@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from market.fields import Id, text
+from market.needs.models import NeedStatus
+from market.projects.models import ProjectStatus
+from market.units.schemas import Moment, Quantity
+
+Hours = Annotated[float, msgspec.Meta(ge=0, le=1000, description="Hours served, to a tenth")]
+
+
+class CommitmentCreate(msgspec.Struct, forbid_unknown_fields=True):
+    resource_id: Id
+    quantity: Quantity
+
+
+class ResponsibilityCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Exactly one of unit_id, user_id and team says who is responsible."""
+
+    task: text(200, required=True)
+    unit_id: Id | None = None
+    user_id: Id | None = None
+    # A volunteer team, by name.
+    team: text(100) = ""
+    due_at: Moment | None = None
+
+
+class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
+    title: text(100, required=True)
+    community_id: Id
+    deadline: Moment
+    # Default: now.
+    start_at: Moment | None = None
+    description: text(2000) = ""
+    # Open needs of the community; they become planned.
+    need_ids: Annotated[list[Id], msgspec.Meta(max_length=200)] = []
+    # Each holds the quantity on the resource until delivered or released.
+    commitments: Annotated[list[CommitmentCreate], msgspec.Meta(max_length=100)] = []
+    responsibilities: Annotated[list[ResponsibilityCreate], msgspec.Meta(max_length=100)] = []
+    participant_ids: Annotated[list[Id], msgspec.Meta(max_length=200)] = []
+
+
+class DeliveryCreate(msgspec.Struct, forbid_unknown_fields=True):
+    quantity: Quantity
+    note: text(500) = ""
+
+
+class ParticipantCreate(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: Id
+
+
+class HoursRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The participant's total hours so far; recording again replaces the figure."""
+
+    hours: Hours
+
+
+class CancelRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: text(500, required=True)
+
+
+class NeedBrief(msgspec.Struct):
+    id: int
+    title: str
+    quantity: int
+    unit_of_measure: str
+    status: NeedStatus
+
+
+class DeliveryRead(msgspec.Struct):
+    id: int
+    quantity: int
+    note: str
+    recorded_by_id: int
+    at: datetime
+
+
+class CommitmentRead(msgspec.Struct):
+    id: int
+    resource_id: int
+    resource_title: str
+    unit_id: int
+    unit_name: str
+    quantity: int
+    unit_of_measure: str
+    delivered: int
+    # Given back to the resource at close-out or cancellation.
+    released: int
+    # quantity - delivered - released: still held on the resource.
+    outstanding: int
+    confirmed_at: datetime | None
+    confirmed_by_id: int | None
+    deliveries: list[DeliveryRead]
+
+
+class ResponsibilityRead(msgspec.Struct):
+    id: int
+    task: str
+    unit_id: int | None
+    user_id: int | None
+    team: str
+    # The unit's, person's or team's name.
+    assignee: str
+    due_at: datetime | None
+    done_at: datetime | None
+    done_by_id: int | None
+
+
+class ParticipantRead(msgspec.Struct):
+    id: int
+    user_id: int
+    name: str
+    hours: float
+    added_at: datetime
+
+
+class EventRead(msgspec.Struct):
+    id: int
+    actor_id: int | None
+    actor_name: str
+    action: str
+    from_status: ProjectStatus | None
+    to_status: ProjectStatus | None
+    note: str
+    at: datetime
+
+
+class CommitmentOutcome(msgspec.Struct):
+    commitment_id: int
+    resource_id: int
+    unit_id: int
+    committed: int
+    delivered: int
+    released: int
+
+
+class VolunteerPoints(msgspec.Struct):
+    user_id: int
+    hours: float
+    points: int
+    # The community pool could not pay yet: the points are owed and paid once it is funded.
+    owed: bool
+
+
+class UnitPoints(msgspec.Struct):
+    unit_id: int
+    completed_commitments: int
+    credit_points: int
+
+
+class ProjectSummary(msgspec.Struct):
+    outcome: ProjectStatus
+    closed_at: datetime
+    # None when the scheduler closed the project at its deadline.
+    closed_by_id: int | None
+    commitments: list[CommitmentOutcome]
+    # Commitments not fully delivered: what is missing.
+    missing: list[CommitmentOutcome]
+    needs_met: list[int]
+    needs_reopened: list[int]
+    points_per_hour: int
+    volunteer_points: list[VolunteerPoints]
+    unit_points: list[UnitPoints]
+    note: str
+
+
+class ProjectRead(msgspec.Struct):
+    id: int
+    title: str
+    description: str
+    community_id: int
+    status: ProjectStatus
+    start_at: datetime
+    deadline: datetime
+    created_by_id: int
+    created_at: datetime
+    updated_at: datetime
+    activated_at: datetime | None
+    closed_at: datetime | None
+    needs: list[NeedBrief]
+    commitments: list[CommitmentRead]
+    responsibilities: list[ResponsibilityRead]
+    participants: list[ParticipantRead]
+    events: list[EventRead]
+    summary: ProjectSummary | None
+
+
+class ProjectListItem(msgspec.Struct):
+    id: int
+    title: str
+    community_id: int
+    status: ProjectStatus
+    start_at: datetime
+    deadline: datetime
+    commitments: int
+    confirmed: int
+    created_at: datetime
+    closed_at: datetime | None

@@ -1,0 +1,970 @@
+"""Projects: needs, resource commitments, responsibilities and volunteers, closed out once.
+
+States: draft → active (when every committing unit has confirmed) → completed or
+overdue (close-out, by a manager or at the deadline by the scheduler), and
+draft/active → cancelled. Every change locks the project row first and records
+an event. Rows are locked in one order everywhere: project, needs, resources
+(each by id), then ledger accounts (the ledger's own order), so that concurrent
+requests queue instead of deadlocking.
+
+Close-out happens exactly once: it re-checks the state on the locked row, and
+the points it pays use deterministic transfer ids, so even a retry after a
+partial failure elsewhere cannot pay twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.areas.models import Area, AreaLevel, code_length
+from market.auth.access import Actor
+from market.auth.models import Role, User, UserRole
+from market.auth.service import user_names
+from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from market.ledger import service as ledger
+from market.ledger.engine import Draft
+from market.ledger.models import AccountKind, Asset, TransferCode
+from market.needs.models import Need, NeedStatus
+from market.notifications.service import notify
+from market.projects.models import (
+    Commitment,
+    Delivery,
+    Participant,
+    Project,
+    ProjectEvent,
+    ProjectNeed,
+    ProjectStatus,
+    Responsibility,
+)
+from market.projects.schemas import (
+    CommitmentOutcome,
+    CommitmentRead,
+    DeliveryRead,
+    EventRead,
+    NeedBrief,
+    ParticipantRead,
+    ProjectCreate,
+    ProjectListItem,
+    ProjectRead,
+    ProjectSummary,
+    ResponsibilityCreate,
+    ResponsibilityRead,
+    UnitPoints,
+    VolunteerPoints,
+)
+from market.settings import Settings
+from market.units import service as units
+from market.units.models import Resource, ResourceStatus, Unit
+
+S = ProjectStatus
+COMMUNITY = code_length(AreaLevel.community)
+# Volunteers earn the community policy's rate for this category per hour (its default rate when unset).
+POINTS_CATEGORY = "project"
+# Credit points (信用积分) a unit earns for each commitment it delivered in full.
+UNIT_CREDIT_PER_COMMITMENT = 10
+# Managers are told this long before the deadline that a project is about to close.
+WARN_BEFORE = timedelta(hours=24)
+
+
+# ---------------------------------------------------------------- loading and scope
+
+
+def _visible(actor: Actor):
+    """Projects a caller may read: managers their community's (grid workers included), units those
+    they commit to or are responsible in, people those they take part in or are responsible for."""
+    if actor.is_admin:
+        return Project.id.is_not(None)
+    mine = units.my_units(actor)
+    conditions = [
+        Project.created_by_id == actor.id,
+        Project.id.in_(select(Participant.project_id).where(Participant.user_id == actor.id)),
+        Project.id.in_(
+            select(Responsibility.project_id).where(
+                or_(Responsibility.user_id == actor.id, Responsibility.unit_id.in_(mine))
+            )
+        ),
+        Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine))),
+    ]
+    if actor.is_manager:
+        conditions.append(Project.community_code.startswith(actor.area_code[:COMMUNITY], autoescape=True))
+    return or_(*conditions)
+
+
+async def lock_project(session: AsyncSession, actor: Actor | None, project_id: int) -> Project:
+    """The project row, locked, with everything close-out and the actions need."""
+    if actor is not None and not await session.scalar(
+        select(Project.id).where(Project.id == project_id, _visible(actor))
+    ):
+        raise NotFound(f"Project {project_id} does not exist.", code="project_not_found")
+    project = await session.scalar(
+        select(Project)
+        .where(Project.id == project_id)
+        .options(
+            selectinload(Project.needs),
+            selectinload(Project.commitments).selectinload(Commitment.deliveries),
+            selectinload(Project.responsibilities),
+            selectinload(Project.participants),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.", code="project_not_found")
+    return project
+
+
+def _require_manager(actor: Actor, project: Project) -> None:
+    if not actor.manages(project.community_code):
+        raise Forbidden("Only the community's managers can do this.", code="manager_required")
+
+
+def _require_status(project: Project, action: str, allowed: Iterable[ProjectStatus]) -> None:
+    if project.status not in allowed:
+        raise Conflict(
+            f"Cannot {action.replace('_', ' ')} a project that is {project.status}.",
+            code="illegal_transition",
+            action=action,
+            project_status=str(project.status),
+        )
+
+
+def _event(
+    session: AsyncSession,
+    project: Project,
+    actor_id: int | None,
+    action: str,
+    now: datetime,
+    note: str = "",
+    to: ProjectStatus | None = None,
+) -> None:
+    session.add(
+        ProjectEvent(
+            project_id=project.id,
+            actor_id=actor_id,
+            action=action,
+            # A new project comes from nowhere.
+            from_status=None if action == "create" else project.status,
+            to_status=to,
+            note=note,
+            at=now,
+        )
+    )
+    if to is not None:
+        project.status = to
+    project.updated_at = now
+
+
+async def managers_of(session: AsyncSession, project: Project) -> set[int]:
+    """Whom to tell about the project as a whole: its creator and the community's managers."""
+    managers = set(
+        await session.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                User.area_id == project.community_id,
+                User.is_active,
+                UserRole.role == Role.community_manager,
+            )
+        )
+    )
+    return managers | {project.created_by_id}
+
+
+async def _everyone(session: AsyncSession, project: Project) -> set[int]:
+    admins = await units.admins_of(session, {c.unit_id for c in project.commitments})
+    return (
+        await managers_of(session, project)
+        | {p.user_id for p in project.participants}
+        | {user_id for ids in admins.values() for user_id in ids}
+    )
+
+
+# ---------------------------------------------------------------- creating
+
+
+async def community_for(session: AsyncSession, actor: Actor, community_id: int) -> Area:
+    area = await session.get(Area, community_id)
+    if area is None:
+        raise NotFound(f"Area {community_id} does not exist.", code="area_not_found")
+    if area.level != AreaLevel.community:
+        raise Unprocessable(f"{area.name} is not a community.", code="not_a_community")
+    if not actor.manages(area.code):
+        raise Forbidden("That community is outside your area.", code="outside_your_area")
+    return area
+
+
+async def lock_needs(session: AsyncSession, need_ids: Iterable[int]) -> dict[int, Need]:
+    rows = await session.scalars(
+        select(Need)
+        .where(Need.id.in_(sorted(set(need_ids))))
+        .order_by(Need.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {n.id: n for n in rows}
+
+
+def need_problem(need: Need | None, community: Area, now: datetime) -> str | None:
+    """Why a need cannot join a project now, or None."""
+    if need is None or need.community_id != community.id:
+        return f"is not a need of {community.name}"
+    if need.status != NeedStatus.open:
+        return f"is {need.status}, not open"
+    if need.deadline <= now:
+        return "is past its deadline"
+    return None
+
+
+async def resource_problem(
+    session: AsyncSession,
+    resource: Resource | None,
+    quantity: int,
+    community: Area,
+    deadline: datetime,
+    now: datetime,
+) -> str | None:
+    """Why so much of a resource cannot be committed to a project in the community now, or None."""
+    if resource is None:
+        return "does not exist"
+    if resource.status == ResourceStatus.withdrawn:
+        return "has been withdrawn"
+    served = await session.scalar(
+        select(func.count())
+        .select_from(Resource)
+        .where(Resource.id == resource.id, Resource.communities.any(community_id=community.id))
+    )
+    if not served:
+        return f"does not serve {community.name}"
+    if resource.available_until is not None and resource.available_until <= now:
+        return "is no longer available"
+    if resource.available_from > deadline:
+        return "becomes available only after the deadline"
+    if resource.available < quantity:
+        return f"has only {resource.available} {resource.unit_of_measure} available"
+    return None
+
+
+async def _check_responsibilities(session: AsyncSession, items: Sequence[ResponsibilityCreate]) -> None:
+    for i, r in enumerate(items):
+        if (r.unit_id is not None) + (r.user_id is not None) + bool(r.team.strip()) != 1:
+            raise InvalidInput(
+                f"Responsibility {i + 1}: name exactly one of unit_id, user_id and team.", code="one_assignee"
+            )
+        if r.unit_id is not None and await session.get(Unit, r.unit_id) is None:
+            raise Unprocessable(f"Unit {r.unit_id} does not exist.", code="unit_not_found")
+        if r.user_id is not None:
+            user = await session.get(User, r.user_id)
+            if user is None or not user.is_active:
+                raise Unprocessable(f"User {r.user_id} does not exist.", code="user_not_found")
+
+
+async def _check_volunteers(session: AsyncSession, user_ids: Iterable[int]) -> None:
+    wanted = set(user_ids)
+    found = set(
+        await session.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(User.id.in_(wanted), User.is_active, UserRole.role == Role.volunteer)
+        )
+    )
+    if missing := sorted(wanted - found):
+        raise Unprocessable(
+            f"Users {', '.join(map(str, missing))} are not active volunteers.",
+            code="not_a_volunteer",
+            user_ids=missing,
+        )
+
+
+async def open_project(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    community: Area,
+    title: str,
+    description: str,
+    start_at: datetime,
+    deadline: datetime,
+    needs: Sequence[Need],
+    commitments: Sequence[tuple[Resource, int]],
+    responsibilities: Sequence[ResponsibilityCreate] = (),
+    participant_ids: Iterable[int] = (),
+    now: datetime,
+) -> Project:
+    """A draft project over checked, locked needs and resources: holds the quantities, plans the
+    needs and asks the units to confirm. Without commitments there is nothing to confirm: active."""
+    if deadline <= now:
+        raise InvalidInput("The deadline must be in the future.", code="deadline_passed")
+    if start_at >= deadline:
+        raise InvalidInput("start_at must be before the deadline.", code="window_order")
+    project = Project(
+        title=title.strip(),
+        description=description,
+        community_id=community.id,
+        community_code=community.code,
+        status=S.draft,
+        start_at=start_at,
+        deadline=deadline,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        needs=[ProjectNeed(need_id=n.id) for n in needs],
+        commitments=[
+            Commitment(resource_id=r.id, unit_id=r.unit_id, quantity=q, delivered=0, released=0)
+            for r, q in commitments
+        ],
+        responsibilities=[
+            Responsibility(
+                task=r.task.strip(),
+                unit_id=r.unit_id,
+                user_id=r.user_id,
+                team=r.team.strip(),
+                due_at=r.due_at,
+            )
+            for r in responsibilities
+        ],
+        participants=[
+            Participant(user_id=i, tenths=0, added_by_id=actor.id, added_at=now)
+            for i in sorted(set(participant_ids))
+        ],
+    )
+    session.add(project)
+    for resource, quantity in commitments:
+        units.hold(resource, quantity)
+        resource.updated_at = now
+    for need in needs:
+        need.status, need.note, need.updated_at = NeedStatus.planned, "", now
+    await session.flush()
+    _event(
+        session,
+        project,
+        actor.id,
+        "create",
+        now,
+        f"{len(needs)} need(s), {len(commitments)} commitment(s), "
+        f"{len(responsibilities)} responsibility(ies)",
+        to=S.draft,
+    )
+    admins = await units.admins_of(session, {r.unit_id for r, _ in commitments})
+    for resource, quantity in commitments:
+        notify(
+            session,
+            admins.get(resource.unit_id, []),
+            "commitment_to_confirm",
+            f"Please confirm {quantity} {resource.unit_of_measure} of {resource.title} for {project.title}",
+            now,
+            subject=("project", project.id),
+        )
+    if not commitments:
+        await _activate(session, project, actor.id, now)
+    await session.flush()
+    return project
+
+
+async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreate, now: datetime) -> Project:
+    community = await community_for(session, actor, data.community_id)
+    start_at = data.start_at or now
+    resource_ids = [c.resource_id for c in data.commitments]
+    if len(set(resource_ids)) != len(resource_ids):
+        raise InvalidInput("Each resource may be committed once per project.", code="duplicate_resource")
+    await _check_responsibilities(session, data.responsibilities)
+    await _check_volunteers(session, data.participant_ids)
+    needs = await lock_needs(session, data.need_ids)
+    for need_id in sorted(set(data.need_ids)):
+        if problem := need_problem(needs.get(need_id), community, now):
+            raise Conflict(f"Need {need_id} {problem}.", code="need_not_available", need_id=need_id)
+    resources = await units.lock_resources(session, resource_ids)
+    commitments = []
+    for c in data.commitments:
+        resource = resources.get(c.resource_id)
+        if problem := await resource_problem(session, resource, c.quantity, community, data.deadline, now):
+            raise Conflict(
+                f"Resource {c.resource_id} {problem}.",
+                code="resource_not_available",
+                resource_id=c.resource_id,
+            )
+        commitments.append((resource, c.quantity))
+    return await open_project(
+        session,
+        actor,
+        community=community,
+        title=data.title,
+        description=data.description,
+        start_at=start_at,
+        deadline=data.deadline,
+        needs=[needs[i] for i in sorted(needs)],
+        commitments=commitments,
+        responsibilities=data.responsibilities,
+        participant_ids=data.participant_ids,
+        now=now,
+    )
+
+
+# ---------------------------------------------------------------- actions
+
+
+async def _activate(session: AsyncSession, project: Project, actor_id: int | None, now: datetime) -> None:
+    _event(session, project, actor_id, "activate", now, to=S.active)
+    project.activated_at = now
+    notify(
+        session,
+        await managers_of(session, project) | {p.user_id for p in project.participants},
+        "project_active",
+        f"Project {project.title} is under way",
+        now,
+        body=f"Deadline: {project.deadline.isoformat()}",
+        subject=("project", project.id),
+    )
+
+
+def _commitment(project: Project, commitment_id: int) -> Commitment:
+    for c in project.commitments:
+        if c.id == commitment_id:
+            return c
+    raise NotFound(f"Project {project.id} has no commitment {commitment_id}.", code="commitment_not_found")
+
+
+async def confirm_commitment(
+    session: AsyncSession, actor: Actor, project_id: int, commitment_id: int, now: datetime
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    commitment = _commitment(project, commitment_id)
+    if not await units.acts_for(session, actor, commitment.unit_id):
+        raise Forbidden("Only the committing unit's admins confirm its commitment.", code="not_your_unit")
+    if commitment.confirmed_at is not None:
+        raise Conflict("This commitment is already confirmed.", code="already_confirmed")
+    _require_status(project, "confirm", {S.draft})
+    commitment.confirmed_at, commitment.confirmed_by_id = now, actor.id
+    _event(session, project, actor.id, "confirm_commitment", now, f"commitment {commitment.id}")
+    if all(c.confirmed_at is not None for c in project.commitments):
+        await _activate(session, project, actor.id, now)
+    await session.flush()
+
+
+async def record_delivery(
+    session: AsyncSession,
+    actor: Actor,
+    project_id: int,
+    commitment_id: int,
+    quantity: int,
+    note: str,
+    now: datetime,
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    commitment = _commitment(project, commitment_id)
+    if not (
+        actor.manages(project.community_code) or await units.acts_for(session, actor, commitment.unit_id)
+    ):
+        raise Forbidden(
+            "Only the committing unit's admins or the community's managers record deliveries.",
+            code="not_your_unit",
+        )
+    _require_status(project, "deliver", {S.active})
+    outstanding = commitment.quantity - commitment.delivered - commitment.released
+    if quantity > outstanding:
+        raise Conflict(
+            f"Only {outstanding} of this commitment are still to deliver.",
+            code="exceeds_commitment",
+            outstanding=outstanding,
+        )
+    resource = (await units.lock_resources(session, [commitment.resource_id]))[commitment.resource_id]
+    units.deliver(resource, quantity)
+    resource.updated_at = now
+    commitment.delivered += quantity
+    session.add(
+        Delivery(commitment_id=commitment.id, quantity=quantity, note=note, recorded_by_id=actor.id, at=now)
+    )
+    _event(
+        session,
+        project,
+        actor.id,
+        "deliver",
+        now,
+        f"commitment {commitment.id}: {quantity} {resource.unit_of_measure}" + (f" ({note})" if note else ""),
+    )
+    await session.flush()
+
+
+async def add_participant(
+    session: AsyncSession, actor: Actor, project_id: int, user_id: int, now: datetime
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    _require_status(project, "add_participant", {S.draft, S.active})
+    await _check_volunteers(session, [user_id])
+    if any(p.user_id == user_id for p in project.participants):
+        raise Conflict("That volunteer already takes part.", code="already_participating")
+    session.add(
+        Participant(project_id=project.id, user_id=user_id, tenths=0, added_by_id=actor.id, added_at=now)
+    )
+    _event(session, project, actor.id, "add_participant", now, f"user {user_id}")
+    notify(
+        session,
+        [user_id],
+        "project_joined",
+        f"You take part in {project.title}",
+        now,
+        subject=("project", project.id),
+    )
+    await session.flush()
+
+
+async def record_hours(
+    session: AsyncSession, actor: Actor, project_id: int, participant_id: int, hours: float, now: datetime
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    participant = next((p for p in project.participants if p.id == participant_id), None)
+    if participant is None:
+        raise NotFound(
+            f"Project {project.id} has no participant {participant_id}.", code="participant_not_found"
+        )
+    _require_status(project, "record_hours", {S.active})
+    before, participant.tenths = participant.hours, round(hours * 10)
+    _event(
+        session,
+        project,
+        actor.id,
+        "record_hours",
+        now,
+        f"user {participant.user_id}: {before} h → {participant.hours} h",
+    )
+    await session.flush()
+
+
+async def complete_responsibility(
+    session: AsyncSession, actor: Actor, project_id: int, responsibility_id: int, now: datetime
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    item = next((r for r in project.responsibilities if r.id == responsibility_id), None)
+    if item is None:
+        raise NotFound(
+            f"Project {project.id} has no responsibility {responsibility_id}.",
+            code="responsibility_not_found",
+        )
+    allowed = (
+        actor.manages(project.community_code)
+        or item.user_id == actor.id
+        or (item.unit_id is not None and await units.acts_for(session, actor, item.unit_id))
+    )
+    if not allowed:
+        raise Forbidden("Only whoever is responsible or a manager marks this done.", code="not_responsible")
+    if item.done_at is not None:
+        raise Conflict("This responsibility is already done.", code="already_done")
+    _require_status(project, "complete_responsibility", {S.active})
+    item.done_at, item.done_by_id = now, actor.id
+    _event(session, project, actor.id, "responsibility_done", now, item.task)
+    await session.flush()
+
+
+async def _release_holds(session: AsyncSession, project: Project, now: datetime) -> None:
+    outstanding = {c.id: c.quantity - c.delivered - c.released for c in project.commitments}
+    resources = await units.lock_resources(
+        session, [c.resource_id for c in project.commitments if outstanding[c.id] > 0]
+    )
+    for c in project.commitments:
+        if outstanding[c.id] > 0:
+            units.release(resources[c.resource_id], outstanding[c.id])
+            resources[c.resource_id].updated_at = now
+            c.released += outstanding[c.id]
+
+
+def _outcomes(project: Project) -> list[CommitmentOutcome]:
+    return [
+        CommitmentOutcome(
+            commitment_id=c.id,
+            resource_id=c.resource_id,
+            unit_id=c.unit_id,
+            committed=c.quantity,
+            delivered=c.delivered,
+            released=c.released,
+        )
+        for c in project.commitments
+    ]
+
+
+async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: str, now: datetime) -> None:
+    """Cancel a draft or active project: holds go back to the resources, needs back to open, no points."""
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    _require_status(project, "cancel", {S.draft, S.active})
+    needs = await lock_needs(session, [n.need_id for n in project.needs])
+    await _release_holds(session, project, now)
+    for need in needs.values():
+        need.status, need.note, need.updated_at = (
+            NeedStatus.open,
+            f"Project {project.id} was cancelled: {reason}",
+            now,
+        )
+    _event(session, project, actor.id, "cancel", now, reason, to=S.cancelled)
+    project.closed_at = now
+    project.summary = msgspec.to_builtins(
+        ProjectSummary(
+            outcome=S.cancelled,
+            closed_at=now,
+            closed_by_id=actor.id,
+            commitments=_outcomes(project),
+            missing=[],
+            needs_met=[],
+            needs_reopened=sorted(needs),
+            points_per_hour=0,
+            volunteer_points=[],
+            unit_points=[],
+            note=reason,
+        )
+    )
+    notify(
+        session,
+        await _everyone(session, project),
+        "project_cancelled",
+        f"Project {project.title} was cancelled",
+        now,
+        body=reason,
+        subject=("project", project.id),
+    )
+    await session.flush()
+
+
+# ---------------------------------------------------------------- close-out
+
+
+async def close(
+    session: AsyncSession, actor: Actor, project_id: int, now: datetime, settings: Settings
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    _require_status(project, "close", {S.active})
+    await _close_out(session, project, actor.id, now, settings)
+
+
+async def _award_points(
+    session: AsyncSession, project: Project, community: Area, now: datetime, settings: Settings
+) -> tuple[int, list[VolunteerPoints], list[UnitPoints]]:
+    policy = await ledger.policy_for(session, community.id)
+    rate = policy.rates.get(POINTS_CATEGORY, policy.default_rate)
+    volunteers = []
+    for p in project.participants:
+        points = (p.tenths * rate + 5) // 10
+        if points <= 0:
+            continue
+        owed = await ledger.reward(
+            session,
+            transfer_id=f"~project:{project.id}:user:{p.user_id}",
+            code=TransferCode.project_reward,
+            reference=f"project:{project.id}",
+            user_id=p.user_id,
+            community=community,
+            amount=points,
+            memo=f"{project.title[:150]}: {p.hours} h",
+            now=now,
+            tz=settings.tz,
+        )
+        volunteers.append(
+            VolunteerPoints(user_id=p.user_id, hours=p.hours, points=points, owed=owed is not None)
+        )
+    completed = Counter(c.unit_id for c in project.commitments if c.delivered == c.quantity)
+    unit_points = []
+    if completed:
+        street = await ledger.street_of(session, community.code)
+        issuance = await ledger.area_account(session, street, AccountKind.street_issuance, Asset.credit)
+        for unit_id in sorted(completed):
+            account = await units.unit_account(session, await session.get(Unit, unit_id), Asset.credit)
+            amount = completed[unit_id] * UNIT_CREDIT_PER_COMMITMENT
+            result = await ledger.transfer_one(
+                session,
+                Draft(
+                    id=f"~project:{project.id}:unit:{unit_id}",
+                    debit_account_id=issuance.id,
+                    credit_account_id=account.id,
+                    amount=amount,
+                    code=TransferCode.project_reward,
+                    reference=f"project:{project.id}",
+                    memo=f"{project.title[:150]}: {completed[unit_id]} commitment(s) delivered",
+                ),
+                now,
+                settings.tz,
+            )
+            ledger.refuse(result, "The unit's credit points were refused")
+            unit_points.append(
+                UnitPoints(unit_id=unit_id, completed_commitments=completed[unit_id], credit_points=amount)
+            )
+    return rate, volunteers, unit_points
+
+
+async def _close_out(
+    session: AsyncSession, project: Project, actor_id: int | None, now: datetime, settings: Settings
+) -> None:
+    """Decide the outcome, release what was not delivered, settle the needs, pay points, tell everyone.
+    The caller holds the project's row lock and has checked that it is active."""
+    complete = all(c.delivered == c.quantity for c in project.commitments)
+    outcome = S.completed if complete else S.overdue
+    needs = await lock_needs(session, [n.need_id for n in project.needs])
+    await _release_holds(session, project, now)
+    missing = [o for o in _outcomes(project) if o.delivered < o.committed]
+    shortfall = "; ".join(
+        f"commitment {o.commitment_id}: {o.delivered} of {o.committed} delivered" for o in missing
+    )
+    for need in needs.values():
+        if complete:
+            need.status, need.note = NeedStatus.met, ""
+        else:
+            need.status, need.note = NeedStatus.open, f"Project {project.id} closed overdue: {shortfall}"
+        need.updated_at = now
+    community = await session.get(Area, project.community_id)
+    rate, volunteers, unit_points = await _award_points(session, project, community, now, settings)
+    summary = ProjectSummary(
+        outcome=outcome,
+        closed_at=now,
+        closed_by_id=actor_id,
+        commitments=_outcomes(project),
+        missing=missing,
+        needs_met=sorted(needs) if complete else [],
+        needs_reopened=[] if complete else sorted(needs),
+        points_per_hour=rate,
+        volunteer_points=volunteers,
+        unit_points=unit_points,
+        note="every commitment delivered" if complete else f"missing: {shortfall}",
+    )
+    project.summary = msgspec.to_builtins(summary)
+    project.closed_at = now
+    _event(session, project, actor_id, "close", now, summary.note, to=outcome)
+    notify(
+        session,
+        await _everyone(session, project),
+        "project_closed",
+        f"Project {project.title} closed: {outcome}",
+        now,
+        body=summary.note,
+        subject=("project", project.id),
+    )
+    await session.flush()
+
+
+async def close_due_projects(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The scheduled job: close out every active project whose deadline has come."""
+    due = list(
+        await session.scalars(
+            select(Project.id).where(Project.status == S.active, Project.deadline <= now).order_by(Project.id)
+        )
+    )
+    closed = 0
+    for project_id in due:
+        project = await lock_project(session, None, project_id)
+        # Another closer may have got here first: the locked row says.
+        if project.status == S.active and project.deadline <= now:
+            await _close_out(session, project, None, now, settings)
+            closed += 1
+    return closed
+
+
+async def warn_closing_projects(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The scheduled job: tell the managers, once, of active projects due within a day."""
+    due = list(
+        await session.scalars(
+            select(Project.id)
+            .where(
+                Project.status == S.active,
+                Project.warned_at.is_(None),
+                Project.deadline > now,
+                Project.deadline <= now + WARN_BEFORE,
+            )
+            .order_by(Project.id)
+        )
+    )
+    warned = 0
+    for project_id in due:
+        project = await session.scalar(
+            select(Project)
+            .where(Project.id == project_id)
+            .options(selectinload(Project.commitments))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if project.status != S.active or project.warned_at is not None:
+            continue
+        undelivered = sum(c.quantity - c.delivered for c in project.commitments)
+        notify(
+            session,
+            await managers_of(session, project),
+            "project_closing",
+            f"Project {project.title} closes at {project.deadline.astimezone(settings.tz):%Y-%m-%d %H:%M}",
+            now,
+            body=f"{undelivered} committed unit(s) are still to deliver.",
+            subject=("project", project.id),
+        )
+        project.warned_at = now
+        warned += 1
+    await session.flush()
+    return warned
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def get_project(session: AsyncSession, actor: Actor, project_id: int) -> ProjectRead:
+    if not await session.scalar(select(Project.id).where(Project.id == project_id, _visible(actor))):
+        raise NotFound(f"Project {project_id} does not exist.", code="project_not_found")
+    return await project_read(session, project_id)
+
+
+async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
+    project = await session.scalar(
+        select(Project)
+        .where(Project.id == project_id)
+        .options(
+            selectinload(Project.needs),
+            selectinload(Project.commitments).selectinload(Commitment.deliveries),
+            selectinload(Project.responsibilities),
+            selectinload(Project.participants),
+            selectinload(Project.events),
+        )
+        .execution_options(populate_existing=True)
+    )
+    needs = {
+        n.id: n
+        for n in await session.scalars(select(Need).where(Need.id.in_([pn.need_id for pn in project.needs])))
+    }
+    resources = {
+        r.id: r
+        for r in await session.scalars(
+            select(Resource).where(Resource.id.in_([c.resource_id for c in project.commitments]))
+        )
+    }
+    unit_ids = {c.unit_id for c in project.commitments} | {
+        r.unit_id for r in project.responsibilities if r.unit_id
+    }
+    unit_names = dict((await session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))).all())
+    names = await user_names(
+        session,
+        {p.user_id for p in project.participants}
+        | {r.user_id for r in project.responsibilities if r.user_id}
+        | {e.actor_id for e in project.events if e.actor_id},
+    )
+    return ProjectRead(
+        id=project.id,
+        title=project.title,
+        description=project.description,
+        community_id=project.community_id,
+        status=project.status,
+        start_at=project.start_at,
+        deadline=project.deadline,
+        created_by_id=project.created_by_id,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        activated_at=project.activated_at,
+        closed_at=project.closed_at,
+        needs=[
+            NeedBrief(
+                id=n.id,
+                title=n.title,
+                quantity=n.quantity,
+                unit_of_measure=n.unit_of_measure,
+                status=n.status,
+            )
+            for n in (needs[pn.need_id] for pn in project.needs)
+        ],
+        commitments=[
+            CommitmentRead(
+                id=c.id,
+                resource_id=c.resource_id,
+                resource_title=resources[c.resource_id].title,
+                unit_id=c.unit_id,
+                unit_name=unit_names.get(c.unit_id, ""),
+                quantity=c.quantity,
+                unit_of_measure=resources[c.resource_id].unit_of_measure,
+                delivered=c.delivered,
+                released=c.released,
+                outstanding=c.quantity - c.delivered - c.released,
+                confirmed_at=c.confirmed_at,
+                confirmed_by_id=c.confirmed_by_id,
+                deliveries=[
+                    DeliveryRead(d.id, d.quantity, d.note, d.recorded_by_id, d.at) for d in c.deliveries
+                ],
+            )
+            for c in project.commitments
+        ],
+        responsibilities=[
+            ResponsibilityRead(
+                id=r.id,
+                task=r.task,
+                unit_id=r.unit_id,
+                user_id=r.user_id,
+                team=r.team,
+                assignee=unit_names.get(r.unit_id, "")
+                if r.unit_id
+                else names.get(r.user_id, "")
+                if r.user_id
+                else r.team,
+                due_at=r.due_at,
+                done_at=r.done_at,
+                done_by_id=r.done_by_id,
+            )
+            for r in project.responsibilities
+        ],
+        participants=[
+            ParticipantRead(
+                id=p.id, user_id=p.user_id, name=names.get(p.user_id, ""), hours=p.hours, added_at=p.added_at
+            )
+            for p in project.participants
+        ],
+        events=[
+            EventRead(
+                id=e.id,
+                actor_id=e.actor_id,
+                actor_name=names.get(e.actor_id, "") if e.actor_id else "",
+                action=e.action,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+                at=e.at,
+            )
+            for e in project.events
+        ],
+        summary=msgspec.convert(project.summary, ProjectSummary) if project.summary else None,
+    )
+
+
+async def list_projects(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    community_id: int | None,
+    status: ProjectStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ProjectListItem], int]:
+    stmt = select(Project).where(_visible(actor))
+    if community_id is not None:
+        stmt = stmt.where(Project.community_id == community_id)
+    if status is not None:
+        stmt = stmt.where(Project.status == status)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    projects = list(
+        await session.scalars(
+            stmt.options(selectinload(Project.commitments))
+            .order_by(Project.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    return [
+        ProjectListItem(
+            id=p.id,
+            title=p.title,
+            community_id=p.community_id,
+            status=p.status,
+            start_at=p.start_at,
+            deadline=p.deadline,
+            commitments=len(p.commitments),
+            confirmed=sum(c.confirmed_at is not None for c in p.commitments),
+            created_at=p.created_at,
+            closed_at=p.closed_at,
+        )
+        for p in projects
+    ], total
