@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import CHILD_CODE_DIGITS, LEVELS, Area, AreaLevel, child_level, code_length
 from market.areas.schemas import AreaCreate, AreaNode, AreaRead
 from market.auth.access import Actor
-from market.errors import Conflict, Forbidden, InvalidInput, NotFound
+from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 
 
 def area_read(area: Area) -> AreaRead:
@@ -18,6 +18,13 @@ async def get_area(session: AsyncSession, area_id: int) -> Area:
     area = await session.get(Area, area_id)
     if area is None:
         raise NotFound(f"Area {area_id} does not exist.", code="area_not_found")
+    return area
+
+
+def require_community(area: Area) -> Area:
+    """Things that belong to a community (plans, settings, projects) name one, not any area."""
+    if area.level != AreaLevel.community:
+        raise Unprocessable(f"{area.name} is not a community.", code="not_a_community")
     return area
 
 

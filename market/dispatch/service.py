@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
-from market.areas.service import get_area
+from market.areas.service import get_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
@@ -413,15 +413,9 @@ def _stale(order: Order, now: datetime) -> str | None:
 # ---------------------------------------------------------------- auto-dispatch
 
 
-def _community(area: Area) -> Area:
-    if area.level != AreaLevel.community:
-        raise Unprocessable(f"{area.name} is not a community.", code="not_a_community")
-    return area
-
-
 async def get_auto_dispatch(session: AsyncSession, actor: Actor, community_id: int) -> AutoDispatchRead:
     """Managers of the community and the grid workers inside it may read the setting."""
-    area = _community(await get_area(session, community_id))
+    area = require_community(await get_area(session, community_id))
     if not (actor.manages(area.code) or (actor.is_manager and actor.area_code.startswith(area.code))):
         raise Forbidden("That community is outside your own.", code="outside_your_area")
     row = await session.get(AutoDispatch, area.id)
@@ -435,7 +429,7 @@ async def set_auto_dispatch(
 ) -> AutoDispatchRead:
     if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
         raise Forbidden("Only community managers turn auto-dispatch on or off.", code="manager_required")
-    area = _community(await _managed_area(session, actor, community_id))
+    area = require_community(await _managed_area(session, actor, community_id))
     row = await session.get(AutoDispatch, area.id, with_for_update=True)
     if row is None:
         row = AutoDispatch(community_id=area.id, enabled=enabled, updated_by_id=actor.id, updated_at=now)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import get_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
@@ -190,11 +191,7 @@ async def _everyone(session: AsyncSession, project: Project) -> set[int]:
 
 
 async def community_for(session: AsyncSession, actor: Actor, community_id: int) -> Area:
-    area = await session.get(Area, community_id)
-    if area is None:
-        raise NotFound(f"Area {community_id} does not exist.", code="area_not_found")
-    if area.level != AreaLevel.community:
-        raise Unprocessable(f"{area.name} is not a community.", code="not_a_community")
+    area = require_community(await get_area(session, community_id))
     if not actor.manages(area.code):
         raise Forbidden("That community is outside your area.", code="outside_your_area")
     return area
