@@ -8,12 +8,15 @@ from datetime import datetime
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, get
+from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.security.jwt import JWTAuth, Token
+from litestar.datastructures import State
+from litestar.security.jwt import JWTCookieAuth, Token
 from msgspec import Struct
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market import models  # noqa: F401 - every table must be mapped before the first query
 from market.areas.routes import AreaController
 from market.auth.access import Actor
-from market.auth.routes import TOKEN_ALGORITHM, AuthController
+from market.auth.routes import TOKEN_ALGORITHM, TOKEN_COOKIE, AuthController
 from market.auth.service import load_actor
 from market.categories.routes import CategoryController
 from market.clock import Clock, system_clock
@@ -41,9 +44,12 @@ from market.settings import Settings
 from market.teams.routes import TeamController
 from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
+from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
-PUBLIC_PATHS = ["/api/auth/login", "/schema", "/health"]
+PUBLIC_PATHS = ["^/api/auth/login$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
+# The API is called with a bearer token or the pages' SameSite cookie; only page forms carry a CSRF token.
+CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$"]
 
 
 class Health(Struct):
@@ -76,11 +82,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         async with session_maker() as session:
             return await load_actor(session, user_id)
 
-    jwt_auth = JWTAuth[Actor](
+    jwt_auth = JWTCookieAuth[Actor](
         retrieve_user_handler=retrieve_actor,
         token_secret=settings.secret_key,
         algorithm=TOKEN_ALGORITHM,
         exclude=PUBLIC_PATHS,
+        key=TOKEN_COOKIE,
+        samesite="lax",
+        secure=settings.env == "production",
         description="A bearer token from POST /api/auth/login",
     )
 
@@ -97,6 +106,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
     def provide_now() -> datetime:
         return clock()
+
+    def provide_session_maker() -> async_sessionmaker[AsyncSession]:
+        return session_maker
 
     return Litestar(
         route_handlers=[
@@ -120,12 +132,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             TeamController,
             WishController,
             JobController,
+            web_router(),
         ],
         dependencies={
             "session": Provide(provide_transaction),
             "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
             "now": Provide(provide_now, sync_to_thread=False),
+            # For work that outlives one transaction (the offers stream opens one per poll).
+            "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
         },
+        state=State({"settings": settings}),
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            exclude=CSRF_EXEMPT_PATHS,
+            cookie_secure=settings.env == "production",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
         middleware=[IdempotencyMiddleware(session_maker, clock)],
         on_app_init=[jwt_auth.on_app_init],

@@ -18,6 +18,9 @@ from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 
 TOKEN_ALGORITHM = "HS256"
+# The pages keep the same token in this cookie ("Bearer <token>"), so a logged-in browser may also
+# call the API (downloads, the offers stream) without handling tokens itself.
+TOKEN_COOKIE = "market_token"
 
 
 def issue_token(settings: Settings, user_id: int) -> tuple[str, datetime]:

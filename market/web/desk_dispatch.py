@@ -1,0 +1,7 @@
+"""Pages: desk_dispatch."""
+
+from __future__ import annotations
+
+from litestar import Controller
+
+CONTROLLERS: list[type[Controller]] = []

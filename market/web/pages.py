@@ -1,0 +1,310 @@
+"""What every page handler shares: rendering in the person's language, forms that
+keep what was typed and show errors next to the field, redirects, and HTML error
+pages instead of problem+json.
+
+A page handler parses and authorises like an API route and calls the same
+services. A refused form raises `FormRejected`, which rolls the request's
+transaction back (see `market.db.provide_transaction`) and renders the form again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
+
+from market.auth.access import Actor
+from market.auth.models import MANAGER_ROLES, Role
+from market.errors import MarketError
+from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+LOGIN_PATH = "/login"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """An entry of the navigation: a catalogue key and where it goes."""
+
+    key: str
+    href: str
+
+    @property
+    def phone(self) -> bool:
+        """Sections for residents and volunteers, shown in the phone layout's tab bar."""
+        return not self.href.startswith("/desk/")
+
+
+# Phone sections first, desk sections after; each shown to the roles listed.
+_SECTIONS: list[tuple[Section, frozenset[Role]]] = [
+    (Section("nav.my_orders", "/r/orders"), frozenset({Role.resident})),
+    (Section("nav.new_order", "/r/orders/new"), frozenset({Role.resident})),
+    (Section("nav.wishes", "/r/wishes"), frozenset({Role.resident, Role.volunteer})),
+    (Section("nav.offers", "/v/offers"), frozenset({Role.volunteer})),
+    (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
+    (Section("nav.points", "/v/points"), frozenset({Role.volunteer})),
+    (Section("nav.rewards", "/v/rewards"), frozenset({Role.volunteer})),
+    (Section("nav.dispatch", "/desk/dispatch"), MANAGER_ROLES),
+    (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
+    (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
+    (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
+    (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
+]
+
+
+def sections(actor: Actor | None) -> list[Section]:
+    if actor is None:
+        return []
+    return [s for s, roles in _SECTIONS if actor.is_admin or not actor.roles.isdisjoint(roles)]
+
+
+def home_path(actor: Actor) -> str:
+    """Where a person lands after logging in: the first section their roles open."""
+    found = sections(actor)
+    return found[0].href if found else LOGIN_PATH
+
+
+def _actor(connection: ASGIConnection) -> Actor | None:
+    user = connection.scope.get("user")
+    return user if isinstance(user, Actor) else None
+
+
+def _local(tz: ZoneInfo, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "" if moment is None else moment.astimezone(tz).strftime(fmt)
+
+
+def _url(path: str, **query: Any) -> str:
+    """`path` with the non-empty query values, for links that keep a page's filters."""
+    kept = {k: v for k, v in query.items() if v not in (None, "")}
+    return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+def base_context(request: ASGIConnection) -> dict[str, Any]:
+    lang = lang_of(request)
+    actor = _actor(request)
+    tz: ZoneInfo = request.app.state.settings.tz
+    notice = request.query_params.get("notice", "")
+    path_with_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {
+        "lang": lang,
+        "html_lang": HTML_LANG[lang],
+        "other_langs": [code for code in LANGS if code != lang],
+        "t": partial(translate, lang),
+        "actor": actor,
+        "sections": sections(actor),
+        "current_path": request.url.path,
+        "here": quote(path_with_query, safe=""),
+        "notice": f"notice.{notice}" if has_text(f"notice.{notice}") else None,
+        "local": partial(_local, tz),
+        "url": _url,
+        "now": datetime.now(tz),
+    }
+
+
+def page(request: ASGIConnection, template: str, *, status_code: int = 200, **context: Any) -> Template:
+    return Template(template_name=template, context=base_context(request) | context, status_code=status_code)
+
+
+def see_other(path: str, notice: str | None = None) -> Redirect:
+    """Post/redirect/get: after a form succeeds, show the next page with a notice."""
+    if notice:
+        path += ("&" if "?" in path else "?") + urlencode({"notice": notice})
+    return Redirect(path, status_code=303)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to return to; anything that could leave the site becomes `default`."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+# Forms ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    """What the person typed, and what is wrong with it (messages not yet translated)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, Message] = field(default_factory=dict)
+    problems: list[Message] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any] | None) -> Form:
+        return cls({k: v for k, v in (data or {}).items() if k != "_csrf_token"})
+
+    def value(self, name: str, default: Any = "") -> Any:
+        value = self.values.get(name, default)
+        return value[-1] if isinstance(value, list) else value
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a field that may repeat (checkboxes, multiple selects)."""
+        value = self.values.get(name, [])
+        return value if isinstance(value, list) else [value]
+
+    def error(self, name: str) -> Message | None:
+        return self.errors.get(name)
+
+    def refuse(self, error: MarketError, fields: Mapping[str, str]) -> None:
+        """Put a service's refusal next to the field it is about, or above the form."""
+        message: Message = (f"error.{error.code}", {}) if has_text(f"error.{error.code}") else _status_text(error)
+        name = fields.get(error.code)
+        if name:
+            self.errors[name] = message
+        else:
+            self.problems.append(message)
+
+
+class FormRejected(MarketError):
+    """A form that cannot be accepted as typed: rendered again with its errors."""
+
+    def __init__(self, template: str, context: dict[str, Any], form: Form, *, cause: MarketError | None = None):
+        self.template = template
+        self.context = {**context, "form": form}
+        self.keep_changes = bool(cause and cause.keep_changes)
+        super().__init__("The form has errors", code=cause.code if cause else "invalid_input")
+        self.status_code = cause.status_code if cause else HTTP_400_BAD_REQUEST
+
+
+_LOCAL_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
+def _field_message(error: msgspec.ValidationError) -> Message:
+    text = str(error)
+    if "length <=" in text:
+        return ("form.too_long", {"max": re.search(r"length <= (\d+)", text).group(1)})  # type: ignore[union-attr]
+    if "length >=" in text or "match regex" in text:
+        return ("form.required", {})
+    bounds = re.findall(r"[<>]=? ([-\d.]+)", text)
+    if bounds:
+        return ("form.out_of_range", {})
+    return ("form.invalid", {})
+
+
+def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
+    """The form as a request schema, every field checked so that every error is shown at once.
+
+    `given` fills fields the form does not carry (ids from the path, values the page computes).
+    A `datetime-local` input (no offset) is read as local time in `tz`. Raises `FormInvalid`.
+    """
+    raw: dict[str, Any] = {}
+    for info in msgspec.structs.fields(schema):
+        name = info.encode_name
+        if name in given:
+            if given[name] is not None:
+                raw[name] = given[name]
+            continue
+        value = form.values.get(name)
+        if value in (None, "", []):
+            if info.required:
+                form.errors[name] = ("form.required", {})
+            continue
+        if isinstance(value, str) and _LOCAL_MINUTE.match(value):
+            try:
+                value = datetime.fromisoformat(value).replace(tzinfo=tz).isoformat()
+            except ValueError:
+                form.errors[name] = ("form.invalid", {})
+                continue
+        try:
+            raw[name] = msgspec.convert(value, info.type, strict=False)
+        except msgspec.ValidationError as error:
+            form.errors[name] = _field_message(error)
+    if form.errors:
+        raise FormInvalid
+    try:
+        return msgspec.convert(raw, schema, strict=False)
+    except msgspec.ValidationError as error:
+        form.problems.append(_field_message(error))
+        raise FormInvalid from error
+
+
+class FormInvalid(Exception):
+    """The form's own checks failed; the errors are on the form."""
+
+
+@asynccontextmanager
+async def handling(
+    form: Form, template: str, context: dict[str, Any], *, fields: Mapping[str, str] | None = None
+) -> AsyncIterator[None]:
+    """Run a form's work; on invalid input or a service's refusal, render `template` again.
+
+    `fields` maps refusal codes to the field they are about (`window_in_past` → `window_start`).
+    """
+    try:
+        yield
+    except FormInvalid:
+        raise FormRejected(template, context, form) from None
+    except FormRejected:
+        raise
+    except MarketError as error:
+        form.refuse(error, fields or {})
+        raise FormRejected(template, context, form, cause=error) from error
+
+
+# Errors as pages --------------------------------------------------------------------------------
+
+
+def _status_text(error: HTTPException) -> Message:
+    key = f"error.http_{error.status_code}"
+    return (key, {}) if has_text(key) else ("error.http_other", {})
+
+
+def _error_page(request: Request, error: HTTPException) -> Template:
+    code = getattr(error, "code", None)
+    if code is None and isinstance(error.extra, dict):
+        code = error.extra.get("code")
+    message = (f"error.{code}", {}) if code and has_text(f"error.{code}") else _status_text(error)
+    return page(request, "error.html", status_code=error.status_code, message=message, status=error.status_code)
+
+
+def _on_form_rejected(request: Request, error: FormRejected) -> Template:
+    return page(request, error.template, status_code=error.status_code, **error.context)
+
+
+def _on_not_authenticated(request: Request, _error: NotAuthorizedException) -> Redirect:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(_url(LOGIN_PATH, next=target), status_code=303)
+
+
+def _on_http_error(request: Request, error: HTTPException) -> Template:
+    return _error_page(request, error)
+
+
+def _on_unexpected(request: Request, error: Exception) -> Template:
+    log.exception("unexpected error on a page", exc_info=error)
+    return page(
+        request,
+        "error.html",
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        message=("error.http_500", {}),
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+# The pages' router answers every error with a page in the person's language.
+PAGE_EXCEPTION_HANDLERS: dict[type[Exception], Callable[..., Any]] = {
+    FormRejected: _on_form_rejected,
+    NotAuthorizedException: _on_not_authenticated,
+    ProblemDetailsException: _on_http_error,
+    HTTPException: _on_http_error,
+    Exception: _on_unexpected,
+}

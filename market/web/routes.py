@@ -1,0 +1,125 @@
+"""The pages: logging in and out, the language switch, and the router that gathers
+every page controller with HTML error pages, templates and static files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth import service as auth
+from market.auth.access import ActorRequest
+from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.auth.schemas import LoginRequest
+from market.fields import NO_NUL
+from litestar.plugins.jinja import JinjaTemplateEngine
+from market.settings import Settings
+from market.web import desk_dispatch, desk_ledger, desk_projects, desk_units, phone_resident, phone_volunteer
+from market.web.i18n import LANG_COOKIE, LANGS
+from market.web.pages import (
+    LOGIN_PATH,
+    PAGE_EXCEPTION_HANDLERS,
+    Form,
+    handling,
+    home_path,
+    page,
+    parse,
+    safe_next,
+    see_other,
+)
+
+HERE = Path(__file__).parent
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
+# Paths the pages serve without a login (regular expressions, matched from the start).
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/"]
+
+
+class SessionPages(Controller):
+    include_in_schema = False
+
+    @get("/", summary="Home: each person's first section")
+    async def home(self, request: ActorRequest) -> Redirect:
+        return Redirect(home_path(request.user), status_code=303)
+
+    @get(LOGIN_PATH)
+    async def login_form(self, request: Request, next: NextPath = None) -> Template:  # noqa: A002
+        return page(request, "login.html", form=Form(), next=safe_next(next, ""))
+
+    @post(LOGIN_PATH)
+    async def login(
+        self,
+        request: Request,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        back = safe_next(form.value("next"), "")
+        async with handling(form, "login.html", {"next": back}, fields={"invalid_credentials": "password"}):
+            credentials = parse(form, LoginRequest, settings.tz)
+            user = await auth.login(session, settings, credentials.phone, credentials.password, now)
+        token, expires_at = issue_token(settings, user.id)
+        actor = await auth.load_actor(session, user.id)
+        assert actor is not None  # the user was just loaded
+        response = Redirect(back or home_path(actor), status_code=303)
+        response.set_cookie(
+            Cookie(
+                key=TOKEN_COOKIE,
+                value=f"Bearer {token}",
+                expires=int(expires_at.timestamp()),
+                httponly=True,
+                samesite="lax",
+                secure=settings.env == "production",
+            )
+        )
+        return response
+
+    @post("/logout")
+    async def logout(self) -> Redirect:
+        response = see_other(LOGIN_PATH, notice="logged_out")
+        response.delete_cookie(TOKEN_COOKIE)
+        return response
+
+    @get("/lang")
+    async def switch_language(
+        self,
+        to: Annotated[str, QueryParameter(pattern="^(" + "|".join(LANGS) + ")$")],
+        next: NextPath = None,  # noqa: A002
+    ) -> Redirect:
+        response = Redirect(safe_next(next), status_code=303)
+        response.set_cookie(Cookie(key=LANG_COOKIE, value=to, max_age=365 * 24 * 3600, samesite="lax"))
+        return response
+
+
+def template_config() -> TemplateConfig:
+    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+
+
+def web_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[
+            SessionPages,
+            *phone_resident.CONTROLLERS,
+            *phone_volunteer.CONTROLLERS,
+            *desk_dispatch.CONTROLLERS,
+            *desk_projects.CONTROLLERS,
+            *desk_ledger.CONTROLLERS,
+            *desk_units.CONTROLLERS,
+            create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+        ],
+        exception_handlers=PAGE_EXCEPTION_HANDLERS,
+        include_in_schema=False,
+    )

@@ -1,0 +1,26 @@
+// Small helpers every page may use; no framework, no build step.
+(function () {
+  "use strict";
+  // Forms with data-confirm ask before they post (cancel, reject, close …).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); return; }
+    // One press only: a second tap while the first request is on its way does nothing.
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+    setTimeout(function () { delete form.dataset.sent; }, 5000);
+  });
+  // <time data-countdown="ISO" data-expired="text"> counts down to its moment, mm:ss.
+  function tick() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Math.floor((Date.parse(el.getAttribute("data-countdown")) - Date.now()) / 1000);
+      if (left <= 0) { el.textContent = el.getAttribute("data-expired") || "0:00"; return; }
+      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
+    });
+  }
+  window.marketTick = tick;
+  tick();
+  setInterval(tick, 1000);
+})();

@@ -1,0 +1,3 @@
+"""Page text: phone_resident (key: (zh-CN, English))."""
+
+TEXT: dict[str, tuple[str, str]] = {}

@@ -1,0 +1,63 @@
+"""Page tests: a test client that logs in by cookie, as a browser does, and posts forms
+with the CSRF token the pages hand out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from market.auth.routes import TOKEN_COOKIE, issue_token
+from tests.world import World
+
+FIELD_ERROR = re.compile(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>')
+
+
+class Browser:
+    """A test client with a person's login cookie and a language."""
+
+    def __init__(self, client: AsyncTestClient, world: World) -> None:
+        self.client = client
+        self.world = world
+
+    def login(self, name: str, lang: str = "zh") -> Browser:
+        token, _ = issue_token(self.world.settings, self.world.id(name))
+        self.client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
+        self.client.cookies.set("lang", lang)
+        return self
+
+    def lang(self, lang: str) -> Browser:
+        self.client.cookies.set("lang", lang)
+        return self
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.get(path, **kwargs)
+
+    async def csrf(self) -> str:
+        token = self.client.cookies.get("csrftoken")
+        if not token:
+            await self.client.get("/login")
+            token = self.client.cookies.get("csrftoken")
+        assert token, "the pages hand out a CSRF cookie"
+        return token
+
+    async def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        """Submit a form as the page would (with the CSRF token); redirects are not followed."""
+        form = {"_csrf_token": await self.csrf(), **(data or {})}
+        return await self.client.post(path, data=form, follow_redirects=False, **kwargs)
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The errors a form page shows next to its fields: field name → message."""
+    return dict(FIELD_ERROR.findall(html))
+
+
+@pytest.fixture
+async def browser(app: Litestar, world: World) -> AsyncIterator[Browser]:
+    async with AsyncTestClient(app=app) as client:
+        yield Browser(client, world)

@@ -1,0 +1,88 @@
+"""Logging in and out, the language switch, CSRF and the pages' error handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.conftest import Browser, field_errors
+from tests.world import PASSWORD
+
+
+async def test_pages_ask_for_a_login_and_return_to_where_the_person_was(browser: Browser) -> None:
+    r = await browser.get("/?from=here", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2F%3Ffrom%3Dhere"
+    r = await browser.post("/login", {"phone": "13900000001", "password": PASSWORD, "next": "/v/tasks"})
+    assert r.status_code == 303
+    assert r.headers["location"] == "/v/tasks"
+    assert (await browser.client.get("/api/me")).json()["phone"] == "13900000001"
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [("resident", "/r/orders"), ("volunteer", "/r/wishes"), ("grid_worker", "/desk/dispatch"),
+     ("unit_admin", "/desk/unit"), ("admin", "/r/orders")],
+)
+async def test_login_lands_each_role_on_its_first_section(browser: Browser, name: str, home: str) -> None:
+    phone = browser.world.users[name].phone
+    r = await browser.post("/login", {"phone": phone, "password": PASSWORD})
+    assert r.status_code == 303
+    assert r.headers["location"] == home
+
+
+@pytest.mark.parametrize(
+    ("lang", "required", "wrong"),
+    [("zh", "请填写此项。", "手机号或密码不正确。"), ("en", "Please fill this in.", "Wrong phone number or password.")],
+)
+async def test_login_errors_stand_next_to_the_field_in_the_page_language(
+    browser: Browser, lang: str, required: str, wrong: str
+) -> None:
+    browser.lang(lang)
+    r = await browser.post("/login", {"phone": "13900000001", "password": ""})
+    assert r.status_code == 400
+    assert field_errors(r.text) == {"password": required}
+    assert 'value="13900000001"' in r.text, "what the person typed is kept"
+
+    r = await browser.post("/login", {"phone": "13900000001", "password": "not-the-password"})
+    assert r.status_code == 401
+    assert field_errors(r.text) == {"password": wrong}
+    assert "not-the-password" not in r.text, "a password is never sent back"
+
+
+async def test_a_form_without_the_csrf_token_is_refused(browser: Browser) -> None:
+    r = await browser.client.post("/login", data={"phone": "13900000001", "password": PASSWORD})
+    assert r.status_code == 403
+    assert "market_token" not in browser.client.cookies
+
+
+async def test_logout_forgets_the_login(browser: Browser) -> None:
+    browser.login("resident")
+    r = await browser.post("/logout")
+    assert r.headers["location"] == "/login?notice=logged_out"
+    assert (await browser.client.get("/api/me")).status_code == 401
+
+
+async def test_language_switch_keeps_the_page_and_refuses_to_leave_the_site(browser: Browser) -> None:
+    r = await browser.get("/lang?to=en&next=/login", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    page = await browser.get("/login")
+    assert '<html lang="en">' in page.text and "Log in" in page.text
+    r = await browser.get("/lang?to=zh&next=//evil.example/", follow_redirects=False)
+    assert r.headers["location"] == "/"
+    assert '<html lang="zh-CN">' in (await browser.get("/login")).text
+    assert (await browser.get("/lang?to=fr", follow_redirects=False)).status_code == 400
+
+
+@pytest.mark.parametrize(("lang", "text"), [("zh", "没有找到"), ("en", "does not exist")])
+async def test_page_errors_are_pages_in_the_person_language(browser: Browser, lang: str, text: str) -> None:
+    browser.login("resident", lang)
+    r = await browser.get("/r/orders/999999")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert text in r.text
+
+
+async def test_the_api_still_answers_problem_json(browser: Browser) -> None:
+    r = await browser.client.get("/api/orders/999999")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
