@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -30,6 +29,7 @@ from market.web.pages import (
     LOGIN_PATH,
     PAGE_EXCEPTION_HANDLERS,
     Form,
+    FormData,
     handling,
     home_path,
     page,
@@ -39,7 +39,6 @@ from market.web.pages import (
 )
 
 HERE = Path(__file__).parent
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
 PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/"]
