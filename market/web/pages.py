@@ -171,7 +171,8 @@ class Form:
 
     def refuse(self, error: MarketError, fields: Mapping[str, str]) -> None:
         """Put a service's refusal next to the field it is about, or above the form."""
-        message: Message = (f"error.{error.code}", {}) if has_text(f"error.{error.code}") else _status_text(error)
+        key = f"error.{error.code}"
+        message: Message = (key, {}) if has_text(key) else _status_text(error)
         name = fields.get(error.code)
         if name:
             self.errors[name] = message
@@ -182,7 +183,9 @@ class Form:
 class FormRejected(MarketError):
     """A form that cannot be accepted as typed: rendered again with its errors."""
 
-    def __init__(self, template: str, context: dict[str, Any], form: Form, *, cause: MarketError | None = None):
+    def __init__(
+        self, template: str, context: dict[str, Any], form: Form, *, cause: MarketError | None = None
+    ) -> None:
         self.template = template
         self.context = {**context, "form": form}
         self.keep_changes = bool(cause and cause.keep_changes)
@@ -278,7 +281,7 @@ def _error_page(request: Request, error: HTTPException) -> Template:
     if code is None and isinstance(error.extra, dict):
         code = error.extra.get("code")
     message = (f"error.{code}", {}) if code and has_text(f"error.{code}") else _status_text(error)
-    return page(request, "error.html", status_code=error.status_code, message=message, status=error.status_code)
+    return page(request, "error.html", status_code=error.status_code, message=message)
 
 
 def _on_form_rejected(request: Request, error: FormRejected) -> Template:
@@ -301,7 +304,6 @@ def _on_unexpected(request: Request, error: Exception) -> Template:
         "error.html",
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         message=("error.http_500", {}),
-        status=HTTP_500_INTERNAL_SERVER_ERROR,
     )
 
 

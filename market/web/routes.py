@@ -11,6 +11,7 @@ from litestar import Controller, Request, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -21,7 +22,6 @@ from market.auth.access import ActorRequest
 from market.auth.routes import TOKEN_COOKIE, issue_token
 from market.auth.schemas import LoginRequest
 from market.fields import NO_NUL
-from litestar.plugins.jinja import JinjaTemplateEngine
 from market.settings import Settings
 from market.web import desk_dispatch, desk_ledger, desk_projects, desk_units, phone_resident, phone_volunteer
 from market.web.i18n import LANG_COOKIE, LANGS
@@ -52,7 +52,7 @@ class SessionPages(Controller):
         return Redirect(home_path(request.user), status_code=303)
 
     @get(LOGIN_PATH)
-    async def login_form(self, request: Request, next: NextPath = None) -> Template:  # noqa: A002
+    async def login_form(self, request: Request, next: NextPath = None) -> Template:
         return page(request, "login.html", form=Form(), next=safe_next(next, ""))
 
     @post(LOGIN_PATH)
@@ -95,7 +95,7 @@ class SessionPages(Controller):
     async def switch_language(
         self,
         to: Annotated[str, QueryParameter(pattern="^(" + "|".join(LANGS) + ")$")],
-        next: NextPath = None,  # noqa: A002
+        next: NextPath = None,
     ) -> Redirect:
         response = Redirect(safe_next(next), status_code=303)
         response.set_cookie(Cookie(key=LANG_COOKIE, value=to, max_age=365 * 24 * 3600, samesite="lax"))
@@ -117,7 +117,9 @@ def web_router() -> Router:
             *desk_projects.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
-            create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[HERE / "static"], include_in_schema=False
+            ),
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,
         include_in_schema=False,

@@ -20,8 +20,13 @@ async def test_pages_ask_for_a_login_and_return_to_where_the_person_was(browser:
 
 @pytest.mark.parametrize(
     ("name", "home"),
-    [("resident", "/r/orders"), ("volunteer", "/r/wishes"), ("grid_worker", "/desk/dispatch"),
-     ("unit_admin", "/desk/unit"), ("admin", "/r/orders")],
+    [
+        ("resident", "/r/orders"),
+        ("volunteer", "/r/wishes"),
+        ("grid_worker", "/desk/dispatch"),
+        ("unit_admin", "/desk/unit"),
+        ("admin", "/r/orders"),
+    ],
 )
 async def test_login_lands_each_role_on_its_first_section(browser: Browser, name: str, home: str) -> None:
     phone = browser.world.users[name].phone
@@ -32,7 +37,10 @@ async def test_login_lands_each_role_on_its_first_section(browser: Browser, name
 
 @pytest.mark.parametrize(
     ("lang", "required", "wrong"),
-    [("zh", "请填写此项。", "手机号或密码不正确。"), ("en", "Please fill this in.", "Wrong phone number or password.")],
+    [
+        ("zh", "请填写此项。", "手机号或密码不正确。"),
+        ("en", "Please fill this in.", "Wrong phone number or password."),
+    ],
 )
 async def test_login_errors_stand_next_to_the_field_in_the_page_language(
     browser: Browser, lang: str, required: str, wrong: str

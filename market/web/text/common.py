@@ -33,7 +33,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "pager.position": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
     "error.title": ("出错了", "Something is wrong"),
     "error.home": ("回到首页", "Back to the start"),
-    "error.http_400": ("提交的内容不正确，请检查后重试。", "What was sent is not valid; check it and try again."),
+    "error.http_400": (
+        "提交的内容不正确，请检查后重试。",
+        "What was sent is not valid; check it and try again.",
+    ),
     "error.http_401": ("请先登录。", "Please log in first."),
     "error.http_403": ("您没有权限做这件事。", "You are not allowed to do this."),
     "error.http_404": ("没有找到这个页面或记录。", "This page or record does not exist."),

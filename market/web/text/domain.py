@@ -45,12 +45,27 @@ TEXT: dict[str, tuple[str, str]] = {
     "pair_outcome.skipped": ("已跳过", "Skipped"),
     "pair_outcome.not_chosen": ("未选用", "Not chosen"),
     "dispatch_reason.no_one_serves_area": ("没有志愿者服务这个区域", "No volunteer serves this area"),
-    "dispatch_reason.no_one_with_skill": ("服务这里的志愿者都不具备这项技能", "No one serving here has the skill"),
-    "dispatch_reason.no_one_eligible": ("有技能的人都已婉拒或是点单人本人", "Everyone with the skill declined it or posted it"),
+    "dispatch_reason.no_one_with_skill": (
+        "服务这里的志愿者都不具备这项技能",
+        "No one serving here has the skill",
+    ),
+    "dispatch_reason.no_one_eligible": (
+        "有技能的人都已婉拒或是点单人本人",
+        "Everyone with the skill declined it or posted it",
+    ),
     "dispatch_reason.no_one_free": ("有技能的人在这个时段都没空", "No one with the skill is free then"),
-    "dispatch_reason.everyone_at_capacity": ("能接的人都已满负荷", "Everyone who could take it is at capacity"),
-    "dispatch_reason.outbid": ("合适的志愿者已安排给更需要的点单", "Its volunteers went to orders that needed them more"),
-    "dispatch_reason.penalty_below_cost": ("派给现有人选代价太高，暂缓", "Every candidate costs more than waiting"),
+    "dispatch_reason.everyone_at_capacity": (
+        "能接的人都已满负荷",
+        "Everyone who could take it is at capacity",
+    ),
+    "dispatch_reason.outbid": (
+        "合适的志愿者已安排给更需要的点单",
+        "Its volunteers went to orders that needed them more",
+    ),
+    "dispatch_reason.penalty_below_cost": (
+        "派给现有人选代价太高，暂缓",
+        "Every candidate costs more than waiting",
+    ),
     "dispatch_reason.not_waiting": ("已不在等待派单", "No longer waiting"),
     # Micro-wishes
     "wish_status.open": ("待认领", "Open"),
@@ -122,8 +137,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "need_status.met": ("已满足", "Met"),
     "need_status.closed": ("已关闭", "Closed"),
     "allocation_reason.no_resource_of_category": ("没有这一类资源", "No resource of this category"),
-    "allocation_reason.unit_of_measure_differs": ("资源的计量单位不同", "Resources use another unit of measure"),
-    "allocation_reason.none_available_before_deadline": ("期限前没有可用资源", "Nothing available before the deadline"),
+    "allocation_reason.unit_of_measure_differs": (
+        "资源的计量单位不同",
+        "Resources use another unit of measure",
+    ),
+    "allocation_reason.none_available_before_deadline": (
+        "期限前没有可用资源",
+        "Nothing available before the deadline",
+    ),
     "allocation_reason.not_enough_quantity": ("资源数量不够", "Not enough quantity"),
     "allocation_reason.deadline_passed": ("已过期限", "The deadline has passed"),
     "flow_outcome.proposed": ("建议", "Proposed"),
