@@ -149,7 +149,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             cookie_secure=settings.env == "production",
         ),
         # The offers stream is left uncompressed: gzip would hold its events back in a buffer.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream"]),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream"]
+        ),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
         middleware=[IdempotencyMiddleware(session_maker, clock)],
         on_app_init=[jwt_auth.on_app_init],
