@@ -275,11 +275,21 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
 
 
 async def list_orders(
-    session: AsyncSession, actor: Actor, tz: ZoneInfo, filters: OrderFilters, limit: int, offset: int
+    session: AsyncSession,
+    actor: Actor,
+    tz: ZoneInfo,
+    filters: OrderFilters,
+    limit: int,
+    offset: int,
+    *,
+    own: bool = False,
 ) -> tuple[list[OrderRead], int]:
+    """Orders the actor may see, newest first; `own`: only those they posted (a resident's list)."""
     stmt: Select = select(Order)
     if (visible := _visible_to(actor)) is not None:
         stmt = stmt.where(visible)
+    if own:
+        stmt = stmt.where(Order.requester_id == actor.id)
     if filters.status is not None:
         stmt = stmt.where(Order.status == filters.status)
     if filters.category is not None:
@@ -309,6 +319,24 @@ async def list_orders(
 
 
 # ---------------------------------------------------------------- resident: post
+
+
+async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
+    """The compounds and buildings `create_order` accepts from the actor: those of their own
+    community, by code (so each compound comes before its buildings)."""
+    community_length = code_length(AreaLevel.community)
+    if len(actor.area_code) < community_length:
+        return []
+    return list(
+        await session.scalars(
+            select(Area)
+            .where(
+                Area.code.startswith(actor.area_code[:community_length]),
+                Area.level.in_((AreaLevel.compound, AreaLevel.building)),
+            )
+            .order_by(Area.code)
+        )
+    )
 
 
 async def create_order(session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime) -> Order:
@@ -570,6 +598,35 @@ async def list_offers(
         )
         for o, read in zip(offers, reads, strict=True)
     ], total
+
+
+async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[int]:
+    """The ids of a volunteer's pending offers: one quick read that tells whether they changed."""
+    return list(
+        await session.scalars(
+            select(Offer.id)
+            .where(Offer.volunteer_id == volunteer_id, Offer.status == OfferStatus.pending)
+            .order_by(Offer.id)
+        )
+    )
+
+
+# What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
+TASK_STATUSES = HELD_STATUSES | {S.completed}
+
+
+async def list_tasks(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[OrderRead], int]:
+    """The orders the actor serves in one of `TASK_STATUSES`, the soonest window first."""
+    stmt = select(Order).where(Order.volunteer_id == actor.id, Order.status.in_(TASK_STATUSES))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    orders = (
+        await session.scalars(
+            stmt.options(*_order_options()).order_by(Order.window_start, Order.id).limit(limit).offset(offset)
+        )
+    ).all()
+    return await order_reads(session, actor, orders), total
 
 
 async def _own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
@@ -933,3 +990,77 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         raised += 1
     await session.flush()
     return raised
+
+
+# ---------------------------------------------------------------- the dispatch desk
+
+BOARD_SECTIONS = ("waiting", "late", "escalated")
+
+
+def _board_section(section: str, now: datetime, settings: Settings):
+    """What a section of the dispatch desk lists. `waiting`: no volunteer has taken it yet.
+    `late`: waiting past the grid's deadline (the first step of the "1130" rule) or into its
+    own time window, so it expires unless someone takes it soon. `escalated`: unfinished and
+    raised to a level by `escalate_orders`."""
+    if section == "escalated":
+        return Order.status.in_(UNFINISHED) & Order.escalation_level.is_not(None)
+    waiting = Order.status.in_(WAITING)
+    if section == "late":
+        deadline = now - timedelta(minutes=settings.escalate_grid_minutes)
+        return waiting & or_(Order.created_at <= deadline, Order.window_start <= now)
+    return waiting
+
+
+def _in_board(actor: Actor, area_code: str) -> list:
+    """The orders of the subtree at `area_code` the actor may see."""
+    visible = _visible_to(actor)
+    inside = Order.area_code.startswith(area_code, autoescape=True)
+    return [inside] if visible is None else [inside, visible]
+
+
+async def board_counts(
+    session: AsyncSession, actor: Actor, area_code: str, now: datetime, settings: Settings
+) -> dict[str, int]:
+    """How many orders each desk section holds in the subtree at `area_code`."""
+    counts = [func.count().filter(_board_section(s, now, settings)) for s in BOARD_SECTIONS]
+    row = (await session.execute(select(*counts).where(*_in_board(actor, area_code)))).one()
+    return dict(zip(BOARD_SECTIONS, row, strict=True))
+
+
+async def list_board(
+    session: AsyncSession,
+    actor: Actor,
+    area_code: str,
+    section: str,
+    now: datetime,
+    settings: Settings,
+    limit: int,
+    offset: int,
+) -> list[OrderRead]:
+    """One page of a desk section, oldest first: the longest wait is handled first."""
+    orders = await session.scalars(
+        select(Order)
+        .where(*_in_board(actor, area_code), _board_section(section, now, settings))
+        .options(*_order_options())
+        .order_by(Order.created_at, Order.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return await order_reads(session, actor, orders.all())
+
+
+async def pending_offer_counts(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(Offer.order_id, func.count())
+        .where(Offer.order_id.in_(order_ids), Offer.status == OfferStatus.pending)
+        .group_by(Offer.order_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[int]) -> dict[int, OrderRead]:
+    """The orders with these ids the actor may see (a plan's, for instance), by id."""
+    stmt = select(Order).where(Order.id.in_(order_ids)).options(*_order_options())
+    if (visible := _visible_to(actor)) is not None:
+        stmt = stmt.where(visible)
+    return {o.id: o for o in await order_reads(session, actor, (await session.scalars(stmt)).all())}

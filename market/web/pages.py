@@ -81,6 +81,12 @@ def sections(actor: Actor | None) -> list[Section]:
     return [s for s, roles in _SECTIONS if actor.is_admin or not actor.roles.isdisjoint(roles)]
 
 
+def current_section(found: list[Section], path: str) -> Section | None:
+    """The section a page belongs to: the one whose path is the longest prefix of the page's."""
+    matching = [s for s in found if path == s.href or path.startswith(s.href + "/")]
+    return max(matching, key=lambda s: len(s.href), default=None)
+
+
 def home_path(actor: Actor) -> str:
     """Where a person lands after logging in: the first section their roles open."""
     found = sections(actor)
@@ -105,6 +111,7 @@ def _url(path: str, **query: Any) -> str:
 def base_context(request: ASGIConnection) -> dict[str, Any]:
     lang = lang_of(request)
     actor = _actor(request)
+    found = sections(actor)
     tz: ZoneInfo = request.app.state.settings.tz
     notice = request.query_params.get("notice", "")
     path_with_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -114,8 +121,9 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         "other_langs": [code for code in LANGS if code != lang],
         "t": partial(translate, lang),
         "actor": actor,
-        "sections": sections(actor),
+        "sections": found,
         "current_path": request.url.path,
+        "current_section": current_section(found, request.url.path),
         "here": quote(path_with_query, safe=""),
         "notice": f"notice.{notice}" if has_text(f"notice.{notice}") else None,
         "local": partial(_local, tz),
@@ -200,7 +208,7 @@ def _field_message(error: msgspec.ValidationError) -> Message:
     text = str(error)
     if "length <=" in text:
         return ("form.too_long", {"max": re.search(r"length <= (\d+)", text).group(1)})  # type: ignore[union-attr]
-    if "length >=" in text or "match regex" in text:
+    if "length >=" in text or "matching regex" in text:
         return ("form.required", {})
     bounds = re.findall(r"[<>]=? ([-\d.]+)", text)
     if bounds:

@@ -1,7 +1,422 @@
-"""Pages: phone_resident."""
+"""Pages: the resident's phone — post an order, follow it on a timeline, confirm and rate it —
+and the community's wish wall, which volunteers share to claim and fulfil wishes."""
 
 from __future__ import annotations
 
-from litestar import Controller
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-CONTROLLERS: list[type[Controller]] = []
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import AreaLevel, code_length
+from market.areas.service import ancestors
+from market.auth.access import Actor, ActorRequest, requires
+from market.auth.models import MANAGER_ROLES, Role
+from market.categories.service import list_categories
+from market.fields import PathId
+from market.orders import service as orders
+from market.orders.models import Urgency
+from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, OrderFilters, ReasonRequest
+from market.pagination import Offset
+from market.settings import Settings
+from market.web.i18n import lang_of
+from market.web.pages import Form, FormData, handling, page, parse, see_other
+from market.wishes import service as wishes
+from market.wishes.models import MAX_VALUE_YUAN, WishStatus
+from market.wishes.schemas import WishCreate, WishRead
+
+PAGE_SIZE = 20
+ORDER_NEW = "phone/resident_order_new.html"
+ORDER = "phone/resident_order.html"
+WISH_NEW = "phone/wish_new.html"
+WISH = "phone/wish_detail.html"
+
+# Where each refusal of `create_order` belongs on the form.
+ORDER_FIELDS = {
+    "unknown_category": "category",
+    "area_not_found": "area_id",
+    "outside_your_community": "area_id",
+    "area_too_broad": "area_id",
+    "invalid_window": "window_end",
+    "window_too_long": "window_end",
+    "window_in_past": "window_start",
+    "window_too_far": "window_start",
+}
+WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
+WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
+# Timeline notes a person typed (a reason, a comment); the others are the system's own English
+# remarks, which the action's name already says in the page's language.
+ORDER_TYPED_NOTES = frozenset({"cancel", "reject", "complete", "confirm"})
+WISH_TYPED_NOTES = frozenset({"claim", "release", "fulfil", "confirm", "withdraw"})
+WallFilter = Literal["all", "open", "mine", "claimed"]
+
+
+def _local_input(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as the value of a `datetime-local` input."""
+    return moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def _days_ahead_at(now: datetime, tz: ZoneInfo, days: int, hour: int) -> datetime:
+    """`days` after today (local time) at `hour` o'clock: a form's suggested time."""
+    return datetime.combine(now.astimezone(tz).date() + timedelta(days=days), time(hour), tz)
+
+
+async def _category_names(session: AsyncSession, lang: str, *, active_only: bool = False) -> dict[str, str]:
+    return {
+        c.code: c.name_zh if lang == "zh" else c.name_en
+        for c in await list_categories(session)
+        if c.is_active or not active_only
+    }
+
+
+# Orders ------------------------------------------------------------------------------------------
+
+
+async def _order_form_context(request: ActorRequest, session: AsyncSession) -> dict[str, Any]:
+    areas = await orders.order_areas(session, request.user)
+    names = {a.code: a.name for a in areas}
+    compound = code_length(AreaLevel.compound)
+    return {
+        "categories": list((await _category_names(session, lang_of(request), active_only=True)).items()),
+        # A building is named with its compound: "Garden 1 · Building 3".
+        "areas": [
+            (
+                a.id,
+                a.name if a.level == AreaLevel.compound else f"{names.get(a.code[:compound], '')} · {a.name}",
+            )
+            for a in areas
+        ],
+        "urgencies": [(u.value, f"urgency.{u.value}") for u in Urgency],  # catalogue keys
+    }
+
+
+def _order_actions(order: OrderDetail, actor: Actor) -> set[str]:
+    """What the resident who posted the order may do with it now."""
+    if order.requester.id != actor.id:
+        return set()
+    return {a for a in ("cancel", "confirm") if order.status in orders.TRANSITIONS[a][0]}
+
+
+async def _order_context(request: ActorRequest, session: AsyncSession, order_id: int) -> dict[str, Any]:
+    order = await orders.get_order(session, request.user, order_id)
+    names = await _category_names(session, lang_of(request))
+    return {
+        "order": order,
+        "category": names.get(order.category, order.category),
+        "actions": _order_actions(order, request.user),
+        "typed_notes": ORDER_TYPED_NOTES,
+    }
+
+
+class ResidentOrderPages(Controller):
+    path = "/r/orders"
+    guards = [requires(Role.resident)]
+    include_in_schema = False
+
+    @get("/")
+    async def my_orders(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        offset: Offset = 0,
+    ) -> Template:
+        items, total = await orders.list_orders(
+            session, request.user, settings.tz, OrderFilters(), PAGE_SIZE, offset, own=True
+        )
+        return page(
+            request,
+            "phone/resident_orders.html",
+            orders=items,
+            total=total,
+            limit=PAGE_SIZE,
+            offset=offset,
+            categories=await _category_names(session, lang_of(request)),
+        )
+
+    @get("/new")
+    async def new_order(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        context = await _order_form_context(request, session)
+        tz = settings.tz
+        start = _days_ahead_at(now, tz, 1, 9)
+        home = request.user.area_id if any(a == request.user.area_id for a, _ in context["areas"]) else ""
+        form = Form(
+            {
+                "area_id": home,
+                "urgency": Urgency.normal.value,
+                "window_start": _local_input(start, tz),
+                "window_end": _local_input(start + timedelta(hours=2), tz),
+            }
+        )
+        return page(request, ORDER_NEW, form=form, **context)
+
+    @post("/new")
+    async def post_order(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _order_form_context(request, session)
+        async with handling(form, ORDER_NEW, context, fields=ORDER_FIELDS):
+            body = parse(form, OrderCreate, settings.tz)
+            order = await orders.create_order(session, request.user, body, now)
+        return see_other(f"/r/orders/{order.id}", notice="resident_order_posted")
+
+    @get("/{order_id:int}")
+    async def order(
+        self, request: ActorRequest, order_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return page(request, ORDER, form=Form(), **await _order_context(request, session, order_id))
+
+    @post("/{order_id:int}/cancel")
+    async def cancel(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(form, ORDER, await _order_context(request, session, order_id)):
+            body = parse(form, ReasonRequest, settings.tz)
+            await orders.cancel(session, request.user, order_id, body.reason, now)
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_cancelled")
+
+    @post("/{order_id:int}/confirm")
+    async def confirm(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(form, ORDER, await _order_context(request, session, order_id)):
+            body = parse(form, ConfirmRequest, settings.tz)
+            await orders.confirm(session, request.user, order_id, body, now, settings.tz)
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_confirmed")
+
+
+# Wishes ------------------------------------------------------------------------------------------
+
+
+def _wish_actions(wish: WishRead, actor: Actor) -> list[str]:
+    """What the actor may do with the wish now: its resident, its claimer, or a volunteer."""
+    mine = wish.resident.id == actor.id
+    claimer = wish.claimer is not None and wish.claimer.id == actor.id
+    allowed = {
+        "claim": actor.has(Role.volunteer) and not mine,
+        "fulfil": claimer,
+        "release": claimer,
+        "confirm": mine,
+        "withdraw": mine,
+    }
+    return [a for a, ok in allowed.items() if ok and wish.status in wishes.TRANSITIONS[a][0]]
+
+
+async def _community_id(session: AsyncSession, actor: Actor) -> int | None:
+    """The actor's home community, whose wall they see; None for those above a community."""
+    length = code_length(AreaLevel.community)
+    if len(actor.area_code) < length:
+        return None
+    return (await ancestors(session, {actor.area_code}))[actor.area_code[:length]].id
+
+
+async def _wish_context(request: ActorRequest, session: AsyncSession, wish_id: int) -> dict[str, Any]:
+    wish = await wishes.get_wish(session, request.user, wish_id)
+    return {"wish": wish, "actions": _wish_actions(wish, request.user), "typed_notes": WISH_TYPED_NOTES}
+
+
+async def _act_on_wish(
+    request: ActorRequest,
+    session: AsyncSession,
+    wish_id: int,
+    notice: str,
+    work: Callable[[], Awaitable[None]],
+) -> Redirect:
+    """One button on the wish's page: do it and say so, or show the page again with the refusal."""
+    async with handling(Form(), WISH, await _wish_context(request, session, wish_id)):
+        await work()
+    return see_other(f"/r/wishes/{wish_id}", notice=notice)
+
+
+class WishPages(Controller):
+    path = "/r/wishes"
+    # Residents post, volunteers claim; managers may look.
+    guards = [requires(Role.resident, Role.volunteer, *MANAGER_ROLES)]
+    include_in_schema = False
+
+    @get("/")
+    async def wall(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        show: Annotated[WallFilter, QueryParameter()] = "all",
+        offset: Offset = 0,
+    ) -> Template:
+        # One's own wishes and claims are listed wherever they are; the rest is the home wall.
+        personal = show in ("mine", "claimed")
+        items, total = await wishes.list_wishes(
+            session,
+            request.user,
+            community_id=None if personal else await _community_id(session, request.user),
+            status=WishStatus.open if show == "open" else None,
+            posted_by_me=show == "mine",
+            claimed_by_me=show == "claimed",
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
+        actor = request.user
+        filters = ["all", "open"]
+        filters += ["mine"] if actor.has(Role.resident) else []
+        filters += ["claimed"] if actor.has(Role.volunteer) else []
+        return page(
+            request,
+            "phone/wish_wall.html",
+            wishes=items,
+            claimable={w.id for w in items if "claim" in _wish_actions(w, actor)},
+            total=total,
+            limit=PAGE_SIZE,
+            offset=offset,
+            show=show,
+            filters=filters,
+            can_post=actor.has(Role.resident),
+        )
+
+    @get("/new", guards=[requires(Role.resident)])
+    async def new_wish(
+        self,
+        request: ActorRequest,
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        deadline = _days_ahead_at(now, settings.tz, 7, 18)
+        form = Form({"deadline": _local_input(deadline, settings.tz)})
+        return page(request, WISH_NEW, form=form, **WISH_FORM)
+
+    @post("/new", guards=[requires(Role.resident)])
+    async def post_wish(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(form, WISH_NEW, WISH_FORM, fields=WISH_FIELDS):
+            body = parse(form, WishCreate, settings.tz)
+            wish = await wishes.create_wish(session, request.user, body, now)
+        return see_other(f"/r/wishes/{wish.id}", notice="wishes_posted")
+
+    @get("/{wish_id:int}")
+    async def wish(
+        self, request: ActorRequest, wish_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return page(request, WISH, form=Form(), **await _wish_context(request, session, wish_id))
+
+    @post("/{wish_id:int}/claim", guards=[requires(Role.volunteer)])
+    async def claim(
+        self,
+        request: ActorRequest,
+        wish_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _act_on_wish(
+            request,
+            session,
+            wish_id,
+            "wishes_claimed",
+            lambda: wishes.claim(session, request.user, wish_id, None, "", now),
+        )
+
+    @post("/{wish_id:int}/release")
+    async def release(
+        self,
+        request: ActorRequest,
+        wish_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _act_on_wish(
+            request,
+            session,
+            wish_id,
+            "wishes_released",
+            lambda: wishes.release(session, request.user, wish_id, "", now),
+        )
+
+    @post("/{wish_id:int}/fulfil")
+    async def fulfil(
+        self,
+        request: ActorRequest,
+        wish_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _act_on_wish(
+            request,
+            session,
+            wish_id,
+            "wishes_fulfilled",
+            lambda: wishes.fulfil(session, request.user, wish_id, "", now),
+        )
+
+    @post("/{wish_id:int}/confirm")
+    async def confirm(
+        self,
+        request: ActorRequest,
+        wish_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _act_on_wish(
+            request,
+            session,
+            wish_id,
+            "wishes_confirmed",
+            lambda: wishes.confirm(
+                session, request.user, wish_id, "", now, settings.tz, settings.wish_points
+            ),
+        )
+
+    @post("/{wish_id:int}/withdraw")
+    async def withdraw(
+        self,
+        request: ActorRequest,
+        wish_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _act_on_wish(
+            request,
+            session,
+            wish_id,
+            "wishes_withdrawn",
+            lambda: wishes.withdraw(session, request.user, wish_id, "", now),
+        )
+
+
+CONTROLLERS: list[type[Controller]] = [ResidentOrderPages, WishPages]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Request, Router, get, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -117,8 +117,12 @@ def web_router() -> Router:
             *desk_projects.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
+            # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
-                path="/static", directories=[HERE / "static"], include_in_schema=False
+                path="/static",
+                directories=[HERE / "static"],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=3600),
             ),
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

@@ -65,7 +65,8 @@ async def test_a_form_without_the_csrf_token_is_refused(browser: Browser) -> Non
 
 
 async def test_logout_forgets_the_login(browser: Browser) -> None:
-    browser.login("resident")
+    await browser.post("/login", {"phone": "13700000001", "password": PASSWORD})
+    assert (await browser.client.get("/api/me")).status_code == 200
     r = await browser.post("/logout")
     assert r.headers["location"] == "/login?notice=logged_out"
     assert (await browser.client.get("/api/me")).status_code == 401

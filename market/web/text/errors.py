@@ -1,3 +1,388 @@
-"""Page text: errors (key: (zh-CN, English))."""
+"""Page text for every refusal a service can raise: `error.<code>`, in Chinese and English.
 
-TEXT: dict[str, tuple[str, str]] = {}
+A page shows a refusal by its code, so these texts carry no values; they say what
+is wrong and, where there is one, what to do. `tests/web/test_text.py` scans the
+services for codes and fails when one has no text here.
+"""
+
+TEXT: dict[str, tuple[str, str]] = {
+    # The codes every refusal falls back to (market/errors.py)
+    "error.invalid_input": (
+        "填写的内容有误，请检查后重试。",
+        "Something in what you entered is not right; check it and try again.",
+    ),
+    "error.not_authenticated": ("请先登录。", "Please log in first."),
+    "error.forbidden": ("您没有权限做这件事。", "You are not allowed to do this."),
+    "error.not_found": ("没有找到要找的内容。", "What you are looking for does not exist."),
+    "error.conflict": (
+        "情况已有变化，请刷新后再试。",
+        "Things have changed meanwhile; reload and try again.",
+    ),
+    "error.unprocessable": (
+        "这件事无法按要求办理，请检查后重试。",
+        "This cannot be done as asked; check it and try again.",
+    ),
+    "error.too_many_requests": ("操作太频繁，请稍后再试。", "Too many attempts; please wait and try again."),
+    # Accounts, roles and areas
+    "error.invalid_credentials": ("手机号或密码不正确。", "Wrong phone number or password."),
+    "error.login_locked": (
+        "登录失败次数太多，请过几分钟再试。",
+        "Too many failed logins; please wait a few minutes and try again.",
+    ),
+    "error.phone_taken": ("这个手机号已经注册过了。", "An account with this phone number already exists."),
+    "error.area_required": ("请为这个账号选择所属区域。", "Choose the home area of this account."),
+    "error.role_not_grantable": ("您不能授予所选的身份。", "You cannot give the roles chosen."),
+    "error.role_required": ("您的身份不能做这件事。", "Your role does not allow this."),
+    "error.user_not_found": ("没有找到这位用户。", "This person does not exist."),
+    "error.admin_required": ("只有系统管理员可以新建街道。", "Only an administrator can create a street."),
+    "error.manager_required": (
+        "只有本社区的管理人员可以做这件事。",
+        "Only the community's managers can do this.",
+    ),
+    "error.outside_your_area": ("这超出了您负责的区域。", "This is outside your area."),
+    "error.outside_your_community": ("这不在您的社区范围内。", "This is outside your community."),
+    "error.area_not_found": ("没有找到这个区域。", "This area does not exist."),
+    "error.community_not_found": ("没有找到这个社区。", "This community does not exist."),
+    "error.area_code_taken": ("这个区域编码已被使用。", "This area code is already in use."),
+    "error.area_codes_exhausted": (
+        "上级区域下已没有可用编码，请联系系统管理员。",
+        "No area codes are left under this parent; contact an administrator.",
+    ),
+    "error.invalid_area_code": (
+        "区域编码不对：位数要符合这一级，并以上级区域的编码开头。",
+        "The area code is wrong: it needs the digits of its level and must start with the parent's code.",
+    ),
+    "error.area_too_deep": ("楼栋下面不能再添加区域。", "A building cannot contain other areas."),
+    "error.not_a_community": ("请选择一个社区。", "Choose a community."),
+    "error.not_in_a_community": ("这个地点不属于任何社区。", "This place is not inside a community."),
+    "error.not_in_a_street": ("这个地点不属于任何街道。", "This place is not inside a street."),
+    "error.unknown_category": (
+        "没有这个服务类别，请重新选择。",
+        "There is no such service category; choose another.",
+    ),
+    "error.category_exists": ("这个服务类别已经存在。", "This service category already exists."),
+    "error.notification_not_found": ("没有找到这条消息。", "This message does not exist."),
+    # Orders and offers
+    "error.order_not_found": ("没有找到这个点单。", "This order does not exist."),
+    "error.illegal_transition": (
+        "当前状态下不能这样操作，请刷新查看最新状态。",
+        "This cannot be done in its current state; reload to see where it stands.",
+    ),
+    "error.area_too_broad": (
+        "请选择需要服务的具体小区或楼栋。",
+        "Choose the compound or building where the service is needed.",
+    ),
+    "error.invalid_window": (
+        "请填写开始和结束时间，结束时间要晚于开始时间。",
+        "Give both a start and an end time, the end after the start.",
+    ),
+    "error.window_in_past": (
+        "这个时间段已经过去了，请重新选择。",
+        "This time window has already passed; choose another.",
+    ),
+    "error.window_too_long": ("服务时间段最长 14 天。", "A time window can be at most 14 days long."),
+    "error.window_too_far": ("最多只能预约 90 天以内的服务。", "Orders can be posted at most 90 days ahead."),
+    "error.window_passed": (
+        "这个点单的服务时间已过，不能再派单。",
+        "This order's time window has passed; it can no longer be offered.",
+    ),
+    "error.volunteers_or_team": (
+        "请选择志愿者或一支服务队，二者选一。",
+        "Choose either volunteers or a team, not both.",
+    ),
+    "error.direct_needs_one": ("定向派单只能选一位志愿者。", "A direct offer goes to exactly one volunteer."),
+    "error.pool_needs_several": ("抢单至少要选两位志愿者。", "A pool offer needs two or more volunteers."),
+    "error.team_dispatch_is_pool": (
+        "派给服务队时请选择抢单方式。",
+        "An offer to a team is a pool offer; choose pool.",
+    ),
+    "error.no_team_member_eligible": (
+        "这支服务队里没有人能接这个点单。",
+        "No one in this team can be offered this order.",
+    ),
+    "error.volunteers_not_eligible": (
+        "所选志愿者中有人不能接这个点单（不服务该区域、已婉拒、已满负荷或就是点单人）。",
+        "Some chosen volunteers cannot be offered this order (they do not serve the area, declined it, are at capacity or posted it).",
+    ),
+    "error.offer_not_found": ("没有找到这个派单。", "This offer does not exist."),
+    "error.offer_expired": ("这个派单已经超时了。", "This offer has expired."),
+    "error.offer_not_pending": ("这个派单已经处理过了。", "This offer has already been answered or closed."),
+    "error.order_taken": (
+        "这个点单已被其他志愿者接走了。",
+        "Another volunteer has already taken this order.",
+    ),
+    "error.at_capacity": (
+        "您手上的任务已满，请先完成已接的点单。",
+        "You already hold as many orders as you can; finish one first.",
+    ),
+    "error.not_assigned": (
+        "只有接单的志愿者可以做这件事。",
+        "Only the volunteer who accepted this order can do this.",
+    ),
+    "error.already_checked_out": ("您已经签退过了。", "You have already checked out."),
+    "error.not_checked_out": ("请先签退，再标记服务完成。", "Check out before marking the service done."),
+    "error.not_requester": (
+        "只有发起点单的居民可以做这件事。",
+        "Only the resident who posted the order can do this.",
+    ),
+    # Dispatch and allocation plans
+    "error.plan_not_found": ("没有找到这个方案。", "This plan does not exist."),
+    "error.plan_already_applied": (
+        "这个方案已经执行过了，请重新生成。",
+        "This plan has already been applied; make a new one.",
+    ),
+    "error.orders_outside_area": (
+        "所选点单中有的不在这个区域，请刷新后重试。",
+        "Some chosen orders are not in this area; reload and try again.",
+    ),
+    "error.pairs_not_in_plan": (
+        "所选的派单建议不在这个方案里，请刷新后重试。",
+        "Some chosen pairs are not in this plan; reload and try again.",
+    ),
+    "error.flows_not_in_plan": (
+        "所选的分配建议不在这个方案里，请刷新后重试。",
+        "Some chosen allocations are not in this plan; reload and try again.",
+    ),
+    "error.nothing_to_apply": (
+        "这个方案已没有可执行的内容，请重新生成。",
+        "Nothing in this plan can be applied any more; make a new one.",
+    ),
+    # Micro-wishes
+    "error.wish_not_found": ("没有找到这个心愿。", "This wish does not exist."),
+    "error.deadline_in_past": ("截止时间要晚于现在。", "The deadline must be in the future."),
+    "error.deadline_too_far": ("截止时间最多在 90 天以内。", "The deadline can be at most 90 days ahead."),
+    "error.deadline_passed": ("已经过了截止时间。", "The deadline has passed."),
+    "error.too_many_wishes": (
+        "您在心愿墙上的心愿已达上限，请等心愿实现或撤下一个后再发布。",
+        "You have as many wishes on the wall as allowed; wait until one is fulfilled or withdraw one.",
+    ),
+    "error.own_wish": ("不能认领自己的心愿。", "You cannot claim your own wish."),
+    "error.not_claimer": ("只有认领人可以做这件事。", "Only whoever claimed the wish can do this."),
+    "error.not_resident": (
+        "只有发布心愿的居民可以做这件事。",
+        "Only the resident who posted the wish can do this.",
+    ),
+    # Volunteers and teams
+    "error.volunteer_not_found": ("没有找到这位志愿者。", "This volunteer does not exist."),
+    "error.not_a_volunteer": ("所选的人中有人不是在册志愿者。", "Someone chosen is not an active volunteer."),
+    "error.not_your_profile": (
+        "只有志愿者本人或其管理人员可以修改这份资料。",
+        "Only the volunteer or their managers can change this profile.",
+    ),
+    "error.duplicate_skill": ("每项技能只能填写一次。", "List each skill once."),
+    "error.team_not_found": ("没有找到这支服务队。", "This team does not exist."),
+    "error.team_name_taken": (
+        "本社区已有同名服务队，请换个名称。",
+        "The community already has a team with this name; choose another.",
+    ),
+    "error.team_full": ("服务队人数已达上限。", "The team has as many members as allowed."),
+    "error.team_inactive": (
+        "这支服务队已停用，请先重新启用。",
+        "This team is inactive; reactivate it first.",
+    ),
+    "error.team_manager_required": (
+        "只有本社区的管理人员可以修改服务队。",
+        "Only the community's managers can edit a team.",
+    ),
+    "error.leader_or_manager_required": (
+        "只有队长或社区管理人员可以调整队员。",
+        "Only the team leader or the community's managers can change the members.",
+    ),
+    "error.leader_not_member": ("新队长必须是本队队员。", "The new leader must be a member of the team."),
+    "error.leader_cannot_leave": (
+        "队长不能退出，请先指定其他队员当队长。",
+        "The leader cannot leave; make another member the leader first.",
+    ),
+    "error.already_a_member": ("这位志愿者已经是队员了。", "This volunteer is already in the team."),
+    "error.member_not_found": ("这个人不是本队队员。", "This person is not a member of the team."),
+    "error.volunteer_outside_community": (
+        "这位志愿者既不住在本社区，也不服务本社区。",
+        "This volunteer neither lives in nor serves the team's community.",
+    ),
+    # Co-building units and their resources
+    "error.unit_not_found": ("没有找到这个共建单位。", "This unit does not exist."),
+    "error.not_your_unit": ("您不能代表这个共建单位办理。", "You cannot act for this unit."),
+    "error.not_a_unit_admin": (
+        "所选的人中有人不是共建单位管理员。",
+        "Someone chosen is not an active unit admin.",
+    ),
+    "error.community_not_paired": (
+        "这个单位还没有与所选社区结对共建。",
+        "The unit is not paired with some of the chosen communities.",
+    ),
+    "error.community_in_use": (
+        "这个单位还有资源在服务该社区，请先修改这些资源。",
+        "Some of the unit's resources still serve this community; change them first.",
+    ),
+    "error.resource_not_found": ("没有找到这项资源。", "This resource does not exist."),
+    "error.quantity_below_committed": (
+        "数量不能少于已承诺或已交付的数量。",
+        "The quantity cannot drop below what is committed or delivered.",
+    ),
+    "error.status_not_settable": ("这个状态不能手动设置。", "This status cannot be set by hand."),
+    "error.already_expired": (
+        "这个截止日期已经过了，请选以后的日期。",
+        "That end date has already passed; choose a later one.",
+    ),
+    "error.window_order": ("开始时间要早于结束时间。", "The start must come before the end."),
+    # Needs and projects
+    "error.need_not_found": ("没有找到这项需求。", "This need does not exist."),
+    "error.need_not_editable": (
+        "这项需求已立项或已关闭，不能再修改。",
+        "This need is in a project or closed; it can no longer change.",
+    ),
+    "error.need_not_available": (
+        "所选需求中有的不能纳入项目（不属于本社区、已不是待对接或已过期限）。",
+        "A chosen need cannot join a project (not this community's, no longer open, or past its deadline).",
+    ),
+    "error.resource_not_available": (
+        "所选资源中有的不能承诺（已撤回、不服务本社区、期限内不可用或数量不够）。",
+        "A chosen resource cannot be committed (withdrawn, not serving this community, not available in time, or not enough left).",
+    ),
+    "error.duplicate_resource": (
+        "同一项资源在一个项目中只能承诺一次。",
+        "Each resource can be committed once per project.",
+    ),
+    "error.one_assignee": (
+        "每项责任只能指定一个负责方：单位、个人或服务队。",
+        "Give each responsibility exactly one owner: a unit, a person or a team.",
+    ),
+    "error.project_not_found": ("没有找到这个项目。", "This project does not exist."),
+    "error.commitment_not_found": ("这个项目里没有这项资源承诺。", "This project has no such commitment."),
+    "error.already_confirmed": ("这项资源承诺已经确认过了。", "This commitment is already confirmed."),
+    "error.exceeds_commitment": (
+        "交付数量超过了还未交付的承诺数量。",
+        "This is more than is still to deliver on the commitment.",
+    ),
+    "error.already_participating": ("这位志愿者已经参加了这个项目。", "This volunteer already takes part."),
+    "error.participant_not_found": ("这个项目里没有这位参与者。", "This project has no such participant."),
+    "error.responsibility_not_found": (
+        "这个项目里没有这项责任。",
+        "This project has no such responsibility.",
+    ),
+    "error.not_responsible": (
+        "只有负责方或社区管理人员可以标记完成。",
+        "Only whoever is responsible or a manager can mark this done.",
+    ),
+    "error.already_done": ("这项责任已经完成了。", "This responsibility is already done."),
+    # Points
+    "error.exceeds_credits": ("积分不足。", "Not enough points."),
+    "error.account_not_found": ("没有找到这个积分账户。", "This points account does not exist."),
+    "error.transfer_not_found": ("没有找到这笔积分记录。", "This transfer does not exist."),
+    "error.transfer_not_permitted": (
+        "其中有您无权办理的积分转账。",
+        "Some of these transfers are not yours to make.",
+    ),
+    "error.transfer_conflict": (
+        "有人同时提交了相同编号的转账，请重新提交查看结果。",
+        "Another request made a transfer with the same id at the same moment; send it again to see the result.",
+    ),
+    "error.not_reversible": (
+        "这笔记录不能冲正：冻结中的请撤销，冲正记录请改用调整。",
+        "This transfer cannot be reversed: release a held one, and make an adjustment instead of reversing a reversal.",
+    ),
+    "error.already_reversed": ("这笔记录已经冲正过了。", "This transfer has already been reversed."),
+    "error.expiry_months_required": (
+        "请填写积分多少个月后过期。",
+        "Say after how many months points expire.",
+    ),
+    "error.gift_to_self": ("不能给自己赠送积分。", "You cannot give points to yourself."),
+    "error.gift_too_large": (
+        "单次赠送的积分超过了社区上限。",
+        "This gift is more than the community allows at once.",
+    ),
+    "error.gift_limit_reached": (
+        "本月可赠送的积分不够了。",
+        "This is more than you may still give this month.",
+    ),
+    # The transfer engine's refusals (market/ledger/engine.py Result), seen on the ledger desk
+    "error.exists_with_different_fields": (
+        "这个转账编号已被另一笔内容不同的转账使用。",
+        "This transfer id is already used by a transfer with other details.",
+    ),
+    "error.accounts_must_be_different": (
+        "转出和转入不能是同一个账户。",
+        "The two accounts must be different.",
+    ),
+    "error.accounts_must_have_the_same_asset": (
+        "两个账户的积分类型必须相同。",
+        "Both accounts must hold the same kind of points.",
+    ),
+    "error.flags_are_mutually_exclusive": (
+        "所选的转账选项不能同时使用。",
+        "These transfer options cannot be used together.",
+    ),
+    "error.pending_id_required": (
+        "请填写要入账或撤销的冻结转账编号。",
+        "Give the id of the held transfer to post or release.",
+    ),
+    "error.pending_id_must_be_empty": (
+        "只有入账或撤销冻结转账时才填写冻结转账编号。",
+        "Give a held transfer's id only when posting or releasing it.",
+    ),
+    "error.timeout_reserved_for_pending_transfer": (
+        "只有冻结转账可以设置超时。",
+        "Only a held transfer can have a timeout.",
+    ),
+    "error.amount_required": ("请填写积分数额。", "Give the amount."),
+    "error.amount_must_be_positive": ("积分数额必须大于零。", "The amount must be more than zero."),
+    "error.code_required": ("请选择转账类型。", "Choose the kind of transfer."),
+    "error.pending_transfer_not_found": ("没有找到这笔冻结转账。", "This held transfer does not exist."),
+    "error.pending_transfer_not_pending": ("这笔转账不是冻结转账。", "That transfer is not a held one."),
+    "error.pending_transfer_has_different_accounts": (
+        "账户与冻结转账的账户不一致。",
+        "The accounts differ from the held transfer's.",
+    ),
+    "error.pending_transfer_has_different_code": (
+        "转账类型与冻结转账不一致。",
+        "The kind of transfer differs from the held transfer's.",
+    ),
+    "error.pending_transfer_already_posted": (
+        "这笔冻结转账已经入账了。",
+        "This held transfer has already been posted.",
+    ),
+    "error.pending_transfer_already_voided": (
+        "这笔冻结转账已经撤销了。",
+        "This held transfer has already been released.",
+    ),
+    "error.pending_transfer_expired": ("这笔冻结转账已经超时了。", "This held transfer has timed out."),
+    "error.exceeds_pending_amount": ("入账数额超过了冻结的数额。", "The amount is more than was held."),
+    "error.void_amount_must_match": (
+        "撤销的数额必须与冻结的数额相同。",
+        "A release must be for the whole amount held.",
+    ),
+    "error.linked_event_failed": (
+        "同组的另一笔转账没有成功，这笔也没有办理。",
+        "Another transfer linked with this one failed, so this one was not made.",
+    ),
+    "error.linked_event_chain_open": (
+        "关联转账组没有结束：最后一笔不能勾选“关联”。",
+        "The linked group is not closed: the last transfer must not be linked.",
+    ),
+    # Rewards
+    "error.reward_not_found": ("没有找到这个兑换物品。", "This reward does not exist."),
+    "error.reward_closed": ("这个物品已停止兑换。", "This reward is no longer offered."),
+    "error.not_offered_here": (
+        "您所在的社区不能兑换这个物品。",
+        "This reward is not offered in your community.",
+    ),
+    "error.limit_per_person_reached": (
+        "已达到每人兑换上限。",
+        "You have redeemed as many of this reward as allowed.",
+    ),
+    "error.out_of_stock": ("库存不够了。", "Not enough left in stock."),
+    "error.redemption_not_found": ("没有找到这条兑换记录。", "This redemption does not exist."),
+    "error.redemption_not_pending": (
+        "这条兑换已经领取、取消或过期了。",
+        "This redemption has already been picked up, cancelled or has expired.",
+    ),
+    "error.pickup_deadline_passed": ("已经过了领取期限。", "The pickup deadline has passed."),
+    "error.pickup_code_ambiguous": (
+        "有几条待领取的兑换用的是这个领取码，请选出这位居民的那一条。",
+        "Several redemptions waiting for pickup have this code; choose this person's.",
+    ),
+    "error.wrong_pickup_code": (
+        "领取码不对，请核对后重试。",
+        "The pickup code does not match; check it and try again.",
+    ),
+}

@@ -1,3 +1,117 @@
-"""Page text: phone_resident (key: (zh-CN, English))."""
+"""Page text: phone_resident — the resident's orders and the wish wall (key: (zh-CN, English))."""
 
-TEXT: dict[str, tuple[str, str]] = {}
+TEXT: dict[str, tuple[str, str]] = {
+    # My orders
+    "resident.orders_title": ("我的点单", "My orders"),
+    "resident.new_order": ("＋ 我要点单", "+ New order"),
+    "resident.orders_empty": (
+        "您还没有点过单。需要帮忙时，点上面的按钮告诉社区。",
+        "You have not ordered anything yet. When you need a hand, tap the button above.",
+    ),
+    # Posting an order
+    "resident.new_order_title": ("我要点单", "New order"),
+    "resident.field_category": ("需要什么服务", "What kind of help"),
+    "resident.field_description": ("具体要做什么", "What needs doing"),
+    "resident.field_area": ("在哪里", "Where"),
+    "resident.no_areas": (
+        "您的住址还没有登记到小区或楼栋，请联系社区。",
+        "Your home is not registered to a compound or building yet; please contact the community.",
+    ),
+    "resident.field_address_detail": ("门牌号（选填）", "Flat or directions (optional)"),
+    "resident.address_hint": (
+        "志愿者接单后才能看到门牌号。",
+        "Only the volunteer who takes the order sees this.",
+    ),
+    "resident.field_window_start": ("从什么时候", "From"),
+    "resident.field_window_end": ("到什么时候", "Until"),
+    "resident.field_urgency": ("紧急程度", "Urgency"),
+    "resident.submit_order": ("提交点单", "Post the order"),
+    # One order
+    "resident.order_title": ("点单 #{id}", "Order #{id}"),
+    "resident.when": ("时间", "When"),
+    "resident.where": ("地点", "Where"),
+    "resident.posted_at": ("提交于", "Posted"),
+    "resident.service_hours": ("服务时长", "Time served"),
+    "resident.hours": ("{hours} 小时", "{hours} h"),
+    "resident.your_rating": ("您的评价", "Your rating"),
+    "resident.stars": ("{n} 星", "{n} stars"),
+    "resident.volunteer": ("志愿者", "Volunteer"),
+    "resident.no_volunteer_yet": (
+        "还没有志愿者接单，社区正在安排。",
+        "No volunteer has taken it yet; the community is arranging it.",
+    ),
+    "resident.confirm_title": ("确认并评价", "Confirm and rate"),
+    "resident.confirm_hint": (
+        "志愿者已完成服务。请确认并给这次服务打分。",
+        "The volunteer has finished. Please confirm and rate the service.",
+    ),
+    "resident.rating": ("打分", "Rating"),
+    "resident.comment": ("说两句（选填）", "A few words (optional)"),
+    "resident.confirm_submit": ("确认完成", "Confirm"),
+    "resident.cancel": ("取消点单", "Cancel the order"),
+    "resident.cancel_reason": ("取消原因", "Why cancel"),
+    "resident.cancel_submit": ("确认取消", "Cancel it"),
+    "resident.timeline": ("进度", "Progress"),
+    "resident.by_system": ("系统", "System"),
+    "resident.back_to_orders": ("返回我的点单", "Back to my orders"),
+    # The wish wall
+    "wishes.wall_title": ("心愿墙", "Wish wall"),
+    "wishes.post": ("＋ 许个微心愿", "+ Post a wish"),
+    "wishes.filter_label": ("筛选", "Show"),
+    "wishes.filter_all": ("全部", "All"),
+    "wishes.filter_open": ("待认领", "Open"),
+    "wishes.filter_mine": ("我的心愿", "My wishes"),
+    "wishes.filter_claimed": ("我认领的", "Claimed by me"),
+    "wishes.value": ("约 {yuan} 元", "about ¥{yuan}"),
+    "wishes.deadline_short": ("{at} 截止", "until {at}"),
+    "wishes.empty": ("这里还没有心愿。", "No wishes here yet."),
+    "wishes.action_claim": ("我来认领", "Claim it"),
+    "wishes.action_release": ("放弃认领", "Give it back"),
+    "wishes.action_fulfil": ("已帮忙实现", "Mark fulfilled"),
+    "wishes.action_confirm": ("确认已实现", "Confirm it came true"),
+    "wishes.action_withdraw": ("撤下心愿", "Withdraw the wish"),
+    "wishes.confirm_release": ("确定放弃认领这个心愿吗？", "Give this wish back to the wall?"),
+    "wishes.confirm_withdraw": ("确定撤下这个心愿吗？", "Take this wish down?"),
+    # Posting a wish
+    "wishes.new_title": ("许个微心愿", "Post a micro-wish"),
+    "wishes.field_title": ("心愿", "Your wish"),
+    "wishes.field_description": ("说明（选填）", "Details (optional)"),
+    "wishes.field_value": ("价值（元）", "Value (yuan)"),
+    "wishes.value_hint": ("大约要花多少钱，1 到 {max} 元。", "About what it costs, 1 to {max} yuan."),
+    "wishes.field_deadline": ("截止时间", "Deadline"),
+    "wishes.deadline_hint": (
+        "到时无人认领，心愿会自动下墙；最多 90 天。",
+        "If nobody claims it by then it leaves the wall; at most 90 days ahead.",
+    ),
+    "wishes.limit_hint": (
+        "每人同时最多可以有 {max} 个心愿在墙上。",
+        "You can have at most {max} wishes on the wall at a time.",
+    ),
+    "wishes.submit": ("发布心愿", "Post the wish"),
+    # One wish
+    "wishes.wish_title": ("微心愿", "Micro-wish"),
+    "wishes.poster": ("许愿人", "Posted by"),
+    "wishes.claimer": ("认领人", "Claimed by"),
+    "wishes.points": ("积分", "Points"),
+    "wishes.history": ("经过", "History"),
+    "wishes.back_to_wall": ("返回心愿墙", "Back to the wish wall"),
+    # Notices after a form
+    "notice.resident_order_posted": (
+        "点单已提交，社区会尽快安排志愿者。",
+        "Your order is posted; the community will find a volunteer soon.",
+    ),
+    "notice.resident_order_cancelled": ("点单已取消。", "The order is cancelled."),
+    "notice.resident_order_confirmed": ("谢谢您的评价！", "Thank you for rating the service!"),
+    "notice.wishes_posted": ("心愿已发布到心愿墙。", "Your wish is on the wall."),
+    "notice.wishes_claimed": (
+        "认领成功，请尽快联系许愿人。",
+        "Claimed. Please get in touch with the resident.",
+    ),
+    "notice.wishes_released": ("已放弃认领，心愿回到了心愿墙。", "The wish is back on the wall."),
+    "notice.wishes_fulfilled": (
+        "已标记实现，等待许愿人确认。",
+        "Marked fulfilled; waiting for the resident to confirm.",
+    ),
+    "notice.wishes_confirmed": ("已确认，谢谢！", "Confirmed. Thank you!"),
+    "notice.wishes_withdrawn": ("心愿已撤下。", "The wish is withdrawn."),
+}

@@ -1,0 +1,91 @@
+"""What the end-to-end tests need: the demo served by `market serve` in a subprocess, on its own
+SQLite file, and Debian's Chromium driven by Playwright. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
+# As the machine's own probe starts it: no sandbox (root), and nothing that reaches for the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 375, "height": 812}
+DESK = {"width": 1366, "height": 900}
+DEMO_PASSWORD = "demo12345"
+# The `market` command of the environment running the tests.
+MARKET = str(Path(sys.executable).with_name("market"))
+
+
+def chromium_or_skip() -> str:
+    """The browser's path. Under CI a missing browser fails the run instead of skipping."""
+    if Path(CHROMIUM).is_file() and shutil.which("fc-list"):
+        return CHROMIUM
+    message = f"no Chromium at {CHROMIUM}: `make browser` installs it (apt-get install chromium fonts-wqy-microhei)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _market(env: dict[str, str], *args: str) -> None:
+    subprocess.run([MARKET, *args], env=env, check=True, capture_output=True)
+
+
+def serve_demo(workdir: Path) -> Iterator[str]:
+    """Upgrade a new SQLite file, load the demo and serve it, as `make run` does (scheduler off,
+    so that no job changes the data under the test)."""
+    env = {
+        **os.environ,
+        "MARKET_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'market.db'}",
+        "MARKET_SCHEDULER": "off",
+        "MARKET_OFFER_STREAM_POLL_SECONDS": "1",
+    }
+    _market(env, "db", "upgrade")
+    _market(env, "demo")
+    port = _free_port()
+    log = (workdir / "server.log").open("w")
+    server = subprocess.Popen(
+        [MARKET, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError((workdir / "server.log").read_text())
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the demo server did not start")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()

@@ -1,0 +1,177 @@
+"""The page catalogue: every refusal code and every domain word has its text, in both languages."""
+
+from __future__ import annotations
+
+import ast
+import enum
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+import market
+from market.areas.models import AreaLevel
+from market.auth.models import Role
+from market.dispatch.models import PairOutcome, PlanStatus
+from market.dispatch.service import EXPLANATIONS
+from market.ledger.engine import SUCCESS, Result
+from market.ledger.models import AccountKind, Asset, ExpiryPolicy, PendingStatus, TransferCode
+from market.needs.models import FlowOutcome, NeedStatus
+from market.needs.service import REASONS as ALLOCATION_REASONS
+from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
+from market.orders.service import TRANSITIONS as ORDER_TRANSITIONS
+from market.projects.models import ProjectStatus
+from market.rewards.models import RedemptionStatus
+from market.teams.models import Speciality
+from market.units.models import ResourceCategory, ResourceStatus, UnitKind
+from market.web.i18n import CATALOGUE
+from market.web.text import errors
+from market.wishes.models import ClaimerKind, WishStatus
+from market.wishes.service import TRANSITIONS as WISH_TRANSITIONS
+
+SOURCE = Path(market.__file__).parent
+# `code="…"` in a call and `default_code = "…"` on an error class; `\b` leaves out `area_code="…"`.
+LITERAL_CODE = re.compile(r"""\b(?:code=|default_code\s*=\s*)(["'])([a-z_]+)\1""")
+# Where a refusal's code is not written out: the ledger turns an engine result into the code.
+DYNAMIC_CODE_SITES = {("ledger/service.py", "refuse")}
+
+
+def _sources() -> dict[str, str]:
+    return {path.relative_to(SOURCE).as_posix(): path.read_text() for path in sorted(SOURCE.rglob("*.py"))}
+
+
+def _literal_codes() -> set[str]:
+    return {m.group(2) for text in _sources().values() for m in LITERAL_CODE.finditer(text)}
+
+
+def _name(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _error_classes(trees: dict[str, ast.Module]) -> set[str]:
+    """The names of MarketError and every class derived from it, wherever it is defined."""
+    names = {"MarketError"}
+    classes = [node for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    while grown := {
+        c.name for c in classes if c.name not in names and any(_name(b) in names for b in c.bases)
+    }:
+        names |= grown
+    return names
+
+
+def _dynamic_code_sites() -> set[tuple[str, str]]:
+    """(file, function) of every refusal raised with a code computed at run time."""
+    trees = {path: ast.parse(text) for path, text in _sources().items()}
+    classes = _error_classes(trees)
+
+    def computed(call: ast.AST) -> bool:
+        return (
+            isinstance(call, ast.Call)
+            and _name(call.func) in classes
+            and any(k.arg == "code" and not isinstance(k.value, ast.Constant) for k in call.keywords)
+        )
+
+    return {
+        (path, function.name)
+        for path, tree in trees.items()
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(map(computed, ast.walk(function)))
+    }
+
+
+def _refusal_codes() -> set[str]:
+    return _literal_codes() | {r.value for r in Result if r not in SUCCESS}
+
+
+def test_the_scan_finds_the_refusal_codes() -> None:
+    codes = _literal_codes()
+    assert {"invalid_credentials", "illegal_transition", "forbidden", "not_found"} <= codes
+
+
+def test_every_refusal_code_has_text() -> None:
+    missing = sorted(code for code in _refusal_codes() if f"error.{code}" not in CATALOGUE)
+    assert not missing, f"add these to market/web/text/errors.py: {missing}"
+
+
+def test_every_code_computed_at_run_time_is_known_to_this_test() -> None:
+    # A new site would raise codes the scan cannot see: teach `_refusal_codes` about them.
+    assert _dynamic_code_sites() == DYNAMIC_CODE_SITES
+
+
+def test_no_refusal_text_is_left_over() -> None:
+    codes = _refusal_codes()
+    assert sorted(k for k in errors.TEXT if k.removeprefix("error.") not in codes) == []
+
+
+def test_login_refusal_has_its_exact_text() -> None:
+    assert CATALOGUE["error.invalid_credentials"] == (
+        "手机号或密码不正确。",
+        "Wrong phone number or password.",
+    )
+
+
+ENUMS: list[tuple[type[enum.Enum], str]] = [
+    (OrderStatus, "order_status"),
+    (Urgency, "urgency"),
+    (EscalationLevel, "escalation"),
+    (OfferStatus, "offer_status"),
+    (DispatchMode, "dispatch_mode"),
+    (PlanStatus, "plan_status"),
+    (PairOutcome, "pair_outcome"),
+    (WishStatus, "wish_status"),
+    (ClaimerKind, "claimer_kind"),
+    (Asset, "asset"),
+    (AccountKind, "account_kind"),
+    (TransferCode, "transfer_code"),
+    (PendingStatus, "pending_status"),
+    (ExpiryPolicy, "expiry_policy"),
+    (RedemptionStatus, "redemption_status"),
+    (UnitKind, "unit_kind"),
+    (ResourceCategory, "resource_category"),
+    (ResourceStatus, "resource_status"),
+    (NeedStatus, "need_status"),
+    (FlowOutcome, "flow_outcome"),
+    (ProjectStatus, "project_status"),
+    (Speciality, "speciality"),
+    (Role, "role"),
+    (AreaLevel, "area_level"),
+]
+
+# Words that are not enums: the actions of the state machines and the solvers' reasons.
+WORDS: list[tuple[set[str], str]] = [
+    (set(ORDER_TRANSITIONS) | {"post", "escalate"}, "order_action"),
+    (set(WISH_TRANSITIONS) | {"post"}, "wish_action"),
+    (set(EXPLANATIONS), "dispatch_reason"),
+    (set(ALLOCATION_REASONS), "allocation_reason"),
+]
+
+
+@pytest.mark.parametrize(("values", "prefix"), [({str(v.value) for v in e}, p) for e, p in ENUMS] + WORDS)
+def test_every_domain_word_has_text(values: set[str], prefix: str) -> None:
+    missing = sorted(f"{prefix}.{v}" for v in values if f"{prefix}.{v}" not in CATALOGUE)
+    assert not missing, f"add these to market/web/text/domain.py: {missing}"
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> None:
+    for key, (zh, en) in CATALOGUE.items():
+        assert zh.strip() and en.strip(), key
+        assert _placeholders(zh) == _placeholders(en), key
+
+
+# Han characters, or Chinese punctuation for texts that are only a pattern ("{at}：{quantity}", "、").
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+# Texts shown as they are in every language: the name of a language.
+NOT_CHINESE = {"lang.switch_to_en"}
+
+
+def test_every_chinese_text_is_chinese() -> None:
+    untranslated = sorted(
+        k for k, (zh, _) in CATALOGUE.items() if not CJK.search(zh) and k not in NOT_CHINESE
+    )
+    assert not untranslated
