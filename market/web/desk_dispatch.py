@@ -1,7 +1,355 @@
-"""Pages: desk_dispatch."""
+"""Pages: the dispatch desk of grid workers and managers. The area's waiting, late and escalated
+orders; plans (run one, read each proposed pair and why, apply all or some); an order dispatched,
+rejected or cancelled by hand. Every page calls the services the API calls, which keep each
+person inside their own area."""
 
 from __future__ import annotations
 
-from litestar import Controller
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
 
-CONTROLLERS: list[type[Controller]] = []
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.service import area_read, get_area
+from market.auth.access import Actor, ActorRequest, requires_manager
+from market.categories.service import list_categories
+from market.dispatch import service as dispatch
+from market.dispatch.schemas import ApplyRequest, PlanCreate
+from market.errors import Forbidden, NotFound
+from market.fields import PathId, query_id
+from market.orders import service as orders
+from market.orders.schemas import DispatchRequest, ReasonRequest
+from market.pagination import Offset
+from market.settings import Settings
+from market.teams.service import list_teams
+from market.volunteers.service import list_volunteers
+from market.web.i18n import Message, lang_of, translate
+from market.web.pages import Form, FormData, FormInvalid, handling, page, parse, see_other
+
+PATH = "/desk/dispatch"
+BOARD = "desk/dispatch_board.html"
+PLAN = "desk/dispatch_plan.html"
+ORDER = "desk/dispatch_order.html"
+LIMIT = 20
+RECENT_PLANS = 10
+SectionName = Annotated[str, QueryParameter(pattern="^(" + "|".join(orders.BOARD_SECTIONS) + ")$")]
+
+# Service refusals of a dispatch by hand, shown next to the field they are about.
+DISPATCH_FIELDS = {
+    "volunteers_or_team": "volunteer_ids",
+    "direct_needs_one": "volunteer_ids",
+    "pool_needs_several": "volunteer_ids",
+    "volunteers_not_eligible": "volunteer_ids",
+    "team_dispatch_is_pool": "team_id",
+    "no_team_member_eligible": "team_id",
+    "team_not_found": "team_id",
+    "team_inactive": "team_id",
+}
+
+# History notes people wrote (a reason, a comment); the others are the system's own English.
+WRITTEN_NOTES = frozenset({"reject", "cancel", "complete", "confirm"})
+
+# Why applying a plan skipped a pair: the dispatch service records it in English words
+# (`dispatch.service._stale`, `orders.service.dispatch_problems`); the page says it in the
+# person's language, and shows an unknown note as it is.
+SKIP_REASONS = {
+    "the order's time window has passed": "dispatch.skip.window_passed",
+    "not an active volunteer": "dispatch.skip.not_volunteer",
+    "is the resident who posted the order": "dispatch.skip.requester",
+    "does not serve the order's area": "dispatch.skip.not_serving",
+    "has already declined this order": "dispatch.skip.declined",
+    "is at capacity": "dispatch.skip.at_capacity",
+    "is at capacity (with pending offers)": "dispatch.skip.at_capacity",
+}
+NO_LONGER_WAITING = re.compile(r"^the order is no longer waiting \(it is (\w+)\)$")
+
+
+def skip_reason(lang: str, note: str) -> str:
+    if match := NO_LONGER_WAITING.match(note):
+        return translate(
+            lang, "dispatch.skip.not_waiting", status=translate(lang, f"order_status.{match[1]}")
+        )
+    key = SKIP_REASONS.get(note)
+    return translate(lang, key) if key else note
+
+
+def waited(now: datetime, since: datetime) -> Message:
+    minutes = max(int((now - since).total_seconds() // 60), 0)
+    if minutes < 60:
+        return ("dispatch.minutes", {"m": minutes})
+    if minutes < 1440:
+        return ("dispatch.hours", {"h": minutes // 60, "m": minutes % 60})
+    return ("dispatch.days", {"d": minutes // 1440, "h": minutes // 60 % 24})
+
+
+async def _shared(request: ActorRequest, session: AsyncSession, now: datetime) -> dict[str, Any]:
+    """What every desk page shows: category names in the page's language, waiting times."""
+    en = lang_of(request) == "en"
+    names = {c.code: c.name_en if en else c.name_zh for c in await list_categories(session)}
+    return {"categories": names, "waited": partial(waited, now)}
+
+
+async def _board(
+    request: ActorRequest,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    area_id: int | None = None,
+    section: str = "waiting",
+    offset: int = 0,
+) -> dict[str, Any]:
+    actor = request.user
+    areas = await dispatch.plan_areas(session, actor)
+    names = {a.id: a.name for a in areas}
+    chosen = area_id or actor.area_id or next((a.id for a in areas), None)
+    if chosen is None:
+        raise NotFound("There are no areas yet.", code="area_not_found")
+    # Plain reads, not rows: a refused form rolls the session back before the page renders again.
+    area = area_read(await get_area(session, chosen))
+    # Refuses an area outside the actor's own before anything of it is read.
+    plans, plan_total = await dispatch.list_plans(session, actor, area.id, RECENT_PLANS, 0)
+    counts = await orders.board_counts(session, actor, area.code, now, settings)
+    items = await orders.list_board(session, actor, area.code, section, now, settings, LIMIT, offset)
+    return {
+        **await _shared(request, session, now),
+        # A smaller area asked for by its id (a compound) is offered too, first.
+        "areas": ([] if area.id in names else [area]) + [area_read(a) for a in areas],
+        "area": area,
+        "area_names": names,
+        "board_sections": orders.BOARD_SECTIONS,
+        "section": section,
+        "counts": counts,
+        "items": items,
+        "pending": await orders.pending_offer_counts(session, [o.id for o in items]),
+        "limit": LIMIT,
+        "offset": offset,
+        "plans": plans,
+        "plan_total": plan_total,
+        "deadlines": {
+            "minutes": settings.escalate_grid_minutes,
+            "community": settings.escalate_community_hours,
+            "street": settings.escalate_street_hours,
+        },
+    }
+
+
+async def _plan(request: ActorRequest, session: AsyncSession, now: datetime, plan_id: int) -> dict[str, Any]:
+    plan = await dispatch.get_plan(session, request.user, plan_id)
+    order_ids = [p.order_id for p in plan.pairs] + [u.order_id for u in plan.unassigned]
+    return {
+        **await _shared(request, session, now),
+        "plan": plan,
+        "area_name": (await get_area(session, plan.area_id)).name,
+        "orders": await orders.orders_by_id(session, request.user, order_ids),
+        "outcomes": Counter(p.outcome for p in plan.pairs),
+        "skip_reason": partial(skip_reason, lang_of(request)),
+    }
+
+
+async def _order(
+    request: ActorRequest,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    order_id: int,
+    offset: int = 0,
+) -> dict[str, Any]:
+    actor = request.user
+    order = await orders.get_order(session, actor, order_id)
+    if not actor.manages(order.area.code):
+        raise Forbidden("Only the order's grid workers and managers can do this.", code="manager_required")
+    can_dispatch = order.status in orders.TRANSITIONS["dispatch"][0]
+    volunteers, total = [], 0
+    if can_dispatch:
+        # Those GET /api/volunteers lists for the order: skilled, serving there, free and with room.
+        volunteers, total = await list_volunteers(
+            session,
+            actor,
+            settings.tz,
+            area_id=order.area.id,
+            skill=order.category,
+            free_from=order.window_start,
+            free_until=order.window_end,
+            limit=LIMIT,
+            offset=offset,
+        )
+    teams, _ = await list_teams(
+        session, area_id=order.area.id, speciality=None, member_id=None, active=True, limit=100, offset=0
+    )
+    lang = lang_of(request)
+    return {
+        **await _shared(request, session, now),
+        "order": order,
+        "can_dispatch": can_dispatch,
+        "can_reject": order.status in orders.TRANSITIONS["reject"][0],
+        "can_cancel": order.status in orders.TRANSITIONS["cancel"][0],
+        "volunteers": volunteers,
+        "volunteer_total": total,
+        "limit": LIMIT,
+        "offset": offset,
+        "offered_before": {o.volunteer_id: o.status for o in order.offers},
+        "team_options": [
+            (team.id, translate(lang, "dispatch.team_option", name=team.name, count=team.member_count))
+            for team in teams
+        ],
+        "default_ttl": settings.offer_ttl_minutes,
+        "written_notes": WRITTEN_NOTES,
+    }
+
+
+class DispatchDesk(Controller):
+    path = PATH
+    guards = [requires_manager]
+    include_in_schema = False
+
+    @get("/")
+    async def board(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        area_id: query_id("The area whose orders the board shows") = None,
+        section: SectionName = "waiting",
+        offset: Offset = 0,
+    ) -> Template:
+        context = await _board(request, session, settings, now, area_id, section, offset)
+        return page(request, BOARD, form=Form(), **context)
+
+    @post("/plans")
+    async def run_plan(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _board(request, session, settings, now)
+        async with handling(form, BOARD, context):
+            body = parse(form, PlanCreate, settings.tz)
+            plan = await dispatch.create_plan(session, request.user, body.area_id, None, now, settings)
+        return see_other(f"{PATH}/plans/{plan.id}", notice="dispatch_plan_made")
+
+    @get("/plans/{plan_id:int}")
+    async def plan(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        return page(request, PLAN, form=Form(), **await _plan(request, session, now, plan_id))
+
+    @post("/plans/{plan_id:int}/apply")
+    async def apply_plan(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _plan(request, session, now, plan_id)
+        async with handling(form, PLAN, context, fields={"pairs_not_in_plan": "pair_ids"}):
+            # "Apply all" sends no pair ids: the service then offers every proposed pair.
+            chosen = None if form.value("scope") == "all" else form.all("pair_ids")
+            if chosen == []:
+                form.errors["pair_ids"] = ("dispatch.choose_pairs", {})
+                raise FormInvalid
+            body = parse(form, ApplyRequest, settings.tz, pair_ids=chosen)
+            await dispatch.apply_plan(
+                session, request.user, plan_id, body.pair_ids, now, settings.offer_ttl_minutes
+            )
+        return see_other(f"{PATH}/plans/{plan_id}", notice="dispatch_plan_applied")
+
+    @get("/orders/{order_id:int}")
+    async def order(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
+    ) -> Template:
+        context = await _order(request, session, settings, now, order_id, offset)
+        form = Form({"mode": "direct", "offer_ttl_minutes": settings.offer_ttl_minutes})
+        return page(request, ORDER, form=form, **context)
+
+    @post("/orders/{order_id:int}/dispatch")
+    async def dispatch_order(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _order(request, session, settings, now, order_id)
+        async with handling(form, ORDER, context, fields=DISPATCH_FIELDS):
+            chosen = form.all("volunteer_ids")
+            # The mode is about the volunteers ticked; an offer to a team is always a pool.
+            mode = (form.value("mode") or None) if chosen else None
+            body = parse(form, DispatchRequest, settings.tz, volunteer_ids=chosen, mode=mode)
+            await orders.dispatch(session, request.user, order_id, body, now, settings.offer_ttl_minutes)
+        return see_other(f"{PATH}/orders/{order_id}", notice="dispatch_order_offered")
+
+    @post("/orders/{order_id:int}/reject")
+    async def reject(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _close(request, data, session, settings, now, order_id, orders.reject, "rejected")
+
+    @post("/orders/{order_id:int}/cancel")
+    async def cancel(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await _close(request, data, session, settings, now, order_id, orders.cancel, "cancelled")
+
+
+async def _close(
+    request: ActorRequest,
+    data: dict[str, Any],
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    order_id: int,
+    action: Callable[[AsyncSession, Actor, int, str, datetime], Awaitable[None]],
+    outcome: str,
+) -> Redirect:
+    """Reject or cancel an order with the reason typed."""
+    form = Form.of(data)
+    context = await _order(request, session, settings, now, order_id)
+    async with handling(form, ORDER, context):
+        body = parse(form, ReasonRequest, settings.tz)
+        await action(session, request.user, order_id, body.reason, now)
+    return see_other(f"{PATH}/orders/{order_id}", notice=f"dispatch_order_{outcome}")
+
+
+CONTROLLERS: list[type[Controller]] = [DispatchDesk]

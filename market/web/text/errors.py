@@ -87,8 +87,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "This order's time window has passed; it can no longer be offered.",
     ),
     "error.volunteers_or_team": (
-        "请选择志愿者或一支服务队，二者选一。",
-        "Choose either volunteers or a team, not both.",
+        "请选择志愿者，或选择一支服务队（只选其一）。",
+        "Choose the volunteers, or a team (one of the two).",
     ),
     "error.direct_needs_one": ("定向派单只能选一位志愿者。", "A direct offer goes to exactly one volunteer."),
     "error.pool_needs_several": ("抢单至少要选两位志愿者。", "A pool offer needs two or more volunteers."),
