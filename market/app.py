@@ -38,6 +38,7 @@ from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
 from market.projects.routes import ProjectController
+from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             TeamController,
             WishController,
             JobController,
+            ReportController,
             web_router(),
         ],
         dependencies={

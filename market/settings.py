@@ -71,6 +71,11 @@ class Settings:
     auto_confirm_days: int = 7
     # Run records of the scheduled jobs older than this are deleted.
     job_runs_keep_days: int = 30
+    # The volunteer's live offers (server-sent events): each stream polls the database this often
+    # (every API process polls on its own, so nothing is kept in memory) and ends after
+    # `offer_stream_seconds`, when the browser reconnects by itself.
+    offer_stream_poll_seconds: float = 2.0
+    offer_stream_seconds: int = 300
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -105,6 +110,10 @@ class Settings:
             ),
             auto_confirm_days=int(env.get("MARKET_AUTO_CONFIRM_DAYS", defaults.auto_confirm_days)),
             job_runs_keep_days=int(env.get("MARKET_JOB_RUNS_KEEP_DAYS", defaults.job_runs_keep_days)),
+            offer_stream_poll_seconds=float(
+                env.get("MARKET_OFFER_STREAM_POLL_SECONDS", defaults.offer_stream_poll_seconds)
+            ),
+            offer_stream_seconds=int(env.get("MARKET_OFFER_STREAM_SECONDS", defaults.offer_stream_seconds)),
         )
         settings.check()
         return settings
@@ -137,3 +146,7 @@ class Settings:
             )
         if self.auto_confirm_days < 1 or self.job_runs_keep_days < 1:
             raise SettingsError("MARKET_AUTO_CONFIRM_DAYS and MARKET_JOB_RUNS_KEEP_DAYS must be at least 1")
+        if not 0 < self.offer_stream_poll_seconds <= self.offer_stream_seconds:
+            raise SettingsError(
+                "MARKET_OFFER_STREAM_POLL_SECONDS must be positive and at most MARKET_OFFER_STREAM_SECONDS"
+            )

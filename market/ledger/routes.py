@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
-from market.fields import ID_MAX, PathId
+from market.fields import ID_MAX, PathId, query_text
 from market.ledger import service
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.ledger.schemas import (
@@ -99,11 +99,12 @@ class LedgerController(Controller):
         user_id: Annotated[int | None, QueryParameter(ge=1, le=ID_MAX, description="Owner")] = None,
         kind: Annotated[AccountKind | None, QueryParameter()] = None,
         asset: Annotated[Asset | None, QueryParameter()] = None,
+        q: query_text(50, "Part of the owner's name or phone") = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[AccountRead]:
         items, total = await service.list_accounts(
-            session, request.user, user_id=user_id, kind=kind, asset=asset, limit=limit, offset=offset
+            session, request.user, user_id=user_id, kind=kind, asset=asset, limit=limit, offset=offset, q=q
         )
         return Page(items=items, total=total, limit=limit, offset=offset)
 

@@ -275,6 +275,7 @@ async def list_accounts(
     asset: Asset | None,
     limit: int,
     offset: int,
+    q: str | None = None,
 ) -> tuple[list[AccountRead], int]:
     if user_id is not None and user_id == actor.id:
         for wanted in Asset:  # a member's own accounts exist from their first look
@@ -286,6 +287,17 @@ async def list_accounts(
         stmt = stmt.where(Account.kind == kind)
     if asset is not None:
         stmt = stmt.where(Account.asset == asset)
+    if q:
+        # Part of the owner's name: a member's name or phone, or the street's or community's name.
+        stmt = (
+            stmt.outerjoin(User, User.id == Account.user_id)
+            .outerjoin(Area, Area.id == Account.area_id)
+            .where(
+                User.name.contains(q, autoescape=True)
+                | User.phone.contains(q, autoescape=True)
+                | (Account.user_id.is_(None) & Area.name.contains(q, autoescape=True))
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     accounts = list(await session.scalars(stmt.order_by(Account.id).limit(limit).offset(offset)))
     names = await _owner_names(session, accounts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import anyio.to_thread
@@ -116,6 +117,11 @@ async def need_reads(session: AsyncSession, needs: list[Need]) -> list[NeedRead]
         )
         for n in needs
     ]
+
+
+async def needs_by_id(session: AsyncSession, need_ids: Iterable[int]) -> list[Need]:
+    """Needs by id, unscoped: for naming the needs of something the caller may already see (a plan)."""
+    return list(await session.scalars(select(Need).where(Need.id.in_(set(need_ids))).order_by(Need.id)))
 
 
 async def get_need(session: AsyncSession, actor: Actor, need_id: int) -> Need:

@@ -197,6 +197,20 @@ async def community_for(session: AsyncSession, actor: Actor, community_id: int) 
     return area
 
 
+async def communities_followed(session: AsyncSession, actor: Actor) -> list[Area]:
+    """The communities whose projects a manager follows: those inside their area, or the one their
+    grid lies in (grid workers read their community's projects)."""
+    stmt = select(Area).where(Area.level == AreaLevel.community).order_by(Area.code)
+    if not actor.is_admin:
+        stmt = stmt.where(
+            or_(
+                Area.code.startswith(actor.area_code, autoescape=True),
+                Area.code == actor.area_code[:COMMUNITY],
+            )
+        )
+    return list(await session.scalars(stmt))
+
+
 async def lock_needs(session: AsyncSession, need_ids: Iterable[int]) -> dict[int, Need]:
     rows = await session.scalars(
         select(Need)
@@ -925,6 +939,20 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
         ],
         summary=msgspec.convert(project.summary, ProjectSummary) if project.summary else None,
     )
+
+
+async def delivery_progress(
+    session: AsyncSession, project_ids: Iterable[int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Each project's commitments as (delivered, committed), for progress bars on lists."""
+    progress: dict[int, list[tuple[int, int]]] = {}
+    for project_id, delivered, quantity in await session.execute(
+        select(Commitment.project_id, Commitment.delivered, Commitment.quantity)
+        .where(Commitment.project_id.in_(set(project_ids)))
+        .order_by(Commitment.id)
+    ):
+        progress.setdefault(project_id, []).append((delivered, quantity))
+    return progress
 
 
 async def list_projects(

@@ -126,6 +126,23 @@ async def list_rewards(
     return rewards, total
 
 
+async def published_rewards(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[Reward], int]:
+    """The rewards the actor published (and so hands out), newest first."""
+    stmt = select(Reward).where(Reward.created_by_id == actor.id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rewards = list(
+        await session.scalars(
+            stmt.options(selectinload(Reward.communities))
+            .order_by(Reward.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    return rewards, total
+
+
 async def redeem(
     session: AsyncSession, actor: Actor, data: RedeemRequest, now: datetime, tz: ZoneInfo
 ) -> Redemption:
@@ -225,6 +242,22 @@ async def _may_hand_out(session: AsyncSession, actor: Actor, redemption: Redempt
     )
 
 
+def _handed_out_by(actor: Actor):
+    """`_may_hand_out` as a condition on redemptions joined with their rewards."""
+    if actor.is_admin:
+        return Redemption.id.is_not(None)
+    conditions = [Reward.created_by_id == actor.id]
+    if actor.is_manager:
+        conditions.append(
+            Redemption.user_id.in_(
+                select(User.id)
+                .join(Area, Area.id == User.area_id)
+                .where(Area.code.startswith(actor.area_code))
+            )
+        )
+    return or_(*conditions)
+
+
 async def fulfil(
     session: AsyncSession, actor: Actor, redemption_id: int, pickup_code: str, now: datetime, tz: ZoneInfo
 ) -> Redemption:
@@ -255,6 +288,41 @@ async def fulfil(
     _settle(redemption, RedemptionStatus.fulfilled, actor.id, now)
     await session.flush()
     return redemption
+
+
+async def fulfil_by_code(
+    session: AsyncSession,
+    actor: Actor,
+    pickup_code: str,
+    now: datetime,
+    tz: ZoneInfo,
+    redemption_id: int | None = None,
+) -> Redemption:
+    """Hand out the redemption that carries this pickup code, among those the actor hands out.
+
+    Codes are random, not unique: a pending redemption wins over settled ones (which then say they
+    are settled), and when several pending ones share the code the caller names one. `fulfil` locks
+    and re-checks the redemption, so two counters with the same code hand it out once.
+    """
+    stmt = (
+        select(Redemption.id, Redemption.status)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.pickup_code == pickup_code, _handed_out_by(actor))
+        .order_by(Redemption.id.desc())
+    )
+    if redemption_id is not None:
+        stmt = stmt.where(Redemption.id == redemption_id)
+    found = (await session.execute(stmt)).all()
+    if not found:
+        raise Conflict("That pickup code does not match.", code="wrong_pickup_code")
+    pending = [i for i, status in found if status == RedemptionStatus.pending]
+    if len(pending) > 1:
+        raise Conflict(
+            "Several redemptions waiting for pickup have this code; choose the member's.",
+            code="pickup_code_ambiguous",
+            redemption_ids=pending,
+        )
+    return await fulfil(session, actor, pending[0] if pending else found[0][0], pickup_code, now, tz)
 
 
 async def _release(
@@ -303,20 +371,18 @@ async def cancel(
 
 
 async def list_redemptions(
-    session: AsyncSession, actor: Actor, status: RedemptionStatus | None, limit: int, offset: int
+    session: AsyncSession,
+    actor: Actor,
+    status: RedemptionStatus | None,
+    limit: int,
+    offset: int,
+    *,
+    to_hand_out: bool = False,
 ) -> tuple[list[Redemption], int]:
+    """The caller's own redemptions and those they hand out; with `to_hand_out`, only the latter."""
+    scope = _handed_out_by(actor)
     stmt = select(Redemption).join(Reward, Reward.id == Redemption.reward_id)
-    if not actor.is_admin:
-        conditions = [Redemption.user_id == actor.id, Reward.created_by_id == actor.id]
-        if actor.is_manager:
-            conditions.append(
-                Redemption.user_id.in_(
-                    select(User.id)
-                    .join(Area, Area.id == User.area_id)
-                    .where(Area.code.startswith(actor.area_code))
-                )
-            )
-        stmt = stmt.where(or_(*conditions))
+    stmt = stmt.where(scope if to_hand_out else or_(Redemption.user_id == actor.id, scope))
     if status is not None:
         stmt = stmt.where(Redemption.status == status)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

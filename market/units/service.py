@@ -294,6 +294,14 @@ async def get_resource(session: AsyncSession, resource_id: int) -> Resource:
     return resource
 
 
+async def visible_resource(session: AsyncSession, actor: Actor, resource_id: int) -> Resource:
+    if not await session.scalar(
+        select(Resource.id).where(Resource.id == resource_id, _visible_resources(actor))
+    ):
+        raise NotFound(f"Resource {resource_id} does not exist.", code="resource_not_found")
+    return await get_resource(session, resource_id)
+
+
 async def lock_resources(session: AsyncSession, resource_ids: Iterable[int]) -> dict[int, Resource]:
     """Lock resources in id order (so that two projects committing the same ones cannot deadlock)."""
     rows = await session.scalars(

@@ -1,7 +1,286 @@
-"""Pages: desk_ledger."""
+"""Pages: the desk's ledger review — find an account, read and download its statement, the
+trial balance, rewards owed — and the reports page, where ECharts draws the figures of
+GET /api/reports/summary, rendered into the page as JSON (and as tables for those without
+scripts). Filters are GET forms, parsed like any form so that a bad value is shown next to
+its field."""
 
 from __future__ import annotations
 
-from litestar import Controller
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
-CONTROLLERS: list[type[Controller]] = []
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import AreaLevel
+from market.areas.service import get_area, subtree
+from market.auth.access import Actor, ActorRequest, requires_manager
+from market.fields import Id, PathId, text
+from market.ledger import service as ledger
+from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
+from market.reports import service as report_service
+from market.reports.schemas import ReportSummary
+from market.settings import Settings
+from market.web.i18n import lang_of, translate
+from market.web.pages import Form, handling, page, parse
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+PAGE_SIZE = 20
+ACCOUNTS = "desk/ledger_accounts.html"
+ACCOUNT = "desk/ledger_account.html"
+BALANCE = "desk/ledger_balance.html"
+OWED = "desk/ledger_owed.html"
+REPORTS = "desk/reports.html"
+REPORT_MONTHS = (3, 6, 12, 24)
+# The areas a report can be about: the levels that have managers.
+REPORT_LEVELS = frozenset({AreaLevel.street, AreaLevel.community, AreaLevel.grid})
+# Texts the charts draw (titles, series, axes), handed to reports.js with the figures.
+CHART_TEXT = (
+    "points_title",
+    "issued",
+    "redeemed",
+    "points_axis",
+    "status_title",
+    "category_title",
+    "orders_axis",
+    "timings_title",
+    "to_accept",
+    "to_finish",
+    "minutes_axis",
+    "ratings_title",
+)
+Skip = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class AccountFilters(msgspec.Struct):
+    q: text(50) | None = None
+    kind: AccountKind | None = None
+    asset: Asset | None = None
+    offset: Skip = 0
+
+
+class StatementFilters(msgspec.Struct):
+    code: TransferCode | None = None
+    # Local dates, both included.
+    since: date | None = None
+    until: date | None = None
+    offset: Skip = 0
+
+
+class BalanceFilters(msgspec.Struct):
+    asset: Asset = Asset.service
+
+
+class OwedFilters(msgspec.Struct):
+    status: Literal["owed", "posted", "all"] = "owed"
+    offset: Skip = 0
+
+
+class ReportFilters(msgspec.Struct):
+    area_id: Id | None = None
+    months: Annotated[int, msgspec.Meta(ge=1, le=report_service.MAX_MONTHS)] = 12
+
+
+async def _filters(
+    request: Request, schema: type[S], template: str, context: dict[str, Any], tz: ZoneInfo
+) -> tuple[Form, S]:
+    """The page's query as a filter form; a bad value shows the page again with its error."""
+    form = Form.of(dict(request.query_params.items()))
+    async with handling(form, template, context):
+        return form, parse(form, schema, tz)
+
+
+def _owner_label(lang: str, name: str) -> str:
+    """An account's owner in the page's language: the ledger names a street's or community's
+    account by the area's name and the account's kind in English ("X community pool")."""
+    for kind in AccountKind:
+        suffix = " " + kind.replace("_", " ")
+        if kind != AccountKind.member and name.endswith(suffix):
+            return f"{name.removesuffix(suffix)} · {translate(lang, f'account_kind.{kind}')}"
+    return name
+
+
+def _options(lang: str, prefix: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(value, label) pairs for a select of domain words."""
+    return [(v, translate(lang, f"{prefix}.{v}")) for v in values]
+
+
+def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
+    lang = lang_of(request)
+    return {
+        "owner": partial(_owner_label, lang),
+        "kind_options": _options(lang, "account_kind", AccountKind),
+        "asset_options": _options(lang, "asset", Asset),
+        "code_options": _options(lang, "transfer_code", TransferCode),
+        "owed_options": [
+            *_options(lang, "owed_status", OwedStatus),
+            ("all", translate(lang, "ledger.owed_all")),
+        ],
+        "limit": PAGE_SIZE,
+        "offset": 0,
+        "total": 0,
+        **values,
+    }
+
+
+def _local_bounds(filters: StatementFilters, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    since = datetime.combine(filters.since, time.min, tz) if filters.since else None
+    until = datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
+    return since, until
+
+
+async def _report_areas(session: AsyncSession, actor: Actor, lang: str) -> list[tuple[int, str]]:
+    home = await get_area(session, actor.area_id) if actor.area_id else None
+    return [
+        (a.id, f"{a.name} · {translate(lang, f'area_level.{a.level}')}")
+        for a in await subtree(session, home)
+        if a.level in REPORT_LEVELS
+    ]
+
+
+def _chart(report: ReportSummary, lang: str) -> dict[str, Any]:
+    """What reports.js draws: the figures with their labels already in the page's language."""
+    t = partial(translate, lang)
+    return {
+        "months": [p.month for p in report.points],
+        "issued": [p.issued for p in report.points],
+        "redeemed": [p.redeemed for p in report.points],
+        "statuses": [
+            {"name": t(f"order_status.{s.status}"), "value": s.count}
+            for s in report.orders_by_status
+            if s.count
+        ],
+        "categories": [
+            {"name": c.name_zh if lang == "zh" else c.name_en, "value": c.count}
+            for c in report.orders_by_category
+        ],
+        "timings": [report.timings.median_minutes_to_accept, report.timings.median_minutes_to_finish],
+        "ratings": [r.count for r in report.satisfaction.ratings],
+        "rating_labels": [t("reports.stars", n=r.rating) for r in report.satisfaction.ratings],
+        "text": {key: t(f"reports.{key}") for key in CHART_TEXT},
+    }
+
+
+class LedgerPages(Controller):
+    path = "/desk"
+    guards = [requires_manager]
+    include_in_schema = False
+
+    @get("/ledger")
+    async def accounts(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        context = _ledger_context(request, items=[], query={})
+        form, f = await _filters(request, AccountFilters, ACCOUNTS, context, settings.tz)
+        items, total = await ledger.list_accounts(
+            session,
+            request.user,
+            user_id=None,
+            kind=f.kind,
+            asset=f.asset,
+            limit=PAGE_SIZE,
+            offset=f.offset,
+            q=f.q,
+        )
+        context.update(
+            items=items, total=total, offset=f.offset, query={"q": f.q, "kind": f.kind, "asset": f.asset}
+        )
+        return page(request, ACCOUNTS, form=form, **context)
+
+    @get("/ledger/accounts/{account_id:int}")
+    async def account(
+        self,
+        request: ActorRequest,
+        account_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        detail = await ledger.get_account(session, request.user, account_id)
+        context = _ledger_context(request, account=detail, entries=[], query={}, api_query={})
+        form, f = await _filters(request, StatementFilters, ACCOUNT, context, settings.tz)
+        since, until = _local_bounds(f, settings.tz)
+        entries, total = await ledger.entries(
+            session,
+            request.user,
+            account_id,
+            code=f.code,
+            since=since,
+            until=until,
+            limit=PAGE_SIZE,
+            offset=f.offset,
+        )
+        context.update(
+            entries=entries,
+            total=total,
+            offset=f.offset,
+            query={"code": f.code, "since": f.since, "until": f.until},
+            # The API's statement takes moments; the downloads hold what the table shows.
+            api_query={
+                "code": f.code,
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+            },
+        )
+        return page(request, ACCOUNT, form=form, **context)
+
+    @get("/ledger/trial-balance")
+    async def trial_balance(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        context = _ledger_context(request, balance=None)
+        form, f = await _filters(request, BalanceFilters, BALANCE, context, settings.tz)
+        context.update(balance=await ledger.trial_balance(session, f.asset))
+        return page(request, BALANCE, form=form, **context)
+
+    @get("/ledger/owed")
+    async def owed(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        context = _ledger_context(request, rows=[], names={}, query={})
+        form, f = await _filters(request, OwedFilters, OWED, context, settings.tz)
+        status = None if f.status == "all" else OwedStatus(f.status)
+        rows, names, total = await ledger.list_owed(session, request.user, status, PAGE_SIZE, f.offset)
+        context.update(rows=rows, names=names, total=total, offset=f.offset, query={"status": f.status})
+        return page(request, OWED, form=form, **context)
+
+    @get("/reports")
+    async def reports(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        lang = lang_of(request)
+        context = {
+            "areas": await _report_areas(session, request.user, lang),
+            "month_options": [(n, translate(lang, "reports.months_n", n=n)) for n in REPORT_MONTHS],
+            "report": None,
+        }
+        _, f = await _filters(request, ReportFilters, REPORTS, context, settings.tz)
+        report = await report_service.summary(session, request.user, f.area_id, f.months, now, settings.tz)
+        # `zip` lays the chart's series side by side in the tables under the charts.
+        context.update(report=report, chart=_chart(report, lang), zip=zip)
+        # The area shown, the person's own when they chose none.
+        return page(
+            request, REPORTS, form=Form({"area_id": report.area_id or "", "months": f.months}), **context
+        )
+
+
+CONTROLLERS: list[type[Controller]] = [LedgerPages]

@@ -1,7 +1,528 @@
-"""Pages: desk_projects."""
+"""Desk pages for projects (项目清单): a community's board of projects, needs and resources,
+publishing a need, allocation plans, and a project's page with the managers' actions.
+
+Every action calls the service the API route calls; the pages only pick what to show and
+show the forms only to those the service would let act (`runs`).
+"""
 
 from __future__ import annotations
 
-from litestar import Controller
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-CONTROLLERS: list[type[Controller]] = []
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import AreaLevel
+from market.areas.schemas import AreaRead
+from market.areas.service import area_read, get_area, subtree
+from market.auth.access import Actor, ActorRequest, requires_manager
+from market.auth.models import Role
+from market.auth.service import user_names
+from market.errors import NotFound
+from market.fields import Id, PathId, query_id
+from market.needs import service as needs
+from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
+from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
+from market.pagination import MAX_PAGE_SIZE, Offset
+from market.projects import service as projects
+from market.projects.models import ProjectStatus
+from market.projects.routes import community_managers
+from market.projects.schemas import (
+    CancelRequest,
+    DeliveryCreate,
+    HoursRequest,
+    ParticipantCreate,
+    ProjectRead,
+)
+from market.settings import Settings
+from market.units import service as units
+from market.units.models import ResourceCategory, ResourceStatus
+from market.volunteers import service as volunteers
+from market.web.i18n import lang_of, translate
+from market.web.pages import Form, FormData, handling, page, parse, see_other
+
+BOARD = "desk/projects_board.html"
+NEED_FORM = "desk/projects_need_form.html"
+PLAN = "desk/projects_plan.html"
+PROJECT = "desk/projects_project.html"
+LIMIT = 20
+# Needs are planned down to compounds; buildings would swamp the list.
+NEED_PLACES = (AreaLevel.community, AreaLevel.grid, AreaLevel.compound)
+OPEN_PROJECT = (ProjectStatus.draft, ProjectStatus.active)
+# Event notes the service writes for these actions are what a person typed (a reason, a task);
+# the others are generated in English and are shown through the page's own tables instead.
+TYPED_NOTES = frozenset({"cancel", "responsibility_done"})
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+
+Show = Literal["projects", "needs", "resources"]
+
+
+class DeliveryForm(DeliveryCreate, kw_only=True):
+    """The project page's delivery form: which commitment, then the API's fields."""
+
+    commitment_id: Id
+
+
+class HoursForm(HoursRequest, kw_only=True):
+    """The project page's hours form: whose hours, then the API's field."""
+
+    participant_id: Id
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    items: Sequence[Any]
+    total: int
+    offset: int
+
+
+def runs(actor: Actor, community_code: str) -> bool:
+    """Whether the actor may run the community's needs, plans and projects (community managers and
+    street admins of its area, as the services and the API's guards decide)."""
+    return actor.has(Role.community_manager, Role.street_admin, Role.admin) and actor.manages(community_code)
+
+
+def due(now: datetime, deadline: datetime) -> tuple[str, tuple[str, dict[str, int]]]:
+    """How far off a deadline is: a CSS class and the message (days left, hours left or overdue)."""
+    left = deadline - now
+    if left < timedelta(0):
+        return "due-late", ("projects.overdue_days", {"days": math.ceil(-left / timedelta(days=1))})
+    if left < timedelta(days=1):
+        return "due-soon", ("projects.hours_left", {"hours": math.ceil(left / timedelta(hours=1))})
+    return ("due-soon" if left < timedelta(days=3) else "due-ok"), ("projects.days_left", {"days": left.days})
+
+
+def progress(pairs: Sequence[tuple[int, int]]) -> tuple[int, int, int]:
+    """Commitments' (delivered, committed) as: mean share delivered (%), how many in full, of how many."""
+    if not pairs:
+        return 0, 0, 0
+    share = sum(delivered / committed for delivered, committed in pairs) / len(pairs)
+    return round(100 * share), sum(d == c for d, c in pairs), len(pairs)
+
+
+async def _community(
+    session: AsyncSession, actor: Actor, community_id: int | None
+) -> tuple[list[AreaRead], AreaRead | None]:
+    """The communities the actor follows and the one chosen: the given one, else their own, else the first."""
+    followed = [area_read(a) for a in await projects.communities_followed(session, actor)]
+    if community_id is not None:
+        chosen = next((c for c in followed if c.id == community_id), None)
+        if chosen is None:
+            raise NotFound(f"Area {community_id} does not exist.", code="area_not_found")
+        return followed, chosen
+    own = next((c for c in followed if actor.area_code.startswith(c.code)), None)
+    return followed, own or (followed[0] if followed else None)
+
+
+def _form_community(form: Form) -> int | None:
+    value = str(form.value("community_id"))
+    return int(value) if value.isdigit() else None
+
+
+async def _board_context(
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+    *,
+    community_id: int | None,
+    show: Show | None = None,
+    status: ProjectStatus | None = None,
+    need_status: NeedStatus = NeedStatus.open,
+    offset: int = 0,
+) -> dict[str, Any]:
+    followed, community = await _community(session, actor, community_id)
+    context: dict[str, Any] = {
+        "communities": followed,
+        "community": community,
+        "show": show,
+        "status": status,
+        "need_status": need_status,
+        "limit": LIMIT,
+        "runs": community is not None and runs(actor, community.code),
+        "due": partial(due, now),
+        "project_statuses": list(ProjectStatus),
+        "need_statuses": list(NeedStatus),
+    }
+    if community is None:
+        return context
+    context["filters"] = Form(
+        {"community": str(community.id), "status": status or "", "need_status": need_status}
+    )
+    # The board shows the first page of each list; `show` pages through one of them.
+    skip = offset if show else 0
+    if show in (None, "projects"):
+        items, total = await projects.list_projects(
+            session, actor, community_id=community.id, status=status, limit=LIMIT, offset=skip
+        )
+        delivered = await projects.delivery_progress(session, [p.id for p in items])
+        context["projects"] = Listing(items, total, skip)
+        context["progress"] = {p.id: progress(delivered.get(p.id, [])) for p in items}
+    if show in (None, "needs"):
+        rows, total = await needs.list_needs(
+            session,
+            actor,
+            community_id=community.id,
+            status=need_status,
+            category=None,
+            limit=LIMIT,
+            offset=skip,
+        )
+        context["needs"] = Listing(await needs.need_reads(session, rows), total, skip)
+    if show in (None, "resources"):
+        rows, total = await units.list_resources(
+            session,
+            actor,
+            community_id=community.id,
+            unit_id=None,
+            category=None,
+            status=ResourceStatus.published,
+            limit=LIMIT,
+            offset=skip,
+        )
+        context["resources"] = Listing(await units.resource_reads(session, rows), total, skip)
+    return context
+
+
+async def _need_context(session: AsyncSession, actor: Actor, community_id: int | None) -> dict[str, Any]:
+    _, community = await _community(session, actor, community_id)
+    if community is None or not runs(actor, community.code):
+        raise NotFound("No community of yours to publish needs for.", code="area_not_found")
+    places = [
+        a for a in await subtree(session, await get_area(session, community.id)) if a.level in NEED_PLACES
+    ]
+    return {
+        "community": community,
+        # Deeper places are indented under their parents (the subtree comes sorted by code).
+        "places": [(a.id, "\u3000" * NEED_PLACES.index(a.level) + a.name) for a in places],
+        "categories": list(ResourceCategory),
+    }
+
+
+async def _plan_context(session: AsyncSession, actor: Actor, plan_id: int) -> dict[str, Any]:
+    plan = await needs.get_plan(session, actor, plan_id)
+    community = area_read(await get_area(session, plan.community_id))
+    named = await needs.needs_by_id(
+        session, {f.need_id for f in plan.flows} | {u.need_id for u in plan.unmet}
+    )
+    return {
+        "plan": plan,
+        "community": community,
+        "needs": {n.id: n for n in await needs.need_reads(session, named)},
+        "runs": runs(actor, community.code) and plan.status == PlanStatus.proposed,
+    }
+
+
+async def _project_context(
+    session: AsyncSession, actor: Actor, project_id: int, now: datetime, tz: ZoneInfo, form_for: str | None
+) -> dict[str, Any]:
+    project = await projects.get_project(session, actor, project_id)
+    community = area_read(await get_area(session, project.community_id))
+    acting = runs(actor, community.code)
+    candidates: list[tuple[int, str]] = []
+    if acting and project.status in OPEN_PROJECT:
+        found, _ = await volunteers.list_volunteers(
+            session,
+            actor,
+            tz,
+            area_id=community.id,
+            skill=None,
+            free_from=None,
+            free_until=None,
+            limit=MAX_PAGE_SIZE,
+            offset=0,
+        )
+        taking_part = {p.user_id for p in project.participants}
+        candidates = [(v.user_id, v.name) for v in found if v.user_id not in taking_part]
+    deliveries = sorted(((d, c) for c in project.commitments for d in c.deliveries), key=lambda dc: dc[0].at)
+    return {
+        "project": project,
+        "community": community,
+        "runs": acting,
+        "open": project.status in OPEN_PROJECT,
+        "names": await user_names(session, _people(project)),
+        "candidates": candidates,
+        "deliveries": deliveries,
+        "units": {c.unit_id: c.unit_name for c in project.commitments},
+        "resources": {c.resource_id: c for c in project.commitments},
+        "need_titles": {n.id: n.title for n in project.needs},
+        "typed_notes": TYPED_NOTES,
+        "form_for": form_for,
+        "due": partial(due, now),
+    }
+
+
+def _people(project: ProjectRead) -> set[int]:
+    """Everyone the project page names by id only: participants (in the summary's points), who
+    recorded, confirmed or did what, who closed it. The history carries its actors' names."""
+    ids = {p.user_id for p in project.participants}
+    ids |= {d.recorded_by_id for c in project.commitments for d in c.deliveries}
+    ids |= {c.confirmed_by_id for c in project.commitments if c.confirmed_by_id}
+    ids |= {r.done_by_id for r in project.responsibilities if r.done_by_id}
+    if project.summary and project.summary.closed_by_id:
+        ids.add(project.summary.closed_by_id)
+    return ids
+
+
+async def _act(
+    request: ActorRequest,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    project_id: int,
+    data: Mapping[str, Any] | None,
+    form_for: str,
+    work: Callable[[Form], Awaitable[None]],
+    fields: Mapping[str, str] | None = None,
+) -> Redirect:
+    """Run one of the project page's forms; on a refusal show the page again with the errors
+    at that form (`form_for`)."""
+    form = Form.of(data)
+    context = await _project_context(session, request.user, project_id, now, settings.tz, form_for)
+    async with handling(form, PROJECT, context, fields=fields):
+        await work(form)
+    return see_other(f"/desk/projects/{project_id}", notice=f"projects_{form_for}_done")
+
+
+class ProjectPages(Controller):
+    path = "/desk/projects"
+    guards = [requires_manager]
+    include_in_schema = False
+
+    @get("/")
+    async def board(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        community: query_id("The community shown") = None,
+        show: Annotated[Show | None, QueryParameter()] = None,
+        status: Annotated[ProjectStatus | None, QueryParameter()] = None,
+        need_status: Annotated[NeedStatus, QueryParameter()] = NeedStatus.open,
+        offset: Offset = 0,
+    ) -> Template:
+        context = await _board_context(
+            session,
+            request.user,
+            now,
+            community_id=community,
+            show=show,
+            status=status,
+            need_status=need_status,
+            offset=offset,
+        )
+        return page(request, BOARD, form=Form(), **context)
+
+    @get("/needs/new", guards=[community_managers])
+    async def need_form(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        community: query_id("The community the need is for") = None,
+    ) -> Template:
+        context = await _need_context(session, request.user, community)
+        chosen = context["community"]
+        form = Form({"community_id": str(chosen.id), "area_id": str(chosen.id), "priority": "3"})
+        return page(request, NEED_FORM, form=form, **context)
+
+    @post("/needs/new", guards=[community_managers])
+    async def publish_need(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _need_context(session, request.user, _form_community(form))
+        refusals = {c: "area_id" for c in ("area_not_found", "not_in_a_community", "outside_your_area")}
+        async with handling(form, NEED_FORM, context, fields={**refusals, "deadline_passed": "deadline"}):
+            need = await needs.create_need(session, request.user, parse(form, NeedCreate, settings.tz), now)
+        back = f"/desk/projects?community={need.community_id}&show=needs"
+        return see_other(back, notice="projects_need_published")
+
+    @post("/allocations", guards=[community_managers])
+    async def make_plan(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _board_context(session, request.user, now, community_id=_form_community(form))
+        async with handling(form, BOARD, context):
+            body = parse(form, PlanCreate, settings.tz)
+            plan = await needs.create_plan(session, request.user, body.community_id, now)
+        return see_other(f"/desk/projects/allocations/{plan.id}")
+
+    @get("/allocations/{plan_id:int}")
+    async def plan(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        context = await _plan_context(session, request.user, plan_id)
+        plan, community = context["plan"], context["community"]
+        proposed = [f for f in plan.flows if f.outcome == FlowOutcome.proposed]
+        deadlines = [context["needs"][f.need_id].deadline for f in proposed]
+        form = Form(
+            {
+                "flow_ids": [str(f.id) for f in proposed],
+                "title": translate(
+                    lang_of(request), "projects.plan_project_title", community=community.name, id=plan.id
+                ),
+                "deadline": min(deadlines).astimezone(settings.tz).strftime(LOCAL_INPUT) if deadlines else "",
+            }
+        )
+        return page(request, PLAN, form=form, **context)
+
+    @post("/allocations/{plan_id:int}/apply", guards=[community_managers])
+    async def apply_plan(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _plan_context(session, request.user, plan_id)
+        fields = {"deadline_passed": "deadline", "window_order": "deadline", "flows_not_in_plan": "flow_ids"}
+        async with handling(form, PLAN, context, fields=fields):
+            chosen = form.all("flow_ids")
+            if not chosen:
+                # The API applies every flow when none are named; on the page, none ticked means none.
+                form.errors["flow_ids"] = ("projects.choose_flows", {})
+            body = parse(form, ApplyRequest, settings.tz, flow_ids=chosen)
+            project = await needs.apply_plan(session, request.user, plan_id, body, now)
+        return see_other(f"/desk/projects/{project.id}", notice="projects_plan_applied")
+
+    @get("/{project_id:int}")
+    async def project(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        commitment: query_id("The commitment the delivery form starts with") = None,
+    ) -> Template:
+        context = await _project_context(session, request.user, project_id, now, settings.tz, "delivery")
+        return page(request, PROJECT, form=Form({"commitment_id": str(commitment or "")}), **context)
+
+    @post("/{project_id:int}/deliveries")
+    async def deliver(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, DeliveryForm, settings.tz)
+            await projects.record_delivery(
+                session, request.user, project_id, body.commitment_id, body.quantity, body.note, now
+            )
+
+        fields = {"exceeds_commitment": "quantity", "commitment_not_found": "commitment_id"}
+        return await _act(request, session, settings, now, project_id, data, "delivery", work, fields)
+
+    @post("/{project_id:int}/participants", guards=[community_managers])
+    async def add_participant(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, ParticipantCreate, settings.tz)
+            await projects.add_participant(session, request.user, project_id, body.user_id, now)
+
+        fields = {"not_a_volunteer": "user_id", "already_participating": "user_id"}
+        return await _act(request, session, settings, now, project_id, data, "participant", work, fields)
+
+    @post("/{project_id:int}/hours", guards=[community_managers])
+    async def record_hours(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, HoursForm, settings.tz)
+            await projects.record_hours(
+                session, request.user, project_id, body.participant_id, body.hours, now
+            )
+
+        fields = {"participant_not_found": "participant_id"}
+        return await _act(request, session, settings, now, project_id, data, "hours", work, fields)
+
+    @post("/{project_id:int}/responsibilities/{responsibility_id:int}/done")
+    async def responsibility_done(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        responsibility_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(_form: Form) -> None:
+            await projects.complete_responsibility(session, request.user, project_id, responsibility_id, now)
+
+        return await _act(request, session, settings, now, project_id, None, "responsibility", work)
+
+    @post("/{project_id:int}/close", guards=[community_managers])
+    async def close(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(_form: Form) -> None:
+            await projects.close(session, request.user, project_id, now, settings)
+
+        return await _act(request, session, settings, now, project_id, None, "close", work)
+
+    @post("/{project_id:int}/cancel", guards=[community_managers])
+    async def cancel(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, CancelRequest, settings.tz)
+            await projects.cancel(session, request.user, project_id, body.reason, now)
+
+        return await _act(request, session, settings, now, project_id, data, "cancel", work)
+
+
+CONTROLLERS: list[type[Controller]] = [ProjectPages]

@@ -1,7 +1,461 @@
-"""Pages: desk_units."""
+"""Pages: the desk of a co-building unit's admins. Their units' resource lists, the units'
+commitments to projects and their deliveries, the rewards they published, and handing a
+redemption out by its pickup code."""
 
 from __future__ import annotations
 
-from litestar import Controller
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-CONTROLLERS: list[type[Controller]] = []
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.service import get_area
+from market.auth.access import Actor, ActorRequest, requires
+from market.auth.models import Role
+from market.errors import Conflict, NotFound
+from market.fields import Id, PathId, query_id
+from market.pagination import Offset
+from market.projects import service as projects
+from market.projects.schemas import DeliveryCreate
+from market.rewards import service as rewards
+from market.rewards.models import RedemptionStatus
+from market.rewards.schemas import FulfilRequest, RewardCreate
+from market.settings import Settings
+from market.units import service as units
+from market.units.models import Resource, ResourceCategory, ResourceStatus
+from market.units.schemas import ResourceCreate, ResourceUpdate, UnitRead
+from market.web.pages import (
+    Form,
+    FormData,
+    FormInvalid,
+    handling,
+    page,
+    parse,
+    see_other,
+)
+
+HOME = "/desk/unit"
+COMMITMENTS = f"{HOME}/commitments"
+REWARDS = f"{HOME}/rewards"
+FULFIL = f"{HOME}/fulfil"
+LIMIT = 20
+# More units than anyone runs; the selector lists them all.
+MAX_UNITS = 100
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+
+RESOURCE_FIELDS = {
+    "window_order": "available_until",
+    "already_expired": "available_until",
+    "community_not_paired": "community_ids",
+    "quantity_below_committed": "quantity",
+    "status_not_settable": "status",
+}
+REWARD_FIELDS = {
+    "already_expired": "valid_until",
+    "outside_your_area": "community_ids",
+    "not_a_community": "community_ids",
+}
+FULFIL_FIELDS = {
+    code: "pickup_code"
+    for code in (
+        "wrong_pickup_code",
+        "redemption_not_pending",
+        "pickup_deadline_passed",
+        "redemption_not_found",
+        "pickup_code_ambiguous",
+    )
+}
+
+
+class FulfilForm(FulfilRequest):
+    """The API's body, plus the redemption chosen when several waiting ones share the code."""
+
+    redemption_id: Id | None = None
+
+
+async def _my_units(session: AsyncSession, actor: Actor) -> list[UnitRead]:
+    """The units the actor acts for (every unit, for a system administrator)."""
+    found, _ = await units.list_units(session, actor, None, None, None, MAX_UNITS, 0)
+    reads = await units.unit_reads(session, found)
+    return [u for u in reads if actor.is_admin or any(a.user_id == actor.id for a in u.admins)]
+
+
+def _chosen(mine: list[UnitRead], unit_id: int | None) -> UnitRead | None:
+    """The unit a page is about: the one asked for (if the actor acts for it), else the first."""
+    if unit_id is None:
+        return mine[0] if mine else None
+    for unit in mine:
+        if unit.id == unit_id:
+            return unit
+    raise NotFound(f"Unit {unit_id} does not exist.", code="unit_not_found")
+
+
+async def _area_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """Names by id. Pages keep plain values: a refused form renders after the rollback."""
+    return {i: (await get_area(session, i)).name for i in sorted(ids)}
+
+
+def _local_input(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A UTC moment as the value of a datetime-local input."""
+    return moment.astimezone(tz).strftime(LOCAL_MINUTE) if moment else ""
+
+
+def _checked(form: Form, name: str) -> None:
+    """Checkboxes arrive as one value or several; keep them as a list."""
+    form.values[name] = form.all(name)
+
+
+def _resource_values(resource: Resource, tz: ZoneInfo) -> dict[str, Any]:
+    """A resource as its edit form shows it."""
+    return {
+        "title": resource.title,
+        "quantity": str(resource.quantity),
+        "community_ids": sorted(str(c.community_id) for c in resource.communities),
+        "available_from": _local_input(resource.available_from, tz),
+        "available_until": _local_input(resource.available_until, tz),
+        "description": resource.description,
+        # The form offers published and withdrawn; a used-up resource stays used up when "published".
+        "status": "withdrawn" if resource.status == ResourceStatus.withdrawn else "published",
+    }
+
+
+class UnitDesk(Controller):
+    path = HOME
+    guards = [requires(Role.unit_admin)]
+    include_in_schema = False
+
+    # ---------------------------------------------------------------- resources
+
+    @get("/")
+    async def overview(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        unit: query_id("The unit to show") = None,
+        offset: Offset = 0,
+    ) -> Template:
+        mine = await _my_units(session, request.user)
+        chosen = _chosen(mine, unit)
+        resources, total = [], 0
+        if chosen:
+            rows, total = await units.list_resources(
+                session,
+                request.user,
+                community_id=None,
+                unit_id=chosen.id,
+                category=None,
+                status=None,
+                limit=LIMIT,
+                offset=offset,
+            )
+            resources = await units.resource_reads(session, rows)
+        return page(
+            request,
+            "desk/unit_overview.html",
+            units=mine,
+            unit=chosen,
+            communities=await _area_names(session, set(chosen.community_ids) if chosen else set()),
+            resources=resources,
+            total=total,
+            limit=LIMIT,
+            offset=offset,
+        )
+
+    async def _resource_context(
+        self, session: AsyncSession, mine: list[UnitRead], unit: UnitRead, resource: Resource | None = None
+    ) -> dict[str, Any]:
+        return {
+            "units": mine,
+            "unit": unit,
+            "resource": (await units.resource_reads(session, [resource]))[0] if resource else None,
+            "categories": list(ResourceCategory),
+            "communities": await _area_names(session, set(unit.community_ids)),
+        }
+
+    @get("/resources/new")
+    async def new_resource_form(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        unit: query_id("The unit publishing") = None,
+    ) -> Template:
+        mine = await _my_units(session, request.user)
+        chosen = _chosen(mine, unit)
+        if chosen is None:
+            raise NotFound("You act for no unit.", code="unit_not_found")
+        form = Form({"available_from": _local_input(now, settings.tz)})
+        context = await self._resource_context(session, mine, chosen)
+        return page(request, "desk/unit_resource_form.html", form=form, **context)
+
+    @post("/resources/new")
+    async def new_resource(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        unit: query_id("The unit publishing") = None,
+    ) -> Redirect:
+        mine = await _my_units(session, request.user)
+        chosen = _chosen(mine, unit)
+        if chosen is None:
+            raise NotFound("You act for no unit.", code="unit_not_found")
+        form = Form.of(data)
+        _checked(form, "community_ids")
+        context = await self._resource_context(session, mine, chosen)
+        async with handling(form, "desk/unit_resource_form.html", context, fields=RESOURCE_FIELDS):
+            body = parse(form, ResourceCreate, settings.tz, unit_id=chosen.id)
+            await units.create_resource(session, request.user, body, now)
+        return see_other(f"{HOME}?unit={chosen.id}", notice="unit_resource_published")
+
+    @get("/resources/{resource_id:int}")
+    async def edit_resource_form(
+        self,
+        request: ActorRequest,
+        resource_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        resource = await units.visible_resource(session, request.user, resource_id)
+        mine = await _my_units(session, request.user)
+        context = await self._resource_context(session, mine, _chosen(mine, resource.unit_id), resource)
+        form = Form(_resource_values(resource, settings.tz))
+        return page(request, "desk/unit_resource_form.html", form=form, **context)
+
+    @post("/resources/{resource_id:int}")
+    async def edit_resource(
+        self,
+        request: ActorRequest,
+        resource_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        resource = await units.visible_resource(session, request.user, resource_id)
+        mine = await _my_units(session, request.user)
+        context = await self._resource_context(session, mine, _chosen(mine, resource.unit_id), resource)
+        shown = _resource_values(resource, settings.tz)
+        form = Form.of(data)
+        _checked(form, "community_ids")
+        async with handling(form, "desk/unit_resource_form.html", context, fields=RESOURCE_FIELDS):
+            # A blank field means "unchanged" to the API; on this form it is a mistake.
+            blank = {
+                name: None
+                for name in ("title", "quantity", "community_ids", "available_from")
+                if not any(str(v).strip() for v in form.all(name))
+            }
+            form.errors.update({name: ("form.required", {}) for name in blank})
+            body = parse(form, ResourceUpdate, settings.tz, **blank)
+            # Send only what changed, as the API's PATCH does: the form shows times to the minute,
+            # and a resource whose window has ended can still be withdrawn.
+            unchanged = {
+                name: None
+                for name, value in shown.items()
+                if (sorted(form.all(name)) if isinstance(value, list) else form.value(name)) == value
+            }
+            body = msgspec.structs.replace(body, **unchanged)
+            await units.update_resource(session, request.user, resource_id, body, now)
+        return see_other(f"{HOME}?unit={resource.unit_id}", notice="unit_resource_saved")
+
+    # ---------------------------------------------------------------- commitments and deliveries
+
+    async def _commitments_context(
+        self, session: AsyncSession, actor: Actor, offset: int, form_for: int | None = None
+    ) -> dict[str, Any]:
+        mine = {u.id for u in await _my_units(session, actor)}
+        items, total = await projects.list_projects(
+            session, actor, community_id=None, status=None, limit=LIMIT, offset=offset
+        )
+        shown = []
+        for item in items:
+            project = await projects.get_project(session, actor, item.id)
+            shown.append((project, [c for c in project.commitments if c.unit_id in mine]))
+        return {
+            "projects": shown,
+            "communities": await _area_names(session, {p.community_id for p, _ in shown}),
+            "several_units": len(mine) > 1,
+            "form_for": form_for,
+            "total": total,
+            "limit": LIMIT,
+            "offset": offset,
+        }
+
+    @get("/commitments")
+    async def commitment_list(
+        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+    ) -> Template:
+        context = await self._commitments_context(session, request.user, offset)
+        return page(request, "desk/unit_commitments.html", form=None, **context)
+
+    @post("/projects/{project_id:int}/commitments/{commitment_id:int}/confirm")
+    async def confirm(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        commitment_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        context = await self._commitments_context(session, request.user, 0)
+        async with handling(Form(), "desk/unit_commitments.html", context):
+            await projects.confirm_commitment(session, request.user, project_id, commitment_id, now)
+        return see_other(COMMITMENTS, notice="unit_commitment_confirmed")
+
+    @post("/projects/{project_id:int}/commitments/{commitment_id:int}/deliveries")
+    async def deliver(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        commitment_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        context = await self._commitments_context(session, request.user, 0, form_for=commitment_id)
+        form = Form.of(data)
+        async with handling(
+            form, "desk/unit_commitments.html", context, fields={"exceeds_commitment": "quantity"}
+        ):
+            body = parse(form, DeliveryCreate, settings.tz)
+            await projects.record_delivery(
+                session, request.user, project_id, commitment_id, body.quantity, body.note, now
+            )
+        return see_other(COMMITMENTS, notice="unit_delivery_recorded")
+
+    # ---------------------------------------------------------------- rewards
+
+    @get("/rewards")
+    async def reward_list(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
+    ) -> Template:
+        found, total = await rewards.published_rewards(session, request.user, LIMIT, offset)
+        return page(
+            request,
+            "desk/unit_rewards.html",
+            rewards=found,
+            communities=await _area_names(session, {c.community_id for r in found for c in r.communities}),
+            moment=now,
+            total=total,
+            limit=LIMIT,
+            offset=offset,
+        )
+
+    async def _reward_context(self, session: AsyncSession, mine: list[UnitRead]) -> dict[str, Any]:
+        paired = {i for u in mine for i in u.community_ids}
+        return {"communities": await _area_names(session, paired)}
+
+    @get("/rewards/new")
+    async def new_reward_form(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        mine = await _my_units(session, request.user)
+        form = Form(
+            {
+                "limit_per_person": "1",
+                "valid_until": _local_input(now + timedelta(days=30), settings.tz),
+                "donor": mine[0].name if len(mine) == 1 else "",
+            }
+        )
+        context = await self._reward_context(session, mine)
+        return page(request, "desk/unit_reward_form.html", form=form, **context)
+
+    @post("/rewards/new")
+    async def new_reward(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        context = await self._reward_context(session, await _my_units(session, request.user))
+        form = Form.of(data)
+        _checked(form, "community_ids")
+        async with handling(form, "desk/unit_reward_form.html", context, fields=REWARD_FIELDS):
+            body = parse(form, RewardCreate, settings.tz)
+            await rewards.create_reward(session, request.user, body, now)
+        return see_other(REWARDS, notice="unit_reward_published")
+
+    # ---------------------------------------------------------------- handing out by pickup code
+
+    async def _fulfil_context(self, session: AsyncSession, actor: Actor, offset: int) -> dict[str, Any]:
+        rows, total = await rewards.list_redemptions(
+            session, actor, RedemptionStatus.pending, LIMIT, offset, to_hand_out=True
+        )
+        return {
+            "pending": await rewards.redemption_reads(session, actor, rows),
+            "total": total,
+            "limit": LIMIT,
+            "offset": offset,
+            "done": None,
+            "choices": [],
+        }
+
+    @get("/fulfil")
+    async def fulfil_form(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        done: query_id("The redemption just handed out") = None,
+        offset: Offset = 0,
+    ) -> Template:
+        context = await self._fulfil_context(session, request.user, offset)
+        if done is not None:
+            handed = await rewards.get_redemption(session, request.user, done)
+            context["done"] = handed if handed.status == RedemptionStatus.fulfilled else None
+        return page(request, "desk/unit_fulfil.html", form=Form(), **context)
+
+    @post("/fulfil")
+    async def fulfil(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        actor = request.user
+        context = await self._fulfil_context(session, actor, 0)
+        form = Form.of(data)
+        # People read codes out in groups ("123 456").
+        form.values["pickup_code"] = "".join(str(form.value("pickup_code")).split())
+        async with handling(form, "desk/unit_fulfil.html", context, fields=FULFIL_FIELDS):
+            try:
+                body = parse(form, FulfilForm, settings.tz)
+            except FormInvalid:
+                if "pickup_code" in form.errors and form.value("pickup_code"):
+                    form.errors["pickup_code"] = ("unit.fulfil.code_format", {})
+                raise
+            try:
+                redemption = await rewards.fulfil_by_code(
+                    session, actor, body.pickup_code, now, settings.tz, body.redemption_id
+                )
+            except Conflict as error:
+                if error.code == "pickup_code_ambiguous":
+                    # The counter picks the member standing there among those the code belongs to.
+                    context["choices"] = [
+                        await rewards.get_redemption(session, actor, i) for i in error.extra["redemption_ids"]
+                    ]
+                raise
+        return see_other(f"{FULFIL}?done={redemption.id}")
+
+
+CONTROLLERS: list[type[Controller]] = [UnitDesk]

@@ -208,7 +208,7 @@ def _field_message(error: msgspec.ValidationError) -> Message:
     text = str(error)
     if "length <=" in text:
         return ("form.too_long", {"max": re.search(r"length <= (\d+)", text).group(1)})  # type: ignore[union-attr]
-    if "length >=" in text or "matching regex" in text:
+    if "length >=" in text:
         return ("form.required", {})
     bounds = re.findall(r"[<>]=? ([-\d.]+)", text)
     if bounds:
@@ -230,7 +230,7 @@ def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
                 raw[name] = given[name]
             continue
         value = form.values.get(name)
-        if value in (None, "", []):
+        if value in (None, [], "") or (isinstance(value, str) and not value.strip()):
             if info.required:
                 form.errors[name] = ("form.required", {})
             continue

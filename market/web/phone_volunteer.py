@@ -1,7 +1,367 @@
-"""Pages: phone_volunteer."""
+"""Pages: the volunteer's phone — new offers arriving live (server-sent events) with accept and
+decline, the tasks they serve (check in, check out, complete), their points, and the rewards they
+may redeem with a pickup code to show at the counter."""
 
 from __future__ import annotations
 
-from litestar import Controller
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-CONTROLLERS: list[type[Controller]] = []
+import segno
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect, ServerSentEvent, Template
+from litestar.response.sse import ServerSentEventMessage
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import ancestors
+from market.auth.access import ActorRequest, requires
+from market.auth.models import Role
+from market.categories.service import list_categories
+from market.dispatch import service as dispatch
+from market.fields import PathId
+from market.ledger import service as ledger
+from market.orders import service as orders
+from market.orders.models import OfferStatus
+from market.orders.schemas import NoteRequest, OrderRead, ReasonRequest
+from market.pagination import Offset
+from market.rewards import service as rewards
+from market.rewards.models import RedemptionStatus
+from market.rewards.schemas import RedeemRequest
+from market.settings import Settings
+from market.web.i18n import lang_of
+from market.web.pages import Form, FormData, handling, page, parse, see_other
+
+PAGE_SIZE = 20
+OFFERS = "phone/volunteer_offers.html"
+OFFER_LIST = "phone/volunteer_offer_list.html"
+TASKS = "phone/volunteer_tasks.html"
+POINTS = "phone/volunteer_points.html"
+REWARDS = "phone/volunteer_rewards.html"
+REDEMPTION = "phone/volunteer_redemption.html"
+# A comment this often keeps proxies from closing a quiet stream.
+HEARTBEAT_SECONDS = 15
+# How long the browser waits before it reconnects to a stream that ended.
+RECONNECT_MS = 3000
+# Refusals of a redemption that are about the quantity asked for.
+REDEEM_FIELDS = {
+    "out_of_stock": "quantity",
+    "limit_per_person_reached": "quantity",
+    "exceeds_credits": "quantity",
+}
+RewardsTab = Literal["catalogue", "mine"]
+
+guard = requires(Role.volunteer)
+
+
+async def _category_names(session: AsyncSession, lang: str) -> dict[str, str]:
+    return {c.code: c.name_zh if lang == "zh" else c.name_en for c in await list_categories(session)}
+
+
+# Offers ------------------------------------------------------------------------------------------
+
+
+async def _offers_context(request: ActorRequest, session: AsyncSession, offset: int) -> dict[str, Any]:
+    items, total = await orders.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
+    return {
+        "offers": items,
+        "total": total,
+        "limit": PAGE_SIZE,
+        "offset": offset,
+        "categories": await _category_names(session, lang_of(request)),
+        # The offer whose decline form failed: its errors and what was typed are shown with it.
+        "failed": None,
+        "form": None,
+    }
+
+
+def _render(request: ActorRequest, template: str, context: dict[str, Any]) -> str:
+    """A template as a page would render it (same context, same CSRF field), outside a response."""
+    response = page(request, template, **context)
+    engine = request.app.template_engine
+    assert engine is not None  # the app is configured with templates
+    return engine.get_template(template).render(**response.create_template_context(request))
+
+
+async def _offer_events(
+    request: ActorRequest,
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    offset: int,
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The offers list, sent at once and again whenever the volunteer's pending offers change.
+
+    Each poll is a short read in its own session, so that no transaction stays open (on SQLite it
+    would hold the write lock) and every API process sees what the others changed.
+    """
+    end = time.monotonic() + settings.offer_stream_seconds
+    seen: list[int] | None = None
+    last_sent = time.monotonic()
+    while time.monotonic() < end:
+        async with session_maker() as session:
+            ids = await orders.pending_offer_ids(session, request.user.id)
+            context = await _offers_context(request, session, offset) if ids != seen else None
+        if context is not None:
+            seen = ids
+            yield ServerSentEventMessage(data=_render(request, OFFER_LIST, context))
+            last_sent = time.monotonic()
+        elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
+            yield ServerSentEventMessage(data=None, comment="keep-alive")
+            last_sent = time.monotonic()
+        await asyncio.sleep(settings.offer_stream_poll_seconds)
+
+
+class VolunteerOfferPages(Controller):
+    path = "/v/offers"
+    guards = [guard]
+    include_in_schema = False
+
+    @get("/")
+    async def offers(
+        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+    ) -> Template:
+        return page(request, OFFERS, **await _offers_context(request, session, offset))
+
+    @get("/stream")
+    async def stream(
+        self,
+        request: ActorRequest,
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        settings: NamedDependency[Settings],
+        offset: Offset = 0,
+    ) -> ServerSentEvent:
+        return ServerSentEvent(
+            _offer_events(request, session_maker, settings, offset), retry_duration=RECONNECT_MS
+        )
+
+    @post("/{offer_id:int}/accept")
+    async def accept(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(Form(), OFFERS, await _offers_context(request, session, 0)):
+            await orders.accept_offer(session, request.user, offer_id, now)
+        return see_other("/v/tasks", notice="volunteer_offer_accepted")
+
+    @post("/{offer_id:int}/decline")
+    async def decline(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _offers_context(request, session, 0) | {"failed": offer_id}
+        async with handling(form, OFFERS, context):
+            body = parse(form, ReasonRequest, settings.tz)
+            order = await orders.decline_offer(session, request.user, offer_id, body.reason, now)
+            # As the API does: in an auto-dispatch community the order goes on to the next volunteer.
+            await dispatch.redispatch(session, order.id, now, settings)
+        return see_other("/v/offers", notice="volunteer_offer_declined")
+
+
+# Tasks -------------------------------------------------------------------------------------------
+
+
+def _place(order: OrderRead, above: dict[str, Area]) -> str:
+    """Where to go: a building with its compound ("Garden 1 · Building 3"), or the compound."""
+    compound = above.get(order.area.code[: code_length(AreaLevel.compound)])
+    if compound is None or compound.code == order.area.code:
+        return order.area.name
+    return f"{compound.name} · {order.area.name}"
+
+
+async def _tasks_context(
+    request: ActorRequest, session: AsyncSession, offset: int = 0, failed: int | None = None
+) -> dict[str, Any]:
+    items, total = await orders.list_tasks(session, request.user, PAGE_SIZE, offset)
+    above = await ancestors(session, {o.area.code for o in items})
+    return {
+        "tasks": items,
+        "places": {o.id: _place(o, above) for o in items},
+        "total": total,
+        "limit": PAGE_SIZE,
+        "offset": offset,
+        "categories": await _category_names(session, lang_of(request)),
+        # The order whose completion form failed.
+        "failed": failed,
+        "form": None,
+    }
+
+
+class VolunteerTaskPages(Controller):
+    path = "/v/tasks"
+    guards = [guard]
+    include_in_schema = False
+
+    @get("/")
+    async def tasks(
+        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+    ) -> Template:
+        return page(request, TASKS, **await _tasks_context(request, session, offset))
+
+    @post("/{order_id:int}/check-in")
+    async def check_in(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(Form(), TASKS, await _tasks_context(request, session)):
+            await orders.check_in(session, request.user, order_id, now)
+        return see_other("/v/tasks", notice="volunteer_checked_in")
+
+    @post("/{order_id:int}/check-out")
+    async def check_out(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(Form(), TASKS, await _tasks_context(request, session)):
+            await orders.check_out(session, request.user, order_id, now)
+        return see_other("/v/tasks", notice="volunteer_checked_out")
+
+    @post("/{order_id:int}/complete")
+    async def complete(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(form, TASKS, await _tasks_context(request, session, failed=order_id)):
+            body = parse(form, NoteRequest, settings.tz)
+            await orders.complete(session, request.user, order_id, body.note, now)
+        return see_other("/v/tasks", notice="volunteer_completed")
+
+
+# Points and rewards ------------------------------------------------------------------------------
+
+
+async def _rewards_context(
+    request: ActorRequest,
+    session: AsyncSession,
+    now: datetime,
+    show: RewardsTab = "catalogue",
+    offset: int = 0,
+    failed: int | None = None,
+) -> dict[str, Any]:
+    account = await ledger.member_account(session, request.user.id)
+    if show == "mine":
+        rows, total = await rewards.list_redemptions(session, request.user, None, PAGE_SIZE, offset)
+        items: list[Any] = await rewards.redemption_reads(session, request.user, rows)
+    else:
+        found, total = await rewards.list_rewards(session, request.user, now, PAGE_SIZE, offset)
+        items = [rewards.reward_read(r) for r in found]
+    return {
+        "show": show,
+        "items": items,
+        "total": total,
+        "limit": PAGE_SIZE,
+        "offset": offset,
+        "available": account.available,
+        # The reward whose redeem form failed.
+        "failed": failed,
+        "form": None,
+    }
+
+
+async def _redemption_context(
+    request: ActorRequest, session: AsyncSession, redemption_id: int
+) -> dict[str, Any]:
+    redemption = await rewards.get_redemption(session, request.user, redemption_id)
+    qr = None
+    if redemption.pickup_code and redemption.status == RedemptionStatus.pending:
+        # A full QR code (segno would pick a Micro QR for six digits, which few phone scanners read),
+        # drawn here as SVG: generated from digits, never from a person's text.
+        code = segno.make(redemption.pickup_code, micro=False)
+        qr = Markup(code.svg_inline(scale=8, svgclass="qr", omitsize=True))
+    return {"redemption": redemption, "qr": qr, "form": None}
+
+
+class VolunteerPointsPages(Controller):
+    path = "/v"
+    guards = [guard]
+    include_in_schema = False
+
+    @get("/points")
+    async def points(
+        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+    ) -> Template:
+        # The member's own service-points account, as the API lists it (created on first look).
+        mine = await ledger.member_account(session, request.user.id)
+        account = await ledger.get_account(session, request.user, mine.id)
+        entries, total = await ledger.entries(
+            session, request.user, mine.id, code=None, since=None, until=None, limit=PAGE_SIZE, offset=offset
+        )
+        return page(
+            request, POINTS, account=account, entries=entries, total=total, limit=PAGE_SIZE, offset=offset
+        )
+
+    @get("/rewards")
+    async def catalogue(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        show: Annotated[RewardsTab, QueryParameter()] = "catalogue",
+        offset: Offset = 0,
+    ) -> Template:
+        return page(request, REWARDS, **await _rewards_context(request, session, now, show, offset))
+
+    @post("/rewards/{reward_id:int}/redeem")
+    async def redeem(
+        self,
+        request: ActorRequest,
+        reward_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        context = await _rewards_context(request, session, now, failed=reward_id)
+        async with handling(form, REWARDS, context, fields=REDEEM_FIELDS):
+            body = parse(form, RedeemRequest, settings.tz, reward_id=reward_id)
+            redemption = await rewards.redeem(session, request.user, body, now, settings.tz)
+        return see_other(f"/v/redemptions/{redemption.id}", notice="volunteer_redeemed")
+
+    @get("/redemptions/{redemption_id:int}")
+    async def redemption(
+        self, request: ActorRequest, redemption_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return page(request, REDEMPTION, **await _redemption_context(request, session, redemption_id))
+
+    @post("/redemptions/{redemption_id:int}/cancel")
+    async def cancel_redemption(
+        self,
+        request: ActorRequest,
+        redemption_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(Form(), REDEMPTION, await _redemption_context(request, session, redemption_id)):
+            await rewards.cancel(session, request.user, redemption_id, now, settings.tz)
+        return see_other(f"/v/redemptions/{redemption_id}", notice="volunteer_redemption_cancelled")
+
+
+CONTROLLERS: list[type[Controller]] = [VolunteerOfferPages, VolunteerTaskPages, VolunteerPointsPages]

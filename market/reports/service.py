@@ -1,0 +1,177 @@
+"""Figures for the desk's charts, over the last months of an area.
+
+Orders count by where they were posted and when (posted in the period). Points count by
+the member's home: the member account's area, so that the figures add up to the entries
+of the member statements the same managers can read. Issued points are the rewards paid
+from community pools to members (service, wish and project rewards; a later reversal is a
+correction of its own and is not netted); redeemed points are redemptions posted at pickup.
+Months are calendar months in local time; their boundaries are computed here and compared
+in SQL, so the grouping is the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from statistics import median
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.areas.models import Area
+from market.areas.service import get_area
+from market.auth.access import Actor
+from market.categories.models import ServiceCategory
+from market.errors import Forbidden
+from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
+from market.orders.models import Order, OrderEvent, OrderStatus
+from market.reports.schemas import (
+    CategoryCount,
+    MonthPoints,
+    RatingCount,
+    ReportSummary,
+    Satisfaction,
+    StatusCount,
+    Timings,
+)
+
+MAX_MONTHS = 24
+REWARD_CODES = (TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward)
+RATINGS = range(1, 6)
+
+
+def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
+    """The first moments of the last `months` local months, and of the month after (in UTC)."""
+    local = now.astimezone(tz)
+    current = local.year * 12 + local.month - 1
+    return [
+        datetime(index // 12, index % 12 + 1, 1, tzinfo=tz).astimezone(UTC)
+        for index in range(current - months + 1, current + 2)
+    ]
+
+
+async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None) -> Area | None:
+    if area_id is None and actor.area_id is None:
+        return None  # an administrator without a home area: every area
+    area = await get_area(session, area_id if area_id is not None else actor.area_id)
+    if not actor.manages(area.code):
+        raise Forbidden("That area is outside your own.", code="outside_your_area")
+    return area
+
+
+async def _points_per_month(
+    session: AsyncSession,
+    member_side: ColumnElement[int],
+    codes: tuple[TransferCode, ...],
+    prefix: str,
+    bounds: list[datetime],
+) -> list[int]:
+    """Posted service points moved to or from members of the area (`member_side`), per month."""
+    month = case(*((Transfer.timestamp < end, index) for index, end in enumerate(bounds[1:])))
+    moved = (
+        select(month.label("month"), Transfer.amount)
+        .join(Account, Account.id == member_side)
+        .where(
+            Transfer.asset == Asset.service,
+            Transfer.code.in_(codes),
+            ~Transfer.pending,
+            ~Transfer.void_pending,
+            Transfer.timestamp >= bounds[0],
+            Transfer.timestamp < bounds[-1],
+            Account.kind == AccountKind.member,
+            Account.area_code.startswith(prefix, autoescape=True),
+        )
+        .subquery()
+    )
+    totals = dict(
+        (await session.execute(select(moved.c.month, func.sum(moved.c.amount)).group_by(moved.c.month))).all()
+    )
+    return [int(totals.get(index, 0)) for index in range(len(bounds) - 1)]
+
+
+def _minutes(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 60
+
+
+def _median(values: list[float]) -> float | None:
+    return round(median(values), 1) if values else None
+
+
+async def _timings(session: AsyncSession, in_period: ColumnElement[bool]) -> Timings:
+    """Medians from the orders' own history: first post, accept and complete events."""
+    rows = await session.execute(
+        select(OrderEvent.order_id, OrderEvent.action, func.min(OrderEvent.at))
+        .join(Order, Order.id == OrderEvent.order_id)
+        .where(in_period, OrderEvent.action.in_(("post", "accept", "complete")))
+        .group_by(OrderEvent.order_id, OrderEvent.action)
+    )
+    history: dict[int, dict[str, datetime]] = {}
+    for order_id, action, at in rows:
+        history.setdefault(order_id, {})[action] = at
+    to_accept = [_minutes(h["post"], h["accept"]) for h in history.values() if {"post", "accept"} <= h.keys()]
+    to_finish = [
+        _minutes(h["accept"], h["complete"]) for h in history.values() if {"accept", "complete"} <= h.keys()
+    ]
+    return Timings(
+        median_minutes_to_accept=_median(to_accept),
+        accepted=len(to_accept),
+        median_minutes_to_finish=_median(to_finish),
+        finished=len(to_finish),
+    )
+
+
+async def _satisfaction(session: AsyncSession, in_period: ColumnElement[bool]) -> Satisfaction:
+    counts = dict(
+        (
+            await session.execute(
+                select(Order.rating, func.count())
+                .where(in_period, Order.status == OrderStatus.confirmed, Order.rating.is_not(None))
+                .group_by(Order.rating)
+            )
+        ).all()
+    )
+    rated = sum(counts.values())
+    mean = round(sum(r * n for r, n in counts.items()) / rated, 2) if rated else None
+    return Satisfaction(
+        ratings=[RatingCount(rating=r, count=counts.get(r, 0)) for r in RATINGS], rated=rated, mean=mean
+    )
+
+
+async def summary(
+    session: AsyncSession, actor: Actor, area_id: int | None, months: int, now: datetime, tz: ZoneInfo
+) -> ReportSummary:
+    area = await _report_area(session, actor, area_id)
+    prefix = area.code if area else ""
+    bounds = month_starts(now, tz, months)
+    issued = await _points_per_month(session, Transfer.credit_account_id, REWARD_CODES, prefix, bounds)
+    redeemed = await _points_per_month(
+        session, Transfer.debit_account_id, (TransferCode.redemption,), prefix, bounds
+    )
+    in_period = Order.area_code.startswith(prefix, autoescape=True) & (Order.created_at >= bounds[0])
+    statuses = select(Order.status, func.count()).where(in_period).group_by(Order.status)
+    by_status = dict((await session.execute(statuses)).all())
+    by_category = await session.execute(
+        select(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en, func.count())
+        .join(Order, Order.category_code == ServiceCategory.code)
+        .where(in_period)
+        .group_by(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en)
+        .order_by(func.count().desc(), ServiceCategory.code)
+    )
+    return ReportSummary(
+        area_id=area.id if area else None,
+        area_name=area.name if area else "",
+        months=months,
+        since=bounds[0],
+        until=now,
+        points=[
+            MonthPoints(month=start.astimezone(tz).strftime("%Y-%m"), issued=i, redeemed=r)
+            for start, i, r in zip(bounds[:-1], issued, redeemed, strict=True)
+        ],
+        orders=sum(by_status.values()),
+        orders_by_status=[StatusCount(status=s, count=by_status.get(s, 0)) for s in OrderStatus],
+        orders_by_category=[
+            CategoryCount(code=code, name_zh=zh, name_en=en, count=n) for code, zh, en, n in by_category
+        ],
+        timings=await _timings(session, in_period),
+        satisfaction=await _satisfaction(session, in_period),
+    )

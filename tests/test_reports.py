@@ -1,0 +1,290 @@
+"""The desk's report figures (GET /api/reports/summary) over a known street.
+
+The scenario (`build_scenario`) puts transfers on both sides of local month
+boundaries (Beijing time is UTC+8) and takes orders through the API with the
+clock moved step by step, so every figure is known exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.clock import FrozenClock
+from market.ledger.engine import Draft
+from market.ledger.models import AccountKind, Asset, TransferCode
+from market.ledger.service import area_account, member_account, transfer_one
+from tests.world import World
+
+# Monday 10 March 2025, 10:00 in Beijing.
+NOW = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
+# The figures community 1's manager sees over the last three months.
+C1_POINTS = [
+    {"month": "2025-01", "issued": 15, "redeemed": 0},
+    {"month": "2025-02", "issued": 30, "redeemed": 0},
+    # A wish reward (20) and the service rewards of orders A (1 h × 10) and B (20 min × 10 → 3).
+    {"month": "2025-03", "issued": 33, "redeemed": 25},
+]
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+async def _transfers(session: AsyncSession, world: World) -> None:
+    tz = world.settings.tz
+    street, c1, c2 = world.areas["street"], world.areas["c1"], world.areas["c2"]
+    issuance = await area_account(session, street, AccountKind.street_issuance, Asset.service)
+    pool = await area_account(session, c1, AccountKind.community_pool, Asset.service)
+    pool_c2 = await area_account(session, c2, AccountKind.community_pool, Asset.service)
+    sink = await area_account(session, street, AccountKind.redemption_sink, Asset.service)
+    vol, vol_b, vol_c2 = [
+        (await member_account(session, world.id(n))).id for n in ("volunteer", "volunteer_b", "volunteer_c2")
+    ]
+
+    async def move(
+        tid: str,
+        when: str,
+        debit: int | None = None,
+        credit: int | None = None,
+        amount: int | None = None,
+        code: TransferCode | None = None,
+        **flags: Any,
+    ) -> None:
+        draft = Draft(
+            id=tid, debit_account_id=debit, credit_account_id=credit, amount=amount, code=code, **flags
+        )
+        result = await transfer_one(session, draft, at(when), tz)
+        assert result.result == "created", (tid, result)
+
+    await move("budget-c1", "2024-11-01T00:00:00", issuance.id, pool.id, 10_000, TransferCode.budget)
+    await move("budget-c2", "2024-11-01T00:00:00", issuance.id, pool_c2.id, 1_000, TransferCode.budget)
+    reward = TransferCode.service_reward
+    await move("r-dec", "2024-12-15T00:00:00", pool.id, vol, 40, reward)
+    # 15:59:59 UTC on 31 January is still January in Beijing; 16:00 is 1 February.
+    await move("r-jan", "2025-01-31T15:59:59", pool.id, vol_b, 15, TransferCode.project_reward)
+    await move("r-feb", "2025-01-31T16:00:00", pool.id, vol, 30, reward)
+    await move("r-mar", "2025-03-01T00:00:00", pool.id, vol, 20, TransferCode.wish_reward)
+    await move("r-c2", "2025-03-02T00:00:00", pool_c2.id, vol_c2, 50, reward)
+    # Not a reward: an adjustment by a manager.
+    await move("adj", "2025-03-02T00:00:00", pool.id, vol, 7, TransferCode.adjustment)
+    # Redemptions count when posted at pickup; held and released ones do not.
+    redemption = TransferCode.redemption
+    await move("red-1", "2025-02-20T00:00:00", vol, sink.id, 25, redemption, pending=True)
+    await move("red-1:post", "2025-03-05T00:00:00", post_pending=True, pending_id="red-1")
+    await move("red-2", "2025-02-21T00:00:00", vol_b, sink.id, 5, redemption, pending=True)
+    await move("red-2:void", "2025-02-22T00:00:00", void_pending=True, pending_id="red-2")
+    await move("red-3", "2025-03-06T00:00:00", vol, sink.id, 3, redemption, pending=True)
+    await move("red-c2", "2025-03-06T00:00:00", vol_c2, sink.id, 10, redemption, pending=True)
+    await move("red-c2:post", "2025-03-06T01:00:00", post_pending=True, pending_id="red-c2")
+
+
+async def _order(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    resident: str,
+    category: str,
+    steps: Sequence[tuple[int, str]] = (),
+    volunteer: str = "volunteer",
+    rating: int | None = None,
+) -> int:
+    """Post an order now, then take each step at its minute after posting."""
+    posted = clock.now
+    window = {"window_start": posted + timedelta(hours=3), "window_end": posted + timedelta(hours=8)}
+    body = world.order_body(resident, category=category, **{k: v.isoformat() for k, v in window.items()})
+    r = await client.post("/api/orders", json=body, headers=world.auth(resident))
+    assert r.status_code == 201, r.text
+    order = r.json()["id"]
+    for minute, step in steps:
+        clock.now = posted + timedelta(minutes=minute)
+        if step == "dispatch":
+            path, who, json = (
+                "dispatch",
+                "grid_worker",
+                {"volunteer_ids": [world.id(volunteer)], "mode": "direct"},
+            )
+        elif step == "accept":
+            offers = (await client.get("/api/offers?status=pending", headers=world.auth(volunteer))).json()
+            offer = next(o["id"] for o in offers["items"] if o["order_id"] == order)
+            r = await client.post(f"/api/offers/{offer}/accept", headers=world.auth(volunteer))
+            assert r.status_code == 200, r.text
+            continue
+        elif step in ("check-in", "check-out"):
+            path, who, json = step, volunteer, None
+        elif step == "complete":
+            path, who, json = step, volunteer, {"note": "done"}
+        elif step == "confirm":
+            path, who, json = step, resident, {"rating": rating}
+        else:
+            path, who, json = step, resident, {"reason": "not needed any more"}
+        r = await client.post(f"/api/orders/{order}/{path}", json=json, headers=world.auth(who))
+        assert r.status_code == 200, (step, r.text)
+    return order
+
+
+SERVED = ["dispatch", "accept", "check-in", "check-out", "complete", "confirm"]
+
+
+async def build_scenario(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_maker() as session, session.begin():
+        await _transfers(session, world)
+    # Order G, posted in February, still waiting.
+    clock.now = at("2025-02-20T02:00:00")
+    await _order(client, world, clock, "resident_b", "shopping")
+    clock.now = NOW
+    # A: accepted after 30 minutes, completed 100 minutes later, rated 5.
+    await _order(
+        client,
+        world,
+        clock,
+        "resident",
+        "escort",
+        list(zip([1, 30, 60, 120, 130, 140], SERVED, strict=True)),
+        rating=5,
+    )
+    # B: accepted after 10 minutes, completed 50 minutes later, rated 3.
+    await _order(
+        client,
+        world,
+        clock,
+        "resident_b",
+        "shopping",
+        list(zip([1, 10, 20, 40, 60, 70], SERVED, strict=True)),
+        "volunteer_b",
+        3,
+    )
+    # C: accepted after 20 minutes, not yet served.
+    await _order(client, world, clock, "resident", "escort", [(1, "dispatch"), (20, "accept")], "volunteer_c")
+    # D: cancelled by its resident.
+    await _order(client, world, clock, "resident", "escort", [(5, "cancel")])
+    # E: in community 2.
+    await _order(client, world, clock, "resident_c2", "escort")
+
+
+@pytest.fixture
+async def scenario(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> World:
+    await build_scenario(client, world, clock, session_maker)
+    return world
+
+
+async def summary(client: AsyncTestClient, world: World, who: str, **query: Any) -> dict[str, Any]:
+    r = await client.get("/api/reports/summary", params=query, headers=world.auth(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def counts(items: list[dict[str, Any]], key: str) -> dict[str, int]:
+    return {item[key]: item["count"] for item in items if item["count"]}
+
+
+async def test_a_community_manager_sees_the_figures_of_their_community(
+    client: AsyncTestClient, scenario: World
+) -> None:
+    report = await summary(client, scenario, "manager", months=3)
+    assert report["area_id"] == scenario.areas["c1"].id
+    assert report["since"] == "2024-12-31T16:00:00Z"  # 1 January, Beijing time
+    assert report["points"] == C1_POINTS
+    assert report["orders"] == 5
+    assert counts(report["orders_by_status"], "status") == {
+        "submitted": 1,
+        "accepted": 1,
+        "confirmed": 2,
+        "cancelled": 1,
+    }
+    assert [s["status"] for s in report["orders_by_status"]][:2] == ["submitted", "dispatched"]
+    assert [(c["code"], c["count"]) for c in report["orders_by_category"]] == [("escort", 3), ("shopping", 2)]
+    assert report["orders_by_category"][0]["name_en"]
+    # To accept: 30, 10 and 20 minutes; to finish: 100 and 50.
+    assert report["timings"] == {
+        "median_minutes_to_accept": 20.0,
+        "accepted": 3,
+        "median_minutes_to_finish": 75.0,
+        "finished": 2,
+    }
+    assert report["satisfaction"] == {
+        "ratings": [{"rating": r, "count": {3: 1, 5: 1}.get(r, 0)} for r in range(1, 6)],
+        "rated": 2,
+        "mean": 4.0,
+    }
+
+
+async def test_the_period_is_whole_local_months_up_to_now(client: AsyncTestClient, scenario: World) -> None:
+    report = await summary(client, scenario, "manager", months=1)
+    assert report["points"] == C1_POINTS[-1:]
+    assert report["orders"] == 4, "order G was posted in February"
+    assert counts(report["orders_by_category"], "code") == {"escort": 3, "shopping": 1}
+
+
+async def test_a_street_admin_sees_the_whole_street_or_one_community(
+    client: AsyncTestClient, scenario: World
+) -> None:
+    report = await summary(client, scenario, "street_admin", months=4)
+    assert report["area_id"] == scenario.areas["street"].id
+    assert report["points"] == [
+        {"month": "2024-12", "issued": 40, "redeemed": 0},
+        *C1_POINTS[:2],
+        {"month": "2025-03", "issued": 83, "redeemed": 35},
+    ]
+    assert report["orders"] == 6
+    community = await summary(client, scenario, "street_admin", months=3, area_id=scenario.areas["c2"].id)
+    assert [p["issued"] for p in community["points"]] == [0, 0, 50]
+    assert [p["redeemed"] for p in community["points"]] == [0, 0, 10]
+    assert counts(community["orders_by_status"], "status") == {"submitted": 1}
+    assert community["timings"]["median_minutes_to_accept"] is None
+    assert community["satisfaction"]["mean"] is None
+
+
+async def test_the_default_period_is_twelve_months_and_admins_see_everything(
+    client: AsyncTestClient, scenario: World
+) -> None:
+    report = await summary(client, scenario, "admin")
+    assert report["area_id"] is None and report["months"] == 12
+    assert report["points"][0]["month"] == "2024-04"
+    assert sum(p["issued"] for p in report["points"]) == 40 + 15 + 30 + 83
+
+
+async def test_only_managers_of_the_area_read_its_figures(client: AsyncTestClient, scenario: World) -> None:
+    for who, status, code in [
+        ("resident", 403, "role_required"),
+        ("volunteer", 403, "role_required"),
+        ("unit_admin", 403, "role_required"),
+        ("manager_c2", 403, "outside_your_area"),
+        ("grid_worker_c2", 403, "outside_your_area"),
+    ]:
+        r = await client.get(
+            "/api/reports/summary", params={"area_id": scenario.areas["c1"].id}, headers=scenario.auth(who)
+        )
+        assert (r.status_code, r.json()["code"]) == (status, code), who
+        assert r.headers["content-type"] == "application/problem+json"
+    r = await client.get(
+        "/api/reports/summary", params={"area_id": 999_999}, headers=scenario.auth("manager")
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "area_not_found")
+
+
+@pytest.mark.parametrize("months", ["0", "25", "twelve"])
+async def test_months_out_of_range_is_a_problem_naming_the_field(
+    client: AsyncTestClient, world: World, months: str
+) -> None:
+    r = await client.get("/api/reports/summary", params={"months": months}, headers=world.auth("manager"))
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["code"] == "invalid_input"
+    assert [e["field"] for e in body["errors"]] == ["months"]
