@@ -326,7 +326,8 @@ async def _demo_points(
             community=await ledger.community_of(session, (await session.get(Area, volunteer.area_id)).code),
             amount=hours * 10,
             memo=f"{hours} 小时志愿服务（往期）",
-            now=now,
+            # Earned last month: today's daily cap is still whole for what the demo visitor does.
+            now=now - timedelta(days=30),
             tz=tz,
         )
     hospital, property_firm = unit_admins

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,9 @@ def chromium_or_skip() -> str:
     """The browser's path. Under CI a missing browser fails the run instead of skipping."""
     if Path(CHROMIUM).is_file() and shutil.which("fc-list"):
         return CHROMIUM
-    message = f"no Chromium at {CHROMIUM}: `make browser` installs it (apt-get install chromium fonts-wqy-microhei)"
+    message = (
+        f"no Chromium at {CHROMIUM}: `make browser` installs it (apt-get install chromium fonts-wqy-microhei)"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -55,12 +58,19 @@ def _market(env: dict[str, str], *args: str) -> None:
     subprocess.run([MARKET, *args], env=env, check=True, capture_output=True)
 
 
-def serve_demo(workdir: Path) -> Iterator[str]:
+@dataclass(frozen=True)
+class DemoServer:
+    url: str
+    database: Path
+
+
+def serve_demo(workdir: Path) -> Iterator[DemoServer]:
     """Upgrade a new SQLite file, load the demo and serve it, as `make run` does (scheduler off,
     so that no job changes the data under the test)."""
+    database = workdir / "market.db"
     env = {
         **os.environ,
-        "MARKET_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'market.db'}",
+        "MARKET_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "MARKET_SCHEDULER": "off",
         "MARKET_OFFER_STREAM_POLL_SECONDS": "1",
     }
@@ -68,9 +78,7 @@ def serve_demo(workdir: Path) -> Iterator[str]:
     _market(env, "demo")
     port = _free_port()
     log = (workdir / "server.log").open("w")
-    server = subprocess.Popen(
-        [MARKET, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
+    server = subprocess.Popen([MARKET, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -84,7 +92,7 @@ def serve_demo(workdir: Path) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise RuntimeError("the demo server did not start")
-        yield base
+        yield DemoServer(base, database)
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -1,0 +1,215 @@
+"""End to end, in headless Chromium, on the demo as `make run` serves it: a resident posts an order
+on a phone-sized page, a grid worker applies a dispatch plan on the desk page, the volunteer sees
+the offer arrive without reloading, accepts, checks in, checks out and completes, the resident
+confirms and rates, the volunteer sees the points and redeems a reward, and the unit admin who
+donated it hands it out by pickup code. Every page is kept as a screenshot under
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.browser_support import (
+    CHROMIUM_ARGS,
+    DEMO_PASSWORD,
+    DESK,
+    PHONE,
+    SCREENSHOTS,
+    DemoServer,
+    chromium_or_skip,
+    serve_demo,
+)
+
+pytestmark = pytest.mark.browser
+
+RESIDENT = "13700000000"
+GRID_WORKER = "13800000020"
+# The property firm's admin donated the demo's detergent (50 points).
+DETERGENT_DONOR = "13800000031"
+DETERGENT = "洗衣液 2kg"
+# How long a page may take to show what the server pushes to it (the stream polls every second).
+ARRIVAL_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    chromium_or_skip()
+    yield from serve_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+class Screens:
+    """Numbered screenshots, in the order the story takes them."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.png"):
+            old.unlink()
+        self.folder = folder
+        self.count = 0
+
+    async def __call__(self, page: Any, name: str) -> None:
+        self.count += 1
+        await page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+
+
+async def log_in(
+    chromium: Any, demo: DemoServer, viewport: dict[str, int], phone: str, lang: str = "zh"
+) -> Any:
+    """A person in a browser context of their own (their own cookies), logged in on the login page."""
+    context = await chromium.new_context(viewport=viewport, base_url=demo.url)
+    await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#phone", phone)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_load_state()
+    assert "/login" not in page.url, await page.content()
+    return page
+
+
+def served_for_hours(demo: DemoServer, order_id: int, hours: int) -> None:
+    """Move the check-in back: the volunteer served for `hours` without the test waiting that long."""
+    with sqlite3.connect(demo.database) as db:
+        (stored,) = db.execute("SELECT checked_in_at FROM orders WHERE id = ?", (order_id,)).fetchone()
+        earlier = datetime.fromisoformat(stored) - timedelta(hours=hours)
+        db.execute(
+            "UPDATE orders SET checked_in_at = ? WHERE id = ?",
+            (earlier.isoformat(sep=" " if " " in stored else "T"), order_id),
+        )
+
+
+async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
+    chromium: Any, demo: DemoServer
+) -> None:
+    from playwright.async_api import expect
+
+    shot = Screens(SCREENSHOTS)
+
+    # A resident posts an order on the phone; a first try without a description is refused in place.
+    resident = await log_in(chromium, demo, PHONE, RESIDENT)
+    await resident.goto("/r/orders/new")
+    await shot(resident, "resident-new-order")
+    await resident.check("input[name=category][value=escort]")
+    await resident.fill("#address_detail", "3 单元 502 室")
+    await resident.click("form[action='/r/orders/new'] button[type=submit]")
+    await expect(resident.locator("#description-error")).to_have_text("请填写此项。")
+    await expect(resident.locator("#address_detail")).to_have_value("3 单元 502 室")
+    await shot(resident, "resident-new-order-error")
+    await resident.fill("#description", "陪我去区医院复查，需要帮忙挂号")
+    await resident.click("form[action='/r/orders/new'] button[type=submit]")
+    await resident.wait_for_url(re.compile(r"/r/orders/\d+"))
+    order_id = int(resident.url.split("?")[0].rsplit("/", 1)[1])
+    await expect(resident.locator("body")).to_contain_text("待派单")
+    await shot(resident, "resident-order-posted")
+
+    # The grid worker runs a plan on the desk and finds who the solver proposes for this order.
+    desk = await log_in(chromium, demo, DESK, GRID_WORKER)
+    await desk.goto("/desk/dispatch")
+    await expect(desk.locator(f"#orders tr[data-order-id='{order_id}']")).to_be_visible()
+    await shot(desk, "desk-dispatch-board")
+    await desk.click("#run-plan button[type=submit]")
+    await desk.wait_for_url(re.compile(r"/desk/dispatch/plans/\d+"))
+    pair = desk.locator(f"#pairs tr[data-order-id='{order_id}']")
+    await expect(pair).to_have_count(1)
+    volunteer_id = int(await pair.get_attribute("data-volunteer-id"))
+    pair_id = int(await pair.get_attribute("data-pair-id"))
+    await shot(desk, "desk-plan")
+    volunteer_phone = (await (await desk.request.get(f"/api/users/{volunteer_id}")).json())["phone"]
+
+    # The volunteer has the offers page open before the offer exists.
+    volunteer = await log_in(chromium, demo, PHONE, volunteer_phone)
+    await volunteer.goto("/v/offers")
+    await volunteer.evaluate("window.stillTheSamePage = true")
+
+    await desk.check(f"#pair-{pair_id}")
+    await desk.click("#apply-selected")
+    await desk.wait_for_load_state()
+    await expect(desk.locator(f"#pairs tr[data-pair-id='{pair_id}']")).to_have_attribute(
+        "data-outcome", "offered"
+    )
+    await shot(desk, "desk-plan-applied")
+    offers = (await (await desk.request.get(f"/api/orders/{order_id}")).json())["offers"]
+    (offer,) = [o for o in offers if o["volunteer_id"] == volunteer_id]
+
+    # The offer arrives on the volunteer's phone without a reload, with its time left counting down.
+    card = volunteer.locator(f"#offer-{offer['id']}")
+    await expect(card).to_be_visible(timeout=ARRIVAL_MS)
+    assert await volunteer.evaluate("window.stillTheSamePage") is True
+    await expect(card.locator("[data-countdown]")).to_have_text(re.compile(r"^\d+:\d{2}$"))
+    await shot(volunteer, "volunteer-offer-arrived")
+    await card.locator(f"form[action='/v/offers/{offer['id']}/accept'] button").click()
+    await volunteer.wait_for_url(re.compile(r"/v/tasks"))
+    task = volunteer.locator(f"#task-{order_id}")
+    await expect(task).to_contain_text("3 单元 502 室")
+    await shot(volunteer, "volunteer-task-accepted")
+    await task.locator(f"form[action='/v/tasks/{order_id}/check-in'] button").click()
+    await volunteer.wait_for_load_state()
+    served_for_hours(demo, order_id, 4)
+    volunteer.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await task.locator(f"form[action='/v/tasks/{order_id}/check-out'] button").click()
+    await volunteer.wait_for_load_state()
+    await expect(task.locator("textarea")).to_be_visible()
+    await task.locator("textarea").fill("已陪同复查，药已取好")
+    await task.locator(f"form[action='/v/tasks/{order_id}/complete'] button").click()
+    await volunteer.wait_for_load_state()
+    await expect(volunteer.locator(f"#task-{order_id}")).to_contain_text("待确认")
+    await shot(volunteer, "volunteer-task-completed")
+    await volunteer.goto("/v/points")
+    points_before = int(await volunteer.locator("#available").inner_text())
+
+    # The resident confirms and rates, in English this time.
+    await resident.goto(f"/lang?to=en&next=/r/orders/{order_id}")
+    await expect(resident.locator("html")).to_have_attribute("lang", "en")
+    await resident.click("label[for=rating-5]")
+    await resident.fill("#comment", "Very kind, thank you")
+    await resident.click(f"form[action='/r/orders/{order_id}/confirm'] button[type=submit]")
+    await resident.wait_for_load_state()
+    await expect(resident.locator("body")).to_contain_text("Confirmed")
+    await shot(resident, "resident-confirmed-en")
+
+    # The volunteer sees the points: four hours of escort at the demo's rate of 15 an hour.
+    await volunteer.goto("/v/points")
+    await expect(volunteer.locator("#available")).to_have_text(str(points_before + 60))
+    await expect(volunteer.locator("body")).to_contain_text("服务积分")
+    await shot(volunteer, "volunteer-points")
+
+    # The volunteer redeems the detergent and shows the pickup code at the counter.
+    await volunteer.goto("/v/rewards")
+    reward = volunteer.locator("li[id^=reward-]", has_text=DETERGENT)
+    await reward.locator("button[type=submit]").click()
+    await volunteer.wait_for_url(re.compile(r"/v/redemptions/\d+"))
+    code = (await volunteer.locator("#pickup-code").inner_text()).strip()
+    assert re.fullmatch(r"\d{6}", code), code
+    await expect(volunteer.locator("svg").first).to_be_visible()
+    await shot(volunteer, "volunteer-pickup-code")
+
+    # The donor's admin hands it out by the code.
+    donor = await log_in(chromium, demo, DESK, DETERGENT_DONOR)
+    await donor.goto("/desk/unit/fulfil")
+    await donor.fill("#pickup_code", code)
+    await shot(donor, "unit-fulfil")
+    await donor.click("#fulfil-submit")
+    await expect(donor.locator("#fulfil-success")).to_contain_text(DETERGENT)
+    await shot(donor, "unit-fulfilled")
+    await volunteer.reload()
+    await expect(volunteer.locator("body")).to_contain_text("已领取")
+    await shot(volunteer, "volunteer-redemption-fulfilled")
