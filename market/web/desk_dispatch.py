@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import area_read, get_area
 from market.auth.access import Actor, ActorRequest, requires_manager
-from market.categories.service import list_categories
 from market.dispatch import service as dispatch
 from market.dispatch.schemas import ApplyRequest, PlanCreate
 from market.errors import Forbidden, NotFound
@@ -32,7 +31,7 @@ from market.settings import Settings
 from market.teams.service import list_teams
 from market.volunteers.service import list_volunteers
 from market.web.i18n import Message, lang_of, translate
-from market.web.pages import Form, FormData, FormInvalid, handling, page, parse, see_other
+from market.web.pages import Form, FormData, FormInvalid, category_names, handling, page, parse, see_other
 
 PATH = "/desk/dispatch"
 BOARD = "desk/dispatch_board.html"
@@ -92,9 +91,7 @@ def waited(now: datetime, since: datetime) -> Message:
 
 async def _shared(request: ActorRequest, session: AsyncSession, now: datetime) -> dict[str, Any]:
     """What every desk page shows: category names in the page's language, waiting times."""
-    en = lang_of(request) == "en"
-    names = {c.code: c.name_en if en else c.name_zh for c in await list_categories(session)}
-    return {"categories": names, "waited": partial(waited, now)}
+    return {"categories": await category_names(session, lang_of(request)), "waited": partial(waited, now)}
 
 
 async def _board(

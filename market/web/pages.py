@@ -29,9 +29,11 @@ from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
+from market.categories.service import list_categories
 from market.errors import MarketError
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 
@@ -134,6 +136,15 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
 
 def page(request: ASGIConnection, template: str, *, status_code: int = 200, **context: Any) -> Template:
     return Template(template_name=template, context=base_context(request) | context, status_code=status_code)
+
+
+async def category_names(session: AsyncSession, lang: str, *, active_only: bool = False) -> dict[str, str]:
+    """Service categories by code, named in the page's language (their names live in the database)."""
+    return {
+        c.code: c.name_zh if lang == "zh" else c.name_en
+        for c in await list_categories(session)
+        if c.is_active or not active_only
+    }
 
 
 def see_other(path: str, notice: str | None = None) -> Redirect:

@@ -18,7 +18,6 @@ from market.areas.models import AreaLevel, code_length
 from market.areas.service import ancestors
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
-from market.categories.service import list_categories
 from market.fields import PathId
 from market.orders import service as orders
 from market.orders.models import Urgency
@@ -26,7 +25,7 @@ from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, Orde
 from market.pagination import Offset
 from market.settings import Settings
 from market.web.i18n import lang_of
-from market.web.pages import Form, FormData, handling, page, parse, see_other
+from market.web.pages import Form, FormData, category_names, handling, page, parse, see_other
 from market.wishes import service as wishes
 from market.wishes.models import MAX_VALUE_YUAN, WishStatus
 from market.wishes.schemas import WishCreate, WishRead
@@ -67,14 +66,6 @@ def _days_ahead_at(now: datetime, tz: ZoneInfo, days: int, hour: int) -> datetim
     return datetime.combine(now.astimezone(tz).date() + timedelta(days=days), time(hour), tz)
 
 
-async def _category_names(session: AsyncSession, lang: str, *, active_only: bool = False) -> dict[str, str]:
-    return {
-        c.code: c.name_zh if lang == "zh" else c.name_en
-        for c in await list_categories(session)
-        if c.is_active or not active_only
-    }
-
-
 # Orders ------------------------------------------------------------------------------------------
 
 
@@ -83,7 +74,7 @@ async def _order_form_context(request: ActorRequest, session: AsyncSession) -> d
     names = {a.code: a.name for a in areas}
     compound = code_length(AreaLevel.compound)
     return {
-        "categories": list((await _category_names(session, lang_of(request), active_only=True)).items()),
+        "categories": list((await category_names(session, lang_of(request), active_only=True)).items()),
         # A building is named with its compound: "Garden 1 · Building 3".
         "areas": [
             (
@@ -105,7 +96,7 @@ def _order_actions(order: OrderDetail, actor: Actor) -> set[str]:
 
 async def _order_context(request: ActorRequest, session: AsyncSession, order_id: int) -> dict[str, Any]:
     order = await orders.get_order(session, request.user, order_id)
-    names = await _category_names(session, lang_of(request))
+    names = await category_names(session, lang_of(request))
     return {
         "order": order,
         "category": names.get(order.category, order.category),
@@ -137,7 +128,7 @@ class ResidentOrderPages(Controller):
             total=total,
             limit=PAGE_SIZE,
             offset=offset,
-            categories=await _category_names(session, lang_of(request)),
+            categories=await category_names(session, lang_of(request)),
         )
 
     @get("/new")

@@ -23,7 +23,6 @@ from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
-from market.categories.service import list_categories
 from market.dispatch import service as dispatch
 from market.fields import PathId
 from market.ledger import service as ledger
@@ -36,7 +35,7 @@ from market.rewards.models import RedemptionStatus
 from market.rewards.schemas import RedeemRequest
 from market.settings import Settings
 from market.web.i18n import lang_of
-from market.web.pages import Form, FormData, handling, page, parse, see_other
+from market.web.pages import Form, FormData, category_names, handling, page, parse, see_other
 
 PAGE_SIZE = 20
 OFFERS = "phone/volunteer_offers.html"
@@ -60,10 +59,6 @@ RewardsTab = Literal["catalogue", "mine"]
 guard = requires(Role.volunteer)
 
 
-async def _category_names(session: AsyncSession, lang: str) -> dict[str, str]:
-    return {c.code: c.name_zh if lang == "zh" else c.name_en for c in await list_categories(session)}
-
-
 # Offers ------------------------------------------------------------------------------------------
 
 
@@ -74,7 +69,7 @@ async def _offers_context(request: ActorRequest, session: AsyncSession, offset: 
         "total": total,
         "limit": PAGE_SIZE,
         "offset": offset,
-        "categories": await _category_names(session, lang_of(request)),
+        "categories": await category_names(session, lang_of(request)),
         # The offer whose decline form failed: its errors and what was typed are shown with it.
         "failed": None,
         "form": None,
@@ -194,7 +189,7 @@ async def _tasks_context(
         "total": total,
         "limit": PAGE_SIZE,
         "offset": offset,
-        "categories": await _category_names(session, lang_of(request)),
+        "categories": await category_names(session, lang_of(request)),
         # The order whose completion form failed.
         "failed": failed,
         "form": None,
