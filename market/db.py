@@ -24,6 +24,8 @@ from market.errors import MarketError
 from market.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option marking a connection whose transaction only reads (see `read_only`).
+READ_ONLY = "market_read_only"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,7 +56,14 @@ def configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Begin the session's transaction for reading only. On SQLite that is a deferred BEGIN, which
+    takes no write lock: a page polling every few seconds must not queue the writers behind it."""
+    await session.connection(execution_options={READ_ONLY: True})
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
