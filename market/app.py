@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market import models  # noqa: F401 - every table must be mapped before the first query
 from market.areas.routes import AreaController
-from market.auth.access import Actor
+from market.auth.access import Actor, CookieReadsOnlyMiddleware
 from market.auth.routes import TOKEN_ALGORITHM, TOKEN_COOKIE, AuthController
 from market.auth.service import load_actor
 from market.categories.routes import CategoryController
@@ -49,7 +49,7 @@ from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
 PUBLIC_PATHS = ["^/api/auth/login$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
-# The API is called with a bearer token or the pages' SameSite cookie; only page forms carry a CSRF token.
+# API writes need the bearer header (see CookieReadsOnlyMiddleware); only page forms carry a CSRF token.
 CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$"]
 
 
@@ -89,8 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         algorithm=TOKEN_ALGORITHM,
         exclude=PUBLIC_PATHS,
         key=TOKEN_COOKIE,
-        samesite="lax",
-        secure=settings.env == "production",
+        authentication_middleware_class=CookieReadsOnlyMiddleware,
         description="A bearer token from POST /api/auth/login",
     )
 

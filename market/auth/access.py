@@ -6,11 +6,14 @@ Area scoping needs data, so services check it with `Actor.manages`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTCookieAuthenticationMiddleware, Token
 
 from market.auth.models import MANAGER_ROLES, Role
 from market.errors import Forbidden
@@ -80,3 +83,28 @@ requires_manager = requires(*MANAGER_ROLES)
 
 # The request type every authenticated handler receives.
 ActorRequest = Request[Actor, Token, object]
+
+
+SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+class CookieReadsOnlyMiddleware(JWTCookieAuthenticationMiddleware):
+    """Authentication by bearer header or by the pages' login cookie.
+
+    The cookie logs a browser in to the pages, whose forms carry a CSRF token, and lets it read the
+    API (statement downloads). A change through the API must name its token in the Authorization
+    header: a browser never adds that by itself, so another site cannot use a logged-in browser
+    to change anything.
+    """
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        changes_api = (
+            connection.scope["path"].startswith("/api/") and connection.scope.get("method") not in SAFE
+        )
+        if changes_api and not connection.headers.get(self.auth_header):
+            raise NotAuthorizedException(
+                "A change through the API needs its token in the Authorization header."
+            )
+        return await super().authenticate_request(connection)

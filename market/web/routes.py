@@ -3,7 +3,7 @@ every page controller with HTML error pages, templates and static files."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -77,7 +77,8 @@ class SessionPages(Controller):
             Cookie(
                 key=TOKEN_COOKIE,
                 value=f"Bearer {token}",
-                expires=int(expires_at.timestamp()),
+                # Gone with the token: a shared phone does not stay logged in past it.
+                max_age=int((expires_at - datetime.now(UTC)).total_seconds()),
                 httponly=True,
                 samesite="lax",
                 secure=settings.env == "production",

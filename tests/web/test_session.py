@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 
 from market.web.i18n import translate
@@ -96,3 +99,22 @@ async def test_the_api_still_answers_problem_json(browser: Browser) -> None:
     r = await browser.client.get("/api/orders/999999")
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_login_cookie_reads_the_api_but_never_changes_anything_through_it(browser: Browser) -> None:
+    r = await browser.post("/login", {"phone": "13700000001", "password": PASSWORD})
+    max_age = int(re.search(r"market_token=[^;]*;.*?Max-Age=(\d+)", r.headers["set-cookie"]).group(1))
+    assert 0 < max_age <= browser.world.settings.token_hours * 3600, "the cookie lasts as long as the token"
+    assert (await browser.client.get("/api/me")).status_code == 200
+    wish = {
+        "title": "Help",
+        "description": "Carry the rice",
+        "value_yuan": 10,
+        "deadline": (browser.world.now + timedelta(days=3)).isoformat(),
+    }
+    r = await browser.client.post("/api/wishes", json=wish)
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert (await browser.client.get("/api/wishes", params={"posted_by_me": True})).json()["total"] == 0
+    r = await browser.client.post("/api/wishes", json=wish, headers=browser.world.auth("resident"))
+    assert r.status_code == 201, r.text
