@@ -28,7 +28,7 @@ from market.auth.routes import TOKEN_ALGORITHM, TOKEN_COOKIE, AuthController
 from market.auth.service import load_actor
 from market.categories.routes import CategoryController
 from market.clock import Clock, system_clock
-from market.db import create_engine, provide_transaction
+from market.db import create_engine, provide_transaction, read_only
 from market.dispatch.routes import DispatchController
 from market.errors import problem_details_plugin
 from market.idempotency import IdempotencyMiddleware
@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         except ValueError:
             return None
         async with session_maker() as session:
+            # Every request loads its caller: a read that must not take SQLite's write lock.
+            await read_only(session)
             return await load_actor(session, user_id)
 
     jwt_auth = JWTCookieAuth[Actor](

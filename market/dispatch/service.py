@@ -493,3 +493,12 @@ async def redispatch(session: AsyncSession, order_id: int, now: datetime, settin
     if community is None:
         return 0
     return await _auto_dispatch_area(session, community, [order_id], now, settings)
+
+
+async def decline_offer(
+    session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime, settings: Settings
+) -> None:
+    """A volunteer declines an offer; in an auto-dispatch community the order goes straight on to
+    the next best volunteer."""
+    order = await orders.decline_offer(session, actor, offer_id, reason, now)
+    await redispatch(session, order.id, now, settings)

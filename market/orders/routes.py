@@ -234,6 +234,4 @@ class OfferController(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> None:
-        order = await service.decline_offer(session, request.user, offer_id, data.reason, now)
-        # In an auto-dispatch community the order goes straight on to the next best volunteer.
-        await dispatch.redispatch(session, order.id, now, settings)
+        await dispatch.decline_offer(session, request.user, offer_id, data.reason, now, settings)

@@ -23,6 +23,7 @@ from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
+from market.db import read_only
 from market.dispatch import service as dispatch
 from market.fields import PathId
 from market.ledger import service as ledger
@@ -92,14 +93,17 @@ async def _offer_events(
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The offers list, sent at once and again whenever the volunteer's pending offers change.
 
-    Each poll is a short read in its own session, so that no transaction stays open (on SQLite it
-    would hold the write lock) and every API process sees what the others changed.
+    Each poll is a short read in its own session, so that no transaction stays open and every API
+    process sees what the others changed.
     """
     end = time.monotonic() + settings.offer_stream_seconds
     seen: list[int] | None = None
     last_sent = time.monotonic()
     while time.monotonic() < end:
         async with session_maker() as session:
+            # Read-only: on SQLite a poll every few seconds per open page must not take the write lock
+            # (every transaction begins IMMEDIATE there) and queue the writers behind it.
+            await read_only(session)
             ids = await orders.pending_offer_ids(session, request.user.id)
             context = await _offers_context(request, session, offset) if ids != seen else None
         if context is not None:
@@ -142,8 +146,9 @@ class VolunteerOfferPages(Controller):
         offer_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), OFFERS, await _offers_context(request, session, 0)):
+        async with handling(Form(), OFFERS, await _offers_context(request, session, offset)):
             await orders.accept_offer(session, request.user, offer_id, now)
         return see_other("/v/tasks", notice="volunteer_offer_accepted")
 
@@ -156,14 +161,13 @@ class VolunteerOfferPages(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
         form = Form.of(data)
-        context = await _offers_context(request, session, 0) | {"failed": offer_id}
+        context = await _offers_context(request, session, offset) | {"failed": offer_id}
         async with handling(form, OFFERS, context):
             body = parse(form, ReasonRequest, settings.tz)
-            order = await orders.decline_offer(session, request.user, offer_id, body.reason, now)
-            # As the API does: in an auto-dispatch community the order goes on to the next volunteer.
-            await dispatch.redispatch(session, order.id, now, settings)
+            await dispatch.decline_offer(session, request.user, offer_id, body.reason, now, settings)
         return see_other("/v/offers", notice="volunteer_offer_declined")
 
 
@@ -214,8 +218,9 @@ class VolunteerTaskPages(Controller):
         order_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), TASKS, await _tasks_context(request, session)):
+        async with handling(Form(), TASKS, await _tasks_context(request, session, offset)):
             await orders.check_in(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_in")
 
@@ -226,8 +231,9 @@ class VolunteerTaskPages(Controller):
         order_id: PathId,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), TASKS, await _tasks_context(request, session)):
+        async with handling(Form(), TASKS, await _tasks_context(request, session, offset)):
             await orders.check_out(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_out")
 
@@ -240,9 +246,10 @@ class VolunteerTaskPages(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(form, TASKS, await _tasks_context(request, session, failed=order_id)):
+        async with handling(form, TASKS, await _tasks_context(request, session, offset, order_id)):
             body = parse(form, NoteRequest, settings.tz)
             await orders.complete(session, request.user, order_id, body.note, now)
         return see_other("/v/tasks", notice="volunteer_completed")
@@ -261,7 +268,7 @@ async def _rewards_context(
 ) -> dict[str, Any]:
     account = await ledger.member_account(session, request.user.id)
     if show == "mine":
-        rows, total = await rewards.list_redemptions(session, request.user, None, PAGE_SIZE, offset)
+        rows, total = await rewards.list_redemptions(session, request.user, None, PAGE_SIZE, offset, own=True)
         items: list[Any] = await rewards.redemption_reads(session, request.user, rows)
     else:
         found, total = await rewards.list_rewards(session, request.user, now, PAGE_SIZE, offset)
@@ -331,9 +338,11 @@ class VolunteerPointsPages(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Redirect:
         form = Form.of(data)
-        context = await _rewards_context(request, session, now, failed=reward_id)
+        # The catalogue tab, where the redeem forms are, at the page the form was sent from.
+        context = await _rewards_context(request, session, now, "catalogue", offset, reward_id)
         async with handling(form, REWARDS, context, fields=REDEEM_FIELDS):
             body = parse(form, RedeemRequest, settings.tz, reward_id=reward_id)
             redemption = await rewards.redeem(session, request.user, body, now, settings.tz)

@@ -12,8 +12,10 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from markupsafe import escape
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.models import Role, User, UserRole
 from market.auth.routes import TOKEN_COOKIE, issue_token
 from market.clock import FrozenClock
 from market.ledger.models import AccountKind, Asset
@@ -290,6 +292,50 @@ async def test_a_decline_reason_too_long_is_kept_and_refused(
     assert await offer_status(client, world, "volunteer", offer_id) == "pending"
 
 
+def action(html: str, path: str) -> str:
+    """The action of the page's form that posts to `path`, with its query."""
+    found = re.search(rf'action="({re.escape(path)}[^"]*)"', html)
+    assert found, path
+    return found[1].replace("&amp;", "&")
+
+
+async def test_a_refused_decline_on_the_second_page_stays_on_it(
+    browser: Browser, client: AsyncTestClient, world: World
+) -> None:
+    for _ in range(phone_volunteer.PAGE_SIZE + 1):
+        await offer(client, world, "volunteer")
+    browser.login("volunteer", "en")
+    second = await browser.get("/v/offers?offset=20")
+    (offer_id,) = [int(i) for i in re.findall(r'id="offer-(\d+)"', second.text)]
+
+    r = await browser.post(action(second.text, f"/v/offers/{offer_id}/decline"), {"reason": "x" * 501})
+
+    assert r.status_code == 400
+    assert field_errors(r.text) == {f"reason-{offer_id}": translate("en", "form.too_long", max=500)}
+    assert f">{'x' * 501}</textarea>" in r.text, "what was typed is kept"
+    assert 'data-stream="/v/offers/stream?offset=20"' in r.text, "the page streams the same page"
+    assert await offer_status(client, world, "volunteer", offer_id) == "pending"
+
+
+async def test_declining_from_the_page_passes_the_order_on_in_an_auto_dispatch_community(
+    browser: Browser, client: AsyncTestClient, world: World
+) -> None:
+    r = await client.put(
+        f"/api/dispatch/auto/{world.areas['c1'].id}", json={"enabled": True}, headers=world.auth("manager")
+    )
+    assert r.status_code == 200, r.text
+    order_id, offers = await offer(client, world, "volunteer")
+
+    r = await browser.login("volunteer", "en").post(
+        f"/v/offers/{offers['volunteer']}/decline", {"reason": "Away that day"}
+    )
+
+    assert r.status_code == 303, r.text
+    detail = await order_of(client, world, order_id)
+    pending = [o["volunteer_id"] for o in detail["offers"] if o["status"] == "pending"]
+    assert detail["status"] == "dispatched" and len(pending) == 1 and pending != [world.id("volunteer")]
+
+
 # ---------------------------------------------------------------- tasks and points
 
 
@@ -447,6 +493,45 @@ async def test_a_refused_redemption_says_why_next_to_the_quantity(
     assert mine["total"] == 0
 
 
+async def test_a_refused_redemption_on_the_second_page_stays_on_it(
+    browser: Browser, client: AsyncTestClient, world: World, session_maker
+) -> None:
+    await give_points(client, session_maker, world, 50)
+    for _ in range(phone_volunteer.PAGE_SIZE + 1):
+        await publish_reward(client, world, price=30)
+    browser.login("volunteer", "en")
+    second = await browser.get("/v/rewards?offset=20")
+    (reward_id,) = [int(i) for i in re.findall(r'id="reward-(\d+)"', second.text)]
+
+    r = await browser.post(action(second.text, f"/v/rewards/{reward_id}/redeem"), {"quantity": "abc"})
+
+    assert r.status_code == 400
+    assert field_errors(r.text) == {f"quantity-{reward_id}": translate("en", "form.invalid")}
+    assert 'value="abc"' in r.text, "what was typed is kept"
+    assert 'aria-current="page">' + text("en", "volunteer.tab_catalogue") in r.text
+
+
+async def test_my_redemptions_are_only_mine_for_a_manager_who_volunteers(
+    browser: Browser, client: AsyncTestClient, world: World, session_maker
+) -> None:
+    await give_points(client, session_maker, world, 100)
+    reward_id = await publish_reward(client, world)
+    r = await client.post("/api/redemptions", json={"reward_id": reward_id}, headers=world.auth("volunteer"))
+    assert r.status_code == 201, r.text
+    theirs = r.json()["id"]
+    async with session_maker() as session, session.begin():
+        session.add(UserRole(user_id=world.id("manager"), role=Role.volunteer))
+    # The API still lists, to a manager, their own and those they hand out.
+    listed = (await client.get("/api/redemptions", headers=world.auth("manager"))).json()
+    assert [r["id"] for r in listed["items"]] == [theirs]
+
+    r = await browser.login("manager", "en").get("/v/rewards?show=mine")
+
+    assert r.status_code == 200
+    assert f"/v/redemptions/{theirs}" not in r.text
+    assert text("en", "volunteer.redemptions_empty") in r.text
+
+
 async def test_the_catalogue_marks_what_the_volunteer_can_afford(
     browser: Browser, client: AsyncTestClient, world: World, session_maker
 ) -> None:
@@ -576,3 +661,28 @@ async def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(
     lines = r.text.replace("\r\n", "\n").split("\n")
     assert len(events(lines)) == 1, "nothing changed: the list is sent once"
     assert lines.count(": keep-alive") >= 3
+
+
+async def test_the_stream_s_polls_do_not_wait_for_a_writer(
+    live_server: str, world: World, session_maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a poll that took the write lock would wait for every writer (and writers for it)."""
+    monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.2)
+    token, _ = issue_token(world.settings, world.id("volunteer"))
+    cookies = {TOKEN_COOKIE: f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(base_url=live_server, cookies=cookies, timeout=20) as http,
+        http.stream("GET", "/v/offers/stream") as stream,
+    ):
+        reading = aiter(stream.aiter_lines())
+        async with asyncio.timeout(10):
+            while not (await anext(reading)).startswith("data: "):
+                pass  # the list, at once
+        async with session_maker() as writer, writer.begin():
+            # A write transaction left open: on SQLite it holds the database's write lock.
+            await writer.execute(update(User).where(User.id == world.id("manager")).values(name="Busy"))
+            # The heartbeats come from the polling loop: they keep coming while the writer works.
+            for _ in range(3):
+                async with asyncio.timeout(2):
+                    while await anext(reading) != ": keep-alive":
+                        pass
