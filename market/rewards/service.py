@@ -264,10 +264,7 @@ async def fulfil(
     redemption, reward = await _locked_redemption(session, redemption_id)
     if not await _may_hand_out(session, actor, redemption, reward):
         raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
-    if redemption.status != RedemptionStatus.pending:
-        raise Conflict(f"This redemption is already {redemption.status}.", code="redemption_not_pending")
-    if redemption.pickup_deadline <= now:
-        raise Conflict("The pickup deadline has passed.", code="pickup_deadline_passed")
+    _refuse_unless_due(redemption.status, redemption.pickup_deadline, now)
     if not hmac.compare_digest(redemption.pickup_code, pickup_code):
         raise Conflict("That pickup code does not match.", code="wrong_pickup_code")
     result = await ledger.transfer_one(
@@ -290,19 +287,19 @@ async def fulfil(
     return redemption
 
 
-async def fulfil_by_code(
-    session: AsyncSession,
-    actor: Actor,
-    pickup_code: str,
-    now: datetime,
-    tz: ZoneInfo,
-    redemption_id: int | None = None,
-) -> Redemption:
-    """Hand out the redemption that carries this pickup code, among those the actor hands out.
+def _refuse_unless_due(status: RedemptionStatus, pickup_deadline: datetime, now: datetime) -> None:
+    """A redemption is handed out while it waits for pickup, until its deadline."""
+    if status != RedemptionStatus.pending:
+        raise Conflict(f"This redemption is already {status}.", code="redemption_not_pending")
+    if pickup_deadline <= now:
+        raise Conflict("The pickup deadline has passed.", code="pickup_deadline_passed")
+
+
+async def _by_code(session: AsyncSession, actor: Actor, pickup_code: str, redemption_id: int | None) -> int:
+    """The redemption carrying this pickup code, among those the actor hands out.
 
     Codes are random, not unique: a pending redemption wins over settled ones (which then say they
-    are settled), and when several pending ones share the code the caller names one. `fulfil` locks
-    and re-checks the redemption, so two counters with the same code hand it out once.
+    are settled), and when several pending ones share the code the caller names one.
     """
     stmt = (
         select(Redemption.id, Redemption.status)
@@ -322,7 +319,31 @@ async def fulfil_by_code(
             code="pickup_code_ambiguous",
             redemption_ids=pending,
         )
-    return await fulfil(session, actor, pending[0] if pending else found[0][0], pickup_code, now, tz)
+    return pending[0] if pending else found[0][0]
+
+
+async def fulfil_by_code(
+    session: AsyncSession,
+    actor: Actor,
+    pickup_code: str,
+    now: datetime,
+    tz: ZoneInfo,
+    redemption_id: int | None = None,
+) -> Redemption:
+    """Hand out the redemption that carries this pickup code (see `_by_code`). `fulfil` locks and
+    re-checks the redemption, so two counters with the same code hand it out once."""
+    found = await _by_code(session, actor, pickup_code, redemption_id)
+    return await fulfil(session, actor, found, pickup_code, now, tz)
+
+
+async def redemption_by_code(
+    session: AsyncSession, actor: Actor, pickup_code: str, now: datetime
+) -> RedemptionRead:
+    """What `fulfil_by_code` would hand out, refused as it would refuse; changes nothing. For the
+    counter to see whose redemption a code opens before handing it out."""
+    read = await get_redemption(session, actor, await _by_code(session, actor, pickup_code, None))
+    _refuse_unless_due(read.status, read.pickup_deadline, now)
+    return read
 
 
 async def _release(
@@ -378,11 +399,14 @@ async def list_redemptions(
     offset: int,
     *,
     to_hand_out: bool = False,
+    own: bool = False,
 ) -> tuple[list[Redemption], int]:
-    """The caller's own redemptions and those they hand out; with `to_hand_out`, only the latter."""
+    """The caller's own redemptions and those they hand out; with `to_hand_out`, only the latter;
+    with `own`, only the former."""
+    mine = Redemption.user_id == actor.id
     scope = _handed_out_by(actor)
     stmt = select(Redemption).join(Reward, Reward.id == Redemption.reward_id)
-    stmt = stmt.where(scope if to_hand_out else or_(Redemption.user_id == actor.id, scope))
+    stmt = stmt.where(mine if own else scope if to_hand_out else or_(mine, scope))
     if status is not None:
         stmt = stmt.where(Redemption.status == status)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

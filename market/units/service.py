@@ -226,6 +226,18 @@ async def list_units(
     return list(units), total
 
 
+async def units_of(session: AsyncSession, actor: Actor) -> list[Unit]:
+    """The units the actor acts for, as their admin."""
+    return list(
+        await session.scalars(
+            select(Unit)
+            .where(Unit.id.in_(my_units(actor)))
+            .options(selectinload(Unit.communities), selectinload(Unit.admins))
+            .order_by(Unit.id)
+        )
+    )
+
+
 async def admins_of(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, list[int]]:
     """The admins' user ids of each unit, for notifications."""
     admins: dict[int, list[int]] = {}

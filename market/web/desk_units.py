@@ -5,7 +5,8 @@ redemption out by its pickup code."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -23,12 +24,13 @@ from market.pagination import Offset
 from market.projects import service as projects
 from market.projects.schemas import DeliveryCreate
 from market.rewards import service as rewards
-from market.rewards.models import RedemptionStatus
+from market.rewards.models import RedemptionStatus, Reward
 from market.rewards.schemas import FulfilRequest, RewardCreate
 from market.settings import Settings
 from market.units import service as units
 from market.units.models import Resource, ResourceCategory, ResourceStatus
 from market.units.schemas import ResourceCreate, ResourceUpdate, UnitRead
+from market.web.i18n import lang_of, translate
 from market.web.pages import (
     Form,
     FormData,
@@ -44,8 +46,6 @@ COMMITMENTS = f"{HOME}/commitments"
 REWARDS = f"{HOME}/rewards"
 FULFIL = f"{HOME}/fulfil"
 LIMIT = 20
-# More units than anyone runs; the selector lists them all.
-MAX_UNITS = 100
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
 RESOURCE_FIELDS = {
@@ -70,19 +70,29 @@ FULFIL_FIELDS = {
         "pickup_code_ambiguous",
     )
 }
+# A resource's edit form sets these; used up is the service's to set.
+SETTABLE_STATUSES = (ResourceStatus.published, ResourceStatus.withdrawn)
 
 
-class FulfilForm(FulfilRequest):
-    """The API's body, plus the redemption chosen when several waiting ones share the code."""
+class FulfilConfirm(FulfilRequest):
+    """The API's body, plus the redemption the counter checked (or chose among several)."""
 
-    redemption_id: Id | None = None
+    redemption_id: Id
+
+
+F = TypeVar("F", bound=FulfilRequest)
+
+
+class RewardRow(NamedTuple):
+    reward: Reward
+    # active, expired or inactive: `unit.reward_state.<state>`.
+    state: str
+    community_ids: list[int]
 
 
 async def _my_units(session: AsyncSession, actor: Actor) -> list[UnitRead]:
-    """The units the actor acts for (every unit, for a system administrator)."""
-    found, _ = await units.list_units(session, actor, None, None, None, MAX_UNITS, 0)
-    reads = await units.unit_reads(session, found)
-    return [u for u in reads if actor.is_admin or any(a.user_id == actor.id for a in u.admins)]
+    """The units the actor acts for."""
+    return await units.unit_reads(session, await units.units_of(session, actor))
 
 
 def _chosen(mine: list[UnitRead], unit_id: int | None) -> UnitRead | None:
@@ -103,6 +113,36 @@ async def _area_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
 def _local_input(moment: datetime | None, tz: ZoneInfo) -> str:
     """A UTC moment as the value of a datetime-local input."""
     return moment.astimezone(tz).strftime(LOCAL_MINUTE) if moment else ""
+
+
+def _offset(form: Form) -> int:
+    """The list page a form was sent from, to show that page again if the form is refused."""
+    value = str(form.value("offset"))
+    return int(value) if value.isdigit() else 0
+
+
+def _reward_state(reward: Reward, now: datetime) -> str:
+    if not reward.is_active:
+        return "inactive"
+    return "expired" if reward.valid_until <= now else "active"
+
+
+def _pickup_code(form: Form, schema: type[F], tz: ZoneInfo) -> F:
+    """The form as `schema`; people read codes out in groups ("123 456")."""
+    form.values["pickup_code"] = "".join(str(form.value("pickup_code")).split())
+    try:
+        return parse(form, schema, tz)
+    except FormInvalid:
+        if "pickup_code" in form.errors and form.value("pickup_code"):
+            form.errors["pickup_code"] = ("unit.fulfil.code_format", {})
+        # A hidden field has no place for its error; say it above the form.
+        if hidden := form.errors.pop("redemption_id", None):
+            form.problems.append(hidden)
+        raise
+
+
+def _commitments_page(offset: int) -> str:
+    return f"{COMMITMENTS}?offset={offset}" if offset else COMMITMENTS
 
 
 def _checked(form: Form, name: str) -> None:
@@ -167,13 +207,20 @@ class UnitDesk(Controller):
         )
 
     async def _resource_context(
-        self, session: AsyncSession, mine: list[UnitRead], unit: UnitRead, resource: Resource | None = None
+        self,
+        request: ActorRequest,
+        session: AsyncSession,
+        mine: list[UnitRead],
+        unit: UnitRead,
+        resource: Resource | None = None,
     ) -> dict[str, Any]:
+        t = partial(translate, lang_of(request))
         return {
             "units": mine,
             "unit": unit,
             "resource": (await units.resource_reads(session, [resource]))[0] if resource else None,
-            "categories": list(ResourceCategory),
+            "categories": [(c.value, t(f"resource_category.{c.value}")) for c in ResourceCategory],
+            "statuses": [(s.value, t(f"resource_status.{s.value}")) for s in SETTABLE_STATUSES],
             "communities": await _area_names(session, set(unit.community_ids)),
         }
 
@@ -191,7 +238,7 @@ class UnitDesk(Controller):
         if chosen is None:
             raise NotFound("You act for no unit.", code="unit_not_found")
         form = Form({"available_from": _local_input(now, settings.tz)})
-        context = await self._resource_context(session, mine, chosen)
+        context = await self._resource_context(request, session, mine, chosen)
         return page(request, "desk/unit_resource_form.html", form=form, **context)
 
     @post("/resources/new")
@@ -210,7 +257,7 @@ class UnitDesk(Controller):
             raise NotFound("You act for no unit.", code="unit_not_found")
         form = Form.of(data)
         _checked(form, "community_ids")
-        context = await self._resource_context(session, mine, chosen)
+        context = await self._resource_context(request, session, mine, chosen)
         async with handling(form, "desk/unit_resource_form.html", context, fields=RESOURCE_FIELDS):
             body = parse(form, ResourceCreate, settings.tz, unit_id=chosen.id)
             await units.create_resource(session, request.user, body, now)
@@ -226,7 +273,9 @@ class UnitDesk(Controller):
     ) -> Template:
         resource = await units.visible_resource(session, request.user, resource_id)
         mine = await _my_units(session, request.user)
-        context = await self._resource_context(session, mine, _chosen(mine, resource.unit_id), resource)
+        context = await self._resource_context(
+            request, session, mine, _chosen(mine, resource.unit_id), resource
+        )
         form = Form(_resource_values(resource, settings.tz))
         return page(request, "desk/unit_resource_form.html", form=form, **context)
 
@@ -242,7 +291,9 @@ class UnitDesk(Controller):
     ) -> Redirect:
         resource = await units.visible_resource(session, request.user, resource_id)
         mine = await _my_units(session, request.user)
-        context = await self._resource_context(session, mine, _chosen(mine, resource.unit_id), resource)
+        context = await self._resource_context(
+            request, session, mine, _chosen(mine, resource.unit_id), resource
+        )
         shown = _resource_values(resource, settings.tz)
         form = Form.of(data)
         _checked(form, "community_ids")
@@ -271,18 +322,12 @@ class UnitDesk(Controller):
     async def _commitments_context(
         self, session: AsyncSession, actor: Actor, offset: int, form_for: int | None = None
     ) -> dict[str, Any]:
-        mine = {u.id for u in await _my_units(session, actor)}
-        items, total = await projects.list_projects(
-            session, actor, community_id=None, status=None, limit=LIMIT, offset=offset
-        )
-        shown = []
-        for item in items:
-            project = await projects.get_project(session, actor, item.id)
-            shown.append((project, [c for c in project.commitments if c.unit_id in mine]))
+        found, total = await projects.unit_commitments(session, actor, LIMIT, offset)
         return {
-            "projects": shown,
-            "communities": await _area_names(session, {p.community_id for p, _ in shown}),
-            "several_units": len(mine) > 1,
+            "projects": found,
+            "communities": await _area_names(session, {p.community_id for p in found}),
+            # Name the unit of each commitment only when the page shows more than one.
+            "several_units": len({c.unit_id for p in found for c in p.commitments}) > 1,
             "form_for": form_for,
             "total": total,
             "limit": LIMIT,
@@ -302,13 +347,16 @@ class UnitDesk(Controller):
         request: ActorRequest,
         project_id: PathId,
         commitment_id: PathId,
+        data: FormData,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        context = await self._commitments_context(session, request.user, 0)
-        async with handling(Form(), "desk/unit_commitments.html", context):
+        form = Form.of(data)
+        offset = _offset(form)
+        context = await self._commitments_context(session, request.user, offset)
+        async with handling(form, "desk/unit_commitments.html", context):
             await projects.confirm_commitment(session, request.user, project_id, commitment_id, now)
-        return see_other(COMMITMENTS, notice="unit_commitment_confirmed")
+        return see_other(_commitments_page(offset), notice="unit_commitment_confirmed")
 
     @post("/projects/{project_id:int}/commitments/{commitment_id:int}/deliveries")
     async def deliver(
@@ -321,8 +369,9 @@ class UnitDesk(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        context = await self._commitments_context(session, request.user, 0, form_for=commitment_id)
         form = Form.of(data)
+        offset = _offset(form)
+        context = await self._commitments_context(session, request.user, offset, form_for=commitment_id)
         async with handling(
             form, "desk/unit_commitments.html", context, fields={"exceeds_commitment": "quantity"}
         ):
@@ -330,7 +379,7 @@ class UnitDesk(Controller):
             await projects.record_delivery(
                 session, request.user, project_id, commitment_id, body.quantity, body.note, now
             )
-        return see_other(COMMITMENTS, notice="unit_delivery_recorded")
+        return see_other(_commitments_page(offset), notice="unit_delivery_recorded")
 
     # ---------------------------------------------------------------- rewards
 
@@ -346,9 +395,11 @@ class UnitDesk(Controller):
         return page(
             request,
             "desk/unit_rewards.html",
-            rewards=found,
+            rows=[
+                RewardRow(r, _reward_state(r, now), sorted(c.community_id for c in r.communities))
+                for r in found
+            ],
             communities=await _area_names(session, {c.community_id for r in found for c in r.communities}),
-            moment=now,
             total=total,
             limit=LIMIT,
             offset=offset,
@@ -406,6 +457,7 @@ class UnitDesk(Controller):
             "limit": LIMIT,
             "offset": offset,
             "done": None,
+            "checking": None,
             "choices": [],
         }
 
@@ -424,6 +476,33 @@ class UnitDesk(Controller):
         return page(request, "desk/unit_fulfil.html", form=Form(), **context)
 
     @post("/fulfil")
+    async def check_code(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        """Whose redemption the code opens, for the counter to check before handing it out: a
+        mistyped code can open another member's. Changes nothing."""
+        actor = request.user
+        context = await self._fulfil_context(session, actor, 0)
+        form = Form.of(data)
+        async with handling(form, "desk/unit_fulfil.html", context, fields=FULFIL_FIELDS):
+            body = _pickup_code(form, FulfilRequest, settings.tz)
+            try:
+                context["checking"] = await rewards.redemption_by_code(session, actor, body.pickup_code, now)
+            except Conflict as error:
+                if error.code == "pickup_code_ambiguous":
+                    # The counter picks the member standing there among those the code belongs to.
+                    context["choices"] = [
+                        await rewards.get_redemption(session, actor, i) for i in error.extra["redemption_ids"]
+                    ]
+                raise
+        return page(request, "desk/unit_fulfil.html", form=form, **context)
+
+    @post("/fulfil/confirm")
     async def fulfil(
         self,
         request: ActorRequest,
@@ -435,26 +514,12 @@ class UnitDesk(Controller):
         actor = request.user
         context = await self._fulfil_context(session, actor, 0)
         form = Form.of(data)
-        # People read codes out in groups ("123 456").
-        form.values["pickup_code"] = "".join(str(form.value("pickup_code")).split())
         async with handling(form, "desk/unit_fulfil.html", context, fields=FULFIL_FIELDS):
-            try:
-                body = parse(form, FulfilForm, settings.tz)
-            except FormInvalid:
-                if "pickup_code" in form.errors and form.value("pickup_code"):
-                    form.errors["pickup_code"] = ("unit.fulfil.code_format", {})
-                raise
-            try:
-                redemption = await rewards.fulfil_by_code(
-                    session, actor, body.pickup_code, now, settings.tz, body.redemption_id
-                )
-            except Conflict as error:
-                if error.code == "pickup_code_ambiguous":
-                    # The counter picks the member standing there among those the code belongs to.
-                    context["choices"] = [
-                        await rewards.get_redemption(session, actor, i) for i in error.extra["redemption_ids"]
-                    ]
-                raise
+            body = _pickup_code(form, FulfilConfirm, settings.tz)
+            # Only with its code: a redemption id alone tells nothing and hands nothing out.
+            redemption = await rewards.fulfil_by_code(
+                session, actor, body.pickup_code, now, settings.tz, body.redemption_id
+            )
         return see_other(f"{FULFIL}?done={redemption.id}")
 
 

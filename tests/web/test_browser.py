@@ -208,6 +208,10 @@ async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     await donor.fill("#pickup_code", code)
     await shot(donor, "unit-fulfil")
     await donor.click("#fulfil-submit")
+    # The counter checks who is standing there before anything is handed out.
+    await expect(donor.locator("#fulfil-check")).to_contain_text(DETERGENT)
+    await shot(donor, "unit-fulfil-check")
+    await donor.click("#fulfil-confirm-submit")
     await expect(donor.locator("#fulfil-success")).to_contain_text(DETERGENT)
     await shot(donor, "unit-fulfilled")
     await volunteer.reload()

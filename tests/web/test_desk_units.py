@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import unescape
@@ -13,15 +15,19 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
+from sqlalchemy import event, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.models import Role, UserRole
 from market.auth.routes import TOKEN_COOKIE, issue_token
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.rewards.models import Redemption, Reward
 from market.settings import Settings
+from market.units.models import Unit
+from market.web import desk_units
 from market.web.i18n import translate
 from tests.test_units_support import Coop, fund_pool, make_coop, ok, publish, unit_body
 from tests.web.conftest import Browser, field_errors
@@ -42,9 +48,11 @@ def local(world: World, moment: datetime) -> str:
     return moment.astimezone(world.settings.tz).strftime("%Y-%m-%dT%H:%M")
 
 
-async def start_project(client: AsyncTestClient, world: World, resource_id: int, quantity: int = 30) -> dict:
+async def start_project(
+    client: AsyncTestClient, world: World, resource_id: int, quantity: int = 30, title: str = "Winter drive"
+) -> dict:
     body = {
-        "title": "Winter drive",
+        "title": title,
         "community_id": world.areas["c1"].id,
         "deadline": (world.now + timedelta(days=10)).isoformat(),
         "commitments": [{"resource_id": resource_id, "quantity": quantity}],
@@ -116,6 +124,28 @@ async def stock(session_maker: async_sessionmaker[AsyncSession], reward_id: int)
         return reward.held, reward.fulfilled, reward.stock_left
 
 
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements run meanwhile, by any engine."""
+    run: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        run.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def confirmation(html: str) -> str:
+    """The text of the check a code's lookup shows before anything is handed out."""
+    found = re.search(r'<section class="card fulfil-card" id="fulfil-check">(.*?)</section>', html, re.S)
+    assert found, html
+    return unescape(found.group(1))
+
+
 @dataclass
 class Shop:
     coop: Coop
@@ -165,6 +195,13 @@ async def test_every_page_shows_in_both_languages(
     assert translate(lang, "unit.resources.heading") in overview
     assert "District Hospital" in overview and "Rice" in overview
     assert translate(lang, "resource_category.goods") in overview
+    new = (await browser.get("/desk/unit/resources/new")).text
+    label = re.escape(translate(lang, "resource_category.goods"))
+    assert re.search(rf'<option value="goods"\s*>{label}</option>', new), "categories by name"
+    edit = (await browser.get(f"/desk/unit/resources/{resource['id']}")).text
+    label = re.escape(translate(lang, "resource_status.withdrawn"))
+    assert re.search(rf'<option value="withdrawn"\s*>{label}</option>', edit)
+    assert '<option value="used_up"' not in edit
     commitments = (await browser.get("/desk/unit/commitments")).text
     assert "Winter drive" in commitments and translate(lang, "unit.confirm") in commitments
     rewards = (await browser.get("/desk/unit/rewards")).text
@@ -210,6 +247,42 @@ async def test_an_admin_of_several_units_chooses_the_unit(
     )
     # Another unit's list is not theirs to see.
     assert (await browser.get(f"/desk/unit?unit={coop.unit_b}")).status_code == 404
+
+
+async def test_a_manager_who_also_runs_a_unit_finds_it_among_many_in_the_street(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_maker() as session, session.begin():
+        session.add(UserRole(user_id=world.id("street_admin"), role=Role.unit_admin))
+        session.add_all(
+            Unit(
+                name=f"Shop {i}",
+                kind="merchant",
+                contact_name="Ms Li",
+                contact_phone="13912345678",
+                area_code=world.areas["street"].code,
+                created_by_id=world.id("street_admin"),
+                created_at=world.now,
+                updated_at=world.now,
+            )
+            for i in range(100)
+        )
+    ok(
+        await client.post(
+            "/api/units",
+            json=unit_body(world, "Street Library", ["c1"], ["street_admin"]),
+            headers=world.auth("street_admin"),
+        )
+    )
+    browser.login("street_admin", "en")
+
+    page = (await browser.get("/desk/unit")).text
+
+    assert "Street Library" in page
+    assert 'id="unit-selector"' not in page, "the street's other units are not theirs"
 
 
 # ---------------------------------------------------------------- resources
@@ -389,6 +462,73 @@ async def test_another_units_admin_sees_and_confirms_none_of_it(
     assert (await project(client, world, started["id"]))["commitments"][0]["confirmed_at"] is None
 
 
+async def test_the_commitments_page_lists_the_projects_the_units_commit_to_in_a_few_queries(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop
+) -> None:
+    mine = await publish(client, world, coop.unit_a, title="Rice")
+    theirs = await publish(client, world, coop.unit_b, who="unit_admin_b", title="Meeting room")
+    # Unit A is responsible in this project but commits nothing to it.
+    body = {
+        "title": "Spring clean",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=10)).isoformat(),
+        "commitments": [{"resource_id": theirs["id"], "quantity": 1}],
+        "responsibilities": [{"task": "Bring ladders", "unit_id": coop.unit_a}],
+    }
+    ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    await start_project(client, world, mine["id"], quantity=1, title="Drive 1")
+    browser.login("unit_admin", "en")
+    with statements() as one:
+        page = (await browser.get("/desk/unit/commitments")).text
+
+    assert "Drive 1" in page and "Spring clean" not in page
+    assert "Meeting room" not in page
+
+    for n in (2, 3):
+        await start_project(client, world, mine["id"], quantity=1, title=f"Drive {n}")
+    with statements() as three:
+        page = (await browser.get("/desk/unit/commitments")).text
+    assert all(f"Drive {n}" in page for n in (1, 2, 3))
+    assert len(three) == len(one), "not a query per project"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_refused_form_on_a_later_page_shows_that_page_again(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    coop: Coop,
+    monkeypatch: pytest.MonkeyPatch,
+    lang: str,
+) -> None:
+    monkeypatch.setattr(desk_units, "LIMIT", 1)
+    resource = await publish(client, world, coop.unit_a, title="Rice")
+    older = await start_project(client, world, resource["id"], quantity=30, title="Autumn drive")
+    newer = await start_project(client, world, resource["id"], quantity=30, title="Winter drive")
+    (commitment,) = older["commitments"]
+    base = f"/desk/unit/projects/{older['id']}/commitments/{commitment['id']}"
+    browser.login("unit_admin", lang)
+    second = (await browser.get("/desk/unit/commitments?offset=1")).text
+    assert f'id="project-{older["id"]}"' in second
+    assert re.search(r'<input type="hidden" name="offset" value="1">', second)
+
+    r = await browser.post(f"{base}/confirm", {"offset": "1"})
+
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/desk/unit/commitments?offset=1&notice=unit_commitment_confirmed"
+    r = await browser.post(f"{base}/confirm", {"offset": "1"})
+    assert r.status_code == 409
+    assert f'id="project-{older["id"]}"' in r.text and f'id="project-{newer["id"]}"' not in r.text
+    assert translate(lang, "error.already_confirmed") in r.text
+
+    r = await browser.post(f"{base}/deliveries", {"offset": "1", "quantity": "31", "note": "too many"})
+
+    assert r.status_code == 409
+    assert field_errors(r.text) == {"quantity": translate(lang, "error.exceeds_commitment")}
+    assert 'value="31"' in r.text and 'value="too many"' in r.text
+    assert (await project(client, world, older["id"]))["commitments"][0]["delivered"] == 0
+
+
 # ---------------------------------------------------------------- rewards
 
 
@@ -463,7 +603,7 @@ async def test_the_rewards_page_shows_stock_held_and_handed_out(
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-async def test_a_redemption_is_fulfilled_by_its_pickup_code(
+async def test_a_redemption_is_checked_by_its_code_then_handed_out(
     browser: Browser,
     client: AsyncTestClient,
     world: World,
@@ -475,6 +615,22 @@ async def test_a_redemption_is_fulfilled_by_its_pickup_code(
     browser.login("unit_admin", lang)
 
     r = await browser.post("/desk/unit/fulfil", {"pickup_code": f"{code[:3]} {code[3:]}"})
+
+    assert r.status_code == 200, r.text
+    shown = confirmation(r.text)
+    line = translate(lang, "unit.fulfil.check_line", name="Resident", reward="Rice, 5 kg", quantity=1)
+    assert line in shown
+    confirm = re.search(r'<form[^>]*id="fulfil-confirm".*?</form>', r.text, re.S).group(0)
+    assert f'name="redemption_id" value="{shop.redemption["id"]}"' in confirm
+    assert f'name="pickup_code" value="{code}"' in confirm
+    assert 'id="fulfil-confirm-submit"' in confirm
+    assert re.search(r'<a [^>]*id="fulfil-not-them" href="/desk/unit/fulfil"', r.text)
+    assert (await redemption(client, world, shop.redemption["id"]))["status"] == "pending"
+    assert await stock(session_maker, shop.reward) == (1, 0, 4)
+
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"redemption_id": str(shop.redemption["id"]), "pickup_code": code}
+    )
 
     assert r.status_code == 303, r.text
     assert r.headers["location"] == f"/desk/unit/fulfil?done={shop.redemption['id']}"
@@ -488,11 +644,37 @@ async def test_a_redemption_is_fulfilled_by_its_pickup_code(
     ) in success.group(1)
     assert f'id="redemption-{shop.redemption["id"]}"' not in page, "no longer waiting"
 
-    # The same code again: already handed out, said next to the input.
+    # The same code again: already handed out, said next to the input, at either step.
     r = await browser.post("/desk/unit/fulfil", {"pickup_code": code})
     assert r.status_code == 409
     assert field_errors(r.text) == {"pickup_code": translate(lang, "error.redemption_not_pending")}
+    assert 'id="fulfil-check"' not in r.text
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"redemption_id": str(shop.redemption["id"]), "pickup_code": code}
+    )
+    assert r.status_code == 409
+    assert field_errors(r.text) == {"pickup_code": translate(lang, "error.redemption_not_pending")}
     assert await stock(session_maker, shop.reward) == (0, 1, 4)
+
+
+async def test_a_mistyped_code_that_opens_another_members_redemption_hands_nothing_out(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    shop: Shop,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Resident stands at the counter; the code typed is Resident B's.
+    other = await redeem(client, world, "resident_b", shop.reward)
+    browser.login("unit_admin", "en")
+
+    r = await browser.post("/desk/unit/fulfil", {"pickup_code": other["pickup_code"]})
+
+    assert r.status_code == 200, r.text
+    assert "Resident B" in confirmation(r.text), "the counter sees whose it is before handing it out"
+    assert (await redemption(client, world, other["id"]))["status"] == "pending"
+    assert await stock(session_maker, shop.reward) == (2, 0, 3)
+    assert await member_points(session_maker, world, "resident_b") == (100, 30, 0)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -504,7 +686,8 @@ async def test_a_wrong_code_is_refused_next_to_the_input_and_changes_nothing(
     session_maker: async_sessionmaker[AsyncSession],
     lang: str,
 ) -> None:
-    wrong = "000000" if shop.redemption["pickup_code"] != "000000" else "111111"
+    code = shop.redemption["pickup_code"]
+    wrong = "000000" if code != "000000" else "111111"
     browser.login("unit_admin", lang)
 
     r = await browser.post("/desk/unit/fulfil", {"pickup_code": wrong})
@@ -512,11 +695,22 @@ async def test_a_wrong_code_is_refused_next_to_the_input_and_changes_nothing(
     assert r.status_code == 409
     assert field_errors(r.text) == {"pickup_code": translate(lang, "error.wrong_pickup_code")}
     assert f'value="{wrong}"' in r.text, "the typed code is kept"
+    assert "Resident" not in r.text.split('id="pending"')[0], "a wrong code names nobody"
     r = await browser.post("/desk/unit/fulfil", {"pickup_code": "12345"})
     assert r.status_code == 400
     assert field_errors(r.text) == {"pickup_code": translate(lang, "unit.fulfil.code_format")}
     r = await browser.post("/desk/unit/fulfil", {"pickup_code": ""})
     assert field_errors(r.text) == {"pickup_code": translate(lang, "form.required")}
+    # A confirmation whose code is not the redemption's says no more than a wrong code.
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"redemption_id": str(shop.redemption["id"]), "pickup_code": wrong}
+    )
+    assert r.status_code == 409
+    assert field_errors(r.text) == {"pickup_code": translate(lang, "error.wrong_pickup_code")}
+    assert f'value="{wrong}"' in r.text
+    r = await browser.post("/desk/unit/fulfil/confirm", {"redemption_id": "x", "pickup_code": code})
+    assert r.status_code == 400
+    assert translate(lang, "form.invalid") in r.text
     assert (await redemption(client, world, shop.redemption["id"]))["status"] == "pending"
     assert await stock(session_maker, shop.reward) == (1, 0, 4)
     assert await member_points(session_maker, world, "resident") == (100, 30, 0)
@@ -542,9 +736,12 @@ async def test_when_two_waiting_redemptions_share_a_code_the_counter_chooses(
     assert unescape(message) == translate("en", "error.pickup_code_ambiguous")
     choices = re.search(r'id="fulfil-choices">(.*?)</ul>', r.text, re.S).group(1)
     assert "Resident B" in choices and "Resident" in choices
+    assert 'action="/desk/unit/fulfil/confirm"' in choices
     assert await stock(session_maker, shop.reward) == (2, 0, 3)
 
-    r = await browser.post("/desk/unit/fulfil", {"pickup_code": code, "redemption_id": str(other["id"])})
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"pickup_code": code, "redemption_id": str(other["id"])}
+    )
 
     assert r.status_code == 303, r.text
     assert (await redemption(client, world, other["id"]))["status"] == "fulfilled"
@@ -570,10 +767,11 @@ async def test_two_counters_with_the_same_code_at_once_hand_it_out_once(
         responses = await asyncio.gather(
             *(
                 c.post(
-                    "/desk/unit/fulfil",
+                    "/desk/unit/fulfil/confirm",
                     data={
                         "_csrf_token": c.cookies["csrftoken"],
                         "pickup_code": shop.redemption["pickup_code"],
+                        "redemption_id": str(shop.redemption["id"]),
                     },
                 )
                 for c in counters
@@ -598,11 +796,18 @@ async def test_another_units_admin_cannot_hand_this_units_reward_out(
     shop: Shop,
     session_maker: async_sessionmaker[AsyncSession],
 ) -> None:
+    code = shop.redemption["pickup_code"]
     browser.login("unit_admin_b", "en")
     assert "Resident" not in (await browser.get("/desk/unit/fulfil")).text
 
-    r = await browser.post("/desk/unit/fulfil", {"pickup_code": shop.redemption["pickup_code"]})
+    r = await browser.post("/desk/unit/fulfil", {"pickup_code": code})
 
+    assert r.status_code == 409
+    assert field_errors(r.text) == {"pickup_code": translate("en", "error.wrong_pickup_code")}
+    assert "Resident" not in r.text
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"redemption_id": str(shop.redemption["id"]), "pickup_code": code}
+    )
     assert r.status_code == 409
     assert field_errors(r.text) == {"pickup_code": translate("en", "error.wrong_pickup_code")}
     assert (await redemption(client, world, shop.redemption["id"]))["status"] == "pending"
@@ -619,5 +824,6 @@ async def test_people_who_are_not_unit_admins_may_not_use_the_desk(
         r = await browser.get(path)
         assert r.status_code == 403, (who, path)
         assert translate("en", "error.role_required") in r.text or translate("en", "error.http_403") in r.text
-    r = await browser.post("/desk/unit/fulfil", {"pickup_code": shop.redemption["pickup_code"]})
-    assert r.status_code == 403
+    for path in ("/desk/unit/fulfil", "/desk/unit/fulfil/confirm"):
+        r = await browser.post(path, {"pickup_code": shop.redemption["pickup_code"]})
+        assert r.status_code == 403

@@ -58,10 +58,6 @@ TEXT: dict[str, tuple[str, str]] = {
     # Commitments and deliveries
     "unit.commitments.heading": ("项目中的资源认领", "Commitments to projects"),
     "unit.commitments.empty": ("本单位还没有参与项目。", "Your units take part in no project yet."),
-    "unit.commitments.none_here": (
-        "本单位在这个项目中没有资源认领。",
-        "None of your units commits resources to this project.",
-    ),
     "unit.project_line": ("{community} · 截止 {deadline}", "{community} · deadline {deadline}"),
     "unit.col.resource": ("资源", "Resource"),
     "unit.col.unit": ("单位", "Unit"),
@@ -117,7 +113,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "请居民出示手机上的 6 位领取码。",
         "Ask for the 6-digit pickup code on the member's phone.",
     ),
-    "unit.fulfil.submit": ("核销并发放", "Check the code and hand out"),
+    "unit.fulfil.submit": ("查询领取码", "Look the code up"),
+    "unit.fulfil.check_heading": ("请核对领取人", "Check who is picking up"),
+    "unit.fulfil.check_line": (
+        "{name} 领取 {reward} × {quantity}",
+        "{name} picks up {quantity} × {reward}",
+    ),
+    "unit.fulfil.check_detail": (
+        "领取地点：{place}；{points} 积分；领取截止 {deadline}。",
+        "Pickup place: {place}; {points} points; pick up by {deadline}.",
+    ),
+    "unit.fulfil.confirm": ("核对无误，发给 {name}", "That's them: hand to {name}"),
+    "unit.fulfil.not_them": ("不是这位居民，重新输入", "Not this person: enter the code again"),
     "unit.fulfil.code_format": ("领取码是 6 位数字。", "A pickup code is 6 digits."),
     "unit.fulfil.choose_button": ("发给 {name}", "Hand to {name}"),
     "unit.fulfilled": (
