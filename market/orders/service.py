@@ -69,6 +69,9 @@ TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
     "cancel": (frozenset({S.submitted, S.dispatched, S.accepted}), S.cancelled),
     "expire": (frozenset({S.submitted, S.dispatched}), S.expired),
 }
+# Actions whose event note, when a person took them, is what they typed (a reason, a comment); the
+# other notes, and those of the jobs (no actor), are the system's English remarks the action already says.
+TYPED_NOTES = frozenset({"cancel", "reject", "complete", "confirm"})
 
 MAX_WINDOW = timedelta(days=14)
 MAX_LEAD_TIME = timedelta(days=90)
@@ -677,6 +680,8 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
 async def decline_offer(
     session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime
 ) -> Order:
+    """The offer declined; callers use `market.dispatch.service.decline_offer`, which also passes the
+    order on in an auto-dispatch community (dispatch builds on orders, not the other way round)."""
     offer, order = await _own_offer_locked(session, actor, offer_id)
     if offer.status != OfferStatus.pending:
         _refuse_settled_offer(offer, order)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -63,6 +63,7 @@ from market.projects.schemas import (
 from market.settings import Settings
 from market.units import service as units
 from market.units.models import Resource, ResourceStatus, Unit
+from market.volunteers.service import serves_area
 
 S = ProjectStatus
 COMMUNITY = code_length(AreaLevel.community)
@@ -526,6 +527,30 @@ async def add_participant(
     await session.flush()
 
 
+async def participant_candidates(
+    session: AsyncSession, project_id: int, community_code: str, search: str, limit: int
+) -> list[Row[tuple[int, str, str]]]:
+    """(id, name, phone) of the active volunteers serving the community who do not take part in
+    the project yet, and whose name or phone holds `search`: the first `limit`, by name."""
+    stmt = (
+        select(User.id, User.name, User.phone)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            User.is_active,
+            UserRole.role == Role.volunteer,
+            serves_area(community_code),
+            ~exists().where(Participant.project_id == project_id, Participant.user_id == User.id),
+        )
+        .order_by(User.name, User.id)
+        .limit(limit)
+    )
+    if search:
+        stmt = stmt.where(
+            or_(User.name.icontains(search, autoescape=True), User.phone.contains(search, autoescape=True))
+        )
+    return list(await session.execute(stmt))
+
+
 async def record_hours(
     session: AsyncSession, actor: Actor, project_id: int, participant_id: int, hours: float, now: datetime
 ) -> None:
@@ -881,23 +906,7 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
             for n in (needs[pn.need_id] for pn in project.needs)
         ],
         commitments=[
-            CommitmentRead(
-                id=c.id,
-                resource_id=c.resource_id,
-                resource_title=resources[c.resource_id].title,
-                unit_id=c.unit_id,
-                unit_name=unit_names.get(c.unit_id, ""),
-                quantity=c.quantity,
-                unit_of_measure=resources[c.resource_id].unit_of_measure,
-                delivered=c.delivered,
-                released=c.released,
-                outstanding=c.quantity - c.delivered - c.released,
-                confirmed_at=c.confirmed_at,
-                confirmed_by_id=c.confirmed_by_id,
-                deliveries=[
-                    DeliveryRead(d.id, d.quantity, d.note, d.recorded_by_id, d.at) for d in c.deliveries
-                ],
-            )
+            _commitment_read(c, resources[c.resource_id], unit_names.get(c.unit_id, ""))
             for c in project.commitments
         ],
         responsibilities=[
@@ -939,6 +948,63 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
         ],
         summary=msgspec.convert(project.summary, ProjectSummary) if project.summary else None,
     )
+
+
+def _commitment_read(c: Commitment, resource: Resource, unit_name: str) -> CommitmentRead:
+    return CommitmentRead(
+        id=c.id,
+        resource_id=c.resource_id,
+        resource_title=resource.title,
+        unit_id=c.unit_id,
+        unit_name=unit_name,
+        quantity=c.quantity,
+        unit_of_measure=resource.unit_of_measure,
+        delivered=c.delivered,
+        released=c.released,
+        outstanding=c.quantity - c.delivered - c.released,
+        confirmed_at=c.confirmed_at,
+        confirmed_by_id=c.confirmed_by_id,
+        deliveries=[DeliveryRead(d.id, d.quantity, d.note, d.recorded_by_id, d.at) for d in c.deliveries],
+    )
+
+
+class UnitCommitments(msgspec.Struct):
+    """A project as its committing units' desk lists it: those units' commitments to it."""
+
+    id: int
+    title: str
+    community_id: int
+    status: ProjectStatus
+    deadline: datetime
+    commitments: list[CommitmentRead]
+
+
+async def unit_commitments(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[UnitCommitments], int]:
+    """The projects the actor's units commit resources to, newest first, with those commitments and
+    their deliveries (other units' commitments are left out)."""
+    mine = units.my_units(actor)
+    stmt = select(Project.id, Project.title, Project.community_id, Project.status, Project.deadline).where(
+        Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine)))
+    )
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    projects = (await session.execute(stmt.order_by(Project.id.desc()).limit(limit).offset(offset))).all()
+    commitments: dict[int, list[CommitmentRead]] = {p.id: [] for p in projects}
+    for commitment, resource, unit_name in await session.execute(
+        select(Commitment, Resource, Unit.name)
+        .join(Resource, Resource.id == Commitment.resource_id)
+        .join(Unit, Unit.id == Commitment.unit_id)
+        .where(Commitment.project_id.in_(commitments), Commitment.unit_id.in_(mine))
+        .options(selectinload(Commitment.deliveries))
+        .order_by(Commitment.id)
+        .execution_options(populate_existing=True)
+    ):
+        commitments[commitment.project_id].append(_commitment_read(commitment, resource, unit_name))
+    return [
+        UnitCommitments(p.id, p.title, p.community_id, p.status, p.deadline, commitments[p.id])
+        for p in projects
+    ], total
 
 
 async def delivery_progress(

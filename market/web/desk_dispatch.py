@@ -38,6 +38,7 @@ BOARD = "desk/dispatch_board.html"
 PLAN = "desk/dispatch_plan.html"
 ORDER = "desk/dispatch_order.html"
 LIMIT = 20
+MAX_OFFSET = 1_000_000  # as `market.pagination.Offset`
 RECENT_PLANS = 10
 SectionName = Annotated[str, QueryParameter(pattern="^(" + "|".join(orders.BOARD_SECTIONS) + ")$")]
 
@@ -52,9 +53,6 @@ DISPATCH_FIELDS = {
     "team_not_found": "team_id",
     "team_inactive": "team_id",
 }
-
-# History notes people wrote (a reason, a comment); the others are the system's own English.
-WRITTEN_NOTES = frozenset({"reject", "cancel", "complete", "confirm"})
 
 # Why applying a plan skipped a pair: the dispatch service records it in English words
 # (`dispatch.service._stale`, `orders.service.dispatch_problems`); the page says it in the
@@ -78,6 +76,13 @@ def skip_reason(lang: str, note: str) -> str:
         )
     key = SKIP_REASONS.get(note)
     return translate(lang, key) if key else note
+
+
+def _list_offset(form: Form) -> int:
+    """Where the order page's volunteer list was (its forms send it back), to show the same
+    volunteers again when a form is refused; a value that is no offset starts the list over."""
+    value = str(form.value("offset"))
+    return int(value) if value.isdecimal() and int(value) <= MAX_OFFSET else 0
 
 
 def waited(now: datetime, since: datetime) -> Message:
@@ -198,7 +203,7 @@ async def _order(
             for team in teams
         ],
         "default_ttl": settings.offer_ttl_minutes,
-        "written_notes": WRITTEN_NOTES,
+        "typed_notes": orders.TYPED_NOTES,
     }
 
 
@@ -232,7 +237,8 @@ class DispatchDesk(Controller):
     ) -> Redirect:
         form = Form.of(data)
         context = await _board(request, session, settings, now)
-        async with handling(form, BOARD, context):
+        # The area is the board's, in a hidden input: what is wrong with it is said above the button.
+        async with handling(form, BOARD, context, shown=()):
             body = parse(form, PlanCreate, settings.tz)
             plan = await dispatch.create_plan(session, request.user, body.area_id, None, now, settings)
         return see_other(f"{PATH}/plans/{plan.id}", notice="dispatch_plan_made")
@@ -296,7 +302,7 @@ class DispatchDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _order(request, session, settings, now, order_id)
+        context = await _order(request, session, settings, now, order_id, _list_offset(form))
         async with handling(form, ORDER, context, fields=DISPATCH_FIELDS):
             chosen = form.all("volunteer_ids")
             # The mode is about the volunteers ticked; an offer to a team is always a pool.
@@ -342,7 +348,7 @@ async def _close(
 ) -> Redirect:
     """Reject or cancel an order with the reason typed."""
     form = Form.of(data)
-    context = await _order(request, session, settings, now, order_id)
+    context = await _order(request, session, settings, now, order_id, _list_offset(form))
     async with handling(form, ORDER, context):
         body = parse(form, ReasonRequest, settings.tz)
         await action(session, request.user, order_id, body.reason, now)

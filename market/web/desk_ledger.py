@@ -6,7 +6,6 @@ its field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
@@ -28,7 +27,7 @@ from market.reports import service as report_service
 from market.reports.schemas import ReportSummary
 from market.settings import Settings
 from market.web.i18n import lang_of, translate
-from market.web.pages import Form, handling, page, parse
+from market.web.pages import Form, FormInvalid, handling, page, parse, word_options
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -57,6 +56,9 @@ CHART_TEXT = (
     "ratings_title",
 )
 Skip = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+# The dates a statement may be filtered by: the ledger's entries are all well inside, and dates far
+# out would overflow on their way to moments in UTC.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class AccountFilters(msgspec.Struct):
@@ -107,20 +109,15 @@ def _owner_label(lang: str, name: str) -> str:
     return name
 
 
-def _options(lang: str, prefix: str, values: Iterable[str]) -> list[tuple[str, str]]:
-    """(value, label) pairs for a select of domain words."""
-    return [(v, translate(lang, f"{prefix}.{v}")) for v in values]
-
-
 def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
     lang = lang_of(request)
     return {
         "owner": partial(_owner_label, lang),
-        "kind_options": _options(lang, "account_kind", AccountKind),
-        "asset_options": _options(lang, "asset", Asset),
-        "code_options": _options(lang, "transfer_code", TransferCode),
+        "kind_options": word_options(lang, "account_kind", AccountKind),
+        "asset_options": word_options(lang, "asset", Asset),
+        "code_options": word_options(lang, "transfer_code", TransferCode),
         "owed_options": [
-            *_options(lang, "owed_status", OwedStatus),
+            *word_options(lang, "owed_status", OwedStatus),
             ("all", translate(lang, "ledger.owed_all")),
         ],
         "limit": PAGE_SIZE,
@@ -130,7 +127,16 @@ def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
     }
 
 
-def _local_bounds(filters: StatementFilters, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+def _local_bounds(
+    form: Form, filters: StatementFilters, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """The statement's dates as moments: from the start of `since` to the end of `until`."""
+    for name in ("since", "until"):
+        chosen = getattr(filters, name)
+        if chosen and not EARLIEST <= chosen <= LATEST:
+            form.errors[name] = ("ledger.date_range", {"earliest": EARLIEST.year, "latest": LATEST.year})
+    if form.errors:
+        raise FormInvalid
     since = datetime.combine(filters.since, time.min, tz) if filters.since else None
     until = datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
     return since, until
@@ -143,6 +149,29 @@ async def _report_areas(session: AsyncSession, actor: Actor, lang: str) -> list[
         for a in await subtree(session, home)
         if a.level in REPORT_LEVELS
     ]
+
+
+def _minutes(lang: str, value: float | None) -> str:
+    return (
+        translate(lang, "reports.none_yet")
+        if value is None
+        else translate(lang, "reports.minutes", n=f"{value:g}")
+    )
+
+
+def _tables(report: ReportSummary, chart: dict[str, Any], lang: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the tables under the charts: each chart's figures, for those without scripts."""
+    timings = report.timings
+    return {
+        "points": list(zip(chart["months"], chart["issued"], chart["redeemed"], strict=True)),
+        "statuses": [(s["name"], s["value"]) for s in chart["statuses"]],
+        "categories": [(c["name"], c["value"]) for c in chart["categories"]],
+        "timings": [
+            (translate(lang, "reports.to_accept"), _minutes(lang, timings.median_minutes_to_accept)),
+            (translate(lang, "reports.to_finish"), _minutes(lang, timings.median_minutes_to_finish)),
+        ],
+        "ratings": list(zip(chart["rating_labels"], chart["ratings"], strict=True)),
+    }
 
 
 def _chart(report: ReportSummary, lang: str) -> dict[str, Any]:
@@ -206,9 +235,12 @@ class LedgerPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         detail = await ledger.get_account(session, request.user, account_id)
-        context = _ledger_context(request, account=detail, entries=[], query={}, api_query={})
+        context = _ledger_context(
+            request, account=detail, entries=[], query={}, api_query={}, dates=(EARLIEST, LATEST)
+        )
         form, f = await _filters(request, StatementFilters, ACCOUNT, context, settings.tz)
-        since, until = _local_bounds(f, settings.tz)
+        async with handling(form, ACCOUNT, context):
+            since, until = _local_bounds(form, f, settings.tz)
         entries, total = await ledger.entries(
             session,
             request.user,
@@ -275,8 +307,10 @@ class LedgerPages(Controller):
         }
         _, f = await _filters(request, ReportFilters, REPORTS, context, settings.tz)
         report = await report_service.summary(session, request.user, f.area_id, f.months, now, settings.tz)
-        # `zip` lays the chart's series side by side in the tables under the charts.
-        context.update(report=report, chart=_chart(report, lang), zip=zip)
+        chart = _chart(report, lang)
+        context.update(
+            report=report, chart=chart, tables=_tables(report, chart, lang), minutes=partial(_minutes, lang)
+        )
         # The area shown, the person's own when they chose none.
         return page(
             request, REPORTS, form=Form({"area_id": report.area_id or "", "months": f.months}), **context

@@ -8,12 +8,11 @@ show the forms only to those the service would let act (`runs`).
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -32,7 +31,7 @@ from market.fields import Id, PathId, query_id
 from market.needs import service as needs
 from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
 from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
-from market.pagination import MAX_PAGE_SIZE, Offset
+from market.pagination import Offset
 from market.projects import service as projects
 from market.projects.models import ProjectStatus
 from market.projects.routes import community_managers
@@ -46,9 +45,18 @@ from market.projects.schemas import (
 from market.settings import Settings
 from market.units import service as units
 from market.units.models import ResourceCategory, ResourceStatus
-from market.volunteers import service as volunteers
 from market.web.i18n import lang_of, translate
-from market.web.pages import Form, FormData, handling, page, parse, see_other
+from market.web.pages import (
+    Form,
+    FormData,
+    handling,
+    local_input,
+    page,
+    parse,
+    see_other,
+    url,
+    word_options,
+)
 
 BOARD = "desk/projects_board.html"
 NEED_FORM = "desk/projects_need_form.html"
@@ -61,7 +69,10 @@ OPEN_PROJECT = (ProjectStatus.draft, ProjectStatus.active)
 # Event notes the service writes for these actions are what a person typed (a reason, a task);
 # the others are generated in English and are shown through the page's own tables instead.
 TYPED_NOTES = frozenset({"cancel", "responsibility_done"})
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# Volunteers a search for participants lists: a few to pick from, the search narrows them.
+CANDIDATES = 20
+SEARCH_LENGTH = 50
+Search = Annotated[str, QueryParameter(max_length=SEARCH_LENGTH)]
 
 Show = Literal["projects", "needs", "resources"]
 
@@ -132,6 +143,7 @@ async def _board_context(
     session: AsyncSession,
     actor: Actor,
     now: datetime,
+    lang: str,
     *,
     community_id: int | None,
     show: Show | None = None,
@@ -149,8 +161,9 @@ async def _board_context(
         "limit": LIMIT,
         "runs": community is not None and runs(actor, community.code),
         "due": partial(due, now),
-        "project_statuses": list(ProjectStatus),
-        "need_statuses": list(NeedStatus),
+        "community_options": [(c.id, c.name) for c in followed],
+        "project_status_options": word_options(lang, "project_status", ProjectStatus),
+        "need_status_options": word_options(lang, "need_status", NeedStatus),
     }
     if community is None:
         return context
@@ -192,7 +205,9 @@ async def _board_context(
     return context
 
 
-async def _need_context(session: AsyncSession, actor: Actor, community_id: int | None) -> dict[str, Any]:
+async def _need_context(
+    session: AsyncSession, actor: Actor, lang: str, community_id: int | None
+) -> dict[str, Any]:
     _, community = await _community(session, actor, community_id)
     if community is None or not runs(actor, community.code):
         raise NotFound("No community of yours to publish needs for.", code="area_not_found")
@@ -203,7 +218,8 @@ async def _need_context(session: AsyncSession, actor: Actor, community_id: int |
         "community": community,
         # Deeper places are indented under their parents (the subtree comes sorted by code).
         "places": [(a.id, "\u3000" * NEED_PLACES.index(a.level) + a.name) for a in places],
-        "categories": list(ResourceCategory),
+        "category_options": word_options(lang, "resource_category", ResourceCategory),
+        "priority_options": [(p, translate(lang, f"projects.priority_{p}")) for p in range(5, 0, -1)],
     }
 
 
@@ -222,26 +238,23 @@ async def _plan_context(session: AsyncSession, actor: Actor, plan_id: int) -> di
 
 
 async def _project_context(
-    session: AsyncSession, actor: Actor, project_id: int, now: datetime, tz: ZoneInfo, form_for: str | None
+    session: AsyncSession,
+    actor: Actor,
+    lang: str,
+    project_id: int,
+    now: datetime,
+    form_for: str | None,
+    search: str = "",
 ) -> dict[str, Any]:
+    """The project page; `search` is what the manager looks for among the volunteers to add."""
     project = await projects.get_project(session, actor, project_id)
     community = area_read(await get_area(session, project.community_id))
     acting = runs(actor, community.code)
-    candidates: list[tuple[int, str]] = []
+    found = []
     if acting and project.status in OPEN_PROJECT:
-        found, _ = await volunteers.list_volunteers(
-            session,
-            actor,
-            tz,
-            area_id=community.id,
-            skill=None,
-            free_from=None,
-            free_until=None,
-            limit=MAX_PAGE_SIZE,
-            offset=0,
+        found = await projects.participant_candidates(
+            session, project.id, community.code, search.strip(), CANDIDATES + 1
         )
-        taking_part = {p.user_id for p in project.participants}
-        candidates = [(v.user_id, v.name) for v in found if v.user_id not in taking_part]
     deliveries = sorted(((d, c) for c in project.commitments for d in c.deliveries), key=lambda dc: dc[0].at)
     return {
         "project": project,
@@ -249,7 +262,25 @@ async def _project_context(
         "runs": acting,
         "open": project.status in OPEN_PROJECT,
         "names": await user_names(session, _people(project)),
-        "candidates": candidates,
+        "search": Form({"q": search}),
+        "candidates": found[:CANDIDATES],
+        "more_candidates": len(found) > CANDIDATES,
+        "commitment_options": [
+            (
+                c.id,
+                translate(
+                    lang,
+                    "projects.commitment_option",
+                    unit=c.unit_name,
+                    resource=c.resource_title,
+                    n=c.outstanding,
+                    measure=c.unit_of_measure,
+                ),
+            )
+            for c in project.commitments
+            if c.outstanding
+        ],
+        "participant_options": [(p.id, p.name) for p in project.participants],
         "deliveries": deliveries,
         "units": {c.unit_id: c.unit_name for c in project.commitments},
         "resources": {c.resource_id: c for c in project.commitments},
@@ -275,21 +306,24 @@ def _people(project: ProjectRead) -> set[int]:
 async def _act(
     request: ActorRequest,
     session: AsyncSession,
-    settings: Settings,
     now: datetime,
     project_id: int,
     data: Mapping[str, Any] | None,
     form_for: str,
     work: Callable[[Form], Awaitable[None]],
     fields: Mapping[str, str] | None = None,
+    shown: Collection[str] | None = None,
 ) -> Redirect:
     """Run one of the project page's forms; on a refusal show the page again with the errors
-    at that form (`form_for`)."""
+    at that form (`form_for`). A search for volunteers (`q`) the form was sent from is kept."""
     form = Form.of(data)
-    context = await _project_context(session, request.user, project_id, now, settings.tz, form_for)
-    async with handling(form, PROJECT, context, fields=fields):
+    search = str(form.value("q"))[:SEARCH_LENGTH]
+    context = await _project_context(
+        session, request.user, lang_of(request), project_id, now, form_for, search
+    )
+    async with handling(form, PROJECT, context, fields=fields, shown=shown):
         await work(form)
-    return see_other(f"/desk/projects/{project_id}", notice=f"projects_{form_for}_done")
+    return see_other(url(f"/desk/projects/{project_id}", q=search), notice=f"projects_{form_for}_done")
 
 
 class ProjectPages(Controller):
@@ -313,6 +347,7 @@ class ProjectPages(Controller):
             session,
             request.user,
             now,
+            lang_of(request),
             community_id=community,
             show=show,
             status=status,
@@ -328,7 +363,7 @@ class ProjectPages(Controller):
         session: NamedDependency[AsyncSession],
         community: query_id("The community the need is for") = None,
     ) -> Template:
-        context = await _need_context(session, request.user, community)
+        context = await _need_context(session, request.user, lang_of(request), community)
         chosen = context["community"]
         form = Form({"community_id": str(chosen.id), "area_id": str(chosen.id), "priority": "3"})
         return page(request, NEED_FORM, form=form, **context)
@@ -343,7 +378,7 @@ class ProjectPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _need_context(session, request.user, _form_community(form))
+        context = await _need_context(session, request.user, lang_of(request), _form_community(form))
         refusals = {c: "area_id" for c in ("area_not_found", "not_in_a_community", "outside_your_area")}
         async with handling(form, NEED_FORM, context, fields={**refusals, "deadline_passed": "deadline"}):
             need = await needs.create_need(session, request.user, parse(form, NeedCreate, settings.tz), now)
@@ -360,7 +395,9 @@ class ProjectPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _board_context(session, request.user, now, community_id=_form_community(form))
+        context = await _board_context(
+            session, request.user, now, lang_of(request), community_id=_form_community(form)
+        )
         async with handling(form, BOARD, context):
             body = parse(form, PlanCreate, settings.tz)
             plan = await needs.create_plan(session, request.user, body.community_id, now)
@@ -384,7 +421,7 @@ class ProjectPages(Controller):
                 "title": translate(
                     lang_of(request), "projects.plan_project_title", community=community.name, id=plan.id
                 ),
-                "deadline": min(deadlines).astimezone(settings.tz).strftime(LOCAL_INPUT) if deadlines else "",
+                "deadline": local_input(min(deadlines), settings.tz) if deadlines else "",
             }
         )
         return page(request, PLAN, form=form, **context)
@@ -417,11 +454,13 @@ class ProjectPages(Controller):
         request: ActorRequest,
         project_id: PathId,
         session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
         commitment: query_id("The commitment the delivery form starts with") = None,
+        q: Search = "",
     ) -> Template:
-        context = await _project_context(session, request.user, project_id, now, settings.tz, "delivery")
+        context = await _project_context(
+            session, request.user, lang_of(request), project_id, now, "delivery", q
+        )
         return page(request, PROJECT, form=Form({"commitment_id": str(commitment or "")}), **context)
 
     @post("/{project_id:int}/deliveries")
@@ -441,7 +480,7 @@ class ProjectPages(Controller):
             )
 
         fields = {"exceeds_commitment": "quantity", "commitment_not_found": "commitment_id"}
-        return await _act(request, session, settings, now, project_id, data, "delivery", work, fields)
+        return await _act(request, session, now, project_id, data, "delivery", work, fields)
 
     @post("/{project_id:int}/participants", guards=[community_managers])
     async def add_participant(
@@ -457,8 +496,8 @@ class ProjectPages(Controller):
             body = parse(form, ParticipantCreate, settings.tz)
             await projects.add_participant(session, request.user, project_id, body.user_id, now)
 
-        fields = {"not_a_volunteer": "user_id", "already_participating": "user_id"}
-        return await _act(request, session, settings, now, project_id, data, "participant", work, fields)
+        # The volunteer is a button's value: what is wrong with it is said above the list.
+        return await _act(request, session, now, project_id, data, "participant", work, shown=())
 
     @post("/{project_id:int}/hours", guards=[community_managers])
     async def record_hours(
@@ -477,7 +516,7 @@ class ProjectPages(Controller):
             )
 
         fields = {"participant_not_found": "participant_id"}
-        return await _act(request, session, settings, now, project_id, data, "hours", work, fields)
+        return await _act(request, session, now, project_id, data, "hours", work, fields)
 
     @post("/{project_id:int}/responsibilities/{responsibility_id:int}/done")
     async def responsibility_done(
@@ -486,13 +525,12 @@ class ProjectPages(Controller):
         project_id: PathId,
         responsibility_id: PathId,
         session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
         async def work(_form: Form) -> None:
             await projects.complete_responsibility(session, request.user, project_id, responsibility_id, now)
 
-        return await _act(request, session, settings, now, project_id, None, "responsibility", work)
+        return await _act(request, session, now, project_id, None, "responsibility", work)
 
     @post("/{project_id:int}/close", guards=[community_managers])
     async def close(
@@ -506,7 +544,7 @@ class ProjectPages(Controller):
         async def work(_form: Form) -> None:
             await projects.close(session, request.user, project_id, now, settings)
 
-        return await _act(request, session, settings, now, project_id, None, "close", work)
+        return await _act(request, session, now, project_id, None, "close", work)
 
     @post("/{project_id:int}/cancel", guards=[community_managers])
     async def cancel(
@@ -522,7 +560,7 @@ class ProjectPages(Controller):
             body = parse(form, CancelRequest, settings.tz)
             await projects.cancel(session, request.user, project_id, body.reason, now)
 
-        return await _act(request, session, settings, now, project_id, data, "cancel", work)
+        return await _act(request, session, now, project_id, data, "cancel", work)
 
 
 CONTROLLERS: list[type[Controller]] = [ProjectPages]

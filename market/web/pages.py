@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.areas.models import AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
@@ -45,6 +46,9 @@ LOGIN_PATH = "/login"
 
 # The body of a submitted page form.
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+# The value of a `datetime-local` input.
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+COMPOUND = code_length(AreaLevel.compound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +108,27 @@ def _local(tz: ZoneInfo, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -
     return "" if moment is None else moment.astimezone(tz).strftime(fmt)
 
 
-def _url(path: str, **query: Any) -> str:
+def local_input(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A moment as the value of a `datetime-local` input (local time, to the minute)."""
+    return _local(tz, moment, LOCAL_INPUT)
+
+
+def place_name(code: str, name: str, names: Mapping[str, str]) -> str:
+    """A place as people find it: a building with its compound ("Garden 1 · Building 3"), anything
+    else by its own name. `names` maps area codes to names and holds the place's compound."""
+    compound = code[:COMPOUND]
+    return f"{names[compound]} · {name}" if compound != code and compound in names else name
+
+
+def url(path: str, **query: Any) -> str:
     """`path` with the non-empty query values, for links that keep a page's filters."""
     kept = {k: v for k, v in query.items() if v not in (None, "")}
     return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+def word_options(lang: str, prefix: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(value, label) pairs for a select of domain words (`prefix.value` in the catalogue)."""
+    return [(v, translate(lang, f"{prefix}.{v}")) for v in values]
 
 
 def base_context(request: ASGIConnection) -> dict[str, Any]:
@@ -129,8 +150,7 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         "here": quote(path_with_query, safe=""),
         "notice": f"notice.{notice}" if has_text(f"notice.{notice}") else None,
         "local": partial(_local, tz),
-        "url": _url,
-        "now": datetime.now(tz),
+        "url": url,
     }
 
 
@@ -270,21 +290,38 @@ class FormInvalid(Exception):
 
 @asynccontextmanager
 async def handling(
-    form: Form, template: str, context: dict[str, Any], *, fields: Mapping[str, str] | None = None
+    form: Form,
+    template: str,
+    context: dict[str, Any],
+    *,
+    fields: Mapping[str, str] | None = None,
+    shown: Collection[str] | None = None,
 ) -> AsyncIterator[None]:
     """Run a form's work; on invalid input or a service's refusal, render `template` again.
 
     `fields` maps refusal codes to the field they are about (`window_in_past` → `window_start`).
+    `shown` names the fields the template shows an error next to, when some are not (hidden
+    inputs, a button's value): errors about the others are shown above the form instead.
     """
     try:
         yield
     except FormInvalid:
+        _unhide(form, shown)
         raise FormRejected(template, context, form) from None
     except FormRejected:
         raise
     except MarketError as error:
         form.refuse(error, fields or {})
+        _unhide(form, shown)
         raise FormRejected(template, context, form, cause=error) from error
+
+
+def _unhide(form: Form, shown: Collection[str] | None) -> None:
+    """Move the errors of fields the page does not show to the top of the form."""
+    if shown is None:
+        return
+    for name in [n for n in form.errors if n not in shown]:
+        form.problems.append(form.errors.pop(name))
 
 
 # Errors as pages --------------------------------------------------------------------------------
@@ -309,7 +346,7 @@ def _on_form_rejected(request: Request, error: FormRejected) -> Template:
 
 def _on_not_authenticated(request: Request, _error: NotAuthorizedException) -> Redirect:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(_url(LOGIN_PATH, next=target), status_code=303)
+    return Redirect(url(LOGIN_PATH, next=target), status_code=303)
 
 
 def _on_http_error(request: Request, error: HTTPException) -> Template:

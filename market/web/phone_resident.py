@@ -25,7 +25,17 @@ from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, Orde
 from market.pagination import Offset
 from market.settings import Settings
 from market.web.i18n import lang_of
-from market.web.pages import Form, FormData, category_names, handling, page, parse, see_other
+from market.web.pages import (
+    Form,
+    FormData,
+    category_names,
+    handling,
+    local_input,
+    page,
+    parse,
+    place_name,
+    see_other,
+)
 from market.wishes import service as wishes
 from market.wishes.models import MAX_VALUE_YUAN, WishStatus
 from market.wishes.schemas import WishCreate, WishRead
@@ -49,16 +59,9 @@ ORDER_FIELDS = {
 }
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
 WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
-# Timeline notes a person typed (a reason, a comment); the others are the system's own English
-# remarks, which the action's name already says in the page's language.
-ORDER_TYPED_NOTES = frozenset({"cancel", "reject", "complete", "confirm"})
+# Timeline notes a person typed (a reason, a comment), as `orders.TYPED_NOTES` for orders.
 WISH_TYPED_NOTES = frozenset({"claim", "release", "fulfil", "confirm", "withdraw"})
 WallFilter = Literal["all", "open", "mine", "claimed"]
-
-
-def _local_input(moment: datetime, tz: ZoneInfo) -> str:
-    """A moment as the value of a `datetime-local` input."""
-    return moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 
 def _days_ahead_at(now: datetime, tz: ZoneInfo, days: int, hour: int) -> datetime:
@@ -72,17 +75,9 @@ def _days_ahead_at(now: datetime, tz: ZoneInfo, days: int, hour: int) -> datetim
 async def _order_form_context(request: ActorRequest, session: AsyncSession) -> dict[str, Any]:
     areas = await orders.order_areas(session, request.user)
     names = {a.code: a.name for a in areas}
-    compound = code_length(AreaLevel.compound)
     return {
         "categories": list((await category_names(session, lang_of(request), active_only=True)).items()),
-        # A building is named with its compound: "Garden 1 · Building 3".
-        "areas": [
-            (
-                a.id,
-                a.name if a.level == AreaLevel.compound else f"{names.get(a.code[:compound], '')} · {a.name}",
-            )
-            for a in areas
-        ],
+        "areas": [(a.id, place_name(a.code, a.name, names)) for a in areas],
         "urgencies": [(u.value, f"urgency.{u.value}") for u in Urgency],  # catalogue keys
     }
 
@@ -101,7 +96,7 @@ async def _order_context(request: ActorRequest, session: AsyncSession, order_id:
         "order": order,
         "category": names.get(order.category, order.category),
         "actions": _order_actions(order, request.user),
-        "typed_notes": ORDER_TYPED_NOTES,
+        "typed_notes": orders.TYPED_NOTES,
     }
 
 
@@ -147,8 +142,8 @@ class ResidentOrderPages(Controller):
             {
                 "area_id": home,
                 "urgency": Urgency.normal.value,
-                "window_start": _local_input(start, tz),
-                "window_end": _local_input(start + timedelta(hours=2), tz),
+                "window_start": local_input(start, tz),
+                "window_end": local_input(start + timedelta(hours=2), tz),
             }
         )
         return page(request, ORDER_NEW, form=form, **context)
@@ -302,7 +297,7 @@ class WishPages(Controller):
         now: NamedDependency[datetime],
     ) -> Template:
         deadline = _days_ahead_at(now, settings.tz, 7, 18)
-        form = Form({"deadline": _local_input(deadline, settings.tz)})
+        form = Form({"deadline": local_input(deadline, settings.tz)})
         return page(request, WISH_NEW, form=form, **WISH_FORM)
 
     @post("/new", guards=[requires(Role.resident)])

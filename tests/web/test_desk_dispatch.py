@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.orders.models import EscalationLevel, Order
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
+from tests.web.test_desk_projects import add_volunteers
 from tests.world import World
 
 LANGS = ["zh", "en"]
@@ -344,6 +345,42 @@ async def test_dispatch_with_nobody_chosen_is_refused_next_to_the_volunteers(
 
     detail = (await client.get(f"/api/orders/{order}", headers=world.auth("grid_worker"))).json()
     assert (detail["status"], detail["offers"]) == ("submitted", [])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_bad_hidden_area_is_said_above_the_run_plan_button(browser: Browser, lang: str) -> None:
+    browser.login("grid_worker", lang)
+    for area, message in (("abc", "form.invalid"), ("", "form.required")):
+        r = await browser.post("/desk/dispatch/plans", {"area_id": area})
+        assert r.status_code == 400
+        assert field_errors(r.text) == {}
+        alert = re.search(r'<div class="alert alert-error" role="alert">(.*?)</div>', r.text, re.S)
+        assert alert and tr(lang, message) in alert.group(1)
+
+
+async def test_a_refused_dispatch_shows_the_same_page_of_volunteers(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_volunteers(session_maker, world, 21)
+    order = await post_order(client, world)
+    browser.login("grid_worker", "en")
+    page = f"/desk/dispatch/orders/{order}"
+    second = row_ids((await browser.get(page, params={"offset": 20})).text, "data-volunteer-id")
+    first = row_ids((await browser.get(page)).text, "data-volunteer-id")
+    assert len(first) == 20 and second and not set(first) & set(second)
+
+    r = await browser.post(f"{page}/dispatch", {"mode": "direct", "offset": "20"})
+    assert r.status_code == 400
+    assert row_ids(r.text, "data-volunteer-id") == second
+    assert '<input type="hidden" name="offset" value="20">' in r.text
+    r = await browser.post(f"{page}/reject", {"reason": "", "offset": "20"})
+    assert r.status_code == 400 and row_ids(r.text, "data-volunteer-id") == second
+    # An offset that is none starts the list over.
+    r = await browser.post(f"{page}/dispatch", {"mode": "direct", "offset": "-1"})
+    assert r.status_code == 400 and row_ids(r.text, "data-volunteer-id") == first
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -110,6 +110,15 @@ async def test_a_bad_filter_is_shown_next_to_its_field(
     r = await browser.get(account, params={"since": "2025-02-30"})
     assert r.status_code == 400
     assert field_errors(r.text) == {"since": translate("en", "form.invalid")}
+    # Dates beyond what the ledger can hold are refused next to their field, not a 500.
+    out_of_range = translate("en", "ledger.date_range", earliest=2000, latest=2100)
+    for name, value in (("until", "9999-12-31"), ("since", "0001-01-01"), ("since", "1999-12-31")):
+        r = await browser.get(account, params={name: value})
+        assert r.status_code == 400, (name, value, r.text)
+        assert field_errors(r.text) == {name: out_of_range}
+        assert f'value="{value}"' in r.text, "what was typed is kept"
+    r = await browser.get(account, params={"since": "2000-01-01", "until": "2100-12-31"})
+    assert r.status_code == 200 and r.text.count(STATUS_BADGE) == 8
     r = await browser.get("/desk/reports", params={"months": "99"})
     assert r.status_code == 400
     assert field_errors(r.text) == {"months": translate("en", "form.out_of_range")}

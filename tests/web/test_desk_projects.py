@@ -3,17 +3,19 @@ managers' actions, each in both languages and scoped like the API."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.models import Role, User, UserRole
 from market.web.i18n import translate
 from tests.test_projects import activate, make_project
 from tests.test_units_support import Coop, make_coop, ok, post_need, publish, resource_state
 from tests.web.conftest import Browser, field_errors
-from tests.world import World
+from tests.world import World, add_volunteer_profile, password_hash
 
 LANGS = ["zh", "en"]
 
@@ -28,6 +30,41 @@ async def coop(
 def local_input(world: World, delta: timedelta) -> str:
     """A `datetime-local` value as the page's form sends it (local time, no offset)."""
     return (world.now + delta).astimezone(world.settings.tz).strftime("%Y-%m-%dT%H:%M")
+
+
+async def add_volunteers(
+    session_maker: async_sessionmaker[AsyncSession],
+    world: World,
+    count: int,
+    serving: str = "c1",
+    first: int = 1,
+) -> list[int]:
+    """`count` more volunteers serving `serving`, numbered from `first`: "Helper 01" with phone
+    13900010001, and so on; their ids."""
+    async with session_maker() as session, session.begin():
+        users = [
+            User(
+                phone=f"1390001{n:04d}",
+                name=f"Helper {n:02d}",
+                password_hash=password_hash(),
+                area_id=world.areas[serving].id,
+                is_active=True,
+                failed_logins=0,
+                created_at=world.now,
+                role_rows=[UserRole(role=Role.volunteer)],
+            )
+            for n in range(first, first + count)
+        ]
+        session.add_all(users)
+        await session.flush()
+        for user in users:
+            await add_volunteer_profile(session, user, world.areas[serving])
+        return [u.id for u in users]
+
+
+def candidates(html: str) -> list[int]:
+    """The volunteers the project page offers to add."""
+    return [int(i) for i in re.findall(r'<tr data-user-id="(\d+)">', html)]
 
 
 async def api_project(client: AsyncTestClient, world: World, project_id: int) -> dict:
@@ -288,12 +325,17 @@ async def test_people_hours_and_responsibilities_from_the_project_page(
     project = await activate(client, world, await make_project(client, world, coop))
     base = f"/desk/projects/{project['id']}"
     browser.login("manager", "en")
+    assert world.id("volunteer_c") in candidates((await browser.get(base)).text)
     r = await browser.post(f"{base}/participants", {"user_id": str(world.id("volunteer_c"))})
     assert r.status_code == 303, r.text
     r = await browser.post(f"{base}/participants", {"user_id": str(world.id("volunteer_c"))})
     assert r.status_code == 409
-    assert field_errors(r.text) == {"user_id": translate("en", "error.already_participating")}
-    assert r.text.count(f'value="{world.id("volunteer_c")}"') == 0, "no longer offered"
+    # The volunteer is the button's value, not a field: the refusal stands above the list.
+    assert field_errors(r.text) == {}
+    assert translate("en", "error.already_participating") in r.text
+    assert world.id("volunteer_c") not in candidates(r.text), "no longer offered"
+    r = await browser.post(f"{base}/participants", {"user_id": "x"})
+    assert r.status_code == 400 and translate("en", "form.invalid") in r.text
 
     participant = next(
         p
@@ -315,6 +357,48 @@ async def test_people_hours_and_responsibilities_from_the_project_page(
     project = await api_project(client, world, project["id"])
     assert [p["hours"] for p in project["participants"] if p["name"] == "Volunteer C"] == [2.5]
     assert project["responsibilities"][2]["done_at"]
+
+
+async def test_volunteers_to_add_are_found_by_name_or_phone_however_many_there_are(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    coop: Coop,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    project = await make_project(client, world, coop)
+    helpers = await add_volunteers(session_maker, world, 120)
+    [elsewhere] = await add_volunteers(session_maker, world, 1, serving="c2", first=500)
+    base = f"/desk/projects/{project['id']}"
+    browser.login("manager", "en")
+
+    r = await browser.get(base)
+    assert r.status_code == 200
+    assert len(candidates(r.text)) == 20
+    assert translate("en", "projects.more_candidates", n=20) in r.text
+    # The last of 120 is found by its name, or by part of its phone number.
+    r = await browser.get(base, params={"q": "helper 120"})
+    assert candidates(r.text) == [helpers[-1]]
+    assert 'value="helper 120"' in r.text, "the search keeps what was typed"
+    assert translate("en", "projects.more_candidates", n=1) not in r.text
+    assert candidates((await browser.get(base, params={"q": "00010120"})).text) == [helpers[-1]]
+    # Only volunteers serving the community, not yet taking part; a wildcard is only a character.
+    assert candidates((await browser.get(base, params={"q": "vol"})).text) == [
+        world.id("vol_resident"),
+        world.id("volunteer_c"),
+    ]
+    assert elsewhere not in candidates((await browser.get(base, params={"q": "Helper 500"})).text)
+    r = await browser.get(base, params={"q": "%"})
+    assert candidates(r.text) == [] and translate("en", "projects.no_candidates") in r.text
+    assert (await browser.get(base, params={"q": "x" * 51})).status_code == 400
+
+    r = await browser.post(f"{base}/participants", {"user_id": str(helpers[-1]), "q": "helper 120"})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"{base}?q=helper+120&notice=projects_participant_done"
+    r = await browser.get(r.headers["location"])
+    assert candidates(r.text) == [] and "Helper 120" in r.text
+    names = [p["name"] for p in (await api_project(client, world, project["id"]))["participants"]]
+    assert "Helper 120" in names
 
 
 @pytest.mark.parametrize("lang", LANGS)

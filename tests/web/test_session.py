@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from market.errors import Conflict
 from market.web.i18n import translate
+from market.web.pages import Form, FormRejected, handling, local_input, place_name
 from tests.web.conftest import Browser, field_errors
 from tests.world import PASSWORD
 
@@ -118,3 +121,24 @@ async def test_the_login_cookie_reads_the_api_but_never_changes_anything_through
     assert (await browser.client.get("/api/wishes", params={"posted_by_me": True})).json()["total"] == 0
     r = await browser.client.post("/api/wishes", json=wish, headers=browser.world.auth("resident"))
     assert r.status_code == 201, r.text
+
+
+def test_local_input_and_place_names() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert local_input(datetime(2025, 3, 1, 16, 30, 59, tzinfo=UTC), shanghai) == "2025-03-02T00:30"
+    assert local_input(None, shanghai) == ""
+    names = {"110105001001001001": "Garden 1"}
+    assert place_name("110105001001001001001", "Building 3", names) == "Garden 1 · Building 3"
+    assert place_name("110105001001001001", "Garden 1", names) == "Garden 1"
+    assert place_name("110105001001", "Community 1", names) == "Community 1"
+
+
+async def test_errors_of_fields_a_page_does_not_show_go_above_the_form() -> None:
+    form = Form({"area_id": "7", "reason": ""})
+    with pytest.raises(FormRejected) as caught:
+        async with handling(form, "any.html", {}, fields={"illegal_transition": "area_id"}, shown={"reason"}):
+            form.errors["reason"] = ("form.required", {})
+            raise Conflict("Not now.", code="illegal_transition")
+    assert caught.value.status_code == 409
+    assert form.errors == {"reason": ("form.required", {})}
+    assert form.problems == [("error.illegal_transition", {})]

@@ -180,6 +180,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "projects.added_at": ("加入时间", "Joined"),
     "projects.no_participants": ("还没有志愿者参与。", "No volunteers take part yet."),
     "projects.add_participant": ("添加志愿者", "Add a volunteer"),
+    "projects.find_volunteer": ("查找志愿者", "Find a volunteer"),
+    "projects.find_volunteer_hint": (
+        "输入姓名或手机号的一部分；只列出服务本社区、尚未参与的志愿者。",
+        "Type part of a name or phone number; only volunteers serving the community who do not take part yet are listed.",
+    ),
+    "projects.find": ("查找", "Find"),
+    "projects.phone": ("手机号", "Phone"),
+    "projects.add": ("添加", "Add"),
+    "projects.more_candidates": (
+        "只列出前 {n} 位，请输入更多字缩小范围。",
+        "Only the first {n} are listed; type more to narrow the search.",
+    ),
+    "projects.no_candidates": ("没有符合的志愿者。", "No volunteer matches."),
     "projects.record_hours": ("登记服务时长", "Record hours"),
     "projects.hours_total": ("累计小时数", "Hours so far"),
     "projects.hours_hint": (
