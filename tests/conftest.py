@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from market import migrate
 from market.app import create_app
-from market.clock import FrozenClock
+from market.clock import Clock, FrozenClock, system_clock
 from market.db import configure_sqlite
 from market.models import metadata
 from market.settings import Settings
@@ -151,9 +151,29 @@ def settings(database_url: str) -> Settings:
     )
 
 
+class RunningTestClock:
+    """The clock the shared apps hold: it reads whichever clock the running test has."""
+
+    def __init__(self) -> None:
+        self.current: Clock = system_clock
+
+    def __call__(self) -> datetime:
+        return self.current()
+
+
+_RUNNING_TEST_CLOCK = RunningTestClock()
+_APPS: dict[Settings, Litestar] = {}
+
+
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
+    """The app under test. Building one registers 300-odd handlers (half a second), so each worker
+    builds one per distinct settings and reuses it; the app keeps no state of its own between
+    requests (the database holds it all)."""
+    _RUNNING_TEST_CLOCK.current = clock
+    if settings not in _APPS:
+        _APPS[settings] = create_app(settings, clock=_RUNNING_TEST_CLOCK)
+    return _APPS[settings]
 
 
 @pytest.fixture
