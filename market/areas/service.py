@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +30,30 @@ def require_community(area: Area) -> Area:
     return area
 
 
-async def subtree(session: AsyncSession, root: Area | None) -> list[Area]:
+# The levels people divide the work by: the desk pages' area pickers offer these.
+WORK_LEVELS = (AreaLevel.street, AreaLevel.community, AreaLevel.grid)
+
+
+async def subtree(
+    session: AsyncSession, root: Area | None, levels: Collection[AreaLevel] | None = None
+) -> list[Area]:
+    """The areas under `root` (every area for None), by code; with `levels`, only those levels."""
+    return await _under(session, root.code if root else "", levels)
+
+
+async def managed_areas(
+    session: AsyncSession, actor: Actor, levels: Collection[AreaLevel] = WORK_LEVELS
+) -> list[Area]:
+    """The areas at `levels` in the actor's own subtree (in every street, for administrators)."""
+    return await _under(session, actor.area_code, levels)
+
+
+async def _under(session: AsyncSession, code: str, levels: Collection[AreaLevel] | None) -> list[Area]:
     stmt = select(Area).order_by(Area.code)
-    if root is not None:
-        stmt = stmt.where(Area.code.startswith(root.code, autoescape=True))
+    if code:
+        stmt = stmt.where(Area.code.startswith(code, autoescape=True))
+    if levels is not None:
+        stmt = stmt.where(Area.level.in_(levels))
     return list(await session.scalars(stmt))
 
 

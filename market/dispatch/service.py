@@ -175,21 +175,6 @@ async def _volunteer_specs(session: AsyncSession, area: Area) -> list[VolunteerS
 # ---------------------------------------------------------------- plans
 
 
-# The levels the desk offers to plan: a street, a community or a grid, as people divide the work.
-PLAN_LEVELS = (AreaLevel.street, AreaLevel.community, AreaLevel.grid)
-
-
-async def plan_areas(session: AsyncSession, actor: Actor) -> list[Area]:
-    """The streets, communities and grids of the actor's subtree, by code."""
-    return list(
-        await session.scalars(
-            select(Area)
-            .where(Area.code.startswith(actor.area_code, autoescape=True), Area.level.in_(PLAN_LEVELS))
-            .order_by(Area.code)
-        )
-    )
-
-
 async def _managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:
     area = await get_area(session, area_id)
     if actor is not None and not actor.manages(area.code):

@@ -324,19 +324,25 @@ async def list_orders(
 # ---------------------------------------------------------------- resident: post
 
 
+# Where a service is ordered: a compound or a building of the resident's own community.
+ORDER_PLACES = (AreaLevel.compound, AreaLevel.building)
+
+
+def _home_community_code(actor: Actor) -> str | None:
+    """The code of the community the actor lives in; None when their home is above one."""
+    length = code_length(AreaLevel.community)
+    return actor.area_code[:length] if len(actor.area_code) >= length else None
+
+
 async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
-    """The compounds and buildings `create_order` accepts from the actor: those of their own
-    community, by code (so each compound comes before its buildings)."""
-    community_length = code_length(AreaLevel.community)
-    if len(actor.area_code) < community_length:
+    """The places `create_order` accepts from the actor, by code (each compound before its buildings)."""
+    community = _home_community_code(actor)
+    if community is None:
         return []
     return list(
         await session.scalars(
             select(Area)
-            .where(
-                Area.code.startswith(actor.area_code[:community_length]),
-                Area.level.in_((AreaLevel.compound, AreaLevel.building)),
-            )
+            .where(Area.code.startswith(community), Area.level.in_(ORDER_PLACES))
             .order_by(Area.code)
         )
     )
@@ -345,12 +351,10 @@ async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
 async def create_order(session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime) -> Order:
     await active_category(session, data.category)
     area = await get_area(session, data.area_id)
-    community_length = code_length(AreaLevel.community)
-    if len(actor.area_code) < community_length or not area.code.startswith(
-        actor.area_code[:community_length]
-    ):
+    community = _home_community_code(actor)
+    if community is None or not area.code.startswith(community):
         raise Forbidden("You can order services only in your own community.", code="outside_your_community")
-    if area.level not in (AreaLevel.compound, AreaLevel.building):
+    if area.level not in ORDER_PLACES:
         raise InvalidInput(
             "Choose the building or compound where the service is needed.", code="area_too_broad"
         )

@@ -227,23 +227,9 @@ async def _locked_redemption(session: AsyncSession, redemption_id: int) -> tuple
     return redemption, reward
 
 
-async def _member_area(session: AsyncSession, user_id: int) -> str:
-    user = await session.get(User, user_id)
-    area = await session.get(Area, user.area_id) if user and user.area_id else None
-    return area.code if area else ""
-
-
-async def _may_hand_out(session: AsyncSession, actor: Actor, redemption: Redemption, reward: Reward) -> bool:
-    """The reward's publisher and managers of the member's area hand rewards out."""
-    return (
-        actor.is_admin
-        or reward.created_by_id == actor.id
-        or (actor.is_manager and actor.manages(await _member_area(session, redemption.user_id)))
-    )
-
-
 def _handed_out_by(actor: Actor):
-    """`_may_hand_out` as a condition on redemptions joined with their rewards."""
+    """Who hands a reward out: its publisher, and managers of the member's area (administrators
+    everywhere). A condition on redemptions joined with their rewards."""
     if actor.is_admin:
         return Redemption.id.is_not(None)
     conditions = [Reward.created_by_id == actor.id]
@@ -258,11 +244,20 @@ def _handed_out_by(actor: Actor):
     return or_(*conditions)
 
 
+async def _may_hand_out(session: AsyncSession, actor: Actor, redemption_id: int) -> bool:
+    found = await session.scalar(
+        select(Redemption.id)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.id == redemption_id, _handed_out_by(actor))
+    )
+    return found is not None
+
+
 async def fulfil(
     session: AsyncSession, actor: Actor, redemption_id: int, pickup_code: str, now: datetime, tz: ZoneInfo
 ) -> Redemption:
     redemption, reward = await _locked_redemption(session, redemption_id)
-    if not await _may_hand_out(session, actor, redemption, reward):
+    if not await _may_hand_out(session, actor, redemption_id):
         raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
     _refuse_unless_due(redemption.status, redemption.pickup_deadline, now)
     if not hmac.compare_digest(redemption.pickup_code, pickup_code):
@@ -382,7 +377,7 @@ async def cancel(
     session: AsyncSession, actor: Actor, redemption_id: int, now: datetime, tz: ZoneInfo
 ) -> Redemption:
     redemption, reward = await _locked_redemption(session, redemption_id)
-    if redemption.user_id != actor.id and not await _may_hand_out(session, actor, redemption, reward):
+    if redemption.user_id != actor.id and not await _may_hand_out(session, actor, redemption_id):
         raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
     if redemption.status != RedemptionStatus.pending:
         raise Conflict(f"This redemption is already {redemption.status}.", code="redemption_not_pending")
@@ -453,8 +448,7 @@ async def get_redemption(session: AsyncSession, actor: Actor, redemption_id: int
         .execution_options(populate_existing=True)
     )
     if redemption is None or (
-        redemption.user_id != actor.id
-        and not await _may_hand_out(session, actor, redemption, redemption.reward)
+        redemption.user_id != actor.id and not await _may_hand_out(session, actor, redemption_id)
     ):
         raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
     (read,) = await redemption_reads(session, actor, [redemption])

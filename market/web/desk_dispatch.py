@@ -18,7 +18,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.service import area_read, get_area
+from market.areas.service import area_read, get_area, managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
 from market.dispatch import service as dispatch
 from market.dispatch.schemas import ApplyRequest, PlanCreate
@@ -109,7 +109,7 @@ async def _board(
     offset: int = 0,
 ) -> dict[str, Any]:
     actor = request.user
-    areas = await dispatch.plan_areas(session, actor)
+    areas = await managed_areas(session, actor)
     names = {a.id: a.name for a in areas}
     chosen = area_id or actor.area_id or next((a.id for a in areas), None)
     if chosen is None:

@@ -17,8 +17,7 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import AreaLevel
-from market.areas.service import get_area, subtree
+from market.areas.service import managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
 from market.fields import Id, PathId, text
 from market.ledger import service as ledger
@@ -38,8 +37,6 @@ BALANCE = "desk/ledger_balance.html"
 OWED = "desk/ledger_owed.html"
 REPORTS = "desk/reports.html"
 REPORT_MONTHS = (3, 6, 12, 24)
-# The areas a report can be about: the levels that have managers.
-REPORT_LEVELS = frozenset({AreaLevel.street, AreaLevel.community, AreaLevel.grid})
 # Texts the charts draw (titles, series, axes), handed to reports.js with the figures.
 CHART_TEXT = (
     "points_title",
@@ -143,11 +140,9 @@ def _local_bounds(
 
 
 async def _report_areas(session: AsyncSession, actor: Actor, lang: str) -> list[tuple[int, str]]:
-    home = await get_area(session, actor.area_id) if actor.area_id else None
     return [
         (a.id, f"{a.name} · {translate(lang, f'area_level.{a.level}')}")
-        for a in await subtree(session, home)
-        if a.level in REPORT_LEVELS
+        for a in await managed_areas(session, actor)
     ]
 
 

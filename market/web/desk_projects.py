@@ -211,9 +211,7 @@ async def _need_context(
     _, community = await _community(session, actor, community_id)
     if community is None or not runs(actor, community.code):
         raise NotFound("No community of yours to publish needs for.", code="area_not_found")
-    places = [
-        a for a in await subtree(session, await get_area(session, community.id)) if a.level in NEED_PLACES
-    ]
+    places = await subtree(session, await get_area(session, community.id), NEED_PLACES)
     return {
         "community": community,
         # Deeper places are indented under their parents (the subtree comes sorted by code).
