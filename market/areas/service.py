@@ -23,6 +23,14 @@ async def get_area(session: AsyncSession, area_id: int) -> Area:
     return area
 
 
+async def managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:
+    """The area, when the actor manages it (no actor: a scheduled job, which acts everywhere)."""
+    area = await get_area(session, area_id)
+    if actor is not None and not actor.manages(area.code):
+        raise Forbidden("That area is outside your own.", code="outside_your_area")
+    return area
+
+
 def require_community(area: Area) -> Area:
     """Things that belong to a community (plans, settings, projects) name one, not any area."""
     if area.level != AreaLevel.community:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
-from market.areas.service import get_area, require_community
+from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
@@ -175,13 +175,6 @@ async def _volunteer_specs(session: AsyncSession, area: Area) -> list[VolunteerS
 # ---------------------------------------------------------------- plans
 
 
-async def _managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:
-    area = await get_area(session, area_id)
-    if actor is not None and not actor.manages(area.code):
-        raise Forbidden("That area is outside your own.", code="outside_your_area")
-    return area
-
-
 async def create_plan(
     session: AsyncSession,
     actor: Actor | None,
@@ -191,7 +184,7 @@ async def create_plan(
     settings: Settings,
 ) -> DispatchPlan:
     """Plan the area's waiting orders (or the given ones). `actor` None: auto-dispatch."""
-    area = await _managed_area(session, actor, area_id)
+    area = await managed_area(session, actor, area_id)
     asked = sorted(set(order_ids)) if order_ids is not None else None
     if asked is not None:
         inside = set(
@@ -314,7 +307,7 @@ async def plan_read(session: AsyncSession, plan: DispatchPlan) -> PlanRead:
 async def list_plans(
     session: AsyncSession, actor: Actor, area_id: int | None, limit: int, offset: int
 ) -> tuple[list[PlanListItem], int]:
-    root = (await _managed_area(session, actor, area_id)).code if area_id is not None else actor.area_code
+    root = (await managed_area(session, actor, area_id)).code if area_id is not None else actor.area_code
     stmt = select(DispatchPlan).where(DispatchPlan.area_code.startswith(root, autoescape=True))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     plans = await session.scalars(stmt.order_by(DispatchPlan.id.desc()).limit(limit).offset(offset))
@@ -429,7 +422,7 @@ async def set_auto_dispatch(
 ) -> AutoDispatchRead:
     if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
         raise Forbidden("Only community managers turn auto-dispatch on or off.", code="manager_required")
-    area = require_community(await _managed_area(session, actor, community_id))
+    area = require_community(await managed_area(session, actor, community_id))
     row = await session.get(AutoDispatch, area.id, with_for_update=True)
     if row is None:
         row = AutoDispatch(community_id=area.id, enabled=enabled, updated_by_id=actor.id, updated_at=now)

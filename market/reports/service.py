@@ -19,10 +19,9 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area
-from market.areas.service import get_area
+from market.areas.service import managed_area
 from market.auth.access import Actor
 from market.categories.models import ServiceCategory
-from market.errors import Forbidden
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
 from market.orders.models import Order, OrderEvent, OrderStatus
 from market.reports.schemas import (
@@ -53,10 +52,7 @@ def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
 async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None) -> Area | None:
     if area_id is None and actor.area_id is None:
         return None  # an administrator without a home area: every area
-    area = await get_area(session, area_id if area_id is not None else actor.area_id)
-    if not actor.manages(area.code):
-        raise Forbidden("That area is outside your own.", code="outside_your_area")
-    return area
+    return await managed_area(session, actor, area_id if area_id is not None else actor.area_id)
 
 
 async def _points_per_month(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area
-from market.areas.service import get_area
+from market.areas.service import get_area, managed_area
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import get_user
@@ -198,12 +198,7 @@ async def list_volunteers(
         raise InvalidInput("Give both free_from and free_until, or neither.", code="invalid_window")
     if free_from and free_until and free_from >= free_until:
         raise InvalidInput("free_until must be after free_from.", code="invalid_window")
-    if area_id is not None:
-        root_code = (await get_area(session, area_id)).code
-        if not actor.manages(root_code):
-            raise Forbidden("That area is outside your own.", code="outside_your_area")
-    else:
-        root_code = actor.area_code
+    root_code = actor.area_code if area_id is None else (await managed_area(session, actor, area_id)).code
     load = held_orders_count().label("load")
     stmt = (
         select(User, VolunteerProfile, load)
