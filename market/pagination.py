@@ -11,9 +11,11 @@ from litestar.params import QueryParameter
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+# The furthest a list can be paged; pages that send an offset back in a form check it against this.
+MAX_OFFSET = 1_000_000
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip")]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="Items to skip")]
 
 
 class Page(msgspec.Struct, Generic[T]):

@@ -23,6 +23,12 @@ async def get_area(session: AsyncSession, area_id: int) -> Area:
     return area
 
 
+async def area_names(session: AsyncSession, ids: Collection[int]) -> dict[int, str]:
+    """The areas' names by id, in id order."""
+    rows = await session.execute(select(Area.id, Area.name).where(Area.id.in_(sorted(ids))).order_by(Area.id))
+    return dict(rows.tuples().all())
+
+
 async def managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:
     """The area, when the actor manages it (no actor: a scheduled job, which acts everywhere)."""
     area = await get_area(session, area_id)

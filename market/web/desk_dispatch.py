@@ -25,20 +25,29 @@ from market.dispatch.schemas import ApplyRequest, PlanCreate
 from market.errors import Forbidden, NotFound
 from market.fields import PathId, query_id
 from market.orders import service as orders
-from market.orders.schemas import DispatchRequest, ReasonRequest
-from market.pagination import Offset
+from market.orders.schemas import DispatchRequest, OrderDetail, ReasonRequest
+from market.pagination import MAX_OFFSET, Offset
 from market.settings import Settings
 from market.teams.service import list_teams
 from market.volunteers.service import list_volunteers
 from market.web.i18n import Message, lang_of, translate
-from market.web.pages import Form, FormData, FormInvalid, category_names, handling, page, parse, see_other
+from market.web.pages import (
+    Form,
+    FormData,
+    FormInvalid,
+    category_names,
+    form_int,
+    handling,
+    page,
+    parse,
+    see_other,
+)
 
 PATH = "/desk/dispatch"
 BOARD = "desk/dispatch_board.html"
 PLAN = "desk/dispatch_plan.html"
 ORDER = "desk/dispatch_order.html"
 LIMIT = 20
-MAX_OFFSET = 1_000_000  # as `market.pagination.Offset`
 RECENT_PLANS = 10
 SectionName = Annotated[str, QueryParameter(pattern="^(" + "|".join(orders.BOARD_SECTIONS) + ")$")]
 
@@ -81,8 +90,7 @@ def skip_reason(lang: str, note: str) -> str:
 def _list_offset(form: Form) -> int:
     """Where the order page's volunteer list was (its forms send it back), to show the same
     volunteers again when a form is refused; a value that is no offset starts the list over."""
-    value = str(form.value("offset"))
-    return int(value) if value.isdecimal() and int(value) <= MAX_OFFSET else 0
+    return form_int(form, "offset", le=MAX_OFFSET) or 0
 
 
 def waited(now: datetime, since: datetime) -> Message:
@@ -156,6 +164,14 @@ async def _plan(request: ActorRequest, session: AsyncSession, now: datetime, pla
     }
 
 
+async def _managed(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
+    """The order, when the actor is one of its grid workers or managers."""
+    order = await orders.get_order(session, actor, order_id)
+    if not actor.manages(order.area.code):
+        raise Forbidden("Only the order's grid workers and managers can do this.", code="manager_required")
+    return order
+
+
 async def _order(
     request: ActorRequest,
     session: AsyncSession,
@@ -165,9 +181,7 @@ async def _order(
     offset: int = 0,
 ) -> dict[str, Any]:
     actor = request.user
-    order = await orders.get_order(session, actor, order_id)
-    if not actor.manages(order.area.code):
-        raise Forbidden("Only the order's grid workers and managers can do this.", code="manager_required")
+    order = await _managed(session, actor, order_id)
     can_dispatch = order.status in orders.TRANSITIONS["dispatch"][0]
     volunteers, total = [], 0
     if can_dispatch:
@@ -236,9 +250,8 @@ class DispatchDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _board(request, session, settings, now)
         # The area is the board's, in a hidden input: what is wrong with it is said above the button.
-        async with handling(form, BOARD, context, shown=()):
+        async with handling(session, form, BOARD, lambda: _board(request, session, settings, now), shown=()):
             body = parse(form, PlanCreate, settings.tz)
             plan = await dispatch.create_plan(session, request.user, body.area_id, None, now, settings)
         return see_other(f"{PATH}/plans/{plan.id}", notice="dispatch_plan_made")
@@ -264,16 +277,22 @@ class DispatchDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _plan(request, session, now, plan_id)
-        async with handling(form, PLAN, context, fields={"pairs_not_in_plan": "pair_ids"}):
-            # "Apply all" sends no pair ids: the service then offers every proposed pair.
-            chosen = None if form.value("scope") == "all" else form.all("pair_ids")
-            if chosen == []:
-                form.errors["pair_ids"] = ("dispatch.choose_pairs", {})
-                raise FormInvalid
-            body = parse(form, ApplyRequest, settings.tz, pair_ids=chosen)
+        async with handling(
+            session,
+            form,
+            PLAN,
+            lambda: _plan(request, session, now, plan_id),
+            fields={"pairs_not_in_plan": "pair_ids"},
+        ):
+            # "Apply all" names no pairs: the service then offers every proposed pair.
+            pair_ids = None
+            if form.value("scope") != "all":
+                pair_ids = parse(form, ApplyRequest, settings.tz).pair_ids
+                if pair_ids is None:
+                    form.errors["pair_ids"] = ("dispatch.choose_pairs", {})
+                    raise FormInvalid
             await dispatch.apply_plan(
-                session, request.user, plan_id, body.pair_ids, now, settings.offer_ttl_minutes
+                session, request.user, plan_id, pair_ids, now, settings.offer_ttl_minutes
             )
         return see_other(f"{PATH}/plans/{plan_id}", notice="dispatch_plan_applied")
 
@@ -302,12 +321,16 @@ class DispatchDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _order(request, session, settings, now, order_id, _list_offset(form))
-        async with handling(form, ORDER, context, fields=DISPATCH_FIELDS):
-            chosen = form.all("volunteer_ids")
+        async with handling(
+            session,
+            form,
+            ORDER,
+            lambda: _order(request, session, settings, now, order_id, _list_offset(form)),
+            fields=DISPATCH_FIELDS,
+        ):
             # The mode is about the volunteers ticked; an offer to a team is always a pool.
-            mode = (form.value("mode") or None) if chosen else None
-            body = parse(form, DispatchRequest, settings.tz, volunteer_ids=chosen, mode=mode)
+            mode = (form.value("mode") or None) if form.all("volunteer_ids") else None
+            body = parse(form, DispatchRequest, settings.tz, mode=mode)
             await orders.dispatch(session, request.user, order_id, body, now, settings.offer_ttl_minutes)
         return see_other(f"{PATH}/orders/{order_id}", notice="dispatch_order_offered")
 
@@ -333,7 +356,14 @@ class DispatchDesk(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        return await _close(request, data, session, settings, now, order_id, orders.cancel, "cancelled")
+        return await _close(request, data, session, settings, now, order_id, _cancel, "cancelled")
+
+
+async def _cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
+    """Cancel from the desk only as one of the order's managers: the service also lets the resident
+    who posted it, from their own page."""
+    await _managed(session, actor, order_id)
+    await orders.cancel(session, actor, order_id, reason, now)
 
 
 async def _close(
@@ -348,8 +378,9 @@ async def _close(
 ) -> Redirect:
     """Reject or cancel an order with the reason typed."""
     form = Form.of(data)
-    context = await _order(request, session, settings, now, order_id, _list_offset(form))
-    async with handling(form, ORDER, context):
+    async with handling(
+        session, form, ORDER, lambda: _order(request, session, settings, now, order_id, _list_offset(form))
+    ):
         body = parse(form, ReasonRequest, settings.tz)
         await action(session, request.user, order_id, body.reason, now)
     return see_other(f"{PATH}/orders/{order_id}", notice=f"dispatch_order_{outcome}")

@@ -22,6 +22,7 @@ from market.auth.access import Actor, ActorRequest, requires_manager
 from market.fields import Id, PathId, text
 from market.ledger import service as ledger
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
+from market.pagination import MAX_OFFSET
 from market.reports import service as report_service
 from market.reports.schemas import ReportSummary
 from market.settings import Settings
@@ -52,7 +53,7 @@ CHART_TEXT = (
     "minutes_axis",
     "ratings_title",
 )
-Skip = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+Skip = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
 # The dates a statement may be filtered by: the ledger's entries are all well inside, and dates far
 # out would overflow on their way to moments in UTC.
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -88,11 +89,16 @@ class ReportFilters(msgspec.Struct):
 
 
 async def _filters(
-    request: Request, schema: type[S], template: str, context: dict[str, Any], tz: ZoneInfo
+    request: Request,
+    session: AsyncSession,
+    schema: type[S],
+    template: str,
+    context: dict[str, Any],
+    tz: ZoneInfo,
 ) -> tuple[Form, S]:
     """The page's query as a filter form; a bad value shows the page again with its error."""
     form = Form.of(dict(request.query_params.items()))
-    async with handling(form, template, context):
+    async with handling(session, form, template, lambda: context):
         return form, parse(form, schema, tz)
 
 
@@ -205,7 +211,7 @@ class LedgerPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         context = _ledger_context(request, items=[], query={})
-        form, f = await _filters(request, AccountFilters, ACCOUNTS, context, settings.tz)
+        form, f = await _filters(request, session, AccountFilters, ACCOUNTS, context, settings.tz)
         items, total = await ledger.list_accounts(
             session,
             request.user,
@@ -233,8 +239,8 @@ class LedgerPages(Controller):
         context = _ledger_context(
             request, account=detail, entries=[], query={}, api_query={}, dates=(EARLIEST, LATEST)
         )
-        form, f = await _filters(request, StatementFilters, ACCOUNT, context, settings.tz)
-        async with handling(form, ACCOUNT, context):
+        form, f = await _filters(request, session, StatementFilters, ACCOUNT, context, settings.tz)
+        async with handling(session, form, ACCOUNT, lambda: context):
             since, until = _local_bounds(form, f, settings.tz)
         entries, total = await ledger.entries(
             session,
@@ -268,7 +274,7 @@ class LedgerPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         context = _ledger_context(request, balance=None)
-        form, f = await _filters(request, BalanceFilters, BALANCE, context, settings.tz)
+        form, f = await _filters(request, session, BalanceFilters, BALANCE, context, settings.tz)
         context.update(balance=await ledger.trial_balance(session, f.asset))
         return page(request, BALANCE, form=form, **context)
 
@@ -280,7 +286,7 @@ class LedgerPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         context = _ledger_context(request, rows=[], names={}, query={})
-        form, f = await _filters(request, OwedFilters, OWED, context, settings.tz)
+        form, f = await _filters(request, session, OwedFilters, OWED, context, settings.tz)
         status = None if f.status == "all" else OwedStatus(f.status)
         rows, names, total = await ledger.list_owed(session, request.user, status, PAGE_SIZE, f.offset)
         context.update(rows=rows, names=names, total=total, offset=f.offset, query={"status": f.status})
@@ -300,7 +306,7 @@ class LedgerPages(Controller):
             "month_options": [(n, translate(lang, "reports.months_n", n=n)) for n in REPORT_MONTHS],
             "report": None,
         }
-        _, f = await _filters(request, ReportFilters, REPORTS, context, settings.tz)
+        _, f = await _filters(request, session, ReportFilters, REPORTS, context, settings.tz)
         report = await report_service.summary(session, request.user, f.area_id, f.months, now, settings.tz)
         chart = _chart(report, lang)
         context.update(

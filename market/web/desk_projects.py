@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -27,11 +26,11 @@ from market.auth.access import Actor, ActorRequest, requires_manager
 from market.auth.models import Role
 from market.auth.service import user_names
 from market.errors import NotFound
-from market.fields import Id, PathId, query_id
+from market.fields import ID_MAX, Id, PathId, query_id
 from market.needs import service as needs
 from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
 from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
-from market.pagination import Offset
+from market.pagination import Offset, Page
 from market.projects import service as projects
 from market.projects.models import ProjectStatus
 from market.projects.routes import community_managers
@@ -49,6 +48,7 @@ from market.web.i18n import lang_of, translate
 from market.web.pages import (
     Form,
     FormData,
+    form_int,
     handling,
     local_input,
     page,
@@ -89,13 +89,6 @@ class HoursForm(HoursRequest, kw_only=True):
     participant_id: Id
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
-    items: Sequence[Any]
-    total: int
-    offset: int
-
-
 def runs(actor: Actor, community_code: str) -> bool:
     """Whether the actor may run the community's needs, plans and projects (community managers and
     street admins of its area, as the services and the API's guards decide)."""
@@ -132,11 +125,6 @@ async def _community(
         return followed, chosen
     own = next((c for c in followed if actor.area_code.startswith(c.code)), None)
     return followed, own or (followed[0] if followed else None)
-
-
-def _form_community(form: Form) -> int | None:
-    value = str(form.value("community_id"))
-    return int(value) if value.isdigit() else None
 
 
 async def _board_context(
@@ -177,7 +165,7 @@ async def _board_context(
             session, actor, community_id=community.id, status=status, limit=LIMIT, offset=skip
         )
         delivered = await projects.delivery_progress(session, [p.id for p in items])
-        context["projects"] = Listing(items, total, skip)
+        context["projects"] = Page(items, total, LIMIT, skip)
         context["progress"] = {p.id: progress(delivered.get(p.id, [])) for p in items}
     if show in (None, "needs"):
         rows, total = await needs.list_needs(
@@ -189,7 +177,7 @@ async def _board_context(
             limit=LIMIT,
             offset=skip,
         )
-        context["needs"] = Listing(await needs.need_reads(session, rows), total, skip)
+        context["needs"] = Page(await needs.need_reads(session, rows), total, LIMIT, skip)
     if show in (None, "resources"):
         rows, total = await units.list_resources(
             session,
@@ -201,16 +189,19 @@ async def _board_context(
             limit=LIMIT,
             offset=skip,
         )
-        context["resources"] = Listing(await units.resource_reads(session, rows), total, skip)
+        context["resources"] = Page(await units.resource_reads(session, rows), total, LIMIT, skip)
     return context
 
 
-async def _need_context(
-    session: AsyncSession, actor: Actor, lang: str, community_id: int | None
-) -> dict[str, Any]:
+async def _need_community(session: AsyncSession, actor: Actor, community_id: int | None) -> AreaRead:
+    """The community a need is published for (as `_community` chooses it), if the actor runs it."""
     _, community = await _community(session, actor, community_id)
     if community is None or not runs(actor, community.code):
         raise NotFound("No community of yours to publish needs for.", code="area_not_found")
+    return community
+
+
+async def _need_context(session: AsyncSession, lang: str, community: AreaRead) -> dict[str, Any]:
     places = await subtree(session, await get_area(session, community.id), NEED_PLACES)
     return {
         "community": community,
@@ -316,10 +307,14 @@ async def _act(
     at that form (`form_for`). A search for volunteers (`q`) the form was sent from is kept."""
     form = Form.of(data)
     search = str(form.value("q"))[:SEARCH_LENGTH]
-    context = await _project_context(
-        session, request.user, lang_of(request), project_id, now, form_for, search
-    )
-    async with handling(form, PROJECT, context, fields=fields, shown=shown):
+    async with handling(
+        session,
+        form,
+        PROJECT,
+        lambda: _project_context(session, request.user, lang_of(request), project_id, now, form_for, search),
+        fields=fields,
+        shown=shown,
+    ):
         await work(form)
     return see_other(url(f"/desk/projects/{project_id}", q=search), notice=f"projects_{form_for}_done")
 
@@ -361,10 +356,9 @@ class ProjectPages(Controller):
         session: NamedDependency[AsyncSession],
         community: query_id("The community the need is for") = None,
     ) -> Template:
-        context = await _need_context(session, request.user, lang_of(request), community)
-        chosen = context["community"]
+        chosen = await _need_community(session, request.user, community)
         form = Form({"community_id": str(chosen.id), "area_id": str(chosen.id), "priority": "3"})
-        return page(request, NEED_FORM, form=form, **context)
+        return page(request, NEED_FORM, form=form, **await _need_context(session, lang_of(request), chosen))
 
     @post("/needs/new", guards=[community_managers])
     async def publish_need(
@@ -376,9 +370,12 @@ class ProjectPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _need_context(session, request.user, lang_of(request), _form_community(form))
+        chosen = await _need_community(session, request.user, form_int(form, "community_id", le=ID_MAX))
         refusals = {c: "area_id" for c in ("area_not_found", "not_in_a_community", "outside_your_area")}
-        async with handling(form, NEED_FORM, context, fields={**refusals, "deadline_passed": "deadline"}):
+        fields = {**refusals, "deadline_passed": "deadline"}
+        async with handling(
+            session, form, NEED_FORM, lambda: _need_context(session, lang_of(request), chosen), fields=fields
+        ):
             need = await needs.create_need(session, request.user, parse(form, NeedCreate, settings.tz), now)
         back = f"/desk/projects?community={need.community_id}&show=needs"
         return see_other(back, notice="projects_need_published")
@@ -393,10 +390,13 @@ class ProjectPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _board_context(
-            session, request.user, now, lang_of(request), community_id=_form_community(form)
-        )
-        async with handling(form, BOARD, context):
+        community_id = form_int(form, "community_id", le=ID_MAX)
+        async with handling(
+            session,
+            form,
+            BOARD,
+            lambda: _board_context(session, request.user, now, lang_of(request), community_id=community_id),
+        ):
             body = parse(form, PlanCreate, settings.tz)
             plan = await needs.create_plan(session, request.user, body.community_id, now)
         return see_other(f"/desk/projects/allocations/{plan.id}")
@@ -435,14 +435,14 @@ class ProjectPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _plan_context(session, request.user, plan_id)
         fields = {"deadline_passed": "deadline", "window_order": "deadline", "flows_not_in_plan": "flow_ids"}
-        async with handling(form, PLAN, context, fields=fields):
-            chosen = form.all("flow_ids")
-            if not chosen:
+        async with handling(
+            session, form, PLAN, lambda: _plan_context(session, request.user, plan_id), fields=fields
+        ):
+            if not form.all("flow_ids"):
                 # The API applies every flow when none are named; on the page, none ticked means none.
                 form.errors["flow_ids"] = ("projects.choose_flows", {})
-            body = parse(form, ApplyRequest, settings.tz, flow_ids=chosen)
+            body = parse(form, ApplyRequest, settings.tz)
             project = await needs.apply_plan(session, request.user, plan_id, body, now)
         return see_other(f"/desk/projects/{project.id}", notice="projects_plan_applied")
 

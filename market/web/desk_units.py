@@ -4,8 +4,8 @@ redemption out by its pickup code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -15,12 +15,12 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.service import get_area
+from market.areas.service import area_names
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import Role
 from market.errors import Conflict, NotFound
 from market.fields import Id, PathId, query_id
-from market.pagination import Offset
+from market.pagination import MAX_OFFSET, Offset
 from market.projects import service as projects
 from market.projects.schemas import DeliveryCreate
 from market.rewards import service as rewards
@@ -30,15 +30,19 @@ from market.settings import Settings
 from market.units import service as units
 from market.units.models import Resource, ResourceCategory, ResourceStatus
 from market.units.schemas import ResourceCreate, ResourceUpdate, UnitRead
-from market.web.i18n import lang_of, translate
+from market.web.i18n import lang_of
 from market.web.pages import (
     Form,
     FormData,
     FormInvalid,
+    form_int,
     handling,
+    local_input,
     page,
     parse,
     see_other,
+    url,
+    word_options,
 )
 
 HOME = "/desk/unit"
@@ -46,7 +50,10 @@ COMMITMENTS = f"{HOME}/commitments"
 REWARDS = f"{HOME}/rewards"
 FULFIL = f"{HOME}/fulfil"
 LIMIT = 20
-LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+RESOURCE_FORM = "desk/unit_resource_form.html"
+COMMITMENTS_PAGE = "desk/unit_commitments.html"
+REWARD_FORM = "desk/unit_reward_form.html"
+FULFIL_PAGE = "desk/unit_fulfil.html"
 
 RESOURCE_FIELDS = {
     "window_order": "available_until",
@@ -105,20 +112,9 @@ def _chosen(mine: list[UnitRead], unit_id: int | None) -> UnitRead | None:
     raise NotFound(f"Unit {unit_id} does not exist.", code="unit_not_found")
 
 
-async def _area_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    """Names by id. Pages keep plain values: a refused form renders after the rollback."""
-    return {i: (await get_area(session, i)).name for i in sorted(ids)}
-
-
-def _local_input(moment: datetime | None, tz: ZoneInfo) -> str:
-    """A UTC moment as the value of a datetime-local input."""
-    return moment.astimezone(tz).strftime(LOCAL_MINUTE) if moment else ""
-
-
 def _offset(form: Form) -> int:
     """The list page a form was sent from, to show that page again if the form is refused."""
-    value = str(form.value("offset"))
-    return int(value) if value.isdigit() else 0
+    return form_int(form, "offset", le=MAX_OFFSET) or 0
 
 
 def _reward_state(reward: Reward, now: datetime) -> str:
@@ -135,19 +131,7 @@ def _pickup_code(form: Form, schema: type[F], tz: ZoneInfo) -> F:
     except FormInvalid:
         if "pickup_code" in form.errors and form.value("pickup_code"):
             form.errors["pickup_code"] = ("unit.fulfil.code_format", {})
-        # A hidden field has no place for its error; say it above the form.
-        if hidden := form.errors.pop("redemption_id", None):
-            form.problems.append(hidden)
         raise
-
-
-def _commitments_page(offset: int) -> str:
-    return f"{COMMITMENTS}?offset={offset}" if offset else COMMITMENTS
-
-
-def _checked(form: Form, name: str) -> None:
-    """Checkboxes arrive as one value or several; keep them as a list."""
-    form.values[name] = form.all(name)
 
 
 def _resource_values(resource: Resource, tz: ZoneInfo) -> dict[str, Any]:
@@ -156,8 +140,8 @@ def _resource_values(resource: Resource, tz: ZoneInfo) -> dict[str, Any]:
         "title": resource.title,
         "quantity": str(resource.quantity),
         "community_ids": sorted(str(c.community_id) for c in resource.communities),
-        "available_from": _local_input(resource.available_from, tz),
-        "available_until": _local_input(resource.available_until, tz),
+        "available_from": local_input(resource.available_from, tz),
+        "available_until": local_input(resource.available_until, tz),
         "description": resource.description,
         # The form offers published and withdrawn; a used-up resource stays used up when "published".
         "status": "withdrawn" if resource.status == ResourceStatus.withdrawn else "published",
@@ -199,7 +183,7 @@ class UnitDesk(Controller):
             "desk/unit_overview.html",
             units=mine,
             unit=chosen,
-            communities=await _area_names(session, set(chosen.community_ids) if chosen else set()),
+            communities=await area_names(session, chosen.community_ids if chosen else []),
             resources=resources,
             total=total,
             limit=LIMIT,
@@ -214,15 +198,21 @@ class UnitDesk(Controller):
         unit: UnitRead,
         resource: Resource | None = None,
     ) -> dict[str, Any]:
-        t = partial(translate, lang_of(request))
+        lang = lang_of(request)
         return {
             "units": mine,
             "unit": unit,
             "resource": (await units.resource_reads(session, [resource]))[0] if resource else None,
-            "categories": [(c.value, t(f"resource_category.{c.value}")) for c in ResourceCategory],
-            "statuses": [(s.value, t(f"resource_status.{s.value}")) for s in SETTABLE_STATUSES],
-            "communities": await _area_names(session, set(unit.community_ids)),
+            "categories": word_options(lang, "resource_category", ResourceCategory),
+            "statuses": word_options(lang, "resource_status", SETTABLE_STATUSES),
+            "communities": await area_names(session, unit.community_ids),
         }
+
+    async def _edit_context(
+        self, request: ActorRequest, session: AsyncSession, resource: Resource
+    ) -> dict[str, Any]:
+        mine = await _my_units(session, request.user)
+        return await self._resource_context(request, session, mine, _chosen(mine, resource.unit_id), resource)
 
     @get("/resources/new")
     async def new_resource_form(
@@ -237,9 +227,9 @@ class UnitDesk(Controller):
         chosen = _chosen(mine, unit)
         if chosen is None:
             raise NotFound("You act for no unit.", code="unit_not_found")
-        form = Form({"available_from": _local_input(now, settings.tz)})
+        form = Form({"available_from": local_input(now, settings.tz)})
         context = await self._resource_context(request, session, mine, chosen)
-        return page(request, "desk/unit_resource_form.html", form=form, **context)
+        return page(request, RESOURCE_FORM, form=form, **context)
 
     @post("/resources/new")
     async def new_resource(
@@ -256,9 +246,13 @@ class UnitDesk(Controller):
         if chosen is None:
             raise NotFound("You act for no unit.", code="unit_not_found")
         form = Form.of(data)
-        _checked(form, "community_ids")
-        context = await self._resource_context(request, session, mine, chosen)
-        async with handling(form, "desk/unit_resource_form.html", context, fields=RESOURCE_FIELDS):
+        async with handling(
+            session,
+            form,
+            RESOURCE_FORM,
+            lambda: self._resource_context(request, session, mine, chosen),
+            fields=RESOURCE_FIELDS,
+        ):
             body = parse(form, ResourceCreate, settings.tz, unit_id=chosen.id)
             await units.create_resource(session, request.user, body, now)
         return see_other(f"{HOME}?unit={chosen.id}", notice="unit_resource_published")
@@ -272,12 +266,8 @@ class UnitDesk(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         resource = await units.visible_resource(session, request.user, resource_id)
-        mine = await _my_units(session, request.user)
-        context = await self._resource_context(
-            request, session, mine, _chosen(mine, resource.unit_id), resource
-        )
         form = Form(_resource_values(resource, settings.tz))
-        return page(request, "desk/unit_resource_form.html", form=form, **context)
+        return page(request, RESOURCE_FORM, form=form, **await self._edit_context(request, session, resource))
 
     @post("/resources/{resource_id:int}")
     async def edit_resource(
@@ -290,14 +280,16 @@ class UnitDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         resource = await units.visible_resource(session, request.user, resource_id)
-        mine = await _my_units(session, request.user)
-        context = await self._resource_context(
-            request, session, mine, _chosen(mine, resource.unit_id), resource
-        )
+        unit_id = resource.unit_id
         shown = _resource_values(resource, settings.tz)
         form = Form.of(data)
-        _checked(form, "community_ids")
-        async with handling(form, "desk/unit_resource_form.html", context, fields=RESOURCE_FIELDS):
+
+        async def context() -> dict[str, Any]:
+            # Read again: the rollback of the refused form expired the row read above.
+            again = await units.visible_resource(session, request.user, resource_id)
+            return await self._edit_context(request, session, again)
+
+        async with handling(session, form, RESOURCE_FORM, context, fields=RESOURCE_FIELDS):
             # A blank field means "unchanged" to the API; on this form it is a mistake.
             blank = {
                 name: None
@@ -315,7 +307,7 @@ class UnitDesk(Controller):
             }
             body = msgspec.structs.replace(body, **unchanged)
             await units.update_resource(session, request.user, resource_id, body, now)
-        return see_other(f"{HOME}?unit={resource.unit_id}", notice="unit_resource_saved")
+        return see_other(f"{HOME}?unit={unit_id}", notice="unit_resource_saved")
 
     # ---------------------------------------------------------------- commitments and deliveries
 
@@ -325,7 +317,7 @@ class UnitDesk(Controller):
         found, total = await projects.unit_commitments(session, actor, LIMIT, offset)
         return {
             "projects": found,
-            "communities": await _area_names(session, {p.community_id for p in found}),
+            "communities": await area_names(session, {p.community_id for p in found}),
             # Name the unit of each commitment only when the page shows more than one.
             "several_units": len({c.unit_id for p in found for c in p.commitments}) > 1,
             "form_for": form_for,
@@ -339,7 +331,7 @@ class UnitDesk(Controller):
         self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
     ) -> Template:
         context = await self._commitments_context(session, request.user, offset)
-        return page(request, "desk/unit_commitments.html", form=None, **context)
+        return page(request, COMMITMENTS_PAGE, form=None, **context)
 
     @post("/projects/{project_id:int}/commitments/{commitment_id:int}/confirm")
     async def confirm(
@@ -353,10 +345,11 @@ class UnitDesk(Controller):
     ) -> Redirect:
         form = Form.of(data)
         offset = _offset(form)
-        context = await self._commitments_context(session, request.user, offset)
-        async with handling(form, "desk/unit_commitments.html", context):
+        async with handling(
+            session, form, COMMITMENTS_PAGE, lambda: self._commitments_context(session, request.user, offset)
+        ):
             await projects.confirm_commitment(session, request.user, project_id, commitment_id, now)
-        return see_other(_commitments_page(offset), notice="unit_commitment_confirmed")
+        return see_other(url(COMMITMENTS, offset=offset or None), notice="unit_commitment_confirmed")
 
     @post("/projects/{project_id:int}/commitments/{commitment_id:int}/deliveries")
     async def deliver(
@@ -371,15 +364,18 @@ class UnitDesk(Controller):
     ) -> Redirect:
         form = Form.of(data)
         offset = _offset(form)
-        context = await self._commitments_context(session, request.user, offset, form_for=commitment_id)
         async with handling(
-            form, "desk/unit_commitments.html", context, fields={"exceeds_commitment": "quantity"}
+            session,
+            form,
+            COMMITMENTS_PAGE,
+            lambda: self._commitments_context(session, request.user, offset, form_for=commitment_id),
+            fields={"exceeds_commitment": "quantity"},
         ):
             body = parse(form, DeliveryCreate, settings.tz)
             await projects.record_delivery(
                 session, request.user, project_id, commitment_id, body.quantity, body.note, now
             )
-        return see_other(_commitments_page(offset), notice="unit_delivery_recorded")
+        return see_other(url(COMMITMENTS, offset=offset or None), notice="unit_delivery_recorded")
 
     # ---------------------------------------------------------------- rewards
 
@@ -399,7 +395,7 @@ class UnitDesk(Controller):
                 RewardRow(r, _reward_state(r, now), sorted(c.community_id for c in r.communities))
                 for r in found
             ],
-            communities=await _area_names(session, {c.community_id for r in found for c in r.communities}),
+            communities=await area_names(session, {c.community_id for r in found for c in r.communities}),
             total=total,
             limit=LIMIT,
             offset=offset,
@@ -407,7 +403,7 @@ class UnitDesk(Controller):
 
     async def _reward_context(self, session: AsyncSession, mine: list[UnitRead]) -> dict[str, Any]:
         paired = {i for u in mine for i in u.community_ids}
-        return {"communities": await _area_names(session, paired)}
+        return {"communities": await area_names(session, paired)}
 
     @get("/rewards/new")
     async def new_reward_form(
@@ -421,12 +417,12 @@ class UnitDesk(Controller):
         form = Form(
             {
                 "limit_per_person": "1",
-                "valid_until": _local_input(now + timedelta(days=30), settings.tz),
+                "valid_until": local_input(now + timedelta(days=30), settings.tz),
                 "donor": mine[0].name if len(mine) == 1 else "",
             }
         )
         context = await self._reward_context(session, mine)
-        return page(request, "desk/unit_reward_form.html", form=form, **context)
+        return page(request, REWARD_FORM, form=form, **context)
 
     @post("/rewards/new")
     async def new_reward(
@@ -437,17 +433,22 @@ class UnitDesk(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        context = await self._reward_context(session, await _my_units(session, request.user))
         form = Form.of(data)
-        _checked(form, "community_ids")
-        async with handling(form, "desk/unit_reward_form.html", context, fields=REWARD_FIELDS):
+
+        async def context() -> dict[str, Any]:
+            return await self._reward_context(session, await _my_units(session, request.user))
+
+        async with handling(session, form, REWARD_FORM, context, fields=REWARD_FIELDS):
             body = parse(form, RewardCreate, settings.tz)
             await rewards.create_reward(session, request.user, body, now)
         return see_other(REWARDS, notice="unit_reward_published")
 
     # ---------------------------------------------------------------- handing out by pickup code
 
-    async def _fulfil_context(self, session: AsyncSession, actor: Actor, offset: int) -> dict[str, Any]:
+    async def _fulfil_context(
+        self, session: AsyncSession, actor: Actor, offset: int = 0, choices: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """The counter's page; `choices` are the redemptions a code opens when it opens several."""
         rows, total = await rewards.list_redemptions(
             session, actor, RedemptionStatus.pending, LIMIT, offset, to_hand_out=True
         )
@@ -458,7 +459,7 @@ class UnitDesk(Controller):
             "offset": offset,
             "done": None,
             "checking": None,
-            "choices": [],
+            "choices": [await rewards.get_redemption(session, actor, i) for i in choices],
         }
 
     @get("/fulfil")
@@ -473,7 +474,7 @@ class UnitDesk(Controller):
         if done is not None:
             handed = await rewards.get_redemption(session, request.user, done)
             context["done"] = handed if handed.status == RedemptionStatus.fulfilled else None
-        return page(request, "desk/unit_fulfil.html", form=Form(), **context)
+        return page(request, FULFIL_PAGE, form=Form(), **context)
 
     @post("/fulfil")
     async def check_code(
@@ -487,20 +488,25 @@ class UnitDesk(Controller):
         """Whose redemption the code opens, for the counter to check before handing it out: a
         mistyped code can open another member's. Changes nothing."""
         actor = request.user
-        context = await self._fulfil_context(session, actor, 0)
         form = Form.of(data)
-        async with handling(form, "desk/unit_fulfil.html", context, fields=FULFIL_FIELDS):
+        choices: list[int] = []
+        async with handling(
+            session,
+            form,
+            FULFIL_PAGE,
+            lambda: self._fulfil_context(session, actor, choices=choices),
+            fields=FULFIL_FIELDS,
+        ):
             body = _pickup_code(form, FulfilRequest, settings.tz)
             try:
-                context["checking"] = await rewards.redemption_by_code(session, actor, body.pickup_code, now)
+                checking = await rewards.redemption_by_code(session, actor, body.pickup_code, now)
             except Conflict as error:
                 if error.code == "pickup_code_ambiguous":
                     # The counter picks the member standing there among those the code belongs to.
-                    context["choices"] = [
-                        await rewards.get_redemption(session, actor, i) for i in error.extra["redemption_ids"]
-                    ]
+                    choices.extend(error.extra["redemption_ids"])
                 raise
-        return page(request, "desk/unit_fulfil.html", form=form, **context)
+        context = await self._fulfil_context(session, actor) | {"checking": checking}
+        return page(request, FULFIL_PAGE, form=form, **context)
 
     @post("/fulfil/confirm")
     async def fulfil(
@@ -512,9 +518,16 @@ class UnitDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         actor = request.user
-        context = await self._fulfil_context(session, actor, 0)
         form = Form.of(data)
-        async with handling(form, "desk/unit_fulfil.html", context, fields=FULFIL_FIELDS):
+        # The redemption checked is a hidden input: what is wrong with it is said above the form.
+        async with handling(
+            session,
+            form,
+            FULFIL_PAGE,
+            lambda: self._fulfil_context(session, actor),
+            fields=FULFIL_FIELDS,
+            shown={"pickup_code"},
+        ):
             body = _pickup_code(form, FulfilConfirm, settings.tz)
             # Only with its code: a redemption id alone tells nothing and hands nothing out.
             redemption = await rewards.fulfil_by_code(

@@ -3,15 +3,16 @@ keep what was typed and show errors next to the field, redirects, and HTML error
 pages instead of problem+json.
 
 A page handler parses and authorises like an API route and calls the same
-services. A refused form raises `FormRejected`, which rolls the request's
-transaction back (see `market.db.provide_transaction`) and renders the form again.
+services. A refused form rolls the request's transaction back, builds the page again
+and raises `FormRejected`, which renders it with the form's errors.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -220,14 +221,13 @@ class Form:
 
 
 class FormRejected(MarketError):
-    """A form that cannot be accepted as typed: rendered again with its errors."""
+    """A form that cannot be accepted as typed: rendered again with its errors (see `handling`)."""
 
     def __init__(
-        self, template: str, context: dict[str, Any], form: Form, *, cause: MarketError | None = None
+        self, template: str, context: Mapping[str, Any], form: Form, *, cause: MarketError | None = None
     ) -> None:
         self.template = template
         self.context = {**context, "form": form}
-        self.keep_changes = bool(cause and cause.keep_changes)
         super().__init__("The form has errors", code=cause.code if cause else "invalid_input")
         self.status_code = cause.status_code if cause else HTTP_400_BAD_REQUEST
 
@@ -247,11 +247,38 @@ def _field_message(error: msgspec.ValidationError) -> Message:
     return ("form.invalid", {})
 
 
+_COLLECTIONS = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.TupleType,
+)
+
+
+def _repeats(annotation: Any) -> bool:
+    """Whether a schema's field holds several values (also when it may be None)."""
+    info = msgspec.inspect.type_info(annotation)
+    types = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    return any(isinstance(t, _COLLECTIONS) for t in types)
+
+
+def form_int(form: Form, name: str, *, le: int) -> int | None:
+    """A whole number the page sent itself (a list's offset, a chosen id): None when the field is
+    missing, holds anything else, or a number above `le`."""
+    value = str(form.value(name))
+    # `isdecimal`, not `isdigit`: int() refuses "²"; and no int() of thousands of digits.
+    if value.isdecimal() and len(value) <= len(str(le)) and int(value) <= le:
+        return int(value)
+    return None
+
+
 def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
     """The form as a request schema, every field checked so that every error is shown at once.
 
     `given` fills fields the form does not carry (ids from the path, values the page computes).
-    A `datetime-local` input (no offset) is read as local time in `tz`. Raises `FormInvalid`.
+    A field of several values (a list, a set) takes every value sent under its name (checkboxes);
+    a `datetime-local` input (no offset) is read as local time in `tz`. Raises `FormInvalid`.
     """
     raw: dict[str, Any] = {}
     for info in msgspec.structs.fields(schema):
@@ -260,7 +287,7 @@ def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
             if given[name] is not None:
                 raw[name] = given[name]
             continue
-        value = form.values.get(name)
+        value = form.all(name) if _repeats(info.type) else form.values.get(name)
         if value in (None, [], "") or (isinstance(value, str) and not value.strip()):
             if info.required:
                 form.errors[name] = ("form.required", {})
@@ -288,32 +315,46 @@ class FormInvalid(Exception):
     """The form's own checks failed; the errors are on the form."""
 
 
+# What a form's page shows besides the form: built only when the form is refused (async or not).
+PageContext = Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
+
+
 @asynccontextmanager
 async def handling(
+    session: AsyncSession,
     form: Form,
     template: str,
-    context: dict[str, Any],
+    context: PageContext,
     *,
     fields: Mapping[str, str] | None = None,
     shown: Collection[str] | None = None,
 ) -> AsyncIterator[None]:
     """Run a form's work; on invalid input or a service's refusal, render `template` again.
 
+    The page is built by `context` only then, once the refused work is rolled back (or kept,
+    for refusals that are facts, such as a failed login), so that it shows what is.
     `fields` maps refusal codes to the field they are about (`window_in_past` → `window_start`).
     `shown` names the fields the template shows an error next to, when some are not (hidden
     inputs, a button's value): errors about the others are shown above the form instead.
     """
+    cause: MarketError | None = None
     try:
         yield
     except FormInvalid:
-        _unhide(form, shown)
-        raise FormRejected(template, context, form) from None
+        pass
     except FormRejected:
         raise
     except MarketError as error:
+        cause = error
         form.refuse(error, fields or {})
-        _unhide(form, shown)
-        raise FormRejected(template, context, form, cause=error) from error
+    else:
+        return
+    _unhide(form, shown)
+    await (session.commit() if cause and cause.keep_changes else session.rollback())
+    built = context()
+    if inspect.isawaitable(built):
+        built = await built
+    raise FormRejected(template, built, form, cause=cause) from cause
 
 
 def _unhide(form: Form, shown: Collection[str] | None) -> None:

@@ -158,8 +158,9 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        context = await _order_form_context(request, session)
-        async with handling(form, ORDER_NEW, context, fields=ORDER_FIELDS):
+        async with handling(
+            session, form, ORDER_NEW, lambda: _order_form_context(request, session), fields=ORDER_FIELDS
+        ):
             body = parse(form, OrderCreate, settings.tz)
             order = await orders.create_order(session, request.user, body, now)
         return see_other(f"/r/orders/{order.id}", notice="resident_order_posted")
@@ -181,7 +182,7 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(form, ORDER, await _order_context(request, session, order_id)):
+        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
             body = parse(form, ReasonRequest, settings.tz)
             await orders.cancel(session, request.user, order_id, body.reason, now)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_cancelled")
@@ -197,7 +198,7 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(form, ORDER, await _order_context(request, session, order_id)):
+        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_confirmed")
@@ -241,7 +242,7 @@ async def _act_on_wish(
     work: Callable[[], Awaitable[None]],
 ) -> Redirect:
     """One button on the wish's page: do it and say so, or show the page again with the refusal."""
-    async with handling(Form(), WISH, await _wish_context(request, session, wish_id)):
+    async with handling(session, Form(), WISH, lambda: _wish_context(request, session, wish_id)):
         await work()
     return see_other(f"/r/wishes/{wish_id}", notice=notice)
 
@@ -310,7 +311,7 @@ class WishPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(form, WISH_NEW, WISH_FORM, fields=WISH_FIELDS):
+        async with handling(session, form, WISH_NEW, lambda: WISH_FORM, fields=WISH_FIELDS):
             body = parse(form, WishCreate, settings.tz)
             wish = await wishes.create_wish(session, request.user, body, now)
         return see_other(f"/r/wishes/{wish.id}", notice="wishes_posted")

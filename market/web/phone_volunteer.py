@@ -19,7 +19,6 @@ from litestar.response.sse import ServerSentEventMessage
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
@@ -29,14 +28,14 @@ from market.fields import PathId
 from market.ledger import service as ledger
 from market.orders import service as orders
 from market.orders.models import OfferStatus
-from market.orders.schemas import NoteRequest, OrderRead, ReasonRequest
+from market.orders.schemas import NoteRequest, ReasonRequest
 from market.pagination import Offset
 from market.rewards import service as rewards
 from market.rewards.models import RedemptionStatus
 from market.rewards.schemas import RedeemRequest
 from market.settings import Settings
 from market.web.i18n import lang_of
-from market.web.pages import Form, FormData, category_names, handling, page, parse, see_other
+from market.web.pages import Form, FormData, category_names, handling, page, parse, place_name, see_other
 
 PAGE_SIZE = 20
 OFFERS = "phone/volunteer_offers.html"
@@ -63,7 +62,9 @@ guard = requires(Role.volunteer)
 # Offers ------------------------------------------------------------------------------------------
 
 
-async def _offers_context(request: ActorRequest, session: AsyncSession, offset: int) -> dict[str, Any]:
+async def _offers_context(
+    request: ActorRequest, session: AsyncSession, offset: int, failed: int | None = None
+) -> dict[str, Any]:
     items, total = await orders.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
     return {
         "offers": items,
@@ -72,7 +73,7 @@ async def _offers_context(request: ActorRequest, session: AsyncSession, offset: 
         "offset": offset,
         "categories": await category_names(session, lang_of(request)),
         # The offer whose decline form failed: its errors and what was typed are shown with it.
-        "failed": None,
+        "failed": failed,
         "form": None,
     }
 
@@ -148,7 +149,7 @@ class VolunteerOfferPages(Controller):
         now: NamedDependency[datetime],
         offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), OFFERS, await _offers_context(request, session, offset)):
+        async with handling(session, Form(), OFFERS, lambda: _offers_context(request, session, offset)):
             await orders.accept_offer(session, request.user, offer_id, now)
         return see_other("/v/tasks", notice="volunteer_offer_accepted")
 
@@ -164,8 +165,9 @@ class VolunteerOfferPages(Controller):
         offset: Offset = 0,
     ) -> Redirect:
         form = Form.of(data)
-        context = await _offers_context(request, session, offset) | {"failed": offer_id}
-        async with handling(form, OFFERS, context):
+        async with handling(
+            session, form, OFFERS, lambda: _offers_context(request, session, offset, offer_id)
+        ):
             body = parse(form, ReasonRequest, settings.tz)
             await dispatch.decline_offer(session, request.user, offer_id, body.reason, now, settings)
         return see_other("/v/offers", notice="volunteer_offer_declined")
@@ -174,22 +176,15 @@ class VolunteerOfferPages(Controller):
 # Tasks -------------------------------------------------------------------------------------------
 
 
-def _place(order: OrderRead, above: dict[str, Area]) -> str:
-    """Where to go: a building with its compound ("Garden 1 · Building 3"), or the compound."""
-    compound = above.get(order.area.code[: code_length(AreaLevel.compound)])
-    if compound is None or compound.code == order.area.code:
-        return order.area.name
-    return f"{compound.name} · {order.area.name}"
-
-
 async def _tasks_context(
     request: ActorRequest, session: AsyncSession, offset: int = 0, failed: int | None = None
 ) -> dict[str, Any]:
     items, total = await orders.list_tasks(session, request.user, PAGE_SIZE, offset)
-    above = await ancestors(session, {o.area.code for o in items})
+    # Where to go: a building with its compound ("Garden 1 · Building 3"), or the compound.
+    above = {code: a.name for code, a in (await ancestors(session, {o.area.code for o in items})).items()}
     return {
         "tasks": items,
-        "places": {o.id: _place(o, above) for o in items},
+        "places": {o.id: place_name(o.area.code, o.area.name, above) for o in items},
         "total": total,
         "limit": PAGE_SIZE,
         "offset": offset,
@@ -220,7 +215,7 @@ class VolunteerTaskPages(Controller):
         now: NamedDependency[datetime],
         offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), TASKS, await _tasks_context(request, session, offset)):
+        async with handling(session, Form(), TASKS, lambda: _tasks_context(request, session, offset)):
             await orders.check_in(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_in")
 
@@ -233,7 +228,7 @@ class VolunteerTaskPages(Controller):
         now: NamedDependency[datetime],
         offset: Offset = 0,
     ) -> Redirect:
-        async with handling(Form(), TASKS, await _tasks_context(request, session, offset)):
+        async with handling(session, Form(), TASKS, lambda: _tasks_context(request, session, offset)):
             await orders.check_out(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_out")
 
@@ -249,7 +244,7 @@ class VolunteerTaskPages(Controller):
         offset: Offset = 0,
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(form, TASKS, await _tasks_context(request, session, offset, order_id)):
+        async with handling(session, form, TASKS, lambda: _tasks_context(request, session, offset, order_id)):
             body = parse(form, NoteRequest, settings.tz)
             await orders.complete(session, request.user, order_id, body.note, now)
         return see_other("/v/tasks", notice="volunteer_completed")
@@ -342,8 +337,13 @@ class VolunteerPointsPages(Controller):
     ) -> Redirect:
         form = Form.of(data)
         # The catalogue tab, where the redeem forms are, at the page the form was sent from.
-        context = await _rewards_context(request, session, now, "catalogue", offset, reward_id)
-        async with handling(form, REWARDS, context, fields=REDEEM_FIELDS):
+        async with handling(
+            session,
+            form,
+            REWARDS,
+            lambda: _rewards_context(request, session, now, "catalogue", offset, reward_id),
+            fields=REDEEM_FIELDS,
+        ):
             body = parse(form, RedeemRequest, settings.tz, reward_id=reward_id)
             redemption = await rewards.redeem(session, request.user, body, now, settings.tz)
         return see_other(f"/v/redemptions/{redemption.id}", notice="volunteer_redeemed")
@@ -363,7 +363,9 @@ class VolunteerPointsPages(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        async with handling(Form(), REDEMPTION, await _redemption_context(request, session, redemption_id)):
+        async with handling(
+            session, Form(), REDEMPTION, lambda: _redemption_context(request, session, redemption_id)
+        ):
             await rewards.cancel(session, request.user, redemption_id, now, settings.tz)
         return see_other(f"/v/redemptions/{redemption_id}", notice="volunteer_redemption_cancelled")
 

@@ -66,7 +66,9 @@ class SessionPages(Controller):
     ) -> Redirect:
         form = Form.of(data)
         back = safe_next(form.value("next"), "")
-        async with handling(form, "login.html", {"next": back}, fields={"invalid_credentials": "password"}):
+        async with handling(
+            session, form, "login.html", lambda: {"next": back}, fields={"invalid_credentials": "password"}
+        ):
             credentials = parse(form, LoginRequest, settings.tz)
             user = await auth.login(session, settings, credentials.phone, credentials.password, now)
         token, expires_at = issue_token(settings, user.id)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.errors import Conflict
 from market.web.i18n import translate
@@ -133,10 +134,16 @@ def test_local_input_and_place_names() -> None:
     assert place_name("110105001001", "Community 1", names) == "Community 1"
 
 
-async def test_errors_of_fields_a_page_does_not_show_go_above_the_form() -> None:
+async def test_errors_of_fields_a_page_does_not_show_go_above_the_form(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
     form = Form({"area_id": "7", "reason": ""})
+    refused = {"illegal_transition": "area_id"}
     with pytest.raises(FormRejected) as caught:
-        async with handling(form, "any.html", {}, fields={"illegal_transition": "area_id"}, shown={"reason"}):
+        async with (
+            session_maker() as session,
+            handling(session, form, "any.html", lambda: {}, fields=refused, shown={"reason"}),
+        ):
             form.errors["reason"] = ("form.required", {})
             raise Conflict("Not now.", code="illegal_transition")
     assert caught.value.status_code == 409
