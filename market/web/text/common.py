@@ -1,4 +1,4 @@
-"""Page text shared by every page: the layouts, navigation, login, forms and paging."""
+"""Page text shared by every page: the layouts, navigation, login, forms, paging and histories."""
 
 TEXT: dict[str, tuple[str, str]] = {
     "app.name": ("邻里集市", "Linli market"),
@@ -31,6 +31,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "pager.previous": ("上一页", "Previous"),
     "pager.next": ("下一页", "Next"),
     "pager.position": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
+    "history.system": ("系统", "System"),
     "error.title": ("出错了", "Something is wrong"),
     "error.home": ("回到首页", "Back to the start"),
     "error.http_400": (

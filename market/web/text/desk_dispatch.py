@@ -37,7 +37,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.minutes": ("{m} 分钟", "{m} min"),
     "dispatch.hours": ("{h} 小时 {m} 分钟", "{h} h {m} min"),
     "dispatch.days": ("{d} 天 {h} 小时", "{d} d {h} h"),
-    "dispatch.window_range": ("{start} 至 {end}", "{start} to {end}"),
     "dispatch.open_order": ("处理", "Open"),
     # Plans on the board
     "dispatch.run_plan.heading": ("派单方案", "Dispatch plans"),
@@ -150,7 +149,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.order.details": ("点单详情", "Details"),
     "dispatch.col.description": ("需求", "Need"),
     "dispatch.col.requester": ("下单居民", "Resident"),
-    "dispatch.col.escalation": ("上报", "Escalation"),
     "dispatch.offers.heading": ("派单记录", "Offers"),
     "dispatch.offers.empty": ("还没有派过。", "Not offered yet."),
     "dispatch.col.mode": ("方式", "Mode"),
@@ -203,7 +201,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.reject": ("驳回点单", "Reject the order"),
     "dispatch.cancel": ("取消点单", "Cancel the order"),
     "dispatch.history": ("办理记录", "History"),
-    "dispatch.history.system": ("系统", "The system"),
     # Notices
     "notice.dispatch_plan_made": (
         "派单方案已生成，请查看后执行。",

@@ -20,7 +20,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "ledger.col_available": ("可用", "Available"),
     "ledger.no_accounts": ("没有符合条件的账户。", "No account matches."),
     "ledger.account_title": ("账户 {id}", "Account {id}"),
-    "ledger.back": ("返回账户查询", "Back to the accounts"),
     "ledger.expiring": ("即将过期的积分", "Points that expire"),
     "ledger.expires_at": ("过期时间", "Expires"),
     "ledger.no_expiring": ("没有会过期的积分。", "Nothing expires."),

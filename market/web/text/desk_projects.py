@@ -200,7 +200,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "The total so far; it replaces the figure before. Points are paid on it at close-out.",
     ),
     "projects.history": ("项目记录", "History"),
-    "projects.system": ("系统", "System"),
     "projects.action.create": ("创建项目", "Project made"),
     "projects.action.activate": ("项目启动", "Under way"),
     "projects.action.confirm_commitment": ("共建单位确认承诺", "A unit confirmed its commitment"),

@@ -69,7 +69,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "unit.not_confirmed": ("未确认", "Not confirmed"),
     "unit.confirm": ("确认认领", "Confirm"),
     "unit.confirm_question": ("确认本单位承担这项资源认领？", "Confirm your unit's commitment?"),
-    "unit.delivery.heading": ("登记交付", "Record a delivery"),
     "unit.field.delivery_quantity": ("本次交付数量", "Quantity delivered"),
     "unit.field.note": ("备注（可不填）", "Note (optional)"),
     "unit.delivery.submit": ("登记交付", "Record delivery"),

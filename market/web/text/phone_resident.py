@@ -52,7 +52,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "resident.cancel_reason": ("取消原因", "Why cancel"),
     "resident.cancel_submit": ("确认取消", "Cancel it"),
     "resident.timeline": ("进度", "Progress"),
-    "resident.by_system": ("系统", "System"),
     "resident.back_to_orders": ("返回我的点单", "Back to my orders"),
     # The wish wall
     "wishes.wall_title": ("心愿墙", "Wish wall"),
