@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.security.jwt import JWTCookieAuth
 from msgspec import Struct
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market import models  # noqa: F401 - every table must be mapped before the first query
 from market.areas.routes import AreaController
 from market.auth.access import Actor, CookieReadsOnlyMiddleware
-from market.auth.routes import TOKEN_ALGORITHM, TOKEN_COOKIE, AuthController
+from market.auth.routes import AuthController
 from market.auth.service import load_actor
+from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
-from market.clock import Clock, system_clock
+from market.clock import Clock, clock_at
 from market.db import create_engine, provide_transaction, read_only
 from market.dispatch.routes import DispatchController
 from market.errors import problem_details_plugin
@@ -64,9 +65,10 @@ async def health(db_session: NamedDependency[AsyncSession]) -> Health:
     return Health(status="ok", database="ok")
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Litestar:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check()
+    clock = clock or clock_at(settings.now)
     engine = create_engine(settings)
     alchemy = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -75,10 +77,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def retrieve_actor(token: Token, _connection: ASGIConnection) -> Actor | None:
+    async def retrieve_actor(token: ServiceToken, _connection: ASGIConnection) -> Actor | None:
         try:
             user_id = int(token.sub)
         except ValueError:
+            return None
+        if token.expired(clock()):
             return None
         async with session_maker() as session:
             # Every request loads its caller: a read that must not take SQLite's write lock.
@@ -91,6 +95,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         algorithm=TOKEN_ALGORITHM,
         exclude=PUBLIC_PATHS,
         key=TOKEN_COOKIE,
+        token_cls=ServiceToken,
+        # Expiry is checked against the service's clock in retrieve_actor.
+        verify_expiry=False,
         authentication_middleware_class=CookieReadsOnlyMiddleware,
         description="A bearer token from POST /api/auth/login",
     )
@@ -144,7 +151,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             # For work that outlives one transaction (the offers stream opens one per poll).
             "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
         },
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "clock": clock}),
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

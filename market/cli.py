@@ -19,7 +19,7 @@ from market.areas.models import Area
 from market.auth.models import Role
 from market.auth.schemas import UserCreate
 from market.auth.service import create_user
-from market.clock import system_clock
+from market.clock import clock_at
 from market.db import create_engine
 from market.errors import MarketError
 from market.settings import Settings, SettingsError
@@ -89,7 +89,7 @@ def worker() -> None:
         engine = create_engine(settings)
         try:
             async with running_scheduler(
-                async_sessionmaker(engine, expire_on_commit=False), system_clock, settings
+                async_sessionmaker(engine, expire_on_commit=False), clock_at(settings.now), settings
             ):
                 click.echo("scheduler running; Ctrl+C to stop")
                 await asyncio.Event().wait()
@@ -125,7 +125,7 @@ def demo_command(if_empty: bool) -> None:
     async def work(session: AsyncSession) -> bool:
         if not await demo.is_empty(session):
             return False
-        await demo.load_demo(session, system_clock())
+        await demo.load_demo(session, clock_at(settings.now)())
         return True
 
     loaded = _in_transaction(settings, work)
@@ -162,7 +162,7 @@ def user_create(phone: str, name: str, password: str, roles: tuple[str, ...], ar
             {"phone": phone, "name": name, "password": password, "roles": list(roles), "area_id": area_id},
             UserCreate,
         )
-        return (await create_user(session, None, data, system_clock())).id
+        return (await create_user(session, None, data, clock_at(settings.now)())).id
 
     try:
         user_id = _in_transaction(settings, work)

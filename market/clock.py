@@ -23,3 +23,9 @@ class FrozenClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+def clock_at(now: datetime | None) -> Clock:
+    """The service's clock: the real one, or one standing at `now` (MARKET_NOW, never in production),
+    so that a demo or a test server behaves the same at whatever hour it runs."""
+    return system_clock if now is None else FrozenClock(now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +20,18 @@ class SettingsError(RuntimeError):
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise SettingsError(f"MARKET_NOW {value!r} is not an ISO 8601 moment") from error
+    if moment.tzinfo is None:
+        raise SettingsError("MARKET_NOW needs a UTC offset, e.g. 2026-03-11T15:57:00+08:00")
+    return moment
 
 
 def _weights(env: os._Environ[str] | dict[str, str]) -> Weights:
@@ -76,6 +89,9 @@ class Settings:
     # `offer_stream_seconds`, when the browser reconnects by itself.
     offer_stream_poll_seconds: float = 2.0
     offer_stream_seconds: int = 300
+    # The service's clock stands at this moment (MARKET_NOW, ISO 8601 with an offset): for demos and
+    # tests that must not depend on the hour they run at. Refused in production.
+    now: datetime | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -114,6 +130,7 @@ class Settings:
                 env.get("MARKET_OFFER_STREAM_POLL_SECONDS", defaults.offer_stream_poll_seconds)
             ),
             offer_stream_seconds=int(env.get("MARKET_OFFER_STREAM_SECONDS", defaults.offer_stream_seconds)),
+            now=_moment(env.get("MARKET_NOW")),
         )
         settings.check()
         return settings
@@ -129,6 +146,10 @@ class Settings:
     def check(self) -> None:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:
             raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
+        if self.env == "production" and self.now is not None:
+            raise SettingsError(
+                "MARKET_NOW stops the service's clock; it is refused when MARKET_ENV=production"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,7 +31,41 @@ from market.settings import Settings
 from tests.world import World, build_world
 
 TEST_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuv"
+# The moment the suite's clock stands at: never the real time, so that no test depends on the hour
+# or the date it runs at. These sit where days, weeks, months and years turn over in the service's
+# zone (Asia/Shanghai) or in UTC. `MARKET_TEST_NOW` picks one (or any ISO moment with an offset);
+# with CI=true one of these is drawn at random and printed in the header, so a failure can be replayed.
+TEST_MOMENTS = (
+    "2026-03-11T15:57:00+08:00",  # the afternoon hour that once decided which volunteer was free
+    "2026-03-12T10:00:00+08:00",  # an ordinary Thursday morning
+    "2026-01-31T23:59:30+08:00",  # the last seconds of a month, local time
+    "2026-06-01T00:00:30+08:00",  # the first seconds of a month (still 31 May in UTC)
+    "2026-02-28T23:30:00+08:00",  # the end of February
+    "2028-02-29T12:00:00+08:00",  # a leap day
+    "2026-12-31T23:45:00+08:00",  # the end of the year
+    "2027-01-01T00:05:00+08:00",  # the new year, still the old one in UTC
+    "2026-08-09T23:30:00+08:00",  # Sunday night: weekly windows wrap to Monday
+    "2026-10-15T08:00:00+08:00",  # midnight UTC
+    "2026-05-20T04:00:00+08:00",  # before dawn
+)
+DEFAULT_TEST_MOMENT = "2026-03-12T10:00:00+08:00"
 KEEP_TABLES = {"service_categories", "alembic_version"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Chosen once, by the controlling process: xdist's workers inherit the environment.
+    if hasattr(config, "workerinput") or os.environ.get("MARKET_TEST_NOW"):
+        return
+    ci = os.environ.get("CI", "").lower() == "true"
+    os.environ["MARKET_TEST_NOW"] = random.choice(TEST_MOMENTS) if ci else DEFAULT_TEST_MOMENT
+
+
+def pytest_report_header() -> str:
+    return f"clock: MARKET_TEST_NOW={os.environ['MARKET_TEST_NOW']} (set it to replay a run at that moment)"
+
+
+def test_moment() -> datetime:
+    return datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(UTC)
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -135,8 +170,7 @@ def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    # Near real time: JWT expiry is checked against the real clock.
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    return FrozenClock(test_moment())
 
 
 @pytest.fixture
@@ -187,7 +221,7 @@ async def world(
     session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock
 ) -> World:
     async with session_maker() as session, session.begin():
-        return await build_world(session, settings, clock())
+        return await build_world(session, settings, clock)
 
 
 @pytest.fixture

@@ -46,9 +46,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from market.app import create_app
 from market.categories.models import ServiceCategory
+from market.clock import FrozenClock
 from market.models import metadata
 from market.settings import Settings
-from tests.conftest import KEEP_TABLES, TEST_SECRET
+from tests.conftest import KEEP_TABLES, TEST_SECRET, test_moment
 from tests.world import World
 
 # Fuzzing every operation is the slowest part of the suite: `make test` runs it once, on
@@ -180,7 +181,12 @@ def base_url(database_url: str) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     host, port = sock.getsockname()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", access_log=False)
+        uvicorn.Config(
+            create_app(settings, clock=FrozenClock(test_moment())),
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()

@@ -36,7 +36,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -61,6 +61,7 @@ from market.ledger.models import (
     Transfer,
     TransferCode,
 )
+from tests.conftest import test_moment
 from tests.world import World, password_hash
 
 CLIENTS = 16
@@ -71,6 +72,13 @@ SEED = int(os.environ.get("MARKET_BANK_SEED", "20240601"))
 MAX_ATTEMPTS = 30
 TZ = ZoneInfo("Asia/Shanghai")
 HUGE = 10**9  # more than anyone holds: the transfer (and its chain) must fail
+_STARTED = time.monotonic()
+
+
+def bank_now() -> datetime:
+    """The suite's moment plus the real seconds since the bank opened: pending timeouts lapse while
+    the clients run, whatever the hour the test runs at."""
+    return test_moment() + timedelta(seconds=time.monotonic() - _STARTED)
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ class Client:
         ids = [d.id for d in drafts]
         for attempt in range(MAX_ATTEMPTS):
             known = {i for i in ids if i in bank.acked}
-            now = datetime.now(UTC)
+            now = bank_now()
             async with self.sessions() as session:
                 try:
                     results = await ledger.transfer(session, drafts, now, TZ)
@@ -413,7 +421,7 @@ class Client:
         )
         draft = replace(original, **changed)
         bank.ops["different"] += 1
-        now = datetime.now(UTC)
+        now = bank_now()
         for attempt in range(MAX_ATTEMPTS):
             async with self.sessions() as session:
                 try:
@@ -499,7 +507,7 @@ async def janitor(bank: Bank, done: asyncio.Event) -> None:
         while True:
             last = done.is_set()
             for _ in range(MAX_ATTEMPTS):
-                now = datetime.now(UTC)
+                now = bank_now()
                 async with sessions() as session:
                     try:
                         expired = await expire_pending(session, now)
@@ -760,7 +768,7 @@ async def check(session: AsyncSession, bank: Bank) -> None:
 async def test_posting_a_pending_credit_gives_the_lot_the_community_expiry(
     session_maker: async_sessionmaker[AsyncSession], world: World
 ) -> None:
-    now = datetime.now(UTC)
+    now = world.now
     async with session_maker() as session, session.begin():
         session.add(
             PointsPolicy(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from market.clock import FrozenClock
+from market.clock import FrozenClock, clock_at, system_clock
 from market.settings import DEFAULT_SECRET, Settings, SettingsError
 from tests.world import PASSWORD, World
 
@@ -53,6 +53,18 @@ async def test_requests_without_or_with_a_bad_token_are_refused(
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         r = await client.get("/api/orders", headers=headers)
         assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+async def test_a_token_lasts_its_hours_by_the_service_clock(
+    client: AsyncTestClient, world: World, clock: FrozenClock
+) -> None:
+    # The suite's clock stands months away from the machine's: a token is judged by the service's.
+    headers = world.auth("resident")
+    clock.advance(timedelta(hours=world.settings.token_hours) - timedelta(seconds=1))
+    assert (await client.get("/api/me", headers=headers)).status_code == 200
+    clock.advance(timedelta(seconds=1))
+    r = await client.get("/api/me", headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
 
 
 async def test_managers_create_accounts_only_in_their_area_and_below_their_rank(
@@ -148,3 +160,20 @@ def test_production_refuses_the_default_secret() -> None:
     assert Settings.from_env({}).secret_key == DEFAULT_SECRET
     with pytest.raises(SettingsError):
         Settings.from_env({"MARKET_TIMEZONE": "Mars/Olympus"})
+
+
+def test_market_now_stops_the_clock_outside_production_only() -> None:
+    settings = Settings.from_env({"MARKET_NOW": "2026-03-11T15:57:00+08:00"})
+    assert clock_at(settings.now)() == datetime(2026, 3, 11, 7, 57, tzinfo=UTC)
+    assert clock_at(None) is system_clock
+    for wrong in ("15:57", "2026-03-11T15:57:00"):  # not a moment; no offset
+        with pytest.raises(SettingsError):
+            Settings.from_env({"MARKET_NOW": wrong})
+    with pytest.raises(SettingsError):
+        Settings.from_env(
+            {
+                "MARKET_ENV": "production",
+                "MARKET_SECRET_KEY": "x" * 40,
+                "MARKET_NOW": "2026-03-11T15:57:00+08:00",
+            }
+        )

@@ -34,8 +34,7 @@ from tests.world import World, password_hash
 @pytest.fixture
 def clock() -> FrozenClock:
     # A fixed morning (09:00 in Asia/Shanghai, the service's time zone) in the middle of a month,
-    # so that daily and monthly caps never straddle a boundary by accident. Tokens follow the
-    # real clock, so the service's clock may stand anywhere.
+    # so that daily and monthly caps never straddle a boundary by accident.
     return FrozenClock(datetime(2030, 3, 12, 1, 0, tzinfo=UTC))
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password_sync
-from market.auth.routes import issue_token
+from market.auth.tokens import issue_token
+from market.clock import Clock
 from market.settings import Settings
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 
@@ -27,7 +28,9 @@ def password_hash() -> str:
 @dataclass
 class World:
     settings: Settings
+    # When the world was built; `clock` is the test's clock, which tests may move on.
     now: datetime
+    clock: Clock
     areas: dict[str, Area] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
 
@@ -35,7 +38,7 @@ class World:
         return self.users[name].id
 
     def auth(self, name: str) -> dict[str, str]:
-        token, _ = issue_token(self.settings, self.users[name].id)
+        token, _ = issue_token(self.settings, self.users[name].id, self.clock())
         return {"Authorization": f"Bearer {token}"}
 
     def order_body(self, resident: str = "resident", **overrides: object) -> dict[str, object]:
@@ -53,8 +56,9 @@ class World:
         return body
 
 
-async def build_world(session: AsyncSession, settings: Settings, now: datetime) -> World:
-    world = World(settings=settings, now=now)
+async def build_world(session: AsyncSession, settings: Settings, clock: Clock) -> World:
+    now = clock()
+    world = World(settings=settings, now=now, clock=clock)
 
     async def area(key: str, code: str, name: str, level: AreaLevel, parent: str | None) -> None:
         a = Area(code=code, name=name, level=level, parent_id=world.areas[parent].id if parent else None)

@@ -1,34 +1,21 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service
 from market.auth.access import ActorRequest, requires_manager
 from market.auth.models import Role
 from market.auth.schemas import LoginRequest, TokenResponse, UserCreate, UserRead
+from market.auth.tokens import issue_token
 from market.fields import NO_NUL, PathId
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
-
-TOKEN_ALGORITHM = "HS256"
-# The pages keep the same token in this cookie ("Bearer <token>"), so a logged-in browser may also
-# call the API (downloads, the offers stream) without handling tokens itself.
-TOKEN_COOKIE = "market_token"
-
-
-def issue_token(settings: Settings, user_id: int) -> tuple[str, datetime]:
-    # Tokens follow the real clock, not the service's injectable one: expiry is checked against it.
-    now = datetime.now(UTC).replace(microsecond=0)
-    expires_at = now + timedelta(hours=settings.token_hours)
-    token = Token(sub=str(user_id), exp=expires_at, iat=now)
-    return token.encode(secret=settings.secret_key, algorithm=TOKEN_ALGORITHM), expires_at
 
 
 class AuthController(Controller):
@@ -44,7 +31,7 @@ class AuthController(Controller):
         now: NamedDependency[datetime],
     ) -> TokenResponse:
         user = await service.login(session, settings, data.phone, data.password, now)
-        token, expires_at = issue_token(settings, user.id)
+        token, expires_at = issue_token(settings, user.id, now)
         return TokenResponse(
             access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
         )

@@ -137,6 +137,7 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
     actor = _actor(request)
     found = sections(actor)
     tz: ZoneInfo = request.app.state.settings.tz
+    clock = request.app.state.clock
     notice = request.query_params.get("notice", "")
     path_with_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
@@ -151,6 +152,9 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         "here": quote(path_with_query, safe=""),
         "notice": f"notice.{notice}" if has_text(f"notice.{notice}") else None,
         "local": partial(_local, tz),
+        # Seconds from the service's clock to a moment: countdowns count from these, not from the
+        # phone's own clock, which may be wrong.
+        "seconds_until": lambda moment: max(0, int((moment - clock()).total_seconds())),
         "url": url,
     }
 

@@ -3,7 +3,7 @@ every page controller with HTML error pages, templates and static files."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service as auth
 from market.auth.access import ActorRequest
-from market.auth.routes import TOKEN_COOKIE, issue_token
 from market.auth.schemas import LoginRequest
+from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.fields import NO_NUL
 from market.settings import Settings
 from market.web import desk_dispatch, desk_ledger, desk_projects, desk_units, phone_resident, phone_volunteer
@@ -71,7 +71,7 @@ class SessionPages(Controller):
         ):
             credentials = parse(form, LoginRequest, settings.tz)
             user = await auth.login(session, settings, credentials.phone, credentials.password, now)
-        token, expires_at = issue_token(settings, user.id)
+        token, expires_at = issue_token(settings, user.id, now)
         actor = await auth.load_actor(session, user.id)
         assert actor is not None  # the user was just loaded
         response = Redirect(back or home_path(actor), status_code=303)
@@ -80,7 +80,7 @@ class SessionPages(Controller):
                 key=TOKEN_COOKIE,
                 value=f"Bearer {token}",
                 # Gone with the token: a shared phone does not stay logged in past it.
-                max_age=int((expires_at - datetime.now(UTC)).total_seconds()),
+                max_age=int((expires_at - now).total_seconds()),
                 httponly=True,
                 samesite="lax",
                 secure=settings.env == "production",

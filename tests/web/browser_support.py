@@ -73,6 +73,9 @@ def serve_demo(workdir: Path) -> Iterator[DemoServer]:
         "MARKET_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "MARKET_SCHEDULER": "off",
         "MARKET_OFFER_STREAM_POLL_SECONDS": "1",
+        # The demo and the server share the suite's stopped clock: the story plays at the same
+        # moment whatever the hour (the moment is printed in the test run's header).
+        "MARKET_NOW": os.environ["MARKET_TEST_NOW"],
     }
     _market(env, "db", "upgrade")
     _market(env, "demo")

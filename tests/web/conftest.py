@@ -12,7 +12,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.auth.tokens import TOKEN_COOKIE, issue_token
 from tests.world import World
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>')
@@ -26,7 +26,7 @@ class Browser:
         self.world = world
 
     def login(self, name: str, lang: str = "zh") -> Browser:
-        token, _ = issue_token(self.world.settings, self.world.id(name))
+        token, _ = issue_token(self.world.settings, self.world.id(name), self.world.clock())
         self.client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
         self.client.cookies.set("lang", lang)
         return self

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, UserRole
-from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
@@ -757,7 +757,7 @@ async def test_two_counters_with_the_same_code_at_once_hand_it_out_once(
     async def counter() -> httpx.AsyncClient:
         client = httpx.AsyncClient(base_url=live_server, timeout=60)
         await client.get("/login")
-        token, _ = issue_token(world.settings, world.id("unit_admin"))
+        token, _ = issue_token(world.settings, world.id("unit_admin"), world.clock())
         client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
         client.cookies.set("lang", "en")
         return client

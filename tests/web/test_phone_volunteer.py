@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, User, UserRole
-from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.clock import FrozenClock
 from market.ledger.models import AccountKind, Asset
 from market.ledger.service import area_account, member_account
@@ -213,9 +213,9 @@ async def test_an_offer_shows_the_masked_order_and_its_time_left(
     r = await browser.login("volunteer", "en").get("/v/offers")
     assert "Garden 1" in r.text, "the compound, not the building"
     assert "Unit 2, Room 502" not in r.text and "13700000001" not in r.text
-    assert re.search(
-        r'<time class="countdown" datetime="[^"]+" data-countdown="\d{4}-\d\d-\d\dT[^"]+\+00:00"', r.text
-    )
+    # The countdown starts from the seconds the service's clock leaves, not from the phone's clock.
+    ttl = world.settings.offer_ttl_minutes * 60
+    assert re.search(rf'<time class="countdown" datetime="[^"]+" data-countdown="{ttl}"', r.text)
     assert 'data-stream="/v/offers/stream"' in r.text and 'src="/static/offers.js" defer' in r.text
 
 
@@ -614,7 +614,7 @@ def events(lines: list[str]) -> list[str]:
 async def test_a_new_offer_arrives_on_the_stream(
     live_server: str, client: AsyncTestClient, world: World
 ) -> None:
-    token, _ = issue_token(world.settings, world.id("volunteer"))
+    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
     cookies = {TOKEN_COOKIE: f"Bearer {token}", "lang": "en"}
     lines: list[str] = []
     async with (
@@ -648,7 +648,7 @@ async def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(
     live_server: str, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.5)
-    token, _ = issue_token(world.settings, world.id("volunteer"))
+    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
     async with httpx.AsyncClient(
         base_url=live_server, cookies={TOKEN_COOKIE: f"Bearer {token}"}, timeout=30
     ) as http:
@@ -668,7 +668,7 @@ async def test_the_stream_s_polls_do_not_wait_for_a_writer(
 ) -> None:
     """On SQLite a poll that took the write lock would wait for every writer (and writers for it)."""
     monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.2)
-    token, _ = issue_token(world.settings, world.id("volunteer"))
+    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
     cookies = {TOKEN_COOKIE: f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=live_server, cookies=cookies, timeout=20) as http,

@@ -11,10 +11,13 @@
     form.dataset.sent = "1";
     setTimeout(function () { delete form.dataset.sent; }, 5000);
   });
-  // <time data-countdown="ISO" data-expired="text"> counts down to its moment, mm:ss.
+  // <time data-countdown="seconds" data-expired="text"> counts down, mm:ss, from the seconds the
+  // server gave when it drew the element (a phone's own clock may be wrong).
   function tick() {
+    var now = performance.now();
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
-      var left = Math.floor((Date.parse(el.getAttribute("data-countdown")) - Date.now()) / 1000);
+      if (!el.deadline) { el.deadline = now + 1000 * Number(el.getAttribute("data-countdown")); }
+      var left = Math.floor((el.deadline - now) / 1000);
       if (left <= 0) { el.textContent = el.getAttribute("data-expired") || "0:00"; return; }
       var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
       el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
