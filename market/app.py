@@ -29,10 +29,10 @@ from market.auth.service import load_actor
 from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
-from market.db import create_engine, provide_transaction, read_only
+from market.db import create_engine, read_only
 from market.dispatch.routes import DispatchController
 from market.errors import problem_details_plugin
-from market.idempotency import IdempotencyMiddleware
+from market.idempotency import Replay
 from market.jobs.routes import JobController
 from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
@@ -44,6 +44,7 @@ from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
 from market.teams.routes import TeamController
+from market.unit_of_work import RetryTransient, provide_transaction, remember_response, replay_response
 from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
 from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
@@ -163,7 +164,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream"]
         ),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
-        middleware=[IdempotencyMiddleware(session_maker, clock)],
+        middleware=[RetryTransient(alchemy.before_send_handler)],
+        after_request=remember_response,
+        exception_handlers={Replay: replay_response},
         on_app_init=[jwt_auth.on_app_init],
         lifespan=[scheduler_lifespan],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

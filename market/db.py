@@ -1,4 +1,4 @@
-"""Engine, declarative base and the per-request transaction.
+"""Engine, declarative base, SQLite's connection set-up and read-only transactions.
 
 SQLite is the embedded default, so its connections get WAL, foreign keys and a
 busy timeout, and every transaction starts with BEGIN IMMEDIATE: SQLite ignores
@@ -9,18 +9,15 @@ PostgreSQL uses row locks (`with_for_update`) in the services instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from litestar.di import NamedDependency
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
-from market.errors import MarketError
 from market.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -76,27 +73,3 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         configure_sqlite(engine)
     return engine
-
-
-async def provide_transaction(
-    db_session: NamedDependency[AsyncSession],
-) -> AsyncGenerator[AsyncSession, None]:
-    """The request's unit of work: committed when the handler succeeds, rolled back otherwise.
-
-    Litestar runs this cleanup before the response is sent, so a failed commit
-    becomes an error response instead of a success that never happened.
-    """
-    try:
-        yield db_session
-    except MarketError as error:
-        # Some refusals are facts worth keeping (a failed login counts toward a lock-out).
-        if error.keep_changes:
-            await db_session.commit()
-        else:
-            await db_session.rollback()
-        raise
-    except BaseException:
-        await db_session.rollback()
-        raise
-    else:
-        await db_session.commit()

@@ -25,7 +25,9 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ _TITLES = {
     HTTP_422_UNPROCESSABLE_ENTITY: "Unprocessable input",
     HTTP_429_TOO_MANY_REQUESTS: "Too many requests",
     HTTP_500_INTERNAL_SERVER_ERROR: "Internal error",
+    HTTP_503_SERVICE_UNAVAILABLE: "Service busy",
 }
 
 _CODES = {
@@ -112,6 +115,27 @@ class TooManyRequests(MarketError):
     default_code = "too_many_requests"
 
 
+class Busy(MarketError):
+    status = HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy_try_again"
+
+
+# SQLSTATEs of a transaction that lost a race it may win on a second try (deadlock detected,
+# serialization failure); the request is run again (market/unit_of_work.py) before anyone sees them.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def lost_a_race(error: BaseException) -> bool:
+    """Whether running the same request again from the start is expected to get past `error`."""
+    if isinstance(error, MarketError):
+        # Two requests inserted the same transfer id at once: run again, it reports "exists".
+        return error.code == "transfer_conflict"
+    if isinstance(error, DBAPIError):
+        code = getattr(error.orig, "pgcode", None) or getattr(error.orig, "sqlstate", None)
+        return code in TRANSIENT_SQLSTATES
+    return False
+
+
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     code = _CODES.get(exc.status_code, "http_error")
     extra: dict[str, Any] = {"code": code}
@@ -139,6 +163,11 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    if lost_a_race(exc):  # every attempt lost: not a fault, a busy moment
+        return Busy(
+            "The service was busy with the same records; nothing was changed. Please try again.",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unexpected error", exc_info=exc)
     return ProblemDetailsException(
         detail="Something went wrong on our side; nothing was changed. Please try again.",

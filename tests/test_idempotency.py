@@ -2,8 +2,11 @@
 
 A retry with the same key and body gets the first response again and moves
 nothing; the same key with another body is refused; a retry while the first
-request still runs is told to wait; keys belong to their caller; a server
-error keeps nothing, so the client may retry with the same key.
+request still runs waits for it and gets its response; keys belong to their
+caller; a refusal, a server error or a crash keeps nothing, so the client may
+retry with the same key; the key and its response commit with the change they
+describe, never apart. A deadlock or serialisation failure is run again inside
+the request, never a 500.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ import httpx
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
-from market.idempotency import IdempotencyRecord, purge_idempotency_keys
+from market.idempotency import IdempotencyRecord, fingerprint, purge_idempotency_keys
 from market.ledger import service as ledger_service
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
 from market.ledger.service import area_account, member_account
 from market.rewards.models import Redemption, Reward
-from tests.world import World
+from market.unit_of_work import ATTEMPTS
+from tests.world import PASSWORD, World
 
 REPLAYED = "idempotent-replayed"
 
@@ -94,6 +99,11 @@ async def balance(session_maker: async_sessionmaker[AsyncSession], account_id: i
 async def gifts(session_maker: async_sessionmaker[AsyncSession]) -> int:
     async with session_maker() as session:
         return await session.scalar(select(func.count()).where(Transfer.code == TransferCode.gift))
+
+
+async def keys(session_maker: async_sessionmaker[AsyncSession]) -> int:
+    async with session_maker() as session:
+        return await session.scalar(select(func.count()).select_from(IdempotencyRecord))
 
 
 def assert_problem(r: Response, status: int, code: str) -> None:
@@ -187,7 +197,7 @@ async def test_a_retried_batch_replays_its_results(
     assert await balance(session_maker, accounts["pool"]) == 10_000 - 600 + 500
 
 
-async def test_a_refusal_is_replayed_too(
+async def test_a_refusal_keeps_no_key_so_the_retry_runs_again(
     client: AsyncTestClient,
     world: World,
     accounts: dict[str, int],
@@ -197,7 +207,9 @@ async def test_a_refusal_is_replayed_too(
     retry = await gift(client, world, "too-big", amount=250)
 
     assert_problem(first, 400, "gift_too_large")
-    assert_replay_of(retry, first)
+    assert_problem(retry, 400, "gift_too_large")
+    assert REPLAYED not in retry.headers
+    assert await keys(session_maker) == 0
     assert await gifts(session_maker) == 0
 
 
@@ -226,28 +238,73 @@ async def test_the_same_key_with_another_request_is_refused(
     assert await balance(session_maker, accounts["resident"]) == 260
 
 
-async def test_a_retry_while_the_first_request_runs_is_told_to_wait(
+async def test_a_key_and_its_response_commit_with_the_change_or_not_at_all(
     client: AsyncTestClient,
     world: World,
     accounts: dict[str, int],
     session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = await gift(client, world, "slow")
-    assert first.status_code == 201, first.text
-    # Put the key back into the state it has while its request is still running.
+    # The gift is made and its response rendered, then the commit fails (as a crash would end it):
+    # neither the gift nor the key remain, so the retry runs and gives once.
+    real_commit = AsyncSession.commit
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise RuntimeError("the connection dropped at commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AsyncSession, "commit", failing_commit)
+        failed = await gift(client, world, "crash")
+    assert AsyncSession.commit is real_commit
+    assert_problem(failed, 500, "internal_error")
+    assert (await keys(session_maker), await gifts(session_maker)) == (0, 0)
+
+    retry = await gift(client, world, "crash")
+    assert retry.status_code == 201 and REPLAYED not in retry.headers, retry.text
+    async with session_maker() as session:
+        record = await session.scalar(select(IdempotencyRecord))
+        transfer = await session.get(Transfer, retry.json()["id"])
+    assert (record.status_code, record.body) == (201, retry.content) and transfer is not None
+
+
+async def test_a_key_left_running_by_an_earlier_version_is_free(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+) -> None:
+    # Before keys were stored with their change, a killed request left its key "running" for a day.
     async with session_maker() as session, session.begin():
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.key == "slow")
-            .values(status_code=None, content_type=None, body=None)
+        session.add(
+            IdempotencyRecord(
+                caller_id=world.id("resident"),
+                key="left-over",
+                fingerprint=fingerprint(
+                    "POST", "/api/ledger/gifts", b'{"to_user_id":%d,"amount":40}' % world.id("volunteer")
+                ),
+                status_code=None,
+                created_at=clock(),
+            )
         )
 
-    retry = await gift(client, world, "slow")
-    different = await gift(client, world, "slow", amount=1)
+    r = await gift(client, world, "left-over")
 
-    assert_problem(retry, 409, "idempotency_request_in_progress")
-    assert_problem(different, 422, "idempotency_key_reused")
+    assert r.status_code == 201 and REPLAYED not in r.headers, r.text
+    assert_replay_of(await gift(client, world, "left-over"), r)
     assert await gifts(session_maker) == 1
+
+
+async def test_credentials_are_never_stored(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    body = {"phone": "13700000001", "password": PASSWORD}
+    first = await client.post("/api/auth/login", json=body, headers={"Idempotency-Key": "login-1"})
+    again = await client.post("/api/auth/login", json=body, headers={"Idempotency-Key": "login-1"})
+
+    assert first.status_code == again.status_code == 200
+    assert REPLAYED not in again.headers
+    assert await keys(session_maker) == 0
 
 
 async def test_keys_belong_to_their_caller(
@@ -351,12 +408,69 @@ async def test_the_same_key_sent_ten_times_at_once_gives_once(
         )
     )
 
-    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
-    created = [r for r in responses if r.status_code == 201]
-    assert len({r.content for r in created}) == 1  # the first response, and replays of it
-    assert sum(REPLAYED not in r.headers for r in created) == 1
-    for r in responses:
-        if r.status_code == 409:
-            assert r.json()["code"] == "idempotency_request_in_progress"
+    # Each retry waits for the first request and replays its response.
+    assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1
+    assert sum(REPLAYED not in r.headers for r in responses) == 1
     assert await gifts(session_maker) == 1
     assert await balance(session_maker, accounts["volunteer"]) == 40
+
+
+# ---------------------------------------------------------------- lost races are run again
+
+
+class Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_request_that_loses_a_deadlock_is_run_again(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_gift = ledger_service.gift
+    calls = 0
+
+    async def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await real_gift(*args, **kwargs)  # its writes are rolled back with the attempt
+            raise DBAPIError("UPDATE ledger_accounts …", {}, Deadlock())
+        return await real_gift(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger_service, "gift", deadlocked_once)
+        r = await gift(client, world, "deadlocked")
+
+    assert r.status_code == 201, r.text
+    assert calls == 2
+    assert await gifts(session_maker) == 1
+    assert await balance(session_maker, accounts["volunteer"]) == 40
+    assert_replay_of(await gift(client, world, "deadlocked"), r)
+
+
+async def test_a_request_that_keeps_losing_is_told_to_try_again_not_a_500(
+    client: AsyncTestClient,
+    world: World,
+    accounts: dict[str, int],
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = 0
+
+    async def always_deadlocked(*_args: Any, **_kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        raise DBAPIError("UPDATE ledger_accounts …", {}, Deadlock())
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger_service, "gift", always_deadlocked)
+        r = await gift(client, world, "unlucky")
+
+    assert_problem(r, 503, "busy_try_again")
+    assert r.headers["retry-after"] == "1"
+    assert calls == ATTEMPTS
+    assert (await keys(session_maker), await gifts(session_maker)) == (0, 0)

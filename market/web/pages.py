@@ -29,14 +29,18 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
-from market.errors import MarketError
+from market.errors import Busy, MarketError, lost_a_race
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 
 log = logging.getLogger(__name__)
@@ -399,6 +403,13 @@ def _on_http_error(request: Request, error: HTTPException) -> Template:
 
 
 def _on_unexpected(request: Request, error: Exception) -> Template:
+    if lost_a_race(error):  # every attempt lost (market/unit_of_work.py): a busy moment, not a fault
+        return page(
+            request,
+            "error.html",
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            message=(f"error.{Busy.default_code}", {}),
+        )
     log.exception("unexpected error on a page", exc_info=error)
     return page(
         request,

@@ -23,6 +23,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "This cannot be done as asked; check it and try again.",
     ),
     "error.too_many_requests": ("操作太频繁，请稍后再试。", "Too many attempts; please wait and try again."),
+    "error.busy_try_again": (
+        "有人正在办理同一件事，您的操作没有生效，请再试一次。",
+        "Someone was working on the same records; nothing was changed. Please try again.",
+    ),
+    "error.invalid_idempotency_key": (
+        "请求的幂等键无效（长度须为 1 到 200 个字符）。",
+        "The Idempotency-Key must be 1 to 200 characters long.",
+    ),
+    "error.idempotency_key_reused": (
+        "这个幂等键已用于另一个请求。",
+        "This Idempotency-Key was already used for a different request.",
+    ),
     # Accounts, roles and areas
     "error.invalid_credentials": ("手机号或密码不正确。", "Wrong phone number or password."),
     "error.login_locked": (

@@ -1,0 +1,185 @@
+"""Each request's unit of work: one transaction, committed when the handler succeeds and rolled back
+otherwise, with its Idempotency-Key claimed and its response stored inside that same transaction,
+and run again from the start when the database says it lost a race it may win on a second try
+(a deadlock or a serialisation failure on PostgreSQL, see `errors.lost_a_race`); when every attempt
+loses, the person is told to try again (503), never a 500.
+
+Three pieces cooperate through one `Attempt` per try: `RetryTransient` (middleware) runs the
+attempts, `provide_transaction` (the `session` dependency) owns the transaction, and
+`remember_response` (an after-request hook) renders the response the transaction stores.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+from litestar import Request, Response
+from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.serialization import get_serializer
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import idempotency
+from market.auth.access import Actor
+from market.errors import MarketError, lost_a_race
+
+ATTEMPTS = 4
+
+
+@dataclass
+class Attempt:
+    """One try at a request."""
+
+    may_retry: bool
+    lost_race: bool = False
+    claim: idempotency.IdempotencyRecord | None = None
+    response: idempotency.StoredResponse | None = None
+
+
+_ATTEMPT: ContextVar[Attempt | None] = ContextVar("market_attempt", default=None)
+
+
+class RetryTransient(ASGIMiddleware):
+    """Runs a request again, from its first byte, when its transaction lost a race (see above)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, release_session: Callable[[Message, Scope], Awaitable[None]]) -> None:
+        # The SQLAlchemy plugin's hook that closes the request's session when a response starts.
+        self.release_session = release_session
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        body = await _read_body(receive)
+        for number in range(1, ATTEMPTS + 1):
+            attempt = Attempt(may_retry=number < ATTEMPTS)
+            swallowed = False
+
+            async def send_unless_retrying(message: Message, attempt: Attempt = attempt) -> None:
+                nonlocal swallowed
+                if message["type"] == "http.response.start" and attempt.lost_race and attempt.may_retry:
+                    swallowed = True
+                if not swallowed:
+                    await send(message)
+
+            token = _ATTEMPT.set(attempt)
+            try:
+                await next_app(scope, _replay(body, receive), send_unless_retrying)
+            finally:
+                _ATTEMPT.reset(token)
+            if not swallowed:
+                return
+            await self.release_session({"type": "http.response.start", "status": 503, "headers": []}, scope)
+            await anyio.sleep(random.uniform(0.005, 0.02) * number)
+
+
+async def provide_transaction(
+    db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any], now: datetime
+) -> AsyncGenerator[AsyncSession, None]:
+    """The request's unit of work. Litestar runs this cleanup after the response is rendered and before
+    it is sent, so a failed commit becomes an error response instead of a success that never happened."""
+    attempt = _ATTEMPT.get() or Attempt(may_retry=False)
+    try:
+        attempt.claim = await _claim(db_session, request, now)
+    except BaseException:
+        await db_session.rollback()
+        raise
+    try:
+        yield db_session
+    except MarketError as error:
+        # Some refusals are facts worth keeping (a failed login counts toward a wait).
+        if error.keep_changes:
+            if attempt.claim is not None:
+                await idempotency.finish(db_session, attempt.claim, None)
+            await db_session.commit()
+        else:
+            await db_session.rollback()
+        attempt.lost_race = lost_a_race(error)
+        raise
+    except BaseException as error:
+        await db_session.rollback()
+        attempt.lost_race = lost_a_race(error)
+        raise
+    else:
+        try:
+            if attempt.claim is not None:
+                await idempotency.finish(db_session, attempt.claim, attempt.response)
+            await db_session.commit()
+        except DBAPIError as error:
+            await db_session.rollback()
+            attempt.lost_race = lost_a_race(error)
+            raise
+
+
+async def _claim(
+    session: AsyncSession, request: Request[Any, Any, Any], now: datetime
+) -> idempotency.IdempotencyRecord | None:
+    key = request.headers.get(idempotency.HEADER)
+    actor = request.scope.get("user")
+    if key is None or request.method != "POST" or not request.url.path.startswith("/api/"):
+        return None
+    if not isinstance(actor, Actor):
+        return None  # no caller to keep the key for: a login, whose response is a credential anyway
+    request_fingerprint = idempotency.fingerprint(request.method, request.url.path, await request.body())
+    return await idempotency.claim(session, actor.id, key, request_fingerprint, now)
+
+
+async def remember_response(response: Response) -> Response:
+    """After-request hook: render the response a claimed key will replay, unless it carries
+    credentials (a token, a cookie), which are never stored."""
+    attempt = _ATTEMPT.get()
+    if attempt is None or attempt.claim is None:
+        return response
+    no_store = any(k.lower() == "cache-control" and "no-store" in v for k, v in response.headers.items())
+    if response.cookies or no_store or response.status_code >= 500:
+        return response
+    media_type = str(response.media_type or "application/json")
+    try:
+        body = response.render(response.content, media_type, get_serializer(response.response_type_encoders))
+    except Exception:  # a stream or a file: there is nothing to keep, so the key is given up
+        return response
+    attempt.response = idempotency.StoredResponse(response.status_code, media_type, body)
+    return response
+
+
+def replay_response(_request: Request[Any, Any, Any], replay: idempotency.Replay) -> Response[bytes]:
+    stored = replay.response
+    return Response(
+        content=stored.body,
+        status_code=stored.status_code,
+        media_type=stored.content_type or "application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read once, then the connection's own messages (a stream waits for its disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
