@@ -65,7 +65,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (OpenAPI docs under /schema)."""
     import uvicorn
 
-    _settings()  # fail here, clearly, rather than in every worker
+    settings = _settings()  # fail here, clearly, rather than in every worker
     click.echo(f"Linli market on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
         "market.app:create_app",
@@ -75,6 +75,7 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        timeout_worker_healthcheck=settings.worker_timeout_seconds,
     )
 
 

@@ -260,7 +260,13 @@ async def _demo_orders(
             urgency=Urgency.urgent if category == "escort" else Urgency.normal,
             address_detail=f"{rng.randint(1, 6)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}",
         )
-        order = await orders.create_order(session, await load_actor(session, resident.id), data, posted)
+        order = await orders.create_order(
+            session,
+            await load_actor(session, resident.id),
+            data,
+            posted,
+            max_open=Settings().open_orders_per_resident,
+        )
         if status == OrderStatus.submitted:
             continue
         dispatch = DispatchRequest(

@@ -61,6 +61,10 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),
         "expire_redemptions": (lambda s, now: rewards.expire_redemptions(s, now, tz), 300),
         "purge_idempotency_keys": (purge_idempotency_keys, 3600),
+        "purge_dispatch_plans": (
+            lambda s, now: dispatch.purge_plans(s, now, settings.plan_keep_days),
+            3600,
+        ),
         "purge_job_runs": (
             lambda s, now: job_runs.purge_job_runs(s, now, settings.job_runs_keep_days),
             3600,

@@ -92,6 +92,16 @@ class Settings:
     # The service's clock stands at this moment (MARKET_NOW, ISO 8601 with an offset): for demos and
     # tests that must not depend on the hour they run at. Refused in production.
     now: datetime | None = None
+    # Limits a street would choose, each answered with a 429 when reached: orders a resident may
+    # have open at once (not yet confirmed, rejected, cancelled or expired), dispatch plans one
+    # person may run per minute, and how long plans are kept before the purge job deletes them
+    # (the offers and order histories they led to stay).
+    open_orders_per_resident: int = 10
+    plans_per_minute: int = 6
+    plan_keep_days: int = 30
+    # How long `market serve --workers N` waits for a worker to start, or to answer its health check,
+    # before it kills it: starting a worker takes seconds on a loaded machine, not milliseconds.
+    worker_timeout_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -131,6 +141,14 @@ class Settings:
             ),
             offer_stream_seconds=int(env.get("MARKET_OFFER_STREAM_SECONDS", defaults.offer_stream_seconds)),
             now=_moment(env.get("MARKET_NOW")),
+            open_orders_per_resident=int(
+                env.get("MARKET_OPEN_ORDERS_PER_RESIDENT", defaults.open_orders_per_resident)
+            ),
+            plans_per_minute=int(env.get("MARKET_PLANS_PER_MINUTE", defaults.plans_per_minute)),
+            plan_keep_days=int(env.get("MARKET_PLAN_KEEP_DAYS", defaults.plan_keep_days)),
+            worker_timeout_seconds=int(
+                env.get("MARKET_WORKER_TIMEOUT_SECONDS", defaults.worker_timeout_seconds)
+            ),
         )
         settings.check()
         return settings
@@ -164,6 +182,12 @@ class Settings:
             raise SettingsError(
                 "MARKET_ESCALATE_GRID_MINUTES, _COMMUNITY_HOURS and _STREET_HOURS must be positive"
                 " and reach the grid before the community, and the community no later than the street"
+            )
+        limits = (self.open_orders_per_resident, self.plans_per_minute, self.plan_keep_days)
+        if min(*limits, self.worker_timeout_seconds) < 1:
+            raise SettingsError(
+                "MARKET_OPEN_ORDERS_PER_RESIDENT, MARKET_PLANS_PER_MINUTE, MARKET_PLAN_KEEP_DAYS and"
+                " MARKET_WORKER_TIMEOUT_SECONDS must be at least 1"
             )
         if self.auto_confirm_days < 1 or self.job_runs_keep_days < 1:
             raise SettingsError("MARKET_AUTO_CONFIRM_DAYS and MARKET_JOB_RUNS_KEEP_DAYS must be at least 1")

@@ -104,3 +104,13 @@ def test_serve_refuses_the_default_secret_in_production(monkeypatch: pytest.Monk
     monkeypatch.delenv("MARKET_SECRET_KEY", raising=False)
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code != 0 and "MARKET_SECRET_KEY" in result.output
+
+
+def test_serve_gives_workers_time_to_start_on_a_loaded_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn kills a worker that is not serving within its health-check timeout (5 s by default):
+    # under load a worker starting in 6 s was killed and started again, and again.
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("MARKET_WORKER_TIMEOUT_SECONDS", "90")
+    run("serve", "--workers", "2")
+    assert calls[0]["workers"] == 2 and calls[0]["timeout_worker_healthcheck"] == 90

@@ -9,13 +9,14 @@ moment, because orders and volunteers move on between the two.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import delete, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -41,7 +42,7 @@ from market.dispatch.schemas import (
     SkippedPair,
     UnassignedRead,
 )
-from market.errors import Conflict, Forbidden, NotFound, Unprocessable
+from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
 from market.orders.models import HELD_STATUSES, DispatchMode, Offer, OfferStatus, Order, OrderStatus
 from market.settings import Settings
@@ -52,6 +53,7 @@ from matching.dispatch import DispatchPlan as Plan
 # Reasons an order asked for by id is not in the plan's problem at all.
 NOT_WAITING = "not_waiting"
 EXPLANATIONS = REASONS | {NOT_WAITING: "The order is no longer waiting for dispatch."}
+PLAN_RATE_WINDOW = timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------- building the problem
@@ -185,6 +187,8 @@ async def create_plan(
 ) -> DispatchPlan:
     """Plan the area's waiting orders (or the given ones). `actor` None: auto-dispatch."""
     area = await managed_area(session, actor, area_id)
+    if actor is not None:
+        await _within_plan_rate(session, actor, now, settings.plans_per_minute)
     asked = sorted(set(order_ids)) if order_ids is not None else None
     if asked is not None:
         inside = set(
@@ -239,6 +243,36 @@ async def create_plan(
     session.add(row)
     await session.flush()
     return row
+
+
+async def _within_plan_rate(session: AsyncSession, actor: Actor, now: datetime, per_minute: int) -> None:
+    """A plan costs the solver seconds of CPU: one person runs at most `per_minute` a minute."""
+    # Lock the person first, so that plans started at once are counted one after the other.
+    await session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    recent = list(
+        await session.scalars(
+            select(DispatchPlan.created_at)
+            .where(DispatchPlan.created_by_id == actor.id, DispatchPlan.created_at > now - PLAN_RATE_WINDOW)
+            .order_by(DispatchPlan.created_at)
+        )
+    )
+    if len(recent) >= per_minute:
+        wait = max(1, math.ceil((recent[0] + PLAN_RATE_WINDOW - now).total_seconds()))
+        raise TooManyRequests(
+            f"You can run {per_minute} plans a minute; try again in {wait} seconds.",
+            code="too_many_plans",
+            headers={"Retry-After": str(wait)},
+            retry_after_seconds=wait,
+        )
+
+
+async def purge_plans(session: AsyncSession, now: datetime, keep_days: int) -> int:
+    """Delete plans older than `keep_days` (their pairs and unassigned orders go with them); the
+    offers they made and the orders' histories keep what was done."""
+    result = await session.execute(
+        delete(DispatchPlan).where(DispatchPlan.created_at < now - timedelta(days=keep_days))
+    )
+    return result.rowcount or 0
 
 
 async def _plan(session: AsyncSession, plan_id: int, *, for_update: bool = False) -> DispatchPlan:

@@ -39,9 +39,12 @@ class OrderController(Controller):
         request: ActorRequest,
         data: JSONBody[OrderCreate],
         session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
-        order = await service.create_order(session, request.user, data, now)
+        order = await service.create_order(
+            session, request.user, data, now, max_open=settings.open_orders_per_resident
+        )
         return await service.get_order(session, request.user, order.id)
 
     @get("/", summary="Orders you may see: your own, offered to you, or in your area")

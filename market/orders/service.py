@@ -22,12 +22,13 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
 from market.categories.service import active_category
-from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.service import notify
 from market.orders.models import (
     ESCALATION_RANK,
+    FINAL_STATUSES,
     HELD_STATUSES,
     DispatchMode,
     EscalationLevel,
@@ -348,7 +349,10 @@ async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
     )
 
 
-async def create_order(session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime) -> Order:
+async def create_order(
+    session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime, *, max_open: int
+) -> Order:
+    """Post an order; a resident may have at most `max_open` orders open at once."""
     await active_category(session, data.category)
     area = await get_area(session, data.area_id)
     community = _home_community_code(actor)
@@ -366,6 +370,19 @@ async def create_order(session: AsyncSession, actor: Actor, data: OrderCreate, n
         raise InvalidInput("A time window can be at most 14 days long.", code="window_too_long")
     if data.window_start - now > MAX_LEAD_TIME:
         raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
+    # Lock the requester first, so that two posts at once cannot both fit under the limit.
+    await session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    still_open = await session.scalar(
+        select(func.count(Order.id)).where(
+            Order.requester_id == actor.id, Order.status.not_in(FINAL_STATUSES)
+        )
+    )
+    if still_open >= max_open:
+        raise TooManyRequests(
+            f"You already have {still_open} orders open; wait until one is done or cancel one.",
+            code="too_many_open_orders",
+            limit=max_open,
+        )
     order = Order(
         requester_id=actor.id,
         area_id=area.id,

@@ -162,7 +162,9 @@ class ResidentOrderPages(Controller):
             session, form, ORDER_NEW, lambda: _order_form_context(request, session), fields=ORDER_FIELDS
         ):
             body = parse(form, OrderCreate, settings.tz)
-            order = await orders.create_order(session, request.user, body, now)
+            order = await orders.create_order(
+                session, request.user, body, now, max_open=settings.open_orders_per_resident
+            )
         return see_other(f"/r/orders/{order.id}", notice="resident_order_posted")
 
     @get("/{order_id:int}")

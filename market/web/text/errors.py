@@ -23,6 +23,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "This cannot be done as asked; check it and try again.",
     ),
     "error.too_many_requests": ("操作太频繁，请稍后再试。", "Too many attempts; please wait and try again."),
+    "error.too_many_open_orders": (
+        "您已有多个订单在办理中，请等其中一个完成或取消后再下单。",
+        "You already have the most orders open at once; wait until one is done, or cancel one.",
+    ),
+    "error.too_many_plans": (
+        "派单方案生成太频繁，请一分钟后再试。",
+        "Dispatch plans were run too often; try again in a minute.",
+    ),
     "error.busy_try_again": (
         "有人正在办理同一件事，您的操作没有生效，请再试一次。",
         "Someone was working on the same records; nothing was changed. Please try again.",
