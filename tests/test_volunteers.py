@@ -155,3 +155,44 @@ async def test_managers_list_volunteers_serving_their_area_with_skill_and_free_f
         "/api/volunteers", params={"area_id": world.areas["c2"].id}, headers=world.auth("manager")
     )
     assert r.status_code == 403
+
+
+async def test_a_volunteer_created_through_the_api_gets_a_profile_and_can_be_dispatched(
+    client: AsyncTestClient, world: World
+) -> None:
+    r = await client.post(
+        "/api/users",
+        json={
+            "phone": "13911112222",
+            "name": "New Volunteer",
+            "password": "correct-horse-9",
+            "roles": ["volunteer"],
+            "area_id": world.areas["c1_building"].id,
+        },
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 201, r.text
+    volunteer_id = r.json()["id"]
+    always = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    r = await client.put(
+        f"/api/volunteers/{volunteer_id}/profile",
+        json={
+            **PROFILE,
+            "skills": [{"category": "escort"}],
+            "availability": always,
+            "serving_area_ids": [world.areas["c1"].id],
+        },
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()["serving_areas"]] == [world.areas["c1"].id]
+
+    order_id = (
+        await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    ).json()["id"]
+    r = await client.post(
+        f"/api/orders/{order_id}/dispatch",
+        json={"volunteer_ids": [volunteer_id], "mode": "direct"},
+        headers=world.auth("grid_worker"),
+    )
+    assert r.status_code == 200, r.text

@@ -164,7 +164,10 @@ async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: P
         areas.append(area)
     profile = await load_profile(session, user.id, for_update=True)
     if profile is None:
-        profile = VolunteerProfile(user_id=user.id, rating_sum=0, rating_count=0)
+        # Empty collections from the start: a new profile has nothing to load (and may not, lazy="raise").
+        profile = VolunteerProfile(
+            user_id=user.id, rating_sum=0, rating_count=0, skills=[], availability=[], serving_areas=[]
+        )
         session.add(profile)
     profile.capacity = data.capacity
     # Delete the old rows before inserting new ones: the unit of work would insert first
