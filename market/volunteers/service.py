@@ -11,7 +11,7 @@ from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area, managed_area
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
-from market.auth.service import get_user
+from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
 from market.errors import Forbidden, InvalidInput, NotFound
 from market.orders.models import HELD_STATUSES, Order
@@ -39,6 +39,8 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+# The managers of an area dispatch to the volunteers serving it, so they see their name and phone.
+@managers_also_see
 def serves_area(area_code: str) -> ColumnElement[bool]:
     """The volunteer (a User row) serves somewhere overlapping the subtree at `area_code`."""
     return exists().where(
@@ -85,16 +87,7 @@ async def current_load(session: AsyncSession, user_id: int) -> int:
 
 async def _volunteer(session: AsyncSession, actor: Actor, user_id: int) -> User:
     user = await get_user(session, user_id)
-    if Role.volunteer not in user.roles:
-        raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
-    if user.id == actor.id or actor.is_admin:
-        return user
-    visible = user.area is not None and actor.manages(user.area.code)
-    if not visible and actor.is_manager:
-        visible = bool(
-            await session.scalar(select(User.id).where(User.id == user.id, serves_area(actor.area_code)))
-        )
-    if not visible:
+    if Role.volunteer not in user.roles or not await can_see_user(session, actor, user):
         raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
     return user
 
