@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -37,3 +39,52 @@ async def test_an_empty_database_upgrades_to_head_and_matches_the_models(tmp_pat
 async def test_the_suite_database_matches_the_models(database_url: str) -> None:
     # conftest built it with the migrations; under MARKET_TEST_DATABASE_URL this is PostgreSQL.
     assert await _schema_diff(database_url) == []
+
+
+PRIVACY_REVISION = "0008_privacy"
+
+
+def test_serving_areas_outside_the_home_street_are_removed(tmp_path: Path) -> None:
+    """Before the rule, a volunteer could serve another street; the upgrade removes those rows
+    and keeps every serving area inside the volunteer's home street."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(PRIVACY_REVISION)
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.executemany(
+            "INSERT INTO areas (id, code, name, level, parent_id) VALUES (?, ?, ?, ?, ?)",
+            [
+                (1, "110105001", "Sunny Street", "street", None),
+                (2, "110105001001", "Community 1", "community", 1),
+                (3, "110105001002", "Community 2", "community", 1),
+                (4, "110105002", "Rainy Street", "street", None),
+                (5, "110105002001", "Rainy Community", "community", 4),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO users (id, phone, name, password_hash, area_id, is_active, failed_logins,"
+            " created_at) VALUES (?, ?, ?, 'x', ?, 1, 0, '2026-01-01 00:00:00')",
+            [(1, "13900000001", "Lives in Sunny", 2), (2, "13900000002", "No home", None)],
+        )
+        db.executemany(
+            "INSERT INTO volunteer_profiles (user_id, capacity, rating_sum, rating_count)"
+            " VALUES (?, 1, 0, 0)",
+            [(1,), (2,)],
+        )
+        db.executemany(
+            "INSERT INTO volunteer_serving_areas (id, user_id, area_id, area_code) VALUES (?, ?, ?, ?)",
+            [
+                (1, 1, 2, "110105001001"),
+                (2, 1, 3, "110105001002"),
+                (3, 1, 1, "110105001"),
+                (4, 1, 5, "110105002001"),
+                (5, 1, 4, "110105002"),
+                (6, 2, 2, "110105001001"),
+            ],
+        )
+
+    _run_in_thread(migrate.upgrade, url, PRIVACY_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        kept = db.execute("SELECT id FROM volunteer_serving_areas ORDER BY id").fetchall()
+    assert kept == [(1,), (2,), (3,)]

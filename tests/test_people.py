@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock, clock_at, system_clock
 from market.settings import DEFAULT_SECRET, Settings, SettingsError
-from tests.world import PASSWORD, World
+from tests.world import PASSWORD, World, add_neighbours
 
 
 async def test_login_returns_a_token_that_opens_me(client: AsyncTestClient, world: World) -> None:
@@ -148,6 +149,40 @@ async def test_user_lists_are_scoped_and_paginated(client: AsyncTestClient, worl
     ).json()
     assert all("volunteer" in u["roles"] for u in volunteers["items"])
     r = await client.get(f"/api/users/{world.id('resident_c2')}", headers=world.auth("manager"))
+    assert r.status_code == 404
+
+
+async def test_managers_see_the_volunteers_who_serve_their_area_not_only_those_who_live_there(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+    url = f"/api/users/{world.id('volunteer_c2')}"
+    assert (await client.get(url, headers=world.auth("grid_worker"))).status_code == 404
+    r = await client.put(
+        f"/api/volunteers/{world.id('volunteer_c2')}/profile",
+        json={"serving_area_ids": [world.areas["c2"].id, world.areas["c1_compound"].id]},
+        headers=world.auth("volunteer_c2"),
+    )
+    assert r.status_code == 200, r.text
+
+    for who, status in [
+        # They dispatch orders of Garden 1 to the volunteer and must be able to call them.
+        ("grid_worker", 200),
+        ("manager", 200),
+        ("manager_c2", 200),
+        ("street_admin", 200),
+        ("grid_worker_g2", 404),  # the volunteer serves only Grid 1-1 of community 1
+        ("manager_s2", 404),
+        ("volunteer", 404),
+        ("resident", 404),
+    ]:
+        r = await client.get(url, headers=world.auth(who))
+        assert r.status_code == status, who
+        if status == 200:
+            assert (r.json()["name"], r.json()["phone"]) == ("Volunteer C2", "13900000004")
+    # Serving there is what counts: a resident of community 2 stays out of community 1's sight.
+    r = await client.get(f"/api/users/{world.id('resident_c2')}", headers=world.auth("grid_worker"))
     assert r.status_code == 404
 
 

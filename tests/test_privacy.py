@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
+from market.privacy import Mask
 from tests.world import World
 
 
@@ -84,3 +85,36 @@ async def test_after_confirmation_the_volunteer_no_longer_sees_the_contact(
     _assert_masked(
         (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))).json(), world
     )
+
+
+async def test_the_history_masks_the_resident_as_the_order_does(
+    client: AsyncTestClient, world: World
+) -> None:
+    resident = world.users["resident"]
+    order_id, _ = await _dispatched_order(client, world)
+    # A manager's reason that names the resident and where they live.
+    reason = "Resident (137 0000 0001) moved out of Building 1"
+    r = await client.post(
+        f"/api/orders/{order_id}/cancel", json={"reason": reason}, headers=world.auth("manager")
+    )
+    assert r.status_code == 200, r.text
+
+    seen = (await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))).json()
+
+    _assert_masked(seen, world)
+    post, *_, cancel = seen["events"]
+    assert (post["action"], post["actor_name"]) == ("post", "R*******")
+    assert cancel["actor_name"] == "Manager", "only the resident is masked"
+    assert cancel["note"] == "R******* (137****0001) moved out of ***"
+    full = (await client.get(f"/api/orders/{order_id}", headers=world.auth("resident"))).json()
+    assert full["events"][0]["actor_name"] == resident.name and full["events"][-1]["note"] == reason
+
+
+def test_a_mask_hides_the_name_phone_and_places_in_free_text() -> None:
+    mask = Mask("李秀英", "13700000001", ("3号楼", "2单元502"))
+    assert mask("李秀英住3号楼，电话13700000001") == "李**住***，电话137****0001"
+    assert mask("2单元502") == "***"
+    assert mask("call 137-0000-0001 or 137 0000 0001") == "call 137****0001 or 137****0001"
+    assert mask("nothing of hers") == "nothing of hers"
+    # A one-character name or an empty place would mask far too much.
+    assert Mask("李", "13700000001", ("", " "))("李先生") == "李先生"

@@ -5,9 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.volunteers.availability import is_free, overlap_minutes
-from tests.world import World
+from tests.world import World, add_neighbours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_MORNING = [(0, 8 * 60, 12 * 60)]  # Monday 08:00–12:00 local
@@ -155,3 +156,132 @@ async def test_managers_list_volunteers_serving_their_area_with_skill_and_free_f
         "/api/volunteers", params={"area_id": world.areas["c2"].id}, headers=world.auth("manager")
     )
     assert r.status_code == 403
+
+
+async def test_a_volunteer_created_through_the_api_gets_a_profile_and_can_be_dispatched(
+    client: AsyncTestClient, world: World
+) -> None:
+    r = await client.post(
+        "/api/users",
+        json={
+            "phone": "13911112222",
+            "name": "New Volunteer",
+            "password": "correct-horse-9",
+            "roles": ["volunteer"],
+            "area_id": world.areas["c1_building"].id,
+        },
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 201, r.text
+    volunteer_id = r.json()["id"]
+    always = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    r = await client.put(
+        f"/api/volunteers/{volunteer_id}/profile",
+        json={
+            **PROFILE,
+            "skills": [{"category": "escort"}],
+            "availability": always,
+            "serving_area_ids": [world.areas["c1"].id],
+        },
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()["serving_areas"]] == [world.areas["c1"].id]
+
+    order_id = (
+        await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    ).json()["id"]
+    r = await client.post(
+        f"/api/orders/{order_id}/dispatch",
+        json={"volunteer_ids": [volunteer_id], "mode": "direct"},
+        headers=world.auth("grid_worker"),
+    )
+    assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- who changes a profile, and where one serves
+
+
+@pytest.fixture
+async def neighbours(session_maker: async_sessionmaker[AsyncSession], world: World) -> World:
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+    return world
+
+
+async def _serving(client: AsyncTestClient, world: World, *areas: str, by: str = "volunteer"):
+    return await client.put(
+        f"/api/volunteers/{world.id('volunteer')}/profile",
+        json={**PROFILE, "serving_area_ids": [world.areas[a].id for a in areas]},
+        headers=world.auth(by),
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "read", "change"),
+    [
+        ("volunteer", 200, 200),
+        ("grid_worker", 200, 200),
+        ("manager", 200, 200),
+        ("street_admin", 200, 200),
+        ("admin", 200, 200),
+        # They dispatch to the volunteer (who serves their area), so they read the profile; the
+        # volunteer does not live there, so they do not change it.
+        ("grid_worker_g2", 200, 403),  # a sibling grid
+        ("manager_c2", 200, 403),  # a sibling community
+        ("grid_worker_c2", 200, 403),
+        # Another street: the volunteer neither lives nor serves there.
+        ("street_admin_s2", 404, 404),
+        ("manager_s2", 404, 404),
+        ("volunteer_b", 404, 404),
+    ],
+)
+async def test_only_the_volunteer_and_the_managers_of_their_home_change_the_profile(
+    client: AsyncTestClient, neighbours: World, who: str, read: int, change: int
+) -> None:
+    world = neighbours
+    assert (await _serving(client, world, "c1", "c2")).status_code == 200
+    url = f"/api/volunteers/{world.id('volunteer')}/profile"
+    before = (await client.get(url, headers=world.auth("volunteer"))).json()
+
+    assert (await client.get(url, headers=world.auth(who))).status_code == read
+    # Emptying the serving areas needs no area of the changer's: the check is on the person.
+    r = await client.put(url, json={**PROFILE, "capacity": 5}, headers=world.auth(who))
+
+    assert r.status_code == change, r.text
+    after = (await client.get(url, headers=world.auth("volunteer"))).json()
+    if change == 200:
+        assert after["capacity"] == 5 and after["serving_areas"] == []
+    else:
+        assert r.json()["code"] == ("not_your_profile" if change == 403 else "volunteer_not_found")
+        assert after == before
+
+
+@pytest.mark.parametrize("who", ["volunteer", "street_admin", "admin"])
+async def test_serving_areas_lie_within_the_volunteers_home_street(
+    client: AsyncTestClient, neighbours: World, who: str
+) -> None:
+    world = neighbours
+    assert (await _serving(client, world, "c1")).status_code == 200
+    for outside in (["s2_c1"], ["street2"], ["c2", "s2_building"]):
+        r = await _serving(client, world, *outside, by=who)
+        assert r.status_code == 400 and r.json()["code"] == "outside_home_street", r.text
+        assert r.json()["area_id"] == world.areas[outside[-1]].id
+    profile = (await _serving(client, world, "c1", "c2", "street", by=who)).json()
+    assert [a["code"] for a in profile["serving_areas"]] == ["110105001", "110105001001", "110105001002"]
+
+
+async def test_a_manager_adds_only_areas_they_manage_and_keeps_the_others(
+    client: AsyncTestClient, neighbours: World
+) -> None:
+    world = neighbours
+    r = await _serving(client, world, "c2", by="grid_worker")
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_area"
+    assert (await _serving(client, world, "c2")).status_code == 200, "the volunteer chooses in the street"
+
+    r = await _serving(client, world, "c1_grid", "c2", by="grid_worker")
+
+    assert r.status_code == 200, r.text
+    assert [a["id"] for a in r.json()["serving_areas"]] == [world.areas["c1_grid"].id, world.areas["c2"].id]
+    r = await _serving(client, world, "c1_grid2", "c2", by="grid_worker")
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_area", "a sibling grid is not theirs"

@@ -20,7 +20,7 @@ from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.notifications.models import Notification
 from market.wishes.models import Wish, WishEvent
 from market.wishes.service import expire_wishes
-from tests.world import World
+from tests.world import World, add_neighbours
 
 WISH_POINTS = 20  # the default MARKET_WISH_POINTS
 
@@ -329,6 +329,35 @@ async def test_who_may_act_on_an_open_wish(
         r = await act(client, world, who, wish_id, action)
         assert (r.status_code, r.json()["code"]) == (403, code), (who, action, r.text)
     assert await snapshot(session_maker, wish_id) == before
+
+
+async def test_a_volunteer_claims_wishes_only_in_their_own_street(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+    profile = f"/api/volunteers/{world.id('volunteer')}/profile"
+    far = await post_wish(client, world, "resident_s2")
+    # Serving a community of another street is refused, so its wishes stay out of reach.
+    r = await client.put(
+        profile, json={"serving_area_ids": [world.areas["s2_c1"].id]}, headers=world.auth("volunteer")
+    )
+    assert (r.status_code, r.json()["code"]) == (400, "outside_home_street")
+    r = await act(client, world, "volunteer", far, "claim")
+    assert (r.status_code, r.json()["code"]) == (403, "outside_your_community")
+    seen = (await client.get(f"/api/wishes/{far}", headers=world.auth("volunteer"))).json()
+    assert seen["masked"] is True and seen["resident"]["phone"] == "137****0044"
+    # A neighbouring community of their own street is theirs to serve, and its wishes to claim.
+    near = await post_wish(client, world, "resident_c2")
+    assert (await act(client, world, "volunteer", near, "claim")).json()["code"] == "outside_your_community"
+    r = await client.put(
+        profile,
+        json={"serving_area_ids": [world.areas["c1"].id, world.areas["c2"].id]},
+        headers=world.auth("volunteer"),
+    )
+    assert r.status_code == 200, r.text
+    assert (await act(client, world, "volunteer", near, "claim")).status_code == 200
+    assert (await act(client, world, "volunteer_s2", far, "claim")).status_code == 200
 
 
 async def test_who_may_act_on_a_claimed_wish(

@@ -135,3 +135,48 @@ async def add_volunteer_profile(session: AsyncSession, user: User, serving: Area
             serving_areas=[ServingArea(area_id=serving.id, area_code=serving.code)],
         )
     )
+
+
+# ---------------------------------------------------------------- neighbours (privacy tests)
+
+
+async def add_neighbours(session: AsyncSession, world: World) -> None:
+    """People next door who must not reach the world's volunteers: a second grid in community 1
+    with its grid worker, and a second street with a community, its staff, a resident and a
+    volunteer. Not part of `build_world`, so the other tests' counts stay as they are."""
+    areas = [
+        ("c1_grid2", "110105001001002", "Grid 1-2", AreaLevel.grid, "c1"),
+        ("street2", "110105002", "Rainy Street", AreaLevel.street, None),
+        ("s2_c1", "110105002001", "Rainy Community", AreaLevel.community, "street2"),
+        ("s2_grid", "110105002001001", "Rainy Grid", AreaLevel.grid, "s2_c1"),
+        ("s2_compound", "110105002001001001", "Rainy Garden", AreaLevel.compound, "s2_grid"),
+        ("s2_building", "110105002001001001001", "Rainy Building", AreaLevel.building, "s2_compound"),
+    ]
+    for key, code, name, level, parent in areas:
+        area = Area(code=code, name=name, level=level, parent_id=world.areas[parent].id if parent else None)
+        session.add(area)
+        await session.flush()
+        world.areas[key] = area
+    people = [
+        ("grid_worker_g2", "13800000042", Role.grid_worker, "c1_grid2"),
+        ("street_admin_s2", "13800000052", Role.street_admin, "street2"),
+        ("manager_s2", "13800000062", Role.community_manager, "s2_c1"),
+        ("resident_s2", "13700000044", Role.resident, "s2_building"),
+        ("volunteer_s2", "13900000066", Role.volunteer, "s2_building"),
+    ]
+    for key, phone, role, home in people:
+        user = User(
+            phone=phone,
+            name=key.replace("_", " ").title(),
+            password_hash=password_hash(),
+            area_id=world.areas[home].id,
+            is_active=True,
+            failed_logins=0,
+            created_at=world.now,
+            role_rows=[UserRole(role=role)],
+        )
+        session.add(user)
+        world.users[key] = user
+    await session.flush()
+    await add_volunteer_profile(session, world.users["volunteer_s2"], world.areas["s2_c1"])
+    await session.flush()

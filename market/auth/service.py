@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -123,9 +124,31 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+# Conditions on User rows, given a manager's area code, for people the manager sees although they
+# live elsewhere: the volunteers who serve the area (market.volunteers adds that rule with
+# `managers_also_see`). Those domains build on auth, so they hand their rule down to it.
+AreaTie = Callable[[str], ColumnElement[bool]]
+_TIED_TO_AREA: list[AreaTie] = []
+
+
+def managers_also_see(rule: AreaTie) -> AreaTie:
+    _TIED_TO_AREA.append(rule)
+    return rule
+
+
+async def can_see_user(session: AsyncSession, actor: Actor, user: User) -> bool:
+    """Oneself; the managers of where the person lives or of an area tied to them; administrators."""
+    if user.id == actor.id or (user.area is not None and actor.manages(user.area.code)) or actor.is_admin:
+        return True
+    if not actor.is_manager or not _TIED_TO_AREA:
+        return False
+    tied = or_(*(rule(actor.area_code) for rule in _TIED_TO_AREA))
+    return bool(await session.scalar(select(User.id).where(User.id == user.id, tied)))
+
+
 async def get_visible_user(session: AsyncSession, actor: Actor, user_id: int) -> User:
     user = await get_user(session, user_id)
-    if user.id != actor.id and not (user.area and actor.manages(user.area.code)) and not actor.is_admin:
+    if not await can_see_user(session, actor, user):
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     return user
 

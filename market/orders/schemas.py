@@ -70,6 +70,7 @@ class EventRead(msgspec.Struct):
     note: str
     at: datetime
     actor_id: int | None
+    # The resident's name is masked here, as in the order, for those who see the order masked.
     actor_name: str | None
 
 
@@ -93,7 +94,8 @@ class OrderRead(msgspec.Struct):
     urgency: Urgency
     window_start: datetime
     window_end: datetime
-    # Before a volunteer holds the order they see only the compound, a masked name and phone.
+    # Before a volunteer holds the order they see only the compound, a masked name and phone, and
+    # the free text (description, comment, the history's notes) masked alike (market.privacy).
     masked: bool
     area: AreaRef
     address_detail: str | None

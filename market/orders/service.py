@@ -51,6 +51,7 @@ from market.orders.schemas import (
     OrderRead,
     PersonRef,
 )
+from market.privacy import Mask, mask_name, mask_phone
 from market.settings import Settings
 from market.teams import service as teams
 from market.volunteers.service import current_load, load_profile, serves_area
@@ -74,6 +75,7 @@ TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
 # other notes, and those of the jobs (no actor), are the system's English remarks the action already says.
 TYPED_NOTES = frozenset({"cancel", "reject", "complete", "confirm"})
 
+COMPOUND = code_length(AreaLevel.compound)
 MAX_WINDOW = timedelta(days=14)
 MAX_LEAD_TIME = timedelta(days=90)
 MAX_POOL = 20
@@ -163,12 +165,12 @@ def _full_view(order: Order, actor: Actor) -> bool:
     return order.volunteer_id == actor.id and order.status in (HELD_STATUSES | {S.completed})
 
 
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:]
-
-
-def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1)
+def _resident_mask(order: Order, actor: Actor) -> Mask | None:
+    """How the actor's view masks the resident, in fields and free text; None: a full view."""
+    if _full_view(order, actor):
+        return None
+    building = (order.area.name,) if len(order.area_code) > COMPOUND else ()
+    return Mask(order.requester.name, order.requester.phone, (*building, order.address_detail))
 
 
 def _order_options():
@@ -182,17 +184,16 @@ def _service_hours(order: Order) -> float | None:
 
 
 def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> OrderRead:
-    full = _full_view(order, actor)
-    area = order.area
-    if not full:
-        area = compounds.get(order.area_code[: code_length(AreaLevel.compound)], area)
+    mask = _resident_mask(order, actor)
+    full = mask is None
+    area = order.area if full else compounds.get(order.area_code[:COMPOUND], order.area)
     requester = order.requester
     volunteer = order.volunteer
     return OrderRead(
         id=order.id,
         status=order.status,
         category=order.category_code,
-        description=order.description,
+        description=order.description if full else mask(order.description),
         urgency=order.urgency,
         window_start=order.window_start,
         window_end=order.window_end,
@@ -215,7 +216,7 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
         confirmed_at=order.confirmed_at,
         service_hours=_service_hours(order),
         rating=order.rating,
-        comment=order.comment,
+        comment=order.comment if full or order.comment is None else mask(order.comment),
         escalation_level=order.escalation_level,
         escalated_at=order.escalated_at,
     )
@@ -246,6 +247,16 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     (read,) = await order_reads(session, actor, [order])
     offers = [o for o in order.offers if actor.manages(order.area_code) or o.volunteer_id == actor.id]
     names = await user_names(session, {o.volunteer_id for o in offers})
+    # The history masks the resident as the order does: their name where they acted, and every note.
+    mask = _resident_mask(order, actor)
+
+    def actor_name(event: OrderEvent) -> str | None:
+        if event.actor is None:
+            return None
+        if mask is not None and event.actor_id == order.requester_id:
+            return mask_name(event.actor.name)
+        return event.actor.name
+
     return OrderDetail(
         **{f: getattr(read, f) for f in read.__struct_fields__},
         events=[
@@ -254,10 +265,10 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 action=e.action,
                 from_status=e.from_status,
                 to_status=e.to_status,
-                note=e.note,
+                note=e.note if mask is None else mask(e.note),
                 at=e.at,
                 actor_id=e.actor_id,
-                actor_name=e.actor.name if e.actor else None,
+                actor_name=actor_name(e),
             )
             for e in order.events
         ],

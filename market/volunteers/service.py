@@ -7,11 +7,11 @@ from sqlalchemy import ColumnElement, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area
+from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area, managed_area
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
-from market.auth.service import get_user
+from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
 from market.errors import Forbidden, InvalidInput, NotFound
 from market.orders.models import HELD_STATUSES, Order
@@ -27,6 +27,8 @@ from market.volunteers.schemas import (
     Window,
 )
 
+STREET = code_length(AreaLevel.street)
+
 
 def _minutes(clock: str) -> int:
     hours, minutes = clock.split(":")
@@ -37,6 +39,8 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+# The managers of an area dispatch to the volunteers serving it, so they see their name and phone.
+@managers_also_see
 def serves_area(area_code: str) -> ColumnElement[bool]:
     """The volunteer (a User row) serves somewhere overlapping the subtree at `area_code`."""
     return exists().where(
@@ -83,16 +87,7 @@ async def current_load(session: AsyncSession, user_id: int) -> int:
 
 async def _volunteer(session: AsyncSession, actor: Actor, user_id: int) -> User:
     user = await get_user(session, user_id)
-    if Role.volunteer not in user.roles:
-        raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
-    if user.id == actor.id or actor.is_admin:
-        return user
-    visible = user.area is not None and actor.manages(user.area.code)
-    if not visible and actor.is_manager:
-        visible = bool(
-            await session.scalar(select(User.id).where(User.id == user.id, serves_area(actor.area_code)))
-        )
-    if not visible:
+    if Role.volunteer not in user.roles or not await can_see_user(session, actor, user):
         raise NotFound(f"User {user_id} is not a volunteer.", code="volunteer_not_found")
     return user
 
@@ -130,11 +125,39 @@ async def get_profile(session: AsyncSession, actor: Actor, user_id: int) -> Prof
     return await profile_read(session, user, await load_profile(session, user.id))
 
 
+def _may_change_profile(actor: Actor, volunteer: User) -> bool:
+    """The volunteer, and the managers of the area they live in. Managers of an area the volunteer
+    only serves read the profile (they dispatch to them) but do not change it."""
+    return volunteer.id == actor.id or (volunteer.area is not None and actor.manages(volunteer.area.code))
+
+
+async def _serving_areas(
+    session: AsyncSession, actor: Actor, volunteer: User, area_ids: list[int], listed: set[int]
+) -> list[Area]:
+    """The areas a profile may list. They lie within the volunteer's home street, whoever sets them:
+    the volunteer chooses any there; a manager adds only areas they manage and keeps those `listed`."""
+    street = volunteer.area.code[:STREET] if volunteer.area is not None else None
+    areas = []
+    for area_id in sorted(set(area_ids)):
+        area = await get_area(session, area_id)
+        if street is None or not area.code.startswith(street):
+            raise InvalidInput(
+                f"{area.name} is outside the street the volunteer lives in.",
+                code="outside_home_street",
+                area_id=area.id,
+            )
+        if volunteer.id != actor.id and area.id not in listed and not actor.manages(area.code):
+            raise Forbidden(f"{area.name} is outside your area.", code="outside_your_area")
+        areas.append(area)
+    return areas
+
+
 async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: ProfileWrite) -> ProfileRead:
     user = await _volunteer(session, actor, user_id)
-    if user.id != actor.id and not actor.is_manager:
+    if not _may_change_profile(actor, user):
         raise Forbidden(
-            "Only the volunteer or their managers can change this profile.", code="not_your_profile"
+            "Only the volunteer or the managers of the area they live in can change this profile.",
+            code="not_your_profile",
         )
     categories = {s.category for s in data.skills}
     if len(categories) != len(data.skills):
@@ -156,15 +179,14 @@ async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: P
                 f"Availability {w.start}–{w.end} ends before it starts.", code="invalid_window"
             )
         windows.append((w.weekday, start, end))
-    areas = []
-    for area_id in sorted(set(data.serving_area_ids)):
-        area = await get_area(session, area_id)
-        if user.id != actor.id and not actor.manages(area.code):
-            raise Forbidden(f"{area.name} is outside your area.", code="outside_your_area")
-        areas.append(area)
     profile = await load_profile(session, user.id, for_update=True)
+    listed = {s.area_id for s in profile.serving_areas} if profile else set()
+    areas = await _serving_areas(session, actor, user, data.serving_area_ids, listed)
     if profile is None:
-        profile = VolunteerProfile(user_id=user.id, rating_sum=0, rating_count=0)
+        # Empty collections from the start: a new profile has nothing to load (and may not, lazy="raise").
+        profile = VolunteerProfile(
+            user_id=user.id, rating_sum=0, rating_count=0, skills=[], availability=[], serving_areas=[]
+        )
         session.add(profile)
     profile.capacity = data.capacity
     # Delete the old rows before inserting new ones: the unit of work would insert first

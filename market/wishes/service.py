@@ -23,7 +23,7 @@ from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.service import notify
 from market.orders.schemas import AreaRef, PersonRef
-from market.orders.service import mask_name, mask_phone
+from market.privacy import Mask, mask_name, mask_phone
 from market.volunteers.service import serves_area
 from market.wishes.models import ClaimerKind, Wish, WishEvent, WishStatus
 from market.wishes.schemas import WishCreate, WishDetail, WishEventRead, WishRead
@@ -123,16 +123,25 @@ def _person(user: User, full: bool) -> PersonRef:
     )
 
 
+def _resident_mask(wish: Wish, actor: Actor, areas: dict[str, Area]) -> Mask | None:
+    """How the actor's view masks the resident, in fields and free text; None: a full view."""
+    if _full_view(wish, actor):
+        return None
+    building = (areas[wish.area_code].name,) if len(wish.area_code) > COMPOUND else ()
+    return Mask(wish.resident.name, wish.resident.phone, building)
+
+
 def _wish_read(wish: Wish, actor: Actor, areas: dict[str, Area]) -> WishRead:
-    full = _full_view(wish, actor)
+    mask = _resident_mask(wish, actor, areas)
+    full = mask is None
     # A home above compound level has a shorter code, which the slice leaves whole.
     area = areas[wish.area_code if full else wish.area_code[:COMPOUND]]
     claimer = wish.claimer
     return WishRead(
         id=wish.id,
         status=wish.status,
-        title=wish.title,
-        description=wish.description,
+        title=wish.title if full else mask(wish.title),
+        description=wish.description if full else mask(wish.description),
         value_yuan=wish.value_yuan,
         deadline=wish.deadline,
         community_id=wish.community_id,
@@ -176,7 +185,10 @@ async def get_wish(session: AsyncSession, actor: Actor, wish_id: int) -> WishDet
     wish = await session.scalar(stmt)
     if wish is None:
         raise NotFound(f"Wish {wish_id} does not exist.", code="wish_not_found")
-    (read,) = await wish_reads(session, actor, [wish])
+    areas = await ancestors(session, {wish.area_code})
+    read = _wish_read(wish, actor, areas)
+    # The history masks the resident as the wish does: their name where they acted, and every note.
+    mask = _resident_mask(wish, actor, areas)
     names = dict(
         (
             await session.execute(
@@ -189,7 +201,7 @@ async def get_wish(session: AsyncSession, actor: Actor, wish_id: int) -> WishDet
         if user_id is None:
             return None
         name = names.get(user_id, "")
-        return mask_name(name) if read.masked and user_id == wish.resident_id else name
+        return mask_name(name) if mask is not None and user_id == wish.resident_id else name
 
     return WishDetail(
         **{f: getattr(read, f) for f in read.__struct_fields__},
@@ -199,7 +211,7 @@ async def get_wish(session: AsyncSession, actor: Actor, wish_id: int) -> WishDet
                 action=e.action,
                 from_status=e.from_status,
                 to_status=e.to_status,
-                note=e.note,
+                note=e.note if mask is None else mask(e.note),
                 at=e.at,
                 actor_id=e.actor_id,
                 actor_name=actor_name(e.actor_id),

@@ -186,8 +186,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.volunteer_not_found": ("没有找到这位志愿者。", "This volunteer does not exist."),
     "error.not_a_volunteer": ("所选的人中有人不是在册志愿者。", "Someone chosen is not an active volunteer."),
     "error.not_your_profile": (
-        "只有志愿者本人或其管理人员可以修改这份资料。",
-        "Only the volunteer or their managers can change this profile.",
+        "只有志愿者本人或其居住地的管理人员可以修改这份资料。",
+        "Only the volunteer or the managers of the area they live in can change this profile.",
+    ),
+    "error.outside_home_street": (
+        "服务区域只能选在志愿者居住的街道内。",
+        "Serving areas must lie within the street the volunteer lives in.",
     ),
     "error.duplicate_skill": ("每项技能只能填写一次。", "List each skill once."),
     "error.team_not_found": ("没有找到这支服务队。", "This team does not exist."),

@@ -1,0 +1,331 @@
+"""Before a volunteer holds an order, nothing they can read shows the resident's full name, phone
+or building (DESIGN.md): not the order, its history, a plan's explanation, a notification, an
+export or a stream.
+
+The walk takes every GET route in the app's route table and requests it as a volunteer who was
+offered the resident's orders and wishes in every state but holds none of them, with every id
+of the kind the path asks for, and looks for the resident in each answer (pages, JSON, the
+server-sent stream, CSV and Excel downloads). A route the walk cannot fill in fails the test; a
+route a volunteer may not use is listed in NOT_FOR_VOLUNTEERS and must refuse them, so a new
+route is either walked or consciously listed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+import openpyxl
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.areas.models import Area, AreaLevel
+from market.auth.models import Role, User
+from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.clock import FrozenClock
+from market.ledger.models import AccountKind, Asset
+from market.ledger.service import area_account, member_account
+from market.settings import Settings
+from tests.world import World
+
+# The resident, as only the resident, the area's managers and a volunteer holding their order see them.
+NAME = "欧阳秀英"
+BUILDING = "Plum Blossom House 7"
+ADDRESS_DETAIL = "Unit 9, Room 1701"
+
+# Routes a volunteer may not use (a role guard): each must refuse them.
+NOT_FOR_VOLUNTEERS = {
+    "/api/users",
+    "/api/volunteers",
+    "/api/dispatch/plans",
+    "/api/dispatch/plans/{plan_id:int}",
+    "/api/dispatch/auto/{community_id:int}",
+    "/api/ledger/transfers/{transfer_id:str}",
+    "/api/ledger/owed-rewards",
+    "/api/ledger/trial-balance",
+    "/api/units",
+    "/api/units/{unit_id:int}",
+    "/api/resources",
+    "/api/needs",
+    "/api/needs/{need_id:int}",
+    "/api/allocations/plans/{plan_id:int}",
+    "/api/admin/jobs",
+    "/api/admin/jobs/summary",
+    "/api/reports/summary",
+    "/desk/dispatch",
+    "/desk/dispatch/orders/{order_id:int}",
+    "/desk/dispatch/plans/{plan_id:int}",
+    "/desk/projects",
+    "/desk/projects/needs/new",
+    "/desk/projects/allocations/{plan_id:int}",
+    "/desk/projects/{project_id:int}",
+    "/desk/ledger",
+    "/desk/ledger/accounts/{account_id:int}",
+    "/desk/ledger/owed",
+    "/desk/ledger/trial-balance",
+    "/desk/reports",
+    "/desk/unit",
+    "/desk/unit/commitments",
+    "/desk/unit/fulfil",
+    "/desk/unit/resources/new",
+    "/desk/unit/resources/{resource_id:int}",
+    "/desk/unit/rewards",
+    "/desk/unit/rewards/new",
+}
+# A resident's own pages: a volunteer uses them only when they are a resident too.
+RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new"}
+# The area tree and the new order's place picker name every building, as places and not as where
+# someone lives: only there may the resident's building appear.
+AREA_CATALOGUE = {"/api/areas", "/api/areas/{area_id:int}", "/r/orders/new"}
+# Downloads and lists seen in each of their forms.
+QUERIES: dict[str, list[dict[str, str]]] = {
+    "/api/ledger/accounts/{account_id:int}/entries": [{}, {"format": "csv"}, {"format": "xlsx"}],
+    "/v/rewards": [{}, {"show": "mine"}],
+    "/lang": [{"to": "en"}],
+}
+PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A stream that ends soon, so that the walk reads it whole like any other answer.
+    return replace(settings, offer_stream_seconds=1, offer_stream_poll_seconds=0.2)
+
+
+# What the walk fills the routes' paths with: every id of each kind the volunteer might ask for.
+Ids = dict[str, list[object]]
+
+
+async def _build_scene(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+    walker: str,
+) -> Ids:
+    """The resident's orders and wishes in every state the walker, a volunteer, can see them in
+    without holding them, with the resident's details written into the free text too."""
+    async with session_maker() as session, session.begin():
+        compound = world.areas["c1_compound"]
+        home = Area(
+            code=compound.code + "002", name=BUILDING, level=AreaLevel.building, parent_id=compound.id
+        )
+        session.add(home)
+        await session.flush()
+        await session.execute(
+            update(User).where(User.id == world.id("resident")).values(name=NAME, area_id=home.id)
+        )
+        street, c1 = world.areas["street"], world.areas["c1"]
+        issuance = await area_account(session, street, AccountKind.street_issuance, Asset.service)
+        pool = await area_account(session, c1, AccountKind.community_pool, Asset.service)
+        accounts = [(await member_account(session, world.id(who))).id for who in (walker, "resident")]
+
+    async def post(path: str, body: dict | None = None, who: str = "resident", status: int = 200) -> dict:
+        r = await client.post(path, json=body, headers=world.auth(who))
+        assert r.status_code == status, r.text
+        return r.json() if r.content else {}
+
+    phone = world.users["resident"].phone
+    spaced = f"{phone[:3]} {phone[3:7]} {phone[7:]}"
+    about_her = f"{NAME}, {spaced}, {BUILDING} {ADDRESS_DETAIL}"
+    later = (clock() + timedelta(days=7)).isoformat()
+
+    async def order(who: str = "resident") -> int:
+        body = world.order_body(who)
+        if who == "resident":
+            body.update(area_id=home.id, address_detail=ADDRESS_DETAIL)
+            body.update(description=f"Please call {NAME} at {spaced} first")
+        return (await post("/api/orders", body, who, 201))["id"]
+
+    async def offer(order_id: int, *volunteers: str) -> dict[str, int]:
+        mode = "pool" if len(volunteers) > 1 else "direct"
+        body = {"volunteer_ids": [world.id(v) for v in volunteers], "mode": mode}
+        offers = (await post(f"/api/orders/{order_id}/dispatch", body, "grid_worker"))["offers"]
+        return {v: next(o["id"] for o in offers if o["volunteer_id"] == world.id(v)) for v in volunteers}
+
+    async def serve(order_id: int, offer_id: int, who: str, note: str) -> None:
+        await post(f"/api/offers/{offer_id}/accept", who=who)
+        for step in ("check-in", "check-out"):
+            await post(f"/api/orders/{order_id}/{step}", who=who)
+            clock.advance(timedelta(minutes=30))
+        await post(f"/api/orders/{order_id}/complete", {"note": note}, who)
+
+    # Points to spend: the volunteer serves a neighbour of the resident, paid from the pool.
+    budget = {"id": "budget", "debit_account_id": issuance.id, "credit_account_id": pool.id}
+    await post(
+        "/api/ledger/transfers",
+        {"transfers": [{**budget, "amount": 10_000, "code": "budget"}]},
+        "street_admin",
+    )
+    neighbour = await order("resident_b")
+    await serve(neighbour, (await offer(neighbour, walker))[walker], walker, "Done")
+    await post(f"/api/orders/{neighbour}/confirm", {"rating": 5}, "resident_b")
+
+    # The resident's orders. Offered and waiting for the volunteer's answer:
+    pending = await order()
+    await offer(pending, walker)
+    # taken by another volunteer of the pool, served, confirmed with a comment:
+    lost = await order()
+    await serve(lost, (await offer(lost, walker, "volunteer_b"))["volunteer_b"], "volunteer_b", about_her)
+    await post(f"/api/orders/{lost}/confirm", {"rating": 5, "comment": f"Thanks from {about_her}"})
+    # cancelled by the resident, rejected by a manager, declined by the volunteer.
+    cancelled = await order()
+    await offer(cancelled, walker)
+    await post(f"/api/orders/{cancelled}/cancel", {"reason": f"{about_her}: sorted"})
+    rejected = await order()
+    await offer(rejected, walker)
+    await post(f"/api/orders/{rejected}/reject", {"reason": f"{about_her} is away"}, "grid_worker")
+    declined = await order()
+    offer_id = (await offer(declined, walker))[walker]
+    await post(f"/api/offers/{offer_id}/decline", {"reason": "Away"}, walker, 204)
+    # The manager plans the waiting orders: the plan is theirs to read, not the volunteer's.
+    plan = await post("/api/dispatch/plans", {"area_id": c1.id}, "manager", 201)
+
+    # Wishes: open on the wall, and claimed, fulfilled and confirmed by another volunteer. A wish
+    # has no address detail (the resident's home is its place), so none is written into it.
+    where_she_lives = f"{NAME}, {spaced}, {BUILDING}"
+    wish = {
+        "title": f"Glasses for {NAME}",
+        "description": where_she_lives,
+        "value_yuan": 60,
+        "deadline": later,
+    }
+    open_wish = (await post("/api/wishes", wish, status=201))["id"]
+    done_wish = (await post("/api/wishes", wish, status=201))["id"]
+    for who, action in (("volunteer_b", "claim"), ("volunteer_b", "fulfil"), ("resident", "confirm")):
+        await post(f"/api/wishes/{done_wish}/{action}", {"note": where_she_lives}, who)
+
+    # What else a volunteer reads: their team, a project they take part in, a reward they redeemed.
+    team = {"name": "Escorts", "speciality": "health", "community_id": c1.id}
+    team.update(leader_id=world.id("volunteer_b"), member_ids=[world.id(walker)])
+    team_id = (await post("/api/teams", team, "manager", 201))["id"]
+    project = {"title": "Autumn clean-up", "community_id": c1.id, "deadline": later}
+    project_id = (
+        await post("/api/projects", {**project, "participant_ids": [world.id(walker)]}, "manager", 201)
+    )["id"]
+    reward = {
+        "name": "Rice, 5 kg",
+        "price": 1,
+        "stock": 5,
+        "pickup_place": "Service centre",
+        "donor": "Grain shop",
+    }
+    reward.update(valid_until=later, community_ids=[c1.id])
+    reward_id = (await post("/api/rewards", reward, "unit_admin", 201))["id"]
+    redemption = await post("/api/redemptions", {"reward_id": reward_id, "quantity": 1}, walker, 201)
+
+    return {
+        "order_id": [pending, lost, cancelled, rejected, declined, neighbour],
+        "wish_id": [open_wish, done_wish],
+        "user_id": [world.id("resident"), world.id(walker), world.id("volunteer_b")],
+        "account_id": accounts,
+        "area_id": [home.id, c1.id],
+        "community_id": [c1.id],
+        "plan_id": [plan["id"]],
+        "team_id": [team_id],
+        "project_id": [project_id],
+        "redemption_id": [redemption["id"]],
+        "transfer_id": ["budget"],
+        "need_id": [1],
+        "unit_id": [1],
+        "resource_id": [1],
+        "file_path": ["offers.js"],
+        "path": ["openapi.json"],
+    }
+
+
+def _get_routes(app: Litestar) -> list[str]:
+    return sorted(
+        {
+            route.path
+            for route in app.routes
+            for handler in getattr(route, "route_handlers", [])
+            if "GET" in (getattr(handler, "http_methods", None) or ())
+        }
+    )
+
+
+def _paths(route: str, ids: Ids) -> list[str]:
+    """The route with every combination of the scene's ids for its parameters."""
+    paths = [route]
+    for name in PARAMETER.findall(route):
+        assert name in ids, f"The walk has no {name} to fill {route} with: add it to the scene."
+        paths = [
+            re.sub(r"\{" + name + r"(?::[^}]*)?\}", str(value), p, count=1)
+            for p in paths
+            for value in ids[name]
+        ]
+    return paths
+
+
+def _text(response) -> str:
+    if response.headers.get("content-type", "").startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    ):
+        book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+        return "\n".join(
+            str(cell)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for cell in row
+        )
+    return response.text
+
+
+def _leaks(text: str, phone: str, *, building: bool) -> list[str]:
+    secrets = {"name": NAME, "address detail": ADDRESS_DETAIL}
+    if building:
+        secrets["building"] = BUILDING
+    found = [what for what, value in secrets.items() if value in text]
+    if re.search(r"[\s-]?".join(phone), text):
+        found.append("phone")
+    return found
+
+
+# A volunteer, and a volunteer who is a resident too (the resident's pages open to them).
+@pytest.mark.parametrize("walker", ["volunteer", "vol_resident"])
+async def test_a_volunteer_who_holds_no_order_of_the_resident_reads_nothing_that_names_them(
+    app: Litestar,
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+    walker: str,
+) -> None:
+    ids = await _build_scene(client, world, session_maker, clock, walker)
+    refused = NOT_FOR_VOLUNTEERS | (set() if Role.resident in world.users[walker].roles else RESIDENT_PAGES)
+    phone = world.users["resident"].phone
+    token, _ = issue_token(world.settings, world.id(walker))
+    # Logged in as a browser is: the cookie opens the pages and lets the API be read.
+    client.headers.pop("Authorization", None)
+    client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
+
+    leaks, statuses = [], {}
+    for route in _get_routes(app):
+        for path in _paths(route, ids):
+            for query in QUERIES.get(route, [{}]):
+                r = await client.get(path, params=query, follow_redirects=False)
+                assert r.status_code < 500, f"{path} {query}: {r.status_code}"
+                statuses.setdefault(route, set()).add(r.status_code)
+                for what in _leaks(_text(r), phone, building=route not in AREA_CATALOGUE):
+                    leaks.append(f"{path} {query or ''}: the resident's {what}")
+
+    assert leaks == [], "\n".join(leaks)
+    reached = {route for route, seen in statuses.items() if any(s < 400 for s in seen)}
+    assert sorted(reached & refused) == [], "listed as not for volunteers, yet they use it"
+    assert sorted(set(statuses) - reached - refused) == [], (
+        "a volunteer's route the walk never got an answer from"
+    )
+    assert sorted(refused - set(statuses)) == [], "listed, but no longer a route"
+    # The walk read the resident's orders as the volunteer sees them: masked, not absent.
+    seen = (await client.get(f"/api/orders/{ids['order_id'][0]}")).json()
+    assert (
+        seen["masked"] and seen["requester"]["name"] == "欧***" and seen["events"][0]["actor_name"] == "欧***"
+    )
+    stream = await client.get("/v/offers/stream")
+    assert "data: " in stream.text and "欧***" in stream.text
