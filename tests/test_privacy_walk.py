@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User
-from market.auth.routes import TOKEN_COOKIE, issue_token
+from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.clock import FrozenClock
 from market.ledger.models import AccountKind, Asset
 from market.ledger.service import area_account, member_account
@@ -300,7 +300,7 @@ async def test_a_volunteer_who_holds_no_order_of_the_resident_reads_nothing_that
     ids = await _build_scene(client, world, session_maker, clock, walker)
     refused = NOT_FOR_VOLUNTEERS | (set() if Role.resident in world.users[walker].roles else RESIDENT_PAGES)
     phone = world.users["resident"].phone
-    token, _ = issue_token(world.settings, world.id(walker))
+    token, _ = issue_token(world.settings, world.id(walker), world.clock())
     # Logged in as a browser is: the cookie opens the pages and lets the API be read.
     client.headers.pop("Authorization", None)
     client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
