@@ -143,6 +143,9 @@ async def running_scheduler(
             id=name,
             max_instances=1,
             coalesce=True,
+            # A run that starts late (a busy machine) still runs: APScheduler's default skips any
+            # run more than a second late, so a loaded worker silently missed its first runs.
+            misfire_grace_time=None,
             # First run at start: a process restarted more often than an hourly job's
             # interval would otherwise never run that job.
             next_run_time=datetime.now(UTC),
