@@ -144,7 +144,9 @@ async def test_a_confirmation_and_the_auto_confirm_job_at_once_stay_under_the_da
     async with session_maker() as session:
         paid = {
             t.reference: t.amount
-            for t in await session.scalars(select(Transfer).where(Transfer.code == TransferCode.service_reward))
+            for t in await session.scalars(
+                select(Transfer).where(Transfer.code == TransferCode.service_reward)
+            )
         }
     assert paid == {f"order:{by_resident}": 45, f"order:{by_job}": 15}
 

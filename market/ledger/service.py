@@ -637,18 +637,6 @@ async def pending_adjustments(
         member = credit if credit.kind == AccountKind.member else debit
         pool = debit if member is credit else credit
 
-        def may(posts: bool, t: Transfer = t, debit: Account = debit, credit: Account = credit) -> bool:
-            move = authority.Move(
-                code=t.code,
-                debit=debit,
-                credit=credit,
-                amount=t.amount,
-                settles=True,
-                posts=posts,
-                maker_id=t.created_by_id,
-            )
-            return authority.refusal(actor, move) is None
-
         reads.append(
             PendingAdjustmentRead(
                 id=t.id,
@@ -663,11 +651,25 @@ async def pending_adjustments(
                 maker_name=names.get(t.created_by_id, ""),
                 timestamp=t.timestamp,
                 expires_at=t.expires_at,
-                may_post=may(True),
-                may_void=may(False),
+                may_post=_may_settle(actor, t, debit, credit, post=True),
+                may_void=_may_settle(actor, t, debit, credit, post=False),
             )
         )
     return reads, total
+
+
+def _may_settle(actor: Actor, pending: Transfer, debit: Account, credit: Account, *, post: bool) -> bool:
+    """What the authority would answer to the actor posting or voiding this pending transfer."""
+    move = authority.Move(
+        code=pending.code,
+        debit=debit,
+        credit=credit,
+        amount=pending.amount,
+        settles=True,
+        posts=post,
+        maker_id=pending.created_by_id,
+    )
+    return authority.refusal(actor, move) is None
 
 
 async def reverse(
