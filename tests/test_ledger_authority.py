@@ -352,15 +352,32 @@ async def test_accounts_must_belong_together(
 ) -> None:
     await _fund_everything(session_maker, world, places)
     a = places.accounts
+    async with session_maker() as session, session.begin():
+        # The unit admin lives at the street's level, in no community.
+        streetwise = (await member_account(session, world.id("unit_admin"))).id
     r = await _post(
         client,
         world,
-        "admin",
+        "street_admin",
         [
             # Community 1's pool and a member of community 2: both inside the street admin's area.
             _transfer(
                 "pool-to-stranger", "adjustment", a[(K.community_pool, "c1")], a[(K.member, "c2_home")]
             ),
+            _transfer("pool-to-street", "adjustment", a[(K.community_pool, "c1")], streetwise),
+        ],
+    )
+
+    assert r.status_code == 403, r.text
+    assert {p["id"]: p["code"] for p in r.json()["transfers"]} == {
+        "pool-to-stranger": "accounts_in_different_areas",
+        "pool-to-street": "accounts_in_different_areas",
+    }
+    r = await _post(
+        client,
+        world,
+        "admin",
+        [
             # One street's issuance funding another street's community.
             _transfer(
                 "issuance-to-far-pool",
@@ -373,8 +390,7 @@ async def test_accounts_must_belong_together(
 
     assert r.status_code == 403, r.text
     assert {p["id"]: p["code"] for p in r.json()["transfers"]} == {
-        "pool-to-stranger": "accounts_in_different_areas",
-        "issuance-to-far-pool": "accounts_in_different_areas",
+        "issuance-to-far-pool": "accounts_in_different_areas"
     }
 
 

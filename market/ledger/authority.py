@@ -128,11 +128,14 @@ def relation(actor: Actor, *accounts: Account) -> Relation:
 
 
 def belong_together(a: Account, b: Account) -> bool:
-    """Two members of one community, or one account's area inside the other's."""
+    """Two members of one community; a member living inside the other account's area (its
+    community's pool, its street's sinks); or one area account's area inside the other's."""
     if a.kind == K.member and b.kind == K.member:
         return a.area_id is not None and a.area_id == b.area_id
-    outer, inner = sorted((a.area_code, b.area_code), key=len)
-    return bool(outer) and inner.startswith(outer)
+    if b.kind == K.member:
+        a, b = b, a
+    outer, inner = (b, a) if a.kind == K.member else sorted((a, b), key=lambda x: len(x.area_code))
+    return bool(outer.area_code) and inner.area_code.startswith(outer.area_code)
 
 
 def refusal(actor: Actor, move: Move) -> Refusal | None:
