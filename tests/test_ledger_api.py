@@ -1,8 +1,8 @@
 """The points ledger through the HTTP API.
 
-Budgets flow street issuance → community pool; managers move points with
-adjustments (a reason code and a memo; who may do what is tests/test_ledger_authority.py); members see their own accounts, give gifts
-inside their community and download their statements. Every refusal changes
+Budgets flow street issuance → community pool; managers move points with adjustments (a reason
+code and a memo; who may do what is tests/test_ledger_authority.py); members see their own
+accounts, give gifts inside their community and download their statements. Every refusal changes
 nothing, and the trial balance always balances.
 """
 

@@ -636,7 +636,6 @@ async def pending_adjustments(
         debit, credit = accounts[t.debit_account_id], accounts[t.credit_account_id]
         member = credit if credit.kind == AccountKind.member else debit
         pool = debit if member is credit else credit
-
         reads.append(
             PendingAdjustmentRead(
                 id=t.id,
