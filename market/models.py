@@ -7,7 +7,7 @@ from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.idempotency import IdempotencyRecord
 from market.jobs.models import JobRun
-from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, Transfer
+from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, StreetPolicy, Transfer
 from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet, Need
 from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
@@ -64,6 +64,7 @@ __all__ = [
     "RewardCommunity",
     "ServiceCategory",
     "ServingArea",
+    "StreetPolicy",
     "Team",
     "TeamEvent",
     "TeamMember",

@@ -59,6 +59,7 @@ async def accounts(
             "credit_account_id": ids[name],
             "amount": 300,
             "code": "adjustment",
+            "reason": "correction",
             "memo": "starting points",
         }
         for name in ("resident", "resident_b")

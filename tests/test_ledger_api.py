@@ -1,8 +1,8 @@
 """The points ledger through the HTTP API.
 
-Budgets flow street issuance → community pool; managers move points with
-adjustments (a reason in the memo); members see their own accounts, give gifts
-inside their community and download their statements. Every refusal changes
+Budgets flow street issuance → community pool; managers move points with adjustments (a reason
+code and a memo; who may do what is tests/test_ledger_authority.py); members see their own
+accounts, give gifts inside their community and download their statements. Every refusal changes
 nothing, and the trial balance always balances.
 """
 
@@ -71,6 +71,7 @@ def adjustment(transfer_id: str, debit: int, credit: int, amount: int, **extra: 
         "credit_account_id": credit,
         "amount": amount,
         "code": "adjustment",
+        "reason": "missed_reward",
         "memo": "volunteer day bonus",
         **extra,
     }
@@ -173,7 +174,7 @@ async def test_a_batch_reports_each_transfer_on_its_own(
         world,
         "admin",
         budget("b-ok", books, 100),
-        adjustment("too-much", books.pool, books.members["resident"], 1000),
+        adjustment("too-much", books.pool, books.members["resident"], 500),
         adjustment("no-such-account", books.pool, 999_999, 5),
         adjustment("chain-1", books.pool, books.members["resident"], 40, flags=["linked"]),
         adjustment("chain-2", books.pool, books.members["resident_b"], 400),
@@ -219,15 +220,17 @@ async def _second_street(session_maker: async_sessionmaker[AsyncSession], world:
 @pytest.mark.parametrize(
     ("who", "transfer", "why"),
     [
-        ("manager", "budget", "only street admins fund community budgets"),
-        ("street_admin_2", "budget", "inside your area"),
-        ("street_admin", "budget to a member", "from the street's issuance account to a community pool"),
-        ("manager", "adjustment without memo", "needs the reason in its memo"),
-        ("manager_c2", "adjustment", "inside your area"),
-        ("grid_worker", "adjustment", "inside your area"),  # the pool is the community's, not the grid's
-        ("admin", "service_reward", "made by the service itself"),
-        ("street_admin", "gift", "made by the service itself"),
-        ("manager", "redemption", "made by the service itself"),
+        ("manager", "budget", "role_may_not_transfer"),
+        ("street_admin_2", "budget", "account_outside_your_area"),
+        ("street_admin", "budget to a member", "accounts_not_for_this_code"),
+        ("manager", "adjustment without memo", "adjustment_memo_required"),
+        ("manager", "adjustment without reason", "adjustment_reason_required"),
+        ("manager_c2", "adjustment", "account_outside_your_area"),
+        ("grid_worker", "adjustment", "role_may_not_transfer"),
+        ("admin", "service_reward", "code_made_by_the_service"),
+        ("street_admin", "gift", "code_made_by_the_service"),
+        ("manager", "redemption", "code_made_by_the_service"),
+        ("manager", "reversal", "code_made_by_the_service"),
     ],
 )
 async def test_who_may_move_points(
@@ -246,20 +249,22 @@ async def test_who_may_move_points(
         "budget": budget("refused", books, 100),
         "budget to a member": budget("refused", books, 100, pool=resident),
         "adjustment without memo": adjustment("refused", books.pool, resident, 10, memo="  "),
+        "adjustment without reason": adjustment("refused", books.pool, resident, 10, reason=None),
         "adjustment": adjustment("refused", books.pool, resident, 10),
         "service_reward": adjustment("refused", books.pool, resident, 10, code="service_reward"),
         "gift": adjustment("refused", books.pool, resident, 10, code="gift"),
         "redemption": adjustment("refused", books.pool, resident, 10, code="redemption"),
+        "reversal": adjustment("refused", books.pool, resident, 10, code="reversal"),
     }[transfer]
     permitted = adjustment("permitted", books.pool, books.members["resident_b"], 10)
 
     r = await post_transfers(client, world, who, permitted, refused)
 
     body = assert_problem(r, 403, "transfer_not_permitted")
-    reasons = {p["id"]: p["reason"] for p in body["transfers"]}
-    assert why in reasons["refused"]
+    codes = {p["id"]: p["code"] for p in body["transfers"]}
+    assert codes["refused"] == why
     if who in ("manager", "street_admin", "admin"):  # they may make the other transfer
-        assert list(reasons) == ["refused"]
+        assert list(codes) == ["refused"]
     # Nothing of the batch was applied, not even the transfer the caller may make.
     assert await balance(client, world, books.pool) == 10_000
     assert await balance(client, world, books.members["resident_b"]) == 0
@@ -417,10 +422,11 @@ async def test_balances_show_posted_pending_and_available(
     assert (pool["balance"], pool["pending_out"], pool["available"]) == (900, 350, 550)
     assert (mine["balance"], mine["pending_in"], mine["available"]) == (100, 350, 100)
 
+    # A second manager posts a pending adjustment; its maker may void it.
     r = await post_transfers(
         client,
         world,
-        "manager",
+        "street_admin",
         {
             "id": "hold-1-post",
             "pending_id": "hold-1",
@@ -428,9 +434,15 @@ async def test_balances_show_posted_pending_and_available(
             "flags": ["post_pending"],
             "memo": "200 of 300",
         },
+    )
+    assert r.json()["created"] == 1, r.text
+    r = await post_transfers(
+        client,
+        world,
+        "manager",
         {"id": "hold-2-void", "pending_id": "hold-2", "flags": ["void_pending"], "memo": "not earned"},
     )
-    assert r.json()["created"] == 2, r.text
+    assert r.json()["created"] == 1, r.text
 
     pool, mine = await account(client, world, books.pool), await account(client, world, member, "volunteer")
     assert (pool["balance"], pool["pending_out"], pool["available"]) == (700, 0, 700)

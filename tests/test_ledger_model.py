@@ -162,6 +162,27 @@ class ModelTransfer:
         )
 
 
+# What the authority table (market/ledger/authority.py) lets even an administrator reverse: the
+# reversal's (debit, credit) kinds of account, between accounts of one community (or street).
+REVERSAL_KINDS = {
+    ("pool", "street"),
+    ("member", "pool"),
+    ("pool", "member"),
+    ("member", "member"),
+    ("sink", "member"),
+}
+KIND = {"street": "street", "sink": "sink", "pool1": "pool", "pool2": "pool"}
+COMMUNITY = {"pool1": 1, "pool2": 2, "alice": 1, "bob": 1, "carol": 2, "alice_credit": 1}
+
+
+def reversal_refusal(debit: str, credit: str) -> str | None:
+    if (KIND.get(debit, "member"), KIND.get(credit, "member")) not in REVERSAL_KINDS:
+        return "accounts_not_for_this_code"
+    if len({COMMUNITY.get(debit), COMMUNITY.get(credit)} - {None}) > 1:
+        return "accounts_in_different_areas"
+    return None
+
+
 class Rejected(Exception):
     def __init__(self, result: str, field: str | None = None) -> None:
         self.result = result
@@ -350,6 +371,10 @@ class LedgerModel:
             return "not_reversible"
         if any(t.reversal_of == transfer_id for t in self.transfers.values()):
             return "already_reversed"
+        debit = self.accounts[original.credit_account_id].name
+        credit = self.accounts[original.debit_account_id].name
+        if (refused := reversal_refusal(debit, credit)) is not None:
+            return refused
         results = self._chain(
             [
                 Draft(

@@ -41,7 +41,7 @@ async def test_the_suite_database_matches_the_models(database_url: str) -> None:
     assert await _schema_diff(database_url) == []
 
 
-PRIVACY_REVISION = "0008_privacy"
+PRIVACY_REVISION = "0008"
 
 
 def test_serving_areas_outside_the_home_street_are_removed(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ async def give_points(
                     "credit_account_id": account_id,
                     "amount": amount,
                     "code": "adjustment",
+                    "reason": "correction",
                     "memo": "points for the tests",
                 }
                 for account_id in accounts
@@ -409,7 +410,9 @@ async def test_the_caps_count_rewards_still_owed(
         assert (await confirm(client, world, order_id)).status_code == 200
 
     async with session_maker() as session:
-        assert list(await session.scalars(select(OwedReward.amount).order_by(OwedReward.id))) == [20, 10]
+        owed = await session.execute(select(OwedReward.amount, OwedReward.status).order_by(OwedReward.id))
+        # The second reward's 10 points over the cap are withheld, not owed.
+        assert owed.all() == [(20, "owed"), (10, "withheld"), (10, "owed")]
 
 
 async def test_a_reward_paid_late_counts_for_the_day_it_was_earned(

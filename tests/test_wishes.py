@@ -4,7 +4,7 @@ expiry, wish points paid once, and two claimers at once."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +20,8 @@ from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.notifications.models import Notification
 from market.wishes.models import Wish, WishEvent
 from market.wishes.service import expire_wishes
+from tests.test_rewards import confirm as confirm_order
+from tests.test_rewards import served_order
 from tests.world import World, add_neighbours
 
 WISH_POINTS = 20  # the default MARKET_WISH_POINTS
@@ -531,3 +533,85 @@ async def test_confirms_at_once_pay_once(
     assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [r.text for r in responses]
     assert await wish_transfers(session_maker) == 1
     assert await balance(session_maker, world.id("volunteer")) == WISH_POINTS
+
+
+# ---------------------------------------------------------------- caps and the pair limit
+
+
+def mid_morning(clock: FrozenClock, world: World) -> None:
+    """09:00 in Asia/Shanghai in the middle of a month: no cap straddles a day or a month."""
+    clock.now = datetime(2030, 3, 12, 1, 0, tzinfo=UTC)
+    world.now = clock()
+
+
+async def round_trip(client: AsyncTestClient, world: World, resident: str, volunteer: str) -> dict[str, Any]:
+    """A wish posted, claimed, fulfilled and confirmed: the confirmed wish."""
+    wish_id = await post_wish(client, world, resident)
+    assert (await act(client, world, volunteer, wish_id, "claim")).status_code == 200
+    assert (await act(client, world, volunteer, wish_id, "fulfil")).status_code == 200
+    r = await act(client, world, resident, wish_id, "confirm")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def withheld(client: AsyncTestClient, world: World) -> list[tuple[str, int, str]]:
+    r = await client.get("/api/ledger/owed-rewards?status=withheld&limit=100", headers=world.auth("manager"))
+    assert r.status_code == 200, r.text
+    return [(o["reference"], o["amount"], o["reason"]) for o in r.json()["items"]]
+
+
+async def test_a_resident_and_a_volunteer_earn_one_wish_reward_a_week(
+    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    mid_morning(clock, world)
+    await fund_pool(session_maker, world)
+
+    wishes = [await round_trip(client, world, "resident", "volunteer") for _ in range(15)]
+
+    assert [w["points"] for w in wishes] == [WISH_POINTS] + [0] * 14
+    assert await balance(session_maker, world.id("volunteer")) == WISH_POINTS
+    assert await wish_transfers(session_maker) == 1
+    assert await withheld(client, world) == [
+        (f"wish:{w['id']}", WISH_POINTS, "pair_weekly_limit") for w in wishes[1:]
+    ]
+    # Another pair earns; the same pair earns again a week later.
+    assert (await round_trip(client, world, "resident_b", "volunteer"))["points"] == WISH_POINTS
+    assert (await round_trip(client, world, "resident", "volunteer_b"))["points"] == WISH_POINTS
+    clock.advance(timedelta(days=7))
+    world.now = clock()
+    assert (await round_trip(client, world, "resident", "volunteer"))["points"] == WISH_POINTS
+    assert await balance(session_maker, world.id("volunteer")) == 3 * WISH_POINTS
+
+
+async def test_wish_rewards_and_service_rewards_share_the_daily_cap(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    mid_morning(clock, world)
+    await fund_pool(session_maker, world)
+    r = await client.put(
+        f"/api/ledger/policies/{world.areas['c1'].id}",
+        json={"default_rate": 10, "daily_cap": 40},
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    order_id = await served_order(client, world, clock, 1)
+    assert (await confirm_order(client, world, order_id)).status_code == 200  # 10 service points
+
+    first = await round_trip(client, world, "resident", "volunteer")
+    second = await round_trip(client, world, "resident_b", "volunteer")
+    third = await round_trip(client, world, "vol_resident", "volunteer")
+
+    assert [first["points"], second["points"], third["points"]] == [20, 10, 0]
+    assert await balance(session_maker, world.id("volunteer")) == 40
+    assert await withheld(client, world) == [
+        (f"wish:{second['id']}", 10, "daily_cap"),
+        (f"wish:{third['id']}", 20, "daily_cap"),
+    ]
+    # And a service reward after the wishes earns nothing more today.
+    order_id = await served_order(client, world, clock, 1)
+    assert (await confirm_order(client, world, order_id)).status_code == 200
+    assert await balance(session_maker, world.id("volunteer")) == 40
+    assert (await withheld(client, world))[-1] == (f"order:{order_id}", 10, "daily_cap")

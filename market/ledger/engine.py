@@ -9,7 +9,7 @@ before anything reaches the database, so a rejected transfer changes nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.errors import Conflict
-from market.ledger.models import Account, AccountKind, Lot, LotUse, PendingStatus, Transfer, TransferCode
+from market.ledger.models import (
+    Account,
+    AccountKind,
+    AdjustmentReason,
+    Lot,
+    LotUse,
+    PendingStatus,
+    Transfer,
+    TransferCode,
+)
 from market.ledger.schemas import TransferRequest, TransferResult
 
 LOT_KINDS = frozenset({AccountKind.member})
@@ -67,6 +76,7 @@ class Draft:
     code: TransferCode | None = None
     reference: str = ""
     memo: str = ""
+    reason: AdjustmentReason | None = None
     pending: bool = False
     post_pending: bool = False
     void_pending: bool = False
@@ -87,6 +97,7 @@ class Draft:
             code=r.code,
             reference=r.reference,
             memo=r.memo,
+            reason=r.reason,
             pending="pending" in flags,
             post_pending="post_pending" in flags,
             void_pending="void_pending" in flags,
@@ -236,6 +247,7 @@ class _Batch:
             code=code,
             reference=d.reference,
             memo=d.memo,
+            reason=d.reason,
             pending=d.pending,
             post_pending=d.post_pending,
             void_pending=d.void_pending,
@@ -361,6 +373,22 @@ def _differing_field(d: Draft, t: Transfer, transfers: dict[str, Transfer]) -> s
     return None
 
 
+async def lock_accounts(session: AsyncSession, account_ids: Collection[int]) -> dict[int, Account]:
+    """Lock these accounts, in id order, and read them afresh. Every posting locks all the accounts
+    it touches this way, once, before it reads what it decides on: two postings that share accounts
+    then queue in the same order and never deadlock. Locking again what a transaction holds is free."""
+    return {
+        a.id: a
+        for a in await session.scalars(
+            select(Account)
+            .where(Account.id.in_(set(account_ids)))
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
 async def _load(
     session: AsyncSession,
     *,
@@ -375,16 +403,7 @@ async def _load(
     those locks, the transfers, lots and lot uses the batch may touch."""
     referenced = list(await session.scalars(select(Transfer).where(Transfer.id.in_(settled_ids))))
     account_ids = account_ids | {a for t in referenced for a in (t.debit_account_id, t.credit_account_id)}
-    accounts = {
-        a.id: a
-        for a in await session.scalars(
-            select(Account)
-            .where(Account.id.in_(account_ids))
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    accounts = await lock_accounts(session, account_ids)
     transfers = {
         t.id: t
         for t in await session.scalars(

@@ -48,6 +48,16 @@ class TransferCode(enum.StrEnum):
     reversal = "reversal"
 
 
+class AdjustmentReason(enum.StrEnum):
+    """Why a manager adjusts a member's points; the memo says the rest."""
+
+    correction = "correction"
+    missed_reward = "missed_reward"
+    duplicate_reward = "duplicate_reward"
+    complaint = "complaint"
+    other = "other"
+
+
 class PendingStatus(enum.StrEnum):
     pending = "pending"
     posted = "posted"
@@ -115,6 +125,8 @@ class Transfer(Base):
     # What the transfer is for: "order:12", "redemption:5", "project:3" …
     reference: Mapped[str] = mapped_column(String(64), default="", index=True)
     memo: Mapped[str] = mapped_column(String(200), default="")
+    # Adjustments: the reason code (required for them, see authority.py).
+    reason: Mapped[AdjustmentReason | None] = mapped_column(String(24))
     pending: Mapped[bool] = mapped_column(default=False)
     post_pending: Mapped[bool] = mapped_column(default=False)
     void_pending: Mapped[bool] = mapped_column(default=False)
@@ -190,15 +202,27 @@ class PointsPolicy(Base):
 class OwedStatus(enum.StrEnum):
     owed = "owed"
     posted = "posted"
+    # Held back by a limit (`reason`): never paid.
+    withheld = "withheld"
+
+
+class WithheldReason(enum.StrEnum):
+    daily_cap = "daily_cap"
+    monthly_cap = "monthly_cap"
+    # One resident–volunteer pair earns one wish reward a week.
+    pair_weekly_limit = "pair_weekly_limit"
 
 
 class OwedReward(Base):
-    """A reward earned while its community's pool could not pay; posted once the pool is funded."""
+    """A reward, or the part of one, that was not paid when it was earned: owed while its
+    community's pool could not pay (posted once the pool is funded), or withheld by a cap or a
+    limit (never paid; the row keeps why)."""
 
     __tablename__ = "ledger_owed_rewards"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The transfer id it will be posted under: the reward is paid exactly once.
+    # The transfer id it will be posted under: the reward is paid exactly once. A withheld part
+    # carries the reward's transfer id with WITHHELD_SUFFIX (it is never posted).
     transfer_id: Mapped[str] = mapped_column(TRANSFER_ID, unique=True)
     reference: Mapped[str] = mapped_column(String(64))
     code: Mapped[TransferCode] = mapped_column(String(24))
@@ -207,5 +231,20 @@ class OwedReward(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     memo: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[OwedStatus] = mapped_column(String(16), default=OwedStatus.owed, index=True)
+    reason: Mapped[WithheldReason | None] = mapped_column(String(24))
     created_at: Mapped[datetime]
     posted_at: Mapped[datetime | None]
+
+
+WITHHELD_SUFFIX = ":withheld"
+DEFAULT_ADJUSTMENT_THRESHOLD = 500
+
+
+class StreetPolicy(Base):
+    """A street's rules for manual transfers. A street without a row uses the defaults."""
+
+    __tablename__ = "street_points_policies"
+
+    street_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    # An adjustment of more points than this is made pending and posted by a second manager.
+    adjustment_threshold: Mapped[int] = mapped_column(BigInteger, default=DEFAULT_ADJUSTMENT_THRESHOLD)

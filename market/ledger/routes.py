@@ -18,13 +18,17 @@ from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.ledger.schemas import (
     AccountDetail,
     AccountRead,
+    AdjustmentRequest,
     BatchResult,
     Entry,
     GiftRequest,
     OwedRewardRead,
+    PendingAdjustmentRead,
     PolicyRead,
     PolicyWrite,
     ReverseRequest,
+    StreetPolicyRead,
+    StreetPolicyWrite,
     TransferBatch,
     TransferRead,
     TrialBalance,
@@ -147,7 +151,7 @@ class LedgerController(Controller):
 
     @post(
         "/transfers",
-        summary="Budgets and adjustments, up to 1,000 in one batch",
+        summary="Budgets and adjustments, up to 1,000 in one batch, as the authority table allows",
         status_code=200,
         guards=[requires_manager],
     )
@@ -186,6 +190,100 @@ class LedgerController(Controller):
     ) -> TransferRead:
         reversal = await service.reverse(session, request.user, transfer_id, data.reason, now, settings.tz)
         return service.transfer_read(reversal)
+
+    @post(
+        "/adjustments",
+        summary="Give a member points from their community's pool or take some back; "
+        "above the street's threshold it waits for a second manager",
+        guards=[requires_manager],
+    )
+    async def adjust(
+        self,
+        request: ActorRequest,
+        data: JSONBody[AdjustmentRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        return service.transfer_read(await service.adjust(session, request.user, data, now, settings.tz))
+
+    @get(
+        "/adjustments/pending",
+        summary="Adjustments in your area waiting for a second manager",
+        guards=[requires_manager],
+    )
+    async def pending_adjustments(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[PendingAdjustmentRead]:
+        items, total = await service.pending_adjustments(session, request.user, now, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/adjustments/{transfer_id:str}/post",
+        summary="Post a pending adjustment (a second manager, not its maker)",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def post_adjustment(
+        self,
+        request: ActorRequest,
+        transfer_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        posted = await service.settle_adjustment(
+            session, request.user, transfer_id, post=True, now=now, tz=settings.tz
+        )
+        return service.transfer_read(posted)
+
+    @post(
+        "/adjustments/{transfer_id:str}/void",
+        summary="Void a pending adjustment (its maker or a second manager)",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def void_adjustment(
+        self,
+        request: ActorRequest,
+        transfer_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        voided = await service.settle_adjustment(
+            session, request.user, transfer_id, post=False, now=now, tz=settings.tz
+        )
+        return service.transfer_read(voided)
+
+    @get(
+        "/streets/{street_id:int}/policy",
+        summary="A street's rules for manual transfers (the adjustment threshold)",
+        guards=[requires_manager],
+    )
+    async def get_street_policy(
+        self, request: ActorRequest, street_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> StreetPolicyRead:
+        return await service.get_street_policy(session, request.user, street_id)
+
+    @put(
+        "/streets/{street_id:int}/policy",
+        summary="Set a street's rules for manual transfers (its admins)",
+        guards=[requires_manager],
+    )
+    async def put_street_policy(
+        self,
+        request: ActorRequest,
+        street_id: PathId,
+        data: JSONBody[StreetPolicyWrite],
+        session: NamedDependency[AsyncSession],
+    ) -> StreetPolicyRead:
+        return await service.put_street_policy(session, request.user, street_id, data)
 
     @get(
         "/trial-balance",
@@ -249,6 +347,7 @@ class LedgerController(Controller):
                     amount=r.amount,
                     code=r.code,
                     status=r.status,
+                    reason=r.reason,
                     created_at=r.created_at,
                     posted_at=r.posted_at,
                 )

@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 import msgspec
 
 from market.fields import Id, text
-from market.ledger.models import AccountKind, Asset, PendingStatus, TransferCode
+from market.ledger.models import (
+    DEFAULT_ADJUSTMENT_THRESHOLD,
+    AccountKind,
+    AdjustmentReason,
+    Asset,
+    PendingStatus,
+    TransferCode,
+    WithheldReason,
+)
 
 # Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
 TransferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,59}$", max_length=60)]
@@ -24,6 +32,8 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True):
     code: TransferCode | None = None
     reference: text(64) = ""
     memo: text(200) = ""
+    # Required for adjustments.
+    reason: AdjustmentReason | None = None
     flags: Annotated[list[Flag], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
     pending_id: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=90 * 24 * 3600)] | None = None
@@ -59,6 +69,7 @@ class TransferRead(msgspec.Struct):
     code: TransferCode
     reference: str
     memo: str
+    reason: AdjustmentReason | None
     flags: list[str]
     pending_id: str | None
     pending_status: PendingStatus | None
@@ -162,5 +173,50 @@ class OwedRewardRead(msgspec.Struct):
     amount: int
     code: TransferCode
     status: str
+    # Why a withheld reward was held back.
+    reason: WithheldReason | None
     created_at: datetime
     posted_at: datetime | None
+
+
+class AdjustmentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """An adjustment between a member's account and their community's pool."""
+
+    account_id: Id
+    amount: Annotated[int, msgspec.Meta(ge=1, le=10**9)]
+    # give: from the pool to the member; take: from the member back to the pool.
+    direction: Literal["give", "take"]
+    reason: AdjustmentReason
+    memo: text(200, required=True)
+
+
+class PendingAdjustmentRead(msgspec.Struct):
+    """An adjustment waiting for a second manager to post it (or for anyone allowed to void it)."""
+
+    id: str
+    amount: int
+    direction: Literal["give", "take"]
+    member_account_id: int
+    member_name: str
+    pool_account_id: int
+    reason: AdjustmentReason | None
+    memo: str
+    maker_id: int | None
+    maker_name: str
+    timestamp: datetime
+    expires_at: datetime | None
+    # Whether the caller may post it (not its maker, allowed by the authority table) and void it.
+    may_post: bool
+    may_void: bool
+
+
+class StreetPolicyWrite(msgspec.Struct, forbid_unknown_fields=True):
+    # Adjustments of more points than this are made pending and posted by a second manager.
+    adjustment_threshold: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = DEFAULT_ADJUSTMENT_THRESHOLD
+
+
+class StreetPolicyRead(StreetPolicyWrite):
+    street_id: int = 0
+    street_name: str = ""
+    # Whether the caller may change it (the street's admins and administrators).
+    may_set: bool = False

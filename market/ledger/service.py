@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, or_, select
@@ -16,8 +19,11 @@ from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
-from market.ledger.engine import SUCCESS, Draft, Result, create_transfers
+from market.ledger import authority
+from market.ledger.engine import SUCCESS, Draft, Result, create_transfers, lock_accounts
 from market.ledger.models import (
+    DEFAULT_ADJUSTMENT_THRESHOLD,
+    WITHHELD_SUFFIX,
     Account,
     AccountKind,
     Asset,
@@ -27,17 +33,23 @@ from market.ledger.models import (
     OwedStatus,
     PendingStatus,
     PointsPolicy,
+    StreetPolicy,
     Transfer,
     TransferCode,
+    WithheldReason,
 )
 from market.ledger.schemas import (
     AccountDetail,
     AccountRead,
+    AdjustmentRequest,
     Entry,
     Expiring,
     GiftRequest,
+    PendingAdjustmentRead,
     PolicyRead,
     PolicyWrite,
+    StreetPolicyRead,
+    StreetPolicyWrite,
     TransferBatch,
     TransferRead,
     TransferResult,
@@ -47,18 +59,6 @@ from market.ledger.schemas import (
 
 COMMUNITY = code_length(AreaLevel.community)
 STREET = code_length(AreaLevel.street)
-# Codes only the service's own flows write; people use budget and adjustment.
-FLOW_CODES = frozenset(
-    {
-        TransferCode.service_reward,
-        TransferCode.wish_reward,
-        TransferCode.project_reward,
-        TransferCode.redemption,
-        TransferCode.expiry,
-        TransferCode.gift,
-        TransferCode.reversal,
-    }
-)
 # Accounts that hold spendable value may not go below zero.
 GUARDED_KINDS = frozenset({AccountKind.member, AccountKind.unit, AccountKind.community_pool})
 
@@ -346,6 +346,7 @@ def transfer_read(t: Transfer) -> TransferRead:
         code=t.code,
         reference=t.reference,
         memo=t.memo,
+        reason=t.reason,
         flags=flags,
         pending_id=t.pending_id,
         pending_status=t.pending_status,
@@ -454,67 +455,226 @@ async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
 async def submit_batch(
     session: AsyncSession, actor: Actor, batch: TransferBatch, now: datetime, tz: ZoneInfo
 ) -> list[TransferResult]:
-    """Budgets (street admins fund community pools) and adjustments (managers, with a reason)."""
-    drafts = [Draft.from_request(r) for r in batch.transfers]
-    pending_ids = {d.pending_id for d in drafts if d.pending_id}
-    pendings = {t.id: t for t in await session.scalars(select(Transfer).where(Transfer.id.in_(pending_ids)))}
-    account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
-    account_ids |= {a for t in pendings.values() for a in (t.debit_account_id, t.credit_account_id)}
-    accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(account_ids)))}
-    problems = []
-    for d in drafts:
-        pending = pendings.get(d.pending_id or "")
-        # A settlement is judged by what it settles, whatever code the client wrote.
-        code = pending.code if pending else d.code
-        debit = accounts.get(d.debit_account_id or (pending.debit_account_id if pending else 0))
-        credit = accounts.get(d.credit_account_id or (pending.credit_account_id if pending else 0))
-        if reason := _not_permitted(actor, code, debit, credit, d):
-            problems.append({"id": d.id, "reason": reason})
-    if problems:
+    """Budgets and adjustments, and posts and voids of pending ones, as the authority table allows:
+    a batch with any transfer the caller may not make is refused as a whole."""
+    drafts = [_with_hold(Draft.from_request(r)) for r in batch.transfers]
+    refused = await _refusals(session, actor, drafts)
+    if refused:
         raise Forbidden(
             "Some transfers are not yours to make: "
-            + "; ".join(f"{p['id']}: {p['reason']}" for p in problems),
+            + "; ".join(f"{d.id}: {authority.REFUSAL_DETAIL[r]}" for d, r in refused),
             code="transfer_not_permitted",
-            transfers=problems,
+            transfers=[{"id": d.id, "code": r} for d, r in refused],
         )
     return await transfer(session, drafts, now, tz, actor.id)
 
 
-def _not_permitted(
-    actor: Actor, code: TransferCode | None, debit: Account | None, credit: Account | None, d: Draft
-) -> str | None:
-    if debit is None or credit is None:
-        return None  # the engine answers account_not_found
-    if code in FLOW_CODES:
-        return f"{code} transfers are made by the service itself"
-    if code == TransferCode.adjustment and not d.memo.strip():
-        return "an adjustment needs the reason in its memo"
-    if actor.is_admin:
-        return None
-    if code == TransferCode.budget:
-        if not actor.has(Role.street_admin):
-            return "only street admins fund community budgets"
-        if not (debit.kind == AccountKind.street_issuance and credit.kind == AccountKind.community_pool):
-            return "a budget moves points from the street's issuance account to a community pool"
-    elif not actor.is_manager:
-        return "only managers make adjustments"
-    if not (actor.manages(debit.area_code) and actor.manages(credit.area_code)):
-        return "both accounts must be inside your area"
-    return None
+def _with_hold(d: Draft) -> Draft:
+    """A pending adjustment waits ADJUSTMENT_HOLD for its second manager unless it says less."""
+    if d.code == TransferCode.adjustment and d.pending and d.timeout_seconds is None:
+        return replace(d, timeout_seconds=int(authority.ADJUSTMENT_HOLD.total_seconds()))
+    return d
+
+
+class _Settled(NamedTuple):
+    """What a post or void settles: a stored pending transfer or one made earlier in the batch."""
+
+    code: TransferCode
+    debit_account_id: int | None
+    credit_account_id: int | None
+    maker_id: int | None
+
+
+async def _refusals(
+    session: AsyncSession, actor: Actor, drafts: Sequence[Draft]
+) -> list[tuple[Draft, authority.Refusal]]:
+    """Each draft the authority refuses, with why. A post or void is judged by the pending transfer
+    it settles, whatever the client wrote; a draft the engine refuses anyway (an unknown account or
+    pending transfer, no code) is left to the engine."""
+    pending_ids = {d.pending_id for d in drafts if d.pending_id}
+    settled = {
+        t.id: _Settled(t.code, t.debit_account_id, t.credit_account_id, t.created_by_id)
+        for t in await session.scalars(select(Transfer).where(Transfer.id.in_(pending_ids)))
+    }
+    for d in drafts:
+        if d.pending and d.code is not None:
+            settled.setdefault(d.id, _Settled(d.code, d.debit_account_id, d.credit_account_id, actor.id))
+    account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
+    account_ids |= {a for t in settled.values() for a in (t.debit_account_id, t.credit_account_id) if a}
+    accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(account_ids)))}
+    thresholds = await _thresholds(session, {a.area_code for a in accounts.values()})
+    refused = []
+    for d in drafts:
+        of = settled.get(d.pending_id) if d.pending_id else None
+        code = of.code if of else d.code
+        debit = accounts.get(d.debit_account_id or (of.debit_account_id if of else None) or 0)
+        credit = accounts.get(d.credit_account_id or (of.credit_account_id if of else None) or 0)
+        if code is None or debit is None or credit is None:
+            continue
+        move = authority.Move(
+            code=code,
+            debit=debit,
+            credit=credit,
+            amount=d.amount or 0,
+            memo=d.memo,
+            reason=d.reason,
+            pending=d.pending,
+            timeout_seconds=d.timeout_seconds,
+            threshold=thresholds[_street_code(debit, credit)],
+            reverses=d.reversal_of is not None,
+            settles=d.pending_id is not None,
+            posts=d.post_pending,
+            maker_id=of.maker_id if of else None,
+        )
+        if (why := authority.refusal(actor, move)) is not None:
+            refused.append((d, why))
+    return refused
+
+
+async def _authorise(session: AsyncSession, actor: Actor, draft: Draft) -> None:
+    """One transfer a person makes by hand: refused with the authority's own code."""
+    for _, why in await _refusals(session, actor, [draft]):
+        raise Forbidden(authority.REFUSAL_DETAIL[why], code=why.value)
+
+
+def _street_code(*accounts: Account) -> str:
+    """The street the accounts are in (that of the one with the shortest area code)."""
+    return min((a.area_code for a in accounts), key=len)[:STREET]
+
+
+async def _thresholds(session: AsyncSession, area_codes: set[str]) -> defaultdict[str, int]:
+    """Adjustment thresholds by street code; the default for streets without a policy."""
+    found = await session.execute(
+        select(Area.code, StreetPolicy.adjustment_threshold)
+        .join(StreetPolicy, StreetPolicy.street_id == Area.id)
+        .where(Area.code.in_({code[:STREET] for code in area_codes}))
+    )
+    return defaultdict(lambda: DEFAULT_ADJUSTMENT_THRESHOLD, {code: int(t) for code, t in found.all()})
+
+
+async def adjustment_threshold(session: AsyncSession, account: Account) -> int:
+    """Above this many points an adjustment involving the account waits for a second manager."""
+    return (await _thresholds(session, {account.area_code}))[_street_code(account)]
+
+
+async def adjust(
+    session: AsyncSession, actor: Actor, data: AdjustmentRequest, now: datetime, tz: ZoneInfo
+) -> Transfer:
+    """Give a member points from their community's pool, or take some back. Above the street's
+    threshold the adjustment is made pending, for a second manager to post."""
+    member = await visible_account(session, actor, data.account_id)
+    if member.kind != AccountKind.member:
+        raise InvalidInput("Adjustments are made to members' accounts.", code="not_a_member_account")
+    if member.area_id is None:
+        raise InvalidInput("That member does not live in a community.", code="not_in_a_community")
+    community = await session.get(Area, member.area_id)
+    pool = await area_account(session, community, AccountKind.community_pool, member.asset)
+    pending = data.amount > await adjustment_threshold(session, pool)
+    debit, credit = (pool, member) if data.direction == "give" else (member, pool)
+    draft = _with_hold(
+        Draft(
+            id=f"~adjustment:{uuid.uuid4().hex}",
+            debit_account_id=debit.id,
+            credit_account_id=credit.id,
+            amount=data.amount,
+            code=TransferCode.adjustment,
+            memo=data.memo.strip(),
+            reason=data.reason,
+            pending=pending,
+        )
+    )
+    await _authorise(session, actor, draft)
+    refuse(await transfer_one(session, draft, now, tz, actor.id), "The adjustment was refused")
+    return await session.get(Transfer, draft.id)
+
+
+async def settle_adjustment(
+    session: AsyncSession, actor: Actor, transfer_id: str, *, post: bool, now: datetime, tz: ZoneInfo
+) -> Transfer:
+    """Post (a second manager) or void (its maker or a second manager) a pending adjustment."""
+    pending = await visible_transfer(session, actor, transfer_id)
+    if pending.code != TransferCode.adjustment or not pending.pending:
+        raise NotFound(f"No pending adjustment {transfer_id}.", code="pending_adjustment_not_found")
+    draft = Draft(
+        id=f"~{'post' if post else 'void'}:{pending.id}",
+        post_pending=post,
+        void_pending=not post,
+        pending_id=pending.id,
+    )
+    await _authorise(session, actor, draft)
+    refuse(await transfer_one(session, draft, now, tz, actor.id), "Settling the adjustment was refused")
+    return await session.get(Transfer, draft.id)
+
+
+async def pending_adjustments(
+    session: AsyncSession, actor: Actor, now: datetime, limit: int, offset: int
+) -> tuple[list[PendingAdjustmentRead], int]:
+    """Adjustments waiting for a second manager, in the caller's area, oldest first."""
+    pools = select(Account.id).where(Account.kind == AccountKind.community_pool)
+    if not actor.is_admin:
+        pools = pools.where(Account.area_code.startswith(actor.area_code))
+    stmt = select(Transfer).where(
+        Transfer.code == TransferCode.adjustment,
+        Transfer.pending,
+        Transfer.pending_status == PendingStatus.pending,
+        or_(Transfer.expires_at.is_(None), Transfer.expires_at > now),
+        or_(Transfer.debit_account_id.in_(pools), Transfer.credit_account_id.in_(pools)),
+    )
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(
+        await session.scalars(stmt.order_by(Transfer.timestamp, Transfer.id).limit(limit).offset(offset))
+    )
+    ids = {a for t in rows for a in (t.debit_account_id, t.credit_account_id)}
+    accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(ids)))}
+    names = await user_names(
+        session,
+        {t.created_by_id for t in rows if t.created_by_id}
+        | {a.user_id for a in accounts.values() if a.user_id},
+    )
+    reads = []
+    for t in rows:
+        debit, credit = accounts[t.debit_account_id], accounts[t.credit_account_id]
+        member = credit if credit.kind == AccountKind.member else debit
+        pool = debit if member is credit else credit
+        reads.append(
+            PendingAdjustmentRead(
+                id=t.id,
+                amount=t.amount,
+                direction="give" if member is credit else "take",
+                member_account_id=member.id,
+                member_name=names.get(member.user_id, ""),
+                pool_account_id=pool.id,
+                reason=t.reason,
+                memo=t.memo,
+                maker_id=t.created_by_id,
+                maker_name=names.get(t.created_by_id, ""),
+                timestamp=t.timestamp,
+                expires_at=t.expires_at,
+                may_post=_may_settle(actor, t, debit, credit, post=True),
+                may_void=_may_settle(actor, t, debit, credit, post=False),
+            )
+        )
+    return reads, total
+
+
+def _may_settle(actor: Actor, pending: Transfer, debit: Account, credit: Account, *, post: bool) -> bool:
+    """What the authority would answer to the actor posting or voiding this pending transfer."""
+    move = authority.Move(
+        code=pending.code,
+        debit=debit,
+        credit=credit,
+        amount=pending.amount,
+        settles=True,
+        posts=post,
+        maker_id=pending.created_by_id,
+    )
+    return authority.refusal(actor, move) is None
 
 
 async def reverse(
     session: AsyncSession, actor: Actor, transfer_id: str, reason: str, now: datetime, tz: ZoneInfo
 ) -> Transfer:
-    original = await session.get(Transfer, transfer_id)
-    if original is None:
-        raise NotFound(f"Transfer {transfer_id} does not exist.", code="transfer_not_found")
-    debit = await session.get(Account, original.debit_account_id)
-    credit = await session.get(Account, original.credit_account_id)
-    if not actor.is_admin and not (
-        actor.is_manager and actor.manages(debit.area_code) and actor.manages(credit.area_code)
-    ):
-        raise NotFound(f"Transfer {transfer_id} does not exist.", code="transfer_not_found")
+    original = await visible_transfer(session, actor, transfer_id)
     if original.pending or original.void_pending:
         raise Conflict(
             "Only posted transfers can be reversed; void a pending one instead.", code="not_reversible"
@@ -526,24 +686,76 @@ async def reverse(
     reversal_id = f"~reversal:{original.id}"
     if await session.scalar(select(Transfer.id).where(Transfer.reversal_of == original.id)):
         raise Conflict("This transfer has already been reversed.", code="already_reversed")
-    result = await transfer_one(
-        session,
-        Draft(
-            id=reversal_id,
-            debit_account_id=original.credit_account_id,
-            credit_account_id=original.debit_account_id,
-            amount=original.amount,
-            code=TransferCode.reversal,
-            reference=original.reference,
-            memo=reason,
-            reversal_of=original.id,
-        ),
-        now,
-        tz,
-        actor.id,
+    draft = Draft(
+        id=reversal_id,
+        debit_account_id=original.credit_account_id,
+        credit_account_id=original.debit_account_id,
+        amount=original.amount,
+        code=TransferCode.reversal,
+        reference=original.reference,
+        memo=reason.strip(),
+        reversal_of=original.id,
     )
-    refuse(result, "The reversal was refused")
+    await _authorise(session, actor, draft)
+    refuse(await transfer_one(session, draft, now, tz, actor.id), "The reversal was refused")
     return await session.get(Transfer, reversal_id)
+
+
+# ---------------------------------------------------------------- street policies
+
+
+async def _street(session: AsyncSession, street_id: int) -> Area:
+    street = await session.get(Area, street_id)
+    if street is None or street.level != AreaLevel.street:
+        raise NotFound(f"Street {street_id} does not exist.", code="street_not_found")
+    return street
+
+
+def _may_set_street_policy(actor: Actor, street: Area) -> bool:
+    return actor.has(Role.street_admin, Role.admin) and actor.manages(street.code)
+
+
+async def street_policies(session: AsyncSession, actor: Actor) -> list[StreetPolicyRead]:
+    """The policies of the streets the caller works in (every street, for administrators)."""
+    stmt = select(Area).where(Area.level == AreaLevel.street).order_by(Area.code)
+    if not actor.is_admin:
+        stmt = stmt.where(Area.code == actor.area_code[:STREET])
+    streets = list(await session.scalars(stmt))
+    thresholds = await _thresholds(session, {s.code for s in streets})
+    return [
+        StreetPolicyRead(
+            street_id=s.id,
+            street_name=s.name,
+            adjustment_threshold=thresholds[s.code],
+            may_set=_may_set_street_policy(actor, s),
+        )
+        for s in streets
+    ]
+
+
+async def get_street_policy(session: AsyncSession, actor: Actor, street_id: int) -> StreetPolicyRead:
+    await _street(session, street_id)
+    for policy in await street_policies(session, actor):
+        if policy.street_id == street_id:
+            return policy
+    raise NotFound(f"Street {street_id} does not exist.", code="street_not_found")
+
+
+async def put_street_policy(
+    session: AsyncSession, actor: Actor, street_id: int, data: StreetPolicyWrite
+) -> StreetPolicyRead:
+    street = await _street(session, street_id)
+    if not _may_set_street_policy(actor, street):
+        raise Forbidden("Only the street's admins set its points policy.", code="street_admin_required")
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(StreetPolicy)
+        .values(street_id=street.id, adjustment_threshold=data.adjustment_threshold)
+        .on_conflict_do_update(
+            index_elements=["street_id"], set_={"adjustment_threshold": data.adjustment_threshold}
+        )
+    )
+    return await get_street_policy(session, actor, street_id)
 
 
 async def _community(session: AsyncSession, community_id: int) -> Area:
@@ -622,8 +834,9 @@ async def gift(
     policy = await policy_for(session, sender.area_id)
     if data.amount > policy.gift_max:
         raise InvalidInput(f"One gift can be at most {policy.gift_max} points.", code="gift_too_large")
-    # Lock the sender's account before counting this month's gifts, so two gifts at once cannot both fit.
-    await session.scalar(select(Account.id).where(Account.id == sender.id).with_for_update())
+    # Both accounts, in id order as every posting takes them, before counting this month's gifts:
+    # two gifts at once cannot both fit, and gifts both ways at once do not deadlock.
+    await lock_accounts(session, {sender.id, recipient.id})
     given = (
         await session.scalar(
             select(func.coalesce(func.sum(Transfer.amount), 0)).where(
@@ -718,49 +931,103 @@ async def reward(
     return owed
 
 
-async def service_points(
+# Rewards that count against a community's daily and monthly caps.
+CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward})
+# A limit of the caller's, checked under the member's lock: why the whole reward is withheld, or None.
+RewardLimit = Callable[[], Awaitable[WithheldReason | None]]
+
+
+async def capped_reward(
     session: AsyncSession,
     *,
+    transfer_id: str,
+    code: TransferCode,
+    reference: str,
     user_id: int,
     community: Area,
-    category: str,
-    hours: float,
+    amount: int,
+    memo: str,
     now: datetime,
     tz: ZoneInfo,
+    limit: RewardLimit | None = None,
 ) -> int:
-    """Hours × the category's rate, within the community's daily and monthly caps."""
-    policy = await policy_for(session, community.id)
-    raw = int(hours * policy.rates.get(category, policy.default_rate) + 0.5)
+    """A service or wish reward, within the community's daily and monthly caps, which both kinds
+    count; returns the points paid or owed. What a cap or `limit` holds back is recorded as a
+    withheld reward with its reason. The caps are counted under the locks of the pool and the
+    member's account (in id order, as the posting takes them), so that two rewards at the same
+    moment cannot both fit under a cap."""
+    pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
     member = await member_account(session, user_id)
-
-    async def earned_since(start: datetime) -> int:
-        # A reward counts on the day it was earned: owed ones by when they were owed, even once paid.
-        paid = (
-            await session.scalar(
-                select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-                    Transfer.credit_account_id == member.id,
-                    Transfer.code == TransferCode.service_reward,
-                    Transfer.timestamp >= start,
-                    Transfer.id.not_in(select(OwedReward.transfer_id)),
-                )
+    await lock_accounts(session, {pool.id, member.id})
+    if await session.scalar(
+        select(OwedReward.id).where(OwedReward.transfer_id.in_([transfer_id, transfer_id + WITHHELD_SUFFIX]))
+    ) or await session.scalar(select(Transfer.id).where(Transfer.id == transfer_id)):
+        return 0  # rewarded already: a retry
+    due, why = amount, await limit() if limit else None
+    if why is not None:
+        due = 0
+    else:
+        policy = await policy_for(session, community.id)
+        left_today = policy.daily_cap - await _earned_since(session, member, _day_start(now, tz))
+        left_month = policy.monthly_cap - await _earned_since(session, member, _month_start(now, tz))
+        due = max(0, min(amount, left_today, left_month))
+        why = WithheldReason.daily_cap if left_today <= left_month else WithheldReason.monthly_cap
+    if due < amount:
+        session.add(
+            OwedReward(
+                transfer_id=transfer_id + WITHHELD_SUFFIX,
+                reference=reference,
+                code=code,
+                user_id=user_id,
+                community_id=community.id,
+                amount=amount - due,
+                memo=memo,
+                status=OwedStatus.withheld,
+                reason=why,
+                created_at=now,
             )
-            or 0
         )
-        owed = (
-            await session.scalar(
-                select(func.coalesce(func.sum(OwedReward.amount), 0)).where(
-                    OwedReward.user_id == user_id,
-                    OwedReward.code == TransferCode.service_reward,
-                    OwedReward.created_at >= start,
-                )
-            )
-            or 0
-        )
-        return int(paid) + int(owed)
+        await session.flush()
+    await reward(
+        session,
+        transfer_id=transfer_id,
+        code=code,
+        reference=reference,
+        user_id=user_id,
+        community=community,
+        amount=due,
+        memo=memo,
+        now=now,
+        tz=tz,
+    )
+    return due
 
-    today = await earned_since(_day_start(now, tz))
-    month = await earned_since(_month_start(now, tz))
-    return max(0, min(raw, policy.daily_cap - today, policy.monthly_cap - month))
+
+async def _earned_since(session: AsyncSession, member: Account, start: datetime) -> int:
+    """Capped rewards earned since `start`: owed ones count from when they were owed, even once paid."""
+    paid = await session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.credit_account_id == member.id,
+            Transfer.code.in_(CAPPED_CODES),
+            Transfer.timestamp >= start,
+            Transfer.id.not_in(select(OwedReward.transfer_id)),
+        )
+    )
+    owed = await session.scalar(
+        select(func.coalesce(func.sum(OwedReward.amount), 0)).where(
+            OwedReward.user_id == member.user_id,
+            OwedReward.code.in_(CAPPED_CODES),
+            OwedReward.status != OwedStatus.withheld,
+            OwedReward.created_at >= start,
+        )
+    )
+    return int(paid or 0) + int(owed or 0)
+
+
+async def service_points(session: AsyncSession, *, community: Area, category: str, hours: float) -> int:
+    """Hours × the category's rate; `capped_reward` applies the caps."""
+    policy = await policy_for(session, community.id)
+    return int(hours * policy.rates.get(category, policy.default_rate) + 0.5)
 
 
 async def list_owed(
@@ -782,7 +1049,6 @@ async def list_owed(
 
 async def post_owed_rewards(session: AsyncSession, now: datetime, tz: ZoneInfo) -> int:
     """Pay owed rewards, oldest first, while each community's pool can."""
-    posted = 0
     owed = list(
         await session.scalars(
             select(OwedReward)
@@ -790,6 +1056,20 @@ async def post_owed_rewards(session: AsyncSession, now: datetime, tz: ZoneInfo) 
             .order_by(OwedReward.created_at, OwedReward.id)
         )
     )
+    if not owed:
+        return 0
+    communities = {
+        c.id: c
+        for c in await session.scalars(select(Area).where(Area.id.in_({o.community_id for o in owed})))
+    }
+    pools = {
+        c.id: await area_account(session, c, AccountKind.community_pool, Asset.service)
+        for c in communities.values()
+    }
+    members = {u: await member_account(session, u) for u in sorted({o.user_id for o in owed})}
+    # Every account the run may post to, once and in id order, before the first posting.
+    await lock_accounts(session, {a.id for a in [*pools.values(), *members.values()]})
+    posted = 0
     exhausted: set[int] = set()
     for item in owed:
         if item.community_id in exhausted:
@@ -802,15 +1082,12 @@ async def post_owed_rewards(session: AsyncSession, now: datetime, tz: ZoneInfo) 
         )
         if item.status != OwedStatus.owed:
             continue
-        community = await session.get(Area, item.community_id)
-        pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
-        member = await member_account(session, item.user_id)
         result = await transfer_one(
             session,
             Draft(
                 id=item.transfer_id,
-                debit_account_id=pool.id,
-                credit_account_id=member.id,
+                debit_account_id=pools[item.community_id].id,
+                credit_account_id=members[item.user_id].id,
                 amount=item.amount,
                 code=item.code,
                 reference=item.reference,
@@ -830,49 +1107,45 @@ async def post_owed_rewards(session: AsyncSession, now: datetime, tz: ZoneInfo) 
 
 
 async def expire_points(session: AsyncSession, now: datetime, tz: ZoneInfo) -> int:
-    """Move what is left of expired lots to the street's expiry account."""
-    account_ids = sorted(
-        set(await session.scalars(select(Lot.account_id).where(Lot.remaining > 0, Lot.expires_at <= now)))
+    """Move what is left of expired lots to the street's expiry account, in one posting."""
+    account_ids = set(
+        await session.scalars(select(Lot.account_id).where(Lot.remaining > 0, Lot.expires_at <= now))
     )
-    moved = 0
-    for account_id in account_ids:
-        account = await session.scalar(
-            select(Account)
-            .where(Account.id == account_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        amount = (
-            await session.scalar(
-                select(func.coalesce(func.sum(Lot.remaining), 0)).where(
-                    Lot.account_id == account_id, Lot.remaining > 0, Lot.expires_at <= now
+    if not account_ids:
+        return 0
+    sinks = {}
+    for account in await session.scalars(select(Account).where(Account.id.in_(account_ids))):
+        street = await street_of(session, account.area_code)
+        sinks[account.id] = await area_account(session, street, AccountKind.expiry_sink, account.asset)
+    # The expiring accounts and their sinks, once and in id order, before reading what is free.
+    accounts = await lock_accounts(session, account_ids | {s.id for s in sinks.values()})
+    expired = dict(
+        (
+            await session.execute(
+                select(Lot.account_id, func.sum(Lot.remaining))
+                .where(Lot.account_id.in_(account_ids), Lot.remaining > 0, Lot.expires_at <= now)
+                .group_by(Lot.account_id)
+            )
+        ).all()
+    )
+    drafts = []
+    for account_id in sorted(account_ids):
+        # Points reserved by a pending redemption stay reserved; only what is free can expire.
+        amount = min(int(expired.get(account_id) or 0), accounts[account_id].available)
+        if amount > 0:
+            drafts.append(
+                Draft(
+                    id=f"~expiry:{account_id}:{now.isoformat()}",
+                    debit_account_id=account_id,
+                    credit_account_id=sinks[account_id].id,
+                    amount=amount,
+                    code=TransferCode.expiry,
+                    reference=f"account:{account_id}",
+                    memo="points expired by the community's policy",
                 )
             )
-            or 0
-        )
-        # Points reserved by a pending redemption stay reserved; only what is free can expire.
-        amount = min(int(amount), account.available)
-        if amount <= 0:
-            continue
-        street = await street_of(session, account.area_code)
-        sink = await area_account(session, street, AccountKind.expiry_sink, account.asset)
-        result = await transfer_one(
-            session,
-            Draft(
-                id=f"~expiry:{account_id}:{now.isoformat()}",
-                debit_account_id=account_id,
-                credit_account_id=sink.id,
-                amount=amount,
-                code=TransferCode.expiry,
-                reference=f"account:{account_id}",
-                memo="points expired by the community's policy",
-            ),
-            now,
-            tz,
-        )
-        if result.result == Result.created:
-            moved += 1
-    return moved
+    results = await transfer(session, drafts, now, tz) if drafts else []
+    return sum(r.result == Result.created for r in results)
 
 
 async def visible_transfer(session: AsyncSession, actor: Actor, transfer_id: str) -> Transfer:

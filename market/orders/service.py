@@ -808,18 +808,12 @@ async def _settle(
 
 
 async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz: ZoneInfo) -> None:
-    """Service points for a confirmed order, paid from the community pool exactly once."""
+    """Service points for a confirmed order, paid from the community pool exactly once, within its caps."""
     community = await ledger.community_of(session, order.area_code)
     points = await ledger.service_points(
-        session,
-        user_id=order.volunteer_id,
-        community=community,
-        category=order.category_code,
-        hours=_service_hours(order) or 0.0,
-        now=now,
-        tz=tz,
+        session, community=community, category=order.category_code, hours=_service_hours(order) or 0.0
     )
-    await ledger.reward(
+    await ledger.capped_reward(
         session,
         transfer_id=f"~reward:order:{order.id}",
         code=TransferCode.service_reward,

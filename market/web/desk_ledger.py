@@ -1,8 +1,9 @@
-"""Pages: the desk's ledger review — find an account, read and download its statement, the
-trial balance, rewards owed — and the reports page, where ECharts draws the figures of
-GET /api/reports/summary, rendered into the page as JSON (and as tables for those without
-scripts). Filters are GET forms, parsed like any form so that a bad value is shown next to
-its field."""
+"""Pages: the desk's ledger — find an account, read and download its statement, the trial
+balance, rewards owed or withheld; adjust a member's points, post or void the adjustments that
+wait for a second manager, set a street's adjustment threshold, reverse a transfer — and the
+reports page, where ECharts draws the figures of GET /api/reports/summary, rendered into the page
+as JSON (and as tables for those without scripts). Filters are GET forms, parsed like any form so
+that a bad value is shown next to its field."""
 
 from __future__ import annotations
 
@@ -12,22 +13,42 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.response import Template
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
-from market.fields import Id, PathId, text
+from market.fields import ID_MAX, Id, PathId, text
+from market.ledger import authority
 from market.ledger import service as ledger
-from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
+from market.ledger.models import (
+    AccountKind,
+    AdjustmentReason,
+    Asset,
+    OwedStatus,
+    PendingStatus,
+    TransferCode,
+)
+from market.ledger.schemas import AdjustmentRequest, ReverseRequest, StreetPolicyWrite
 from market.pagination import MAX_OFFSET
 from market.reports import service as report_service
 from market.reports.schemas import ReportSummary
 from market.settings import Settings
 from market.web.i18n import lang_of, translate
-from market.web.pages import Form, FormInvalid, handling, page, parse, word_options
+from market.web.pages import (
+    Form,
+    FormData,
+    FormInvalid,
+    form_int,
+    handling,
+    page,
+    parse,
+    see_other,
+    word_options,
+)
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -36,6 +57,16 @@ ACCOUNTS = "desk/ledger_accounts.html"
 ACCOUNT = "desk/ledger_account.html"
 BALANCE = "desk/ledger_balance.html"
 OWED = "desk/ledger_owed.html"
+ADJUSTMENTS = "desk/ledger_adjustments.html"
+ADJUST = "desk/ledger_adjust.html"
+REVERSE = "desk/ledger_reverse.html"
+ADJUSTMENTS_PATH = "/desk/ledger/adjustments"
+# Refusals shown next to the field they are about.
+ADJUST_FIELDS = {
+    "adjustment_memo_required": "memo",
+    "adjustment_reason_required": "reason",
+    "exceeds_credits": "amount",
+}
 REPORTS = "desk/reports.html"
 REPORT_MONTHS = (3, 6, 12, 24)
 # Texts the charts draw (titles, series, axes), handed to reports.js with the figures.
@@ -79,8 +110,16 @@ class BalanceFilters(msgspec.Struct):
 
 
 class OwedFilters(msgspec.Struct):
-    status: Literal["owed", "posted", "all"] = "owed"
+    status: Literal["owed", "posted", "withheld", "all"] = "owed"
     offset: Skip = 0
+
+
+class PageFilters(msgspec.Struct):
+    offset: Skip = 0
+
+
+class SettleForm(msgspec.Struct):
+    action: Literal["post", "void"]
 
 
 class ReportFilters(msgspec.Struct):
@@ -119,6 +158,8 @@ def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
         "kind_options": word_options(lang, "account_kind", AccountKind),
         "asset_options": word_options(lang, "asset", Asset),
         "code_options": word_options(lang, "transfer_code", TransferCode),
+        "reason_options": word_options(lang, "adjustment_reason", AdjustmentReason),
+        "direction_options": word_options(lang, "ledger.direction", ("give", "take")),
         "owed_options": [
             *word_options(lang, "owed_status", OwedStatus),
             ("all", translate(lang, "ledger.owed_all")),
@@ -291,6 +332,168 @@ class LedgerPages(Controller):
         rows, names, total = await ledger.list_owed(session, request.user, status, PAGE_SIZE, f.offset)
         context.update(rows=rows, names=names, total=total, offset=f.offset, query={"status": f.status})
         return page(request, OWED, form=form, **context)
+
+    # ---------------------------------------------------------------- adjustments and reversals
+
+    async def _adjustments_context(
+        self,
+        request: ActorRequest,
+        session: AsyncSession,
+        now: datetime,
+        offset: int = 0,
+        street_id: int | None = None,
+    ) -> dict[str, Any]:
+        items, total = await ledger.pending_adjustments(session, request.user, now, PAGE_SIZE, offset)
+        return _ledger_context(
+            request,
+            pending=items,
+            total=total,
+            offset=offset,
+            streets=await ledger.street_policies(session, request.user),
+            hold_days=authority.ADJUSTMENT_HOLD.days,
+            # The street whose threshold form was refused: its field shows what was typed.
+            form_street=street_id,
+        )
+
+    @get("/ledger/adjustments")
+    async def adjustments(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Template:
+        context = _ledger_context(request, pending=[], streets=[], hold_days=0, form_street=None)
+        _, f = await _filters(request, session, PageFilters, ADJUSTMENTS, context, settings.tz)
+        context = await self._adjustments_context(request, session, now, f.offset)
+        return page(request, ADJUSTMENTS, form=None, **context)
+
+    @post("/ledger/adjustments/{transfer_id:str}/settle")
+    async def settle_adjustment(
+        self,
+        request: ActorRequest,
+        transfer_id: FromPath[str],
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(
+            session, form, ADJUSTMENTS, lambda: self._adjustments_context(request, session, now), shown=()
+        ):
+            chosen = parse(form, SettleForm, settings.tz)
+            await ledger.settle_adjustment(
+                session, request.user, transfer_id, post=chosen.action == "post", now=now, tz=settings.tz
+            )
+        return see_other(
+            ADJUSTMENTS_PATH,
+            notice="ledger_adjustment_posted" if chosen.action == "post" else "ledger_adjustment_voided",
+        )
+
+    @post("/ledger/streets/{street_id:int}/threshold")
+    async def set_threshold(
+        self,
+        request: ActorRequest,
+        street_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            ADJUSTMENTS,
+            lambda: self._adjustments_context(request, session, now, street_id=street_id),
+            shown={"adjustment_threshold"},
+        ):
+            body = parse(form, StreetPolicyWrite, settings.tz)
+            await ledger.put_street_policy(session, request.user, street_id, body)
+        return see_other(ADJUSTMENTS_PATH, notice="ledger_threshold_saved")
+
+    async def _adjust_context(
+        self, request: ActorRequest, session: AsyncSession, account_id: int
+    ) -> dict[str, Any]:
+        account = await ledger.visible_account(session, request.user, account_id)
+        return _ledger_context(
+            request,
+            account=await ledger.get_account(session, request.user, account_id),
+            threshold=await ledger.adjustment_threshold(session, account),
+            hold_days=authority.ADJUSTMENT_HOLD.days,
+        )
+
+    @get("/ledger/accounts/{account_id:int}/adjust")
+    async def adjust_form(
+        self, request: ActorRequest, account_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> Template:
+        context = await self._adjust_context(request, session, account_id)
+        return page(request, ADJUST, form=Form({"direction": "give"}), **context)
+
+    @post("/ledger/accounts/{account_id:int}/adjust")
+    async def adjust(
+        self,
+        request: ActorRequest,
+        account_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            ADJUST,
+            lambda: self._adjust_context(request, session, account_id),
+            fields=ADJUST_FIELDS,
+        ):
+            body = parse(form, AdjustmentRequest, settings.tz, account_id=account_id)
+            made = await ledger.adjust(session, request.user, body, now, settings.tz)
+        held = made.pending_status == PendingStatus.pending
+        return see_other(
+            f"/desk/ledger/accounts/{account_id}",
+            notice="ledger_adjustment_held" if held else "ledger_adjusted",
+        )
+
+    async def _reverse_context(
+        self, request: ActorRequest, session: AsyncSession, transfer_id: str, account: int | None
+    ) -> dict[str, Any]:
+        found = await ledger.visible_transfer(session, request.user, transfer_id)
+        return _ledger_context(request, transfer=ledger.transfer_read(found), back_account=account)
+
+    @get("/ledger/transfers/{transfer_id:str}/reverse")
+    async def reverse_form(
+        self, request: ActorRequest, transfer_id: FromPath[str], session: NamedDependency[AsyncSession]
+    ) -> Template:
+        account = form_int(Form.of(dict(request.query_params.items())), "account", le=ID_MAX)
+        context = await self._reverse_context(request, session, transfer_id, account)
+        return page(request, REVERSE, form=Form(), **context)
+
+    @post("/ledger/transfers/{transfer_id:str}/reverse")
+    async def reverse(
+        self,
+        request: ActorRequest,
+        transfer_id: FromPath[str],
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        account = form_int(form, "account", le=ID_MAX)
+        async with handling(
+            session,
+            form,
+            REVERSE,
+            lambda: self._reverse_context(request, session, transfer_id, account),
+            shown={"reason"},
+        ):
+            body = parse(form, ReverseRequest, settings.tz)
+            await ledger.reverse(session, request.user, transfer_id, body.reason, now, settings.tz)
+        back = f"/desk/ledger/accounts/{account}" if account else "/desk/ledger"
+        return see_other(back, notice="ledger_reversed")
 
     @get("/reports")
     async def reports(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
@@ -20,7 +21,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
-from market.ledger.models import TransferCode
+from market.ledger.models import TransferCode, WithheldReason
 from market.notifications.service import notify
 from market.orders.schemas import AreaRef, PersonRef
 from market.privacy import Mask, mask_name, mask_phone
@@ -45,6 +46,8 @@ PUBLIC_STATUSES = frozenset({W.open, W.claimed, W.fulfilled, W.confirmed})
 ACTIVE_STATUSES = frozenset({W.open, W.claimed, W.fulfilled})
 MAX_ACTIVE_PER_RESIDENT = 5
 MAX_LEAD_TIME = timedelta(days=90)
+# A resident–volunteer pair earns at most one wish reward in this long.
+PAIR_REWARD_INTERVAL = timedelta(days=7)
 COMMUNITY = code_length(AreaLevel.community)
 COMPOUND = code_length(AreaLevel.compound)
 
@@ -305,6 +308,24 @@ async def create_wish(session: AsyncSession, actor: Actor, data: WishCreate, now
     return wish
 
 
+async def _pair_limit(session: AsyncSession, wish: Wish, now: datetime) -> WithheldReason | None:
+    """One wish reward a week for a resident–volunteer pair. The ledger asks it under the
+    volunteer's account lock, so that two confirmations at once see each other."""
+    earlier = await session.scalar(
+        select(Wish.id)
+        .where(
+            Wish.id != wish.id,
+            Wish.resident_id == wish.resident_id,
+            Wish.claimer_id == wish.claimer_id,
+            Wish.claimer_kind == ClaimerKind.volunteer,
+            Wish.confirmed_at > now - PAIR_REWARD_INTERVAL,
+            Wish.points > 0,
+        )
+        .limit(1)
+    )
+    return WithheldReason.pair_weekly_limit if earlier is not None else None
+
+
 async def confirm(
     session: AsyncSession, actor: Actor, wish_id: int, note: str, now: datetime, tz: ZoneInfo, points: int
 ) -> None:
@@ -319,9 +340,9 @@ async def confirm(
     session.add(transition(wish, "confirm", actor.id, now, note))
     wish.confirmed_at = now
     if wish.claimer_kind == ClaimerKind.volunteer and points > 0:
-        wish.points = points
-        # The transfer id makes the payment happen once, whatever retries or races come.
-        await ledger.reward(
+        # The transfer id makes the payment happen once, whatever retries or races come; the caps
+        # and the pair's limit may hold part or all of it back (0 points, the reason recorded).
+        wish.points = await ledger.capped_reward(
             session,
             transfer_id=f"~wish:{wish.id}",
             code=TransferCode.wish_reward,
@@ -332,6 +353,7 @@ async def confirm(
             memo=f"micro-wish: {wish.title}"[:200],
             now=now,
             tz=tz,
+            limit=partial(_pair_limit, session, wish, now),
         )
     notify(
         session,

@@ -1,6 +1,6 @@
 """volunteers serve only within their home street: remove serving areas outside it
 
-Revision ID: 0008_privacy
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 12:00:00.000000
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_privacy"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

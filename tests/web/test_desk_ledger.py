@@ -15,8 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
-from market.ledger.models import Account, OwedReward, TransferCode
-from market.ledger.service import reward
+from market.ledger.engine import Draft
+from market.ledger.models import (
+    Account,
+    AccountKind,
+    Asset,
+    OwedReward,
+    Transfer,
+    TransferCode,
+    WithheldReason,
+)
+from market.ledger.service import area_account, capped_reward, reward, transfer_one
+from market.ledger.service import member_account as ledger_member_account
 from market.web.i18n import translate
 from tests.test_reports import C1_POINTS, build_scenario
 from tests.web.conftest import Browser, field_errors
@@ -242,3 +252,226 @@ async def test_another_community_is_out_of_reach(
     r = await browser.get("/desk/reports")
     data = json.loads(REPORT_DATA.search(r.text).group(1))
     assert data["issued"][-1] == 50 and data["redeemed"][-1] == 10, "their own community's figures"
+
+
+# ---------------------------------------------------------------- adjustments, the threshold, reversals
+
+
+@pytest.fixture
+async def funded(world: World, session_maker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """Community 1's pool, funded, and the accounts of its resident and volunteer."""
+    async with session_maker() as session, session.begin():
+        issuance = await area_account(
+            session, world.areas["street"], AccountKind.street_issuance, Asset.service
+        )
+        pool = await area_account(session, world.areas["c1"], AccountKind.community_pool, Asset.service)
+        budget = Draft(
+            id="budget",
+            debit_account_id=issuance.id,
+            credit_account_id=pool.id,
+            amount=10_000,
+            code=TransferCode.budget,
+        )
+        assert (await transfer_one(session, budget, world.now, world.settings.tz)).result == "created"
+        return {
+            "pool": pool.id,
+            "resident": (await ledger_member_account(session, world.id("resident"))).id,
+            "manager": (await ledger_member_account(session, world.id("manager"))).id,
+        }
+
+
+async def balance_of(session_maker: async_sessionmaker[AsyncSession], account: int) -> tuple[int, int]:
+    async with session_maker() as session:
+        found = await session.get(Account, account)
+        return found.balance, found.credits_pending - found.debits_pending
+
+
+POST_BUTTON = '<input type="hidden" name="action" value="post">'
+VOID_BUTTON = '<input type="hidden" name="action" value="void">'
+ADJUSTMENT = {"direction": "give", "amount": "100", "reason": "missed_reward", "memo": "escort on 3 March"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_manager_adjusts_a_members_points_from_the_account_page(
+    browser: Browser, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    browser.login("manager", lang)
+    account = f"/desk/ledger/accounts/{funded['resident']}"
+    assert f'href="{account}/adjust"' in (await browser.get(account)).text
+    form = await browser.get(f"{account}/adjust")
+    assert form.status_code == 200, form.text
+    assert translate(lang, "adjustment_reason.missed_reward") in form.text
+    assert translate(lang, "ledger.adjust_hint", threshold=500, days=7) in html.unescape(form.text)
+
+    r = await browser.post(f"{account}/adjust", ADJUSTMENT)
+
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"{account}?notice=ledger_adjusted"
+    assert await balance_of(session_maker, funded["resident"]) == (100, 0)
+    page_after = await browser.get(r.headers["location"])
+    assert translate(lang, "notice.ledger_adjusted") in page_after.text
+    assert "escort on 3 March" in page_after.text
+
+
+async def test_a_refused_adjustment_is_shown_on_its_form(
+    browser: Browser, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    browser.login("manager", "en")
+    mine = f"/desk/ledger/accounts/{funded['resident']}/adjust"
+
+    blank = await browser.post(mine, {**ADJUSTMENT, "memo": " ", "reason": ""})
+    too_much = await browser.post(mine, {**ADJUSTMENT, "direction": "take"})
+    own = await browser.post(f"/desk/ledger/accounts/{funded['manager']}/adjust", ADJUSTMENT)
+
+    assert blank.status_code == 400
+    assert field_errors(blank.text) == {
+        "reason": translate("en", "form.required"),
+        "memo": translate("en", "form.required"),
+    }
+    assert too_much.status_code == 409
+    assert field_errors(too_much.text) == {"amount": translate("en", "error.exceeds_credits")}
+    assert 'value="100"' in too_much.text, "what was typed is kept"
+    assert own.status_code == 403
+    assert html.escape(translate("en", "error.own_account")) in own.text
+    assert await balance_of(session_maker, funded["resident"]) == (0, 0)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_second_manager_posts_a_held_adjustment_from_the_adjustments_page(
+    browser: Browser, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    browser.login("manager", lang)
+    r = await browser.post(
+        f"/desk/ledger/accounts/{funded['resident']}/adjust", {**ADJUSTMENT, "amount": "600"}
+    )
+    assert r.headers["location"].endswith("?notice=ledger_adjustment_held"), r.text
+    assert await balance_of(session_maker, funded["resident"]) == (0, 600)
+    async with session_maker() as session:
+        held = await session.scalar(select(Transfer.id).where(Transfer.pending))
+    settle = f"/desk/ledger/adjustments/{held}/settle"
+
+    mine = await browser.get("/desk/ledger/adjustments")
+    assert mine.status_code == 200, mine.text
+    assert translate(lang, "ledger.awaiting_second") in mine.text
+    assert POST_BUTTON not in mine.text and VOID_BUTTON in mine.text, "its maker may void it, not post it"
+    by_maker = await browser.post(settle, {"action": "post"})
+    assert by_maker.status_code == 403
+    assert html.escape(translate(lang, "error.maker_cannot_post")) in by_maker.text
+
+    browser.login("street_admin", lang)
+    theirs = await browser.get("/desk/ledger/adjustments")
+    assert f'action="{settle}"' in theirs.text.replace("%3A", ":")
+    assert POST_BUTTON in theirs.text and VOID_BUTTON in theirs.text
+    r = await browser.post(settle, {"action": "post"})
+
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/desk/ledger/adjustments?notice=ledger_adjustment_posted"
+    assert await balance_of(session_maker, funded["resident"]) == (600, 0)
+    done = await browser.get(r.headers["location"])
+    assert translate(lang, "ledger.no_pending") in done.text
+
+
+async def test_the_maker_voids_a_held_adjustment(
+    browser: Browser, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    browser.login("manager", "en")
+    await browser.post(f"/desk/ledger/accounts/{funded['resident']}/adjust", {**ADJUSTMENT, "amount": "700"})
+    async with session_maker() as session:
+        held = await session.scalar(select(Transfer.id).where(Transfer.pending))
+
+    r = await browser.post(f"/desk/ledger/adjustments/{held}/settle", {"action": "void"})
+
+    assert r.headers["location"] == "/desk/ledger/adjustments?notice=ledger_adjustment_voided"
+    assert await balance_of(session_maker, funded["resident"]) == (0, 0)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_streets_admin_sets_its_threshold_on_the_adjustments_page(
+    browser: Browser, world: World, funded: dict[str, int], lang: str
+) -> None:
+    street = world.areas["street"].id
+    action = f'action="/desk/ledger/streets/{street}/threshold"'
+    browser.login("manager", lang)
+    r = await browser.get("/desk/ledger/adjustments")
+    assert action not in r.text and "Sunny Street" in r.text, "managers read it"
+    refused = await browser.post(f"/desk/ledger/streets/{street}/threshold", {"adjustment_threshold": "900"})
+    assert refused.status_code == 403
+
+    browser.login("street_admin", lang)
+    assert action in (await browser.get("/desk/ledger/adjustments")).text
+    bad = await browser.post(f"/desk/ledger/streets/{street}/threshold", {"adjustment_threshold": "-5"})
+    assert bad.status_code == 400
+    assert field_errors(bad.text) == {f"adjustment_threshold-{street}": translate(lang, "form.out_of_range")}
+    assert 'value="-5"' in bad.text
+
+    r = await browser.post(f"/desk/ledger/streets/{street}/threshold", {"adjustment_threshold": "900"})
+
+    assert r.headers["location"] == "/desk/ledger/adjustments?notice=ledger_threshold_saved"
+    assert 'value="900"' in (await browser.get("/desk/ledger/adjustments")).text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_manager_reverses_a_transfer_with_a_reason(
+    browser: Browser, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    browser.login("manager", lang)
+    account = f"/desk/ledger/accounts/{funded['resident']}"
+    await browser.post(f"{account}/adjust", ADJUSTMENT)
+    async with session_maker() as session:
+        given = await session.scalar(select(Transfer.id).where(Transfer.code == TransferCode.adjustment))
+    statement = (await browser.get(account)).text
+    link = html.unescape(re.search(r'href="([^"]*/reverse[^"]*)"', statement).group(1))
+    assert link.startswith("/desk/ledger/transfers/") and link.endswith(f"?account={funded['resident']}")
+    form = await browser.get(link)
+    assert form.status_code == 200, form.text
+    assert translate(lang, "ledger.reverse_title") in form.text
+
+    blank = await browser.post(link.split("?")[0], {"reason": " ", "account": funded["resident"]})
+    assert field_errors(blank.text) == {"reason": translate(lang, "form.required")}
+    r = await browser.post(link.split("?")[0], {"reason": "wrong person", "account": funded["resident"]})
+
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"{account}?notice=ledger_reversed"
+    assert await balance_of(session_maker, funded["resident"]) == (0, 0)
+    async with session_maker() as session:
+        reversal = await session.get(Transfer, f"~reversal:{given}")
+        assert (reversal.memo, reversal.created_by_id) == ("wrong person", browser.world.id("manager"))
+    again = await browser.post(link.split("?")[0], {"reason": "twice", "account": funded["resident"]})
+    assert again.status_code == 409
+    assert html.escape(translate(lang, "error.already_reversed")) in again.text
+
+
+async def test_withheld_rewards_are_listed_with_their_reason(
+    browser: Browser, world: World, funded: dict[str, int], session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        for n in (1, 2):
+            await capped_reward(
+                session,
+                transfer_id=f"~wish:{n}",
+                code=TransferCode.wish_reward,
+                reference=f"wish:{n}",
+                user_id=world.id("volunteer"),
+                community=world.areas["c1"],
+                amount=20,
+                memo="",
+                now=world.now,
+                tz=world.settings.tz,
+                limit=(lambda: _none()) if n == 1 else (lambda: _pair()),
+            )
+    browser.login("manager", "en")
+
+    r = await browser.get("/desk/ledger/owed", params={"status": "withheld"})
+
+    assert r.status_code == 200, r.text
+    assert "wish:2" in r.text and "wish:1" not in r.text
+    assert translate("en", "withheld_reason.pair_weekly_limit") in r.text
+    assert translate("en", "owed_status.withheld") in r.text
+
+
+async def _none() -> WithheldReason | None:
+    return None
+
+
+async def _pair() -> WithheldReason | None:
+    return WithheldReason.pair_weekly_limit

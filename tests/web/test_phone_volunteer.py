@@ -124,6 +124,7 @@ async def give_points(
                     "credit_account_id": mine.id,
                     "amount": amount,
                     "code": "adjustment",
+                    "reason": "correction",
                     "memo": "points for the tests",
                 }
             ]

@@ -15,8 +15,18 @@ from market.areas.models import AreaLevel
 from market.auth.models import Role
 from market.dispatch.models import PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
+from market.ledger.authority import Refusal
 from market.ledger.engine import SUCCESS, Result
-from market.ledger.models import AccountKind, Asset, ExpiryPolicy, PendingStatus, TransferCode
+from market.ledger.models import (
+    AccountKind,
+    AdjustmentReason,
+    Asset,
+    ExpiryPolicy,
+    OwedStatus,
+    PendingStatus,
+    TransferCode,
+    WithheldReason,
+)
 from market.needs.models import FlowOutcome, NeedStatus
 from market.needs.service import REASONS as ALLOCATION_REASONS
 from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
@@ -33,8 +43,9 @@ from market.wishes.service import TRANSITIONS as WISH_TRANSITIONS
 SOURCE = Path(market.__file__).parent
 # `code="…"` in a call and `default_code = "…"` on an error class; `\b` leaves out `area_code="…"`.
 LITERAL_CODE = re.compile(r"""\b(?:code=|default_code\s*=\s*)(["'])([a-z_]+)\1""")
-# Where a refusal's code is not written out: the ledger turns an engine result into the code.
-DYNAMIC_CODE_SITES = {("ledger/service.py", "refuse")}
+# Where a refusal's code is not written out: the ledger turns an engine result, or the authority's
+# refusal, into the code.
+DYNAMIC_CODE_SITES = {("ledger/service.py", "refuse"), ("ledger/service.py", "_authorise")}
 
 
 def _sources() -> dict[str, str]:
@@ -82,7 +93,7 @@ def _dynamic_code_sites() -> set[tuple[str, str]]:
 
 
 def _refusal_codes() -> set[str]:
-    return _literal_codes() | {r.value for r in Result if r not in SUCCESS}
+    return _literal_codes() | {r.value for r in Result if r not in SUCCESS} | {r.value for r in Refusal}
 
 
 def test_the_scan_finds_the_refusal_codes() -> None:
@@ -126,6 +137,9 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (AccountKind, "account_kind"),
     (TransferCode, "transfer_code"),
     (PendingStatus, "pending_status"),
+    (OwedStatus, "owed_status"),
+    (AdjustmentReason, "adjustment_reason"),
+    (WithheldReason, "withheld_reason"),
     (ExpiryPolicy, "expiry_policy"),
     (RedemptionStatus, "redemption_status"),
     (UnitKind, "unit_kind"),

@@ -60,8 +60,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "ledger.col_counter": ("账户计数", "On the account"),
     "ledger.col_journal": ("流水合计", "Sum of transfers"),
     "ledger.owed_hint": (
-        "社区积分池余额不足时产生的奖励，积分池充值后由系统按先后自动支付。",
-        "Rewards earned while the community pool was empty; they are paid, oldest first, once the pool is funded.",
+        "社区积分池余额不足时产生的奖励，积分池充值后由系统按先后自动支付；超过上限未发放的积分也列在这里。",
+        "Rewards earned while the community pool was empty; they are paid, oldest first, once the pool is "
+        "funded. Points held back by a cap or limit are listed here too, as withheld.",
     ),
     "ledger.owed_status": ("状态", "Status"),
     "ledger.owed_all": ("全部", "All"),
@@ -71,6 +72,76 @@ TEXT: dict[str, tuple[str, str]] = {
     "ledger.no_owed": ("没有符合条件的欠付积分。", "No owed reward matches."),
     "owed_status.owed": ("待支付", "Owed"),
     "owed_status.posted": ("已支付", "Paid"),
+    "owed_status.withheld": ("未发放", "Withheld"),
+    "ledger.withheld_reason": ("未发放原因", "Why withheld"),
+    "withheld_reason.daily_cap": ("超过每日上限", "Over the daily cap"),
+    "withheld_reason.monthly_cap": ("超过每月上限", "Over the monthly cap"),
+    "withheld_reason.pair_weekly_limit": (
+        "同一居民与志愿者每周只计一次心愿积分",
+        "One wish reward a week for the same resident and volunteer",
+    ),
+    # Adjustments, the street's threshold and reversals
+    "ledger.tab_adjustments": ("积分调整", "Adjustments"),
+    "ledger.adjustments_hint": (
+        "超过街道限额的调整须由另一位管理人员复核入账，发起人不能自己入账；待复核的调整 {days} 天后自动撤销。"
+        "调整请在成员的账户页办理。",
+        "An adjustment above the street's threshold waits for a second manager to post it; its maker "
+        "cannot. A waiting adjustment is released after {days} days. Adjust a member's points from "
+        "their account's page.",
+    ),
+    "ledger.pending_title": ("待复核的调整", "Adjustments waiting for a second manager"),
+    "ledger.direction": ("方向", "Direction"),
+    "ledger.direction.give": ("从社区积分池发放给成员", "Give: from the community pool to the member"),
+    "ledger.direction.take": ("从成员收回到社区积分池", "Take back: from the member to the community pool"),
+    "ledger.reason": ("调整原因", "Reason"),
+    "ledger.col_maker": ("发起人", "Made by"),
+    "ledger.col_expires": ("复核截止", "Waits until"),
+    "ledger.post": ("复核入账", "Post"),
+    "ledger.void": ("撤销", "Void"),
+    "ledger.awaiting_second": ("等待另一位管理人员复核", "Waiting for a second manager"),
+    "ledger.no_pending": ("没有待复核的调整。", "No adjustment is waiting."),
+    "ledger.threshold_title": ("调整复核限额", "Adjustment threshold"),
+    "ledger.threshold_hint": (
+        "单笔调整超过此积分数时，须由另一位管理人员复核入账。由街道管理员设置。",
+        "An adjustment of more points than this needs a second manager to post it. The street's "
+        "admins set it.",
+    ),
+    "ledger.col_street": ("街道", "Street"),
+    "ledger.threshold": ("限额（积分）", "Threshold (points)"),
+    "ledger.save": ("保存", "Save"),
+    "ledger.adjust_title": ("调整积分", "Adjust points"),
+    "ledger.adjust_hint": (
+        "超过 {threshold} 积分的调整须由另一位管理人员在 {days} 天内复核入账。不能调整自己的账户。",
+        "An adjustment of more than {threshold} points waits up to {days} days for a second manager to "
+        "post it. Nobody adjusts their own account.",
+    ),
+    "ledger.choose": ("请选择", "Choose"),
+    "ledger.adjust_submit": ("提交调整", "Adjust"),
+    "ledger.adjust_members_only": ("只能调整个人积分账户。", "Only members' accounts are adjusted."),
+    "ledger.back": ("返回", "Back"),
+    "ledger.reverse": ("冲正", "Reverse"),
+    "ledger.reverse_title": ("冲正一笔积分记录", "Reverse a transfer"),
+    "ledger.reverse_accounts": ("转出 → 转入", "From → to"),
+    "ledger.reverse_hint": (
+        "冲正会反向转回同样数额的积分，每笔记录只能冲正一次。",
+        "A reversal moves the same points back the other way; a transfer is reversed once.",
+    ),
+    "ledger.reverse_reason": ("冲正原因", "Reason"),
+    "ledger.reverse_submit": ("冲正", "Reverse"),
+    "adjustment_reason.correction": ("更正错误", "Correction"),
+    "adjustment_reason.missed_reward": ("补发漏记积分", "Missed reward"),
+    "adjustment_reason.duplicate_reward": ("收回重复发放", "Duplicate reward"),
+    "adjustment_reason.complaint": ("投诉处理", "Complaint"),
+    "adjustment_reason.other": ("其他", "Other"),
+    "notice.ledger_adjusted": ("积分已调整。", "The points are adjusted."),
+    "notice.ledger_adjustment_held": (
+        "调整已提交，等待另一位管理人员复核入账。",
+        "The adjustment waits for a second manager to post it.",
+    ),
+    "notice.ledger_adjustment_posted": ("调整已入账。", "The adjustment is posted."),
+    "notice.ledger_adjustment_voided": ("调整已撤销。", "The adjustment is voided."),
+    "notice.ledger_threshold_saved": ("限额已保存。", "The threshold is saved."),
+    "notice.ledger_reversed": ("已冲正。", "The transfer is reversed."),
     # Reports
     "reports.area": ("区域", "Area"),
     "reports.all_areas": ("全部区域", "Every area"),

@@ -306,6 +306,55 @@ TEXT: dict[str, tuple[str, str]] = {
         "This transfer cannot be reversed: release a held one, and make an adjustment instead of reversing a reversal.",
     ),
     "error.already_reversed": ("这笔记录已经冲正过了。", "This transfer has already been reversed."),
+    # Who may move points (market/ledger/authority.py Refusal), and adjustments
+    "error.code_made_by_the_service": (
+        "这类积分记录由系统自动生成，不能手工办理。",
+        "The service makes transfers of this kind itself.",
+    ),
+    "error.accounts_not_for_this_code": (
+        "这类转账不能在这两类账户之间办理。",
+        "This kind of transfer does not move points between these kinds of account.",
+    ),
+    "error.role_may_not_transfer": (
+        "您的身份不能办理这笔积分转账。",
+        "Your role may not make this transfer.",
+    ),
+    "error.own_account": (
+        "不能手工调整自己账户的积分。",
+        "Nobody moves points into or out of their own account by hand.",
+    ),
+    "error.account_outside_your_area": (
+        "其中有账户不在您管理的区域内。",
+        "One of the accounts is outside your area.",
+    ),
+    "error.accounts_in_different_areas": (
+        "这两个账户不属于同一个社区或街道。",
+        "The two accounts belong to different communities or streets.",
+    ),
+    "error.adjustment_reason_required": ("请选择调整原因。", "Choose the reason for the adjustment."),
+    "error.adjustment_memo_required": ("请填写调整说明。", "Say why in the memo."),
+    "error.adjustment_needs_second_manager": (
+        "超过街道限额的调整须先冻结，由另一位管理人员复核入账。",
+        "An adjustment above the street's threshold must be held for a second manager to post.",
+    ),
+    "error.adjustment_hold_too_long": (
+        "待复核的调整最多保留 7 天。",
+        "A held adjustment waits 7 days at most.",
+    ),
+    "error.maker_cannot_post": (
+        "调整须由另一位管理人员复核入账，发起人不能自己入账。",
+        "A second manager posts this adjustment, not the one who made it.",
+    ),
+    "error.not_a_member_account": ("只能调整个人积分账户。", "Adjustments are made to members' accounts."),
+    "error.pending_adjustment_not_found": (
+        "没有找到这笔待复核的调整。",
+        "This held adjustment does not exist.",
+    ),
+    "error.street_not_found": ("没有找到这个街道。", "This street does not exist."),
+    "error.street_admin_required": (
+        "只有本街道管理员可以设置。",
+        "Only the street's admins set this.",
+    ),
     "error.expiry_months_required": (
         "请填写积分多少个月后过期。",
         "Say after how many months points expire.",
