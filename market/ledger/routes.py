@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
-from market.fields import ID_MAX, PathId, query_text
+from market.fields import ID_MAX, PathId, query_moment, query_text
 from market.ledger import service
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.ledger.schemas import (
@@ -124,8 +124,8 @@ class LedgerController(Controller):
         account_id: PathId,
         session: NamedDependency[AsyncSession],
         code: Annotated[TransferCode | None, QueryParameter()] = None,
-        since: Annotated[datetime | None, QueryParameter(description="Entries at or after")] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Entries before")] = None,
+        since: query_moment("Entries at or after") = None,
+        until: query_moment("Entries before") = None,
         format: Annotated[Literal["json", "csv", "xlsx"], QueryParameter()] = "json",
         limit: Limit = 20,
         offset: Offset = 0,

@@ -6,7 +6,7 @@ its field."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
-from market.fields import Id, PathId, text
+from market.fields import EARLIEST, LATEST, Day, Id, PathId, text
 from market.ledger import service as ledger
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.pagination import MAX_OFFSET
@@ -27,7 +27,7 @@ from market.reports import service as report_service
 from market.reports.schemas import ReportSummary
 from market.settings import Settings
 from market.web.i18n import lang_of, translate
-from market.web.pages import Form, FormInvalid, handling, page, parse, word_options
+from market.web.pages import Form, handling, page, parse, word_options
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -54,9 +54,6 @@ CHART_TEXT = (
     "ratings_title",
 )
 Skip = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
-# The dates a statement may be filtered by: the ledger's entries are all well inside, and dates far
-# out would overflow on their way to moments in UTC.
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class AccountFilters(msgspec.Struct):
@@ -69,8 +66,8 @@ class AccountFilters(msgspec.Struct):
 class StatementFilters(msgspec.Struct):
     code: TransferCode | None = None
     # Local dates, both included.
-    since: date | None = None
-    until: date | None = None
+    since: Day | None = None
+    until: Day | None = None
     offset: Skip = 0
 
 
@@ -130,16 +127,8 @@ def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
     }
 
 
-def _local_bounds(
-    form: Form, filters: StatementFilters, tz: ZoneInfo
-) -> tuple[datetime | None, datetime | None]:
+def _local_bounds(filters: StatementFilters, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
     """The statement's dates as moments: from the start of `since` to the end of `until`."""
-    for name in ("since", "until"):
-        chosen = getattr(filters, name)
-        if chosen and not EARLIEST <= chosen <= LATEST:
-            form.errors[name] = ("ledger.date_range", {"earliest": EARLIEST.year, "latest": LATEST.year})
-    if form.errors:
-        raise FormInvalid
     since = datetime.combine(filters.since, time.min, tz) if filters.since else None
     until = datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
     return since, until
@@ -240,8 +229,7 @@ class LedgerPages(Controller):
             request, account=detail, entries=[], query={}, api_query={}, dates=(EARLIEST, LATEST)
         )
         form, f = await _filters(request, session, StatementFilters, ACCOUNT, context, settings.tz)
-        async with handling(session, form, ACCOUNT, lambda: context):
-            since, until = _local_bounds(form, f, settings.tz)
+        since, until = _local_bounds(f, settings.tz)
         entries, total = await ledger.entries(
             session,
             request.user,
