@@ -23,6 +23,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "This cannot be done as asked; check it and try again.",
     ),
     "error.too_many_requests": ("操作太频繁，请稍后再试。", "Too many attempts; please wait and try again."),
+    "error.too_deeply_nested": (
+        "提交的数据层级太深，无法处理。",
+        "What was sent is nested too deeply to be read.",
+    ),
     # Accounts, roles and areas
     "error.invalid_credentials": ("手机号或密码不正确。", "Wrong phone number or password."),
     "error.login_locked": (
