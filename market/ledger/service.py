@@ -580,19 +580,26 @@ async def put_policy(session: AsyncSession, actor: Actor, community_id: int, dat
         raise Forbidden("Only the community's managers set its points policy.", code="manager_required")
     if data.expiry == "months" and data.expiry_months is None:
         raise InvalidInput("Say after how many months points expire.", code="expiry_months_required")
-    policy = await session.get(PointsPolicy, community_id, with_for_update=True)
-    if policy is None:
-        policy = PointsPolicy(community_id=community_id)
-        session.add(policy)
-    policy.rates = dict(data.rates)
-    policy.default_rate = data.default_rate
-    policy.daily_cap = data.daily_cap
-    policy.monthly_cap = data.monthly_cap
-    policy.expiry = ExpiryPolicy(data.expiry)
-    policy.expiry_months = data.expiry_months if data.expiry == "months" else None
-    policy.gift_max = data.gift_max
-    policy.gift_monthly_max = data.gift_monthly_max
-    await session.flush()
+    values = {
+        "rates": dict(data.rates),
+        "default_rate": data.default_rate,
+        "daily_cap": data.daily_cap,
+        "monthly_cap": data.monthly_cap,
+        "expiry": ExpiryPolicy(data.expiry),
+        "expiry_months": data.expiry_months if data.expiry == "months" else None,
+        "gift_max": data.gift_max,
+        "gift_monthly_max": data.gift_monthly_max,
+    }
+    # One statement that inserts or updates: the first two PUTs of a community at once would
+    # otherwise both find no row and both insert it.
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(PointsPolicy)
+        .values(community_id=community_id, **values)
+        .on_conflict_do_update(index_elements=[PointsPolicy.community_id], set_=values)
+    )
+    policy = await session.get(PointsPolicy, community_id, populate_existing=True)
+    assert policy is not None  # just written
     return _policy_read(policy)
 
 
