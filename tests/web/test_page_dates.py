@@ -10,15 +10,24 @@ year 1, directly in the database, and every page showing them is loaded.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import DateTime, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import DateTime, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.models import metadata
+from market.needs.models import Need
+from market.projects.models import Project, Responsibility
+from market.rewards.models import Reward
+from market.units.models import Resource
 from market.web.i18n import translate
+from market.wishes.models import Wish
 from tests.test_projects import make_project
 from tests.test_units_support import make_coop, ok, post_need
 from tests.test_wishes import post_wish
@@ -248,3 +257,69 @@ async def test_page_forms_refuse_dates_out_of_range_next_to_the_field(
     assert r.status_code == 400, r.text
     errors = field_errors(r.text)
     assert errors["window_start"] == out_of_range and errors["window_end"] == out_of_range, errors
+
+
+def _clamp_migration() -> ModuleType:
+    """The migration that brings such stored dates into range (migrations/versions/*_inputs.py)."""
+    (path,) = (Path(__file__).parents[2] / "migrations" / "versions").glob("*_inputs.py")
+    spec = importlib.util.spec_from_file_location("clamp_migration", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_migration_brings_far_dates_into_range_and_their_forms_work_again(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    ids = await build_street(client, world, session_maker)
+    far, long_ago = EXTREMES["year-9999"], EXTREMES["year-1"]
+    kept = world.now + timedelta(days=5)
+    async with session_maker() as session, session.begin():
+        await session.execute(update(Reward).values(valid_until=far))
+        await session.execute(update(Project).values(start_at=far - timedelta(days=9), deadline=far))
+        await session.execute(update(Responsibility).values(due_at=long_ago))
+        await session.execute(update(Need).values(deadline=long_ago))
+        await session.execute(update(Wish).values(deadline=kept))
+        resource = await session.get(Resource, ids["resource"])
+        resource.available_until = far
+        # In range as sent with -12:00, so kept; its end, out of range, comes before it once clamped.
+        resource.available_from = datetime(2100, 1, 1, 11, tzinfo=UTC)
+    browser.login("unit_admin", "en")
+    url = f"/desk/unit/resources/{ids['resource']}"
+
+    def shown(html: str) -> dict[str, str]:
+        return {
+            name: re.search(rf'name="{name}" type="[\w-]+" value="([^"]*)"', html).group(1)
+            for name in ("title", "quantity", "available_from", "available_until")
+        }
+
+    values = {**shown((await browser.get(url)).text), "community_ids": str(world.areas["c1"].id)}
+    values["status"] = "published"
+    # As stored, the form cannot be sent back unchanged: its dates are out of range.
+    r = await browser.post(url, {**values, "title": "Rice, sacks"})
+    assert r.status_code == 400 and set(field_errors(r.text)) == {"available_from", "available_until"}
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_clamp_migration().clamp)
+
+    first, last = datetime(2000, 1, 1, 12, tzinfo=UTC), datetime(2099, 12, 31, tzinfo=UTC)
+    async with session_maker() as session:
+        assert set(await session.scalars(select(Reward.valid_until))) == {last}
+        assert set(await session.execute(select(Project.start_at, Project.deadline))) == {
+            (last - timedelta(hours=1), last)
+        }
+        assert set(await session.scalars(select(Responsibility.due_at))) == {first}
+        assert set(await session.scalars(select(Need.deadline))) == {first}
+        assert set(await session.scalars(select(Wish.deadline))) == {kept}
+        resource = await session.get(Resource, ids["resource"])
+        assert (resource.available_from, resource.available_until) == (last - timedelta(hours=1), last)
+    values = {**shown((await browser.get(url)).text), "community_ids": str(world.areas["c1"].id)}
+    r = await browser.post(url, {**values, "status": "published", "title": "Rice, sacks"})
+    assert r.status_code == 303, r.text
+    browser.login("volunteer", "en")
+    assert "2099-12-31" in (await browser.get("/v/rewards")).text
