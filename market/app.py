@@ -31,6 +31,7 @@ from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.db import create_engine, read_only
 from market.dispatch.routes import DispatchController
+from market.edge import MarketRequest
 from market.errors import problem_details_plugin
 from market.idempotency import Replay
 from market.jobs.routes import JobController
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # For work that outlives one transaction (the offers stream opens one per poll).
             "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
         },
+        request_class=MarketRequest,
         state=State({"settings": settings, "clock": clock}),
         template_config=template_config(),
         csrf_config=CSRFConfig(

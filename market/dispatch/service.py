@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -457,12 +458,17 @@ async def set_auto_dispatch(
     if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
         raise Forbidden("Only community managers turn auto-dispatch on or off.", code="manager_required")
     area = require_community(await managed_area(session, actor, community_id))
-    row = await session.get(AutoDispatch, area.id, with_for_update=True)
-    if row is None:
-        row = AutoDispatch(community_id=area.id, enabled=enabled, updated_by_id=actor.id, updated_at=now)
-        session.add(row)
-    row.enabled, row.updated_by_id, row.updated_at = enabled, actor.id, now
-    await session.flush()
+    values = {"enabled": enabled, "updated_by_id": actor.id, "updated_at": now}
+    # One statement that inserts or updates: the first two PUTs of a community at once would
+    # otherwise both find no row and both insert it.
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(AutoDispatch)
+        .values(community_id=area.id, **values)
+        .on_conflict_do_update(index_elements=[AutoDispatch.community_id], set_=values)
+    )
+    row = await session.get(AutoDispatch, area.id, populate_existing=True)
+    assert row is not None  # just written
     return AutoDispatchRead(area.id, row.enabled, row.updated_by_id, row.updated_at)
 
 

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from openpyxl import Workbook
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market import exports
 from market.auth.access import ActorRequest, requires_manager
-from market.fields import ID_MAX, PathId, query_text
+from market.db import read_only
+from market.fields import ID_MAX, PathId, query_moment, query_text
 from market.ledger import service
 from market.ledger.models import AccountKind, Asset, OwedStatus, TransferCode
 from market.ledger.schemas import (
@@ -47,48 +48,34 @@ ENTRY_COLUMNS = [
     "reference",
     "memo",
 ]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _rows(items: list[Entry]) -> list[list[object]]:
-    return [
-        [
-            e.timestamp.isoformat(),
-            e.transfer_id,
-            str(e.code),
-            e.side,
-            e.amount,
-            e.status,
-            e.counterparty,
-            e.reference,
-            e.memo,
-        ]
-        for e in items
-    ]
-
-
-def _statement(items: list[Entry], account_id: int, fmt: Literal["csv", "xlsx"]) -> Response[bytes]:
-    filename = f"account-{account_id}-statement.{fmt}"
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(ENTRY_COLUMNS)
-        writer.writerows(_rows(items))
-        # A byte-order mark so that spreadsheet programs read the Chinese names correctly.
-        content, media_type = ("\ufeff" + buffer.getvalue()).encode(), "text/csv"
-    else:
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "statement"
-        sheet.append(ENTRY_COLUMNS)
-        for row in _rows(items):
-            sheet.append(row)
-        buffer_bytes = io.BytesIO()
-        workbook.save(buffer_bytes)
-        content, media_type = buffer_bytes.getvalue(), XLSX
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+async def _statement_rows(
+    session_maker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    code: TransferCode | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> AsyncIterator[list[list[object]]]:
+    """The statement's rows as they are read, in a read-only transaction of their own: the request's
+    is over by the time the body is sent."""
+    async with session_maker() as session:
+        await read_only(session)
+        async for entries in service.stream_entries(session, account_id, code=code, since=since, until=until):
+            yield [
+                [
+                    e.timestamp.isoformat(),
+                    e.transfer_id,
+                    str(e.code),
+                    e.side,
+                    e.amount,
+                    e.status,
+                    e.counterparty,
+                    e.reference,
+                    e.memo,
+                ]
+                for e in entries
+            ]
 
 
 class LedgerController(Controller):
@@ -127,27 +114,25 @@ class LedgerController(Controller):
         request: ActorRequest,
         account_id: PathId,
         session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         code: Annotated[TransferCode | None, QueryParameter()] = None,
-        since: Annotated[datetime | None, QueryParameter(description="Entries at or after")] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Entries before")] = None,
+        since: query_moment("Entries at or after") = None,
+        until: query_moment("Entries before") = None,
         format: Annotated[Literal["json", "csv", "xlsx"], QueryParameter()] = "json",
         limit: Limit = 20,
         offset: Offset = 0,
-    ) -> Page[Entry] | Response[bytes]:
-        download = format != "json"
+    ) -> Page[Entry] | Stream:
+        if format != "json":
+            # Every entry, not a page; streamed, however long the statement.
+            account = await service.visible_account(session, request.user, account_id)
+            rows = _statement_rows(session_maker, account.id, code, since, until)
+            return exports.download(
+                format, f"account-{account.id}-statement", ENTRY_COLUMNS, rows, sheet="statement"
+            )
         items, total = await service.entries(
-            session,
-            request.user,
-            account_id,
-            code=code,
-            since=since,
-            until=until,
-            limit=None if download else limit,
-            offset=0 if download else offset,
+            session, request.user, account_id, code=code, since=since, until=until, limit=limit, offset=offset
         )
-        if format == "json":
-            return Page(items=items, total=total, limit=limit, offset=offset)
-        return _statement(items, account_id, format)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @post(
         "/transfers",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -364,12 +364,39 @@ async def entries(
     code: TransferCode | None,
     since: datetime | None,
     until: datetime | None,
-    limit: int | None,
+    limit: int,
     offset: int,
 ) -> tuple[list[Entry], int]:
     account = await visible_account(session, actor, account_id)
+    stmt = _entries_query(account.id, code, since, until)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    transfers = list(await session.scalars(_newest_first(stmt).offset(offset).limit(limit)))
+    return await _entries_of(session, account.id, transfers), total
+
+
+async def stream_entries(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    code: TransferCode | None,
+    since: datetime | None,
+    until: datetime | None,
+    batch: int = 500,
+) -> AsyncIterator[list[Entry]]:
+    """Every entry of a statement, newest first, `batch` at a time, read with a server-side cursor:
+    a download of any length never holds the whole statement. The caller has checked that the
+    account is visible (`visible_account`)."""
+    stmt = _newest_first(_entries_query(account_id, code, since, until)).execution_options(yield_per=batch)
+    result = await session.stream_scalars(stmt)
+    async for transfers in result.partitions():
+        yield await _entries_of(session, account_id, transfers)
+
+
+def _entries_query(
+    account_id: int, code: TransferCode | None, since: datetime | None, until: datetime | None
+) -> Select:
     stmt = select(Transfer).where(
-        or_(Transfer.debit_account_id == account.id, Transfer.credit_account_id == account.id)
+        or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
     )
     if code is not None:
         stmt = stmt.where(Transfer.code == code)
@@ -377,31 +404,38 @@ async def entries(
         stmt = stmt.where(Transfer.timestamp >= since)
     if until is not None:
         stmt = stmt.where(Transfer.timestamp < until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    stmt = stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc()).offset(offset)
-    transfers = list(await session.scalars(stmt.limit(limit) if limit is not None else stmt))
-    others = {
-        t.credit_account_id if t.debit_account_id == account.id else t.debit_account_id for t in transfers
-    }
-    other_accounts = list(await session.scalars(select(Account).where(Account.id.in_(others))))
-    names = await _owner_names(session, other_accounts)
+    return stmt
+
+
+def _newest_first(stmt: Select) -> Select:
+    return stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc())
+
+
+async def _entries_of(session: AsyncSession, account_id: int, transfers: Sequence[Transfer]) -> list[Entry]:
+    """Transfers as the account's statement shows them, with the other side's owner named."""
+
+    def other(t: Transfer) -> int:
+        return t.credit_account_id if t.debit_account_id == account_id else t.debit_account_id
+
+    others = {other(t) for t in transfers}
+    names = await _owner_names(
+        session, list(await session.scalars(select(Account).where(Account.id.in_(others))))
+    )
     return [
         Entry(
             transfer_id=t.id,
             timestamp=t.timestamp,
             code=t.code,
-            side="debit" if t.debit_account_id == account.id else "credit",
+            side="debit" if t.debit_account_id == account_id else "credit",
             amount=t.amount,
             status=transfer_status(t),
-            counterparty_account_id=(
-                other := t.credit_account_id if t.debit_account_id == account.id else t.debit_account_id
-            ),
-            counterparty=names.get(other, ""),
+            counterparty_account_id=other(t),
+            counterparty=names.get(other(t), ""),
             reference=t.reference,
             memo=t.memo,
         )
         for t in transfers
-    ], total
+    ]
 
 
 async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
@@ -792,19 +826,26 @@ async def put_policy(session: AsyncSession, actor: Actor, community_id: int, dat
         raise Forbidden("Only the community's managers set its points policy.", code="manager_required")
     if data.expiry == "months" and data.expiry_months is None:
         raise InvalidInput("Say after how many months points expire.", code="expiry_months_required")
-    policy = await session.get(PointsPolicy, community_id, with_for_update=True)
-    if policy is None:
-        policy = PointsPolicy(community_id=community_id)
-        session.add(policy)
-    policy.rates = dict(data.rates)
-    policy.default_rate = data.default_rate
-    policy.daily_cap = data.daily_cap
-    policy.monthly_cap = data.monthly_cap
-    policy.expiry = ExpiryPolicy(data.expiry)
-    policy.expiry_months = data.expiry_months if data.expiry == "months" else None
-    policy.gift_max = data.gift_max
-    policy.gift_monthly_max = data.gift_monthly_max
-    await session.flush()
+    values = {
+        "rates": dict(data.rates),
+        "default_rate": data.default_rate,
+        "daily_cap": data.daily_cap,
+        "monthly_cap": data.monthly_cap,
+        "expiry": ExpiryPolicy(data.expiry),
+        "expiry_months": data.expiry_months if data.expiry == "months" else None,
+        "gift_max": data.gift_max,
+        "gift_monthly_max": data.gift_monthly_max,
+    }
+    # One statement that inserts or updates: the first two PUTs of a community at once would
+    # otherwise both find no row and both insert it.
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(PointsPolicy)
+        .values(community_id=community_id, **values)
+        .on_conflict_do_update(index_elements=[PointsPolicy.community_id], set_=values)
+    )
+    policy = await session.get(PointsPolicy, community_id, populate_existing=True)
+    assert policy is not None  # just written
     return _policy_read(policy)
 
 

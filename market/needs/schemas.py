@@ -5,11 +5,11 @@ from typing import Annotated
 
 import msgspec
 
-from market.fields import Id, text
+from market.fields import Id, Moment, text
 from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
 from market.projects.schemas import ProjectRead
 from market.units.models import ResourceCategory
-from market.units.schemas import Moment, Quantity, UnitOfMeasure
+from market.units.schemas import Quantity, UnitOfMeasure
 
 Priority = Annotated[int, msgspec.Meta(ge=1, le=5, description="1 (can wait) … 5 (most pressing)")]
 

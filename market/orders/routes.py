@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
 from market.dispatch import service as dispatch
-from market.fields import ID_MAX, NO_NUL, PathId
+from market.fields import ID_MAX, NO_NUL, PathId, query_day
 from market.orders import service
 from market.orders.models import OfferStatus, OrderStatus
 from market.orders.schemas import (
@@ -58,12 +58,8 @@ class OrderController(Controller):
         area_id: Annotated[
             int | None, QueryParameter(ge=1, le=ID_MAX, description="Only orders inside this area")
         ] = None,
-        date_from: Annotated[
-            date | None, QueryParameter(description="Service window starts on or after")
-        ] = None,
-        date_to: Annotated[
-            date | None, QueryParameter(description="Service window starts on or before")
-        ] = None,
+        date_from: query_day("Service window starts on or after") = None,
+        date_to: query_day("Service window starts on or before") = None,
         escalated: Annotated[
             bool | None, QueryParameter(description="true: only escalated orders; false: only the others")
         ] = None,

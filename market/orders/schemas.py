@@ -6,10 +6,9 @@ from typing import Annotated
 import msgspec
 
 from market.areas.models import AreaLevel
-from market.fields import Id, text
+from market.fields import Id, Moment, text
 from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
 
-AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
 Reason = text(500, required=True)
 Note = text(500)
 
@@ -19,8 +18,8 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
     description: text(1000, required=True)
     # A building or compound in the resident's own community.
     area_id: Id
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    window_start: Moment
+    window_end: Moment
     urgency: Urgency = Urgency.normal
     # Room, unit or directions; shown to the volunteer only after they accept.
     address_detail: text(200) = ""

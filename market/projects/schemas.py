@@ -5,10 +5,10 @@ from typing import Annotated
 
 import msgspec
 
-from market.fields import Id, text
+from market.fields import Id, Moment, text
 from market.needs.models import NeedStatus
 from market.projects.models import ProjectStatus
-from market.units.schemas import Moment, Quantity
+from market.units.schemas import Quantity
 
 Hours = Annotated[float, msgspec.Meta(ge=0, le=1000, description="Hours served, to a tenth")]
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from market.fields import Id, text
+from market.fields import Id, Moment, text
 from market.rewards.models import RedemptionStatus
 
 Text = text(1000)
@@ -16,7 +16,7 @@ class RewardCreate(msgspec.Struct, forbid_unknown_fields=True):
     price: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     stock: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     pickup_place: text(200, required=True)
-    valid_until: Annotated[datetime, msgspec.Meta(tz=True)]
+    valid_until: Moment
     community_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
     description: Text = ""
     limit_per_person: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1

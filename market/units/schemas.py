@@ -6,14 +6,13 @@ from typing import Annotated
 import msgspec
 
 from market.auth.schemas import Phone
-from market.fields import Id, text
+from market.fields import Id, Moment, text
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 # "kg", "hours", "seats", "yuan" …; compared without case or surrounding spaces.
 UnitOfMeasure = text(20, required=True)
 Communities = Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
-Moment = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class UnitCreate(msgspec.Struct, forbid_unknown_fields=True):

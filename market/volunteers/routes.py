@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, put
@@ -9,7 +8,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
-from market.fields import ID_MAX, NO_NUL, PathId
+from market.fields import ID_MAX, NO_NUL, PathId, query_moment
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.volunteers import service
@@ -32,10 +31,8 @@ class VolunteerController(Controller):
         skill: Annotated[
             str | None, QueryParameter(max_length=32, pattern=NO_NUL, description="Service category code")
         ] = None,
-        free_from: Annotated[
-            datetime | None, QueryParameter(description="Free in this window (with free_until)")
-        ] = None,
-        free_until: Annotated[datetime | None, QueryParameter()] = None,
+        free_from: query_moment("Free in this window (with free_until)") = None,
+        free_until: query_moment("Free in this window (with free_from)") = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[VolunteerSummary]:

@@ -7,7 +7,7 @@ that a bad value is shown next to its field."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
-from market.fields import ID_MAX, Id, PathId, text
+from market.fields import EARLIEST, ID_MAX, LATEST, Day, Id, PathId, text
 from market.ledger import authority
 from market.ledger import service as ledger
 from market.ledger.models import (
@@ -41,7 +41,6 @@ from market.web.i18n import lang_of, translate
 from market.web.pages import (
     Form,
     FormData,
-    FormInvalid,
     form_int,
     handling,
     page,
@@ -85,9 +84,6 @@ CHART_TEXT = (
     "ratings_title",
 )
 Skip = Annotated[int, msgspec.Meta(ge=0, le=MAX_OFFSET)]
-# The dates a statement may be filtered by: the ledger's entries are all well inside, and dates far
-# out would overflow on their way to moments in UTC.
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class AccountFilters(msgspec.Struct):
@@ -100,8 +96,8 @@ class AccountFilters(msgspec.Struct):
 class StatementFilters(msgspec.Struct):
     code: TransferCode | None = None
     # Local dates, both included.
-    since: date | None = None
-    until: date | None = None
+    since: Day | None = None
+    until: Day | None = None
     offset: Skip = 0
 
 
@@ -171,16 +167,8 @@ def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
     }
 
 
-def _local_bounds(
-    form: Form, filters: StatementFilters, tz: ZoneInfo
-) -> tuple[datetime | None, datetime | None]:
+def _local_bounds(filters: StatementFilters, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
     """The statement's dates as moments: from the start of `since` to the end of `until`."""
-    for name in ("since", "until"):
-        chosen = getattr(filters, name)
-        if chosen and not EARLIEST <= chosen <= LATEST:
-            form.errors[name] = ("ledger.date_range", {"earliest": EARLIEST.year, "latest": LATEST.year})
-    if form.errors:
-        raise FormInvalid
     since = datetime.combine(filters.since, time.min, tz) if filters.since else None
     until = datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
     return since, until
@@ -281,8 +269,7 @@ class LedgerPages(Controller):
             request, account=detail, entries=[], query={}, api_query={}, dates=(EARLIEST, LATEST)
         )
         form, f = await _filters(request, session, StatementFilters, ACCOUNT, context, settings.tz)
-        async with handling(session, form, ACCOUNT, lambda: context):
-            since, until = _local_bounds(form, f, settings.tz)
+        since, until = _local_bounds(f, settings.tz)
         entries, total = await ledger.entries(
             session,
             request.user,

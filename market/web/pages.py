@@ -13,7 +13,7 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -41,6 +41,7 @@ from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
 from market.errors import Busy, MarketError, lost_a_race
+from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,14 @@ def _actor(connection: ASGIConnection) -> Actor | None:
 
 
 def _local(tz: ZoneInfo, moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "" if moment is None else moment.astimezone(tz).strftime(fmt)
+    """A stored moment in local time. Never fails, whatever is stored: a moment too far out to move
+    to local time (year 1, year 9999: stored before dates were checked) is shown as stored, in UTC."""
+    if moment is None:
+        return ""
+    with suppress(OverflowError):
+        moment = moment.astimezone(tz)
+    # strftime writes year 1 as "1"; dates (and date inputs) take four digits.
+    return moment.strftime(fmt.replace("%Y", f"{moment.year:04d}"))
 
 
 def local_input(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -245,6 +253,8 @@ _LOCAL_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 def _field_message(error: msgspec.ValidationError) -> Message:
     text = str(error)
+    if OUT_OF_RANGE in text:
+        return ("form.date_range", {"earliest": EARLIEST.year, "latest": LATEST.year})
     if "length <=" in text:
         return ("form.too_long", {"max": re.search(r"length <= (\d+)", text).group(1)})  # type: ignore[union-attr]
     if "length >=" in text:
@@ -264,11 +274,22 @@ _COLLECTIONS = (
 )
 
 
-def _repeats(annotation: Any) -> bool:
-    """Whether a schema's field holds several values (also when it may be None)."""
+def _kinds(annotation: Any) -> list[msgspec.inspect.Type]:
+    """What a schema's field may hold (each arm of an optional or a union)."""
     info = msgspec.inspect.type_info(annotation)
     types = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
-    return any(isinstance(t, _COLLECTIONS) for t in types)
+    return [t.type if isinstance(t, msgspec.inspect.Metadata) else t for t in types]
+
+
+def _repeats(annotation: Any) -> bool:
+    """Whether a schema's field holds several values (also when it may be None)."""
+    return any(isinstance(t, _COLLECTIONS) for t in _kinds(annotation))
+
+
+def _takes_moment(annotation: Any) -> bool:
+    return any(
+        isinstance(t, msgspec.inspect.CustomType) and t.cls is RangedMoment for t in _kinds(annotation)
+    )
 
 
 def form_int(form: Form, name: str, *, le: int) -> int | None:
@@ -286,7 +307,8 @@ def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
 
     `given` fills fields the form does not carry (ids from the path, values the page computes).
     A field of several values (a list, a set) takes every value sent under its name (checkboxes);
-    a `datetime-local` input (no offset) is read as local time in `tz`. Raises `FormInvalid`.
+    a `datetime-local` input (no offset) is read as local time in `tz`; dates and moments out of
+    the product's range (market/fields.py) are refused next to their field. Raises `FormInvalid`.
     """
     raw: dict[str, Any] = {}
     for info in msgspec.structs.fields(schema):
@@ -300,20 +322,20 @@ def parse(form: Form, schema: type[S], tz: ZoneInfo, **given: Any) -> S:
             if info.required:
                 form.errors[name] = ("form.required", {})
             continue
-        if isinstance(value, str) and _LOCAL_MINUTE.match(value):
+        if isinstance(value, str) and _takes_moment(info.type) and _LOCAL_MINUTE.match(value):
             try:
-                value = datetime.fromisoformat(value).replace(tzinfo=tz).isoformat()
+                value = datetime.fromisoformat(value).replace(tzinfo=tz)
             except ValueError:
                 form.errors[name] = ("form.invalid", {})
                 continue
         try:
-            raw[name] = msgspec.convert(value, info.type, strict=False)
+            raw[name] = msgspec.convert(value, info.type, strict=False, dec_hook=decode)
         except msgspec.ValidationError as error:
             form.errors[name] = _field_message(error)
     if form.errors:
         raise FormInvalid
     try:
-        return msgspec.convert(raw, schema, strict=False)
+        return msgspec.convert(raw, schema, strict=False, dec_hook=decode)
     except msgspec.ValidationError as error:
         form.problems.append(_field_message(error))
         raise FormInvalid from error

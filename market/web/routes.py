@@ -37,6 +37,7 @@ from market.web.pages import (
     safe_next,
     see_other,
 )
+from market.web.static import StaticFileSystem
 
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
@@ -126,6 +127,7 @@ def web_router() -> Router:
                 directories=[HERE / "static"],
                 include_in_schema=False,
                 cache_control=CacheControlHeader(max_age=3600),
+                file_system=StaticFileSystem(),
             ),
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

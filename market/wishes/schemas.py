@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from market.fields import text
+from market.fields import Moment, text
 from market.orders.schemas import AreaRef, PersonRef
 from market.wishes.models import MAX_VALUE_YUAN, ClaimerKind, WishStatus
 
@@ -17,7 +17,7 @@ class WishCreate(msgspec.Struct, forbid_unknown_fields=True):
     # What fulfilling it is likely to cost, in whole yuan.
     value_yuan: Annotated[int, msgspec.Meta(ge=1, le=MAX_VALUE_YUAN)]
     # In the future, at most 90 days ahead; an open wish nobody claimed expires then.
-    deadline: Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
+    deadline: Moment
     description: text(1000) = ""
 
 

@@ -35,6 +35,7 @@ from tests.world import World
 STATUS_BADGE = 'class="badge badge-'
 REPORT_DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 CSV_LINK = re.compile(r'href="([^"]*format=csv[^"]*)"')
+XLSX_LINK = re.compile(r'href="([^"]*format=xlsx[^"]*)"')
 
 
 @pytest.fixture
@@ -121,14 +122,22 @@ async def test_a_bad_filter_is_shown_next_to_its_field(
     assert r.status_code == 400
     assert field_errors(r.text) == {"since": translate("en", "form.invalid")}
     # Dates beyond what the ledger can hold are refused next to their field, not a 500.
-    out_of_range = translate("en", "ledger.date_range", earliest=2000, latest=2100)
-    for name, value in (("until", "9999-12-31"), ("since", "0001-01-01"), ("since", "1999-12-31")):
+    out_of_range = translate("en", "form.date_range", earliest=2000, latest=2099)
+    for name, value in (
+        ("until", "9999-12-31"),
+        ("since", "0001-01-01"),
+        ("since", "1999-12-31"),
+        ("until", "2100-01-01"),
+    ):
         r = await browser.get(account, params={name: value})
         assert r.status_code == 400, (name, value, r.text)
         assert field_errors(r.text) == {name: out_of_range}
         assert f'value="{value}"' in r.text, "what was typed is kept"
-    r = await browser.get(account, params={"since": "2000-01-01", "until": "2100-12-31"})
+    r = await browser.get(account, params={"since": "2000-01-01", "until": "2099-12-31"})
     assert r.status_code == 200 and r.text.count(STATUS_BADGE) == 8
+    # The downloads of the widest statement: its end (midnight after 2099-12-31) is in range too.
+    for link in (CSV_LINK.search(r.text).group(1), XLSX_LINK.search(r.text).group(1)):
+        assert (await browser.get(html.unescape(link))).status_code == 200
     r = await browser.get("/desk/reports", params={"months": "99"})
     assert r.status_code == 400
     assert field_errors(r.text) == {"months": translate("en", "form.out_of_range")}

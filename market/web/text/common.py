@@ -27,6 +27,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "form.too_long": ("最多 {max} 个字。", "At most {max} characters."),
     "form.out_of_range": ("数值超出允许范围。", "This value is out of range."),
     "form.invalid": ("格式不正确，请检查。", "This is not in the right format."),
+    "form.date_range": (
+        "请选择 {earliest} 年至 {latest} 年之间的日期。",
+        "Choose a date from {earliest} to {latest}.",
+    ),
     "pager.label": ("翻页", "Pages"),
     "pager.previous": ("上一页", "Previous"),
     "pager.next": ("下一页", "Next"),

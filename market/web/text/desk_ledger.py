@@ -27,10 +27,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "ledger.code": ("类型", "Type"),
     "ledger.since": ("起始日期", "From"),
     "ledger.until": ("截止日期（含当天）", "Until (that day included)"),
-    "ledger.date_range": (
-        "请选择 {earliest} 年至 {latest} 年之间的日期。",
-        "Choose a date from {earliest} to {latest}.",
-    ),
     "ledger.download_csv": ("下载 CSV", "Download CSV"),
     "ledger.download_xlsx": ("下载 Excel", "Download Excel"),
     "ledger.download_hint": (

@@ -43,6 +43,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "这个幂等键已用于另一个请求。",
         "This Idempotency-Key was already used for a different request.",
     ),
+    "error.too_deeply_nested": (
+        "提交的数据层级太深，无法处理。",
+        "What was sent is nested too deeply to be read.",
+    ),
     # Accounts, roles and areas
     "error.invalid_credentials": ("手机号或密码不正确。", "Wrong phone number or password."),
     "error.login_locked": (
