@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -10,8 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from matching.dispatch import Weights
 
-DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path('var/market.db').resolve()}"
+# Without MARKET_SECRET_KEY, the install's own secret: made on the first start, next to the default
+# database (relative to where the service starts, so every process of one install reads the same).
+SECRET_FILE = Path("var/secret_key")
 
 
 class SettingsError(RuntimeError):
@@ -58,7 +62,9 @@ class Settings:
     database_echo: bool = False
     # A pooled engine is right for a server; tests and one-shot commands use NullPool.
     database_pool: bool = True
-    secret_key: str = DEFAULT_SECRET
+    # Signs tokens and CSRF cookies. Empty here on purpose: `from_env` takes MARKET_SECRET_KEY or the
+    # install's own secret file; there is no built-in secret anyone could read in the source.
+    secret_key: str = ""
     token_hours: int = 12
     # Failed logins: after `login_max_failures` in a row the account is locked for
     # `login_lock_minutes`, which stops password guessing without a permanent lock-out.
@@ -102,7 +108,7 @@ class Settings:
             database_url=env.get("MARKET_DATABASE_URL", defaults.database_url),
             database_echo=_bool(env.get("MARKET_DATABASE_ECHO", "0")),
             database_pool=_bool(env.get("MARKET_DATABASE_POOL", "1")),
-            secret_key=env.get("MARKET_SECRET_KEY", defaults.secret_key),
+            secret_key=_secret_key(env),
             token_hours=int(env.get("MARKET_TOKEN_HOURS", defaults.token_hours)),
             login_max_failures=int(env.get("MARKET_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             login_lock_minutes=int(env.get("MARKET_LOGIN_LOCK_MINUTES", defaults.login_lock_minutes)),
@@ -144,8 +150,6 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def check(self) -> None:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
-            raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
         if self.env == "production" and self.now is not None:
             raise SettingsError(
                 "MARKET_NOW stops the service's clock; it is refused when MARKET_ENV=production"
@@ -171,3 +175,43 @@ class Settings:
             raise SettingsError(
                 "MARKET_OFFER_STREAM_POLL_SECONDS must be positive and at most MARKET_OFFER_STREAM_SECONDS"
             )
+
+
+def _secret_key(env: os._Environ[str] | dict[str, str]) -> str:
+    """MARKET_SECRET_KEY, required in production; elsewhere the install's own random secret."""
+    given = env.get("MARKET_SECRET_KEY")
+    if given:
+        return given
+    if env.get("MARKET_ENV") == "production":
+        raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
+    return install_secret(SECRET_FILE)
+
+
+def install_secret(path: Path) -> str:
+    """The secret kept in `path`, made there (readable by its owner only) when there is none yet.
+
+    Several processes may start at once: the secret is written whole to a file of this process's
+    own and then linked into place, which fails for all but the first, and the others read that one.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        return _read_secret(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: its secret holds
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise SettingsError(f"{path} holds no usable secret; delete it to have a new one made")
+    return secret

@@ -1,14 +1,15 @@
-"""Login, lock-out, accounts and their scoping."""
+"""Login, accounts and their scoping (failures and tokens: test_signin.py; the secret: test_secret_key.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from market.clock import FrozenClock, clock_at, system_clock
-from market.settings import DEFAULT_SECRET, Settings, SettingsError
+from market.settings import Settings, SettingsError
 from tests.world import PASSWORD, World
 
 
@@ -151,18 +152,16 @@ async def test_user_lists_are_scoped_and_paginated(client: AsyncTestClient, worl
     assert r.status_code == 404
 
 
-def test_production_refuses_the_default_secret() -> None:
-    with pytest.raises(SettingsError):
-        Settings.from_env({"MARKET_ENV": "production"})
-    assert (
-        Settings.from_env({"MARKET_ENV": "production", "MARKET_SECRET_KEY": "x" * 40}).secret_key == "x" * 40
-    )
-    assert Settings.from_env({}).secret_key == DEFAULT_SECRET
+def test_an_unknown_time_zone_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the install's own secret is made
     with pytest.raises(SettingsError):
         Settings.from_env({"MARKET_TIMEZONE": "Mars/Olympus"})
 
 
-def test_market_now_stops_the_clock_outside_production_only() -> None:
+def test_market_now_stops_the_clock_outside_production_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({"MARKET_NOW": "2026-03-11T15:57:00+08:00"})
     assert clock_at(settings.now)() == datetime(2026, 3, 11, 7, 57, tzinfo=UTC)
     assert clock_at(None) is system_clock
