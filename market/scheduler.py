@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth import throttle
 from market.clock import Clock
 from market.dispatch import service as dispatch
 from market.idempotency import purge_idempotency_keys
@@ -61,6 +62,10 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),
         "expire_redemptions": (lambda s, now: rewards.expire_redemptions(s, now, tz), 300),
         "purge_idempotency_keys": (purge_idempotency_keys, 3600),
+        "purge_failed_attempts": (
+            lambda s, now: throttle.purge_failed_attempts(s, now, settings.failed_attempts_keep_days),
+            3600,
+        ),
         "purge_job_runs": (
             lambda s, now: job_runs.purge_job_runs(s, now, settings.job_runs_keep_days),
             3600,

@@ -88,6 +88,12 @@ ActorRequest = Request[Actor, Token, object]
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 
+def client_address(connection: ASGIConnection) -> str:
+    """Where a request comes from: the peer's address, which uvicorn replaces by X-Forwarded-For
+    only when the peer is a trusted proxy (FORWARDED_ALLOW_IPS)."""
+    return connection.client.host if connection.client else ""
+
+
 class CookieReadsOnlyMiddleware(JWTCookieAuthenticationMiddleware):
     """Authentication by bearer header or by the pages' login cookie.
 
