@@ -57,6 +57,18 @@ def login_guard(settings: Settings, phone: str, client: str) -> Guard:
     )
 
 
+def pickup_guard(settings: Settings, person_id: int, counter_id: int) -> Guard:
+    """A pickup code: by the person typing it, and by the counter it is tried at (everyone's)."""
+    pickup = FailedAttempt.kind == AttemptKind.pickup_code
+    return Guard(
+        lock=f"pickup:{person_id}",
+        limits=(
+            Limit(and_(pickup, FailedAttempt.actor_id == person_id), settings.pickup_free_failures),
+            Limit(and_(pickup, FailedAttempt.user_id == counter_id), settings.pickup_counter_free_failures),
+        ),
+    )
+
+
 def _wait_after(failures: int, free: int, settings: Settings) -> timedelta:
     """How long after the last failure the next attempt waits, given the failures within the window."""
     if failures < free:

@@ -1,16 +1,20 @@
 """Signing in through the pages: logging out and changing one's password end the other tokens,
-and administrators see failed attempts."""
+administrators see failed attempts, and the counter waits after too many wrong pickup codes."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.tokens import TOKEN_COOKIE
+from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
+from tests.web.test_desk_units import Shop, coop, redemption, shop  # noqa: F401 - fixtures
 from tests.world import PASSWORD
 
 RESIDENT = "13700000001"
@@ -158,3 +162,43 @@ async def test_administrators_see_failed_logins_on_their_desk(browser: Browser, 
     browser.login("manager", lang)
     assert (await browser.get("/desk/failed-attempts")).status_code == 403
     assert 'href="/desk/failed-attempts"' not in (await browser.get("/desk/dispatch")).text
+
+
+# ---------------------------------------------------------------- the counter's pickup codes
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_counter_waits_after_ten_wrong_codes_even_for_the_right_one(
+    browser: Browser,
+    client: AsyncTestClient,
+    shop: Shop,  # noqa: F811
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+    lang: str,
+) -> None:
+    world = browser.world
+    code = shop.redemption["pickup_code"]
+    wrong = "000000" if code != "000000" else "111111"
+    browser.login("unit_admin", lang)
+    for _ in range(world.settings.pickup_free_failures):
+        r = await browser.post("/desk/unit/fulfil", {"pickup_code": wrong})
+        assert field_errors(r.text) == {"pickup_code": translate(lang, "error.wrong_pickup_code")}
+
+    for step, form in (
+        ("/desk/unit/fulfil", {"pickup_code": code}),
+        ("/desk/unit/fulfil/confirm", {"pickup_code": code, "redemption_id": str(shop.redemption["id"])}),
+    ):
+        r = await browser.post(step, form)
+        assert r.status_code == 429, r.text
+        assert field_errors(r.text) == {"pickup_code": translate(lang, "error.too_many_failed_attempts")}
+    assert (await redemption(client, world, shop.redemption["id"]))["status"] == "pending"
+
+    clock.advance(timedelta(seconds=world.settings.throttle_first_wait_seconds))
+    r = await browser.post("/desk/unit/fulfil", {"pickup_code": code})
+    assert r.status_code == 200 and 'id="fulfil-check"' in r.text
+    r = await browser.post(
+        "/desk/unit/fulfil/confirm", {"pickup_code": code, "redemption_id": str(shop.redemption["id"])}
+    )
+
+    assert r.status_code == 303, r.text
+    assert (await redemption(client, world, shop.redemption["id"]))["status"] == "fulfilled"
