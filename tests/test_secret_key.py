@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
 from concurrent.futures import ProcessPoolExecutor
@@ -50,7 +51,8 @@ def test_production_needs_its_secret_key_set(tmp_path: Path, monkeypatch: pytest
 
 def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
     path = tmp_path / "var" / "secret_key"
-    with ProcessPoolExecutor(max_workers=4) as pool:
+    # Fresh processes, as separate starts of the service are (not forks of the test's own).
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         secrets = set(pool.map(install_secret, [path] * 8))
     assert secrets == {path.read_text().strip()}
     assert [p.name for p in path.parent.iterdir()] == ["secret_key"], "no drafts left behind"
