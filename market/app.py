@@ -25,7 +25,7 @@ from market import models  # noqa: F401 - every table must be mapped before the 
 from market.areas.routes import AreaController
 from market.auth.access import Actor, CookieReadsOnlyMiddleware
 from market.auth.routes import AuthController
-from market.auth.service import load_actor
+from market.auth.service import actor_for_token
 from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
@@ -80,16 +80,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
 
     async def retrieve_actor(token: ServiceToken, _connection: ASGIConnection) -> Actor | None:
-        try:
-            user_id = int(token.sub)
-        except ValueError:
-            return None
-        if token.expired(clock()):
+        holder = token.holder()
+        if holder is None or token.expired(clock()):
             return None
         async with session_maker() as session:
             # Every request loads its caller: a read that must not take SQLite's write lock.
             await read_only(session)
-            return await load_actor(session, user_id)
+            return await actor_for_token(session, *holder)
 
     jwt_auth = JWTCookieAuth[Actor](
         retrieve_user_handler=retrieve_actor,

@@ -122,7 +122,6 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
             password_hash=password_hash,
             area_id=area.id if area else None,
             is_active=True,
-            failed_logins=0,
             created_at=now,
             role_rows=[UserRole(role=r) for r in roles],
         )

@@ -1,7 +1,7 @@
 """Imports every domain's models so that the metadata is complete (for Alembic and tests)."""
 
 from market.areas.models import Area
-from market.auth.models import User, UserRole
+from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
@@ -39,6 +39,7 @@ __all__ = [
     "Commitment",
     "Delivery",
     "DispatchPlan",
+    "FailedAttempt",
     "IdempotencyRecord",
     "JobRun",
     "Lot",

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth import throttle
 from market.clock import Clock
 from market.dispatch import service as dispatch
 from market.idempotency import purge_idempotency_keys
@@ -63,6 +64,10 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "purge_idempotency_keys": (purge_idempotency_keys, 3600),
         "purge_dispatch_plans": (
             lambda s, now: dispatch.purge_plans(s, now, settings.plan_keep_days),
+            3600,
+        ),
+        "purge_failed_attempts": (
+            lambda s, now: throttle.purge_failed_attempts(s, now, settings.failed_attempts_keep_days),
             3600,
         ),
         "purge_job_runs": (

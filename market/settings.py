@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -10,8 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from matching.dispatch import Weights
 
-DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path('var/market.db').resolve()}"
+# Without MARKET_SECRET_KEY, the install's own secret: made on the first start, next to the default
+# database (relative to where the service starts, so every process of one install reads the same).
+SECRET_FILE = Path("var/secret_key")
 
 
 class SettingsError(RuntimeError):
@@ -58,12 +62,26 @@ class Settings:
     database_echo: bool = False
     # A pooled engine is right for a server; tests and one-shot commands use NullPool.
     database_pool: bool = True
-    secret_key: str = DEFAULT_SECRET
+    # Signs tokens and CSRF cookies. Empty here on purpose: `from_env` takes MARKET_SECRET_KEY or the
+    # install's own secret file; there is no built-in secret anyone could read in the source.
+    secret_key: str = ""
     token_hours: int = 12
-    # Failed logins: after `login_max_failures` in a row the account is locked for
-    # `login_lock_minutes`, which stops password guessing without a permanent lock-out.
-    login_max_failures: int = 5
-    login_lock_minutes: int = 15
+    # Failed attempts (logins, pickup codes) are throttled, never locked (see market/auth/throttle.py):
+    # each limit lets `free` failures within the window pass, then every further attempt waits
+    # first_wait·2^(failures−free) seconds after the last failure, at most `max_wait`.
+    throttle_window_minutes: int = 10
+    throttle_first_wait_seconds: int = 60
+    throttle_max_wait_seconds: int = 900
+    # Logins: per account from one client address; per client address across accounts (spraying);
+    # per account across addresses, high enough that no single stranger can slow its owner down.
+    login_free_failures: int = 5
+    login_client_free_failures: int = 20
+    login_account_free_failures: int = 100
+    # Pickup codes: wrong codes per person, and per counter (everyone trying codes at one counter).
+    pickup_free_failures: int = 10
+    pickup_counter_free_failures: int = 30
+    # Records of failed attempts are kept this long for administrators to see.
+    failed_attempts_keep_days: int = 30
     offer_ttl_minutes: int = 30
     scheduler: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -112,10 +130,31 @@ class Settings:
             database_url=env.get("MARKET_DATABASE_URL", defaults.database_url),
             database_echo=_bool(env.get("MARKET_DATABASE_ECHO", "0")),
             database_pool=_bool(env.get("MARKET_DATABASE_POOL", "1")),
-            secret_key=env.get("MARKET_SECRET_KEY", defaults.secret_key),
+            secret_key=_secret_key(env),
             token_hours=int(env.get("MARKET_TOKEN_HOURS", defaults.token_hours)),
-            login_max_failures=int(env.get("MARKET_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
-            login_lock_minutes=int(env.get("MARKET_LOGIN_LOCK_MINUTES", defaults.login_lock_minutes)),
+            throttle_window_minutes=int(
+                env.get("MARKET_THROTTLE_WINDOW_MINUTES", defaults.throttle_window_minutes)
+            ),
+            throttle_first_wait_seconds=int(
+                env.get("MARKET_THROTTLE_FIRST_WAIT_SECONDS", defaults.throttle_first_wait_seconds)
+            ),
+            throttle_max_wait_seconds=int(
+                env.get("MARKET_THROTTLE_MAX_WAIT_SECONDS", defaults.throttle_max_wait_seconds)
+            ),
+            login_free_failures=int(env.get("MARKET_LOGIN_FREE_FAILURES", defaults.login_free_failures)),
+            login_client_free_failures=int(
+                env.get("MARKET_LOGIN_CLIENT_FREE_FAILURES", defaults.login_client_free_failures)
+            ),
+            login_account_free_failures=int(
+                env.get("MARKET_LOGIN_ACCOUNT_FREE_FAILURES", defaults.login_account_free_failures)
+            ),
+            pickup_free_failures=int(env.get("MARKET_PICKUP_FREE_FAILURES", defaults.pickup_free_failures)),
+            pickup_counter_free_failures=int(
+                env.get("MARKET_PICKUP_COUNTER_FREE_FAILURES", defaults.pickup_counter_free_failures)
+            ),
+            failed_attempts_keep_days=int(
+                env.get("MARKET_FAILED_ATTEMPTS_KEEP_DAYS", defaults.failed_attempts_keep_days)
+            ),
             offer_ttl_minutes=int(env.get("MARKET_OFFER_TTL_MINUTES", defaults.offer_ttl_minutes)),
             scheduler=_bool(env.get("MARKET_SCHEDULER", "on")),
             cors_origins=tuple(o for o in env.get("MARKET_CORS_ORIGINS", "").split(",") if o),
@@ -162,8 +201,6 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def check(self) -> None:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
-            raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
         if self.env == "production" and self.now is not None:
             raise SettingsError(
                 "MARKET_NOW stops the service's clock; it is refused when MARKET_ENV=production"
@@ -174,6 +211,29 @@ class Settings:
             raise SettingsError(f"MARKET_TIMEZONE {self.timezone!r} is not a known time zone") from error
         if len(self.secret_key) < 32:
             raise SettingsError("MARKET_SECRET_KEY must be at least 32 characters long")
+        if not 0 < self.throttle_first_wait_seconds <= self.throttle_max_wait_seconds:
+            raise SettingsError(
+                "MARKET_THROTTLE_FIRST_WAIT_SECONDS must be positive"
+                " and at most MARKET_THROTTLE_MAX_WAIT_SECONDS"
+            )
+        free = (
+            self.login_free_failures,
+            self.login_client_free_failures,
+            self.login_account_free_failures,
+            self.pickup_free_failures,
+            self.pickup_counter_free_failures,
+        )
+        if self.throttle_window_minutes < 1 or min(free) < 1:
+            raise SettingsError(
+                "MARKET_THROTTLE_WINDOW_MINUTES and every MARKET_*_FREE_FAILURES must be at least 1"
+            )
+        if self.login_account_free_failures <= self.login_client_free_failures:
+            # One address alone must never be able to slow an account's owner down.
+            raise SettingsError(
+                "MARKET_LOGIN_ACCOUNT_FREE_FAILURES must be above MARKET_LOGIN_CLIENT_FREE_FAILURES"
+            )
+        if self.failed_attempts_keep_days * 24 * 60 < self.throttle_window_minutes:
+            raise SettingsError("MARKET_FAILED_ATTEMPTS_KEEP_DAYS must cover MARKET_THROTTLE_WINDOW_MINUTES")
         community_minutes, street_minutes = (
             self.escalate_community_hours * 60,
             self.escalate_street_hours * 60,
@@ -195,3 +255,43 @@ class Settings:
             raise SettingsError(
                 "MARKET_OFFER_STREAM_POLL_SECONDS must be positive and at most MARKET_OFFER_STREAM_SECONDS"
             )
+
+
+def _secret_key(env: os._Environ[str] | dict[str, str]) -> str:
+    """MARKET_SECRET_KEY, required in production; elsewhere the install's own random secret."""
+    given = env.get("MARKET_SECRET_KEY")
+    if given:
+        return given
+    if env.get("MARKET_ENV") == "production":
+        raise SettingsError("MARKET_SECRET_KEY must be set to a private value when MARKET_ENV=production")
+    return install_secret(SECRET_FILE)
+
+
+def install_secret(path: Path) -> str:
+    """The secret kept in `path`, made there (readable by its owner only) when there is none yet.
+
+    Several processes may start at once: the secret is written whole to a file of this process's
+    own and then linked into place, which fails for all but the first, and the others read that one.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        return _read_secret(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: its secret holds
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise SettingsError(f"{path} holds no usable secret; delete it to have a new one made")
+    return secret

@@ -180,8 +180,6 @@ def settings(database_url: str) -> Settings:
         database_pool=False,
         scheduler=False,
         secret_key=TEST_SECRET,
-        login_max_failures=3,
-        login_lock_minutes=15,
     )
 
 

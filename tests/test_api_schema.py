@@ -174,8 +174,6 @@ def base_url(database_url: str) -> Iterator[str]:
         database_pool=True,
         scheduler=False,
         secret_key=TEST_SECRET,
-        login_max_failures=3,
-        login_lock_minutes=15,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

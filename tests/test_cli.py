@@ -15,6 +15,9 @@ from market.cli import main
 def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "var" / "market.db"
     monkeypatch.setenv("MARKET_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    # As a new install: the secret the command makes goes to ./var/ there, not into the checkout.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MARKET_SECRET_KEY", raising=False)
     return path
 
 
@@ -44,6 +47,7 @@ def test_upgrade_then_demo_loads_a_street_once_and_prints_the_logins(fresh_db: P
     assert (posted, pending) == (0, 0)
     assert db.execute("SELECT count(*) FROM rewards").fetchone() == (3,)
     assert db.execute("SELECT status FROM redemptions").fetchall() == [("pending",)]
+    assert (fresh_db.parent / "secret_key").stat().st_mode & 0o077 == 0, "the install's own secret"
 
     again = CliRunner().invoke(main, ["demo"])
     assert again.exit_code != 0 and "already has users" in again.output

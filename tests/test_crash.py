@@ -186,7 +186,6 @@ async def _setup(
                 password_hash=password_hash(),
                 area_id=world.areas["c1_building"].id,
                 is_active=True,
-                failed_logins=0,
                 created_at=world.now,
                 role_rows=[UserRole(role=Role.volunteer), UserRole(role=Role.resident)],
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,7 +233,10 @@ async def test_two_escalation_runs_at_once_raise_and_tell_once(desk: Desk) -> No
     assert await desk.inboxes() == told(grid_worker=1)
 
 
-def test_escalation_deadlines_must_rise_level_by_level() -> None:
+def test_escalation_deadlines_must_rise_level_by_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the install's own secret is made
     env = {"MARKET_ESCALATE_GRID_MINUTES": "90", "MARKET_ESCALATE_COMMUNITY_HOURS": "1"}
     with pytest.raises(SettingsError, match="MARKET_ESCALATE"):
         Settings.from_env(env)

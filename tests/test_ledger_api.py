@@ -209,7 +209,6 @@ async def _second_street(session_maker: async_sessionmaker[AsyncSession], world:
             password_hash=password_hash(),
             area_id=street.id,
             is_active=True,
-            failed_logins=0,
             created_at=world.now,
             role_rows=[UserRole(role=Role.street_admin)],
         )

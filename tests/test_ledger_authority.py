@@ -112,7 +112,6 @@ async def _second_street(session: AsyncSession, world: World) -> None:
             password_hash=password_hash(),
             area_id=world.areas[home].id,
             is_active=True,
-            failed_logins=0,
             created_at=world.now,
             role_rows=[UserRole(role=role)],
         )

@@ -545,7 +545,6 @@ async def open_bank(
                 password_hash=password_hash(),
                 area_id=world.areas["c1_building" if i % 2 else "c2_building"].id,
                 is_active=True,
-                failed_logins=0,
                 created_at=world.now,
                 role_rows=[UserRole(role=Role.volunteer)],
             )

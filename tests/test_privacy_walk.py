@@ -58,6 +58,8 @@ NOT_FOR_VOLUNTEERS = {
     "/api/allocations/plans/{plan_id:int}",
     "/api/admin/jobs",
     "/api/admin/jobs/summary",
+    "/api/admin/failed-attempts",
+    "/desk/failed-attempts",
     "/api/reports/summary",
     "/desk/dispatch",
     "/desk/dispatch/orders/{order_id:int}",
@@ -306,7 +308,7 @@ async def test_a_volunteer_who_holds_no_order_of_the_resident_reads_nothing_that
     ids = await _build_scene(client, world, session_maker, clock, walker)
     refused = NOT_FOR_VOLUNTEERS | (set() if Role.resident in world.users[walker].roles else RESIDENT_PAGES)
     phone = world.users["resident"].phone
-    token, _ = issue_token(world.settings, world.id(walker), world.clock())
+    token, _ = issue_token(world.settings, world.users[walker], world.clock())
     # Logged in as a browser is: the cookie opens the pages and lets the API be read.
     client.headers.pop("Authorization", None)
     client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")

@@ -795,7 +795,6 @@ async def _members(session_maker: async_sessionmaker[AsyncSession], world: World
                 password_hash=password_hash(),
                 area_id=world.areas["c1_building"].id,
                 is_active=True,
-                failed_logins=0,
                 created_at=world.now,
                 role_rows=[UserRole(role=Role.resident)],
             )

@@ -48,7 +48,6 @@ async def add_unit_admin(session_maker: async_sessionmaker[AsyncSession], world:
             password_hash=password_hash(),
             area_id=world.areas["street"].id,
             is_active=True,
-            failed_logins=0,
             created_at=world.now,
             role_rows=[UserRole(role=Role.unit_admin)],
         )

@@ -38,7 +38,7 @@ class World:
         return self.users[name].id
 
     def auth(self, name: str) -> dict[str, str]:
-        token, _ = issue_token(self.settings, self.users[name].id, self.clock())
+        token, _ = issue_token(self.settings, self.users[name], self.clock())
         return {"Authorization": f"Bearer {token}"}
 
     def order_body(self, resident: str = "resident", **overrides: object) -> dict[str, object]:
@@ -88,7 +88,6 @@ async def build_world(session: AsyncSession, settings: Settings, clock: Clock) -
             password_hash=password_hash(),
             area_id=world.areas[area_key].id if area_key else None,
             is_active=True,
-            failed_logins=0,
             created_at=now,
             role_rows=[UserRole(role=r) for r in roles],
         )
@@ -171,7 +170,6 @@ async def add_neighbours(session: AsyncSession, world: World) -> None:
             password_hash=password_hash(),
             area_id=world.areas[home].id,
             is_active=True,
-            failed_logins=0,
             created_at=world.now,
             role_rows=[UserRole(role=role)],
         )

@@ -88,23 +88,41 @@ ActorRequest = Request[Actor, Token, object]
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 
+def client_address(connection: ASGIConnection) -> str:
+    """Where a request comes from: the peer's address, which uvicorn replaces by X-Forwarded-For
+    only when the peer is a trusted proxy (FORWARDED_ALLOW_IPS)."""
+    return connection.client.host if connection.client else ""
+
+
 class CookieReadsOnlyMiddleware(JWTCookieAuthenticationMiddleware):
     """Authentication by bearer header or by the pages' login cookie.
 
     The cookie logs a browser in to the pages, whose forms carry a CSRF token, and lets it read the
     API (statement downloads). A change through the API must name its token in the Authorization
     header: a browser never adds that by itself, so another site cannot use a logged-in browser
-    to change anything.
+    to change anything. A request that sends the header is judged by it alone, whatever it holds:
+    the cookie beside it is never a fallback.
     """
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        changes_api = (
-            connection.scope["path"].startswith("/api/") and connection.scope.get("method") not in SAFE
-        )
-        if changes_api and not connection.headers.get(self.auth_header):
+        sent = connection.headers.getall(self.auth_header, [])
+        if sent:
+            return await self.authenticate_token(_bearer(sent), connection)
+        if connection.scope["path"].startswith("/api/") and connection.scope.get("method") not in SAFE:
             raise NotAuthorizedException(
                 "A change through the API needs its token in the Authorization header."
             )
-        return await super().authenticate_request(connection)
+        return await self.authenticate_token(
+            _bearer([connection.cookies.get(self.auth_cookie_key, "")]), connection
+        )
+
+
+def _bearer(values: list[str]) -> str:
+    """The token of exactly one "Bearer <token>"; anything else is no login at all."""
+    if len(values) == 1:
+        scheme, _, token = values[0].strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip() and " " not in token.strip():
+            return token.strip()
+    raise NotAuthorizedException("Send one 'Authorization: Bearer <token>'.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.areas.models import Area
@@ -34,8 +34,9 @@ class User(Base):
     # Home area; only administrators may have none (they see everything).
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
+    # Carried in every token and checked on every request: raising it ends all the person's tokens
+    # (a changed password, a logout, a deactivated account).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
 
     area: Mapped[Area | None] = relationship(lazy="raise")
@@ -55,3 +56,33 @@ class UserRole(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(String(32), index=True)
+
+
+class AttemptKind(enum.StrEnum):
+    login = "login"
+    pickup_code = "pickup_code"
+
+
+class FailedAttempt(Base):
+    """A wrong password or a wrong pickup code: what throttles further attempts (market/auth/throttle.py),
+    and what administrators look through. Purged after `failed_attempts_keep_days`."""
+
+    __tablename__ = "failed_attempts"
+    __table_args__ = (
+        Index("ix_failed_attempts_account_at", "account", "at"),
+        Index("ix_failed_attempts_client_at", "client", "at"),
+        Index("ix_failed_attempts_user_id_at", "user_id", "at"),
+        Index("ix_failed_attempts_actor_id_at", "actor_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AttemptKind] = mapped_column(String(16))
+    # A login: the phone number typed, whether or not it has an account.
+    account: Mapped[str | None] = mapped_column(String(32))
+    # A login: the account of that phone. A pickup code: the counter it was tried at.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A pickup code: the person who typed it (logins have nobody logged in yet).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The client address the attempt came from (logins).
+    client: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)

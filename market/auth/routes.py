@@ -3,15 +3,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import service
-from market.auth.access import ActorRequest, requires_manager
-from market.auth.models import Role
-from market.auth.schemas import LoginRequest, TokenResponse, UserCreate, UserRead
+from market.auth.access import ActorRequest, client_address, requires, requires_manager
+from market.auth.models import AttemptKind, Role, User
+from market.auth.schemas import (
+    FailedAttemptRead,
+    LoginRequest,
+    PasswordChange,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+)
 from market.auth.tokens import issue_token
 from market.fields import NO_NUL, PathId
 from market.pagination import Limit, Offset, Page
@@ -22,19 +29,71 @@ class AuthController(Controller):
     path = "/api"
     tags = ["people"]
 
-    @post("/auth/login", summary="Log in with phone and password", status_code=200, security=[{}])
+    @post(
+        "/auth/login",
+        summary="Log in with phone and password (failures slow further attempts down)",
+        status_code=200,
+        security=[{}],
+    )
     async def login(
         self,
+        request: Request,
         data: JSONBody[LoginRequest],
-        session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> TokenResponse:
-        user = await service.login(session, settings, data.phone, data.password, now)
-        token, expires_at = issue_token(settings, user.id, now)
-        return TokenResponse(
-            access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
+        user = await service.login(
+            session_maker, settings, data.phone, data.password, client_address(request), now
         )
+        return _token_response(settings, user, now)
+
+    @post(
+        "/auth/password",
+        summary="Change your own password: every other token ends, a fresh one is returned",
+        status_code=200,
+    )
+    async def change_password(
+        self,
+        request: ActorRequest,
+        data: JSONBody[PasswordChange],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TokenResponse:
+        user = await service.change_password(
+            session_maker,
+            settings,
+            request.user,
+            data.current_password,
+            data.new_password,
+            client_address(request),
+            now,
+        )
+        return _token_response(settings, user, now)
+
+    @post("/auth/logout", summary="Log out: every token of yours ends, on every device", status_code=204)
+    async def logout(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> None:
+        await service.end_tokens(session, request.user.id)
+
+    @get(
+        "/admin/failed-attempts",
+        summary="Recent failed logins and pickup codes (administrators; a street's administrators: theirs)",
+        guards=[requires(Role.street_admin)],
+        tags=["admin"],
+    )
+    async def failed_attempts(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        kind: Annotated[
+            AttemptKind | None, QueryParameter(description="Only logins, or only pickup codes")
+        ] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[FailedAttemptRead]:
+        items, total = await service.list_failed_attempts(session, request.user, kind, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @get("/me", summary="The logged-in account")
     async def me(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> UserRead:
@@ -75,3 +134,10 @@ class AuthController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> UserRead:
         return service.user_read(await service.get_visible_user(session, request.user, user_id))
+
+
+def _token_response(settings: Settings, user: User, now: datetime) -> TokenResponse:
+    token, expires_at = issue_token(settings, user, now)
+    return TokenResponse(
+        access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
+    )

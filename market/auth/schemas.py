@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from market.auth.models import Role
+from market.auth.models import AttemptKind, Role
 from market.fields import NO_NUL, Id, text
 
 # A mainland China mobile number: 11 digits starting 13–19.
@@ -39,6 +39,26 @@ class TokenResponse(msgspec.Struct):
     token_type: str
     expires_at: datetime
     user: UserRead
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    new_password: Password
+
+
+class FailedAttemptRead(msgspec.Struct):
+    id: int
+    kind: AttemptKind
+    at: datetime
+    # A login: the phone number typed, and its account when there is one.
+    account: str | None
+    # A login: that account. A pickup code: the counter it was tried at.
+    user_id: int | None
+    user_name: str | None
+    # A pickup code: who typed it.
+    actor_id: int | None
+    actor_name: str | None
+    client: str | None
 
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):

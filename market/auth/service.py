@@ -1,26 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area
 from market.areas.service import get_area
+from market.auth import throttle
 from market.auth.access import ROLE_RANK, Actor
-from market.auth.models import Role, User, UserRole
+from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
 from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
-from market.auth.schemas import UserCreate, UserRead
-from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead
+from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from market.settings import Settings
-
-
-class LoginFailed(NotAuthenticated):
-    # The failure counter must survive the refused request.
-    keep_changes = True
 
 
 def user_read(user: User) -> UserRead:
@@ -41,10 +37,8 @@ def _with_roles_and_area():
     return (selectinload(User.role_rows), selectinload(User.area))
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
-    user = await session.scalar(select(User).where(User.id == user_id).options(*_with_roles_and_area()))
-    if user is None or not user.is_active:
-        return None
+def actor_of(user: User) -> Actor:
+    """The caller a user is, with roles and area loaded."""
     return Actor(
         id=user.id,
         name=user.name,
@@ -54,30 +48,117 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     )
 
 
-async def login(session: AsyncSession, settings: Settings, phone: str, password: str, now: datetime) -> User:
-    user = await session.scalar(
-        select(User).where(User.phone == phone).options(*_with_roles_and_area()).with_for_update()
-    )
-    if user is None:
-        await verify_password(DUMMY_HASH, password)
-        raise LoginFailed("Wrong phone number or password.", code="invalid_credentials")
-    if user.locked_until is not None and user.locked_until > now:
-        seconds = int((user.locked_until - now).total_seconds()) + 1
-        raise TooManyRequests(
-            f"Too many failed logins. Try again in {seconds // 60 + 1} minutes.",
-            code="login_locked",
-            headers={"Retry-After": str(seconds)},
-            retry_after_seconds=seconds,
+async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+    user = await session.scalar(select(User).where(User.id == user_id).options(*_with_roles_and_area()))
+    return actor_of(user) if user is not None and user.is_active else None
+
+
+async def actor_for_token(session: AsyncSession, user_id: int, token_version: int) -> Actor | None:
+    """The caller a token names, unless the account has ended its tokens since it was issued."""
+    user = await session.scalar(select(User).where(User.id == user_id).options(*_with_roles_and_area()))
+    if user is None or not user.is_active or user.token_version != token_version:
+        return None
+    return actor_of(user)
+
+
+# Raising the version a token carries ends every token issued before (see `actor_for_token`).
+_NEXT_TOKEN_VERSION = User.token_version + 1
+
+
+async def _checked_password(
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    password: str,
+    client: str,
+    now: datetime,
+    *,
+    phone: str | None = None,
+    user_id: int | None = None,
+) -> User | None:
+    """The active account with this phone (or id) if `password` is its own, else None; throttled.
+
+    Argon2 is slow on purpose, so the password is never checked inside a transaction: on SQLite
+    that would hold the write lock, and every other writer (and every login) would queue behind it.
+    The attempt is first recorded as a failure in a short transaction of its own, so that concurrent
+    guesses count against each other; a success then takes that record back in another one.
+    """
+    named = User.phone == phone if phone is not None else User.id == user_id
+    async with session_maker() as session, session.begin():
+        user = await session.scalar(select(User).where(named).options(*_with_roles_and_area()))
+        account = user.phone if user else phone or ""
+        guard = throttle.login_guard(settings, account, client)
+        await throttle.refuse_if_waiting(session, guard, settings, now)
+        attempt, _ = await throttle.record_failure(
+            session,
+            guard,
+            settings,
+            now,
+            AttemptKind.login,
+            account=account,
+            user_id=user.id if user else None,
+            client=client,
         )
-    if not await verify_password(user.password_hash, password) or not user.is_active:
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-        raise LoginFailed("Wrong phone number or password.", code="invalid_credentials")
-    user.failed_logins = 0
-    user.locked_until = None
+    # An unknown phone costs as long as a wrong password.
+    matches = await verify_password(user.password_hash if user else DUMMY_HASH, password)
+    if not matches or user is None or not user.is_active:
+        return None
+    async with session_maker() as session, session.begin():
+        await session.execute(delete(FailedAttempt).where(FailedAttempt.id == attempt.id))
     return user
+
+
+async def login(
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    phone: str,
+    password: str,
+    client: str,
+    now: datetime,
+) -> User:
+    user = await _checked_password(session_maker, settings, password, client, now, phone=phone)
+    if user is None:
+        raise NotAuthenticated("Wrong phone number or password.", code="invalid_credentials")
+    return user
+
+
+async def change_password(
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    client: str,
+    now: datetime,
+) -> User:
+    """Change one's own password, which ends every token issued before; the caller gets the account
+    back to issue a fresh one. The current password is checked, and throttled, as a login is."""
+    user = await _checked_password(session_maker, settings, current_password, client, now, user_id=actor.id)
+    if user is None:
+        raise InvalidInput("The current password is not right.", code="wrong_current_password")
+    new_hash = await hash_password(new_password)
+    async with session_maker() as session, session.begin():
+        # Only over the password just checked: a change made meanwhile is not silently undone.
+        changed = await session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == user.password_hash, User.is_active)
+            .values(password_hash=new_hash, token_version=_NEXT_TOKEN_VERSION)
+        )
+        if changed.rowcount != 1:
+            raise InvalidInput("The current password is not right.", code="wrong_current_password")
+        return await get_user(session, user.id)
+
+
+async def end_tokens(session: AsyncSession, user_id: int) -> None:
+    """End every token the person holds: logging out ends them on every device."""
+    await session.execute(update(User).where(User.id == user_id).values(token_version=_NEXT_TOKEN_VERSION))
+
+
+async def deactivate(session: AsyncSession, user_id: int) -> User:
+    """Deactivate an account: it can no longer log in, and its tokens end at once."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(is_active=False, token_version=_NEXT_TOKEN_VERSION)
+    )
+    return await get_user(session, user_id)
 
 
 async def create_user(session: AsyncSession, actor: Actor | None, data: UserCreate, now: datetime) -> User:
@@ -100,7 +181,6 @@ async def create_user(session: AsyncSession, actor: Actor | None, data: UserCrea
         password_hash=await hash_password(data.password),
         area_id=area.id if area else None,
         is_active=True,
-        failed_logins=0,
         created_at=now,
         role_rows=[UserRole(role=r) for r in roles],
     )
@@ -177,3 +257,39 @@ async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str
     if not user_ids:
         return {}
     return dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all())
+
+
+async def list_failed_attempts(
+    session: AsyncSession, actor: Actor, kind: AttemptKind | None, limit: int, offset: int
+) -> tuple[list[FailedAttemptRead], int]:
+    """Recent failed logins and pickup codes, newest first. Administrators see all; a street's
+    administrators those about the accounts and the people of their street (attempts at phones
+    without an account concern nobody's area)."""
+    stmt = select(FailedAttempt)
+    if not actor.is_admin:
+        in_area = select(User.id).join(Area, Area.id == User.area_id)
+        in_area = in_area.where(Area.code.startswith(actor.area_code, autoescape=True))
+        stmt = stmt.where(FailedAttempt.user_id.in_(in_area) | FailedAttempt.actor_id.in_(in_area))
+    if kind is not None:
+        stmt = stmt.where(FailedAttempt.kind == kind)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(
+        await session.scalars(
+            stmt.order_by(FailedAttempt.at.desc(), FailedAttempt.id.desc()).limit(limit).offset(offset)
+        )
+    )
+    names = await user_names(session, {i for r in rows for i in (r.user_id, r.actor_id) if i is not None})
+    return [
+        FailedAttemptRead(
+            id=r.id,
+            kind=r.kind,
+            at=r.at,
+            account=r.account,
+            user_id=r.user_id,
+            user_name=names.get(r.user_id) if r.user_id else None,
+            actor_id=r.actor_id,
+            actor_name=names.get(r.actor_id) if r.actor_id else None,
+            client=r.client,
+        )
+        for r in rows
+    ], total

@@ -100,7 +100,7 @@ class RedemptionController(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> RedemptionRead:
-        await service.fulfil(session, request.user, redemption_id, data.pickup_code, now, settings.tz)
+        await service.fulfil(session, request.user, redemption_id, data.pickup_code, now, settings)
         return await service.get_redemption(session, request.user, redemption_id)
 
     @post(

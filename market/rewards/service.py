@@ -7,6 +7,7 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -14,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
+from market.auth import throttle
 from market.auth.access import Actor
-from market.auth.models import Role, User
+from market.auth.models import AttemptKind, Role, User
 from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
@@ -24,6 +26,8 @@ from market.ledger.models import AccountKind, Asset, TransferCode
 from market.notifications.service import notify
 from market.rewards.models import Redemption, RedemptionStatus, Reward, RewardCommunity
 from market.rewards.schemas import RedeemRequest, RedemptionRead, RewardCreate, RewardRead
+from market.settings import Settings
+from market.units.models import UnitAdmin
 
 PICKUP_DAYS = 7
 COMMUNITY = code_length(AreaLevel.community)
@@ -254,14 +258,30 @@ async def _may_hand_out(session: AsyncSession, actor: Actor, redemption_id: int)
 
 
 async def fulfil(
-    session: AsyncSession, actor: Actor, redemption_id: int, pickup_code: str, now: datetime, tz: ZoneInfo
+    session: AsyncSession,
+    actor: Actor,
+    redemption_id: int,
+    pickup_code: str,
+    now: datetime,
+    settings: Settings,
 ) -> Redemption:
+    # Codes are tried at the counter of the reward's publisher; the wait comes before any row lock.
+    counter = await session.scalar(
+        select(Reward.created_by_id)
+        .join(Redemption, Redemption.reward_id == Reward.id)
+        .where(Redemption.id == redemption_id)
+    )
+    if counter is None:
+        raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
+    guard = throttle.pickup_guard(settings, actor.id, counter)
+    await throttle.refuse_if_waiting(session, guard, settings, now)
     redemption, reward = await _locked_redemption(session, redemption_id)
     if not await _may_hand_out(session, actor, redemption_id):
         raise NotFound(f"Redemption {redemption_id} does not exist.", code="redemption_not_found")
     _refuse_unless_due(redemption.status, redemption.pickup_deadline, now)
     if not hmac.compare_digest(redemption.pickup_code, pickup_code):
-        raise Conflict("That pickup code does not match.", code="wrong_pickup_code")
+        await _wrong_code(session, guard, settings, actor, counter, now)
+    tz = settings.tz
     result = await ledger.transfer_one(
         session,
         Draft(
@@ -290,12 +310,56 @@ def _refuse_unless_due(status: RedemptionStatus, pickup_deadline: datetime, now:
         raise Conflict("The pickup deadline has passed.", code="pickup_deadline_passed")
 
 
-async def _by_code(session: AsyncSession, actor: Actor, pickup_code: str, redemption_id: int | None) -> int:
+class WrongPickupCode(Conflict):
+    # The failure is kept although the request fails: it makes the next attempts wait.
+    keep_changes = True
+
+
+async def _wrong_code(
+    session: AsyncSession,
+    guard: throttle.Guard,
+    settings: Settings,
+    actor: Actor,
+    counter: int,
+    now: datetime,
+) -> NoReturn:
+    """Record a wrong pickup code and refuse it; once one of the guard's limits is used up, tell the
+    counter's people (its publisher and the fellow admins of the publisher's units)."""
+    _, used_up = await throttle.record_failure(
+        session, guard, settings, now, AttemptKind.pickup_code, user_id=counter, actor_id=actor.id
+    )
+    if used_up:
+        fellows = select(UnitAdmin.unit_id).where(UnitAdmin.user_id == counter)
+        admins = set(await session.scalars(select(UnitAdmin.user_id).where(UnitAdmin.unit_id.in_(fellows))))
+        notify(
+            session,
+            admins | {counter},
+            "pickup_codes_guessed",
+            "Wrong pickup codes are being tried at your counter",
+            now,
+            body=f"{actor.name} has typed wrong pickup codes again and again; further tries now have to wait."
+            " If this is not a typing slip, tell the street's administrators.",
+            subject=("user", actor.id),
+        )
+    raise WrongPickupCode("That pickup code does not match.", code="wrong_pickup_code")
+
+
+async def _by_code(
+    session: AsyncSession,
+    actor: Actor,
+    pickup_code: str,
+    redemption_id: int | None,
+    now: datetime,
+    settings: Settings,
+) -> int:
     """The redemption carrying this pickup code, among those the actor hands out.
 
     Codes are random, not unique: a pending redemption wins over settled ones (which then say they
-    are settled), and when several pending ones share the code the caller names one.
+    are settled), and when several pending ones share the code the caller names one. A code typed
+    to find its redemption is tried at the typist's own counter.
     """
+    guard = throttle.pickup_guard(settings, actor.id, actor.id)
+    await throttle.refuse_if_waiting(session, guard, settings, now)
     stmt = (
         select(Redemption.id, Redemption.status)
         .join(Reward, Reward.id == Redemption.reward_id)
@@ -306,7 +370,7 @@ async def _by_code(session: AsyncSession, actor: Actor, pickup_code: str, redemp
         stmt = stmt.where(Redemption.id == redemption_id)
     found = (await session.execute(stmt)).all()
     if not found:
-        raise Conflict("That pickup code does not match.", code="wrong_pickup_code")
+        await _wrong_code(session, guard, settings, actor, actor.id, now)
     pending = [i for i, status in found if status == RedemptionStatus.pending]
     if len(pending) > 1:
         raise Conflict(
@@ -322,21 +386,24 @@ async def fulfil_by_code(
     actor: Actor,
     pickup_code: str,
     now: datetime,
-    tz: ZoneInfo,
+    settings: Settings,
     redemption_id: int | None = None,
 ) -> Redemption:
     """Hand out the redemption that carries this pickup code (see `_by_code`). `fulfil` locks and
     re-checks the redemption, so two counters with the same code hand it out once."""
-    found = await _by_code(session, actor, pickup_code, redemption_id)
-    return await fulfil(session, actor, found, pickup_code, now, tz)
+    found = await _by_code(session, actor, pickup_code, redemption_id, now, settings)
+    return await fulfil(session, actor, found, pickup_code, now, settings)
 
 
 async def redemption_by_code(
-    session: AsyncSession, actor: Actor, pickup_code: str, now: datetime
+    session: AsyncSession, actor: Actor, pickup_code: str, now: datetime, settings: Settings
 ) -> RedemptionRead:
-    """What `fulfil_by_code` would hand out, refused as it would refuse; changes nothing. For the
-    counter to see whose redemption a code opens before handing it out."""
-    read = await get_redemption(session, actor, await _by_code(session, actor, pickup_code, None))
+    """What `fulfil_by_code` would hand out, refused as it would refuse; changes nothing but the
+    record of a wrong code. For the counter to see whose redemption a code opens before handing it
+    out."""
+    read = await get_redemption(
+        session, actor, await _by_code(session, actor, pickup_code, None, now, settings)
+    )
     _refuse_unless_due(read.status, read.pickup_deadline, now)
     return read
 

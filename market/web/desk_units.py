@@ -75,6 +75,7 @@ FULFIL_FIELDS = {
         "pickup_deadline_passed",
         "redemption_not_found",
         "pickup_code_ambiguous",
+        "too_many_failed_attempts",
     )
 }
 # A resource's edit form sets these; used up is the service's to set.
@@ -499,7 +500,7 @@ class UnitDesk(Controller):
         ):
             body = _pickup_code(form, FulfilRequest, settings.tz)
             try:
-                checking = await rewards.redemption_by_code(session, actor, body.pickup_code, now)
+                checking = await rewards.redemption_by_code(session, actor, body.pickup_code, now, settings)
             except Conflict as error:
                 if error.code == "pickup_code_ambiguous":
                     # The counter picks the member standing there among those the code belongs to.
@@ -531,7 +532,7 @@ class UnitDesk(Controller):
             body = _pickup_code(form, FulfilConfirm, settings.tz)
             # Only with its code: a redemption id alone tells nothing and hands nothing out.
             redemption = await rewards.fulfil_by_code(
-                session, actor, body.pickup_code, now, settings.tz, body.redemption_id
+                session, actor, body.pickup_code, now, settings, body.redemption_id
             )
         return see_other(f"{FULFIL}?done={redemption.id}")
 

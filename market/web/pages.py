@@ -84,6 +84,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
+    (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
 ]
 
 

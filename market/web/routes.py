@@ -1,5 +1,5 @@
-"""The pages: logging in and out, the language switch, and the router that gathers
-every page controller with HTML error pages, templates and static files."""
+"""The pages: logging in and out, changing one's password, the language switch, and the router
+that gathers every page controller with HTML error pages, templates and static files."""
 
 from __future__ import annotations
 
@@ -15,21 +15,31 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import service as auth
-from market.auth.access import ActorRequest
-from market.auth.schemas import LoginRequest
+from market.auth.access import ActorRequest, client_address
+from market.auth.models import User
+from market.auth.schemas import LoginRequest, PasswordChange
 from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.fields import NO_NUL
 from market.settings import Settings
-from market.web import desk_dispatch, desk_ledger, desk_projects, desk_units, phone_resident, phone_volunteer
+from market.web import (
+    desk_dispatch,
+    desk_failed_attempts,
+    desk_ledger,
+    desk_projects,
+    desk_units,
+    phone_resident,
+    phone_volunteer,
+)
 from market.web.i18n import LANG_COOKIE, LANGS
 from market.web.pages import (
     LOGIN_PATH,
     PAGE_EXCEPTION_HANDLERS,
     Form,
     FormData,
+    FormInvalid,
     handling,
     home_path,
     page,
@@ -43,6 +53,25 @@ HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
 PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/"]
+PASSWORD_PATH = "/account/password"
+PASSWORD_PAGE = "account_password.html"
+
+
+def _log_in(response: Redirect, settings: Settings, user: User, now: datetime) -> Redirect:
+    """Keep a fresh token for `user` in the browser's login cookie."""
+    token, expires_at = issue_token(settings, user, now)
+    response.set_cookie(
+        Cookie(
+            key=TOKEN_COOKIE,
+            value=f"Bearer {token}",
+            # Gone with the token: a shared phone does not stay logged in past it.
+            max_age=int((expires_at - now).total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=settings.env == "production",
+        )
+    )
+    return response
 
 
 class SessionPages(Controller):
@@ -62,38 +91,69 @@ class SessionPages(Controller):
         request: Request,
         data: FormData,
         session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
         back = safe_next(form.value("next"), "")
         async with handling(
-            session, form, "login.html", lambda: {"next": back}, fields={"invalid_credentials": "password"}
+            session,
+            form,
+            "login.html",
+            lambda: {"next": back},
+            fields={"invalid_credentials": "password", "too_many_failed_attempts": "password"},
         ):
             credentials = parse(form, LoginRequest, settings.tz)
-            user = await auth.login(session, settings, credentials.phone, credentials.password, now)
-        token, expires_at = issue_token(settings, user.id, now)
-        actor = await auth.load_actor(session, user.id)
-        assert actor is not None  # the user was just loaded
-        response = Redirect(back or home_path(actor), status_code=303)
-        response.set_cookie(
-            Cookie(
-                key=TOKEN_COOKIE,
-                value=f"Bearer {token}",
-                # Gone with the token: a shared phone does not stay logged in past it.
-                max_age=int((expires_at - now).total_seconds()),
-                httponly=True,
-                samesite="lax",
-                secure=settings.env == "production",
+            user = await auth.login(
+                session_maker, settings, credentials.phone, credentials.password, client_address(request), now
             )
-        )
-        return response
+        response = Redirect(back or home_path(auth.actor_of(user)), status_code=303)
+        return _log_in(response, settings, user, now)
 
     @post("/logout")
-    async def logout(self) -> Redirect:
+    async def logout(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> Redirect:
+        # Ends every token of the person's, not only this browser's cookie.
+        await auth.end_tokens(session, request.user.id)
         response = see_other(LOGIN_PATH, notice="logged_out")
         response.delete_cookie(TOKEN_COOKIE)
         return response
+
+    @get(PASSWORD_PATH)
+    async def password_form(self, request: ActorRequest) -> Template:
+        return page(request, PASSWORD_PAGE, form=Form())
+
+    @post(PASSWORD_PATH)
+    async def change_password(
+        self,
+        request: ActorRequest,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        fields = {
+            "wrong_current_password": "current_password",
+            "too_many_failed_attempts": "current_password",
+        }
+        async with handling(session, form, PASSWORD_PAGE, dict, fields=fields):
+            change = parse(form, PasswordChange, settings.tz)
+            if form.value("new_password_again") != change.new_password:
+                form.errors["new_password_again"] = ("account.password_mismatch", {})
+                raise FormInvalid
+            user = await auth.change_password(
+                session_maker,
+                settings,
+                request.user,
+                change.current_password,
+                change.new_password,
+                client_address(request),
+                now,
+            )
+        # Every other token ended with the old password; this browser goes on with a fresh one.
+        return _log_in(see_other(home_path(request.user), notice="password_changed"), settings, user, now)
 
     @get("/lang")
     async def switch_language(
@@ -121,6 +181,7 @@ def web_router() -> Router:
             *desk_projects.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
+            *desk_failed_attempts.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",

@@ -26,7 +26,7 @@ class Browser:
         self.world = world
 
     def login(self, name: str, lang: str = "zh") -> Browser:
-        token, _ = issue_token(self.world.settings, self.world.id(name), self.world.clock())
+        token, _ = issue_token(self.world.settings, self.world.users[name], self.world.clock())
         self.client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
         self.client.cookies.set("lang", lang)
         return self

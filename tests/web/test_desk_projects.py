@@ -49,7 +49,6 @@ async def add_volunteers(
                 password_hash=password_hash(),
                 area_id=world.areas[serving].id,
                 is_active=True,
-                failed_logins=0,
                 created_at=world.now,
                 role_rows=[UserRole(role=Role.volunteer)],
             )

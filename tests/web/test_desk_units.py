@@ -757,7 +757,7 @@ async def test_two_counters_with_the_same_code_at_once_hand_it_out_once(
     async def counter() -> httpx.AsyncClient:
         client = httpx.AsyncClient(base_url=live_server, timeout=60)
         await client.get("/login")
-        token, _ = issue_token(world.settings, world.id("unit_admin"), world.clock())
+        token, _ = issue_token(world.settings, world.users["unit_admin"], world.clock())
         client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
         client.cookies.set("lang", "en")
         return client

@@ -620,7 +620,7 @@ def events(lines: list[str]) -> list[str]:
 async def test_a_new_offer_arrives_on_the_stream(
     live_server: str, client: AsyncTestClient, world: World
 ) -> None:
-    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
+    token, _ = issue_token(world.settings, world.users["volunteer"], world.clock())
     cookies = {TOKEN_COOKIE: f"Bearer {token}", "lang": "en"}
     lines: list[str] = []
     async with (
@@ -654,7 +654,7 @@ async def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(
     live_server: str, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.5)
-    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
+    token, _ = issue_token(world.settings, world.users["volunteer"], world.clock())
     async with httpx.AsyncClient(
         base_url=live_server, cookies={TOKEN_COOKIE: f"Bearer {token}"}, timeout=30
     ) as http:
@@ -674,7 +674,7 @@ async def test_the_stream_s_polls_do_not_wait_for_a_writer(
 ) -> None:
     """On SQLite a poll that took the write lock would wait for every writer (and writers for it)."""
     monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.2)
-    token, _ = issue_token(world.settings, world.id("volunteer"), world.clock())
+    token, _ = issue_token(world.settings, world.users["volunteer"], world.clock())
     cookies = {TOKEN_COOKIE: f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=live_server, cookies=cookies, timeout=20) as http,

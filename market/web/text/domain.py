@@ -178,4 +178,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "area_level.grid": ("网格", "Grid"),
     "area_level.compound": ("小区", "Compound"),
     "area_level.building": ("楼栋", "Building"),
+    "attempt_kind.login": ("登录", "Login"),
+    "attempt_kind.pickup_code": ("领取码", "Pickup code"),
 }

@@ -49,10 +49,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     # Accounts, roles and areas
     "error.invalid_credentials": ("手机号或密码不正确。", "Wrong phone number or password."),
-    "error.login_locked": (
-        "登录失败次数太多，请过几分钟再试。",
-        "Too many failed logins; please wait a few minutes and try again.",
+    "error.too_many_failed_attempts": (
+        "失败次数太多，请稍等几分钟再试。",
+        "Too many failed attempts; please wait a few minutes and try again.",
     ),
+    "error.wrong_current_password": ("当前密码不正确。", "The current password is not right."),
     "error.phone_taken": ("这个手机号已经注册过了。", "An account with this phone number already exists."),
     "error.area_required": ("请为这个账号选择所属区域。", "Choose the home area of this account."),
     "error.role_not_grantable": ("您不能授予所选的身份。", "You cannot give the roles chosen."),

@@ -1,0 +1,348 @@
+"""Signing in: failed logins slow further attempts down (never a lock anyone can set off), are
+recorded for administrators, passwords change, tokens end, and a password is never checked while
+the database's write lock is held."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, make_url, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.auth import passwords
+from market.auth.models import AttemptKind, FailedAttempt, User
+from market.auth.service import deactivate
+from market.clock import FrozenClock
+from market.scheduler import jobs, run_job
+from market.settings import Settings, SettingsError
+from tests.world import PASSWORD, World
+
+RESIDENT = "13700000001"
+ADMIN = "13800000000"
+
+# How long the concurrency test's stand-in for Argon2 takes.
+HASHING_SECONDS = 2.0
+
+Address = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def address(app: Litestar, client: AsyncTestClient) -> Address:
+    """Clients calling the app from a given address (`client` keeps the app's lifespan running)."""
+
+    @asynccontextmanager
+    async def calling_from(host: str) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=app, client=(host, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as caller:
+            yield caller
+
+    return calling_from
+
+
+async def login(caller: httpx.AsyncClient | AsyncTestClient, phone: str, password: str) -> httpx.Response:
+    return await caller.post("/api/auth/login", json={"phone": phone, "password": password})
+
+
+def refused(r: httpx.Response) -> int:
+    """The wait a refused attempt names, after checking it is refused as it should be."""
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "too_many_failed_attempts"
+    assert int(r.headers["retry-after"]) == r.json()["retry_after_seconds"] > 0
+    return int(r.headers["retry-after"])
+
+
+async def failures(session_maker: async_sessionmaker[AsyncSession]) -> int:
+    async with session_maker() as session:
+        return await session.scalar(select(func.count()).select_from(FailedAttempt)) or 0
+
+
+# ---------------------------------------------------------------- failed logins
+
+
+async def test_failures_from_one_address_make_it_wait_longer_and_longer(
+    address: Address, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with address("203.0.113.5") as stranger:
+        for _ in range(world.settings.login_free_failures):
+            assert (await login(stranger, RESIDENT, "wrong-password")).status_code == 401
+        # Even the right password waits: a guess is not tried while the wait lasts.
+        first = refused(await login(stranger, RESIDENT, PASSWORD))
+        assert first == world.settings.throttle_first_wait_seconds
+        assert await failures(session_maker) == 5, "a refused attempt is not tried, so it is no failure"
+        clock.advance(timedelta(seconds=first))
+        assert (await login(stranger, RESIDENT, "wrong-password")).status_code == 401
+        second = refused(await login(stranger, RESIDENT, "wrong-password"))
+        assert second == 2 * first
+        clock.advance(timedelta(seconds=second))
+        assert (await login(stranger, RESIDENT, PASSWORD)).status_code == 200
+
+
+async def test_nobody_can_lock_the_administrator_out(
+    address: Address, world: World, clock: FrozenClock
+) -> None:
+    # A stranger guesses the administrator's password from one address as fast as they are let,
+    # for an hour, and goes on until told to wait. Before, five wrong passwords locked the account
+    # for everyone.
+    start = clock()
+    async with address("198.51.100.7") as stranger:
+        while True:
+            r = await login(stranger, ADMIN, "guess-guess")
+            if r.status_code == 401:
+                continue
+            assert r.status_code == 429, r.text
+            if clock() - start > timedelta(hours=1):
+                break
+            clock.advance(timedelta(seconds=int(r.headers["retry-after"])))
+    async with address("192.0.2.1") as owner:
+        r = await login(owner, ADMIN, PASSWORD)
+    assert r.status_code == 200, r.text
+
+
+async def test_spraying_a_few_guesses_over_many_accounts_is_slowed(address: Address, world: World) -> None:
+    accounts = ["13700000001", "13700000002", "13700000003", "13900000001", "13900000002"]
+    async with address("203.0.113.66") as sprayer:
+        # Four guesses each: below what one account from one address may fail.
+        for phone in accounts:
+            for _ in range(world.settings.login_free_failures - 1):
+                assert (await login(sprayer, phone, "Password1")).status_code == 401
+        refused(await login(sprayer, "13900000003", "Password1"))
+    async with address("192.0.2.44") as neighbour:
+        assert (await login(neighbour, "13900000003", PASSWORD)).status_code == 200
+
+
+async def test_an_account_guessed_from_many_addresses_waits_only_past_a_high_threshold(
+    address: Address, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    threshold = world.settings.login_account_free_failures
+    assert threshold > world.settings.login_client_free_failures, "one address alone never gets there"
+
+    async def guessed_from(count: int) -> None:
+        async with session_maker() as session, session.begin():
+            session.add_all(
+                FailedAttempt(
+                    kind=AttemptKind.login,
+                    account=RESIDENT,
+                    user_id=world.id("resident"),
+                    client=f"10.0.{i // 250}.{i % 250}",
+                    at=clock() - timedelta(seconds=i),
+                )
+                for i in range(count)
+            )
+
+    await guessed_from(threshold - 1)
+    async with address("192.0.2.8") as owner:
+        assert (await login(owner, RESIDENT, PASSWORD)).status_code == 200
+    await guessed_from(1)
+    async with address("192.0.2.8") as owner:
+        refused(await login(owner, RESIDENT, PASSWORD))
+
+
+def test_the_account_threshold_must_stay_above_what_one_address_may_fail() -> None:
+    with pytest.raises(SettingsError):
+        Settings(secret_key="k" * 32, login_account_free_failures=20, login_client_free_failures=20).check()
+
+
+async def test_failures_are_recorded_for_administrators_and_a_success_erases_none(
+    address: Address, client: AsyncTestClient, world: World
+) -> None:
+    async with address("203.0.113.5") as caller:
+        await login(caller, RESIDENT, "wrong-password")
+        await login(caller, "13799999999", "wrong-password")  # no such account
+        assert (await login(caller, RESIDENT, PASSWORD)).status_code == 200
+
+    seen = (await client.get("/api/admin/failed-attempts", headers=world.auth("admin"))).json()
+    assert seen["total"] == 2
+    assert {(a["kind"], a["account"], a["user_name"], a["client"]) for a in seen["items"]} == {
+        ("login", RESIDENT, "Resident", "203.0.113.5"),
+        ("login", "13799999999", None, "203.0.113.5"),
+    }
+    # A street's administrators see their street's accounts; a phone without one is nobody's.
+    street = (await client.get("/api/admin/failed-attempts", headers=world.auth("street_admin"))).json()
+    assert [a["account"] for a in street["items"]] == [RESIDENT]
+    only = await client.get(
+        "/api/admin/failed-attempts", params={"kind": "pickup_code"}, headers=world.auth("admin")
+    )
+    assert only.json()["total"] == 0
+    for who in ("manager", "grid_worker", "resident"):
+        r = await client.get("/api/admin/failed-attempts", headers=world.auth(who))
+        assert r.status_code == 403 and r.json()["code"] == "role_required"
+
+
+async def test_old_records_of_failures_are_purged(
+    session_maker: async_sessionmaker[AsyncSession], clock: FrozenClock, settings: Settings, world: World
+) -> None:
+    keep = timedelta(days=settings.failed_attempts_keep_days)
+    async with session_maker() as session, session.begin():
+        session.add_all(
+            FailedAttempt(kind=AttemptKind.login, account=RESIDENT, client="192.0.2.1", at=clock() - age)
+            for age in (keep + timedelta(minutes=1), keep - timedelta(minutes=1), timedelta(0))
+        )
+
+    run = await run_job(
+        session_maker, clock, "purge_failed_attempts", jobs(settings)["purge_failed_attempts"][0]
+    )
+
+    assert (run.outcome, run.handled) == ("succeeded", 1)
+    assert await failures(session_maker) == 2
+
+
+# ---------------------------------------------------------------- passwords and tokens
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_changed_password_ends_every_other_token_and_hands_back_a_fresh_one(
+    client: AsyncTestClient, world: World
+) -> None:
+    phone_token = (await login(client, RESIDENT, PASSWORD)).json()["access_token"]
+    other = world.auth("resident")
+
+    r = await client.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "a-new-secret-9"},
+        headers=bearer(phone_token),
+    )
+
+    assert r.status_code == 200, r.text
+    fresh = r.json()["access_token"]
+    assert (await client.get("/api/me", headers=bearer(fresh))).json()["phone"] == RESIDENT
+    for ended in (bearer(phone_token), other):
+        assert (await client.get("/api/me", headers=ended)).status_code == 401
+    assert (await login(client, RESIDENT, PASSWORD)).status_code == 401
+    assert (await login(client, RESIDENT, "a-new-secret-9")).status_code == 200
+
+
+async def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failed_login(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = world.auth("resident")
+    body = {"current_password": "not-it", "new_password": "a-new-secret-9"}
+    for _ in range(world.settings.login_free_failures):
+        r = await client.post("/api/auth/password", json=body, headers=headers)
+        assert r.status_code == 400 and r.json()["code"] == "wrong_current_password", r.text
+    refused(
+        await client.post("/api/auth/password", json={**body, "current_password": PASSWORD}, headers=headers)
+    )
+    assert (await client.get("/api/me", headers=headers)).status_code == 200, "nothing changed"
+    short = await client.post(
+        "/api/auth/password", json={"current_password": PASSWORD, "new_password": "short"}, headers=headers
+    )
+    assert short.status_code == 400 and short.json()["code"] == "invalid_input"
+    assert await failures(session_maker) == 5
+
+
+async def test_logging_out_ends_the_persons_tokens(client: AsyncTestClient, world: World) -> None:
+    token = (await login(client, RESIDENT, PASSWORD)).json()["access_token"]
+    elsewhere = world.auth("resident")
+
+    r = await client.post("/api/auth/logout", headers=bearer(token))
+
+    assert r.status_code == 204, r.text
+    for ended in (bearer(token), elsewhere):
+        assert (await client.get("/api/me", headers=ended)).status_code == 401
+    again = (await login(client, RESIDENT, PASSWORD)).json()["access_token"]
+    assert (await client.get("/api/me", headers=bearer(again))).status_code == 200
+
+
+async def test_a_deactivated_account_loses_its_tokens_and_its_logins(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = world.auth("resident")
+    assert (await client.get("/api/me", headers=headers)).status_code == 200
+
+    async with session_maker() as session, session.begin():
+        assert (await deactivate(session, world.id("resident"))).is_active is False
+
+    assert (await client.get("/api/me", headers=headers)).status_code == 401
+    assert (await login(client, RESIDENT, PASSWORD)).status_code == 401
+    # Brought back, the account starts afresh: the tokens it had stay ended.
+    async with session_maker() as session, session.begin():
+        (await session.get(User, world.id("resident"))).is_active = True
+    assert (await client.get("/api/me", headers=headers)).status_code == 401
+    assert (await login(client, RESIDENT, PASSWORD)).status_code == 200
+
+
+# ---------------------------------------------------------------- logins on SQLite
+
+
+async def test_a_password_is_checked_while_others_may_write(
+    client: AsyncTestClient, world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+    path = make_url(database_url).database
+    could_write: list[bool] = []
+    verify = passwords._verify
+
+    def verify_and_try_to_write(password_hash: str, password: str) -> bool:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            could_write.append(True)
+        except sqlite3.OperationalError:
+            could_write.append(False)
+        finally:
+            other.close()
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "_verify", verify_and_try_to_write)
+    assert (await login(client, RESIDENT, "wrong-password")).status_code == 401
+    assert (await login(client, RESIDENT, PASSWORD)).status_code == 200
+    r = await client.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "a-new-secret-9"},
+        headers=world.auth("resident"),
+    )
+    assert r.status_code == 200, r.text
+    assert could_write == [True, True, True]
+
+
+async def test_concurrent_wrong_logins_neither_hold_up_reads_nor_fail(
+    live_server: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hashing that takes long without taking the processor: what is measured is waiting for locks.
+    def slow_and_wrong(_password_hash: str, _password: str) -> bool:
+        time.sleep(HASHING_SECONDS)
+        return False
+
+    monkeypatch.setattr(passwords, "_verify", slow_and_wrong)
+    headers = world.auth("manager")
+
+    async def wrong_login(caller: httpx.AsyncClient, i: int) -> int:
+        r = await caller.post(
+            "/api/auth/login",
+            # Phones of nobody: their password is still checked, against a stand-in.
+            json={"phone": f"135000000{i:02d}", "password": f"wrong-{i}"},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        return r.status_code
+
+    async def read(caller: httpx.AsyncClient) -> tuple[int, float]:
+        started = time.perf_counter()
+        r = await caller.get("/api/me", headers=headers)
+        return r.status_code, time.perf_counter() - started
+
+    async with httpx.AsyncClient(base_url=live_server, timeout=120) as caller:
+        logins = [asyncio.create_task(wrong_login(caller, i)) for i in range(16)]
+        await asyncio.sleep(0.2)
+        reads = [await read(caller) for _ in range(4)]
+        statuses = await asyncio.gather(*logins)
+
+    assert statuses == [401] * 16
+    assert {status for status, _ in reads} == {200}
+    # Before, a read waited for the hashing logins ahead of it to give the write lock back, and
+    # logins waiting longer than SQLite's busy timeout failed with 500 "database is locked".
+    assert max(seconds for _, seconds in reads) < HASHING_SECONDS
