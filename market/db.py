@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -55,6 +56,13 @@ def configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say what to do on a conflict (`on_conflict_do_nothing/_update`), in the
+    session's database's own words: both PostgreSQL and SQLite have it, SQLAlchemy's core INSERT does not."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 async def read_only(session: AsyncSession) -> None:

@@ -44,6 +44,11 @@ def query_id(description: str) -> Any:
     return Annotated[int | None, QueryParameter(ge=1, le=ID_MAX, description=description)]
 
 
+def path_text(max_length: int) -> Any:
+    """A path segment of text (an id chosen by a client): not empty, no NUL, not too long."""
+    return Annotated[str, PathParameter(min_length=1, max_length=max_length, pattern=NO_NUL)]
+
+
 def query_text(max_length: int, description: str = "") -> Any:
     return Annotated[
         str | None, QueryParameter(max_length=max_length, pattern=NO_NUL, description=description)

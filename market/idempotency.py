@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import LargeBinary, String, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base
+from market.db import Base, upsert
 from market.errors import Unprocessable
 
 HEADER = "idempotency-key"
@@ -70,9 +69,8 @@ async def claim(
         raise Unprocessable(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", code="invalid_idempotency_key"
         )
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(IdempotencyRecord)
+        upsert(session, IdempotencyRecord)
         .values(caller_id=caller_id, key=key, fingerprint=request_fingerprint, created_at=now)
         .on_conflict_do_nothing(index_elements=["caller_id", "key"])
     )

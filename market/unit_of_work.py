@@ -82,7 +82,9 @@ class RetryTransient(ASGIMiddleware):
 
 
 async def provide_transaction(
-    db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any], now: datetime
+    db_session: NamedDependency[AsyncSession],
+    request: Request[Any, Any, Any],
+    now: NamedDependency[datetime],
 ) -> AsyncGenerator[AsyncSession, None]:
     """The request's unit of work. Litestar runs this cleanup after the response is rendered and before
     it is sent, so a failed commit becomes an error response instead of a success that never happened."""
@@ -95,7 +97,7 @@ async def provide_transaction(
     try:
         yield db_session
     except MarketError as error:
-        # Some refusals are facts worth keeping (a failed login counts toward a wait).
+        # Some refusals are facts worth keeping (a wrong pickup code counts toward a wait).
         if error.keep_changes:
             if attempt.claim is not None:
                 await idempotency.finish(db_session, attempt.claim, None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar, post
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 import market.web
@@ -40,7 +41,7 @@ def assert_problem(r, status: int, code: str) -> None:
 
 
 @post("/echo", status_code=200)
-async def echo(data: dict[str, object]) -> dict[str, object]:
+async def echo(data: JSONBody[dict[str, object]]) -> dict[str, object]:
     return data
 
 

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from sqlalchemy import delete, func, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -26,6 +25,7 @@ from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names
+from market.db import upsert
 from market.dispatch.models import (
     AutoDispatch,
     DispatchPlan,
@@ -461,9 +461,8 @@ async def set_auto_dispatch(
     values = {"enabled": enabled, "updated_by_id": actor.id, "updated_at": now}
     # One statement that inserts or updates: the first two PUTs of a community at once would
     # otherwise both find no row and both insert it.
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(AutoDispatch)
+        upsert(session, AutoDispatch)
         .values(community_id=area.id, **values)
         .on_conflict_do_update(index_elements=[AutoDispatch.community_id], set_=values)
     )

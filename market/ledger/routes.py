@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +24,7 @@ from market.ledger.schemas import (
     Entry,
     GiftRequest,
     OwedRewardRead,
+    PathTransferId,
     PendingAdjustmentRead,
     PolicyRead,
     PolicyWrite,
@@ -155,7 +156,7 @@ class LedgerController(Controller):
 
     @get("/transfers/{transfer_id:str}", summary="One transfer", guards=[requires_manager])
     async def get_transfer(
-        self, request: ActorRequest, transfer_id: FromPath[str], session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, transfer_id: PathTransferId, session: NamedDependency[AsyncSession]
     ) -> TransferRead:
         return service.transfer_read(await service.visible_transfer(session, request.user, transfer_id))
 
@@ -167,7 +168,7 @@ class LedgerController(Controller):
     async def reverse(
         self,
         request: ActorRequest,
-        transfer_id: FromPath[str],
+        transfer_id: PathTransferId,
         data: JSONBody[ReverseRequest],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -217,7 +218,7 @@ class LedgerController(Controller):
     async def post_adjustment(
         self,
         request: ActorRequest,
-        transfer_id: FromPath[str],
+        transfer_id: PathTransferId,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
@@ -236,7 +237,7 @@ class LedgerController(Controller):
     async def void_adjustment(
         self,
         request: ActorRequest,
-        transfer_id: FromPath[str],
+        transfer_id: PathTransferId,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],

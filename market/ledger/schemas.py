@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from market.fields import Id, text
+from market.fields import NO_NUL, Id, path_text, text
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
     AccountKind,
@@ -18,6 +18,9 @@ from market.ledger.models import (
 
 # Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
 TransferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,59}$", max_length=60)]
+# Any transfer's id as a path or a pending_id names it: a client's, or one of the service's own.
+AnyTransferId = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=NO_NUL)]
+PathTransferId = path_text(80)
 Flag = Literal["pending", "post_pending", "void_pending", "linked"]
 MAX_BATCH = 1000
 
@@ -35,7 +38,7 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True):
     # Required for adjustments.
     reason: AdjustmentReason | None = None
     flags: Annotated[list[Flag], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
-    pending_id: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    pending_id: AnyTransferId | None = None
     timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=90 * 24 * 3600)] | None = None
 
 

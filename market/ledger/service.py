@@ -11,13 +11,13 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import user_names
+from market.db import upsert
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import authority
 from market.ledger.engine import SUCCESS, Draft, Result, create_transfers, lock_accounts
@@ -70,9 +70,8 @@ async def get_or_create_account(session: AsyncSession, key: str, **values: objec
     account = await session.scalar(select(Account).where(Account.key == key))
     if account is not None:
         return account
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(Account)
+        upsert(session, Account)
         .values(key=key, debits_pending=0, debits_posted=0, credits_pending=0, credits_posted=0, **values)
         .on_conflict_do_nothing(index_elements=["key"])
     )
@@ -781,9 +780,8 @@ async def put_street_policy(
     street = await _street(session, street_id)
     if not _may_set_street_policy(actor, street):
         raise Forbidden("Only the street's admins set its points policy.", code="street_admin_required")
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(StreetPolicy)
+        upsert(session, StreetPolicy)
         .values(street_id=street.id, adjustment_threshold=data.adjustment_threshold)
         .on_conflict_do_update(
             index_elements=["street_id"], set_={"adjustment_threshold": data.adjustment_threshold}
@@ -838,9 +836,8 @@ async def put_policy(session: AsyncSession, actor: Actor, community_id: int, dat
     }
     # One statement that inserts or updates: the first two PUTs of a community at once would
     # otherwise both find no row and both insert it.
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(PointsPolicy)
+        upsert(session, PointsPolicy)
         .values(community_id=community_id, **values)
         .on_conflict_do_update(index_elements=[PointsPolicy.community_id], set_=values)
     )

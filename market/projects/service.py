@@ -684,11 +684,16 @@ async def _award_points(
 ) -> tuple[int, list[VolunteerPoints], list[UnitPoints]]:
     policy = await ledger.policy_for(session, community.id)
     rate = policy.rates.get(POINTS_CATEGORY, policy.default_rate)
+    earned = [(p, (p.tenths * rate + 5) // 10) for p in project.participants]
+    earned = [(p, points) for p, points in earned if points > 0]
+    # Every account these postings touch is locked once, in id order, before any is paid: paying
+    # one participant after another would lock members in participant order, and a gift between
+    # two of them at the same moment would then deadlock with the close-out.
+    pool = await ledger.area_account(session, community, AccountKind.community_pool, Asset.service)
+    members = [await ledger.member_account(session, p.user_id) for p, _ in earned]
+    await ledger.lock_accounts(session, {pool.id, *(m.id for m in members)})
     volunteers = []
-    for p in project.participants:
-        points = (p.tenths * rate + 5) // 10
-        if points <= 0:
-            continue
+    for p, points in earned:
         owed = await ledger.reward(
             session,
             transfer_id=f"~project:{project.id}:user:{p.user_id}",
@@ -709,11 +714,11 @@ async def _award_points(
     if completed:
         street = await ledger.street_of(session, community.code)
         issuance = await ledger.area_account(session, street, AccountKind.street_issuance, Asset.credit)
+        drafts = []
         for unit_id in sorted(completed):
             account = await units.unit_account(session, await session.get(Unit, unit_id), Asset.credit)
             amount = completed[unit_id] * UNIT_CREDIT_PER_COMMITMENT
-            result = await ledger.transfer_one(
-                session,
+            drafts.append(
                 Draft(
                     id=f"~project:{project.id}:unit:{unit_id}",
                     debit_account_id=issuance.id,
@@ -722,14 +727,14 @@ async def _award_points(
                     code=TransferCode.project_reward,
                     reference=f"project:{project.id}",
                     memo=f"{project.title[:150]}: {completed[unit_id]} commitment(s) delivered",
-                ),
-                now,
-                settings.tz,
+                )
             )
-            ledger.refuse(result, "The unit's credit points were refused")
             unit_points.append(
                 UnitPoints(unit_id=unit_id, completed_commitments=completed[unit_id], credit_points=amount)
             )
+        # One batch: the engine locks the issuance and every unit's account once, in id order.
+        for result in await ledger.transfer(session, drafts, now, settings.tz):
+            ledger.refuse(result, "The unit's credit points were refused")
     return rate, volunteers, unit_points
 
 

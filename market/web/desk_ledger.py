@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +31,7 @@ from market.ledger.models import (
     PendingStatus,
     TransferCode,
 )
-from market.ledger.schemas import AdjustmentRequest, ReverseRequest, StreetPolicyWrite
+from market.ledger.schemas import AdjustmentRequest, PathTransferId, ReverseRequest, StreetPolicyWrite
 from market.pagination import MAX_OFFSET
 from market.reports import service as report_service
 from market.reports.schemas import ReportSummary
@@ -359,7 +358,7 @@ class LedgerPages(Controller):
     async def settle_adjustment(
         self,
         request: ActorRequest,
-        transfer_id: FromPath[str],
+        transfer_id: PathTransferId,
         data: FormData,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
@@ -452,7 +451,7 @@ class LedgerPages(Controller):
 
     @get("/ledger/transfers/{transfer_id:str}/reverse")
     async def reverse_form(
-        self, request: ActorRequest, transfer_id: FromPath[str], session: NamedDependency[AsyncSession]
+        self, request: ActorRequest, transfer_id: PathTransferId, session: NamedDependency[AsyncSession]
     ) -> Template:
         account = form_int(Form.of(dict(request.query_params.items())), "account", le=ID_MAX)
         context = await self._reverse_context(request, session, transfer_id, account)
@@ -462,7 +461,7 @@ class LedgerPages(Controller):
     async def reverse(
         self,
         request: ActorRequest,
-        transfer_id: FromPath[str],
+        transfer_id: PathTransferId,
         data: FormData,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],

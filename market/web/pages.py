@@ -363,7 +363,7 @@ async def handling(
     """Run a form's work; on invalid input or a service's refusal, render `template` again.
 
     The page is built by `context` only then, once the refused work is rolled back (or kept,
-    for refusals that are facts, such as a failed login), so that it shows what is.
+    for refusals that are facts, such as a wrong pickup code), so that it shows what is.
     `fields` maps refusal codes to the field they are about (`window_in_past` → `window_start`).
     `shown` names the fields the template shows an error next to, when some are not (hidden
     inputs, a button's value): errors about the others are shown above the form instead.

@@ -54,8 +54,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _market(env: dict[str, str], *args: str) -> None:
-    subprocess.run([MARKET, *args], env=env, check=True, capture_output=True)
+def _market(env: dict[str, str], workdir: Path, *args: str) -> None:
+    # In its own folder, as an install is: the secret it makes itself stays under workdir/var/.
+    subprocess.run([MARKET, *args], env=env, cwd=workdir, check=True, capture_output=True)
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ def serve_demo(workdir: Path) -> Iterator[DemoServer]:
         # moment whatever the hour (the moment is printed in the test run's header).
         "MARKET_NOW": os.environ["MARKET_TEST_NOW"],
     }
-    _market(env, "db", "upgrade")
-    _market(env, "demo")
+    _market(env, workdir, "db", "upgrade")
+    _market(env, workdir, "demo")
     port = _free_port()
     log = (workdir / "server.log").open("w")
-    server = subprocess.Popen([MARKET, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    server = subprocess.Popen(
+        [MARKET, "serve", "--port", str(port)], env=env, cwd=workdir, stdout=log, stderr=log
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
