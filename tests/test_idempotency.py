@@ -305,6 +305,13 @@ async def test_credentials_are_never_stored(
 
     assert first.status_code == again.status_code == 200
     assert REPLAYED not in again.headers
+    assert first.headers["cache-control"] == "no-store"
+    changed = await client.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "another-horse-7"},
+        headers={**world.auth("resident"), "Idempotency-Key": "password-1"},
+    )
+    assert changed.status_code == 200 and changed.headers["cache-control"] == "no-store", changed.text
     assert await keys(session_maker) == 0
 
 

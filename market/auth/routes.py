@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,7 +42,7 @@ class AuthController(Controller):
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
-    ) -> TokenResponse:
+    ) -> Response[TokenResponse]:
         user = await service.login(
             session_maker, settings, data.phone, data.password, client_address(request), now
         )
@@ -60,7 +60,7 @@ class AuthController(Controller):
         session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
-    ) -> TokenResponse:
+    ) -> Response[TokenResponse]:
         user = await service.change_password(
             session_maker,
             settings,
@@ -136,8 +136,10 @@ class AuthController(Controller):
         return service.user_read(await service.get_visible_user(session, request.user, user_id))
 
 
-def _token_response(settings: Settings, user: User, now: datetime) -> TokenResponse:
+def _token_response(settings: Settings, user: User, now: datetime) -> Response[TokenResponse]:
     token, expires_at = issue_token(settings, user, now)
-    return TokenResponse(
+    body = TokenResponse(
         access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
     )
+    # A credential: no cache keeps it, and no Idempotency-Key stores it (market/unit_of_work.py).
+    return Response(body, headers={"Cache-Control": "no-store"})
