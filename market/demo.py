@@ -419,11 +419,18 @@ async def _demo_teams_and_wishes(
         claimer = unit if state == "unit" else helper
         await wishes.claim(session, claimer, wish.id, None, "", posted + timedelta(hours=5))
         if state in ("fulfilled", "confirmed"):
-            await wishes.fulfil(session, claimer, wish.id, "已送到", now - timedelta(days=1))
+            await wishes.fulfil(session, claimer, wish.id, "已送到", now - timedelta(days=2))
         if state == "confirmed":
+            # Two days ago, so that the helper's wish points never take today's cap, whatever the hour.
             resident_actor = await load_actor(session, resident.id)
             await wishes.confirm(
-                session, resident_actor, wish.id, "谢谢小伙子", now, tz, Settings().wish_points
+                session,
+                resident_actor,
+                wish.id,
+                "谢谢小伙子",
+                now - timedelta(days=2) + timedelta(hours=2),
+                tz,
+                Settings().wish_points,
             )
 
 
