@@ -68,6 +68,11 @@ class DemoServer:
 def serve_demo(workdir: Path) -> Iterator[DemoServer]:
     """Upgrade a new SQLite file, load the demo and serve it, as `make run` does (scheduler off,
     so that no job changes the data under the test)."""
+    yield from serve(workdir, ["demo"])
+
+
+def serve(workdir: Path, *setup: list[str]) -> Iterator[DemoServer]:
+    """Upgrade a new SQLite file, run each `market` command of `setup` on it, and serve it."""
     database = workdir / "market.db"
     env = {
         **os.environ,
@@ -79,7 +84,8 @@ def serve_demo(workdir: Path) -> Iterator[DemoServer]:
         "MARKET_NOW": os.environ["MARKET_TEST_NOW"],
     }
     _market(env, workdir, "db", "upgrade")
-    _market(env, workdir, "demo")
+    for command in setup:
+        _market(env, workdir, *command)
     port = _free_port()
     log = (workdir / "server.log").open("w")
     server = subprocess.Popen(
