@@ -28,7 +28,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -40,7 +40,7 @@ from market.areas.models import AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
-from market.errors import Busy, MarketError, lost_a_race
+from market.errors import Busy, MarketError, as_problem, lost_a_race
 from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 
@@ -455,6 +455,19 @@ def _on_unexpected(request: Request, error: Exception) -> Template:
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         message=("error.http_500", {}),
     )
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page: outside the API, and HTML accepted."""
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def on_unknown_path(request: Request, error: HTTPException) -> Response:
+    """An unknown path (no route at all, so no router's handlers apply): a page in the person's
+    language for a browser, problem+json for everyone else and everything under /api."""
+    if wants_page(request):
+        return _error_page(request, error)
+    return as_problem(error).to_response(request)
 
 
 # The pages' router answers every error with a page in the person's language.
