@@ -14,6 +14,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.security.jwt import JWTCookieAuth
@@ -48,6 +49,7 @@ from market.teams.routes import TeamController
 from market.unit_of_work import RetryTransient, provide_transaction, remember_response, replay_response
 from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
+from market.web.pages import on_unknown_path
 from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
@@ -165,7 +167,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
         middleware=[RetryTransient(alchemy.before_send_handler)],
         after_request=remember_response,
-        exception_handlers={Replay: replay_response},
+        # An unknown path matches no router: a browser gets a page, the API problem+json.
+        exception_handlers={Replay: replay_response, NotFoundException: on_unknown_path},
         on_app_init=[jwt_auth.on_app_init],
         lifespan=[scheduler_lifespan],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

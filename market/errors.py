@@ -162,6 +162,11 @@ def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
+def as_problem(exc: HTTPException) -> ProblemDetailsException:
+    """An HTTP error as the API answers it (for handlers that answer pages and the API alike)."""
+    return _from_http_exception(exc)
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     if lost_a_race(exc):  # every attempt lost: not a fault, a busy moment
         return Busy(

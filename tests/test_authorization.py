@@ -304,3 +304,47 @@ async def test_dispatch_refuses_a_volunteer_who_does_not_serve_the_orders_area(
     assert_problem(r, 422, {"volunteers_not_eligible"})
     assert await snapshot(client, world, order) == before
     assert_problem(await call(client, world, "volunteer_c2", "GET", f"/api/orders/{order}"), 404)
+
+
+# Entering an order for community 1's resident (代下单), and pausing community 1's volunteer: who may.
+# fmt: off
+ENTER_AND_PAUSE = {
+    #                  enter  pause
+    "admin":          (201,   200),
+    "street_admin":   (201,   200),
+    "manager":        (201,   200),
+    "manager_c2":     (404,   404),
+    "grid_worker":    (201,   200),
+    "grid_worker_c2": (404,   404),
+    "unit_admin":     (403,   404),
+    "resident":       (403,   404),
+    "resident_b":     (403,   404),
+    "resident_c2":    (403,   404),
+    "volunteer":      (403,   200),
+    "volunteer_b":    (403,   404),
+    "volunteer_c2":   (403,   404),
+}
+# fmt: on
+assert set(ENTER_AND_PAUSE) == set(ROLES)
+
+
+@pytest.mark.parametrize(("role", "expected"), [(r, e[0]) for r, e in ENTER_AND_PAUSE.items()])
+async def test_enter_an_order_for_a_resident(
+    client: AsyncTestClient, world: World, role: str, expected: int
+) -> None:
+    body = {**world.order_body(), "resident_id": world.id("resident"), "channel": "phone"}
+    r = await call(client, world, role, "POST", "/api/orders/for-resident", body)
+    assert r.status_code == expected, r.text
+    if expected != 201:
+        orders = await call(client, world, "admin", "GET", "/api/orders")
+        assert orders.json()["total"] == 0
+
+
+@pytest.mark.parametrize(("role", "expected"), [(r, e[1]) for r, e in ENTER_AND_PAUSE.items()])
+async def test_pause_a_volunteer(client: AsyncTestClient, world: World, role: str, expected: int) -> None:
+    path = f"/api/volunteers/{world.id('volunteer')}/pause"
+    until = world.now.astimezone(world.settings.tz).date().isoformat()
+    r = await call(client, world, role, "PUT", path, {"until": until})
+    assert r.status_code == expected, r.text
+    profile = await call(client, world, "admin", "GET", f"/api/volunteers/{world.id('volunteer')}/profile")
+    assert (profile.json()["paused_until"] is not None) == (expected == 200)

@@ -60,6 +60,8 @@ NOT_FOR_VOLUNTEERS = {
     "/api/admin/jobs/summary",
     "/api/admin/failed-attempts",
     "/desk/failed-attempts",
+    "/desk",
+    "/desk/orders/new",
     "/api/reports/summary",
     "/desk/dispatch",
     "/desk/dispatch/orders/{order_id:int}",

@@ -64,6 +64,8 @@ class FailedAttemptRead(msgspec.Struct):
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
     name: PersonName
-    password: Password
+    # None: an account that cannot log in until it is given a password (a resident without a
+    # smartphone, registered by a grid worker so that orders can be entered for them).
+    password: Password | None
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
     area_id: Id | None = None

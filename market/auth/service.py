@@ -13,7 +13,7 @@ from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
-from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from market.auth.passwords import DUMMY_HASH, NO_PASSWORD, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from market.settings import Settings
@@ -178,7 +178,7 @@ async def create_user(session: AsyncSession, actor: Actor | None, data: UserCrea
     user = User(
         phone=data.phone,
         name=data.name.strip(),
-        password_hash=await hash_password(data.password),
+        password_hash=await hash_password(data.password) if data.password is not None else NO_PASSWORD,
         area_id=area.id if area else None,
         is_active=True,
         created_at=now,

@@ -48,6 +48,7 @@ from market.orders import service as orders
 from market.orders.models import HELD_STATUSES, DispatchMode, Offer, OfferStatus, Order, OrderStatus
 from market.settings import Settings
 from market.volunteers.models import ServingArea, VolunteerProfile
+from market.volunteers.service import taking_orders
 from matching.dispatch import REASONS, OrderSpec, VolunteerSpec, plan_dispatch
 from matching.dispatch import DispatchPlan as Plan
 
@@ -133,8 +134,8 @@ async def _loads(session: AsyncSession, volunteer_ids: list[int]) -> Counter[int
     return load
 
 
-async def _volunteer_specs(session: AsyncSession, area: Area) -> list[VolunteerSpec]:
-    """Active volunteers serving somewhere overlapping the area (inside it or above it)."""
+async def _volunteer_specs(session: AsyncSession, area: Area, now: datetime) -> list[VolunteerSpec]:
+    """Active volunteers serving somewhere overlapping the area (inside it or above it), not paused."""
     serving = select(ServingArea.user_id).where(
         or_(
             ServingArea.area_code.startswith(area.code, autoescape=True),
@@ -147,6 +148,7 @@ async def _volunteer_specs(session: AsyncSession, area: Area) -> list[VolunteerS
             .join(VolunteerProfile, VolunteerProfile.user_id == User.id)
             .where(
                 User.is_active,
+                taking_orders(now),
                 User.id.in_(serving),
                 User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.volunteer)),
             )
@@ -207,7 +209,7 @@ async def create_plan(
             )
     waiting = await _waiting_orders(session, area, asked, now)
     order_specs = await _order_specs(session, waiting, now, settings.tz)
-    volunteer_specs = await _volunteer_specs(session, area)
+    volunteer_specs = await _volunteer_specs(session, area, now)
     weights = settings.dispatch_weights
     plan: Plan = await anyio.to_thread.run_sync(plan_dispatch, order_specs, volunteer_specs, weights)
 
@@ -403,7 +405,7 @@ async def apply_plan(
         order = await orders.lock_order(session, pair.order_id)
         reason = _stale(order, now)
         if reason is None:
-            problems = await orders.dispatch_problems(session, order, [pair.volunteer_id])
+            problems = await orders.dispatch_problems(session, order, [pair.volunteer_id], now)
             reason = str(problems[0]["reason"]) if problems else None
         if reason is None and load[pair.volunteer_id] >= capacity.get(pair.volunteer_id, 0):
             reason = "is at capacity (with pending offers)"

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -1080,6 +1080,22 @@ async def list_owed(
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = list(await session.scalars(stmt.order_by(OwedReward.id).limit(limit).offset(offset)))
     return rows, await user_names(session, {r.user_id for r in rows}), total
+
+
+async def low_pools(session: AsyncSession, actor: Actor, below: int) -> list[Account]:
+    """The community pools of the actor's area (a grid worker: their community's) with less than
+    `below` points left to give, the emptiest first."""
+    stmt = select(Account).where(Account.kind == AccountKind.community_pool)
+    if not actor.is_admin:
+        stmt = stmt.where(
+            Account.area_code.startswith(actor.area_code[:COMMUNITY], autoescape=True)
+            & (
+                Account.area_code.startswith(actor.area_code)
+                | literal(actor.area_code).startswith(Account.area_code)
+            )
+        )
+    available = Account.credits_posted - Account.debits_posted - Account.debits_pending
+    return list(await session.scalars(stmt.where(available < below).order_by(available, Account.id)))
 
 
 # ---------------------------------------------------------------- jobs

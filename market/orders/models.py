@@ -46,6 +46,20 @@ class Urgency(enum.StrEnum):
     urgent = "urgent"
 
 
+class OrderChannel(enum.StrEnum):
+    """How an order reached the service: the resident's own page, or entered for them by a grid
+    worker or community manager after a phone call, a visit to the office, or a round."""
+
+    page = "page"
+    phone = "phone"
+    walk_in = "walk_in"
+    patrol = "patrol"
+
+
+# The channels of an order entered for a resident by someone else.
+ENTERED_CHANNELS = (OrderChannel.phone, OrderChannel.walk_in, OrderChannel.patrol)
+
+
 class OfferStatus(enum.StrEnum):
     pending = "pending"
     accepted = "accepted"
@@ -90,11 +104,17 @@ class Order(Base):
     # The highest level told that the order is late (see escalate_orders); it only goes up.
     escalation_level: Mapped[EscalationLevel | None] = mapped_column(String(16))
     escalated_at: Mapped[datetime | None]
+    # Who entered the order for the resident (None: the resident posted it), and how it came in.
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[OrderChannel] = mapped_column(
+        String(16), default=OrderChannel.page, server_default="page"
+    )
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
     requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="raise")
     volunteer: Mapped[User | None] = relationship(foreign_keys=[volunteer_id], lazy="raise")
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id], lazy="raise")
     area: Mapped[Area] = relationship(lazy="raise")
     events: Mapped[list[OrderEvent]] = relationship(
         lazy="raise", order_by="OrderEvent.id", cascade="all, delete-orphan"

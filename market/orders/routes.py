@@ -21,6 +21,7 @@ from market.orders.schemas import (
     OfferRead,
     OrderCreate,
     OrderDetail,
+    OrderEntry,
     OrderFilters,
     OrderRead,
     ReasonRequest,
@@ -43,6 +44,25 @@ class OrderController(Controller):
         now: NamedDependency[datetime],
     ) -> OrderDetail:
         order = await service.create_order(
+            session, request.user, data, now, max_open=settings.open_orders_per_resident
+        )
+        return await service.get_order(session, request.user, order.id)
+
+    @post(
+        "/for-resident",
+        summary="Enter an order for a resident of your area who phoned, walked in or was met on a round"
+        " (grid worker or manager)",
+        guards=[requires_manager],
+    )
+    async def enter(
+        self,
+        request: ActorRequest,
+        data: JSONBody[OrderEntry],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await service.enter_order(
             session, request.user, data, now, max_open=settings.open_orders_per_resident
         )
         return await service.get_order(session, request.user, order.id)

@@ -7,7 +7,14 @@ import msgspec
 
 from market.areas.models import AreaLevel
 from market.fields import Id, Moment, text
-from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
+from market.orders.models import (
+    DispatchMode,
+    EscalationLevel,
+    OfferStatus,
+    OrderChannel,
+    OrderStatus,
+    Urgency,
+)
 
 Reason = text(500, required=True)
 Note = text(500)
@@ -23,6 +30,14 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
     urgency: Urgency = Urgency.normal
     # Room, unit or directions; shown to the volunteer only after they accept.
     address_detail: text(200) = ""
+
+
+class OrderEntry(OrderCreate, forbid_unknown_fields=True, kw_only=True):
+    """An order a grid worker or community manager enters for a resident of their area (代下单)."""
+
+    resident_id: Id
+    # How the order came in: `phone`, `walk_in` or `patrol` (`page` is the resident's own).
+    channel: OrderChannel
 
 
 class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -112,6 +127,9 @@ class OrderRead(msgspec.Struct):
     # Raised by a job when the order is late: grid, then community, then street (None: on time).
     escalation_level: EscalationLevel | None
     escalated_at: datetime | None
+    # `page`: the resident posted it; otherwise who entered it for them, and how it came in.
+    channel: OrderChannel
+    entered_by: PersonRef | None
 
 
 class OrderDetail(OrderRead):

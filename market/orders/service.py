@@ -20,13 +20,14 @@ from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
-from market.auth.service import user_names
+from market.auth.service import actor_of, get_visible_user, user_names
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.service import notify
 from market.orders.models import (
+    ENTERED_CHANNELS,
     ESCALATION_RANK,
     FINAL_STATUSES,
     HELD_STATUSES,
@@ -35,6 +36,7 @@ from market.orders.models import (
     Offer,
     OfferStatus,
     Order,
+    OrderChannel,
     OrderEvent,
     OrderStatus,
 )
@@ -47,6 +49,7 @@ from market.orders.schemas import (
     OfferSummary,
     OrderCreate,
     OrderDetail,
+    OrderEntry,
     OrderFilters,
     OrderRead,
     PersonRef,
@@ -54,7 +57,7 @@ from market.orders.schemas import (
 from market.privacy import Mask, mask_name, mask_phone
 from market.settings import Settings
 from market.teams import service as teams
-from market.volunteers.service import current_load, load_profile, serves_area
+from market.volunteers.service import current_load, is_paused, load_profile, serves_area
 
 S = OrderStatus
 
@@ -174,7 +177,12 @@ def _resident_mask(order: Order, actor: Actor) -> Mask | None:
 
 
 def _order_options():
-    return (selectinload(Order.requester), selectinload(Order.volunteer), selectinload(Order.area))
+    return (
+        selectinload(Order.requester),
+        selectinload(Order.volunteer),
+        selectinload(Order.entered_by),
+        selectinload(Order.area),
+    )
 
 
 def _service_hours(order: Order) -> float | None:
@@ -219,6 +227,10 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
         comment=order.comment if full or order.comment is None else mask(order.comment),
         escalation_level=order.escalation_level,
         escalated_at=order.escalated_at,
+        channel=order.channel,
+        entered_by=PersonRef(id=entered.id, name=entered.name, phone=entered.phone)
+        if (entered := order.entered_by)
+        else None,
     )
 
 
@@ -364,10 +376,65 @@ async def create_order(
     session: AsyncSession, actor: Actor, data: OrderCreate, now: datetime, *, max_open: int
 ) -> Order:
     """Post an order; a resident may have at most `max_open` orders open at once."""
+    return await _post_order(session, actor, data, now, max_open=max_open)
+
+
+async def enter_order(
+    session: AsyncSession, actor: Actor, data: OrderEntry, now: datetime, *, max_open: int
+) -> Order:
+    """Enter an order for a resident of the actor's area who phoned, walked in or was met on a
+    round (代下单). The order is the resident's own, under the same rules and limits as one they
+    post themselves; it records who entered it and how it came in, and the resident is told."""
+    if not actor.is_manager:
+        raise Forbidden("Only grid workers and managers enter orders for residents.", code="manager_required")
+    if data.channel not in ENTERED_CHANNELS:
+        raise InvalidInput(
+            "An order entered for a resident came by phone, a visit or a round.", code="invalid_channel"
+        )
+    resident = await get_visible_user(session, actor, data.resident_id)
+    if resident.area is None or not actor.manages(resident.area.code):
+        raise Forbidden("This resident lives outside your area.", code="outside_your_area")
+    if Role.resident not in resident.roles:
+        raise Unprocessable(f"{resident.name} is not a resident.", code="not_a_resident")
+    if not resident.is_active:
+        raise Conflict(f"{resident.name}'s account is deactivated.", code="resident_inactive")
+    area = await get_area(session, data.area_id)
+    if not actor.manages(area.code):
+        raise Forbidden("That place is outside your area.", code="outside_your_area")
+    order = await _post_order(
+        session, actor_of(resident), data, now, max_open=max_open, entered_by=actor, channel=data.channel
+    )
+    notify(
+        session,
+        [resident.id],
+        "order_entered",
+        "An order was entered for you",
+        now,
+        body=f"Entered by {actor.name} ({data.channel}).",
+        subject=("order", order.id),
+    )
+    await session.flush()
+    return order
+
+
+async def _post_order(
+    session: AsyncSession,
+    requester: Actor,
+    data: OrderCreate | OrderEntry,
+    now: datetime,
+    *,
+    max_open: int,
+    entered_by: Actor | None = None,
+    channel: OrderChannel = OrderChannel.page,
+) -> Order:
     await active_category(session, data.category)
     area = await get_area(session, data.area_id)
-    community = _home_community_code(actor)
+    community = _home_community_code(requester)
     if community is None or not area.code.startswith(community):
+        if entered_by is not None:
+            raise Forbidden(
+                "The resident can order services only in their own community.", code="outside_their_community"
+            )
         raise Forbidden("You can order services only in your own community.", code="outside_your_community")
     if area.level not in ORDER_PLACES:
         raise InvalidInput(
@@ -382,20 +449,21 @@ async def create_order(
     if data.window_start - now > MAX_LEAD_TIME:
         raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
     # Lock the requester first, so that two posts at once cannot both fit under the limit.
-    await session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    await session.scalar(select(User.id).where(User.id == requester.id).with_for_update())
     still_open = await session.scalar(
         select(func.count(Order.id)).where(
-            Order.requester_id == actor.id, Order.status.not_in(FINAL_STATUSES)
+            Order.requester_id == requester.id, Order.status.not_in(FINAL_STATUSES)
         )
     )
     if still_open >= max_open:
+        who = "The resident has" if entered_by is not None else "You already have"
         raise TooManyRequests(
-            f"You already have {still_open} orders open; wait until one is done or cancel one.",
+            f"{who} {still_open} orders open; wait until one is done or cancel one.",
             code="too_many_open_orders",
             limit=max_open,
         )
     order = Order(
-        requester_id=actor.id,
+        requester_id=requester.id,
         area_id=area.id,
         area_code=area.code,
         category_code=data.category,
@@ -405,6 +473,8 @@ async def create_order(
         window_end=data.window_end,
         urgency=data.urgency,
         status=S.submitted,
+        entered_by_id=entered_by.id if entered_by else None,
+        channel=channel,
         created_at=now,
         updated_at=now,
     )
@@ -413,11 +483,11 @@ async def create_order(
     session.add(
         OrderEvent(
             order_id=order.id,
-            actor_id=actor.id,
+            actor_id=entered_by.id if entered_by else requester.id,
             action="post",
             from_status=None,
             to_status=S.submitted,
-            note="",
+            note=f"entered for the resident ({channel})" if entered_by else "",
             at=now,
         )
     )
@@ -481,7 +551,7 @@ async def dispatch(
     if data.team_id is not None:
         team, volunteer_ids = await teams.team_for_dispatch(session, data.team_id)
         # A team offers the order to the members who may take it; the others are named in the history.
-        skipped = await dispatch_problems(session, order, volunteer_ids)
+        skipped = await dispatch_problems(session, order, volunteer_ids, now)
         volunteer_ids = [v for v in volunteer_ids if v not in {p["volunteer_id"] for p in skipped}]
         if not volunteer_ids:
             raise Unprocessable(
@@ -492,7 +562,7 @@ async def dispatch(
         note = f"pool offer to {len(volunteer_ids)} member(s) of team {team.name}" + "".join(
             f"; {p['volunteer_id']} {p['reason']}" for p in skipped
         )
-    elif problems := await dispatch_problems(session, order, volunteer_ids):
+    elif problems := await dispatch_problems(session, order, volunteer_ids, now):
         raise Unprocessable(
             "Some volunteers cannot be offered this order: "
             + "; ".join(f"{p['volunteer_id']}: {p['reason']}" for p in problems),
@@ -560,7 +630,7 @@ async def make_offers(
 
 
 async def dispatch_problems(
-    session: AsyncSession, order: Order, volunteer_ids: list[int]
+    session: AsyncSession, order: Order, volunteer_ids: list[int], now: datetime
 ) -> list[dict[str, object]]:
     """Why each of these volunteers cannot be offered the order (none listed: all can)."""
     problems: list[dict[str, object]] = []
@@ -587,6 +657,8 @@ async def dispatch_problems(
             reason = "does not serve the order's area"
         elif volunteer_id in declined:
             reason = "has already declined this order"
+        elif is_paused(profile, now):
+            reason = "is paused"
         elif await current_load(session, volunteer_id) >= profile.capacity:
             reason = "is at capacity"
         if reason:

@@ -984,6 +984,20 @@ class UnitCommitments(msgspec.Struct):
     commitments: list[CommitmentRead]
 
 
+async def commitments_to_confirm(session: AsyncSession, actor: Actor) -> int:
+    """Commitments of units to the draft projects of the actor's area still waiting for the unit to
+    confirm them: a project starts once every commitment is confirmed."""
+    inside = Project.community_code.startswith(actor.area_code[:COMMUNITY], autoescape=True)
+    stmt = (
+        select(func.count(Commitment.id))
+        .join(Project, Project.id == Commitment.project_id)
+        .where(Commitment.confirmed_at.is_(None), Project.status == S.draft)
+    )
+    if not actor.is_admin:
+        stmt = stmt.where(inside)
+    return await session.scalar(stmt) or 0
+
+
 async def unit_commitments(
     session: AsyncSession, actor: Actor, limit: int, offset: int
 ) -> tuple[list[UnitCommitments], int]:

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import enum
+from datetime import datetime
+
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
+
+
+class PauseReason(enum.StrEnum):
+    away = "away"
+    busy = "busy"
 
 
 class VolunteerProfile(Base):
@@ -15,6 +23,10 @@ class VolunteerProfile(Base):
     # Ratings from confirmed orders; the average is derived, so both stay exact.
     rating_sum: Mapped[int] = mapped_column(default=0)
     rating_count: Mapped[int] = mapped_column(default=0)
+    # Taking no orders until this moment (the end of the day the volunteer chose), and why:
+    # `away` or `busy`. Dispatch and auto-dispatch pass over a paused volunteer until then.
+    paused_until: Mapped[datetime | None]
+    pause_reason: Mapped[PauseReason | None] = mapped_column(String(16))
 
     skills: Mapped[list[VolunteerSkill]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="VolunteerSkill.category_code"

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, get, put
+from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from market.fields import ID_MAX, NO_NUL, PathId, query_moment
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.volunteers import service
-from market.volunteers.schemas import ProfileRead, ProfileWrite, VolunteerSummary
+from market.volunteers.schemas import PauseRequest, ProfileRead, ProfileWrite, VolunteerSummary
 
 
 class VolunteerController(Controller):
@@ -67,3 +68,24 @@ class VolunteerController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> ProfileRead:
         return await service.put_profile(session, request.user, user_id, data)
+
+    @put(
+        "/{user_id:int}/pause",
+        summary="Take no orders until a date, away or busy (the volunteer, or a manager of where they live)",
+    )
+    async def pause(
+        self,
+        request: ActorRequest,
+        user_id: PathId,
+        data: JSONBody[PauseRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> ProfileRead:
+        return await service.pause(session, request.user, user_id, data, now, settings.tz)
+
+    @delete("/{user_id:int}/pause", summary="Take orders again", status_code=200)
+    async def resume(
+        self, request: ActorRequest, user_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> ProfileRead:
+        return await service.resume(session, request.user, user_id)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
-from market.fields import Id, text
+from market.fields import Day, Id, text
+from market.volunteers.models import PauseReason
 
 # "HH:MM", 00:00–24:00.
 ClockTime = Annotated[
@@ -32,6 +34,13 @@ class ProfileWrite(msgspec.Struct, forbid_unknown_fields=True):
     serving_area_ids: Annotated[list[Id], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
 
 
+class PauseRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Take no orders up to and including `until` (a local date), being away or busy."""
+
+    until: Day
+    reason: PauseReason = PauseReason.away
+
+
 class ServingAreaRead(msgspec.Struct):
     id: int
     code: str
@@ -48,6 +57,9 @@ class ProfileRead(msgspec.Struct):
     skills: list[Skill]
     availability: list[Window]
     serving_areas: list[ServingAreaRead]
+    # Taking no orders until this moment (None: taking orders), and why.
+    paused_until: datetime | None = None
+    pause_reason: PauseReason | None = None
 
 
 class VolunteerSummary(msgspec.Struct):
@@ -60,3 +72,5 @@ class VolunteerSummary(msgspec.Struct):
     rating: float | None
     skills: list[Skill]
     serving_area_ids: list[int]
+    # Taking no orders until then (None: taking orders).
+    paused_until: datetime | None = None

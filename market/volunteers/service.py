@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, exists, func, literal, or_, select
@@ -13,12 +13,13 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
-from market.errors import Forbidden, InvalidInput, NotFound
+from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE
 from market.volunteers.availability import is_free
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from market.volunteers.schemas import (
+    PauseRequest,
     ProfileRead,
     ProfileWrite,
     ServingAreaRead,
@@ -49,6 +50,15 @@ def serves_area(area_code: str) -> ColumnElement[bool]:
             ServingArea.area_code.startswith(area_code), literal(area_code).startswith(ServingArea.area_code)
         ),
     )
+
+
+def taking_orders(now: datetime) -> ColumnElement[bool]:
+    """The volunteer (a VolunteerProfile row) is not paused at `now`."""
+    return VolunteerProfile.paused_until.is_(None) | (VolunteerProfile.paused_until <= now)
+
+
+def is_paused(profile: VolunteerProfile, now: datetime) -> bool:
+    return profile.paused_until is not None and profile.paused_until > now
 
 
 def held_orders_count():
@@ -117,6 +127,8 @@ async def profile_read(session: AsyncSession, user: User, profile: VolunteerProf
             ServingAreaRead(id=a.id, code=a.code, name=a.name)
             for a in sorted(areas.values(), key=lambda a: a.code)
         ],
+        paused_until=profile.paused_until if profile else None,
+        pause_reason=profile.pause_reason if profile else None,
     )
 
 
@@ -204,6 +216,50 @@ async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: P
     return await profile_read(session, user, profile)
 
 
+# How far ahead a pause may reach.
+MAX_PAUSE = timedelta(days=366)
+
+
+async def _own_profile(session: AsyncSession, actor: Actor, user_id: int) -> tuple[User, VolunteerProfile]:
+    """The profile the actor may change (the volunteer's own, or one they manage), locked."""
+    user = await _volunteer(session, actor, user_id)
+    if not _may_change_profile(actor, user):
+        raise Forbidden(
+            "Only the volunteer or the managers of the area they live in can change this profile.",
+            code="not_your_profile",
+        )
+    profile = await load_profile(session, user.id, for_update=True)
+    if profile is None:
+        raise Unprocessable("Fill in the profile first.", code="profile_missing")
+    return user, profile
+
+
+async def pause(
+    session: AsyncSession, actor: Actor, user_id: int, data: PauseRequest, now: datetime, tz: ZoneInfo
+) -> ProfileRead:
+    """Take no orders up to and including the local date `data.until`: dispatch and auto-dispatch
+    pass the volunteer over, and no order is offered to them, until the day after begins."""
+    user, profile = await _own_profile(session, actor, user_id)
+    if data.until < now.astimezone(tz).date():
+        raise InvalidInput("The pause would end before today.", code="pause_in_past")
+    resume_at = datetime.combine(data.until + timedelta(days=1), time.min, tz)
+    if resume_at - now > MAX_PAUSE:
+        raise InvalidInput("A pause can last at most a year.", code="pause_too_long")
+    profile.paused_until = resume_at
+    profile.pause_reason = data.reason
+    await session.flush()
+    return await profile_read(session, user, profile)
+
+
+async def resume(session: AsyncSession, actor: Actor, user_id: int) -> ProfileRead:
+    """Take orders again at once."""
+    user, profile = await _own_profile(session, actor, user_id)
+    profile.paused_until = None
+    profile.pause_reason = None
+    await session.flush()
+    return await profile_read(session, user, profile)
+
+
 async def list_volunteers(
     session: AsyncSession,
     actor: Actor,
@@ -264,6 +320,7 @@ async def list_volunteers(
             rating=row.VolunteerProfile.rating,
             skills=[Skill(category=s.category_code, level=s.level) for s in row.VolunteerProfile.skills],
             serving_area_ids=[s.area_id for s in row.VolunteerProfile.serving_areas],
+            paused_until=row.VolunteerProfile.paused_until,
         )
         for row in rows
     ], total

@@ -72,6 +72,7 @@ SKIP_REASONS = {
     "is the resident who posted the order": "dispatch.skip.requester",
     "does not serve the order's area": "dispatch.skip.not_serving",
     "has already declined this order": "dispatch.skip.declined",
+    "is paused": "dispatch.skip.paused",
     "is at capacity": "dispatch.skip.at_capacity",
     "is at capacity (with pending offers)": "dispatch.skip.at_capacity",
 }

@@ -14,11 +14,14 @@ from litestar.connection import ASGIConnection
 from market.web.text import (
     common,
     desk_dispatch,
+    desk_home,
     desk_ledger,
+    desk_orders,
     desk_projects,
     desk_units,
     domain,
     errors,
+    phone_profile,
     phone_resident,
     phone_volunteer,
 )
@@ -53,6 +56,9 @@ CATALOGUE = _merge(
     desk_projects,
     desk_ledger,
     desk_units,
+    desk_orders,
+    desk_home,
+    phone_profile,
 )
 
 

@@ -28,7 +28,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -40,7 +40,7 @@ from market.areas.models import AreaLevel, code_length
 from market.auth.access import Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
-from market.errors import Busy, MarketError, lost_a_race
+from market.errors import Busy, MarketError, as_problem, lost_a_race
 from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 
@@ -67,7 +67,7 @@ class Section:
     @property
     def phone(self) -> bool:
         """Sections for residents and volunteers, shown in the phone layout's tab bar."""
-        return not self.href.startswith("/desk/")
+        return not (self.href == "/desk" or self.href.startswith("/desk/"))
 
 
 # Phone sections first, desk sections after; each shown to the roles listed.
@@ -79,12 +79,25 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
     (Section("nav.points", "/v/points"), frozenset({Role.volunteer})),
     (Section("nav.rewards", "/v/rewards"), frozenset({Role.volunteer})),
+    (Section("nav.profile", "/v/profile"), frozenset({Role.volunteer})),
+    (Section("nav.overview", "/desk"), MANAGER_ROLES),
     (Section("nav.dispatch", "/desk/dispatch"), MANAGER_ROLES),
+    (Section("nav.enter_order", "/desk/orders/new"), MANAGER_ROLES),
     (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+]
+
+# Where each role lands after logging in, the first role a person holds deciding: the desk's
+# overview for those who manage an area, handing out rewards for a unit's admins, new offers for
+# volunteers, their orders for residents.
+_HOMES: list[tuple[frozenset[Role], str]] = [
+    (MANAGER_ROLES, "/desk"),
+    (frozenset({Role.unit_admin}), "/desk/unit/fulfil"),
+    (frozenset({Role.volunteer}), "/v/offers"),
+    (frozenset({Role.resident}), "/r/orders"),
 ]
 
 
@@ -101,9 +114,11 @@ def current_section(found: list[Section], path: str) -> Section | None:
 
 
 def home_path(actor: Actor) -> str:
-    """Where a person lands after logging in: the first section their roles open."""
-    found = sections(actor)
-    return found[0].href if found else LOGIN_PATH
+    """Where a person lands after logging in (see `_HOMES`)."""
+    for roles, path in _HOMES:
+        if actor.is_admin or not actor.roles.isdisjoint(roles):
+            return path
+    return LOGIN_PATH
 
 
 def _actor(connection: ASGIConnection) -> Actor | None:
@@ -440,6 +455,19 @@ def _on_unexpected(request: Request, error: Exception) -> Template:
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         message=("error.http_500", {}),
     )
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page: outside the API, and HTML accepted."""
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def on_unknown_path(request: Request, error: HTTPException) -> Response:
+    """An unknown path (no route at all, so no router's handlers apply): a page in the person's
+    language for a browser, problem+json for everyone else and everything under /api."""
+    if wants_page(request):
+        return _error_page(request, error)
+    return as_problem(error).to_response(request)
 
 
 # The pages' router answers every error with a page in the person's language.

@@ -27,9 +27,12 @@ from market.settings import Settings
 from market.web import (
     desk_dispatch,
     desk_failed_attempts,
+    desk_home,
     desk_ledger,
+    desk_orders,
     desk_projects,
     desk_units,
+    phone_profile,
     phone_resident,
     phone_volunteer,
 )
@@ -177,7 +180,10 @@ def web_router() -> Router:
             SessionPages,
             *phone_resident.CONTROLLERS,
             *phone_volunteer.CONTROLLERS,
+            *phone_profile.CONTROLLERS,
+            *desk_home.CONTROLLERS,
             *desk_dispatch.CONTROLLERS,
+            *desk_orders.CONTROLLERS,
             *desk_projects.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,

@@ -30,13 +30,16 @@ async def test_pages_ask_for_a_login_and_return_to_where_the_person_was(browser:
     ("name", "home"),
     [
         ("resident", "/r/orders"),
-        ("volunteer", "/r/wishes"),
-        ("grid_worker", "/desk/dispatch"),
-        ("unit_admin", "/desk/unit"),
-        ("admin", "/r/orders"),
+        ("volunteer", "/v/offers"),
+        ("vol_resident", "/v/offers"),
+        ("grid_worker", "/desk"),
+        ("manager", "/desk"),
+        ("street_admin", "/desk"),
+        ("unit_admin", "/desk/unit/fulfil"),
+        ("admin", "/desk"),
     ],
 )
-async def test_login_lands_each_role_on_its_first_section(browser: Browser, name: str, home: str) -> None:
+async def test_login_lands_each_role_on_its_home(browser: Browser, name: str, home: str) -> None:
     phone = browser.world.users[name].phone
     r = await browser.post("/login", {"phone": phone, "password": PASSWORD})
     assert r.status_code == 303

@@ -29,12 +29,20 @@ from market.ledger.models import (
 )
 from market.needs.models import FlowOutcome, NeedStatus
 from market.needs.service import REASONS as ALLOCATION_REASONS
-from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
+from market.orders.models import (
+    DispatchMode,
+    EscalationLevel,
+    OfferStatus,
+    OrderChannel,
+    OrderStatus,
+    Urgency,
+)
 from market.orders.service import TRANSITIONS as ORDER_TRANSITIONS
 from market.projects.models import ProjectStatus
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
+from market.volunteers.models import PauseReason
 from market.web.i18n import CATALOGUE
 from market.web.text import errors
 from market.wishes.models import ClaimerKind, WishStatus
@@ -126,6 +134,8 @@ def test_login_refusal_has_its_exact_text() -> None:
 ENUMS: list[tuple[type[enum.Enum], str]] = [
     (OrderStatus, "order_status"),
     (Urgency, "urgency"),
+    (OrderChannel, "order_channel"),
+    (PauseReason, "pause_reason"),
     (EscalationLevel, "escalation"),
     (OfferStatus, "offer_status"),
     (DispatchMode, "dispatch_mode"),

@@ -140,6 +140,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.skip.requester": ("是下单的居民本人", "Is the resident who posted the order"),
     "dispatch.skip.not_serving": ("不服务这个地点", "Does not serve the order's area"),
     "dispatch.skip.declined": ("已婉拒过这个点单", "Has already declined this order"),
+    "dispatch.skip.paused": ("暂停接单中", "Has paused taking orders"),
     "dispatch.skip.at_capacity": (
         "已满负荷（含待回复的派单）",
         "At capacity (counting offers awaiting an answer)",

@@ -463,4 +463,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "领取码不对，请核对后重试。",
         "The pickup code does not match; check it and try again.",
     ),
+    "error.resident_not_found": ("没有找到这位居民。", "This resident does not exist."),
+    "error.not_a_resident": (
+        "此人不是居民，不能为其下单。",
+        "This person is not a resident; no order can be entered for them.",
+    ),
+    "error.resident_inactive": ("这位居民的账号已停用。", "This resident's account is deactivated."),
+    "error.invalid_channel": ("请选择电话、上门或走访。", "Choose phone call, walk-in or round."),
+    "error.outside_their_community": (
+        "只能在居民自己所在的社区下单。",
+        "The resident can order services only in their own community.",
+    ),
+    "error.pause_in_past": ("暂停的截止日期不能早于今天。", "The pause cannot end before today."),
+    "error.pause_too_long": ("暂停最长一年。", "A pause can last at most a year."),
+    "error.profile_missing": ("请先填写志愿者资料。", "Fill in the volunteer profile first."),
 }

@@ -1,0 +1,94 @@
+"""Orders entered for a resident (代下单): by a grid worker or community manager of the resident's
+area, under the rules and limits of the resident's own orders, recording who entered them and how."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.notifications.models import Notification
+from tests.world import World
+
+PATH = "/api/orders/for-resident"
+
+
+def entry(
+    world: World, resident: str = "resident", channel: str = "phone", **overrides: Any
+) -> dict[str, Any]:
+    return {**world.order_body(resident), "resident_id": world.id(resident), "channel": channel, **overrides}
+
+
+async def test_grid_worker_enters_an_order_the_resident_sees_as_their_own(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    response = await client.post(PATH, json=entry(world), headers=world.auth("grid_worker"))
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["requester"]["id"] == world.id("resident")
+    assert order["channel"] == "phone"
+    assert order["entered_by"]["id"] == world.id("grid_worker")
+    assert order["events"][0]["action"] == "post"
+    assert order["events"][0]["actor_id"] == world.id("grid_worker")
+
+    mine = (await client.get("/api/orders", headers=world.auth("resident"))).json()
+    assert [o["id"] for o in mine["items"]] == [order["id"]]
+    seen = (await client.get(f"/api/orders/{order['id']}", headers=world.auth("resident"))).json()
+    assert seen["masked"] is False and seen["entered_by"]["name"] == "Grid Worker"
+    async with session_maker() as session:
+        told = (
+            await session.scalars(select(Notification).where(Notification.user_id == world.id("resident")))
+        ).all()
+    assert [(n.kind, n.subject_id) for n in told] == [("order_entered", order["id"])]
+
+
+async def test_a_residents_own_order_comes_by_page(client: AsyncTestClient, world: World) -> None:
+    response = await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    assert response.json()["channel"] == "page" and response.json()["entered_by"] is None
+
+
+async def test_community_manager_enters_by_walk_in(client: AsyncTestClient, world: World) -> None:
+    response = await client.post(PATH, json=entry(world, channel="walk_in"), headers=world.auth("manager"))
+    assert response.status_code == 201, response.text
+    assert response.json()["channel"] == "walk_in"
+
+
+async def test_outside_the_grid_or_not_a_manager_is_refused(client: AsyncTestClient, world: World) -> None:
+    # A grid worker of community 2 for a resident of community 1: refused, nothing made.
+    response = await client.post(PATH, json=entry(world), headers=world.auth("grid_worker_c2"))
+    assert response.status_code in (403, 404)
+    response = await client.post(PATH, json=entry(world, "resident_c2"), headers=world.auth("grid_worker"))
+    assert response.status_code in (403, 404)
+    for who in ("resident", "volunteer", "unit_admin"):
+        response = await client.post(PATH, json=entry(world), headers=world.auth(who))
+        assert response.status_code == 403, who
+    orders = (await client.get("/api/orders", headers=world.auth("admin"))).json()
+    assert orders["total"] == 0
+
+
+async def test_the_place_must_be_in_the_residents_community(client: AsyncTestClient, world: World) -> None:
+    body = entry(world, area_id=world.areas["c2_building"].id)
+    response = await client.post(PATH, json=body, headers=world.auth("street_admin"))
+    assert response.status_code == 403
+    assert response.json()["code"] == "outside_their_community"
+
+
+async def test_page_channel_and_non_residents_are_refused(client: AsyncTestClient, world: World) -> None:
+    response = await client.post(PATH, json=entry(world, channel="page"), headers=world.auth("grid_worker"))
+    assert response.json()["code"] == "invalid_channel"
+    body = {**entry(world), "resident_id": world.id("volunteer")}
+    response = await client.post(PATH, json=body, headers=world.auth("grid_worker"))
+    assert response.status_code == 422 and response.json()["code"] == "not_a_resident"
+
+
+async def test_the_residents_open_order_limit_holds(client: AsyncTestClient, world: World) -> None:
+    limit = world.settings.open_orders_per_resident
+    for _ in range(limit):
+        response = await client.post(PATH, json=entry(world), headers=world.auth("grid_worker"))
+        assert response.status_code == 201
+    response = await client.post(PATH, json=entry(world), headers=world.auth("grid_worker"))
+    assert response.status_code == 429 and response.json()["code"] == "too_many_open_orders"
+    response = await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    assert response.status_code == 429
