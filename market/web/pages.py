@@ -85,6 +85,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+    (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
 ]
 
 

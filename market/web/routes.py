@@ -25,6 +25,7 @@ from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.fields import NO_NUL
 from market.settings import Settings
 from market.web import (
+    desk_areas,
     desk_dispatch,
     desk_failed_attempts,
     desk_ledger,
@@ -182,6 +183,7 @@ def web_router() -> Router:
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
+            *desk_areas.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",
