@@ -94,9 +94,10 @@ async def _tree_context(session: AsyncSession, actor: Actor, root: Area | None) 
         except Forbidden:
             pass
     next_level = child_level(root.level) if root else AreaLevel.street
+    # Read structs, not the rows: a refused form's transaction is rolled back before the page renders.
     return {
-        "root": root,
-        "trail": trail,
+        "root": areas.area_read(root) if root else None,
+        "trail": [areas.area_read(a) for a in trail],
         "tree": areas.build_tree(below) if root is None else _children(root, below),
         "counts": counts,
         "deepest": shown[-1] if shown else None,
