@@ -30,6 +30,7 @@ from market.web import (
     desk_failed_attempts,
     desk_ledger,
     desk_projects,
+    desk_setup,
     desk_units,
     phone_resident,
     phone_volunteer,
@@ -184,6 +185,7 @@ def web_router() -> Router:
             *desk_units.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
             *desk_areas.CONTROLLERS,
+            *desk_setup.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",

@@ -137,6 +137,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "There is no such service category; choose another.",
     ),
     "error.category_exists": ("这个服务类别已经存在。", "This service category already exists."),
+    "error.category_not_found": ("没有找到这个服务类别。", "This service category does not exist."),
     "error.notification_not_found": ("没有找到这条消息。", "This message does not exist."),
     # Orders and offers
     "error.order_not_found": ("没有找到这个点单。", "This order does not exist."),
