@@ -363,6 +363,11 @@ async def test_setting_up(
 ) -> None:
     grid = world.areas["c1_grid"]
     headers = world.auth(role)
+    # A category of the test's own: the standard ones outlive each test (conftest keeps them).
+    category = {"code": "test_setup", "name_zh": "测试", "name_en": "Test"}
+    assert (
+        await client.post("/api/categories", json=category, headers=world.auth("admin"))
+    ).status_code == 201
     before = await _setup_state(client, world)
     if endpoint == "add_area":
         r = await client.post(
@@ -384,7 +389,7 @@ async def test_setting_up(
         }
         r = await client.post("/api/ledger/budgets", json=body, headers=headers)
     else:
-        r = await client.patch("/api/categories/escort", json={"name_en": "Escorting"}, headers=headers)
+        r = await client.patch("/api/categories/test_setup", json={"name_en": "Tested"}, headers=headers)
     if expected >= 400:
         code = assert_problem(r, expected, SETUP_REFUSALS[endpoint])
         if code == "import_has_problems":

@@ -105,7 +105,12 @@ class AreaController(Controller):
         content = await upload.read()
         return await service.import_areas(session, request.user, content, dry_run=dry_run)
 
-    @get("/import/template", summary="The import's spreadsheet template", guards=[requires_manager])
+    @get(
+        "/import/template",
+        summary="The import's spreadsheet template",
+        guards=[requires_manager],
+        media_type=imports.TEMPLATE_CONTENT_TYPE,
+    )
     async def import_template(
         self, lang: Annotated[Literal["zh", "en"], QueryParameter(description="Headings' language")] = "zh"
     ) -> Response[bytes]:
