@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.areas import service as areas
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password
@@ -110,10 +111,8 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
     password_hash = await hash_password(DEMO_PASSWORD)
 
     async def add_area(code: str, name: str, level: AreaLevel, parent: Area | None) -> Area:
-        area = Area(code=code, name=name, level=level, parent_id=parent.id if parent else None)
-        session.add(area)
-        await session.flush()
-        return area
+        # The areas service's own way: a street and its communities get their accounts with them.
+        return await areas.add_area(session, code, name, level, parent)
 
     def add_user(phone: str, name: str, roles: list[Role], area: Area | None) -> User:
         user = User(

@@ -348,3 +348,118 @@ async def test_pause_a_volunteer(client: AsyncTestClient, world: World, role: st
     assert r.status_code == expected, r.text
     profile = await call(client, world, "admin", "GET", f"/api/volunteers/{world.id('volunteer')}/profile")
     assert (profile.json()["paused_until"] is not None) == (expected == 200)
+
+# ---------------------------------------------------------------- setting up: areas, budgets, categories
+
+# Expected status per role: adding a compound under community 1's grid, renaming that grid, importing
+# a compound under it, funding community 1's pool, renaming a service category.
+# fmt: off
+SETUP_COLUMNS = ("add_area", "rename_area", "import_areas", "fund_pool", "rename_category")
+SETUP_MATRIX = {
+    #                  add  rename import fund category
+    "admin":          (201, 200,   200,   201, 200),
+    "street_admin":   (201, 200,   200,   201, 403),
+    "manager":        (201, 200,   200,   403, 403),
+    "manager_c2":     (403, 403,   422,   403, 403),
+    "grid_worker":    (201, 403,   200,   403, 403),
+    "grid_worker_c2": (403, 403,   422,   403, 403),
+    "unit_admin":     (403, 403,   403,   403, 403),
+    "resident":       (403, 403,   403,   403, 403),
+    "resident_b":     (403, 403,   403,   403, 403),
+    "resident_c2":    (403, 403,   403,   403, 403),
+    "volunteer":      (403, 403,   403,   403, 403),
+    "volunteer_b":    (403, 403,   403,   403, 403),
+    "volunteer_c2":   (403, 403,   403,   403, 403),
+}
+# fmt: on
+SETUP_REFUSALS = {
+    "add_area": {"role_required", "outside_your_area"},
+    "rename_area": {"role_required", "outside_your_area"},
+    "import_areas": {"role_required", "import_has_problems"},
+    # Grid workers and community managers may not fund (ledger/authority.py): only street admins.
+    "fund_pool": {"role_required", "role_may_not_transfer"},
+    "rename_category": {"role_required"},
+}
+assert set(SETUP_MATRIX) == set(ROLES)
+
+
+async def _setup_state(client: AsyncTestClient, world: World) -> tuple[object, ...]:
+    admin = world.auth("admin")
+    tree = (await client.get("/api/areas", headers=admin)).json()
+    pools = (
+        await client.get("/api/ledger/accounts", params={"kind": "community_pool"}, headers=admin)
+    ).json()
+    categories = (await client.get("/api/categories", headers=admin)).json()
+    return tree, pools["items"], categories
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role", "expected"),
+    [
+        pytest.param(e, role, SETUP_MATRIX[role][SETUP_COLUMNS.index(e)], id=f"{e}-{role}")
+        for e in SETUP_COLUMNS
+        for role in ROLES
+    ],
+)
+async def test_setting_up(
+    client: AsyncTestClient, world: World, endpoint: str, role: str, expected: int
+) -> None:
+    grid = world.areas["c1_grid"]
+    headers = world.auth(role)
+    # A category of the test's own: the standard ones outlive each test (conftest keeps them).
+    category = {"code": "test_setup", "name_zh": "测试", "name_en": "Test"}
+    assert (
+        await client.post("/api/categories", json=category, headers=world.auth("admin"))
+    ).status_code == 201
+    before = await _setup_state(client, world)
+    if endpoint == "add_area":
+        r = await client.post(
+            "/api/areas", json={"name": "New Garden", "parent_id": grid.id}, headers=headers
+        )
+    elif endpoint == "rename_area":
+        r = await client.patch(f"/api/areas/{grid.id}", json={"name": "Grid North"}, headers=headers)
+    elif endpoint == "import_areas":
+        data = f"code,name,parent code\n{grid.code}009,New Garden,{grid.code}\n".encode()
+        r = await client.post(
+            "/api/areas/import", files={"file": ("tree.csv", data, "text/csv")}, headers=headers
+        )
+    elif endpoint == "fund_pool":
+        body = {
+            "community_id": world.areas["c1"].id,
+            "amount": 100,
+            "memo": "budget",
+            "request_id": "r-0000001",
+        }
+        r = await client.post("/api/ledger/budgets", json=body, headers=headers)
+    else:
+        r = await client.patch("/api/categories/test_setup", json={"name_en": "Tested"}, headers=headers)
+    if expected >= 400:
+        code = assert_problem(r, expected, SETUP_REFUSALS[endpoint])
+        if code == "import_has_problems":
+            assert r.json()["rows"][0]["problems"] == [{"code": "outside_your_area", "column": "parent_code"}]
+        assert await _setup_state(client, world) == before, "a refusal changes nothing"
+        return
+    assert r.status_code == expected, r.text
+    assert await _setup_state(client, world) != before
+
+
+async def test_a_street_admin_funds_only_their_own_streets_pools(
+    client: AsyncTestClient, world: World
+) -> None:
+    r = await client.post(
+        "/api/areas", json={"name": "North", "code": "110105009"}, headers=world.auth("admin")
+    )
+    north = r.json()["id"]
+    r = await client.post("/api/areas", json={"name": "N1", "parent_id": north}, headers=world.auth("admin"))
+    body = {"community_id": r.json()["id"], "amount": 100, "memo": "budget", "request_id": "r-0000002"}
+    r = await client.post("/api/ledger/budgets", json=body, headers=world.auth("street_admin"))
+    assert_problem(r, 403, {"account_outside_your_area"})
+    # A double click funds once: the same request id answers the same transfer.
+    body = {"community_id": world.areas["c1"].id, "amount": 100, "memo": "budget", "request_id": "r-0000003"}
+    first = await client.post("/api/ledger/budgets", json=body, headers=world.auth("street_admin"))
+    second = await client.post("/api/ledger/budgets", json=body, headers=world.auth("street_admin"))
+    assert first.status_code == second.status_code == 201 and first.json() == second.json()
+    r = await client.post(
+        "/api/ledger/budgets", json={**body, "amount": 101}, headers=world.auth("street_admin")
+    )
+    assert_problem(r, 409, {"exists_with_different_fields"})

@@ -88,3 +88,46 @@ def test_serving_areas_outside_the_home_street_are_removed(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "old.db") as db:
         kept = db.execute("SELECT id FROM volunteer_serving_areas ORDER BY id").fetchall()
     assert kept == [(1,), (2,), (3,)]
+
+
+AREA_ACCOUNTS_REVISION = "0012"
+
+
+def test_streets_and_communities_made_before_get_their_accounts(tmp_path: Path) -> None:
+    """Areas stored before they opened their accounts get them; an account opened lazily before
+    (here a pool that a reward opened) is kept as it is, and areas below a community get none."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(AREA_ACCOUNTS_REVISION)
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.executemany(
+            "INSERT INTO areas (id, code, name, level, parent_id) VALUES (?, ?, ?, ?, ?)",
+            [
+                (1, "110105001", "Sunny Street", "street", None),
+                (2, "110105001001", "Community 1", "community", 1),
+                (3, "110105001002", "Community 2", "community", 1),
+                (4, "110105001001001", "Grid 1", "grid", 2),
+            ],
+        )
+        db.execute(
+            "INSERT INTO ledger_accounts (id, key, asset, kind, area_id, area_code,"
+            " debits_must_not_exceed_credits, debits_pending, debits_posted, credits_pending,"
+            " credits_posted, created_at) VALUES (1, 'service:community_pool:area:2', 'service',"
+            " 'community_pool', 2, '110105001001', 1, 0, 0, 0, 40, '2026-01-01 00:00:00')"
+        )
+
+    _run_in_thread(migrate.upgrade, url, AREA_ACCOUNTS_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        accounts = db.execute(
+            "SELECT key, area_id, area_code, debits_must_not_exceed_credits, credits_posted"
+            " FROM ledger_accounts ORDER BY key"
+        ).fetchall()
+    assert accounts == [
+        ("credit:street_issuance:area:1", 1, "110105001", 0, 0),
+        ("service:community_pool:area:2", 2, "110105001001", 1, 40),
+        ("service:community_pool:area:3", 3, "110105001002", 1, 0),
+        ("service:expiry_sink:area:1", 1, "110105001", 0, 0),
+        ("service:redemption_sink:area:1", 1, "110105001", 0, 0),
+        ("service:street_issuance:area:1", 1, "110105001", 0, 0),
+    ]

@@ -85,6 +85,14 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/unit/resources/{resource_id:int}",
     "/desk/unit/rewards",
     "/desk/unit/rewards/new",
+    "/api/areas/import/template",
+    "/desk/areas",
+    "/desk/areas/import",
+    "/desk/areas/import/template",
+    "/desk/budgets",
+    "/desk/policy",
+    "/desk/auto-dispatch",
+    "/desk/categories",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
 RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new"}

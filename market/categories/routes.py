@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import requires
 from market.categories import service
-from market.categories.schemas import CategoryCreate, CategoryRead
+from market.categories.schemas import CategoryCreate, CategoryRead, CategoryUpdate
+from market.fields import path_text
 
 
 class CategoryController(Controller):
@@ -23,3 +24,9 @@ class CategoryController(Controller):
         self, data: JSONBody[CategoryCreate], session: NamedDependency[AsyncSession]
     ) -> CategoryRead:
         return service.category_read(await service.create_category(session, data))
+
+    @patch("/{code:str}", summary="Rename or retire a service category (administrators)", guards=[requires()])
+    async def update(
+        self, code: path_text(32), data: JSONBody[CategoryUpdate], session: NamedDependency[AsyncSession]
+    ) -> CategoryRead:
+        return service.category_read(await service.update_category(session, code, data))

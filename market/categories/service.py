@@ -4,8 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.categories.models import ServiceCategory
-from market.categories.schemas import CategoryCreate, CategoryRead
-from market.errors import Conflict, InvalidInput
+from market.categories.schemas import CategoryCreate, CategoryRead, CategoryUpdate
+from market.errors import Conflict, InvalidInput, NotFound
 
 
 def category_read(category: ServiceCategory) -> CategoryRead:
@@ -33,4 +33,20 @@ async def active_category(session: AsyncSession, code: str) -> ServiceCategory:
     category = await session.get(ServiceCategory, code)
     if category is None or not category.is_active:
         raise InvalidInput(f"Unknown service category {code!r}.", code="unknown_category")
+    return category
+
+
+async def update_category(session: AsyncSession, code: str, data: CategoryUpdate) -> ServiceCategory:
+    """Rename or retire a category. A retired one takes no new orders or skills; what it already
+    names (orders, skills, points rates) keeps it."""
+    category = await session.get(ServiceCategory, code)
+    if category is None:
+        raise NotFound(f"Category {code!r} does not exist.", code="category_not_found")
+    if data.name_zh is not None:
+        category.name_zh = data.name_zh.strip()
+    if data.name_en is not None:
+        category.name_en = data.name_en.strip()
+    if data.is_active is not None:
+        category.is_active = data.is_active
+    await session.flush()
     return category

@@ -21,6 +21,7 @@ from market.ledger.schemas import (
     AccountRead,
     AdjustmentRequest,
     BatchResult,
+    BudgetRequest,
     Entry,
     GiftRequest,
     OwedRewardRead,
@@ -192,6 +193,21 @@ class LedgerController(Controller):
         now: NamedDependency[datetime],
     ) -> TransferRead:
         return service.transfer_read(await service.adjust(session, request.user, data, now, settings.tz))
+
+    @post(
+        "/budgets",
+        summary="Fund a community's pool from its street (street admins); the same request_id funds once",
+        guards=[requires_manager],
+    )
+    async def fund_pool(
+        self,
+        request: ActorRequest,
+        data: JSONBody[BudgetRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> TransferRead:
+        return service.transfer_read(await service.fund_pool(session, request.user, data, now, settings.tz))
 
     @get(
         "/adjustments/pending",

@@ -223,3 +223,26 @@ class StreetPolicyRead(StreetPolicyWrite):
     street_name: str = ""
     # Whether the caller may change it (the street's admins and administrators).
     may_set: bool = False
+
+
+class BudgetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A street funds one of its communities' pools."""
+
+    community_id: Id
+    amount: Annotated[int, msgspec.Meta(ge=1, le=10**9)]
+    memo: text(200, required=True)
+    # Chosen once per form or client request: the same id funds once, however often it is sent.
+    request_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class PoolRead(msgspec.Struct):
+    """A community's pool as the budgets page shows it, with its latest budgets."""
+
+    community_id: int
+    community_name: str
+    account_id: int
+    balance: int
+    available: int
+    # Points the pool owes members, waiting for it to be funded.
+    owed: int
+    budgets: list[Entry]

@@ -20,6 +20,11 @@ from market.auth.service import user_names
 from market.db import upsert
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import authority
+from market.ledger.accounts import (  # noqa: F401 - re-exported: the ledger's callers find them here
+    area_account,
+    get_or_create_account,
+    open_area_accounts,
+)
 from market.ledger.engine import SUCCESS, Draft, Result, create_transfers, lock_accounts
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
@@ -42,12 +47,14 @@ from market.ledger.schemas import (
     AccountDetail,
     AccountRead,
     AdjustmentRequest,
+    BudgetRequest,
     Entry,
     Expiring,
     GiftRequest,
     PendingAdjustmentRead,
     PolicyRead,
     PolicyWrite,
+    PoolRead,
     StreetPolicyRead,
     StreetPolicyWrite,
     TransferBatch,
@@ -59,38 +66,9 @@ from market.ledger.schemas import (
 
 COMMUNITY = code_length(AreaLevel.community)
 STREET = code_length(AreaLevel.street)
-# Accounts that hold spendable value may not go below zero.
-GUARDED_KINDS = frozenset({AccountKind.member, AccountKind.unit, AccountKind.community_pool})
 
 
 # ---------------------------------------------------------------- accounts
-
-
-async def get_or_create_account(session: AsyncSession, key: str, **values: object) -> Account:
-    account = await session.scalar(select(Account).where(Account.key == key))
-    if account is not None:
-        return account
-    await session.execute(
-        upsert(session, Account)
-        .values(key=key, debits_pending=0, debits_posted=0, credits_pending=0, credits_posted=0, **values)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    return await session.scalar(select(Account).where(Account.key == key))
-
-
-async def area_account(session: AsyncSession, area: Area, kind: AccountKind, asset: Asset) -> Account:
-    """The street's issuance and sink accounts, a community's pool."""
-    return await get_or_create_account(
-        session,
-        f"{asset}:{kind}:area:{area.id}",
-        asset=asset,
-        kind=kind,
-        area_id=area.id,
-        area_code=area.code,
-        user_id=None,
-        debits_must_not_exceed_credits=kind in GUARDED_KINDS,
-        created_at=func.now(),
-    )
 
 
 async def member_account(session: AsyncSession, user_id: int, asset: Asset = Asset.service) -> Account:
@@ -619,6 +597,60 @@ async def adjust(
     await _authorise(session, actor, draft)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The adjustment was refused")
     return await session.get(Transfer, draft.id)
+
+
+async def fund_pool(
+    session: AsyncSession, actor: Actor, data: BudgetRequest, now: datetime, tz: ZoneInfo
+) -> Transfer:
+    """A street's budget into one of its communities' pools, as the authority table allows (street
+    admins). `request_id` is the transfer's key: sent twice, it funds once; sent again with other
+    amounts or another memo, it is refused (`exists_with_different_fields`)."""
+    community = await _community(session, data.community_id)
+    street = await street_of(session, community.code)
+    issuance = await area_account(session, street, AccountKind.street_issuance, Asset.service)
+    pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
+    draft = Draft(
+        id=f"~budget:{data.request_id}",
+        debit_account_id=issuance.id,
+        credit_account_id=pool.id,
+        amount=data.amount,
+        code=TransferCode.budget,
+        memo=data.memo.strip(),
+    )
+    await _authorise(session, actor, draft)
+    refuse(await transfer_one(session, draft, now, tz, actor.id), "The budget was refused")
+    return await session.get(Transfer, draft.id)
+
+
+async def pools(session: AsyncSession, actor: Actor, budgets: int = 5) -> list[PoolRead]:
+    """The pools of the communities in the actor's area (every street's, for administrators), by
+    community code, each with its latest `budgets`."""
+    stmt = select(Area).where(Area.level == AreaLevel.community).order_by(Area.code)
+    if not actor.is_admin:
+        stmt = stmt.where(Area.code.startswith(actor.area_code[:COMMUNITY] or actor.area_code))
+    found = []
+    for community in await session.scalars(stmt):
+        pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
+        owed = await session.scalar(
+            select(func.coalesce(func.sum(OwedReward.amount), 0)).where(
+                OwedReward.community_id == community.id, OwedReward.status == OwedStatus.owed
+            )
+        )
+        transfers = await session.scalars(
+            _newest_first(_entries_query(pool.id, TransferCode.budget, None, None)).limit(budgets)
+        )
+        found.append(
+            PoolRead(
+                community_id=community.id,
+                community_name=community.name,
+                account_id=pool.id,
+                balance=pool.balance,
+                available=pool.available,
+                owed=int(owed or 0),
+                budgets=await _entries_of(session, pool.id, list(transfers)),
+            )
+        )
+    return found
 
 
 async def settle_adjustment(

@@ -18,6 +18,7 @@ from market.web.text import (
     desk_ledger,
     desk_orders,
     desk_projects,
+    desk_setup,
     desk_units,
     domain,
     errors,
@@ -59,6 +60,7 @@ CATALOGUE = _merge(
     desk_orders,
     desk_home,
     phone_profile,
+    desk_setup,
 )
 
 

@@ -88,6 +88,14 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+    (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
+    (Section("nav.budgets", "/desk/budgets"), frozenset({Role.community_manager, Role.street_admin})),
+    (Section("nav.policy", "/desk/policy"), frozenset({Role.community_manager, Role.street_admin})),
+    (
+        Section("nav.auto_dispatch", "/desk/auto-dispatch"),
+        frozenset({Role.community_manager, Role.street_admin}),
+    ),
+    (Section("nav.categories", "/desk/categories"), frozenset()),
 ]
 
 # Where each role lands after logging in, the first role a person holds deciding: the desk's

@@ -25,12 +25,14 @@ from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.fields import NO_NUL
 from market.settings import Settings
 from market.web import (
+    desk_areas,
     desk_dispatch,
     desk_failed_attempts,
     desk_home,
     desk_ledger,
     desk_orders,
     desk_projects,
+    desk_setup,
     desk_units,
     phone_profile,
     phone_resident,
@@ -188,6 +190,8 @@ def web_router() -> Router:
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
+            *desk_areas.CONTROLLERS,
+            *desk_setup.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",

@@ -78,6 +78,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.http_404": ("没有找到这个页面或记录。", "This page or record does not exist."),
     "error.http_405": ("不支持这种操作。", "This action is not supported here."),
     "error.http_409": ("状态已变化，请刷新后再试。", "Things have changed meanwhile; reload and try again."),
+    "error.http_413": (
+        "提交的内容太大：上传的文件最大 5 MB。",
+        "What was sent is too large: an uploaded file may be 5 MB at most.",
+    ),
     "error.http_422": ("这个请求无法处理。", "This request cannot be carried out."),
     "error.http_429": ("操作太频繁，请稍后再试。", "Too many attempts; please wait and try again."),
     "error.http_500": (

@@ -59,7 +59,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.role_not_grantable": ("您不能授予所选的身份。", "You cannot give the roles chosen."),
     "error.role_required": ("您的身份不能做这件事。", "Your role does not allow this."),
     "error.user_not_found": ("没有找到这位用户。", "This person does not exist."),
-    "error.admin_required": ("只有系统管理员可以新建街道。", "Only an administrator can create a street."),
+    "error.admin_required": (
+        "只有系统管理员可以新建街道或修改街道名称。",
+        "Only an administrator can create or rename a street.",
+    ),
     "error.manager_required": (
         "只有本社区的管理人员可以做这件事。",
         "Only the community's managers can do this.",
@@ -78,6 +81,54 @@ TEXT: dict[str, tuple[str, str]] = {
         "The area code is wrong: it needs the digits of its level and must start with the parent's code.",
     ),
     "error.area_too_deep": ("楼栋下面不能再添加区域。", "A building cannot contain other areas."),
+    # Importing the area tree: each row's problems (market/areas/service.py `import_rows`)
+    "error.area_code_malformed": (
+        "编码不对：只能是数字，街道 9 位，每下一级多 3 位（社区 12 位、网格 15 位、小区 18 位、楼栋 21 位）。",
+        "The code is not valid: digits only, 9 for a street and 3 more for each level below "
+        "(community 12, grid 15, compound 18, building 21).",
+    ),
+    "error.area_code_duplicate_in_file": (
+        "这个编码在文件中出现了不止一次。",
+        "This code appears more than once in the file.",
+    ),
+    "error.area_name_required": ("请填写名称。", "Fill in the name."),
+    "error.area_name_too_long": ("名称最多 100 个字。", "The name has at most 100 characters."),
+    "error.area_parent_unknown": (
+        "找不到这个上级编码：它既不在系统里，也不在文件里。",
+        "No area has this parent code, in the system or in the file.",
+    ),
+    "error.area_code_wrong_length": (
+        "编码位数与这一级不符（街道 9 位，社区 12 位，网格 15 位，小区 18 位，楼栋 21 位）。",
+        "The code's length does not fit its level (street 9, community 12, grid 15, compound 18, "
+        "building 21 digits).",
+    ),
+    "error.area_code_not_under_parent": (
+        "编码要以上级区域的编码开头。",
+        "The code must start with its parent's code.",
+    ),
+    "error.import_has_problems": (
+        "文件中有的行有问题，什么都没有导入。请改正后再导入。",
+        "Some rows of the file have problems; nothing was imported. Correct them and import again.",
+    ),
+    # Uploaded spreadsheets (market/imports.py)
+    "error.file_missing": ("请选择要上传的文件。", "Choose a file to upload."),
+    "error.file_empty": ("文件是空的。", "The file is empty."),
+    "error.file_too_large": (
+        "文件太大：最大 5 MB。请分成几个文件上传。",
+        "The file is too large: at most 5 MB. Split it into several files.",
+    ),
+    "error.not_a_spreadsheet": (
+        "这不是表格文件：请上传 Excel（.xlsx）或 CSV 文件。",
+        "This is not a spreadsheet: upload an Excel (.xlsx) or CSV file.",
+    ),
+    "error.columns_missing": (
+        "文件缺少必需的列：请用下载的模板，保留第一行的列名。",
+        "The file lacks required columns: use the downloaded template and keep its first row of headings.",
+    ),
+    "error.too_many_rows": (
+        "文件的行数太多：最多 20000 行。请分成几个文件上传。",
+        "The file has too many rows: at most 20,000. Split it into several files.",
+    ),
     "error.not_a_community": ("请选择一个社区。", "Choose a community."),
     "error.not_in_a_community": ("这个地点不属于任何社区。", "This place is not inside a community."),
     "error.not_in_a_street": ("这个地点不属于任何街道。", "This place is not inside a street."),
@@ -86,6 +137,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "There is no such service category; choose another.",
     ),
     "error.category_exists": ("这个服务类别已经存在。", "This service category already exists."),
+    "error.category_not_found": ("没有找到这个服务类别。", "This service category does not exist."),
     "error.notification_not_found": ("没有找到这条消息。", "This message does not exist."),
     # Orders and offers
     "error.order_not_found": ("没有找到这个点单。", "This order does not exist."),
