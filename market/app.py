@@ -39,6 +39,7 @@ from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
+from market.people.routes import PeopleImportController
 from market.projects.routes import ProjectController
 from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             WishController,
             JobController,
             ReportController,
+            PeopleImportController,
             web_router(),
         ],
         dependencies={

@@ -22,6 +22,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -40,6 +41,7 @@ _TITLES = {
     HTTP_404_NOT_FOUND: "Not found",
     HTTP_405_METHOD_NOT_ALLOWED: "Method not allowed",
     HTTP_409_CONFLICT: "Conflict",
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: "Request too large",
     HTTP_422_UNPROCESSABLE_ENTITY: "Unprocessable input",
     HTTP_429_TOO_MANY_REQUESTS: "Too many requests",
     HTTP_500_INTERNAL_SERVER_ERROR: "Internal error",
@@ -53,6 +55,8 @@ _CODES = {
     HTTP_404_NOT_FOUND: "not_found",
     HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     HTTP_409_CONFLICT: "conflict",
+    # A body over the service's limit, refused before any handler reads it (an upload of 10 MB).
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: "request_too_large",
     HTTP_422_UNPROCESSABLE_ENTITY: "unprocessable",
     HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
 }

@@ -32,9 +32,9 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "AllocationFlow",
-    "Application",
     "AllocationPlan",
     "AllocationUnmet",
+    "Application",
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.areas.service import get_area
 from market.auth import service
 from market.auth.access import ActorRequest, client_address, requires, requires_manager
 from market.auth.models import AttemptKind, Role, User
@@ -23,7 +24,6 @@ from market.auth.schemas import (
     UserUpdate,
 )
 from market.auth.tokens import issue_token
-from market.areas.service import get_area
 from market.fields import NO_NUL, PathId, query_id
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
