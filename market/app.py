@@ -39,7 +39,7 @@ from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
-from market.people.routes import PeopleImportController
+from market.people.routes import PeopleImportController, SignUpController
 from market.projects.routes import ProjectController
 from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
@@ -52,7 +52,7 @@ from market.volunteers.routes import VolunteerController
 from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
-PUBLIC_PATHS = ["^/api/auth/login$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
+PUBLIC_PATHS = ["^/api/auth/login$", "^/api/signup$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
 # API writes need the bearer header (see CookieReadsOnlyMiddleware); only page forms carry a CSRF token.
 CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$"]
 
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             JobController,
             ReportController,
             PeopleImportController,
+            SignUpController,
             web_router(),
         ],
         dependencies={
