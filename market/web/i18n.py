@@ -19,6 +19,7 @@ from market.web.text import (
     desk_units,
     domain,
     errors,
+    people,
     phone_resident,
     phone_volunteer,
 )
@@ -53,6 +54,7 @@ CATALOGUE = _merge(
     desk_projects,
     desk_ledger,
     desk_units,
+    people,
 )
 
 

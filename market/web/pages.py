@@ -37,7 +37,7 @@ from litestar.status_codes import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel, code_length
-from market.auth.access import Actor
+from market.auth.access import RESTRICTIONS, Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
 from market.errors import Busy, MarketError, lost_a_race
@@ -79,12 +79,15 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
     (Section("nav.points", "/v/points"), frozenset({Role.volunteer})),
     (Section("nav.rewards", "/v/rewards"), frozenset({Role.volunteer})),
+    (Section("nav.volunteer_apply", "/r/volunteer"), frozenset({Role.resident})),
     (Section("nav.dispatch", "/desk/dispatch"), MANAGER_ROLES),
     (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+    (Section("nav.people", "/desk/people"), MANAGER_ROLES),
+    (Section("nav.approvals", "/desk/approvals"), MANAGER_ROLES),
 ]
 
 
@@ -101,7 +104,10 @@ def current_section(found: list[Section], path: str) -> Section | None:
 
 
 def home_path(actor: Actor) -> str:
-    """Where a person lands after logging in: the first section their roles open."""
+    """Where a person lands after logging in: the first section their roles open (or, for a person
+    who must settle something first, the page that settles it)."""
+    if actor.restriction is not None:
+        return RESTRICTIONS[actor.restriction]
     found = sections(actor)
     return found[0].href if found else LOGIN_PATH
 
@@ -421,7 +427,11 @@ def _on_not_authenticated(request: Request, _error: NotAuthorizedException) -> R
     return Redirect(url(LOGIN_PATH, next=target), status_code=303)
 
 
-def _on_http_error(request: Request, error: HTTPException) -> Template:
+def _on_http_error(request: Request, error: HTTPException) -> Template | Redirect:
+    code = getattr(error, "code", None)
+    if code in RESTRICTIONS:
+        # A person who must change their password, or whose sign-up waits, goes where that is settled.
+        return Redirect(RESTRICTIONS[code], status_code=303)
     return _error_page(request, error)
 
 

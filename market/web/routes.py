@@ -28,6 +28,7 @@ from market.web import (
     desk_dispatch,
     desk_failed_attempts,
     desk_ledger,
+    desk_people,
     desk_projects,
     desk_units,
     phone_resident,
@@ -52,7 +53,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 
@@ -72,6 +73,10 @@ def _log_in(response: Redirect, settings: Settings, user: User, now: datetime) -
         )
     )
     return response
+
+
+# Signing up logs the new resident in as logging in does.
+log_in = _log_in
 
 
 class SessionPages(Controller):
@@ -182,6 +187,7 @@ def web_router() -> Router:
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
+            *desk_people.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",
