@@ -304,3 +304,70 @@ async def test_dispatch_refuses_a_volunteer_who_does_not_serve_the_orders_area(
     assert_problem(r, 422, {"volunteers_not_eligible"})
     assert await snapshot(client, world, order) == before
     assert_problem(await call(client, world, "volunteer_c2", "GET", f"/api/orders/{order}"), 404)
+
+
+# ---------------------------------------------------------------- managing people
+
+# Who may change the resident of community 1 (`resident`): the managers of where they live.
+MANAGES_RESIDENT = {"admin", "street_admin", "manager", "grid_worker"}
+# Managers elsewhere do not see the resident at all; the others lack a manager's role.
+UNSEEN_RESIDENT = {"manager_c2", "grid_worker_c2"}
+PEOPLE_ACTIONS = {
+    "edit": ("PATCH", "", {"name": "Renamed"}),
+    "roles": ("PUT", "/roles", {"roles": ["resident", "volunteer"]}),
+    "deactivate": ("POST", "/deactivate", None),
+    "reactivate": ("POST", "/reactivate", None),
+    "reset": ("POST", "/password-reset", None),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", PEOPLE_ACTIONS)
+async def test_managing_a_person(client: AsyncTestClient, world: World, endpoint: str, role: str) -> None:
+    method, suffix, body = PEOPLE_ACTIONS[endpoint]
+    path = f"/api/users/{world.id('resident')}{suffix}"
+    before = await ok(client, world, "admin", "GET", f"/api/users/{world.id('resident')}")
+    r = await call(client, world, role, method, path, body)
+    if role in MANAGES_RESIDENT:
+        assert r.status_code == 200, r.text
+        return
+    if role in UNSEEN_RESIDENT:
+        assert_problem(r, 404, {"user_not_found"})
+    else:
+        assert_problem(r, 403, {"role_required"})
+    assert await ok(client, world, "admin", "GET", f"/api/users/{world.id('resident')}") == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_deciding_a_sign_up_in_community_1(client: AsyncTestClient, world: World, role: str) -> None:
+    body = {"phone": "13612340001", "name": "Newcomer", "password": "my-password-1",
+            "area_id": world.areas["c1_building"].id}  # fmt: skip
+    assert (await client.post("/api/signup", json=body)).status_code == 201
+    waiting = await ok(client, world, "admin", "GET", "/api/approvals")
+    application = waiting["items"][0]["id"]
+    r = await call(client, world, role, "POST", f"/api/approvals/{application}/approve")
+    if role in MANAGES_RESIDENT:
+        assert r.status_code == 200, r.text
+        return
+    if role in UNSEEN_RESIDENT:
+        assert_problem(r, 404, {"application_not_found"})
+    else:
+        assert_problem(r, 403, {"role_required"})
+    assert (await ok(client, world, "admin", "GET", "/api/approvals"))["total"] == 1
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_an_import_is_its_uploaders_alone(client: AsyncTestClient, world: World, role: str) -> None:
+    data = b"phone,name,building\n13611110001,Zhang,110105001001001001001\n"
+    r = await client.post(
+        "/api/people/imports", files={"file": ("p.csv", data, "text/csv")}, headers=world.auth("manager")
+    )
+    job = r.json()["id"]
+    for method, path in (("GET", f"/api/people/imports/{job}"), ("POST", f"/api/people/imports/{job}/run")):
+        r = await call(client, world, role, method, path)
+        if role == "manager":
+            assert r.status_code == 200, r.text
+        elif role in MANAGES_RESIDENT | UNSEEN_RESIDENT:
+            assert_problem(r, 404, {"import_not_found"})
+        else:
+            assert_problem(r, 403, {"role_required"})
