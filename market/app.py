@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market import models  # noqa: F401 - every table must be mapped before the first query
 from market.areas.routes import AreaController
-from market.auth.access import Actor, CookieReadsOnlyMiddleware
+from market.auth.access import Actor, CookieReadsOnlyMiddleware, restricted
 from market.auth.routes import AuthController
 from market.auth.service import actor_for_token
 from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
@@ -40,6 +40,7 @@ from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OfferController, OrderController
+from market.people.routes import PeopleImportController, SignUpController
 from market.projects.routes import ProjectController
 from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
@@ -53,7 +54,7 @@ from market.web.pages import on_unknown_path
 from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
-PUBLIC_PATHS = ["^/api/auth/login$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
+PUBLIC_PATHS = ["^/api/auth/login$", "^/api/signup$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
 # API writes need the bearer header (see CookieReadsOnlyMiddleware); only page forms carry a CSRF token.
 CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$"]
 
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             WishController,
             JobController,
             ReportController,
+            PeopleImportController,
+            SignUpController,
             web_router(),
         ],
         dependencies={
@@ -153,6 +156,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
         },
         request_class=MarketRequest,
+        # A person who must change their password, or whose sign-up waits, reaches only what settles it.
+        guards=[restricted],
         state=State({"settings": settings, "clock": clock}),
         template_config=template_config(),
         csrf_config=CSRFConfig(

@@ -55,6 +55,7 @@ _CODES = {
     HTTP_404_NOT_FOUND: "not_found",
     HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     HTTP_409_CONFLICT: "conflict",
+    # A body over the service's limit, refused before any handler reads it (an upload of 10 MB).
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: "request_too_large",
     HTTP_422_UNPROCESSABLE_ENTITY: "unprocessable",
     HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",

@@ -11,6 +11,7 @@ from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy,
 from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet, Need
 from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
+from market.people.models import Application, PeopleImport
 from market.projects.models import (
     Commitment,
     Delivery,
@@ -33,6 +34,7 @@ __all__ = [
     "AllocationFlow",
     "AllocationPlan",
     "AllocationUnmet",
+    "Application",
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",
@@ -51,6 +53,7 @@ __all__ = [
     "OrderEvent",
     "OwedReward",
     "Participant",
+    "PeopleImport",
     "PlanPair",
     "PlanUnassigned",
     "PointsPolicy",

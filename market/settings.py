@@ -80,6 +80,9 @@ class Settings:
     # Pickup codes: wrong codes per person, and per counter (everyone trying codes at one counter).
     pickup_free_failures: int = 10
     pickup_counter_free_failures: int = 30
+    # Sign-ups from one client address within the window before each further one waits (a family,
+    # a community centre's tablet), as failures do.
+    signup_free_per_client: int = 5
     # Records of failed attempts are kept this long for administrators to see.
     failed_attempts_keep_days: int = 30
     offer_ttl_minutes: int = 30
@@ -152,6 +155,9 @@ class Settings:
             pickup_counter_free_failures=int(
                 env.get("MARKET_PICKUP_COUNTER_FREE_FAILURES", defaults.pickup_counter_free_failures)
             ),
+            signup_free_per_client=int(
+                env.get("MARKET_SIGNUP_FREE_PER_CLIENT", defaults.signup_free_per_client)
+            ),
             failed_attempts_keep_days=int(
                 env.get("MARKET_FAILED_ATTEMPTS_KEEP_DAYS", defaults.failed_attempts_keep_days)
             ),
@@ -222,6 +228,7 @@ class Settings:
             self.login_account_free_failures,
             self.pickup_free_failures,
             self.pickup_counter_free_failures,
+            self.signup_free_per_client,
         )
         if self.throttle_window_minutes < 1 or min(free) < 1:
             raise SettingsError(

@@ -349,6 +349,7 @@ async def test_pause_a_volunteer(client: AsyncTestClient, world: World, role: st
     profile = await call(client, world, "admin", "GET", f"/api/volunteers/{world.id('volunteer')}/profile")
     assert (profile.json()["paused_until"] is not None) == (expected == 200)
 
+
 # ---------------------------------------------------------------- setting up: areas, budgets, categories
 
 # Expected status per role: adding a compound under community 1's grid, renaming that grid, importing
@@ -463,3 +464,70 @@ async def test_a_street_admin_funds_only_their_own_streets_pools(
         "/api/ledger/budgets", json={**body, "amount": 101}, headers=world.auth("street_admin")
     )
     assert_problem(r, 409, {"exists_with_different_fields"})
+
+
+# ---------------------------------------------------------------- managing people
+
+# Who may change the resident of community 1 (`resident`): the managers of where they live.
+MANAGES_RESIDENT = {"admin", "street_admin", "manager", "grid_worker"}
+# Managers elsewhere do not see the resident at all; the others lack a manager's role.
+UNSEEN_RESIDENT = {"manager_c2", "grid_worker_c2"}
+PEOPLE_ACTIONS = {
+    "edit": ("PATCH", "", {"name": "Renamed"}),
+    "roles": ("PUT", "/roles", {"roles": ["resident", "volunteer"]}),
+    "deactivate": ("POST", "/deactivate", None),
+    "reactivate": ("POST", "/reactivate", None),
+    "reset": ("POST", "/password-reset", None),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", PEOPLE_ACTIONS)
+async def test_managing_a_person(client: AsyncTestClient, world: World, endpoint: str, role: str) -> None:
+    method, suffix, body = PEOPLE_ACTIONS[endpoint]
+    path = f"/api/users/{world.id('resident')}{suffix}"
+    before = await ok(client, world, "admin", "GET", f"/api/users/{world.id('resident')}")
+    r = await call(client, world, role, method, path, body)
+    if role in MANAGES_RESIDENT:
+        assert r.status_code == 200, r.text
+        return
+    if role in UNSEEN_RESIDENT:
+        assert_problem(r, 404, {"user_not_found"})
+    else:
+        assert_problem(r, 403, {"role_required"})
+    assert await ok(client, world, "admin", "GET", f"/api/users/{world.id('resident')}") == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_deciding_a_sign_up_in_community_1(client: AsyncTestClient, world: World, role: str) -> None:
+    body = {"phone": "13612340001", "name": "Newcomer", "password": "my-password-1",
+            "area_id": world.areas["c1_building"].id}  # fmt: skip
+    assert (await client.post("/api/signup", json=body)).status_code == 201
+    waiting = await ok(client, world, "admin", "GET", "/api/approvals")
+    application = waiting["items"][0]["id"]
+    r = await call(client, world, role, "POST", f"/api/approvals/{application}/approve")
+    if role in MANAGES_RESIDENT:
+        assert r.status_code == 200, r.text
+        return
+    if role in UNSEEN_RESIDENT:
+        assert_problem(r, 404, {"application_not_found"})
+    else:
+        assert_problem(r, 403, {"role_required"})
+    assert (await ok(client, world, "admin", "GET", "/api/approvals"))["total"] == 1
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_an_import_is_its_uploaders_alone(client: AsyncTestClient, world: World, role: str) -> None:
+    data = b"phone,name,building\n13611110001,Zhang,110105001001001001001\n"
+    r = await client.post(
+        "/api/people/imports", files={"file": ("p.csv", data, "text/csv")}, headers=world.auth("manager")
+    )
+    job = r.json()["id"]
+    for method, path in (("GET", f"/api/people/imports/{job}"), ("POST", f"/api/people/imports/{job}/run")):
+        r = await call(client, world, role, method, path)
+        if role == "manager":
+            assert r.status_code == 200, r.text
+        elif role in MANAGES_RESIDENT | UNSEEN_RESIDENT:
+            assert_problem(r, 404, {"import_not_found"})
+        else:
+            assert_problem(r, 403, {"role_required"})

@@ -93,12 +93,22 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/policy",
     "/desk/auto-dispatch",
     "/desk/categories",
+    "/api/people/imports/template",
+    "/api/people/imports/{import_id:int}",
+    "/api/approvals",
+    "/desk/people",
+    "/desk/people/new",
+    "/desk/people/{user_id:int}",
+    "/desk/people/import",
+    "/desk/people/import/template",
+    "/desk/people/import/{import_id:int}",
+    "/desk/approvals",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
-RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new"}
+RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new", "/r/volunteer"}
 # The area tree and the new order's place picker name every building, as places and not as where
 # someone lives: only there may the resident's building appear.
-AREA_CATALOGUE = {"/api/areas", "/api/areas/{area_id:int}", "/r/orders/new"}
+AREA_CATALOGUE = {"/api/areas", "/api/areas/{area_id:int}", "/r/orders/new", "/signup"}
 # Downloads and lists seen in each of their forms.
 QUERIES: dict[str, list[dict[str, str]]] = {
     "/api/ledger/accounts/{account_id:int}/entries": [{}, {"format": "csv"}, {"format": "xlsx"}],

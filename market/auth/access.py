@@ -40,6 +40,8 @@ class Actor:
     area_id: int | None
     # Empty for administrators without a home area: the prefix of every code.
     area_code: str
+    # What the person must settle before doing anything else (`RESTRICTIONS`), or None.
+    restriction: str | None = None
 
     def has(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -79,6 +81,40 @@ def requires(*roles: Role):
 
 
 requires_manager = requires(*MANAGER_ROLES)
+
+# A person who must choose a new password (after a reset), or whose sign-up is not approved,
+# may only reach these paths: the API refuses everything else with the restriction's code (403),
+# the pages send the person to the page that settles it.
+RESTRICTIONS = {
+    "password_change_required": "/account/password",
+    "approval_pending": "/signup/status",
+    "approval_refused": "/signup/status",
+}
+RESTRICTED_MAY_USE = (
+    "/api/me",
+    "/api/auth/",
+    "/api/signup/status",
+    "/account/password",
+    "/signup/status",
+    "/logout",
+    "/lang",
+    "/static/",
+)
+
+
+def restricted(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """An application-wide guard: a restricted person reaches only `RESTRICTED_MAY_USE`."""
+    actor = connection.scope.get("user")
+    if not isinstance(actor, Actor) or actor.restriction is None:
+        return
+    path = connection.scope["path"]
+    if any(path == p or (p.endswith("/") and path.startswith(p)) for p in RESTRICTED_MAY_USE):
+        return
+    raise Forbidden(
+        "Settle this first: " + actor.restriction,
+        code=actor.restriction,
+        go_to=RESTRICTIONS[actor.restriction],
+    )
 
 
 # The request type every authenticated handler receives.

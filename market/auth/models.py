@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.areas.models import Area
@@ -30,7 +30,14 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     name: Mapped[str] = mapped_column(String(50))
-    password_hash: Mapped[str] = mapped_column(String(200))
+    # None until the person chooses one: people imported from a spreadsheet or registered by a
+    # worker log in only after a password reset (or a sign-up with their phone).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Set by a password reset: the one-time password lets the person change it and do nothing else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A sign-up waiting for a grid worker ("pending") or turned down ("refused"): the person may log
+    # in only to see how their application stands. None for everyone else.
+    approval: Mapped[str | None] = mapped_column(String(16))
     # Home area; only administrators may have none (they see everything).
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -61,6 +68,8 @@ class UserRole(Base):
 class AttemptKind(enum.StrEnum):
     login = "login"
     pickup_code = "pickup_code"
+    # Not a failure: every sign-up from a client address counts against that address's limit.
+    signup = "signup"
 
 
 class FailedAttempt(Base):

@@ -28,8 +28,5 @@ async def verify_password(password_hash: str, password: str) -> bool:
     return await anyio.to_thread.run_sync(_verify, password_hash, password)
 
 
-# The hash of an account without a password: no password matches it (it is no Argon2 hash).
-NO_PASSWORD = "!"
-
 # Compared against when the phone is unknown, so a miss costs as long as a wrong password.
 DUMMY_HASH = hash_password_sync("not-a-real-password")

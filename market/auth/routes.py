@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.areas.service import get_area
 from market.auth import service
 from market.auth.access import ActorRequest, client_address, requires, requires_manager
 from market.auth.models import AttemptKind, Role, User
@@ -15,12 +16,15 @@ from market.auth.schemas import (
     FailedAttemptRead,
     LoginRequest,
     PasswordChange,
+    PasswordReset,
+    RolesWrite,
     TokenResponse,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 from market.auth.tokens import issue_token
-from market.fields import NO_NUL, PathId
+from market.fields import NO_NUL, PathId, query_id
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 
@@ -118,11 +122,21 @@ class AuthController(Controller):
         q: Annotated[
             str | None, QueryParameter(max_length=50, pattern=NO_NUL, description="Part of a name or phone")
         ] = None,
+        area_id: query_id("Only people living in this area (and the areas inside it)") = None,
+        active: Annotated[bool | None, QueryParameter(description="Only active, or only deactivated")] = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[UserRead]:
+        area_code = (await get_area(session, area_id)).code if area_id is not None else None
         users, total = await service.list_users(
-            session, request.user, role=role, query=q, limit=limit, offset=offset
+            session,
+            request.user,
+            role=role,
+            query=q,
+            limit=limit,
+            offset=offset,
+            area_code=area_code,
+            active=active,
         )
         return Page(items=[service.user_read(u) for u in users], total=total, limit=limit, offset=offset)
 
@@ -134,6 +148,70 @@ class AuthController(Controller):
         session: NamedDependency[AsyncSession],
     ) -> UserRead:
         return service.user_read(await service.get_visible_user(session, request.user, user_id))
+
+    @patch(
+        "/users/{user_id:int}",
+        summary="Correct a person's name, phone or home area (people living in your area, below your role)",
+        guards=[requires_manager],
+    )
+    async def update_user(
+        self,
+        request: ActorRequest,
+        user_id: PathId,
+        data: JSONBody[UserUpdate],
+        session: NamedDependency[AsyncSession],
+    ) -> UserRead:
+        return service.user_read(await service.update_user(session, request.user, user_id, data))
+
+    @put(
+        "/users/{user_id:int}/roles",
+        summary="Set a person's roles: each one added or withdrawn must be below your own",
+        guards=[requires_manager],
+    )
+    async def set_roles(
+        self,
+        request: ActorRequest,
+        user_id: PathId,
+        data: JSONBody[RolesWrite],
+        session: NamedDependency[AsyncSession],
+    ) -> UserRead:
+        return service.user_read(await service.set_roles(session, request.user, user_id, data.roles))
+
+    @post(
+        "/users/{user_id:int}/deactivate",
+        summary="Deactivate a person: they cannot log in, and every token of theirs ends at once",
+        guards=[requires_manager],
+        status_code=200,
+    )
+    async def deactivate(
+        self, request: ActorRequest, user_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> UserRead:
+        return service.user_read(await service.set_active(session, request.user, user_id, False))
+
+    @post(
+        "/users/{user_id:int}/reactivate",
+        summary="Reactivate a deactivated person",
+        guards=[requires_manager],
+        status_code=200,
+    )
+    async def reactivate(
+        self, request: ActorRequest, user_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> UserRead:
+        return service.user_read(await service.set_active(session, request.user, user_id, True))
+
+    @post(
+        "/users/{user_id:int}/password-reset",
+        summary="A one-time password, shown once; the person must choose their own at their next login",
+        guards=[requires_manager],
+        status_code=200,
+    )
+    async def reset_password(
+        self, request: ActorRequest, user_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> Response[PasswordReset]:
+        user, one_time = await service.reset_password(session, request.user, user_id)
+        body = PasswordReset(user=service.user_read(user), one_time_password=one_time)
+        # A credential: no cache keeps it (market/unit_of_work.py stores no-store answers for no replay).
+        return Response(body, headers={"Cache-Control": "no-store"})
 
 
 def _token_response(settings: Settings, user: User, now: datetime) -> Response[TokenResponse]:

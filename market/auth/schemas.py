@@ -32,6 +32,12 @@ class UserRead(msgspec.Struct):
     area_name: str | None
     is_active: bool
     created_at: datetime
+    # False for people imported or registered for someone, until a reset gives them one.
+    has_password: bool = True
+    # After a password reset, until the person chooses a new one.
+    must_change_password: bool = False
+    # A sign-up waiting for approval ("pending") or turned down ("refused").
+    approval: str | None = None
 
 
 class TokenResponse(msgspec.Struct):
@@ -61,11 +67,33 @@ class FailedAttemptRead(msgspec.Struct):
     client: str | None
 
 
+Roles = Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
+
+
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
     name: PersonName
-    # None: an account that cannot log in until it is given a password (a resident without a
-    # smartphone, registered by a grid worker so that orders can be entered for them).
-    password: Password | None
-    roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
+    # Without one the person cannot log in until a manager resets it (they are told it then).
+    password: Password | None = None
+    roles: Roles = msgspec.field(default_factory=lambda: [Role.resident])
     area_id: Id | None = None
+
+
+class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """What a manager corrects about a person; fields left out stay as they are."""
+
+    phone: Phone | None = None
+    name: PersonName | None = None
+    area_id: Id | None = None
+
+
+class RolesWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """Every role the person is to hold: those added and those withdrawn must be the caller's to give."""
+
+    roles: Roles
+
+
+class PasswordReset(msgspec.Struct):
+    user: UserRead
+    # Shown once: the person logs in with it and must choose their own at once.
+    one_time_password: str

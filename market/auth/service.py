@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,8 +14,8 @@ from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
-from market.auth.passwords import DUMMY_HASH, NO_PASSWORD, hash_password, verify_password
-from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead
+from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from market.settings import Settings
 
@@ -30,6 +31,9 @@ def user_read(user: User) -> UserRead:
         area_name=user.area.name if user.area else None,
         is_active=user.is_active,
         created_at=user.created_at,
+        has_password=user.password_hash is not None,
+        must_change_password=user.must_change_password,
+        approval=user.approval,
     )
 
 
@@ -45,7 +49,14 @@ def actor_of(user: User) -> Actor:
         roles=frozenset(user.roles),
         area_id=user.area_id,
         area_code=user.area.code if user.area else "",
+        restriction=restriction_of(user),
     )
+
+
+def restriction_of(user: User) -> str | None:
+    if user.approval is not None:
+        return f"approval_{user.approval}"
+    return "password_change_required" if user.must_change_password else None
 
 
 async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
@@ -99,8 +110,10 @@ async def _checked_password(
             client=client,
         )
     # An unknown phone costs as long as a wrong password.
-    matches = await verify_password(user.password_hash if user else DUMMY_HASH, password)
-    if not matches or user is None or not user.is_active:
+    # People imported or registered for someone have no password yet: never a match.
+    stored = user.password_hash if user is not None else None
+    matches = await verify_password(stored or DUMMY_HASH, password)
+    if not matches or user is None or stored is None or not user.is_active:
         return None
     async with session_maker() as session, session.begin():
         await session.execute(delete(FailedAttempt).where(FailedAttempt.id == attempt.id))
@@ -141,7 +154,7 @@ async def change_password(
         changed = await session.execute(
             update(User)
             .where(User.id == user.id, User.password_hash == user.password_hash, User.is_active)
-            .values(password_hash=new_hash, token_version=_NEXT_TOKEN_VERSION)
+            .values(password_hash=new_hash, must_change_password=False, token_version=_NEXT_TOKEN_VERSION)
         )
         if changed.rowcount != 1:
             raise InvalidInput("The current password is not right.", code="wrong_current_password")
@@ -161,6 +174,110 @@ async def deactivate(session: AsyncSession, user_id: int) -> User:
     return await get_user(session, user_id)
 
 
+def check_grantable(actor: Actor, roles: set[Role]) -> None:
+    """Nobody gives (or withdraws) a role at or above their own, except administrators."""
+    too_high = sorted(r for r in roles if ROLE_RANK[r] >= actor.rank and not actor.is_admin)
+    if too_high:
+        raise Forbidden("You cannot give these roles: " + ", ".join(too_high), code="role_not_grantable")
+
+
+def may_manage_person(actor: Actor, user: User) -> bool:
+    """Managers change the people who live in their area and hold only roles below theirs;
+    administrators change everyone."""
+    if actor.is_admin:
+        return True
+    return (
+        user.area is not None
+        and actor.manages(user.area.code)
+        and all(ROLE_RANK[r] < actor.rank for r in user.roles)
+    )
+
+
+async def managed_person(
+    session: AsyncSession, actor: Actor, user_id: int, *, not_self: bool = False
+) -> User:
+    """A person the actor may change; one they cannot see does not exist for them."""
+    user = await get_visible_user(session, actor, user_id)
+    if not_self and user.id == actor.id:
+        raise Forbidden("You cannot do this to your own account.", code="not_on_yourself")
+    if not may_manage_person(actor, user):
+        raise Forbidden("This person is outside what you manage.", code="outside_your_area")
+    return user
+
+
+async def _home_area(session: AsyncSession, actor: Actor, area_id: int) -> Area:
+    area = await get_area(session, area_id)
+    if not actor.manages(area.code):
+        raise Forbidden("You can only place people inside your own area.", code="outside_your_area")
+    return area
+
+
+async def update_user(session: AsyncSession, actor: Actor, user_id: int, data: UserUpdate) -> User:
+    user = await managed_person(session, actor, user_id)
+    if data.area_id is not None and data.area_id != user.area_id:
+        if user.id == actor.id and not actor.is_admin:
+            raise Forbidden("You cannot move yourself out of your area.", code="not_on_yourself")
+        user.area_id = (await _home_area(session, actor, data.area_id)).id
+    if data.name is not None:
+        user.name = data.name.strip()
+    if data.phone is not None and data.phone != user.phone:
+        if await session.scalar(select(func.count()).where(User.phone == data.phone)):
+            raise Conflict("An account with this phone number already exists.", code="phone_taken")
+        user.phone = data.phone
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise Conflict("An account with this phone number already exists.", code="phone_taken") from error
+    return await get_user(session, user.id)
+
+
+async def set_roles(session: AsyncSession, actor: Actor, user_id: int, roles: list[Role]) -> User:
+    """Give the person exactly `roles`: what is added and what is withdrawn must be the actor's to give,
+    and nobody withdraws their own administrator role."""
+    user = await managed_person(session, actor, user_id)
+    wanted, held = set(roles), set(user.roles)
+    if user.id == actor.id and Role.admin in held - wanted:
+        raise Forbidden("You cannot withdraw your own administrator role.", code="not_on_yourself")
+    check_grantable(actor, wanted ^ held)
+    if user.area_id is None and wanted != {Role.admin}:
+        raise InvalidInput("Every account except an administrator's needs a home area.", code="area_required")
+    await session.execute(delete(UserRole).where(UserRole.user_id == user.id, UserRole.role.not_in(wanted)))
+    session.add_all(UserRole(user_id=user.id, role=r) for r in sorted(wanted - held))
+    await session.flush()
+    return await get_user(session, user.id)
+
+
+async def set_active(session: AsyncSession, actor: Actor, user_id: int, active: bool) -> User:
+    """Deactivate (which ends every token at once) or reactivate a person; never oneself."""
+    user = await managed_person(session, actor, user_id, not_self=True)
+    if not active:
+        return await deactivate(session, user.id)
+    await session.execute(update(User).where(User.id == user.id).values(is_active=True))
+    return await get_user(session, user.id)
+
+
+# Letters and digits nobody confuses when reading them out (no 0/O, 1/l/I).
+_OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+OTP_LENGTH = 10
+
+
+async def reset_password(session: AsyncSession, actor: Actor, user_id: int) -> tuple[User, str]:
+    """A one-time password for the person, shown once: their tokens end, and after logging in with it
+    they must choose their own before doing anything else."""
+    user = await managed_person(session, actor, user_id, not_self=True)
+    one_time = "".join(secrets.choice(_OTP_ALPHABET) for _ in range(OTP_LENGTH))
+    await session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            password_hash=await hash_password(one_time),
+            must_change_password=True,
+            token_version=_NEXT_TOKEN_VERSION,
+        )
+    )
+    return await get_user(session, user.id), one_time
+
+
 async def create_user(session: AsyncSession, actor: Actor | None, data: UserCreate, now: datetime) -> User:
     """Create an account. `actor` is None only for the command line's first administrator."""
     roles = sorted(set(data.roles))
@@ -170,15 +287,13 @@ async def create_user(session: AsyncSession, actor: Actor | None, data: UserCrea
     if actor is not None:
         if area is None or not actor.manages(area.code):
             raise Forbidden("You can only create accounts inside your own area.", code="outside_your_area")
-        too_high = [r for r in roles if ROLE_RANK[r] >= actor.rank and not actor.is_admin]
-        if too_high:
-            raise Forbidden("You cannot give these roles: " + ", ".join(too_high), code="role_not_grantable")
+        check_grantable(actor, set(roles))
     if await session.scalar(select(func.count()).where(User.phone == data.phone)):
         raise Conflict("An account with this phone number already exists.", code="phone_taken")
     user = User(
         phone=data.phone,
         name=data.name.strip(),
-        password_hash=await hash_password(data.password) if data.password is not None else NO_PASSWORD,
+        password_hash=await hash_password(data.password) if data.password is not None else None,
         area_id=area.id if area else None,
         is_active=True,
         created_at=now,
@@ -234,11 +349,25 @@ async def get_visible_user(session: AsyncSession, actor: Actor, user_id: int) ->
 
 
 async def list_users(
-    session: AsyncSession, actor: Actor, *, role: Role | None, query: str | None, limit: int, offset: int
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    role: Role | None,
+    query: str | None,
+    limit: int,
+    offset: int,
+    area_code: str | None = None,
+    active: bool | None = None,
 ) -> tuple[list[User], int]:
+    """People living in the actor's area (everyone, for administrators), found by role, by part of a
+    name or phone, by the area they live in (`area_code`: its subtree), active or not."""
     stmt = select(User).outerjoin(User.area)
     if not actor.is_admin:
         stmt = stmt.where(Area.code.startswith(actor.area_code, autoescape=True))
+    if area_code:
+        stmt = stmt.where(Area.code.startswith(area_code, autoescape=True))
+    if active is not None:
+        stmt = stmt.where(User.is_active == active)
     if role is not None:
         stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     if query:

@@ -23,6 +23,7 @@ from market.web.text import (
     domain,
     errors,
     phone_profile,
+    people,
     phone_resident,
     phone_volunteer,
 )
@@ -61,6 +62,7 @@ CATALOGUE = _merge(
     desk_home,
     phone_profile,
     desk_setup,
+    people,
 )
 
 

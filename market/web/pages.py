@@ -37,7 +37,7 @@ from litestar.status_codes import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel, code_length
-from market.auth.access import Actor
+from market.auth.access import RESTRICTIONS, Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
 from market.errors import Busy, MarketError, as_problem, lost_a_race
@@ -75,6 +75,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.my_orders", "/r/orders"), frozenset({Role.resident})),
     (Section("nav.new_order", "/r/orders/new"), frozenset({Role.resident})),
     (Section("nav.wishes", "/r/wishes"), frozenset({Role.resident, Role.volunteer})),
+    (Section("nav.volunteer_apply", "/r/volunteer"), frozenset({Role.resident})),
     (Section("nav.offers", "/v/offers"), frozenset({Role.volunteer})),
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
     (Section("nav.points", "/v/points"), frozenset({Role.volunteer})),
@@ -96,6 +97,8 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
         frozenset({Role.community_manager, Role.street_admin}),
     ),
     (Section("nav.categories", "/desk/categories"), frozenset()),
+    (Section("nav.people", "/desk/people"), MANAGER_ROLES),
+    (Section("nav.approvals", "/desk/approvals"), MANAGER_ROLES),
 ]
 
 # Where each role lands after logging in, the first role a person holds deciding: the desk's
@@ -122,7 +125,10 @@ def current_section(found: list[Section], path: str) -> Section | None:
 
 
 def home_path(actor: Actor) -> str:
-    """Where a person lands after logging in (see `_HOMES`)."""
+    """Where a person lands after logging in (see `_HOMES`), or, for a person who must settle
+    something first, the page that settles it."""
+    if actor.restriction is not None:
+        return RESTRICTIONS[actor.restriction]
     for roles, path in _HOMES:
         if actor.is_admin or not actor.roles.isdisjoint(roles):
             return path
@@ -444,7 +450,11 @@ def _on_not_authenticated(request: Request, _error: NotAuthorizedException) -> R
     return Redirect(url(LOGIN_PATH, next=target), status_code=303)
 
 
-def _on_http_error(request: Request, error: HTTPException) -> Template:
+def _on_http_error(request: Request, error: HTTPException) -> Template | Redirect:
+    code = getattr(error, "code", None)
+    if code in RESTRICTIONS:
+        # A person who must change their password, or whose sign-up waits, goes where that is settled.
+        return Redirect(RESTRICTIONS[code], status_code=303)
     return _error_page(request, error)
 
 

@@ -31,6 +31,7 @@ from market.web import (
     desk_home,
     desk_ledger,
     desk_orders,
+    desk_people,
     desk_projects,
     desk_setup,
     desk_units,
@@ -57,7 +58,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 
@@ -77,6 +78,10 @@ def _log_in(response: Redirect, settings: Settings, user: User, now: datetime) -
         )
     )
     return response
+
+
+# Signing up logs the new resident in as logging in does.
+log_in = _log_in
 
 
 class SessionPages(Controller):
@@ -192,6 +197,7 @@ def web_router() -> Router:
             *desk_failed_attempts.CONTROLLERS,
             *desk_areas.CONTROLLERS,
             *desk_setup.CONTROLLERS,
+            *desk_people.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",

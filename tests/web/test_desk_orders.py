@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import User
-from market.auth.passwords import NO_PASSWORD
 from market.orders.models import Order
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
@@ -61,7 +60,7 @@ async def test_register_without_a_password_then_enter_by_phone(
     resident_id = int(re.search(r"resident=(\d+)", response.headers["location"])[1])
     async with session_maker() as session:
         user = await session.get(User, resident_id)
-        assert user.password_hash == NO_PASSWORD and user.name == "Granny Wang"
+        assert user.password_hash is None and user.name == "Granny Wang"
     page = await browser.get(response.headers["location"])
     assert 'name="entry_key"' in page.text and 'id="enter-order-button"' in page.text
 
