@@ -22,8 +22,8 @@ from market.web.text import (
     desk_units,
     domain,
     errors,
-    phone_profile,
     people,
+    phone_profile,
     phone_resident,
     phone_volunteer,
 )

@@ -219,20 +219,4 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.approval_refused": ("您的注册没有通过。", "Your sign-up was not approved."),
     "error.password_change_required": ("请先设置您自己的密码。", "Choose your own password first."),
     "error.request_too_large": ("文件太大了。", "The file is too large."),
-    "error.http_413": ("上传的文件太大了（最大 5 MB）。", "The upload is too large (5 MB at most)."),
-    # The spreadsheet reader's refusals (market/imports.py).
-    "error.file_empty": ("文件是空的，请选择要上传的文件。", "The file is empty; choose the file to upload."),
-    "error.file_too_large": ("文件太大了（最大 5 MB）。", "The file is too large (5 MB at most)."),
-    "error.not_a_spreadsheet": (
-        "这不是 Excel（.xlsx）或 CSV 文件。",
-        "This is not an Excel (.xlsx) or CSV file.",
-    ),
-    "error.columns_missing": (
-        "文件缺少必填的列，请用模板。",
-        "The file lacks required columns; start from the template.",
-    ),
-    "error.too_many_rows": (
-        "文件行数太多（最多 20000 行）。",
-        "The file has too many rows (20,000 at most).",
-    ),
 }
