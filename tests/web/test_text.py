@@ -12,6 +12,7 @@ import pytest
 
 import market
 from market.areas.models import AreaLevel
+from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
 from market.dispatch.models import PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
@@ -52,8 +53,12 @@ SOURCE = Path(market.__file__).parent
 # `code="…"` in a call and `default_code = "…"` on an error class; `\b` leaves out `area_code="…"`.
 LITERAL_CODE = re.compile(r"""\b(?:code=|default_code\s*=\s*)(["'])([a-z_]+)\1""")
 # Where a refusal's code is not written out: the ledger turns an engine result, or the authority's
-# refusal, into the code.
-DYNAMIC_CODE_SITES = {("ledger/service.py", "refuse"), ("ledger/service.py", "_authorise")}
+# refusal, into the code; a restricted person is refused with their restriction.
+DYNAMIC_CODE_SITES = {
+    ("ledger/service.py", "refuse"),
+    ("ledger/service.py", "_authorise"),
+    ("auth/access.py", "restricted"),
+}
 
 
 def _sources() -> dict[str, str]:
@@ -101,7 +106,12 @@ def _dynamic_code_sites() -> set[tuple[str, str]]:
 
 
 def _refusal_codes() -> set[str]:
-    return _literal_codes() | {r.value for r in Result if r not in SUCCESS} | {r.value for r in Refusal}
+    return (
+        _literal_codes()
+        | {r.value for r in Result if r not in SUCCESS}
+        | {r.value for r in Refusal}
+        | set(RESTRICTIONS)
+    )
 
 
 def test_the_scan_finds_the_refusal_codes() -> None:
