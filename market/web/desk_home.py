@@ -17,6 +17,7 @@ from market.auth.access import Actor, ActorRequest, requires_manager
 from market.ledger import service as ledger
 from market.ledger.models import OwedStatus
 from market.orders import service as orders
+from market.people import service as people
 from market.projects import service as projects
 from market.settings import Settings
 from market.web.pages import page, url
@@ -28,12 +29,6 @@ LOW_POOL_POINTS = 1000
 APPROVALS_PATH = "/desk/approvals"
 
 
-async def approvals_waiting(session: AsyncSession, actor: Actor) -> int | None:
-    """How many approvals wait for the actor (sign-ups, volunteer applications): the overview's slot
-    for them. None: approvals are not part of this install yet, and the tile is not shown."""
-    return None
-
-
 async def overview(session: AsyncSession, actor: Actor, now: datetime, settings: Settings) -> dict[str, Any]:
     counts = await orders.board_counts(session, actor, actor.area_code, now, settings)
     _, _, owed = await ledger.list_owed(session, actor, OwedStatus.owed, 1, 0)
@@ -43,7 +38,7 @@ async def overview(session: AsyncSession, actor: Actor, now: datetime, settings:
         ("waiting", counts["waiting"], url(board, area_id=actor.area_id, section="waiting")),
         ("late", counts["late"], url(board, area_id=actor.area_id, section="late")),
         ("escalated", counts["escalated"], url(board, area_id=actor.area_id, section="escalated")),
-        ("approvals", await approvals_waiting(session, actor), APPROVALS_PATH),
+        ("approvals", await people.pending_approvals_count(session, actor), APPROVALS_PATH),
         ("commitments", await projects.commitments_to_confirm(session, actor), "/desk/projects"),
         ("owed", owed, url("/desk/ledger/owed", status="owed")),
         ("low_pools", len(pools), url("/desk/ledger", kind="community_pool")),

@@ -43,20 +43,18 @@ async def test_the_numbers_count_the_area_and_link_to_their_page(
     assert 'id="tile-waiting" data-count="3"' in html
 
 
-async def test_the_approvals_slot_shows_once_filled(
-    browser: Browser, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from market.web import desk_home
-
+async def test_the_approvals_tile_counts_the_sign_ups_waiting(browser: Browser) -> None:
     browser.login("manager", "en")
-    assert 'id="tile-approvals"' not in (await browser.get("/desk")).text
-
-    async def four(*_args: object) -> int:
-        return 4
-
-    monkeypatch.setattr(desk_home, "approvals_waiting", four)
+    assert 'id="tile-approvals" data-count="0" href="/desk/approvals"' in (await browser.get("/desk")).text
+    body = {
+        "phone": "13612340001",
+        "name": "New Neighbour",
+        "password": "my-password-1",
+        "area_id": browser.world.areas["c1_building"].id,
+    }
+    assert (await browser.client.post("/api/signup", json=body)).status_code == 201
     html = (await browser.get("/desk")).text
-    assert 'id="tile-approvals" data-count="4" href="/desk/approvals"' in html
+    assert 'id="tile-approvals" data-count="1" href="/desk/approvals"' in html
 
 
 @pytest.mark.parametrize("who", ["resident", "volunteer", "unit_admin"])
