@@ -10,7 +10,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.auth.tokens import TOKEN_COOKIE
+from market.auth import passwords
+from market.auth.tokens import DEVICE_COOKIE, TOKEN_COOKIE, read_device_token
 from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
@@ -202,3 +203,25 @@ async def test_the_counter_waits_after_ten_wrong_codes_even_for_the_right_one(
 
     assert r.status_code == 303, r.text
     assert (await redemption(client, world, shop.redemption["id"]))["status"] == "fulfilled"
+
+
+async def test_the_login_page_remembers_the_device_past_a_strangers_guesses_and_logging_out(
+    browser: Browser, client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        passwords, "_verify", lambda hashed, typed: hashed != passwords.DUMMY_HASH and typed == PASSWORD
+    )
+    await logged_in(browser)
+    device = browser.client.cookies[DEVICE_COOKIE]
+    assert read_device_token(browser.world.settings, device, browser.world.clock()) is not None
+    await browser.post("/logout")
+    assert browser.client.cookies[DEVICE_COOKIE] == device, "logging out forgets the login, not the device"
+    # A stranger, from this browser's address too, guesses the resident's password over and over.
+    for _ in range(browser.world.settings.login_account_free_failures):
+        await client.post("/api/auth/login", json={"phone": RESIDENT, "password": "guess-guess"})
+    r = await client.post("/api/auth/login", json={"phone": RESIDENT, "password": PASSWORD})
+    assert r.status_code == 429, "without the device cookie, even the right password waits"
+
+    await logged_in(browser)
+
+    assert browser.client.cookies[DEVICE_COOKIE] != device, "every login hands out a fresh one"
