@@ -506,15 +506,23 @@ async def test_a_device_token_of_another_account_or_forged_gives_nothing(
 
 
 async def test_failures_record_a_devices_hash_never_its_token(
-    address: Address, world: World, session_maker: async_sessionmaker[AsyncSession]
+    address: Address, world: World, client: AsyncTestClient, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with address("192.0.2.8") as owner:
         device = (await login(owner, RESIDENT, PASSWORD)).json()["device_token"]
         assert (await login(owner, RESIDENT, "typing-slip", device)).status_code == 401
+        assert (await login(owner, RESIDENT, "typing-slip")).status_code == 401
     async with session_maker() as session:
-        recorded = (await session.scalars(select(FailedAttempt))).one()
-    assert recorded.device == hashlib.sha256(device.encode()).hexdigest()
-    assert device not in {recorded.device, recorded.client, recorded.account}
+        recorded = list(await session.scalars(select(FailedAttempt).order_by(FailedAttempt.id)))
+    assert [r.device for r in recorded] == [hashlib.sha256(device.encode()).hexdigest(), None]
+    assert all(device not in (r.device, r.client, r.account) for r in recorded)
+
+    async with address("192.0.2.8") as owner:
+        assert (await login(owner, RESIDENT, PASSWORD, device)).status_code == 200
+
+    # Administrators see which failures came from a known device, and which a success vouched for.
+    seen = (await client.get("/api/admin/failed-attempts", headers=world.auth("admin"))).json()
+    assert [(a["known_device"], a["cleared"]) for a in seen["items"]] == [(False, False), (True, True)]
 
 
 def test_the_window_must_keep_the_longest_wait() -> None:

@@ -79,6 +79,11 @@ class FailedAttemptRead(msgspec.Struct):
     actor_id: int | None
     actor_name: str | None
     client: str | None
+    # A login: made with a valid device token for the account (a device that logged in before).
+    known_device: bool
+    # A later success (same account from the same address or device; the same person's code at the
+    # same counter) vouched for it: most likely a typing slip. It no longer slows anyone down.
+    cleared: bool
 
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):

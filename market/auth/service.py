@@ -303,6 +303,8 @@ async def list_failed_attempts(
             actor_id=r.actor_id,
             actor_name=names.get(r.actor_id) if r.actor_id else None,
             client=r.client,
+            known_device=r.device is not None,
+            cleared=r.cleared_at is not None,
         )
         for r in rows
     ], total

@@ -222,6 +222,12 @@ async def test_the_login_page_remembers_the_device_past_a_strangers_guesses_and_
     r = await client.post("/api/auth/login", json={"phone": RESIDENT, "password": PASSWORD})
     assert r.status_code == 429, "without the device cookie, even the right password waits"
 
+    assert (await browser.post("/login", {"phone": RESIDENT, "password": "typing-slip"})).status_code == 401
     await logged_in(browser)
 
     assert browser.client.cookies[DEVICE_COOKIE] != device, "every login hands out a fresh one"
+    # Administrators see the one slip made from the known device, which the success then cleared.
+    browser.login("admin", "en")
+    desk = (await browser.get("/desk/failed-attempts?kind=login")).text
+    assert desk.count(" · " + translate("en", "failed.known_device")) == 1
+    assert desk.count(translate("en", "failed.cleared") + "</span>") == 1
