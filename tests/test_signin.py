@@ -426,6 +426,12 @@ async def test_a_strangers_guesses_from_many_addresses_never_stop_the_owners_dev
     assert r.status_code == 200, r.text
     fresh = r.json()["device_token"]
     assert fresh != device and read_device_token(world.settings, fresh, clock()) is not None
+    # Typing the password again to change it is held to the same limits.
+    change = {"current_password": PASSWORD, "new_password": "a-new-secret-9"}
+    headers = bearer(r.json()["access_token"])
+    refused(await client.post("/api/auth/password", json=change, headers=headers))
+    r = await client.post("/api/auth/password", json={**change, "device_token": fresh}, headers=headers)
+    assert r.status_code == 200, r.text
     # Administrators see every guess that was tried (those past the account's limit were refused
     # untried, and are no failures).
     seen = await client.get("/api/admin/failed-attempts", headers=bearer(r.json()["access_token"]))
