@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import passwords
+from market.auth.models import FailedAttempt
 from market.auth.tokens import DEVICE_COOKIE, TOKEN_COOKIE, read_device_token
 from market.clock import FrozenClock
 from market.web.i18n import translate
@@ -203,6 +205,11 @@ async def test_the_counter_waits_after_ten_wrong_codes_even_for_the_right_one(
 
     assert r.status_code == 303, r.text
     assert (await redemption(client, world, shop.redemption["id"]))["status"] == "fulfilled"
+    async with session_maker() as session:
+        slips = list(await session.scalars(select(FailedAttempt.cleared_at)))
+    assert len(slips) == world.settings.pickup_free_failures and None not in slips, (
+        "the right code clears them"
+    )
 
 
 async def test_the_login_page_remembers_the_device_past_a_strangers_guesses_and_logging_out(
