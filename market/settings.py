@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
@@ -67,16 +68,24 @@ class Settings:
     secret_key: str = ""
     token_hours: int = 12
     # Failed attempts (logins, pickup codes) are throttled, never locked (see market/auth/throttle.py):
-    # each limit lets `free` failures within the window pass, then every further attempt waits
-    # first_wait·2^(failures−free) seconds after the last failure, at most `max_wait`.
-    throttle_window_minutes: int = 10
+    # each limit lets `free` failures pass, then every further attempt waits
+    # first_wait·2^(failures−free) seconds after the last failure, at most `max_wait`. A failure
+    # counts until a success clears it (the same account from the same address or device) or until
+    # it is older than the window, which must be long enough that guessing on keeps the longest wait.
+    throttle_window_minutes: int = 24 * 60
     throttle_first_wait_seconds: int = 60
     throttle_max_wait_seconds: int = 900
-    # Logins: per account from one client address; per client address across accounts (spraying);
-    # per account across addresses, high enough that no single stranger can slow its owner down.
+    # Logins from a device that has logged in to the account before (it sends the device token it
+    # was given) are held only to that device's own failures: no stranger can slow the owner there.
+    login_device_free_failures: int = 10
+    # Logins without one: per account from one client address; per client address across accounts
+    # (spraying); per account across addresses (a guesser with many addresses). A stranger can make
+    # the owner's new devices wait (never past max_wait once the guessing stops), not the known ones.
     login_free_failures: int = 5
     login_client_free_failures: int = 20
-    login_account_free_failures: int = 100
+    login_account_free_failures: int = 50
+    # How long a device token (the pages' device cookie, or the one API clients keep) is valid.
+    device_token_days: int = 180
     # Pickup codes: wrong codes per person, and per counter (everyone trying codes at one counter).
     pickup_free_failures: int = 10
     pickup_counter_free_failures: int = 30
@@ -144,6 +153,9 @@ class Settings:
             throttle_max_wait_seconds=int(
                 env.get("MARKET_THROTTLE_MAX_WAIT_SECONDS", defaults.throttle_max_wait_seconds)
             ),
+            login_device_free_failures=int(
+                env.get("MARKET_LOGIN_DEVICE_FREE_FAILURES", defaults.login_device_free_failures)
+            ),
             login_free_failures=int(env.get("MARKET_LOGIN_FREE_FAILURES", defaults.login_free_failures)),
             login_client_free_failures=int(
                 env.get("MARKET_LOGIN_CLIENT_FREE_FAILURES", defaults.login_client_free_failures)
@@ -151,6 +163,7 @@ class Settings:
             login_account_free_failures=int(
                 env.get("MARKET_LOGIN_ACCOUNT_FREE_FAILURES", defaults.login_account_free_failures)
             ),
+            device_token_days=int(env.get("MARKET_DEVICE_TOKEN_DAYS", defaults.device_token_days)),
             pickup_free_failures=int(env.get("MARKET_PICKUP_FREE_FAILURES", defaults.pickup_free_failures)),
             pickup_counter_free_failures=int(
                 env.get("MARKET_PICKUP_COUNTER_FREE_FAILURES", defaults.pickup_counter_free_failures)
@@ -223,6 +236,7 @@ class Settings:
                 " and at most MARKET_THROTTLE_MAX_WAIT_SECONDS"
             )
         free = (
+            self.login_device_free_failures,
             self.login_free_failures,
             self.login_client_free_failures,
             self.login_account_free_failures,
@@ -234,8 +248,17 @@ class Settings:
             raise SettingsError(
                 "MARKET_THROTTLE_WINDOW_MINUTES and every MARKET_*_FREE_FAILURES must be at least 1"
             )
+        steps = math.ceil(math.log2(self.throttle_max_wait_seconds / self.throttle_first_wait_seconds))
+        if self.throttle_window_minutes * 60 < (max(free) + steps) * self.throttle_max_wait_seconds:
+            # Failures made one per longest wait must stay enough to keep that wait, or it shrinks back.
+            raise SettingsError(
+                "MARKET_THROTTLE_WINDOW_MINUTES must cover (the largest MARKET_*_FREE_FAILURES + the"
+                " doublings from the first wait to the longest) × MARKET_THROTTLE_MAX_WAIT_SECONDS"
+            )
+        if self.device_token_days < 1:
+            raise SettingsError("MARKET_DEVICE_TOKEN_DAYS must be at least 1")
         if self.login_account_free_failures <= self.login_client_free_failures:
-            # One address alone must never be able to slow an account's owner down.
+            # An address guessing at one account is slowed by its own limits long before this one.
             raise SettingsError(
                 "MARKET_LOGIN_ACCOUNT_FREE_FAILURES must be above MARKET_LOGIN_CLIENT_FREE_FAILURES"
             )

@@ -1,10 +1,12 @@
-"""Signing in: failed logins slow further attempts down (never a lock anyone can set off), are
-recorded for administrators, passwords change, tokens end, and a password is never checked while
-the database's write lock is held."""
+"""Signing in: failed logins slow further attempts down (never a lock anyone can set off), with
+growing waits that reach their longest; a device that has logged in before is held only to its own
+failures (OWASP's device cookies); failures are recorded for administrators, passwords change,
+tokens end, and a password is never checked while the database's write lock is held."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.auth import passwords
 from market.auth.models import AttemptKind, FailedAttempt, User
 from market.auth.service import deactivate
+from market.auth.tokens import read_device_token
 from market.clock import FrozenClock
 from market.scheduler import jobs, run_job
 from market.settings import Settings, SettingsError
@@ -48,8 +51,21 @@ def address(app: Litestar, client: AsyncTestClient) -> Address:
     return calling_from
 
 
-async def login(caller: httpx.AsyncClient | AsyncTestClient, phone: str, password: str) -> httpx.Response:
-    return await caller.post("/api/auth/login", json={"phone": phone, "password": password})
+async def login(
+    caller: httpx.AsyncClient | AsyncTestClient, phone: str, password: str, device: str | None = None
+) -> httpx.Response:
+    body = {"phone": phone, "password": password}
+    return await caller.post(
+        "/api/auth/login", json=body if device is None else {**body, "device_token": device}
+    )
+
+
+@pytest.fixture
+def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 takes half a second a check: tests that guess hundreds of times check PASSWORD only."""
+    monkeypatch.setattr(
+        passwords, "_verify", lambda hashed, typed: hashed != passwords.DUMMY_HASH and typed == PASSWORD
+    )
 
 
 def refused(r: httpx.Response) -> int:
@@ -346,3 +362,176 @@ async def test_concurrent_wrong_logins_neither_hold_up_reads_nor_fail(
     # Before, a read waited for the hashing logins ahead of it to give the write lock back, and
     # logins waiting longer than SQLite's busy timeout failed with 500 "database is locked".
     assert max(seconds for _, seconds in reads) < HASHING_SECONDS
+
+
+# ---------------------------------------------------------------- growing waits, device tokens
+
+
+async def guess_as_fast_as_let(
+    caller: httpx.AsyncClient, clock: FrozenClock, phone: str, until: timedelta, device: str | None = None
+) -> list[int]:
+    """Wrong passwords, each as soon as the last wait is over, for `until`: the waits named."""
+    waits, start = [], clock()
+    while clock() - start < until:
+        r = await login(caller, phone, "guess-guess", device)
+        if r.status_code != 401:
+            waits.append(refused(r))
+            clock.advance(timedelta(seconds=waits[-1]))
+    return waits
+
+
+async def test_the_wait_grows_to_its_longest_and_stays_there_while_guessing_goes_on(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None
+) -> None:
+    settings = world.settings
+    async with address("203.0.113.5") as stranger:
+        waits = await guess_as_fast_as_let(stranger, clock, RESIDENT, timedelta(hours=6))
+    # Before, failures fell out of a ten-minute window before the wait could grow: 60, 120, 240,
+    # 480, then 60 again, for ever; the longest wait was never reached.
+    first, longest = settings.throttle_first_wait_seconds, settings.throttle_max_wait_seconds
+    assert waits[:5] == [first, 2 * first, 4 * first, 8 * first, longest]
+    assert set(waits[5:]) == {longest} and len(waits) > 20
+
+
+async def test_the_owners_success_clears_their_own_typing_slips(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None
+) -> None:
+    async with address("192.0.2.8") as owner:
+        for _ in range(2):
+            for _ in range(world.settings.login_free_failures):
+                assert (await login(owner, RESIDENT, "typing-slip")).status_code == 401
+            clock.advance(timedelta(seconds=refused(await login(owner, RESIDENT, PASSWORD))))
+            # After waiting once, the right password gets in, and the slips stop counting.
+            assert (await login(owner, RESIDENT, PASSWORD)).status_code == 200
+
+
+async def test_a_strangers_guesses_from_many_addresses_never_stop_the_owners_device(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None, client: AsyncTestClient
+) -> None:
+    # The administrator logs in at the community centre, whose addresses everyone there shares.
+    async with address("100.64.0.1") as centre:
+        device = (await login(centre, ADMIN, PASSWORD)).json()["device_token"]
+        # Someone at the centre tries a few passwords on many accounts: the address now waits.
+        for i in range(world.settings.login_client_free_failures):
+            assert (await login(centre, f"1350000{i:04d}", "Password1")).status_code == 401
+        refused(await login(centre, RESIDENT, PASSWORD))
+    # A stranger guesses the administrator's password 200 times, from 200 addresses.
+    for i in range(200):
+        async with address(f"10.0.{i // 250}.{i % 250}") as stranger:
+            assert (await login(stranger, ADMIN, "guess-guess")).status_code in (401, 429)
+
+    # Before, both made the owner's right password wait (an address's 20, an account's 100).
+    async with address("100.64.0.1") as centre:
+        r = await login(centre, ADMIN, PASSWORD, device)
+    assert r.status_code == 200, r.text
+    fresh = r.json()["device_token"]
+    assert fresh != device and read_device_token(world.settings, fresh, clock()) is not None
+    # Typing the password again to change it is held to the same limits.
+    change = {"current_password": PASSWORD, "new_password": "a-new-secret-9"}
+    headers = bearer(r.json()["access_token"])
+    refused(await client.post("/api/auth/password", json=change, headers=headers))
+    r = await client.post("/api/auth/password", json={**change, "device_token": fresh}, headers=headers)
+    assert r.status_code == 200, r.text
+    # Administrators see every guess that was tried (those past the account's limit were refused
+    # untried, and are no failures).
+    seen = await client.get("/api/admin/failed-attempts", headers=bearer(r.json()["access_token"]))
+    assert (
+        seen.json()["total"]
+        == world.settings.login_client_free_failures + world.settings.login_account_free_failures
+    )
+
+
+async def test_without_a_device_token_the_owner_is_slowed_never_locked(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None
+) -> None:
+    # A stranger with many addresses guesses as fast as they are let, for an hour.
+    start, i = clock(), 0
+    while clock() - start < timedelta(hours=1):
+        i += 1
+        async with address(f"10.1.{i // 250}.{i % 250}") as stranger:
+            r = await login(stranger, ADMIN, "guess-guess")
+        if r.status_code == 429:
+            clock.advance(timedelta(seconds=refused(r)))
+    async with address("10.2.0.1") as stranger:
+        assert (await login(stranger, ADMIN, "guess-guess")).status_code == 401
+    assert i > world.settings.login_account_free_failures
+    # The owner, on a new phone, waits as anyone without a device token does: at most the
+    # longest wait after the stranger's last guess, and is then let in.
+    async with address("192.0.2.1") as owner:
+        wait = refused(await login(owner, ADMIN, PASSWORD))
+        assert wait == world.settings.throttle_max_wait_seconds
+        clock.advance(timedelta(seconds=wait))
+        assert (await login(owner, ADMIN, PASSWORD)).status_code == 200
+
+
+async def test_a_device_token_that_keeps_failing_is_itself_slowed(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None
+) -> None:
+    settings = world.settings
+    async with address("192.0.2.8") as owner:
+        device = (await login(owner, RESIDENT, PASSWORD)).json()["device_token"]
+    # Someone who took the owner's phone (or copied its token) guesses with it.
+    async with address("198.51.100.9") as thief:
+        for _ in range(settings.login_device_free_failures):
+            assert (await login(thief, RESIDENT, "guess-guess", device)).status_code == 401
+        assert refused(await login(thief, RESIDENT, PASSWORD, device)) == settings.throttle_first_wait_seconds
+        waits = await guess_as_fast_as_let(thief, clock, RESIDENT, timedelta(hours=2), device)
+    first, longest = settings.throttle_first_wait_seconds, settings.throttle_max_wait_seconds
+    assert waits[:5] == [first, 2 * first, 4 * first, 8 * first, longest]
+    assert set(waits[5:]) == {longest}
+    # The device's failures are its own: logins without it are not held to them.
+    async with address("192.0.2.9") as elsewhere:
+        assert (await login(elsewhere, RESIDENT, PASSWORD)).status_code == 200
+
+
+async def test_a_device_token_of_another_account_or_forged_gives_nothing(
+    address: Address, world: World, clock: FrozenClock, quick_passwords: None, client: AsyncTestClient
+) -> None:
+    async with address("198.51.100.7") as stranger:
+        own = (await login(stranger, RESIDENT, PASSWORD)).json()["device_token"]
+    user_id, expiry, nonce, signature = own.split(".")
+    forged = {
+        "another account's": own,
+        "renamed": f"{world.id('admin')}.{expiry}.{nonce}.{signature}",
+        "unsigned": f"{world.id('admin')}.{expiry}.{nonce}.",
+        "extended": f"{user_id}.{int(expiry) + 1}.{nonce}.{signature}",
+        "an access token": world.auth("admin")["Authorization"].split(" ")[1],
+        "nonsense": "..." + "x" * 150,
+    }
+    for i, (name, token) in enumerate(forged.items()):
+        async with address(f"198.51.100.{10 + i}") as stranger:
+            for _ in range(world.settings.login_free_failures):
+                assert (await login(stranger, ADMIN, "guess-guess", token)).status_code == 401, name
+            # Held to the limits of logins without a device token, as if it sent none.
+            refused(await login(stranger, ADMIN, PASSWORD, token))
+    # A device token is no login either.
+    assert (await client.get("/api/me", headers=bearer(own))).status_code == 401
+    # An expired one is no device token.
+    clock.advance(timedelta(days=world.settings.device_token_days))
+    assert read_device_token(world.settings, own, clock()) is None
+
+
+async def test_failures_record_a_devices_hash_never_its_token(
+    address: Address, world: World, client: AsyncTestClient, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with address("192.0.2.8") as owner:
+        device = (await login(owner, RESIDENT, PASSWORD)).json()["device_token"]
+        assert (await login(owner, RESIDENT, "typing-slip", device)).status_code == 401
+        assert (await login(owner, RESIDENT, "typing-slip")).status_code == 401
+    async with session_maker() as session:
+        recorded = list(await session.scalars(select(FailedAttempt).order_by(FailedAttempt.id)))
+    assert [r.device for r in recorded] == [hashlib.sha256(device.encode()).hexdigest(), None]
+    assert all(device not in (r.device, r.client, r.account) for r in recorded)
+
+    async with address("192.0.2.8") as owner:
+        assert (await login(owner, RESIDENT, PASSWORD, device)).status_code == 200
+
+    # Administrators see which failures came from a known device, and which a success vouched for.
+    seen = (await client.get("/api/admin/failed-attempts", headers=world.auth("admin"))).json()
+    assert [(a["known_device"], a["cleared"]) for a in seen["items"]] == [(False, False), (True, True)]
+
+
+def test_the_window_must_keep_the_longest_wait() -> None:
+    with pytest.raises(SettingsError, match="WINDOW"):
+        Settings(secret_key="k" * 32, throttle_window_minutes=10).check()
+    Settings(secret_key="k" * 32).check()

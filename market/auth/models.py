@@ -82,6 +82,7 @@ class FailedAttempt(Base):
         Index("ix_failed_attempts_client_at", "client", "at"),
         Index("ix_failed_attempts_user_id_at", "user_id", "at"),
         Index("ix_failed_attempts_actor_id_at", "actor_id", "at"),
+        Index("ix_failed_attempts_device_at", "device", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,4 +95,9 @@ class FailedAttempt(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The client address the attempt came from (logins).
     client: Mapped[str | None] = mapped_column(String(64))
+    # A login with a valid device token for the account: the token's hash (never the token).
+    device: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(index=True)
+    # When a later success (same account from the same address or device, the same person's code
+    # at the same counter) made the failure stop counting; the record stays for administrators.
+    cleared_at: Mapped[datetime | None]

@@ -23,7 +23,7 @@ from market.auth.schemas import (
     UserRead,
     UserUpdate,
 )
-from market.auth.tokens import issue_token
+from market.auth.tokens import issue_device_token, issue_token
 from market.fields import NO_NUL, PathId, query_id
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
@@ -48,7 +48,13 @@ class AuthController(Controller):
         now: NamedDependency[datetime],
     ) -> Response[TokenResponse]:
         user = await service.login(
-            session_maker, settings, data.phone, data.password, client_address(request), now
+            session_maker,
+            settings,
+            data.phone,
+            data.password,
+            client_address(request),
+            now,
+            data.device_token,
         )
         return _token_response(settings, user, now)
 
@@ -73,6 +79,7 @@ class AuthController(Controller):
             data.new_password,
             client_address(request),
             now,
+            data.device_token,
         )
         return _token_response(settings, user, now)
 
@@ -217,7 +224,11 @@ class AuthController(Controller):
 def _token_response(settings: Settings, user: User, now: datetime) -> Response[TokenResponse]:
     token, expires_at = issue_token(settings, user, now)
     body = TokenResponse(
-        access_token=token, token_type="bearer", expires_at=expires_at, user=service.user_read(user)
+        access_token=token,
+        token_type="bearer",
+        expires_at=expires_at,
+        user=service.user_read(user),
+        device_token=issue_device_token(settings, user, now)[0],
     )
     # A credential: no cache keeps it, and no Idempotency-Key stores it (market/unit_of_work.py).
     return Response(body, headers={"Cache-Control": "no-store"})

@@ -17,9 +17,25 @@ Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=NO_
 PersonName = text(50, required=True)
 
 
+# The device token a successful login handed out (TokenResponse.device_token), sent back with the
+# next logins: they are then held only to that device's own failures, never to a stranger's.
+DeviceToken = (
+    Annotated[
+        str,
+        msgspec.Meta(
+            max_length=200,
+            pattern=NO_NUL,
+            description="The device_token of this device's last login: spares it the limits strangers run up",
+        ),
+    ]
+    | None
+)
+
+
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    device_token: DeviceToken = None
 
 
 class UserRead(msgspec.Struct):
@@ -45,11 +61,15 @@ class TokenResponse(msgspec.Struct):
     token_type: str
     expires_at: datetime
     user: UserRead
+    # Keep it (not a login: it only vouches that this device has logged in before) and send it with
+    # the next login; a new one comes with every success.
+    device_token: str
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
     new_password: Password
+    device_token: DeviceToken = None
 
 
 class FailedAttemptRead(msgspec.Struct):
@@ -65,6 +85,11 @@ class FailedAttemptRead(msgspec.Struct):
     actor_id: int | None
     actor_name: str | None
     client: str | None
+    # A login: made with a valid device token for the account (a device that logged in before).
+    known_device: bool
+    # A later success (same account from the same address or device; the same person's code at the
+    # same counter) vouched for it: most likely a typing slip. It no longer slows anyone down.
+    cleared: bool
 
 
 Roles = Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]

@@ -16,6 +16,7 @@ from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
 from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
+from market.auth.tokens import read_device_token
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from market.settings import Settings
 
@@ -81,23 +82,29 @@ async def _checked_password(
     settings: Settings,
     password: str,
     client: str,
+    device_token: str | None,
     now: datetime,
     *,
     phone: str | None = None,
     user_id: int | None = None,
 ) -> User | None:
-    """The active account with this phone (or id) if `password` is its own, else None; throttled.
+    """The active account with this phone (or id) if `password` is its own, else None; throttled,
+    by the device's own limit when `device_token` is a valid one for this account (throttle.py).
 
     Argon2 is slow on purpose, so the password is never checked inside a transaction: on SQLite
     that would hold the write lock, and every other writer (and every login) would queue behind it.
     The attempt is first recorded as a failure in a short transaction of its own, so that concurrent
-    guesses count against each other; a success then takes that record back in another one.
+    guesses count against each other; a success then takes that record back in another one, and
+    clears the failures it vouches for.
     """
     named = User.phone == phone if phone is not None else User.id == user_id
+    device = read_device_token(settings, device_token, now)
     async with session_maker() as session, session.begin():
         user = await session.scalar(select(User).where(named).options(*_with_roles_and_area()))
         account = user.phone if user else phone or ""
-        guard = throttle.login_guard(settings, account, client)
+        # A device token vouches only for the account it was issued to.
+        known = device.id if device is not None and user is not None and device.user_id == user.id else None
+        guard = throttle.login_guard(settings, account, client, known)
         await throttle.refuse_if_waiting(session, guard, settings, now)
         attempt, _ = await throttle.record_failure(
             session,
@@ -108,6 +115,7 @@ async def _checked_password(
             account=account,
             user_id=user.id if user else None,
             client=client,
+            device=known,
         )
     # An unknown phone costs as long as a wrong password.
     # People imported or registered for someone have no password yet: never a match.
@@ -117,6 +125,7 @@ async def _checked_password(
         return None
     async with session_maker() as session, session.begin():
         await session.execute(delete(FailedAttempt).where(FailedAttempt.id == attempt.id))
+        await throttle.clear_failures(session, guard, settings, now)
     return user
 
 
@@ -127,8 +136,9 @@ async def login(
     password: str,
     client: str,
     now: datetime,
+    device_token: str | None = None,
 ) -> User:
-    user = await _checked_password(session_maker, settings, password, client, now, phone=phone)
+    user = await _checked_password(session_maker, settings, password, client, device_token, now, phone=phone)
     if user is None:
         raise NotAuthenticated("Wrong phone number or password.", code="invalid_credentials")
     return user
@@ -142,10 +152,13 @@ async def change_password(
     new_password: str,
     client: str,
     now: datetime,
+    device_token: str | None = None,
 ) -> User:
     """Change one's own password, which ends every token issued before; the caller gets the account
     back to issue a fresh one. The current password is checked, and throttled, as a login is."""
-    user = await _checked_password(session_maker, settings, current_password, client, now, user_id=actor.id)
+    user = await _checked_password(
+        session_maker, settings, current_password, client, device_token, now, user_id=actor.id
+    )
     if user is None:
         raise InvalidInput("The current password is not right.", code="wrong_current_password")
     new_hash = await hash_password(new_password)
@@ -419,6 +432,8 @@ async def list_failed_attempts(
             actor_id=r.actor_id,
             actor_name=names.get(r.actor_id) if r.actor_id else None,
             client=r.client,
+            known_device=r.device is not None,
+            cleared=r.cleared_at is not None,
         )
         for r in rows
     ], total

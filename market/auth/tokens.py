@@ -1,6 +1,12 @@
 """Access tokens: JWTs signed with the service's secret, dated by the service's clock, carrying
 the account's token version (raising it ends every token issued before).
 
+Device tokens (OWASP's "device cookies"): handed out with every successful login, they say "this
+device has logged in to this account before", which spares its logins the limits a stranger can
+run up (market/auth/throttle.py). One is "<user id>.<expiry>.<random>.<signature>": the signature
+is an HMAC with a key derived from the install's secret (so it is never an access token, nor one
+the other way round), nothing of it is stored, and failures record only its hash.
+
 The clock is injected (MARKET_NOW stops it for demos and tests), so a token's expiry is checked
 against that clock when the caller is loaded, not against the machine's: Litestar's own Token
 checks `exp` and `iat` against the real time, which a stopped clock would contradict.
@@ -8,6 +14,10 @@ checks `exp` and `iat` against the real time, which a stopped clock would contra
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +34,8 @@ TOKEN_ALGORITHM = "HS256"
 # The pages keep the same token in this cookie ("Bearer <token>"), so a logged-in browser may also
 # read the API (downloads) without handling tokens itself.
 TOKEN_COOKIE = "market_token"
+# The pages keep the device token in this cookie; API clients send it back in the login's body.
+DEVICE_COOKIE = "market_device"
 # The claim carrying the account's token version.
 VERSION_CLAIM = "ver"
 
@@ -66,3 +78,38 @@ def issue_token(settings: Settings, user: User, now: datetime) -> tuple[str, dat
         sub=str(user.id), exp=expires_at, iat=issued_at, extras={VERSION_CLAIM: user.token_version}
     )
     return token.encode(secret=settings.secret_key, algorithm=TOKEN_ALGORITHM), expires_at
+
+
+def _device_signature(settings: Settings, body: str) -> str:
+    key = hmac.new(settings.secret_key.encode(), b"market.device-token", hashlib.sha256).digest()
+    digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_device_token(settings: Settings, user: User, now: datetime) -> tuple[str, datetime]:
+    """A device token for `user`, valid for `device_token_days`."""
+    expires_at = now.replace(microsecond=0) + timedelta(days=settings.device_token_days)
+    body = f"{user.id}.{int(expires_at.timestamp())}.{secrets.token_urlsafe(16)}"
+    return f"{body}.{_device_signature(settings, body)}", expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A valid device token: the account it was issued to, and its hash (what failures record)."""
+
+    user_id: int
+    id: str
+
+
+def read_device_token(settings: Settings, token: str | None, now: datetime) -> Device | None:
+    """The device a token names, if it is one this install signed and it has not expired."""
+    token = token or ""
+    body, _, signature = token.rpartition(".")
+    parts = body.split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdecimal() and len(p) <= 18 for p in parts[:2]):
+        return None
+    if not hmac.compare_digest(signature.encode(), _device_signature(settings, body).encode()):
+        return None
+    if int(parts[1]) <= now.timestamp():
+        return None
+    return Device(user_id=int(parts[0]), id=hashlib.sha256(token.encode()).hexdigest())

@@ -281,6 +281,8 @@ async def fulfil(
     _refuse_unless_due(redemption.status, redemption.pickup_deadline, now)
     if not hmac.compare_digest(redemption.pickup_code, pickup_code):
         await _wrong_code(session, guard, settings, actor, counter, now)
+    # The right code: the typist's slips at this counter stop counting (their records stay).
+    await throttle.clear_failures(session, guard, settings, now)
     tz = settings.tz
     result = await ledger.transfer_one(
         session,

@@ -21,7 +21,7 @@ from market.auth import service as auth
 from market.auth.access import ActorRequest, client_address
 from market.auth.models import User
 from market.auth.schemas import LoginRequest, PasswordChange
-from market.auth.tokens import TOKEN_COOKIE, issue_token
+from market.auth.tokens import DEVICE_COOKIE, TOKEN_COOKIE, issue_device_token, issue_token
 from market.fields import NO_NUL
 from market.settings import Settings
 from market.web import (
@@ -64,7 +64,19 @@ PASSWORD_PAGE = "account_password.html"
 
 
 def _log_in(response: Redirect, settings: Settings, user: User, now: datetime) -> Redirect:
-    """Keep a fresh token for `user` in the browser's login cookie."""
+    """Keep a fresh token for `user` in the browser's login cookie, and a fresh device token in its
+    device cookie (kept past logging out: it spares this browser the limits strangers run up)."""
+    device, device_expires_at = issue_device_token(settings, user, now)
+    response.set_cookie(
+        Cookie(
+            key=DEVICE_COOKIE,
+            value=device,
+            max_age=int((device_expires_at - now).total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=settings.env == "production",
+        )
+    )
     token, expires_at = issue_token(settings, user, now)
     response.set_cookie(
         Cookie(
@@ -116,7 +128,13 @@ class SessionPages(Controller):
         ):
             credentials = parse(form, LoginRequest, settings.tz)
             user = await auth.login(
-                session_maker, settings, credentials.phone, credentials.password, client_address(request), now
+                session_maker,
+                settings,
+                credentials.phone,
+                credentials.password,
+                client_address(request),
+                now,
+                request.cookies.get(DEVICE_COOKIE),
             )
         response = Redirect(back or home_path(auth.actor_of(user)), status_code=303)
         return _log_in(response, settings, user, now)
@@ -161,6 +179,7 @@ class SessionPages(Controller):
                 change.new_password,
                 client_address(request),
                 now,
+                request.cookies.get(DEVICE_COOKIE),
             )
         # Every other token ended with the old password; this browser goes on with a fresh one.
         return _log_in(see_other(home_path(request.user), notice="password_changed"), settings, user, now)

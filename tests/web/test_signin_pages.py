@@ -8,9 +8,12 @@ from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.auth.tokens import TOKEN_COOKIE
+from market.auth import passwords
+from market.auth.models import FailedAttempt
+from market.auth.tokens import DEVICE_COOKIE, TOKEN_COOKIE, read_device_token
 from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
@@ -202,3 +205,36 @@ async def test_the_counter_waits_after_ten_wrong_codes_even_for_the_right_one(
 
     assert r.status_code == 303, r.text
     assert (await redemption(client, world, shop.redemption["id"]))["status"] == "fulfilled"
+    async with session_maker() as session:
+        slips = list(await session.scalars(select(FailedAttempt.cleared_at)))
+    assert len(slips) == world.settings.pickup_free_failures and None not in slips, (
+        "the right code clears them"
+    )
+
+
+async def test_the_login_page_remembers_the_device_past_a_strangers_guesses_and_logging_out(
+    browser: Browser, client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        passwords, "_verify", lambda hashed, typed: hashed != passwords.DUMMY_HASH and typed == PASSWORD
+    )
+    await logged_in(browser)
+    device = browser.client.cookies[DEVICE_COOKIE]
+    assert read_device_token(browser.world.settings, device, browser.world.clock()) is not None
+    await browser.post("/logout")
+    assert browser.client.cookies[DEVICE_COOKIE] == device, "logging out forgets the login, not the device"
+    # A stranger, from this browser's address too, guesses the resident's password over and over.
+    for _ in range(browser.world.settings.login_account_free_failures):
+        await client.post("/api/auth/login", json={"phone": RESIDENT, "password": "guess-guess"})
+    r = await client.post("/api/auth/login", json={"phone": RESIDENT, "password": PASSWORD})
+    assert r.status_code == 429, "without the device cookie, even the right password waits"
+
+    assert (await browser.post("/login", {"phone": RESIDENT, "password": "typing-slip"})).status_code == 401
+    await logged_in(browser)
+
+    assert browser.client.cookies[DEVICE_COOKIE] != device, "every login hands out a fresh one"
+    # Administrators see the one slip made from the known device, which the success then cleared.
+    browser.login("admin", "en")
+    desk = (await browser.get("/desk/failed-attempts?kind=login")).text
+    assert desk.count(" · " + translate("en", "failed.known_device")) == 1
+    assert desk.count(translate("en", "failed.cleared") + "</span>") == 1

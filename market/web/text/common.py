@@ -42,8 +42,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "account.password_submit": ("修改密码", "Change password"),
     "failed.title": ("失败的登录和领取码", "Failed logins and pickup codes"),
     "failed.intro": (
-        "最近输错的密码和领取码。失败多了会让后续尝试等待，不会锁定账号。",
-        "Recent wrong passwords and pickup codes. Many failures make further attempts wait; no account is locked.",
+        "最近输错的密码和领取码。失败多了会让后续尝试等待，不会锁定账号；此前登录过的设备只受自己失败次数的限制。",
+        "Recent wrong passwords and pickup codes. Many failures make further attempts wait; no account is locked,"
+        " and a device that logged in before is held only to its own failures.",
     ),
     "failed.kind": ("类型", "Kind"),
     "failed.any": ("全部", "All"),
@@ -54,6 +55,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "failed.no_account": ("无此账号", "no such account"),
     "failed.counter": ("{name} 的柜台", "{name}'s counter"),
     "failed.empty": ("没有失败记录。", "No failed attempts."),
+    "failed.known_device": ("此前登录过的设备", "a device that logged in before"),
+    "failed.cleared": ("随后输对了", "then got it right"),
     "form.required": ("请填写此项。", "Please fill this in."),
     "form.too_long": ("最多 {max} 个字。", "At most {max} characters."),
     "form.out_of_range": ("数值超出允许范围。", "This value is out of range."),
