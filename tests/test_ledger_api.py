@@ -809,6 +809,26 @@ async def test_a_policy_is_checked(client: AsyncTestClient, world: World) -> Non
     )
     unknown = await client.put(f"/api/ledger/policies/{c1}", json={"bonus": 1}, headers=world.auth("manager"))
 
+    # Ten times the defaults at most: no manager sets a reward of a billion points.
+    for field, too_much in (
+        ("default_rate", 101),
+        ("rates", {"escort": 101}),
+        ("daily_cap", 1001),
+        ("monthly_cap", 10_001),
+        ("gift_max", 2001),
+        ("gift_monthly_max", 5001),
+    ):
+        r = await client.put(
+            f"/api/ledger/policies/{c1}", json={field: too_much}, headers=world.auth("manager")
+        )
+        assert r.status_code == 400, (field, r.text)
+    r = await client.put(
+        f"/api/ledger/policies/{c1}",
+        json={"default_rate": 100, "daily_cap": 1000},
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    r = await client.put(f"/api/ledger/policies/{c1}", json={}, headers=world.auth("manager"))
     assert_problem(no_months, 400, "expiry_months_required")
     assert negative.status_code == 400 and unknown.status_code == 400
     r = await client.get(f"/api/ledger/policies/{c1}", headers=world.auth("manager"))

@@ -39,6 +39,11 @@ from market.ledger.models import (
     WithheldReason,
 )
 from market.ledger.schemas import (
+    DEFAULT_DAILY_CAP,
+    DEFAULT_GIFT_MAX,
+    DEFAULT_GIFT_MONTHLY_MAX,
+    DEFAULT_MONTHLY_CAP,
+    DEFAULT_RATE,
     AccountDetail,
     AccountRead,
     AdjustmentRequest,
@@ -138,13 +143,13 @@ async def policy_for(session: AsyncSession, community_id: int) -> PointsPolicy:
     return policy or PointsPolicy(
         community_id=community_id,
         rates={},
-        default_rate=10,
-        daily_cap=100,
-        monthly_cap=1000,
+        default_rate=DEFAULT_RATE,
+        daily_cap=DEFAULT_DAILY_CAP,
+        monthly_cap=DEFAULT_MONTHLY_CAP,
         expiry=ExpiryPolicy.none,
         expiry_months=None,
-        gift_max=200,
-        gift_monthly_max=500,
+        gift_max=DEFAULT_GIFT_MAX,
+        gift_monthly_max=DEFAULT_GIFT_MONTHLY_MAX,
     )
 
 
@@ -970,7 +975,7 @@ async def reward(
 
 
 # Rewards that count against a community's daily and monthly caps.
-CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward})
+CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward})
 # A limit of the caller's, checked under the member's lock: why the whole reward is withheld, or None.
 RewardLimit = Callable[[], Awaitable[WithheldReason | None]]
 
@@ -989,8 +994,8 @@ async def capped_reward(
     tz: ZoneInfo,
     limit: RewardLimit | None = None,
 ) -> int:
-    """A service or wish reward, within the community's daily and monthly caps, which both kinds
-    count; returns the points paid or owed. What a cap or `limit` holds back is recorded as a
+    """A service, wish or project reward, within the community's daily and monthly caps, which
+    every such kind counts; returns the points paid or owed. What a cap or `limit` holds back is recorded as a
     withheld reward with its reason. The caps are counted under the locks of the pool and the
     member's account (in id order, as the posting takes them), so that two rewards at the same
     moment cannot both fit under a cap."""

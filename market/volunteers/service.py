@@ -51,6 +51,15 @@ def serves_area(area_code: str) -> ColumnElement[bool]:
     )
 
 
+def lives_in_or_serves(area_code: str) -> ColumnElement[bool]:
+    """The volunteer (a User row) lives inside the subtree at `area_code` or serves somewhere
+    overlapping it: who may join a team or a project of that area."""
+    return or_(
+        User.area_id.in_(select(Area.id).where(Area.code.startswith(area_code, autoescape=True))),
+        serves_area(area_code),
+    )
+
+
 def held_orders_count():
     return (
         select(func.count(Order.id))
