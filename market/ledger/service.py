@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -496,7 +496,7 @@ async def submit_batch(
     """Budgets and adjustments, and posts and voids of pending ones, as the authority table allows:
     a batch with any transfer the caller may not make is refused as a whole."""
     drafts = [_with_hold(Draft.from_request(r)) for r in batch.transfers]
-    refused = await _refusals(session, actor, drafts)
+    refused = await _refusals(session, actor, drafts, now)
     if refused:
         raise Forbidden(
             "Some transfers are not yours to make: "
@@ -523,8 +523,26 @@ class _Settled(NamedTuple):
     maker_id: int | None
 
 
+async def adjusted_alone(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    """Points the actor adjusted alone (posted at once, either way) within the authority's window.
+    Their own user row is locked first, so that two adjustments of theirs at once queue here and
+    cannot both fit under the threshold (FOR NO KEY UPDATE: transfers naming them still insert)."""
+    await session.execute(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.code == TransferCode.adjustment,
+            Transfer.created_by_id == actor.id,
+            not_(Transfer.pending),
+            not_(Transfer.post_pending),
+            not_(Transfer.void_pending),
+            Transfer.timestamp > now - authority.ADJUSTMENT_WINDOW,
+        )
+    )
+    return int(total or 0)
+
+
 async def _refusals(
-    session: AsyncSession, actor: Actor, drafts: Sequence[Draft]
+    session: AsyncSession, actor: Actor, drafts: Sequence[Draft], now: datetime
 ) -> list[tuple[Draft, authority.Refusal]]:
     """Each draft the authority refuses, with why. A post or void is judged by the pending transfer
     it settles, whatever the client wrote; a draft the engine refuses anyway (an unknown account or
@@ -541,6 +559,11 @@ async def _refusals(
     account_ids |= {a for t in settled.values() for a in (t.debit_account_id, t.credit_account_id) if a}
     accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(account_ids)))}
     thresholds = await _thresholds(session, {a.area_code for a in accounts.values()})
+    # New adjustments posted at once add up, with what the actor adjusted alone lately, in batch order.
+    alone = {
+        id(d) for d in drafts if d.code == TransferCode.adjustment and not d.pending and not d.pending_id
+    }
+    adjusted = await adjusted_alone(session, actor, now) if alone else 0
     refused = []
     for d in drafts:
         of = settled.get(d.pending_id) if d.pending_id else None
@@ -559,6 +582,7 @@ async def _refusals(
             pending=d.pending,
             timeout_seconds=d.timeout_seconds,
             threshold=thresholds[_street_code(debit, credit)],
+            adjusted_alone=adjusted,
             reverses=d.reversal_of is not None,
             settles=d.pending_id is not None,
             posts=d.post_pending,
@@ -566,12 +590,14 @@ async def _refusals(
         )
         if (why := authority.refusal(actor, move)) is not None:
             refused.append((d, why))
+        elif id(d) in alone:
+            adjusted += d.amount or 0
     return refused
 
 
-async def _authorise(session: AsyncSession, actor: Actor, draft: Draft) -> None:
+async def _authorise(session: AsyncSession, actor: Actor, draft: Draft, now: datetime) -> None:
     """One transfer a person makes by hand: refused with the authority's own code."""
-    for _, why in await _refusals(session, actor, [draft]):
+    for _, why in await _refusals(session, actor, [draft], now):
         raise Forbidden(authority.REFUSAL_DETAIL[why], code=why.value)
 
 
@@ -607,7 +633,9 @@ async def adjust(
         raise InvalidInput("That member does not live in a community.", code="not_in_a_community")
     community = await session.get(Area, member.area_id)
     pool = await area_account(session, community, AccountKind.community_pool, member.asset)
-    pending = data.amount > await adjustment_threshold(session, pool)
+    # Above the threshold, counting what the actor adjusted alone lately: no splitting it up.
+    alone = await adjusted_alone(session, actor, now)
+    pending = alone + data.amount > await adjustment_threshold(session, pool)
     debit, credit = (pool, member) if data.direction == "give" else (member, pool)
     draft = _with_hold(
         Draft(
@@ -621,7 +649,7 @@ async def adjust(
             pending=pending,
         )
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The adjustment was refused")
     return await session.get(Transfer, draft.id)
 
@@ -639,7 +667,7 @@ async def settle_adjustment(
         void_pending=not post,
         pending_id=pending.id,
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "Settling the adjustment was refused")
     return await session.get(Transfer, draft.id)
 
@@ -734,7 +762,7 @@ async def reverse(
         memo=reason.strip(),
         reversal_of=original.id,
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The reversal was refused")
     return await session.get(Transfer, reversal_id)
 
