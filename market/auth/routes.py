@@ -20,7 +20,7 @@ from market.auth.schemas import (
     UserRead,
 )
 from market.auth.tokens import issue_token
-from market.fields import NO_NUL, PathId
+from market.fields import PathId, query_text
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 
@@ -115,9 +115,7 @@ class AuthController(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         role: Annotated[Role | None, QueryParameter(description="Only accounts holding this role")] = None,
-        q: Annotated[
-            str | None, QueryParameter(max_length=50, pattern=NO_NUL, description="Part of a name or phone")
-        ] = None,
+        q: query_text(50, "Part of a name or phone") = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> Page[UserRead]:

@@ -6,20 +6,20 @@ from typing import Annotated
 import msgspec
 
 from market.auth.models import AttemptKind, Role
-from market.fields import NO_NUL, Id, text
+from market.fields import PLAIN_TEXT, Id, text
 
 # A mainland China mobile number: 11 digits starting 13–19.
 Phone = Annotated[
     str,
     msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"], description="Mainland mobile number"),
 ]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=NO_NUL)]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=PLAIN_TEXT)]
 PersonName = text(50, required=True)
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=PLAIN_TEXT)]
 
 
 class UserRead(msgspec.Struct):
@@ -42,7 +42,7 @@ class TokenResponse(msgspec.Struct):
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
-    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=PLAIN_TEXT)]
     new_password: Password
 
 

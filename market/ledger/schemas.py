@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from market.fields import NO_NUL, Id, path_text, text
+from market.fields import PLAIN_TEXT, Id, path_text, text
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
     AccountKind,
@@ -19,7 +19,7 @@ from market.ledger.models import (
 # Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
 TransferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,59}$", max_length=60)]
 # Any transfer's id as a path or a pending_id names it: a client's, or one of the service's own.
-AnyTransferId = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=NO_NUL)]
+AnyTransferId = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=PLAIN_TEXT)]
 PathTransferId = path_text(80)
 Flag = Literal["pending", "post_pending", "void_pending", "linked"]
 MAX_BATCH = 1000
