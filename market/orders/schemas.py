@@ -8,6 +8,7 @@ import msgspec
 from market.areas.models import AreaLevel
 from market.fields import Id, Moment, text
 from market.orders.models import DispatchMode, EscalationLevel, OfferStatus, OrderStatus, Urgency
+from market.privacy import PersonRef
 
 Reason = text(500, required=True)
 Note = text(500)
@@ -46,12 +47,6 @@ class NoteRequest(msgspec.Struct, forbid_unknown_fields=True):
 class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
     rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comment: text(1000) = ""
-
-
-class PersonRef(msgspec.Struct):
-    id: int
-    name: str
-    phone: str
 
 
 class AreaRef(msgspec.Struct):
