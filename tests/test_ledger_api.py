@@ -26,7 +26,7 @@ from market.clock import FrozenClock
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
-from tests.world import World, password_hash
+from tests.world import World, add_neighbours, password_hash
 
 
 @dataclass
@@ -720,7 +720,7 @@ async def test_trial_balance_balances_after_every_kind_of_flow(
         "/api/ledger/transfers/give-resident-200/reverse", json={"reason": "x"}, headers=world.auth("manager")
     )
 
-    r = await client.get("/api/ledger/trial-balance", headers=world.auth("manager"))
+    r = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
 
     assert r.status_code == 200, r.text
     trial = r.json()
@@ -929,3 +929,24 @@ async def test_a_member_without_a_community_cannot_give(
     r = await gift(client, world, "admin", "resident", 1)
 
     assert_problem(r, 403, "outside_your_community")
+
+
+# ---------------------------------------------------------------- the trial balance
+
+
+async def test_the_trial_balance_is_for_street_admins_of_their_street_and_admins(
+    client: AsyncTestClient, world: World, books: Books, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+        await member_account(session, world.id("resident_s2"))
+    for who in ("manager", "grid_worker", "resident", "volunteer", "unit_admin"):
+        r = await client.get("/api/ledger/trial-balance", headers=world.auth(who))
+        assert_problem(r, 403, "role_required")
+    everything = await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))
+    street = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
+    other = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin_s2"))
+    assert all(r.status_code == 200 for r in (everything, street, other)), street.text
+    assert other.json()["accounts"] == 1 and other.json()["balanced"] is True
+    assert street.json()["accounts"] == everything.json()["accounts"] - 1
+    assert street.json()["balanced"] is True

@@ -79,6 +79,8 @@ def requires(*roles: Role):
 
 
 requires_manager = requires(*MANAGER_ROLES)
+# The trial balance lists every account's key and counters: the street's admins (theirs) and admins.
+requires_street_admin = requires(Role.street_admin)
 
 
 # The request type every authenticated handler receives.

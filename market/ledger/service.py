@@ -61,6 +61,7 @@ from market.ledger.schemas import (
     TrialBalance,
     TrialBalanceLine,
 )
+from market.privacy import mask_name
 
 COMMUNITY = code_length(AreaLevel.community)
 STREET = code_length(AreaLevel.street)
@@ -375,11 +376,12 @@ async def entries(
     stmt = _entries_query(account.id, code, since, until)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     transfers = list(await session.scalars(_newest_first(stmt).offset(offset).limit(limit)))
-    return await _entries_of(session, account.id, transfers), total
+    return await _entries_of(session, actor, account.id, transfers), total
 
 
 async def stream_entries(
     session: AsyncSession,
+    actor: Actor,
     account_id: int,
     *,
     code: TransferCode | None,
@@ -393,7 +395,7 @@ async def stream_entries(
     stmt = _newest_first(_entries_query(account_id, code, since, until)).execution_options(yield_per=batch)
     result = await session.stream_scalars(stmt)
     async for transfers in result.partitions():
-        yield await _entries_of(session, account_id, transfers)
+        yield await _entries_of(session, actor, account_id, transfers)
 
 
 def _entries_query(
@@ -415,16 +417,20 @@ def _newest_first(stmt: Select) -> Select:
     return stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc())
 
 
-async def _entries_of(session: AsyncSession, account_id: int, transfers: Sequence[Transfer]) -> list[Entry]:
-    """Transfers as the account's statement shows them, with the other side's owner named."""
+async def _entries_of(
+    session: AsyncSession, actor: Actor, account_id: int, transfers: Sequence[Transfer]
+) -> list[Entry]:
+    """Transfers as the account's statement shows them, with the other side's owner named: another
+    member's name masked unless the reader manages where they live (a gift says who, not in full)."""
 
     def other(t: Transfer) -> int:
         return t.credit_account_id if t.debit_account_id == account_id else t.debit_account_id
 
-    others = {other(t) for t in transfers}
-    names = await _owner_names(
-        session, list(await session.scalars(select(Account).where(Account.id.in_(others))))
-    )
+    others = list(await session.scalars(select(Account).where(Account.id.in_({other(t) for t in transfers}))))
+    names = await _owner_names(session, others)
+    for a in others:
+        if a.user_id is not None and a.user_id != actor.id and not actor.manages(a.area_code):
+            names[a.id] = mask_name(names[a.id])
     return [
         Entry(
             transfer_id=t.id,
@@ -442,9 +448,15 @@ async def _entries_of(session: AsyncSession, account_id: int, transfers: Sequenc
     ]
 
 
-async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
-    """Every account's counters against the sum of its transfers, and the sum over all accounts."""
-    accounts = list(await session.scalars(select(Account).where(Account.asset == asset).order_by(Account.id)))
+async def trial_balance(session: AsyncSession, asset: Asset, actor: Actor | None = None) -> TrialBalance:
+    """Every account's counters against the sum of its transfers, and the sum over all accounts:
+    those the actor's area holds (a street admin's street; every account for admins and the system)."""
+    stmt = select(Account).where(Account.asset == asset)
+    if actor is not None:
+        stmt = _scope(stmt, actor)
+    accounts = list(await session.scalars(stmt.order_by(Account.id)))
+    scoped = actor is not None and not actor.is_admin
+    ids = [a.id for a in accounts]
     posted = ~Transfer.pending & ~Transfer.void_pending
     still_pending = Transfer.pending & (Transfer.pending_status == PendingStatus.pending)
     journal: dict[tuple[int, str], int] = {}
@@ -455,7 +467,7 @@ async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
                 func.coalesce(func.sum(case((posted, Transfer.amount), else_=0)), 0),
                 func.coalesce(func.sum(case((still_pending, Transfer.amount), else_=0)), 0),
             )
-            .where(Transfer.asset == asset)
+            .where(Transfer.asset == asset, column.in_(ids) if scoped else True)
             .group_by(column)
         )
         for account_id, posted_sum, pending_sum in rows:
@@ -475,7 +487,8 @@ async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
     ]
     posted_sum = sum(a.credits_posted - a.debits_posted for a in accounts)
     pending_sum = sum(a.credits_pending - a.debits_pending for a in accounts)
-    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset)) or 0
+    touches = or_(Transfer.debit_account_id.in_(ids), Transfer.credit_account_id.in_(ids)) if scoped else True
+    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset, touches)) or 0
     return TrialBalance(
         asset=asset,
         accounts=len(accounts),
