@@ -22,6 +22,7 @@ from typing import Literal
 import anyio.to_thread
 from litestar.response import Stream
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 Format = Literal["csv", "xlsx"]
 Row = Sequence[object]
@@ -34,10 +35,12 @@ CHUNK = 64 * 1024
 
 
 def cell(value: object) -> object:
-    """A value as a spreadsheet cell holding what it says: text that would start a formula is quoted."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A value as a spreadsheet cell holding what it says: text that would start a formula is quoted,
+    and control characters an Excel file cannot hold (stored before text refused them) are spaces."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub(" ", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def download(

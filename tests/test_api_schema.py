@@ -417,6 +417,14 @@ EDGE_CASES = [
         lambda world, seeded: {"body": world.order_body(description="Take me\x00 there")},
     ),
     _edge_case(
+        "control-character-in-body",
+        "a C0 control character (not tab, LF or CR) in a body string is a 400: Excel files cannot hold it",
+        "resident",
+        "POST",
+        "/api/orders",
+        lambda world, seeded: {"body": world.order_body(description="Take me\x01 there")},
+    ),
+    _edge_case(
         "illegal-transition-status",
         "an illegal transition's problem keeps the numeric RFC 9457 `status`",
         "vol_resident",

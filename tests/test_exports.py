@@ -38,6 +38,38 @@ def test_everything_else_is_left_as_it_is(value: object) -> None:
     assert cell(value) == value
 
 
+@pytest.mark.parametrize(
+    ("text", "written"), [("a\x01b", "a b"), ("\x1b[31m", " [31m"), ("x\x0b\x0cy", "x  y")]
+)
+def test_control_characters_an_excel_file_cannot_hold_are_spaces(text: str, written: str) -> None:
+    assert cell(text) == written
+
+
+async def test_an_old_memo_with_a_control_character_still_downloads(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Text is refused with control characters now; what was stored before still exports."""
+    pool, members = await pool_and_members(session_maker, world, 0)
+    async with session_maker() as session, session.begin():
+        drafts = [Draft("old", pool, members["resident"], 5, TransferCode.adjustment, memo="bell\x07 rang")]
+        (result,) = await ledger.transfer(session, drafts, world.now, world.settings.tz)
+        assert result.result == "created"
+    r = await client.post(
+        "/api/ledger/gifts",
+        json={"to_user_id": world.id("resident_b"), "amount": 1, "memo": "bell\x07 rang"},
+        headers=world.auth("resident"),
+    )
+    assert r.status_code == 400, r.text
+
+    sheet = load_workbook(
+        io.BytesIO((await statement(client, world, members["resident"], "xlsx")).content)
+    ).active
+    header = [c.value for c in sheet[1]]
+    assert [row[header.index("memo")].value for row in sheet.iter_rows(min_row=2)] == ["bell  rang"]
+    rows = csv_rows((await statement(client, world, members["resident"], "csv")).content)
+    assert [row["memo"] for row in rows] == ["bell  rang"]
+
+
 async def statement(client: AsyncTestClient, world: World, account: int, fmt: str, who: str = "manager"):
     r = await client.get(f"/api/ledger/accounts/{account}/entries?format={fmt}", headers=world.auth(who))
     assert r.status_code == 200, r.text
@@ -163,3 +195,37 @@ async def test_a_long_statement_downloads_whole_and_as_listed(
     values = list(sheet.iter_rows(min_row=2, values_only=True))
     # Excel keeps no empty text: an empty reference reads back as no value.
     assert [["" if v is None else str(v) for v in row] for row in values] == [expected(e) for e in listed]
+
+
+async def test_a_members_statement_masks_other_members_names_unless_the_reader_manages_them(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, members = await pool_and_members(session_maker, world, 100)
+    r = await client.post(
+        "/api/ledger/gifts",
+        json={"to_user_id": world.id("resident_b"), "amount": 10, "memo": "thanks"},
+        headers=world.auth("resident"),
+    )
+    assert r.status_code == 201, r.text
+    account = members["resident_b"]
+
+    own = await client.get(f"/api/ledger/accounts/{account}/entries", headers=world.auth("resident_b"))
+    managed = await client.get(f"/api/ledger/accounts/{account}/entries", headers=world.auth("manager"))
+    downloaded = csv_rows((await statement(client, world, account, "csv", who="resident_b")).content)
+    sheet = load_workbook(
+        io.BytesIO((await statement(client, world, account, "xlsx", who="resident_b")).content)
+    ).active
+    header = [c.value for c in sheet[1]]
+
+    assert [e["counterparty"] for e in own.json()["items"]] == ["R*******"]
+    assert [e["counterparty"] for e in managed.json()["items"]] == ["Resident"]
+    assert [row["counterparty"] for row in downloaded] == ["R*******"]
+    assert [row[header.index("counterparty")].value for row in sheet.iter_rows(min_row=2)] == ["R*******"]
+    # The pool that paid the resident is named whole on their own statement.
+    mine = await client.get(
+        f"/api/ledger/accounts/{members['resident']}/entries", headers=world.auth("resident")
+    )
+    assert sorted(e["counterparty"] for e in mine.json()["items"]) == [
+        "Community 1 community pool",
+        "R*********",
+    ]

@@ -26,7 +26,7 @@ from market.clock import FrozenClock
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
-from tests.world import World, password_hash
+from tests.world import World, add_neighbours, password_hash
 
 
 @dataclass
@@ -169,6 +169,15 @@ async def test_a_transfer_id_is_its_idempotency_key(
 async def test_a_batch_reports_each_transfer_on_its_own(
     client: AsyncTestClient, world: World, books: Books
 ) -> None:
+    # The adjustments below add up to more than the default threshold, which what one person
+    # adjusts alone counts against; this street's is higher.
+    street = world.areas["street"].id
+    r = await client.put(
+        f"/api/ledger/streets/{street}/policy",
+        json={"adjustment_threshold": 5000},
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
     r = await post_transfers(
         client,
         world,
@@ -711,7 +720,7 @@ async def test_trial_balance_balances_after_every_kind_of_flow(
         "/api/ledger/transfers/give-resident-200/reverse", json={"reason": "x"}, headers=world.auth("manager")
     )
 
-    r = await client.get("/api/ledger/trial-balance", headers=world.auth("manager"))
+    r = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
 
     assert r.status_code == 200, r.text
     trial = r.json()
@@ -809,6 +818,26 @@ async def test_a_policy_is_checked(client: AsyncTestClient, world: World) -> Non
     )
     unknown = await client.put(f"/api/ledger/policies/{c1}", json={"bonus": 1}, headers=world.auth("manager"))
 
+    # Ten times the defaults at most: no manager sets a reward of a billion points.
+    for field, too_much in (
+        ("default_rate", 101),
+        ("rates", {"escort": 101}),
+        ("daily_cap", 1001),
+        ("monthly_cap", 10_001),
+        ("gift_max", 2001),
+        ("gift_monthly_max", 5001),
+    ):
+        r = await client.put(
+            f"/api/ledger/policies/{c1}", json={field: too_much}, headers=world.auth("manager")
+        )
+        assert r.status_code == 400, (field, r.text)
+    r = await client.put(
+        f"/api/ledger/policies/{c1}",
+        json={"default_rate": 100, "daily_cap": 1000},
+        headers=world.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    r = await client.put(f"/api/ledger/policies/{c1}", json={}, headers=world.auth("manager"))
     assert_problem(no_months, 400, "expiry_months_required")
     assert negative.status_code == 400 and unknown.status_code == 400
     r = await client.get(f"/api/ledger/policies/{c1}", headers=world.auth("manager"))
@@ -900,3 +929,24 @@ async def test_a_member_without_a_community_cannot_give(
     r = await gift(client, world, "admin", "resident", 1)
 
     assert_problem(r, 403, "outside_your_community")
+
+
+# ---------------------------------------------------------------- the trial balance
+
+
+async def test_the_trial_balance_is_for_street_admins_of_their_street_and_admins(
+    client: AsyncTestClient, world: World, books: Books, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+        await member_account(session, world.id("resident_s2"))
+    for who in ("manager", "grid_worker", "resident", "volunteer", "unit_admin"):
+        r = await client.get("/api/ledger/trial-balance", headers=world.auth(who))
+        assert_problem(r, 403, "role_required")
+    everything = await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))
+    street = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
+    other = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin_s2"))
+    assert all(r.status_code == 200 for r in (everything, street, other)), street.text
+    assert other.json()["accounts"] == 1 and other.json()["balanced"] is True
+    assert street.json()["accounts"] == everything.json()["accounts"] - 1
+    assert street.json()["balanced"] is True

@@ -10,10 +10,12 @@ be built: new transfers through the batch endpoint, reversals through the revers
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
@@ -514,10 +516,72 @@ async def test_an_adjustment_up_to_the_threshold_is_posted_at_once(
     )
     assert (made["debit_account_id"], made["credit_account_id"]) == (pool, member)
     taken = await adjust(
-        client, world, "manager", adjustment_body(member, 200, "take", reason="duplicate_reward")
+        client, world, "street_admin", adjustment_body(member, 200, "take", reason="duplicate_reward")
     )
     assert taken.status_code == 201, taken.text
+    assert taken.json()["flags"] == []
     assert await balances(session_maker, member, pool) == [(300, 0), (9700, 0)]
+
+
+async def test_what_one_manager_adjusts_alone_adds_up_over_thirty_days(
+    client: AsyncTestClient,
+    world: World,
+    funded: Places,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Splitting a large adjustment into many just under the threshold needs a second manager too:
+    what one manager posts alone (giving or taking) adds up over 30 days against the threshold."""
+    member, pool = funded.accounts[(K.member, "c1_home")], funded.accounts[(K.community_pool, "c1")]
+
+    first = await adjust(client, world, "manager", adjustment_body(member, 300))
+    taken = await adjust(
+        client, world, "manager", adjustment_body(member, 150, "take", reason="duplicate_reward")
+    )
+    up_to = await adjust(client, world, "manager", adjustment_body(member, 50))
+    over = await adjust(client, world, "manager", adjustment_body(member, 1))
+    batch = await _post(client, world, "manager", [_transfer("split", "adjustment", pool, member, 1)])
+    # Another manager has their own 500.
+    other = await adjust(client, world, "street_admin", adjustment_body(member, 500))
+
+    assert [r.json()["flags"] for r in (first, taken, up_to, over)] == [[], [], [], ["pending"]]
+    assert [p["code"] for p in batch.json()["transfers"]] == ["adjustment_needs_second_manager"]
+    assert other.json()["flags"] == []
+    assert await balances(session_maker, member, pool) == [(700, 1), (9300, -1)]
+    # Thirty days on, the first three have left the window.
+    clock.advance(timedelta(days=30))
+    again = await adjust(client, world, "manager", adjustment_body(member, 500))
+    assert again.json()["flags"] == [], again.text
+    # Several in one batch add up as well.
+    clock.advance(timedelta(days=30))
+    two = [
+        _transfer("half-1", "adjustment", pool, member, 300),
+        _transfer("half-2", "adjustment", pool, member, 300),
+    ]
+    r = await _post(client, world, "manager", two)
+    assert [(p["id"], p["code"]) for p in r.json()["transfers"]] == [
+        ("half-2", "adjustment_needs_second_manager")
+    ]
+
+
+async def test_two_adjustments_of_one_manager_at_once_cannot_both_fit_under_the_threshold(
+    world: World, funded: Places, live_server: str, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    member, pool = funded.accounts[(K.member, "c1_home")], funded.accounts[(K.community_pool, "c1")]
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as racing:
+        responses = await asyncio.gather(
+            *(
+                racing.post(
+                    "/api/ledger/adjustments",
+                    json=adjustment_body(member, 300),
+                    headers=world.auth("manager"),
+                )
+                for _ in range(4)
+            )
+        )
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    assert sorted(r.json()["flags"] for r in responses) == [[], ["pending"], ["pending"], ["pending"]]
+    assert await balances(session_maker, member, pool) == [(300, 900), (9700, -900)]
 
 
 async def test_above_the_threshold_a_second_manager_posts_the_adjustment(

@@ -24,6 +24,8 @@ async def _dispatched_order(client: AsyncTestClient, world: World) -> tuple[int,
 def _assert_masked(order: dict, world: World) -> None:
     resident = world.users["resident"]
     assert order["masked"] is True
+    # No id either: with it a volunteer could look the resident up.
+    assert order["requester"]["id"] is None
     assert order["requester"]["phone"] == resident.phone[:3] + "****" + resident.phone[-4:]
     assert order["requester"]["name"] != resident.name and order["requester"]["name"][0] == resident.name[0]
     assert order["area"]["level"] == "compound" and order["area"]["id"] == world.areas["c1_compound"].id
@@ -33,6 +35,7 @@ def _assert_masked(order: dict, world: World) -> None:
 def _assert_full(order: dict, world: World) -> None:
     resident = world.users["resident"]
     assert order["masked"] is False
+    assert order["requester"]["id"] == resident.id
     assert order["requester"]["phone"] == resident.phone
     assert order["requester"]["name"] == resident.name
     assert order["area"]["id"] == world.areas["c1_building"].id
@@ -103,11 +106,12 @@ async def test_the_history_masks_the_resident_as_the_order_does(
 
     _assert_masked(seen, world)
     post, *_, cancel = seen["events"]
-    assert (post["action"], post["actor_name"]) == ("post", "R*******")
-    assert cancel["actor_name"] == "Manager", "only the resident is masked"
+    assert (post["action"], post["actor_name"], post["actor_id"]) == ("post", "R*******", None)
+    assert (cancel["actor_name"], cancel["actor_id"]) == ("Manager", world.id("manager")), "only the resident"
     assert cancel["note"] == "R******* (137****0001) moved out of ***"
     full = (await client.get(f"/api/orders/{order_id}", headers=world.auth("resident"))).json()
     assert full["events"][0]["actor_name"] == resident.name and full["events"][-1]["note"] == reason
+    assert full["events"][0]["actor_id"] == resident.id
 
 
 def test_a_mask_hides_the_name_phone_and_places_in_free_text() -> None:

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.models import Role, UserRole
 from market.clock import FrozenClock
 from market.ledger.models import Account, Transfer
 from market.projects.models import Commitment, Delivery
@@ -441,7 +442,7 @@ async def test_closing_with_everything_delivered_completes_meets_the_needs_and_p
     assert summary["missing"] == [] and summary["needs_met"] == [closed["needs"][0]["id"]]
     assert summary["points_per_hour"] == 10
     assert summary["volunteer_points"] == [
-        {"user_id": world.id("volunteer"), "hours": 2.5, "points": 25, "owed": False}
+        {"user_id": world.id("volunteer"), "hours": 2.5, "points": 25, "owed": False, "withheld": 0}
     ]
     assert [(u["unit_id"], u["credit_points"]) for u in summary["unit_points"]] == [
         (coop.unit_a, 10),
@@ -613,3 +614,98 @@ async def test_two_managers_closing_at_once_close_it_once(
             select(func.count()).select_from(Transfer).where(Transfer.reference == f"project:{project['id']}")
         )
     assert closes == 1
+
+
+# ---------------------------------------------------------------- nobody mints through a project
+
+
+async def record(client: AsyncTestClient, world: World, pid: int, participant: int, hours: float, who: str):
+    return await client.post(
+        f"/api/projects/{pid}/participants/{participant}/hours",
+        json={"hours": hours},
+        headers=world.auth(who),
+    )
+
+
+async def test_project_rewards_count_against_the_daily_cap(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    await fund_pool(session_maker, world, settings)
+    c1 = world.areas["c1"].id
+    ok(await client.put(f"/api/ledger/policies/{c1}", json={"daily_cap": 20}, headers=world.auth("manager")))
+    body = {
+        "title": "Park clean-up",
+        "community_id": c1,
+        "deadline": (world.now + timedelta(days=1)).isoformat(),
+        "participant_ids": [world.id("volunteer")],
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    ok(await record(client, world, project["id"], project["participants"][0]["id"], 2.5, "manager"))
+
+    closed = ok(await client.post(f"/api/projects/{project['id']}/close", headers=world.auth("manager")))
+
+    assert closed["summary"]["volunteer_points"] == [
+        {"user_id": world.id("volunteer"), "hours": 2.5, "points": 20, "owed": False, "withheld": 5}
+    ]
+    assert await project_transfers(session_maker, project["id"]) == [
+        (f"~project:{project['id']}:user:{world.id('volunteer')}", 20)
+    ]
+
+
+async def test_participants_live_in_or_serve_the_projects_community(
+    client: AsyncTestClient, world: World
+) -> None:
+    body = {
+        "title": "Park clean-up",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=1)).isoformat(),
+    }
+    r = await client.post(
+        "/api/projects",
+        json={**body, "participant_ids": [world.id("volunteer_c2")]},
+        headers=world.auth("manager"),
+    )
+    problem(r, 422, "volunteer_outside_community")
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    r = await client.post(
+        f"/api/projects/{project['id']}/participants",
+        json={"user_id": world.id("volunteer_c2")},
+        headers=world.auth("manager"),
+    )
+    problem(r, 422, "volunteer_outside_community")
+    ok(
+        await client.post(
+            f"/api/projects/{project['id']}/participants",
+            json={"user_id": world.id("volunteer")},
+            headers=world.auth("manager"),
+        )
+    )
+    assert [p["user_id"] for p in (await get(client, world, project))["participants"]] == [
+        world.id("volunteer")
+    ]
+
+
+async def test_nobody_records_their_own_hours_or_more_than_the_project_ran(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        session.add(UserRole(user_id=world.id("manager"), role=Role.volunteer))
+    body = {
+        "title": "Park clean-up",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=1)).isoformat(),
+        "participant_ids": [world.id("manager"), world.id("volunteer")],
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    mine, theirs = sorted(project["participants"], key=lambda p: p["user_id"] != world.id("manager"))
+
+    problem(await record(client, world, project["id"], mine["id"], 3, "manager"), 403, "own_hours")
+    problem(
+        await record(client, world, project["id"], theirs["id"], 24.1, "manager"), 400, "hours_beyond_span"
+    )
+    ok(await record(client, world, project["id"], theirs["id"], 24, "manager"))
+    hours = {p["user_id"]: p["hours"] for p in (await get(client, world, project))["participants"]}
+    assert hours == {world.id("manager"): 0, world.id("volunteer"): 24}

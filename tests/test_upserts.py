@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.dispatch.models import AutoDispatch
 from market.ledger.models import PointsPolicy
+from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from tests.world import World
 
 ROUNDS = 4
@@ -98,3 +99,38 @@ async def test_first_auto_dispatch_settings_put_at_once_are_all_taken(
     r = await client.put(url, json={"enabled": False}, headers=world.auth("manager"))
     assert r.status_code == 200 and r.json()["enabled"] is False
     assert (await client.get(url, headers=world.auth("grid_worker"))).json()["enabled"] is False
+
+
+async def test_first_volunteer_profiles_put_at_once_are_all_taken(
+    world: World, session_maker: async_sessionmaker[AsyncSession], racing: httpx.AsyncClient
+) -> None:
+    """The first PUTs of a volunteer's profile at once: one inserts it, the others wait for it and
+    replace what it holds; none is a 500, and the profile is one of them whole."""
+    volunteer = world.id("volunteer")
+    url = f"/api/volunteers/{volunteer}/profile"
+    c1 = world.areas["c1"].id
+    bodies = [
+        {"capacity": n, "skills": [{"category": "escort", "level": 1}], "serving_area_ids": [c1]}
+        for n in range(1, AT_ONCE + 1)
+    ]
+    for _ in range(ROUNDS):
+        async with session_maker() as session, session.begin():
+            for model in (VolunteerSkill, AvailabilityWindow, ServingArea, VolunteerProfile):
+                await session.execute(delete(model).where(model.user_id == volunteer))
+        responses = await asyncio.gather(
+            *(racing.put(url, json=body, headers=world.auth("volunteer")) for body in bodies)
+        )
+        assert [r.status_code for r in responses] == [200] * AT_ONCE, [r.text for r in responses]
+        async with session_maker() as session:
+            profiles = await session.scalar(
+                select(func.count())
+                .select_from(VolunteerProfile)
+                .where(VolunteerProfile.user_id == volunteer)
+            )
+            skills = await session.scalar(
+                select(func.count()).select_from(VolunteerSkill).where(VolunteerSkill.user_id == volunteer)
+            )
+            areas = await session.scalar(
+                select(func.count()).select_from(ServingArea).where(ServingArea.user_id == volunteer)
+            )
+        assert (profiles, skills, areas) == (1, 1, 1)

@@ -181,13 +181,15 @@ async def test_the_wall_masks_the_resident_for_all_but_the_resident_managers_and
         if masked:
             assert item["resident"]["name"] == "R*******"
             assert item["resident"]["phone"] == "137****0001"
+            assert item["resident"]["id"] is None
             assert item["area"]["id"] == world.areas["c1_compound"].id
         else:
             assert item["resident"]["phone"] == "13700000001"
+            assert item["resident"]["id"] == world.id("resident")
             assert item["area"]["id"] == world.areas["c1_building"].id
     # The history does not give the name away either.
     detail = (await client.get(f"/api/wishes/{wish_id}", headers=world.auth("resident_b"))).json()
-    assert detail["events"][0]["actor_name"] == "R*******"
+    assert (detail["events"][0]["actor_name"], detail["events"][0]["actor_id"]) == ("R*******", None)
     # Once the volunteer holds the wish they see who and where, to deliver it.
     await act(client, world, "volunteer", wish_id, "claim")
     detail = (await client.get(f"/api/wishes/{wish_id}", headers=world.auth("volunteer"))).json()

@@ -81,6 +81,8 @@ def requires(*roles: Role):
 
 
 requires_manager = requires(*MANAGER_ROLES)
+# The trial balance lists every account's key and counters: the street's admins (theirs) and admins.
+requires_street_admin = requires(Role.street_admin)
 
 # A person who must choose a new password (after a reset), or whose sign-up is not approved,
 # may only reach these paths: the API refuses everything else with the restriction's code (403),

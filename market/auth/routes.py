@@ -24,7 +24,7 @@ from market.auth.schemas import (
     UserUpdate,
 )
 from market.auth.tokens import issue_device_token, issue_token
-from market.fields import NO_NUL, PathId, query_id
+from market.fields import PathId, query_id, query_text
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 
@@ -126,9 +126,7 @@ class AuthController(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         role: Annotated[Role | None, QueryParameter(description="Only accounts holding this role")] = None,
-        q: Annotated[
-            str | None, QueryParameter(max_length=50, pattern=NO_NUL, description="Part of a name or phone")
-        ] = None,
+        q: query_text(50, "Part of a name or phone") = None,
         area_id: query_id("Only people living in this area (and the areas inside it)") = None,
         active: Annotated[bool | None, QueryParameter(description="Only active, or only deactivated")] = None,
         limit: Limit = 20,

@@ -6,14 +6,14 @@ from typing import Annotated
 import msgspec
 
 from market.auth.models import AttemptKind, Role
-from market.fields import NO_NUL, Id, text
+from market.fields import PLAIN_TEXT, Id, text
 
 # A mainland China mobile number: 11 digits starting 13–19.
 Phone = Annotated[
     str,
     msgspec.Meta(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"], description="Mainland mobile number"),
 ]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=NO_NUL)]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=PLAIN_TEXT)]
 PersonName = text(50, required=True)
 
 
@@ -24,7 +24,7 @@ DeviceToken = (
         str,
         msgspec.Meta(
             max_length=200,
-            pattern=NO_NUL,
+            pattern=PLAIN_TEXT,
             description="The device_token of this device's last login: spares it the limits strangers run up",
         ),
     ]
@@ -34,7 +34,7 @@ DeviceToken = (
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=PLAIN_TEXT)]
     device_token: DeviceToken = None
 
 
@@ -67,7 +67,7 @@ class TokenResponse(msgspec.Struct):
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
-    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=PLAIN_TEXT)]
     new_password: Password
     device_token: DeviceToken = None
 

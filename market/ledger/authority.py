@@ -15,8 +15,9 @@ relation being how the two accounts stand to the person:
 
 Whatever the table allows must also join accounts that belong together (a community's pool and
 its own members, a street's accounts and its communities'). An adjustment carries a reason code
-and a memo; one of more points than its street's threshold is made pending and posted by a second
-manager the table allows (never its maker); a pending adjustment lives ADJUSTMENT_HOLD at most.
+and a memo; one that would take what its maker adjusted alone within ADJUSTMENT_WINDOW above its
+street's threshold is made pending and posted by a second manager the table allows (never its
+maker); a pending adjustment lives ADJUSTMENT_HOLD at most.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ AUTHORITY: dict[tuple[TransferCode, AccountKind, AccountKind], frozenset[Role]] 
 BATCH_CODES = frozenset({C.budget, C.adjustment})
 # How long a pending adjustment waits for its second manager (the default and the most).
 ADJUSTMENT_HOLD = timedelta(days=7)
+# What one person adjusts alone (posted at once, with no second manager) adds up over this window
+# against the street's threshold: many adjustments just under it need a second manager as one would.
+ADJUSTMENT_WINDOW = timedelta(days=30)
 
 
 class Relation(enum.StrEnum):
@@ -112,6 +116,8 @@ class Move:
     timeout_seconds: int | None = None
     # The street's adjustment threshold (new adjustments only).
     threshold: int = 0
+    # Points the person adjusted alone within ADJUSTMENT_WINDOW before this one (new adjustments only).
+    adjusted_alone: int = 0
     # Set by the reversal endpoint only.
     reverses: bool = False
     settles: bool = False
@@ -164,7 +170,7 @@ def refusal(actor: Actor, move: Move) -> Refusal | None:
         return Refusal.adjustment_reason_required
     if not move.memo.strip():
         return Refusal.adjustment_memo_required
-    if not move.pending and move.amount > move.threshold:
+    if not move.pending and move.adjusted_alone + move.amount > move.threshold:
         return Refusal.adjustment_needs_second_manager
     if move.pending and (move.timeout_seconds or 0) > ADJUSTMENT_HOLD.total_seconds():
         return Refusal.adjustment_hold_too_long

@@ -11,7 +11,7 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market import exports
-from market.auth.access import ActorRequest, requires_manager
+from market.auth.access import Actor, ActorRequest, requires_manager, requires_street_admin
 from market.db import read_only
 from market.fields import ID_MAX, PathId, query_moment, query_text
 from market.ledger import service
@@ -54,6 +54,7 @@ ENTRY_COLUMNS = [
 
 async def _statement_rows(
     session_maker: async_sessionmaker[AsyncSession],
+    actor: Actor,
     account_id: int,
     code: TransferCode | None,
     since: datetime | None,
@@ -63,7 +64,9 @@ async def _statement_rows(
     is over by the time the body is sent."""
     async with session_maker() as session:
         await read_only(session)
-        async for entries in service.stream_entries(session, account_id, code=code, since=since, until=until):
+        async for entries in service.stream_entries(
+            session, actor, account_id, code=code, since=since, until=until
+        ):
             yield [
                 [
                     e.timestamp.isoformat(),
@@ -127,7 +130,7 @@ class LedgerController(Controller):
         if format != "json":
             # Every entry, not a page; streamed, however long the statement.
             account = await service.visible_account(session, request.user, account_id)
-            rows = _statement_rows(session_maker, account.id, code, since, until)
+            rows = _statement_rows(session_maker, request.user, account.id, code, since, until)
             return exports.download(
                 format, f"account-{account.id}-statement", ENTRY_COLUMNS, rows, sheet="statement"
             )
@@ -289,15 +292,16 @@ class LedgerController(Controller):
 
     @get(
         "/trial-balance",
-        summary="Sum over all accounts and every account against its journal",
-        guards=[requires_manager],
+        summary="Sum over the street's accounts (every account, for admins) and each against its journal",
+        guards=[requires_street_admin],
     )
     async def trial_balance(
         self,
+        request: ActorRequest,
         session: NamedDependency[AsyncSession],
         asset: Annotated[Asset, QueryParameter()] = Asset.service,
     ) -> TrialBalance:
-        return await service.trial_balance(session, asset)
+        return await service.trial_balance(session, asset, request.user)
 
     @get("/policies/{community_id:int}", summary="A community's points policy")
     async def get_policy(self, community_id: PathId, session: NamedDependency[AsyncSession]) -> PolicyRead:

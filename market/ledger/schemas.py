@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from market.fields import NO_NUL, Id, path_text, text
+from market.fields import PLAIN_TEXT, Id, path_text, text
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
     AccountKind,
@@ -19,7 +19,7 @@ from market.ledger.models import (
 # Client-chosen transfer ids; ids starting with "~" are reserved for the service's own transfers.
 TransferId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,59}$", max_length=60)]
 # Any transfer's id as a path or a pending_id names it: a client's, or one of the service's own.
-AnyTransferId = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=NO_NUL)]
+AnyTransferId = Annotated[str, msgspec.Meta(min_length=1, max_length=80, pattern=PLAIN_TEXT)]
 PathTransferId = path_text(80)
 Flag = Literal["pending", "post_pending", "void_pending", "linked"]
 MAX_BATCH = 1000
@@ -143,18 +143,29 @@ class TrialBalance(msgspec.Struct):
     differences: list[TrialBalanceLine]
 
 
+# A community's policy starts at these; a manager may set each at most POLICY_CEILING times its
+# default, so that no rate, cap or gift limit can mint points by the million.
+DEFAULT_RATE, DEFAULT_DAILY_CAP, DEFAULT_MONTHLY_CAP = 10, 100, 1000
+DEFAULT_GIFT_MAX, DEFAULT_GIFT_MONTHLY_MAX = 200, 500
+POLICY_CEILING = 10
+
+
+def _at_most_times(default: int) -> msgspec.Meta:
+    return msgspec.Meta(ge=0, le=POLICY_CEILING * default)
+
+
 class PolicyWrite(msgspec.Struct, forbid_unknown_fields=True):
     # Points per service hour by category code; categories not listed earn `default_rate`.
-    rates: dict[Annotated[str, msgspec.Meta(max_length=32)], Annotated[int, msgspec.Meta(ge=0, le=1000)]] = (
+    rates: dict[Annotated[str, msgspec.Meta(max_length=32)], Annotated[int, _at_most_times(DEFAULT_RATE)]] = (
         msgspec.field(default_factory=dict)
     )
-    default_rate: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
-    daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 100
-    monthly_cap: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
+    default_rate: Annotated[int, _at_most_times(DEFAULT_RATE)] = DEFAULT_RATE
+    daily_cap: Annotated[int, _at_most_times(DEFAULT_DAILY_CAP)] = DEFAULT_DAILY_CAP
+    monthly_cap: Annotated[int, _at_most_times(DEFAULT_MONTHLY_CAP)] = DEFAULT_MONTHLY_CAP
     expiry: Literal["none", "end_of_next_year", "months"] = "none"
     expiry_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
-    gift_max: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 200
-    gift_monthly_max: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
+    gift_max: Annotated[int, _at_most_times(DEFAULT_GIFT_MAX)] = DEFAULT_GIFT_MAX
+    gift_monthly_max: Annotated[int, _at_most_times(DEFAULT_GIFT_MONTHLY_MAX)] = DEFAULT_GIFT_MONTHLY_MAX
 
 
 class PolicyRead(PolicyWrite):

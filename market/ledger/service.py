@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, literal, or_, select
+from sqlalchemy import Select, case, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -44,6 +44,11 @@ from market.ledger.models import (
     WithheldReason,
 )
 from market.ledger.schemas import (
+    DEFAULT_DAILY_CAP,
+    DEFAULT_GIFT_MAX,
+    DEFAULT_GIFT_MONTHLY_MAX,
+    DEFAULT_MONTHLY_CAP,
+    DEFAULT_RATE,
     AccountDetail,
     AccountRead,
     AdjustmentRequest,
@@ -63,6 +68,7 @@ from market.ledger.schemas import (
     TrialBalance,
     TrialBalanceLine,
 )
+from market.privacy import mask_name
 
 COMMUNITY = code_length(AreaLevel.community)
 STREET = code_length(AreaLevel.street)
@@ -116,13 +122,13 @@ async def policy_for(session: AsyncSession, community_id: int) -> PointsPolicy:
     return policy or PointsPolicy(
         community_id=community_id,
         rates={},
-        default_rate=10,
-        daily_cap=100,
-        monthly_cap=1000,
+        default_rate=DEFAULT_RATE,
+        daily_cap=DEFAULT_DAILY_CAP,
+        monthly_cap=DEFAULT_MONTHLY_CAP,
         expiry=ExpiryPolicy.none,
         expiry_months=None,
-        gift_max=200,
-        gift_monthly_max=500,
+        gift_max=DEFAULT_GIFT_MAX,
+        gift_monthly_max=DEFAULT_GIFT_MONTHLY_MAX,
     )
 
 
@@ -348,11 +354,12 @@ async def entries(
     stmt = _entries_query(account.id, code, since, until)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     transfers = list(await session.scalars(_newest_first(stmt).offset(offset).limit(limit)))
-    return await _entries_of(session, account.id, transfers), total
+    return await _entries_of(session, actor, account.id, transfers), total
 
 
 async def stream_entries(
     session: AsyncSession,
+    actor: Actor,
     account_id: int,
     *,
     code: TransferCode | None,
@@ -366,7 +373,7 @@ async def stream_entries(
     stmt = _newest_first(_entries_query(account_id, code, since, until)).execution_options(yield_per=batch)
     result = await session.stream_scalars(stmt)
     async for transfers in result.partitions():
-        yield await _entries_of(session, account_id, transfers)
+        yield await _entries_of(session, actor, account_id, transfers)
 
 
 def _entries_query(
@@ -388,16 +395,20 @@ def _newest_first(stmt: Select) -> Select:
     return stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc())
 
 
-async def _entries_of(session: AsyncSession, account_id: int, transfers: Sequence[Transfer]) -> list[Entry]:
-    """Transfers as the account's statement shows them, with the other side's owner named."""
+async def _entries_of(
+    session: AsyncSession, actor: Actor, account_id: int, transfers: Sequence[Transfer]
+) -> list[Entry]:
+    """Transfers as the account's statement shows them, with the other side's owner named: another
+    member's name masked unless the reader manages where they live (a gift says who, not in full)."""
 
     def other(t: Transfer) -> int:
         return t.credit_account_id if t.debit_account_id == account_id else t.debit_account_id
 
-    others = {other(t) for t in transfers}
-    names = await _owner_names(
-        session, list(await session.scalars(select(Account).where(Account.id.in_(others))))
-    )
+    others = list(await session.scalars(select(Account).where(Account.id.in_({other(t) for t in transfers}))))
+    names = await _owner_names(session, others)
+    for a in others:
+        if a.user_id is not None and a.user_id != actor.id and not actor.manages(a.area_code):
+            names[a.id] = mask_name(names[a.id])
     return [
         Entry(
             transfer_id=t.id,
@@ -415,9 +426,15 @@ async def _entries_of(session: AsyncSession, account_id: int, transfers: Sequenc
     ]
 
 
-async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
-    """Every account's counters against the sum of its transfers, and the sum over all accounts."""
-    accounts = list(await session.scalars(select(Account).where(Account.asset == asset).order_by(Account.id)))
+async def trial_balance(session: AsyncSession, asset: Asset, actor: Actor | None = None) -> TrialBalance:
+    """Every account's counters against the sum of its transfers, and the sum over all accounts:
+    those the actor's area holds (a street admin's street; every account for admins and the system)."""
+    stmt = select(Account).where(Account.asset == asset)
+    if actor is not None:
+        stmt = _scope(stmt, actor)
+    accounts = list(await session.scalars(stmt.order_by(Account.id)))
+    scoped = actor is not None and not actor.is_admin
+    ids = [a.id for a in accounts]
     posted = ~Transfer.pending & ~Transfer.void_pending
     still_pending = Transfer.pending & (Transfer.pending_status == PendingStatus.pending)
     journal: dict[tuple[int, str], int] = {}
@@ -428,7 +445,7 @@ async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
                 func.coalesce(func.sum(case((posted, Transfer.amount), else_=0)), 0),
                 func.coalesce(func.sum(case((still_pending, Transfer.amount), else_=0)), 0),
             )
-            .where(Transfer.asset == asset)
+            .where(Transfer.asset == asset, column.in_(ids) if scoped else True)
             .group_by(column)
         )
         for account_id, posted_sum, pending_sum in rows:
@@ -448,7 +465,8 @@ async def trial_balance(session: AsyncSession, asset: Asset) -> TrialBalance:
     ]
     posted_sum = sum(a.credits_posted - a.debits_posted for a in accounts)
     pending_sum = sum(a.credits_pending - a.debits_pending for a in accounts)
-    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset)) or 0
+    touches = or_(Transfer.debit_account_id.in_(ids), Transfer.credit_account_id.in_(ids)) if scoped else True
+    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset, touches)) or 0
     return TrialBalance(
         asset=asset,
         accounts=len(accounts),
@@ -469,7 +487,7 @@ async def submit_batch(
     """Budgets and adjustments, and posts and voids of pending ones, as the authority table allows:
     a batch with any transfer the caller may not make is refused as a whole."""
     drafts = [_with_hold(Draft.from_request(r)) for r in batch.transfers]
-    refused = await _refusals(session, actor, drafts)
+    refused = await _refusals(session, actor, drafts, now)
     if refused:
         raise Forbidden(
             "Some transfers are not yours to make: "
@@ -496,8 +514,26 @@ class _Settled(NamedTuple):
     maker_id: int | None
 
 
+async def adjusted_alone(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    """Points the actor adjusted alone (posted at once, either way) within the authority's window.
+    Their own user row is locked first, so that two adjustments of theirs at once queue here and
+    cannot both fit under the threshold (FOR NO KEY UPDATE: transfers naming them still insert)."""
+    await session.execute(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.code == TransferCode.adjustment,
+            Transfer.created_by_id == actor.id,
+            not_(Transfer.pending),
+            not_(Transfer.post_pending),
+            not_(Transfer.void_pending),
+            Transfer.timestamp > now - authority.ADJUSTMENT_WINDOW,
+        )
+    )
+    return int(total or 0)
+
+
 async def _refusals(
-    session: AsyncSession, actor: Actor, drafts: Sequence[Draft]
+    session: AsyncSession, actor: Actor, drafts: Sequence[Draft], now: datetime
 ) -> list[tuple[Draft, authority.Refusal]]:
     """Each draft the authority refuses, with why. A post or void is judged by the pending transfer
     it settles, whatever the client wrote; a draft the engine refuses anyway (an unknown account or
@@ -514,6 +550,11 @@ async def _refusals(
     account_ids |= {a for t in settled.values() for a in (t.debit_account_id, t.credit_account_id) if a}
     accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(account_ids)))}
     thresholds = await _thresholds(session, {a.area_code for a in accounts.values()})
+    # New adjustments posted at once add up, with what the actor adjusted alone lately, in batch order.
+    alone = {
+        id(d) for d in drafts if d.code == TransferCode.adjustment and not d.pending and not d.pending_id
+    }
+    adjusted = await adjusted_alone(session, actor, now) if alone else 0
     refused = []
     for d in drafts:
         of = settled.get(d.pending_id) if d.pending_id else None
@@ -532,6 +573,7 @@ async def _refusals(
             pending=d.pending,
             timeout_seconds=d.timeout_seconds,
             threshold=thresholds[_street_code(debit, credit)],
+            adjusted_alone=adjusted,
             reverses=d.reversal_of is not None,
             settles=d.pending_id is not None,
             posts=d.post_pending,
@@ -539,12 +581,14 @@ async def _refusals(
         )
         if (why := authority.refusal(actor, move)) is not None:
             refused.append((d, why))
+        elif id(d) in alone:
+            adjusted += d.amount or 0
     return refused
 
 
-async def _authorise(session: AsyncSession, actor: Actor, draft: Draft) -> None:
+async def _authorise(session: AsyncSession, actor: Actor, draft: Draft, now: datetime) -> None:
     """One transfer a person makes by hand: refused with the authority's own code."""
-    for _, why in await _refusals(session, actor, [draft]):
+    for _, why in await _refusals(session, actor, [draft], now):
         raise Forbidden(authority.REFUSAL_DETAIL[why], code=why.value)
 
 
@@ -580,7 +624,9 @@ async def adjust(
         raise InvalidInput("That member does not live in a community.", code="not_in_a_community")
     community = await session.get(Area, member.area_id)
     pool = await area_account(session, community, AccountKind.community_pool, member.asset)
-    pending = data.amount > await adjustment_threshold(session, pool)
+    # Above the threshold, counting what the actor adjusted alone lately: no splitting it up.
+    alone = await adjusted_alone(session, actor, now)
+    pending = alone + data.amount > await adjustment_threshold(session, pool)
     debit, credit = (pool, member) if data.direction == "give" else (member, pool)
     draft = _with_hold(
         Draft(
@@ -594,7 +640,7 @@ async def adjust(
             pending=pending,
         )
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The adjustment was refused")
     return await session.get(Transfer, draft.id)
 
@@ -666,7 +712,7 @@ async def settle_adjustment(
         void_pending=not post,
         pending_id=pending.id,
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "Settling the adjustment was refused")
     return await session.get(Transfer, draft.id)
 
@@ -761,7 +807,7 @@ async def reverse(
         memo=reason.strip(),
         reversal_of=original.id,
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The reversal was refused")
     return await session.get(Transfer, reversal_id)
 
@@ -1002,7 +1048,7 @@ async def reward(
 
 
 # Rewards that count against a community's daily and monthly caps.
-CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward})
+CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward})
 # A limit of the caller's, checked under the member's lock: why the whole reward is withheld, or None.
 RewardLimit = Callable[[], Awaitable[WithheldReason | None]]
 
@@ -1021,8 +1067,8 @@ async def capped_reward(
     tz: ZoneInfo,
     limit: RewardLimit | None = None,
 ) -> int:
-    """A service or wish reward, within the community's daily and monthly caps, which both kinds
-    count; returns the points paid or owed. What a cap or `limit` holds back is recorded as a
+    """A service, wish or project reward, within the community's daily and monthly caps, which
+    every such kind counts; returns the points paid or owed. What a cap or `limit` holds back is recorded as a
     withheld reward with its reason. The caps are counted under the locks of the pool and the
     member's account (in id order, as the posting takes them), so that two rewards at the same
     moment cannot both fit under a cap."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
 from market.dispatch import service as dispatch
-from market.fields import ID_MAX, NO_NUL, PathId, query_day
+from market.fields import ID_MAX, PLAIN_TEXT, PathId, query_day
 from market.orders import service
 from market.orders.models import OfferStatus, OrderStatus
 from market.orders.schemas import (
@@ -74,7 +74,7 @@ class OrderController(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         status: Annotated[OrderStatus | None, QueryParameter()] = None,
-        category: Annotated[str | None, QueryParameter(max_length=32, pattern=NO_NUL)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32, pattern=PLAIN_TEXT)] = None,
         area_id: Annotated[
             int | None, QueryParameter(ge=1, le=ID_MAX, description="Only orders inside this area")
         ] = None,

@@ -15,6 +15,7 @@ from market.orders.models import (
     OrderStatus,
     Urgency,
 )
+from market.privacy import PersonRef
 
 Reason = text(500, required=True)
 Note = text(500)
@@ -61,12 +62,6 @@ class NoteRequest(msgspec.Struct, forbid_unknown_fields=True):
 class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
     rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comment: text(1000) = ""
-
-
-class PersonRef(msgspec.Struct):
-    id: int
-    name: str
-    phone: str
 
 
 class AreaRef(msgspec.Struct):

@@ -52,9 +52,8 @@ from market.orders.schemas import (
     OrderEntry,
     OrderFilters,
     OrderRead,
-    PersonRef,
 )
-from market.privacy import Mask, mask_name, mask_phone
+from market.privacy import Mask, PersonRef, mask_name, person_ref
 from market.settings import Settings
 from market.teams import service as teams
 from market.volunteers.service import current_load, is_paused, load_profile, serves_area
@@ -173,7 +172,9 @@ def _resident_mask(order: Order, actor: Actor) -> Mask | None:
     if _full_view(order, actor):
         return None
     building = (order.area.name,) if len(order.area_code) > COMPOUND else ()
-    return Mask(order.requester.name, order.requester.phone, (*building, order.address_detail))
+    return Mask(
+        order.requester.name, order.requester.phone, (*building, order.address_detail), order.requester_id
+    )
 
 
 def _order_options():
@@ -208,11 +209,7 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
         masked=not full,
         area=AreaRef(id=area.id, code=area.code, name=area.name, level=area.level),
         address_detail=order.address_detail if full else None,
-        requester=PersonRef(
-            id=requester.id,
-            name=requester.name if full else mask_name(requester.name),
-            phone=requester.phone if full else mask_phone(requester.phone),
-        ),
+        requester=person_ref(requester.id, requester.name, requester.phone, masked=not full),
         volunteer=PersonRef(id=volunteer.id, name=volunteer.name, phone=volunteer.phone)
         if volunteer
         else None,
@@ -265,7 +262,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     def actor_name(event: OrderEvent) -> str | None:
         if event.actor is None:
             return None
-        if mask is not None and event.actor_id == order.requester_id:
+        if mask is not None and mask.hides(event.actor_id):
             return mask_name(event.actor.name)
         return event.actor.name
 
@@ -279,7 +276,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 to_status=e.to_status,
                 note=e.note if mask is None else mask(e.note),
                 at=e.at,
-                actor_id=e.actor_id,
+                actor_id=None if mask is not None and mask.hides(e.actor_id) else e.actor_id,
                 actor_name=actor_name(e),
             )
             for e in order.events

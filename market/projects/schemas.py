@@ -144,6 +144,8 @@ class VolunteerPoints(msgspec.Struct):
     points: int
     # The community pool could not pay yet: the points are owed and paid once it is funded.
     owed: bool
+    # Held back by the community's daily or monthly cap (never paid).
+    withheld: int = 0
 
 
 class UnitPoints(msgspec.Struct):

@@ -31,7 +31,7 @@ from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
-from market.ledger.models import AccountKind, Asset, TransferCode
+from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.needs.models import Need, NeedStatus
 from market.notifications.service import notify
 from market.projects.models import (
@@ -63,7 +63,7 @@ from market.projects.schemas import (
 from market.settings import Settings
 from market.units import service as units
 from market.units.models import Resource, ResourceStatus, Unit
-from market.volunteers.service import serves_area
+from market.volunteers.service import lives_in_or_serves, serves_area
 
 S = ProjectStatus
 COMMUNITY = code_length(AreaLevel.community)
@@ -277,7 +277,8 @@ async def _check_responsibilities(session: AsyncSession, items: Sequence[Respons
                 raise Unprocessable(f"User {r.user_id} does not exist.", code="user_not_found")
 
 
-async def _check_volunteers(session: AsyncSession, user_ids: Iterable[int]) -> None:
+async def _check_volunteers(session: AsyncSession, user_ids: Iterable[int], community_code: str) -> None:
+    """Participants are active volunteers who live in or serve the project's community."""
     wanted = set(user_ids)
     found = set(
         await session.scalars(
@@ -291,6 +292,15 @@ async def _check_volunteers(session: AsyncSession, user_ids: Iterable[int]) -> N
             f"Users {', '.join(map(str, missing))} are not active volunteers.",
             code="not_a_volunteer",
             user_ids=missing,
+        )
+    near = set(
+        await session.scalars(select(User.id).where(User.id.in_(wanted), lives_in_or_serves(community_code)))
+    )
+    if outside := sorted(wanted - near):
+        raise Unprocessable(
+            f"Users {', '.join(map(str, outside))} neither live in nor serve the project's community.",
+            code="volunteer_outside_community",
+            user_ids=outside,
         )
 
 
@@ -386,7 +396,7 @@ async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreat
     if len(set(resource_ids)) != len(resource_ids):
         raise InvalidInput("Each resource may be committed once per project.", code="duplicate_resource")
     await _check_responsibilities(session, data.responsibilities)
-    await _check_volunteers(session, data.participant_ids)
+    await _check_volunteers(session, data.participant_ids, community.code)
     needs = await lock_needs(session, data.need_ids)
     for need_id in sorted(set(data.need_ids)):
         if problem := need_problem(needs.get(need_id), community, now):
@@ -509,7 +519,7 @@ async def add_participant(
     project = await lock_project(session, actor, project_id)
     _require_manager(actor, project)
     _require_status(project, "add_participant", {S.draft, S.active})
-    await _check_volunteers(session, [user_id])
+    await _check_volunteers(session, [user_id], project.community_code)
     if any(p.user_id == user_id for p in project.participants):
         raise Conflict("That volunteer already takes part.", code="already_participating")
     session.add(
@@ -561,7 +571,17 @@ async def record_hours(
         raise NotFound(
             f"Project {project.id} has no participant {participant_id}.", code="participant_not_found"
         )
+    if participant.user_id == actor.id:
+        raise Forbidden("Nobody records their own hours; another manager does.", code="own_hours")
     _require_status(project, "record_hours", {S.active})
+    # Nobody serves longer than the project has run.
+    span = (project.deadline - project.start_at).total_seconds() / 3600
+    if hours > span:
+        raise InvalidInput(
+            f"The project runs {span:g} hours; nobody served more.",
+            code="hours_beyond_span",
+            max_hours=int(span),
+        )
     before, participant.tenths = participant.hours, round(hours * 10)
     _event(
         session,
@@ -694,7 +714,8 @@ async def _award_points(
     await ledger.lock_accounts(session, {pool.id, *(m.id for m in members)})
     volunteers = []
     for p, points in earned:
-        owed = await ledger.reward(
+        # Within the community's daily and monthly caps, as service and wish rewards are.
+        paid = await ledger.capped_reward(
             session,
             transfer_id=f"~project:{project.id}:user:{p.user_id}",
             code=TransferCode.project_reward,
@@ -706,8 +727,11 @@ async def _award_points(
             now=now,
             tz=settings.tz,
         )
+        owed = paid > 0 and not await session.scalar(
+            select(Transfer.id).where(Transfer.id == f"~project:{project.id}:user:{p.user_id}")
+        )
         volunteers.append(
-            VolunteerPoints(user_id=p.user_id, hours=p.hours, points=points, owed=owed is not None)
+            VolunteerPoints(user_id=p.user_id, hours=p.hours, points=paid, owed=owed, withheld=points - paid)
         )
     completed = Counter(c.unit_id for c in project.commitments if c.delivered == c.quantity)
     unit_points = []

@@ -28,7 +28,7 @@ from market.teams.schemas import (
     TeamRead,
     TeamUpdate,
 )
-from market.volunteers.service import serves_area
+from market.volunteers.service import lives_in_or_serves
 
 # Teams are a community's own business: grid workers see them but do not run them.
 TEAM_MANAGER_ROLES = frozenset({Role.community_manager, Role.street_admin, Role.admin})
@@ -63,9 +63,8 @@ async def _check_volunteer(session: AsyncSession, team: Team, user_id: int) -> U
     )
     if user is None or not user.is_active or Role.volunteer not in user.roles:
         raise Unprocessable(f"User {user_id} is not an active volunteer.", code="not_a_volunteer")
-    home = user.area.code if user.area else ""
-    if not home.startswith(team.area_code) and not await session.scalar(
-        select(User.id).where(User.id == user_id, serves_area(team.area_code))
+    if not await session.scalar(
+        select(User.id).where(User.id == user_id, lives_in_or_serves(team.area_code))
     ):
         raise Unprocessable(
             f"{user.name} neither lives in nor serves the team's community.",

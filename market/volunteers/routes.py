@@ -9,7 +9,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires_manager
-from market.fields import ID_MAX, NO_NUL, PathId, query_moment
+from market.fields import ID_MAX, PLAIN_TEXT, PathId, query_moment
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.volunteers import service
@@ -30,7 +30,7 @@ class VolunteerController(Controller):
             int | None, QueryParameter(ge=1, le=ID_MAX, description="Only those serving this subtree")
         ] = None,
         skill: Annotated[
-            str | None, QueryParameter(max_length=32, pattern=NO_NUL, description="Service category code")
+            str | None, QueryParameter(max_length=32, pattern=PLAIN_TEXT, description="Service category code")
         ] = None,
         free_from: query_moment("Free in this window (with free_until)") = None,
         free_until: query_moment("Free in this window (with free_from)") = None,

@@ -13,6 +13,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
+from market.db import upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE
@@ -59,6 +60,15 @@ def taking_orders(now: datetime) -> ColumnElement[bool]:
 
 def is_paused(profile: VolunteerProfile, now: datetime) -> bool:
     return profile.paused_until is not None and profile.paused_until > now
+
+
+def lives_in_or_serves(area_code: str) -> ColumnElement[bool]:
+    """The volunteer (a User row) lives inside the subtree at `area_code` or serves somewhere
+    overlapping it: who may join a team or a project of that area."""
+    return or_(
+        User.area_id.in_(select(Area.id).where(Area.code.startswith(area_code, autoescape=True))),
+        serves_area(area_code),
+    )
 
 
 def held_orders_count():
@@ -191,15 +201,17 @@ async def put_profile(session: AsyncSession, actor: Actor, user_id: int, data: P
                 f"Availability {w.start}–{w.end} ends before it starts.", code="invalid_window"
             )
         windows.append((w.weekday, start, end))
+    # The row first, in one statement that inserts it or finds it, then its lock: two first saves
+    # at once would otherwise both find no profile and both insert one (a 500 on the second).
+    await session.execute(
+        upsert(session, VolunteerProfile)
+        .values(user_id=user.id, capacity=data.capacity, rating_sum=0, rating_count=0)
+        .on_conflict_do_nothing(index_elements=[VolunteerProfile.user_id])
+    )
     profile = await load_profile(session, user.id, for_update=True)
-    listed = {s.area_id for s in profile.serving_areas} if profile else set()
+    assert profile is not None  # just written
+    listed = {s.area_id for s in profile.serving_areas}
     areas = await _serving_areas(session, actor, user, data.serving_area_ids, listed)
-    if profile is None:
-        # Empty collections from the start: a new profile has nothing to load (and may not, lazy="raise").
-        profile = VolunteerProfile(
-            user_id=user.id, rating_sum=0, rating_count=0, skills=[], availability=[], serving_areas=[]
-        )
-        session.add(profile)
     profile.capacity = data.capacity
     # Delete the old rows before inserting new ones: the unit of work would insert first
     # and trip the (volunteer, category) and (volunteer, area) unique constraints.

@@ -19,7 +19,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import managed_areas
-from market.auth.access import Actor, ActorRequest, requires_manager
+from market.auth.access import Actor, ActorRequest, requires_manager, requires_street_admin
+from market.auth.models import Role
 from market.fields import EARLIEST, ID_MAX, LATEST, Day, Id, PathId, text
 from market.ledger import authority
 from market.ledger import service as ledger
@@ -149,6 +150,8 @@ def _owner_label(lang: str, name: str) -> str:
 def _ledger_context(request: Request, **values: Any) -> dict[str, Any]:
     lang = lang_of(request)
     return {
+        # The trial balance's tab: for the street's admins and admins, whom its route admits.
+        "may_see_balance": request.user.has(Role.street_admin, Role.admin),
         "owner": partial(_owner_label, lang),
         "kind_options": word_options(lang, "account_kind", AccountKind),
         "asset_options": word_options(lang, "asset", Asset),
@@ -293,7 +296,7 @@ class LedgerPages(Controller):
         )
         return page(request, ACCOUNT, form=form, **context)
 
-    @get("/ledger/trial-balance")
+    @get("/ledger/trial-balance", guards=[requires_street_admin])
     async def trial_balance(
         self,
         request: ActorRequest,
@@ -302,7 +305,7 @@ class LedgerPages(Controller):
     ) -> Template:
         context = _ledger_context(request, balance=None)
         form, f = await _filters(request, session, BalanceFilters, BALANCE, context, settings.tz)
-        context.update(balance=await ledger.trial_balance(session, f.asset))
+        context.update(balance=await ledger.trial_balance(session, f.asset, request.user))
         return page(request, BALANCE, form=form, **context)
 
     @get("/ledger/owed")

@@ -23,7 +23,7 @@ from market.auth.access import ROLE_RANK, Actor, ActorRequest, client_address, r
 from market.auth.models import Role
 from market.auth.schemas import RolesWrite, UserCreate, UserUpdate
 from market.errors import InvalidInput
-from market.fields import NO_NUL, PathId, query_id
+from market.fields import PathId, query_id, query_text
 from market.imports import TEMPLATE_CONTENT_TYPE
 from market.pagination import Offset
 from market.people import importing
@@ -93,7 +93,7 @@ class PeoplePages(Controller):
         self,
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
-        q: Annotated[str | None, QueryParameter(max_length=50, pattern=NO_NUL)] = None,
+        q: query_text(50) = None,
         role: Annotated[str | None, QueryParameter(pattern=ROLE_PATTERN)] = None,
         area_id: query_id("Where they live") = None,
         active: Annotated[str | None, QueryParameter(pattern="^(yes|no)?$")] = None,

@@ -22,7 +22,7 @@ from market.auth.access import ActorRequest, client_address
 from market.auth.models import User
 from market.auth.schemas import LoginRequest, PasswordChange
 from market.auth.tokens import DEVICE_COOKIE, TOKEN_COOKIE, issue_device_token, issue_token
-from market.fields import NO_NUL
+from market.fields import PLAIN_TEXT
 from market.settings import Settings
 from market.web import (
     desk_areas,
@@ -56,7 +56,7 @@ from market.web.pages import (
 from market.web.static import StaticFileSystem
 
 HERE = Path(__file__).parent
-NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
+NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
 PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
 PASSWORD_PATH = "/account/password"

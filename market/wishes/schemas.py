@@ -6,7 +6,8 @@ from typing import Annotated
 import msgspec
 
 from market.fields import Moment, text
-from market.orders.schemas import AreaRef, PersonRef
+from market.orders.schemas import AreaRef
+from market.privacy import PersonRef
 from market.wishes.models import MAX_VALUE_YUAN, ClaimerKind, WishStatus
 
 Note = text(500)

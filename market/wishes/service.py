@@ -23,8 +23,8 @@ from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode, WithheldReason
 from market.notifications.service import notify
-from market.orders.schemas import AreaRef, PersonRef
-from market.privacy import Mask, mask_name, mask_phone
+from market.orders.schemas import AreaRef
+from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.volunteers.service import serves_area
 from market.wishes.models import ClaimerKind, Wish, WishEvent, WishStatus
 from market.wishes.schemas import WishCreate, WishDetail, WishEventRead, WishRead
@@ -118,20 +118,12 @@ def _full_view(wish: Wish, actor: Actor) -> bool:
     return wish.claimer_id == actor.id and wish.status in (W.claimed, W.fulfilled, W.confirmed)
 
 
-def _person(user: User, full: bool) -> PersonRef:
-    return PersonRef(
-        id=user.id,
-        name=user.name if full else mask_name(user.name),
-        phone=user.phone if full else mask_phone(user.phone),
-    )
-
-
 def _resident_mask(wish: Wish, actor: Actor, areas: dict[str, Area]) -> Mask | None:
     """How the actor's view masks the resident, in fields and free text; None: a full view."""
     if _full_view(wish, actor):
         return None
     building = (areas[wish.area_code].name,) if len(wish.area_code) > COMPOUND else ()
-    return Mask(wish.resident.name, wish.resident.phone, building)
+    return Mask(wish.resident.name, wish.resident.phone, building, wish.resident_id)
 
 
 def _wish_read(wish: Wish, actor: Actor, areas: dict[str, Area]) -> WishRead:
@@ -149,7 +141,7 @@ def _wish_read(wish: Wish, actor: Actor, areas: dict[str, Area]) -> WishRead:
         deadline=wish.deadline,
         community_id=wish.community_id,
         masked=not full,
-        resident=_person(wish.resident, full),
+        resident=person_ref(wish.resident.id, wish.resident.name, wish.resident.phone, masked=not full),
         area=AreaRef(id=area.id, code=area.code, name=area.name, level=area.level),
         # The claimer's name is public (credit where due); their phone is for those involved.
         claimer=PersonRef(
@@ -204,7 +196,7 @@ async def get_wish(session: AsyncSession, actor: Actor, wish_id: int) -> WishDet
         if user_id is None:
             return None
         name = names.get(user_id, "")
-        return mask_name(name) if mask is not None and user_id == wish.resident_id else name
+        return mask_name(name) if mask is not None and mask.hides(user_id) else name
 
     return WishDetail(
         **{f: getattr(read, f) for f in read.__struct_fields__},
@@ -216,7 +208,7 @@ async def get_wish(session: AsyncSession, actor: Actor, wish_id: int) -> WishDet
                 to_status=e.to_status,
                 note=e.note if mask is None else mask(e.note),
                 at=e.at,
-                actor_id=e.actor_id,
+                actor_id=None if mask is not None and mask.hides(e.actor_id) else e.actor_id,
                 actor_name=actor_name(e.actor_id),
             )
             for e in wish.events

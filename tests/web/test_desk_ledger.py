@@ -68,7 +68,6 @@ async def test_every_page_renders_in_both_languages(
         "/desk/ledger",
         f"/desk/ledger/accounts/{pool}",
         f"/desk/ledger/accounts/{volunteer}",
-        "/desk/ledger/trial-balance?asset=credit",
         "/desk/ledger/owed?status=all",
         "/desk/reports",
     ):
@@ -165,10 +164,19 @@ async def test_the_csv_download_holds_the_filtered_statement(
 async def test_the_trial_balance_and_owed_rewards(
     browser: Browser, scenario: World, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
+    # The trial balance lists every account of the street: its admins' (and admins') alone, and
+    # its tab is shown only to them.
     browser.login("manager", "zh")
     r = await browser.get("/desk/ledger/trial-balance")
-    assert r.status_code == 200
+    assert r.status_code == 403
+    assert 'href="/desk/ledger/trial-balance"' not in (await browser.get("/desk/ledger")).text
+    browser.login("street_admin", "zh")
+    assert 'href="/desk/ledger/trial-balance"' in (await browser.get("/desk/ledger")).text
+    for path in ("/desk/ledger/trial-balance", "/desk/ledger/trial-balance?asset=credit"):
+        r = await browser.get(path)
+        assert r.status_code == 200, r.text
     assert translate("zh", "ledger.balanced") in r.text
+    browser.login("manager", "zh")
     # A wish reward community 2's pool cannot pay is owed.
     async with session_maker() as session, session.begin():
         await reward(

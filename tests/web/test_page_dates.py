@@ -163,8 +163,10 @@ def pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/desk/ledger",
             f"/desk/ledger/accounts/{ids['account']}",
             "/desk/ledger/owed?status=all",
-            "/desk/ledger/trial-balance",
             "/desk/reports",
+        ],
+        "street_admin": [
+            "/desk/ledger/trial-balance",
         ],
         "unit_admin": [
             "/desk/unit",

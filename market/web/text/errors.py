@@ -277,8 +277,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.already_a_member": ("这位志愿者已经是队员了。", "This volunteer is already in the team."),
     "error.member_not_found": ("这个人不是本队队员。", "This person is not a member of the team."),
     "error.volunteer_outside_community": (
-        "这位志愿者既不住在本社区，也不服务本社区。",
-        "This volunteer neither lives in nor serves the team's community.",
+        "这位志愿者既不住在该社区，也不服务该社区。",
+        "This volunteer neither lives in nor serves the community.",
     ),
     # Co-building units and their resources
     "error.unit_not_found": ("没有找到这个共建单位。", "This unit does not exist."),
@@ -337,6 +337,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "error.already_participating": ("这位志愿者已经参加了这个项目。", "This volunteer already takes part."),
     "error.participant_not_found": ("这个项目里没有这位参与者。", "This project has no such participant."),
+    "error.own_hours": (
+        "不能给自己记录时长，请由另一位管理员记录。",
+        "Nobody records their own hours; another manager does.",
+    ),
+    "error.hours_beyond_span": (
+        "时长不能超过项目从开始到截止的时长。",
+        "The hours cannot exceed the time from the project's start to its deadline.",
+    ),
     "error.responsibility_not_found": (
         "这个项目里没有这项责任。",
         "This project has no such responsibility.",
