@@ -3,12 +3,15 @@ area, under the rules and limits of the resident's own orders, recording who ent
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.clock import FrozenClock
 from market.notifications.models import Notification
 from tests.world import World
 
@@ -92,3 +95,66 @@ async def test_the_residents_open_order_limit_holds(client: AsyncTestClient, wor
     assert response.status_code == 429 and response.json()["code"] == "too_many_open_orders"
     response = await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
     assert response.status_code == 429
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # A morning, when the world's volunteer is free to be dispatched to.
+    return FrozenClock(datetime(2030, 3, 12, 1, 0, tzinfo=UTC))
+
+
+async def served(client: AsyncTestClient, world: World, clock: FrozenClock, *, entered: bool) -> int:
+    """An order the grid worker entered for the resident (or the resident posted), served and
+    completed by the volunteer."""
+    now = clock()
+    window = {
+        "window_start": (now + timedelta(minutes=30)).isoformat(),
+        "window_end": (now + timedelta(hours=12)).isoformat(),
+    }
+    if entered:
+        r = await client.post(PATH, json=entry(world, **window), headers=world.auth("grid_worker"))
+    else:
+        r = await client.post("/api/orders", json=world.order_body(**window), headers=world.auth("resident"))
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    r = await client.post(
+        f"/api/orders/{order_id}/dispatch",
+        json={"volunteer_ids": [world.id("volunteer")], "mode": "direct"},
+        headers=world.auth("grid_worker"),
+    )
+    assert r.status_code == 200, r.text
+    volunteer = world.auth("volunteer")
+    assert (
+        await client.post(f"/api/offers/{r.json()['offers'][0]['id']}/accept", headers=volunteer)
+    ).is_success
+    assert (await client.post(f"/api/orders/{order_id}/check-in", headers=volunteer)).is_success
+    clock.advance(timedelta(hours=2))
+    assert (await client.post(f"/api/orders/{order_id}/check-out", headers=volunteer)).is_success
+    r = await client.post(f"/api/orders/{order_id}/complete", json={"note": "done"}, headers=volunteer)
+    assert r.status_code == 200, r.text
+    return order_id
+
+
+async def test_a_manager_of_the_area_confirms_an_entered_order_for_the_resident(
+    client: AsyncTestClient, world: World, clock: FrozenClock
+) -> None:
+    order_id = await served(client, world, clock, entered=True)
+    rating = {"rating": 5, "comment": "she said thank you"}
+    for who in ("grid_worker_c2", "manager_c2", "volunteer", "resident_b"):
+        r = await client.post(f"/api/orders/{order_id}/confirm", json=rating, headers=world.auth(who))
+        assert r.status_code in (403, 404), (who, r.text)
+    r = await client.post(f"/api/orders/{order_id}/confirm", json=rating, headers=world.auth("grid_worker"))
+    assert r.status_code == 200, r.text
+    order = (await client.get(f"/api/orders/{order_id}", headers=world.auth("resident"))).json()
+    assert order["status"] == "confirmed" and order["rating"] == 5
+    assert order["events"][-1]["actor_id"] == world.id("grid_worker")
+
+
+async def test_a_residents_own_order_is_confirmed_by_the_resident_alone(
+    client: AsyncTestClient, world: World, clock: FrozenClock
+) -> None:
+    order_id = await served(client, world, clock, entered=False)
+    r = await client.post(
+        f"/api/orders/{order_id}/confirm", json={"rating": 5}, headers=world.auth("grid_worker")
+    )
+    assert r.status_code == 403 and r.json()["code"] == "not_requester", r.text

@@ -839,7 +839,7 @@ async def confirm(
     session: AsyncSession, actor: Actor, order_id: int, data: ConfirmRequest, now: datetime, tz: ZoneInfo
 ) -> None:
     order = await lock_order(session, order_id)
-    if order.requester_id != actor.id:
+    if not may_confirm(actor, order):
         await _refuse(
             session,
             actor,
@@ -848,6 +848,17 @@ async def confirm(
         )
     await _settle(
         session, order, actor.id, now, tz, rating=data.rating, comment=data.comment, note=data.comment
+    )
+
+
+def may_confirm(actor: Actor, order: Order) -> bool:
+    """The resident confirms their order; an order entered for a resident (who may have no phone to
+    confirm on) may also be confirmed for them by a manager of its area, after asking them, but never
+    by the volunteer who served it."""
+    if order.requester_id == actor.id:
+        return True
+    return (
+        order.entered_by_id is not None and actor.manages(order.area_code) and order.volunteer_id != actor.id
     )
 
 

@@ -25,7 +25,7 @@ from market.dispatch.schemas import ApplyRequest, PlanCreate
 from market.errors import Forbidden, NotFound
 from market.fields import PathId, query_id
 from market.orders import service as orders
-from market.orders.schemas import DispatchRequest, OrderDetail, ReasonRequest
+from market.orders.schemas import ConfirmRequest, DispatchRequest, OrderDetail, ReasonRequest
 from market.pagination import MAX_OFFSET, Offset
 from market.settings import Settings
 from market.teams.service import list_teams
@@ -208,6 +208,10 @@ async def _order(
         "can_dispatch": can_dispatch,
         "can_reject": order.status in orders.TRANSITIONS["reject"][0],
         "can_cancel": order.status in orders.TRANSITIONS["cancel"][0],
+        # An order entered for a resident may be confirmed for them once they have said how it went.
+        "can_confirm_for_resident": order.status in orders.TRANSITIONS["confirm"][0]
+        and order.entered_by is not None,
+        "rating_options": [(n, "★" * n) for n in range(5, 0, -1)],
         "volunteers": volunteers,
         "volunteer_total": total,
         "limit": LIMIT,
@@ -358,6 +362,28 @@ class DispatchDesk(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         return await _close(request, data, session, settings, now, order_id, _cancel, "cancelled")
+
+    @post("/orders/{order_id:int}/confirm")
+    async def confirm_for_resident(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        """Confirm an order entered for a resident, with the rating they gave when asked."""
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            ORDER,
+            lambda: _order(request, session, settings, now, order_id, _list_offset(form)),
+        ):
+            body = parse(form, ConfirmRequest, settings.tz)
+            await orders.confirm(session, request.user, order_id, body, now, settings.tz)
+        return see_other(f"{PATH}/orders/{order_id}", notice="dispatch_order_confirmed")
 
 
 async def _cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:

@@ -192,6 +192,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "{minutes} minutes if left empty; never past the end of the window.",
     ),
     "dispatch.by_hand.submit": ("派单", "Offer the order"),
+    "dispatch.confirm.heading": ("代居民确认", "Confirm for the resident"),
+    "dispatch.confirm.help": (
+        "这张点单是代居民下的：电话或上门问过居民服务情况后，替他们确认并评分，积分随即发给志愿者。",
+        "This order was entered for the resident: once you have asked them how the service went, "
+        "confirm and rate it for them, and the volunteer's points are paid.",
+    ),
+    "dispatch.confirm.rating": ("居民的评分", "The resident's rating"),
+    "dispatch.confirm.choose": ("请选择", "Choose"),
+    "dispatch.confirm.comment": ("居民的评价（可选）", "What the resident said (optional)"),
+    "dispatch.confirm.submit": ("确认完成", "Confirm"),
     "dispatch.close.heading": ("驳回或取消", "Reject or cancel"),
     "dispatch.close.help": (
         "驳回：不在服务范围或信息不实的点单。取消：居民不再需要的点单。两者都会撤回待回复的派单，并记入办理记录。",
@@ -217,4 +227,8 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "notice.dispatch_order_rejected": ("点单已驳回。", "The order has been rejected."),
     "notice.dispatch_order_cancelled": ("点单已取消。", "The order has been cancelled."),
+    "notice.dispatch_order_confirmed": (
+        "已代居民确认，积分已发给志愿者。",
+        "Confirmed for the resident; the volunteer's points are paid.",
+    ),
 }
