@@ -693,7 +693,7 @@ async def pools(session: AsyncSession, actor: Actor, budgets: int = 5) -> list[P
                 balance=pool.balance,
                 available=pool.available,
                 owed=int(owed or 0),
-                budgets=await _entries_of(session, pool.id, list(transfers)),
+                budgets=await _entries_of(session, actor, pool.id, list(transfers)),
             )
         )
     return found
