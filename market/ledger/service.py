@@ -663,7 +663,7 @@ async def fund_pool(
         code=TransferCode.budget,
         memo=data.memo.strip(),
     )
-    await _authorise(session, actor, draft)
+    await _authorise(session, actor, draft, now)
     refuse(await transfer_one(session, draft, now, tz, actor.id), "The budget was refused")
     return await session.get(Transfer, draft.id)
 
