@@ -166,7 +166,7 @@ async def test_a_long_statement_downloads_whole_and_as_listed(
         batches = [
             batch
             async for batch in ledger.stream_entries(
-                session, account, code=None, since=None, until=None, batch=100
+                session, manager, account, code=None, since=None, until=None, batch=100
             )
         ]
     assert total == count and len(listed) == count

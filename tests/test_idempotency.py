@@ -31,7 +31,7 @@ from market.ledger.models import Account, AccountKind, Asset, Transfer, Transfer
 from market.ledger.service import area_account, member_account
 from market.rewards.models import Redemption, Reward
 from market.unit_of_work import ATTEMPTS
-from tests.world import PASSWORD, World
+from tests.world import PASSWORD, World, allow_adjustments_alone
 
 REPLAYED = "idempotent-replayed"
 
@@ -52,6 +52,7 @@ async def accounts(
         }
         for name in ("resident", "resident_b", "volunteer"):
             ids[name] = (await member_account(session, world.id(name))).id
+        await allow_adjustments_alone(session, world)
     transfers = [budget("budget-setup", ids, 10_000)] + [
         {
             "id": f"setup-{name}",

@@ -23,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, User, UserRole
 from market.clock import FrozenClock
-from market.ledger.models import Account, AccountKind, Asset, OwedReward, Transfer, TransferCode
+from market.ledger.models import Account, AccountKind, Asset, OwedReward, StreetPolicy, Transfer, TransferCode
 from market.ledger.service import area_account, member_account, post_owed_rewards
 from market.rewards.models import Redemption, Reward
 from market.rewards.service import expire_redemptions
 from market.volunteers.models import VolunteerProfile
-from tests.world import World, password_hash
+from tests.world import World, allow_adjustments_alone, password_hash
 
 
 @pytest.fixture
@@ -86,6 +86,8 @@ async def give_points(
     """A manager's adjustments from community 1's pool to each of `names`."""
     async with session_maker() as session, session.begin():
         accounts = [(await member_account(session, world.id(name))).id for name in names]
+        if await session.get(StreetPolicy, world.areas["street"].id) is None:
+            await allow_adjustments_alone(session, world)
     r = await client.post(
         "/api/ledger/transfers",
         json={

@@ -13,6 +13,7 @@ from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password_sync
 from market.auth.tokens import issue_token
 from market.clock import Clock
+from market.ledger.models import StreetPolicy
 from market.settings import Settings
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 
@@ -177,4 +178,11 @@ async def add_neighbours(session: AsyncSession, world: World) -> None:
         world.users[key] = user
     await session.flush()
     await add_volunteer_profile(session, world.users["volunteer_s2"], world.areas["s2_c1"])
+    await session.flush()
+
+
+async def allow_adjustments_alone(session: AsyncSession, world: World) -> None:
+    """Let one manager adjust any number of points alone in the world's street: for tests that hand
+    out starting points by adjustment, more than the default threshold adds up to."""
+    session.add(StreetPolicy(street_id=world.areas["street"].id, adjustment_threshold=10**9))
     await session.flush()
