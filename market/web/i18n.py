@@ -16,6 +16,7 @@ from market.web.text import (
     desk_dispatch,
     desk_ledger,
     desk_projects,
+    desk_registry,
     desk_units,
     domain,
     errors,
@@ -53,6 +54,7 @@ CATALOGUE = _merge(
     desk_projects,
     desk_ledger,
     desk_units,
+    desk_registry,
 )
 
 

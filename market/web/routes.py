@@ -29,7 +29,9 @@ from market.web import (
     desk_failed_attempts,
     desk_ledger,
     desk_projects,
+    desk_teams,
     desk_units,
+    desk_units_registry,
     phone_resident,
     phone_volunteer,
 )
@@ -181,6 +183,8 @@ def web_router() -> Router:
             *desk_projects.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
+            *desk_units_registry.CONTROLLERS,
+            *desk_teams.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
