@@ -83,6 +83,12 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/unit/resources/{resource_id:int}",
     "/desk/unit/rewards",
     "/desk/unit/rewards/new",
+    "/desk/units",
+    "/desk/units/new",
+    "/desk/units/{unit_id:int}",
+    "/desk/teams",
+    "/desk/teams/new",
+    "/desk/teams/{team_id:int}",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
 RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new"}
