@@ -137,8 +137,16 @@ async def unit_reads(session: AsyncSession, units: list[Unit]) -> list[UnitRead]
 async def create_unit(session: AsyncSession, actor: Actor, data: UnitCreate, now: datetime) -> Unit:
     communities = await _communities(session, actor, data.community_ids)
     admins = await _unit_admins(session, data.admin_ids)
+    name = data.name.strip()
+    # Registrations on one street take turns (its row locked), so that a double click registers once.
+    street = actor.area_code[:STREET]
+    await session.execute(select(Area.id).where(Area.code == street).with_for_update())
+    if await session.scalar(
+        select(Unit.id).where(Unit.name == name, Unit.area_code.startswith(street, autoescape=True)).limit(1)
+    ):
+        raise Conflict(f"A unit called {name} is already registered on the street.", code="unit_name_taken")
     unit = Unit(
-        name=data.name.strip(),
+        name=name,
         kind=data.kind,
         contact_name=data.contact_name.strip(),
         contact_phone=data.contact_phone,

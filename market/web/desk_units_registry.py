@@ -37,6 +37,7 @@ UNIT_FIELDS = {
     "outside_your_area": "community_ids",
     "not_a_community": "community_ids",
     "community_in_use": "community_ids",
+    "unit_name_taken": "name",
 }
 APPOINT_FIELDS = {
     code: "phone"

@@ -67,6 +67,11 @@ async def test_a_street_admin_registers_a_unit_and_appoints_an_admin(
     r = await browser.post("/desk/units/new", register_form(world))
     assert r.status_code == 303, r.text
     unit_id = unit_id_of(r.headers["location"])
+    # A second click registers nothing more.
+    again = await browser.post("/desk/units/new", register_form(world))
+    assert again.status_code == 409
+    assert field_errors(again.text)["name"] == translate(lang, "error.unit_name_taken")
+    assert await count(session_maker, Unit) == 1
     page = await browser.get(r.headers["location"])
     assert translate(lang, "notice.unit_registered") in page.text
     assert "Sunny Bakery" in page.text and 'id="appoint-form"' in page.text

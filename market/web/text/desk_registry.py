@@ -46,6 +46,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "notice.unit_saved": ("单位信息已保存。", "The unit is saved."),
     "notice.unit_admin_appointed": ("已任命管理员。", "The admin is appointed."),
     "notice.unit_admin_withdrawn": ("已撤销管理员。", "The admin is withdrawn."),
+    "error.unit_name_taken": (
+        "本街道已有同名的共建单位。",
+        "A unit of this name is already registered on the street.",
+    ),
     "error.person_inactive": ("这个账号已停用。", "This account is deactivated."),
     "error.already_unit_admin": (
         "这个人已经是本单位的管理员。",
