@@ -103,6 +103,12 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/people/import/template",
     "/desk/people/import/{import_id:int}",
     "/desk/approvals",
+    "/desk/units",
+    "/desk/units/new",
+    "/desk/units/{unit_id:int}",
+    "/desk/teams",
+    "/desk/teams/new",
+    "/desk/teams/{team_id:int}",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
 RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new", "/r/volunteer"}

@@ -361,6 +361,20 @@ async def get_visible_user(session: AsyncSession, actor: Actor, user_id: int) ->
     return user
 
 
+async def visible_user_by_phone(
+    session: AsyncSession, actor: Actor, phone: str, *, for_update: bool = False
+) -> User:
+    """The person with this phone number, when the actor may see them (else `user_not_found`, so
+    that a phone number outside one's area tells nothing). `for_update` locks their row."""
+    stmt = select(User).where(User.phone == phone.strip()).options(*_with_roles_and_area())
+    if for_update:
+        stmt = stmt.with_for_update(of=User)
+    user = await session.scalar(stmt.execution_options(populate_existing=True))
+    if user is None or not await can_see_user(session, actor, user):
+        raise NotFound("No person with this phone number in your area.", code="user_not_found")
+    return user
+
+
 async def list_users(
     session: AsyncSession,
     actor: Actor,

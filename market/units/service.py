@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
-from market.auth.access import Actor
+from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import Role, User, UserRole
-from market.auth.service import user_names
+from market.auth.service import user_names, visible_user_by_phone
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger.models import Account, AccountKind, Asset
 from market.ledger.service import get_or_create_account
@@ -137,8 +137,16 @@ async def unit_reads(session: AsyncSession, units: list[Unit]) -> list[UnitRead]
 async def create_unit(session: AsyncSession, actor: Actor, data: UnitCreate, now: datetime) -> Unit:
     communities = await _communities(session, actor, data.community_ids)
     admins = await _unit_admins(session, data.admin_ids)
+    name = data.name.strip()
+    # Registrations on one street take turns (its row locked), so that a double click registers once.
+    street = actor.area_code[:STREET]
+    await session.execute(select(Area.id).where(Area.code == street).with_for_update())
+    if await session.scalar(
+        select(Unit.id).where(Unit.name == name, Unit.area_code.startswith(street, autoescape=True)).limit(1)
+    ):
+        raise Conflict(f"A unit called {name} is already registered on the street.", code="unit_name_taken")
     unit = Unit(
-        name=data.name.strip(),
+        name=name,
         kind=data.kind,
         contact_name=data.contact_name.strip(),
         contact_phone=data.contact_phone,
@@ -196,6 +204,64 @@ async def update_unit(
     unit.updated_at = now
     await session.flush()
     return await get_unit(session, unit.id)
+
+
+MAX_UNIT_ADMINS = 20
+
+
+async def appoint_admin(session: AsyncSession, actor: Actor, unit_id: int, phone: str, now: datetime) -> Unit:
+    """Make the person with this phone number one of the unit's admins, giving them the unit_admin
+    role when they do not hold it yet (only a person living inside the actor's area may get it)."""
+    await visible_unit(session, actor, unit_id)
+    unit = await get_unit(session, unit_id, for_update=True)
+    if not actor.manages(unit.area_code):
+        raise Forbidden(
+            "Only the managers of the area that registered the unit can change it.", code="not_your_unit"
+        )
+    person = await visible_user_by_phone(session, actor, phone, for_update=True)
+    if not person.is_active:
+        raise Unprocessable(f"{person.name}'s account is deactivated.", code="person_inactive")
+    current = [a.user_id for a in unit.admins]
+    if person.id in current:
+        raise Conflict(f"{person.name} is already one of the unit's admins.", code="already_unit_admin")
+    if len(current) >= MAX_UNIT_ADMINS:
+        raise Conflict(f"A unit can have at most {MAX_UNIT_ADMINS} admins.", code="unit_admins_full")
+    if Role.unit_admin not in person.roles:
+        if person.area is None or not actor.manages(person.area.code):
+            raise Forbidden(
+                "Only a person living inside your area can be given the unit admin role.",
+                code="outside_your_area",
+            )
+        if ROLE_RANK[Role.unit_admin] >= actor.rank and not actor.is_admin:
+            raise Forbidden("You cannot give these roles: unit_admin", code="role_not_grantable")
+        session.add(UserRole(user_id=person.id, role=Role.unit_admin))
+        await session.flush()
+    return await update_unit(session, actor, unit_id, UnitUpdate(admin_ids=[*current, person.id]), now)
+
+
+async def withdraw_admin(
+    session: AsyncSession, actor: Actor, unit_id: int, user_id: int, now: datetime
+) -> Unit:
+    """The person no longer acts for the unit; acting for no unit any more, they lose the unit_admin
+    role too (the role means "admin of a unit")."""
+    await visible_unit(session, actor, unit_id)
+    unit = await get_unit(session, unit_id, for_update=True)
+    current = [a.user_id for a in unit.admins]
+    if user_id not in current:
+        # update_unit below would check the actor's area; check it first so both refusals agree.
+        if not actor.manages(unit.area_code):
+            raise Forbidden(
+                "Only the managers of the area that registered the unit can change it.", code="not_your_unit"
+            )
+        raise NotFound("That person is not one of the unit's admins.", code="unit_admin_not_found")
+    unit = await update_unit(
+        session, actor, unit_id, UnitUpdate(admin_ids=[i for i in current if i != user_id]), now
+    )
+    if not await session.scalar(select(UnitAdmin.id).where(UnitAdmin.user_id == user_id).limit(1)):
+        await session.execute(
+            delete(UserRole).where(UserRole.user_id == user_id, UserRole.role == Role.unit_admin)
+        )
+    return unit
 
 
 async def list_units(

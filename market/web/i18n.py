@@ -18,6 +18,7 @@ from market.web.text import (
     desk_ledger,
     desk_orders,
     desk_projects,
+    desk_registry,
     desk_setup,
     desk_units,
     domain,
@@ -63,6 +64,7 @@ CATALOGUE = _merge(
     phone_profile,
     desk_setup,
     people,
+    desk_registry,
 )
 
 

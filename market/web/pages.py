@@ -87,6 +87,8 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
+    (Section("nav.units", "/desk/units"), frozenset({Role.street_admin, Role.community_manager})),
+    (Section("nav.teams", "/desk/teams"), frozenset({Role.street_admin, Role.community_manager})),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
     (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
