@@ -45,7 +45,12 @@ SOURCE = Path(market.__file__).parent
 LITERAL_CODE = re.compile(r"""\b(?:code=|default_code\s*=\s*)(["'])([a-z_]+)\1""")
 # Where a refusal's code is not written out: the ledger turns an engine result, or the authority's
 # refusal, into the code.
-DYNAMIC_CODE_SITES = {("ledger/service.py", "refuse"), ("ledger/service.py", "_authorise")}
+# The restrictions guard refuses with the restriction's own code (market/auth/access.py RESTRICTIONS).
+DYNAMIC_CODE_SITES = {
+    ("ledger/service.py", "refuse"),
+    ("ledger/service.py", "_authorise"),
+    ("auth/access.py", "restricted"),
+}
 
 
 def _sources() -> dict[str, str]:
