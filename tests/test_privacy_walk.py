@@ -251,6 +251,12 @@ async def _build_scene(
     reward.update(valid_until=later, community_ids=[c1.id])
     reward_id = (await post("/api/rewards", reward, "unit_admin", 201))["id"]
     redemption = await post("/api/redemptions", {"reward_id": reward_id, "quantity": 1}, walker, 201)
+    # A manager's import of the resident, by name and building.
+    people = f"phone,name,building\n13700000001,{NAME},{home.code}\n".encode()
+    imported = await client.post(
+        "/api/people/imports", files={"file": ("p.csv", people, "text/csv")}, headers=world.auth("manager")
+    )
+    assert imported.status_code == 201, imported.text
 
     return {
         "order_id": [pending, lost, cancelled, rejected, declined, neighbour],
@@ -264,6 +270,7 @@ async def _build_scene(
         "team_id": [team_id],
         "project_id": [project_id],
         "redemption_id": [redemption["id"]],
+        "import_id": [imported.json()["id"]],
         "transfer_id": ["budget"],
         "need_id": [1],
         "unit_id": [1],

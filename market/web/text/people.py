@@ -1,6 +1,7 @@
 """Page text: people at the desk, importing people, approvals, signing up, applying to volunteer."""
 
 TEXT: dict[str, tuple[str, str]] = {
+    "attempt_kind.signup": ("注册", "Sign-up"),
     "nav.people": ("人员管理", "People"),
     "nav.approvals": ("待审核", "Approvals"),
     "nav.volunteer_apply": ("申请志愿者", "Volunteer"),
