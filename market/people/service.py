@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,13 +42,15 @@ DECIDER_RANK = {ApplicationKind.resident: 1, ApplicationKind.volunteer: 2}
 def signup_guard(settings: Settings, client: str) -> throttle.Guard:
     """Sign-ups from one client address: a few pass, then each waits longer (as failed logins do)."""
     return throttle.Guard(
-        lock=f"signup:{client}",
+        locks=(f"signup:{client}",),
         limits=(
             throttle.Limit(
                 (FailedAttempt.kind == AttemptKind.signup) & (FailedAttempt.client == client),
                 settings.signup_free_per_client,
             ),
         ),
+        # Every sign-up counts: none clears the ones before it.
+        clears=false(),
     )
 
 
