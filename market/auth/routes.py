@@ -56,7 +56,7 @@ class AuthController(Controller):
             now,
             data.device_token,
         )
-        return _token_response(settings, user, now)
+        return token_response(settings, user, now)
 
     @post(
         "/auth/password",
@@ -81,7 +81,7 @@ class AuthController(Controller):
             now,
             data.device_token,
         )
-        return _token_response(settings, user, now)
+        return token_response(settings, user, now)
 
     @post("/auth/logout", summary="Log out: every token of yours ends, on every device", status_code=204)
     async def logout(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> None:
@@ -219,7 +219,10 @@ class AuthController(Controller):
         return Response(body, headers={"Cache-Control": "no-store"})
 
 
-def _token_response(settings: Settings, user: User, now: datetime) -> Response[TokenResponse]:
+def token_response(
+    settings: Settings, user: User, now: datetime, status_code: int = 200
+) -> Response[TokenResponse]:
+    """The access token and this device's token for a person who has just proved who they are."""
     token, expires_at = issue_token(settings, user, now)
     body = TokenResponse(
         access_token=token,
@@ -229,4 +232,4 @@ def _token_response(settings: Settings, user: User, now: datetime) -> Response[T
         device_token=issue_device_token(settings, user, now)[0],
     )
     # A credential: no cache keeps it, and no Idempotency-Key stores it (market/unit_of_work.py).
-    return Response(body, headers={"Cache-Control": "no-store"})
+    return Response(body, status_code=status_code, headers={"Cache-Control": "no-store"})

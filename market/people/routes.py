@@ -10,10 +10,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth import service as auth
 from market.auth.access import ActorRequest, client_address, requires_manager
+from market.auth.routes import token_response
 from market.auth.schemas import TokenResponse
-from market.auth.tokens import issue_token
 from market.errors import InvalidInput
 from market.fields import PathId
 from market.imports import TEMPLATE_CONTENT_TYPE
@@ -125,11 +124,7 @@ class SignUpController(Controller):
         now: NamedDependency[datetime],
     ) -> Response[TokenResponse]:
         user = await people.sign_up(session, settings, data, client_address(request), now)
-        token, expires_at = issue_token(settings, user, now)
-        body = TokenResponse(
-            access_token=token, token_type="bearer", expires_at=expires_at, user=auth.user_read(user)
-        )
-        return Response(body, status_code=201, headers={"Cache-Control": "no-store"})
+        return token_response(settings, user, now, status_code=201)
 
     @get("/signup/status", summary="Your applications (sign-up, volunteering) and how they stand")
     async def status(
