@@ -212,11 +212,8 @@ def _plan(graph: CandidateGraph, penalty: np.ndarray, weights: Weights) -> np.nd
         unassigned_penalty=penalty,
         slot_costs=np.full(n_volunteers, weights.load, dtype=np.int64),
     )
-    position = {
-        (o, v): k for k, (o, v) in enumerate(zip(graph.order.tolist(), graph.volunteer.tolist(), strict=True))
-    }
     chosen = np.zeros(len(graph.cost), dtype=bool)
-    chosen[[position[pair] for pair in result.pairs]] = True
+    chosen[graph.positions(result.pairs)] = True
     return chosen
 
 

@@ -178,15 +178,12 @@ def plan_dispatch(
         slot_costs=np.full(n_volunteers, weights.load, dtype=np.int64),
     )
 
-    pair_index = {
-        pair: k for k, pair in enumerate(zip(graph.order.tolist(), graph.volunteer.tolist(), strict=True))
-    }
     # Which of its plan's orders a volunteer takes first is arbitrary; by order id keeps breakdowns stable.
+    pairs = sorted(result.pairs, key=lambda pair: (orders[pair[0]].id, pair[1]))
     extra: dict[int, int] = {}
     proposals = []
     planned = np.zeros(n_volunteers, dtype=np.int64)
-    for o, v in sorted(result.pairs, key=lambda pair: (orders[pair[0]].id, pair[1])):
-        k = pair_index[(o, v)]
+    for (o, v), k in zip(pairs, graph.positions(pairs).tolist(), strict=True):
         slot = extra.get(v, 0)
         extra[v] = slot + 1
         planned[v] += 1
@@ -282,6 +279,14 @@ class CandidateGraph:
     load: np.ndarray
     serves_area: np.ndarray
     stage_counts: dict[str, np.ndarray]
+
+    def positions(self, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Where each (order row, volunteer row) pair is in the graph."""
+        width = len(self.capacity)
+        keys = self.order * width + self.volunteer
+        by_key = np.argsort(keys)
+        wanted = np.array([o * width + v for o, v in pairs], dtype=np.int64)
+        return by_key[np.searchsorted(keys, wanted, sorter=by_key)]
 
 
 def candidate_graph(
