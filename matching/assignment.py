@@ -5,8 +5,12 @@ An agent of capacity c is c parallel arcs to the sink, its k-th slot (k = 0, 1, 
 k × its slot cost. Slot costs are non-negative, so cheaper slots fill first and an agent with t tasks
 pays slot_cost × (0 + 1 + … + t-1).
 
-The candidate graph is split into connected components, each solved exactly by the method measured to
-be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
+A plain assignment (every agent takes at most one task, every task must be placed, no more tasks than
+agents) goes straight to scipy: `linear_sum_assignment` on a dense matrix, LAPJVsp on a sparse one with
+small integer costs (bench/solvers.py: within a few percent of calling them directly).
+
+Otherwise the candidate graph is split into connected components, each solved exactly by the method
+measured to be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
 
 * tiny ones: the Hungarian method on a dense matrix with one column per agent slot;
 * most: the same slot columns kept sparse, with LAPJVsp (`min_weight_full_bipartite_matching`), whose time
