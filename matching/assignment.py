@@ -5,8 +5,12 @@ An agent of capacity c is c parallel arcs to the sink, its k-th slot (k = 0, 1, 
 k × its slot cost. Slot costs are non-negative, so cheaper slots fill first and an agent with t tasks
 pays slot_cost × (0 + 1 + … + t-1).
 
-The candidate graph is split into connected components, each solved exactly by the method measured to
-be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
+A plain assignment (every agent takes at most one task, every task must be placed, no more tasks than
+agents) goes straight to scipy: `linear_sum_assignment` on a dense matrix, LAPJVsp on a sparse one with
+small integer costs (bench/solvers.py: within a few percent of calling them directly).
+
+Otherwise the candidate graph is split into connected components, each solved exactly by the method
+measured to be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
 
 * tiny ones: the Hungarian method on a dense matrix with one column per agent slot;
 * most: the same slot columns kept sparse, with LAPJVsp (`min_weight_full_bipartite_matching`), whose time
@@ -80,24 +84,66 @@ class _Component:
     penalty: np.ndarray | None
 
 
-def _edges(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> tuple[_Edges, int, int]:
+def _shape(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> tuple[int, int]:
+    shape = costs.shape if sparse.issparse(costs) else np.shape(costs)
+    if len(shape) != 2:
+        raise ValueError("costs must be a 2-D array (tasks × agents)")
+    return shape
+
+
+def _csr(costs: sparse.sparray | sparse.spmatrix) -> sparse.csr_array:
+    """Duplicate entries summed, as scipy reads them; explicit zeros stay: an allowed, free pair."""
+    matrix = sparse.csr_array(costs, copy=True)
+    matrix.sum_duplicates()
+    if np.any(~np.isfinite(matrix.data)):
+        raise ValueError("allowed pairs must have finite costs")
+    return matrix
+
+
+def _edges(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> _Edges:
+    """The allowed pairs: a sparse matrix's entries, a dense matrix's finite cells."""
+    _shape(costs)
     if sparse.issparse(costs):
-        # Duplicate entries are summed, as scipy reads them; explicit zeros stay: an allowed, free pair.
-        matrix = sparse.csr_array(costs, copy=True)
-        matrix.sum_duplicates()
-        coo = matrix.tocoo()
-        n_tasks, n_agents = coo.shape
+        coo = _csr(costs).tocoo()
         task, agent, cost = coo.row, coo.col, coo.data
     else:
         dense = np.asarray(costs)
-        if dense.ndim != 2:
-            raise ValueError("costs must be a 2-D array (tasks × agents)")
-        n_tasks, n_agents = dense.shape
         task, agent = np.nonzero(np.isfinite(dense))
         cost = dense[task, agent]
-    if np.any(~np.isfinite(cost)):
-        raise ValueError("allowed pairs must have finite costs")
-    return _Edges(task.astype(np.int64), agent.astype(np.int64), cost), n_tasks, n_agents
+    return _Edges(task.astype(np.int64), agent.astype(np.int64), cost)
+
+
+def _plain_assignment(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> Assignment | None:
+    """Every task to its own agent at least cost, with `linear_sum_assignment` on a dense matrix and
+    LAPJVsp on a sparse one; None when that is infeasible (the general path names the tasks) or the
+    sparse costs are not small integers (see _small_integers)."""
+    if sparse.issparse(costs):
+        matrix = _csr(costs)
+        if not _small_integer_values(matrix.data):
+            return None
+        data = matrix.data
+        # LAPJVsp drops zero weights: shifted to a minimum of 1, as every task takes exactly one pair.
+        shifted = sparse.csr_array(
+            (data - data.min(initial=0) + 1, matrix.indices, matrix.indptr), matrix.shape
+        )
+        try:
+            rows, cols = min_weight_full_bipartite_matching(shifted)
+        except ValueError:
+            return None
+        total = matrix[rows, cols].sum()
+    else:
+        dense = np.asarray(costs)
+        finite = np.isfinite(dense)
+        try:
+            rows, cols = linear_sum_assignment(dense if finite.all() else np.where(finite, dense, np.inf))
+        except ValueError:
+            return None
+        total = dense[rows, cols].sum()
+    return Assignment(
+        pairs=list(zip(rows.tolist(), cols.tolist(), strict=True)),
+        unassigned=[],
+        total_cost=np.asarray(total).item(),
+    )
 
 
 def solve_assignment(
@@ -113,7 +159,7 @@ def solve_assignment(
 
     The k-th task an agent takes (k = 0, 1, …) costs `k * slot_costs[j]` on top of its pair cost, so work
     spreads over agents when it can (default 0: capacity is free). A single number applies to all."""
-    edges, n_tasks, n_agents = _edges(costs)
+    n_tasks, n_agents = _shape(costs)
     capacity = (
         np.ones(n_agents, dtype=np.int64) if capacities is None else np.asarray(capacities, dtype=np.int64)
     )
@@ -131,6 +177,12 @@ def solve_assignment(
     penalty = None if unassigned_penalty is None else np.asarray(unassigned_penalty, dtype=float)
     if penalty is not None and (penalty.shape != (n_tasks,) or np.any(~np.isfinite(penalty))):
         raise ValueError("unassigned_penalty must give a finite number per task")
+    if penalty is None and n_tasks <= n_agents and np.all(capacity == 1):
+        # A plain assignment (slot costs apply from a second task on): scipy's own solvers.
+        plain = _plain_assignment(costs)
+        if plain is not None:
+            return plain
+    edges = _edges(costs)
     usable = capacity[edges.agent] > 0
     edges = _Edges(edges.task[usable], edges.agent[usable], edges.cost[usable])
 
@@ -235,7 +287,11 @@ def _small_integers(component: _Component) -> bool:
     values = [component.edges.cost, component.slot_cost * component.capacity]
     if component.penalty is not None:
         values.append(component.penalty)
-    return all(np.all(v == np.round(v)) and np.all(np.abs(v) < INTEGER_LIMIT) for v in values)
+    return all(_small_integer_values(v) for v in values)
+
+
+def _small_integer_values(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)) and np.all(np.abs(values) < INTEGER_LIMIT))
 
 
 @dataclass(frozen=True)

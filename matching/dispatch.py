@@ -18,8 +18,10 @@ rising cost per extra order a volunteer gets in the same plan (fairness).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 from scipy import sparse
@@ -176,15 +178,12 @@ def plan_dispatch(
         slot_costs=np.full(n_volunteers, weights.load, dtype=np.int64),
     )
 
-    pair_index = {
-        pair: k for k, pair in enumerate(zip(graph.order.tolist(), graph.volunteer.tolist(), strict=True))
-    }
     # Which of its plan's orders a volunteer takes first is arbitrary; by order id keeps breakdowns stable.
+    pairs = sorted(result.pairs, key=lambda pair: (orders[pair[0]].id, pair[1]))
     extra: dict[int, int] = {}
     proposals = []
     planned = np.zeros(n_volunteers, dtype=np.int64)
-    for o, v in sorted(result.pairs, key=lambda pair: (orders[pair[0]].id, pair[1])):
-        k = pair_index[(o, v)]
+    for (o, v), k in zip(pairs, graph.positions(pairs).tolist(), strict=True):
         slot = extra.get(v, 0)
         extra[v] = slot + 1
         planned[v] += 1
@@ -281,86 +280,105 @@ class CandidateGraph:
     serves_area: np.ndarray
     stage_counts: dict[str, np.ndarray]
 
+    def positions(self, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Where each (order row, volunteer row) pair is in the graph."""
+        width = len(self.capacity)
+        keys = self.order * width + self.volunteer
+        by_key = np.argsort(keys)
+        wanted = np.array([o * width + v for o, v in pairs], dtype=np.int64)
+        return by_key[np.searchsorted(keys, wanted, sorter=by_key)]
+
 
 def candidate_graph(
     orders: Sequence[OrderSpec], volunteers: Sequence[VolunteerSpec], weights: Weights
 ) -> CandidateGraph:
-    n_orders, n_volunteers = len(orders), max(len(volunteers), 1)
-    skill_ids: dict[str, int] = {}
-    order_skill = np.fromiter(
-        (skill_ids.setdefault(o.skill, len(skill_ids)) for o in orders), np.int64, n_orders
+    """Each spec is read once into integer columns (area codes and skills as integer ids); every
+    stage after that is numpy over the candidate pairs."""
+    n_orders, n_volunteers = len(orders), len(volunteers)
+    skills = list(map(attrgetter("skills"), volunteers))
+    skill_ids = {
+        name: i for i, name in enumerate(dict.fromkeys(chain(map(attrgetter("skill"), orders), *skills)))
+    }
+    order_skill = _ints(map(skill_ids.__getitem__, map(attrgetter("skill"), orders)), n_orders)
+    skill_count = _ints(map(len, skills), n_volunteers)
+    skill = _ints(map(skill_ids.__getitem__, chain.from_iterable(skills)))
+    skill_level = _ints(chain.from_iterable(map(dict.values, skills)))
+    serves = list(map(attrgetter("serves"), volunteers))
+    serve_count = _ints(map(len, serves), n_volunteers)
+    serve_owner = np.repeat(np.arange(n_volunteers), serve_count)
+    (order_area, serve_area, home_area), areas = _area_codes(
+        list(map(attrgetter("area_code"), orders)),
+        list(chain.from_iterable(serves)),
+        [x.home_code or "" for x in volunteers],
     )
-    order_codes = [o.area_code for o in orders]
 
+    serves_area = _serves_area(order_area, serve_area, areas)
     # One row per (serving area, skill) of each volunteer.
-    area_codes, area_owner = [], []
-    row_codes, row_skill, row_owner, row_level = [], [], [], []
-    for index, v in enumerate(volunteers):
-        for code in v.serves:
-            area_codes.append(code)
-            area_owner.append(index)
-            for skill, level in v.skills.items():
-                row_codes.append(code)
-                row_skill.append(skill_ids.setdefault(skill, len(skill_ids)))
-                row_owner.append(index)
-                row_level.append(level)
-    serves_area = np.zeros(n_orders, dtype=bool)
-    serves_area[
-        _overlapping(
-            order_codes, np.zeros(n_orders, np.int64), area_codes, np.zeros(len(area_codes), np.int64)
-        )[0]
-    ] = True
-    o, row = _overlapping(order_codes, order_skill, row_codes, np.asarray(row_skill, np.int64))
-    v = np.asarray(row_owner, np.int64)[row] if len(row) else np.zeros(0, np.int64)
-    level = np.asarray(row_level, np.int64)[row] if len(row) else np.zeros(0, np.int64)
-    # A volunteer may serve both a community and a grid inside it: keep one pair.
-    _, first = np.unique(o * n_volunteers + v, return_index=True)
-    o, v, level = o[first], v[first], level[first]
+    per_area = skill_count[serve_owner]
+    row_area = np.repeat(np.arange(len(serve_area)), per_area)
+    first_skill = (np.cumsum(skill_count) - skill_count)[serve_owner]
+    within = np.arange(len(row_area)) - np.repeat(np.cumsum(per_area) - per_area, per_area)
+    row_skill = first_skill[row_area] + within
+    o, row = _overlapping(
+        order_area, order_skill, serve_area[row_area], skill[row_skill], areas, len(skill_ids)
+    )
+    v = serve_owner[row_area[row]]
+    level = skill_level[row_skill[row]]
+    # A volunteer may serve both a community and a grid inside it: keep one pair. Only volunteers with
+    # several serving areas can repeat one.
+    several = np.flatnonzero(serve_count[v] > 1)
+    if len(several):
+        _, first = np.unique(o[several] * n_volunteers + v[several], return_index=True)
+        keep = serve_count[v] == 1
+        keep[several[first]] = True
+        o, v, level = o[keep], v[keep], level[keep]
     counts = {"serving": np.bincount(o, minlength=n_orders)}
 
-    volunteer_id = np.array([x.id for x in volunteers], dtype=np.int64)
-    requester = np.array([x.requester_id for x in orders], dtype=np.int64)
+    volunteer_id = _column(volunteers, "id")
+    requester = _column(orders, "requester_id")
     keep = volunteer_id[v] != requester[o]
     row_of = {x.id: index for index, x in enumerate(volunteers)}
     declined = [
         i * n_volunteers + row_of[d] for i, x in enumerate(orders) for d in x.declined_by if d in row_of
     ]
     if declined:
-        keep &= ~np.isin(o * n_volunteers + v, declined)
+        # A few declines against millions of pairs: a search in the sorted declines, not isin's sort
+        # of both.
+        declined_keys = np.unique(declined)
+        keys = o * n_volunteers + v
+        found = np.minimum(np.searchsorted(declined_keys, keys), len(declined_keys) - 1)
+        keep &= declined_keys[found] != keys
     o, v, level = o[keep], v[keep], level[keep]
     counts["eligible"] = np.bincount(o, minlength=n_orders)
 
-    start = np.array([x.start for x in orders], dtype=np.int64)
-    length = np.array([x.end - x.start for x in orders], dtype=np.int64)
+    start = _column(orders, "start")
+    length_of_order = _column(orders, "end") - start
     week_start = start % MINUTES_PER_WEEK
-    week_end = week_start + np.minimum(length, MINUTES_PER_WEEK)
+    week_end = week_start + np.minimum(length_of_order, MINUTES_PER_WEEK)
     minutes = _available_minutes(_weekly_windows(volunteers), v, week_start[o], week_end[o])
-    keep = minutes >= np.maximum(np.minimum(ENOUGH_MINUTES, length[o]), 1)
+    keep = minutes >= np.maximum(np.minimum(ENOUGH_MINUTES, length_of_order[o]), 1)
     o, v, level = o[keep], v[keep], level[keep]
     counts["free"] = np.bincount(o, minlength=n_orders)
 
-    capacity = np.array([x.capacity for x in volunteers], dtype=np.int64)
-    load = np.array([x.load for x in volunteers], dtype=np.int64)
+    capacity = _column(volunteers, "capacity")
+    load = _column(volunteers, "load")
     keep = capacity[v] > load[v]
     o, v, level = o[keep], v[keep], level[keep]
     counts["with_capacity"] = np.bincount(o, minlength=n_orders)
 
-    home = [x.home_code or "" for x in volunteers]
-    distance = _distance(order_codes, home, o, v)
+    distance = _distance(order_area[o], home_area[v], areas)
     distance_cost = weights.distance_cost()[distance]
-    stars = np.array(
-        [weights.unrated_stars if x.rating is None else x.rating for x in volunteers], dtype=float
-    )
+    stars = np.array(list(map(attrgetter("rating"), volunteers)), dtype=float).reshape(-1)  # None: nan
+    stars[np.isnan(stars)] = weights.unrated_stars
     rating_cost = np.rint(weights.rating * (5 - stars[v])).astype(np.int64)
     skill_cost = weights.skill * (3 - level)
     cost = distance_cost + weights.load * load[v] + rating_cost + skill_cost
 
-    # The cheapest candidates of each order, ties by volunteer id.
-    order_by = np.lexsort((volunteer_id[v], cost, o))
-    o_sorted = o[order_by]
+    # The cheapest candidates of each order, ties by volunteer id; the graph keeps this order.
+    by = np.lexsort((volunteer_id[v], cost, o))
+    o_sorted = o[by]
     group_start = np.searchsorted(o_sorted, o_sorted, side="left")
-    top = order_by[(np.arange(len(order_by)) - group_start) < weights.candidates_per_order]
-    top.sort()
+    top = by[(np.arange(len(by)) - group_start) < weights.candidates_per_order]
     return CandidateGraph(
         order=o[top],
         volunteer=v[top],
@@ -376,51 +394,84 @@ def candidate_graph(
     )
 
 
+def _ints(values: Iterable[int], count: int = -1) -> np.ndarray:
+    return np.fromiter(values, np.int64, count)
+
+
+def _column(specs: Sequence[OrderSpec] | Sequence[VolunteerSpec], name: str) -> np.ndarray:
+    return _ints(map(attrgetter(name), specs), len(specs))
+
+
 # --- area codes --------------------------------------------------------------------------------
 
-
-def _cut(codes: Sequence[str]) -> tuple[dict[int, np.ndarray], np.ndarray]:
-    """Each code cut to each level's length ('' where the code is shallower), and its length."""
-    array = np.asarray(codes, dtype="<U32") if len(codes) else np.zeros(0, dtype="<U32")
-    lengths = np.char.str_len(array)
-    return {
-        n: np.where(lengths >= n, array.astype(f"<U{n}"), "") for n in LEVEL_CODE_LENGTHS.values()
-    }, lengths
+LEVELS = np.array(sorted(LEVEL_CODE_LENGTHS.values()))
 
 
-def _ids(*arrays: np.ndarray) -> list[np.ndarray]:
-    """The same integer for the same string across the arrays."""
-    _, inverse = np.unique(np.concatenate(arrays), return_inverse=True)
-    return np.split(inverse.astype(np.int64), np.cumsum([len(a) for a in arrays])[:-1])
+@dataclass(frozen=True)
+class _Areas:
+    """Per distinct area code: the id of its prefix at each level (a column per LEVELS entry, -1 where
+    the code is shorter; ids differ between levels), its length, and its own id (its prefix at its own
+    length, -1 for a length that is no level)."""
+
+    prefixes: np.ndarray
+    length: np.ndarray
+    own: np.ndarray
+
+
+def _area_codes(*groups: list[str]) -> tuple[list[np.ndarray], _Areas]:
+    """Area codes as integers, so that comparing areas is comparing integers: each group's codes as
+    indices into the distinct codes, and what `_Areas` tells of those."""
+    distinct = list(dict.fromkeys(chain(*groups)))
+    index = {code: i for i, code in enumerate(distinct)}
+    ids = [_ints(map(index.__getitem__, group), len(group)) for group in groups]
+    array = np.array(distinct, dtype=str)
+    length = np.char.str_len(array).astype(np.int64)
+    prefixes = np.full((len(distinct), len(LEVELS)), -1, dtype=np.int64)
+    for column, n in enumerate(LEVELS.tolist()):
+        long_enough = length >= n
+        _, inverse = np.unique(array[long_enough].astype(f"<U{n}"), return_inverse=True)
+        prefixes[long_enough, column] = column * len(distinct) + inverse
+    is_level = length[:, None] == LEVELS[None, :]
+    own = np.where(is_level.any(axis=1), prefixes[np.arange(len(distinct)), is_level.argmax(axis=1)], -1)
+    return ids, _Areas(prefixes, length, own)
+
+
+def _serves_area(order_area: np.ndarray, serve_area: np.ndarray, areas: _Areas) -> np.ndarray:
+    """Whether any serving area overlaps each order's area (one a prefix of the other)."""
+    serving = areas.own[serve_area]
+    contains = np.isin(areas.prefixes[order_area], serving[serving >= 0]).any(axis=1)
+    return contains | np.isin(areas.own[order_area], _shallower_prefixes(serve_area, areas)[0])
+
+
+def _shallower_prefixes(area: np.ndarray, areas: _Areas) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's prefixes at the levels strictly shorter than it: (prefix id, index into `area`)."""
+    shorter = LEVELS[None, :] < areas.length[area][:, None]
+    index, _ = np.nonzero(shorter)
+    return areas.prefixes[area][shorter], index
 
 
 def _overlapping(
-    order_codes: Sequence[str], order_key: np.ndarray, serving_codes: Sequence[str], serving_key: np.ndarray
+    order_area: np.ndarray,
+    order_skill: np.ndarray,
+    row_area: np.ndarray,
+    row_skill: np.ndarray,
+    areas: _Areas,
+    n_skills: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(order row, serving row) where the keys match and one area code is a prefix of the other:
-    the serving area contains the order's area, or lies inside it."""
-    if not len(order_codes) or not len(serving_codes):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    orders_cut, order_len = _cut(order_codes)
-    serving_cut, serving_len = _cut(serving_codes)
-    width = int(max(order_key.max(initial=0), serving_key.max(initial=0))) + 1
-    found_o, found_s = [], []
-    for n in LEVEL_CODE_LENGTHS.values():
-        # A serving area at this level containing the order: the order's code cut to n …
-        at_n = np.flatnonzero(serving_len == n)
-        left, right = _ids(orders_cut[n], serving_cut[n][at_n])
-        i, j = _join(left * width + order_key, right * width + serving_key[at_n])
-        keep = order_len[i] >= n  # an order shallower than n has no ancestor at n
-        found_o.append(i[keep])
-        found_s.append(at_n[j[keep]])
-        # … or an order at this level containing the serving area: the serving code cut to n.
-        orders_at_n = np.flatnonzero(order_len == n)
-        deeper = np.flatnonzero(serving_len > n)
-        left, right = _ids(orders_cut[n][orders_at_n], serving_cut[n][deeper])
-        i, j = _join(left * width + order_key[orders_at_n], right * width + serving_key[deeper])
-        found_o.append(orders_at_n[i])
-        found_s.append(deeper[j])
-    return np.concatenate(found_o), np.concatenate(found_s)
+    """(order, serving row) where the skills match and one area is a prefix of the other: the serving
+    area contains the order's area (equal included), or lies inside it."""
+    width = max(n_skills, 1)
+    # The serving area contains the order's: it is the order's prefix at some level.
+    table = areas.prefixes[order_area]
+    o, _ = np.nonzero(table >= 0)
+    i, j = _join(table[table >= 0] * width + order_skill[o], areas.own[row_area] * width + row_skill)
+    found_o, found_row = [o[i]], [j]
+    # The order's area contains the serving area: it is the serving area's prefix at a shorter level.
+    above, row = _shallower_prefixes(row_area, areas)
+    i, j = _join(areas.own[order_area] * width + order_skill, above * width + row_skill[row])
+    found_o.append(i)
+    found_row.append(row[j])
+    return np.concatenate(found_o), np.concatenate(found_row)
 
 
 def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,17 +485,13 @@ def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, by_key[np.repeat(lo, counts) + within]
 
 
-def _distance(
-    order_codes: Sequence[str], home_codes: Sequence[str], o: np.ndarray, v: np.ndarray
-) -> np.ndarray:
+def _distance(order_area: np.ndarray, home_area: np.ndarray, areas: _Areas) -> np.ndarray:
     """Index into DISTANCES for each pair: the deepest level at which order and home agree."""
-    orders_cut, _ = _cut(order_codes)
-    homes_cut, _ = _cut(home_codes)
-    distance = np.full(len(o), len(DISTANCES) - 1, dtype=np.int64)
-    for index, n in enumerate(sorted(LEVEL_CODE_LENGTHS.values(), reverse=True)):
-        left, right = _ids(orders_cut[n], homes_cut[n])
-        same = (left[o] == right[v]) & (orders_cut[n][o] != "")
-        distance = np.where(same & (distance == len(DISTANCES) - 1), index, distance)
+    distance = np.full(len(order_area), len(DISTANCES) - 1, dtype=np.int64)
+    # Shallow to deep, so the deepest agreement is written last.
+    for column in range(len(LEVELS)):
+        ours = areas.prefixes[order_area, column]
+        distance[(ours >= 0) & (ours == areas.prefixes[home_area, column])] = len(LEVELS) - 1 - column
     return distance
 
 
@@ -454,21 +501,24 @@ def _distance(
 def _weekly_windows(volunteers: Sequence[VolunteerSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each volunteer's weekly windows merged into disjoint minute-of-week ranges, flattened:
     starts, ends, and where each volunteer's windows begin (volunteer i owns offsets[i]:offsets[i + 1])."""
-    starts: list[int] = []
-    ends: list[int] = []
-    offsets = [0]
-    for v in volunteers:
-        merged: list[list[int]] = []
-        for lo, hi in sorted((d * 1440 + lo, d * 1440 + hi) for d, lo, hi in v.windows):
-            if merged and lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
-            starts.append(lo)
-            ends.append(hi)
-        offsets.append(len(starts))
-    return np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(offsets, np.int64)
+    windows = list(map(attrgetter("windows"), volunteers))
+    count = _ints(map(len, windows), len(volunteers))
+    day, lo, hi = _ints(chain.from_iterable(chain.from_iterable(windows))).reshape(-1, 3).T
+    owner = np.repeat(np.arange(len(volunteers)), count)
+    lo, hi = day * 1440 + lo, day * 1440 + hi
+    by = np.lexsort((hi, lo, owner))
+    owner, lo, hi = owner[by], lo[by], hi[by]
+    # The furthest end so far within each volunteer's windows: lifting each volunteer above the
+    # previous ones lets one running maximum serve them all.
+    base = min(lo.min(initial=0), hi.min(initial=0))
+    lift = owner * (max(lo.max(initial=0), hi.max(initial=0)) - base + 1)
+    reach = np.maximum.accumulate(hi - base + lift) + base - lift
+    starts = np.ones(len(lo), dtype=bool)
+    starts[1:] = (owner[1:] != owner[:-1]) | (lo[1:] > reach[:-1])
+    first = np.flatnonzero(starts)
+    ends = np.maximum.reduceat(hi, first) if len(first) else hi[:0]
+    runs = np.bincount(owner[first], minlength=len(volunteers))
+    return lo[first], ends, np.concatenate([[0], np.cumsum(runs)])
 
 
 def _available_minutes(
@@ -494,12 +544,14 @@ def _overlap(
     end: np.ndarray,
 ) -> np.ndarray:
     """One pass per window position: a volunteer has a handful of windows, so this beats
-    searching them for millions of pairs."""
-    lo, hi, offsets = windows
+    searching them for millions of pairs. In 32 bits (minutes of a week, pair positions): half the
+    memory traffic, measured twice as fast."""
+    lo, hi, offsets = (a.astype(np.int32) for a in windows)
+    volunteer, start, end = volunteer.astype(np.int32), start.astype(np.int32), end.astype(np.int32)
     first = offsets[volunteer]
     count = offsets[volunteer + 1] - first
-    minutes = np.zeros(len(volunteer), np.int64)
-    active = np.arange(len(volunteer))
+    minutes = np.zeros(len(volunteer), np.int32)
+    active = np.arange(len(volunteer), dtype=np.int32)
     for position in range(int(count.max(initial=0))):
         active = active[count[active] > position]
         window = first[active] + position

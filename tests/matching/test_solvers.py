@@ -259,3 +259,109 @@ def test_transport_matches_a_plain_lp_on_the_full_problem(problem) -> None:
     assert all(allowed[i, j] and isinstance(q, int) and q > 0 for i, j, q in result.flows)
     assert all(u <= s for u, s in zip(result.used, supply, strict=True))
     assert all(x <= d for x, d in zip(result.met, demand, strict=True))
+
+
+# --- the direct paths ------------------------------------------------------------------------
+
+
+def plain_problem(seed: int, n: int, m: int, density: float, as_sparse: bool, integers: bool):
+    rng = np.random.default_rng(seed)
+    allowed = rng.random((n, m)) < density
+    allowed[np.arange(n), rng.permutation(m)[:n]] = True  # a full assignment exists
+    cost = rng.integers(0, 100, (n, m)).astype(float) if integers else rng.random((n, m)) * 100
+    if as_sparse:
+        rows, cols = np.nonzero(allowed)
+        return sparse.csr_array((cost[rows, cols], (rows, cols)), shape=(n, m)), allowed, cost
+    return np.where(allowed, cost, np.inf), allowed, cost
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("n", "m"), [(30, 30), (25, 40), (120, 120)])
+@pytest.mark.parametrize("as_sparse", [False, True])
+@pytest.mark.parametrize("integers", [False, True])
+def test_a_plain_assignment_goes_to_scipy_with_the_general_path_s_objective(
+    seed: int, n: int, m: int, as_sparse: bool, integers: bool
+) -> None:
+    costs, allowed, cost = plain_problem(seed, n, m, 0.2, as_sparse, integers)
+    direct = mock.patch.object(assignment, "_plain_assignment", wraps=assignment._plain_assignment)
+    with direct as spy:
+        fast = solve_assignment(costs)
+    assert spy.called
+    with mock.patch.object(assignment, "_plain_assignment", return_value=None):
+        general = solve_assignment(costs)
+    assert fast.total_cost == pytest.approx(general.total_cost)
+    assert fast.unassigned == []
+    assert [i for i, _ in fast.pairs] == list(range(n))
+    assert len({j for _, j in fast.pairs}) == n
+    assert all(allowed[i, j] for i, j in fast.pairs)
+    assert fast.total_cost == pytest.approx(sum(cost[i, j] for i, j in fast.pairs))
+
+
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_an_infeasible_plain_assignment_names_its_tasks(as_sparse: bool) -> None:
+    # Tasks 0 and 1 both want agent 0 only.
+    dense = np.array([[1.0, np.inf, np.inf], [2.0, np.inf, np.inf], [3.0, 4.0, 5.0]])
+    rows, cols = np.nonzero(np.isfinite(dense))
+    costs = sparse.csr_array((dense[rows, cols], (rows, cols)), shape=(3, 3)) if as_sparse else dense
+    with pytest.raises(Infeasible) as error:
+        solve_assignment(costs)
+    assert len(error.value.tasks) == 1
+    assert error.value.tasks[0] in (0, 1)
+
+
+def random_transport(seed: int, n: int, m: int, density: float):
+    rng = np.random.default_rng(seed)
+    allowed = rng.random((n, m)) < density
+    allowed[np.arange(n), np.arange(n) % m] = True
+    allowed[np.arange(m) % n, np.arange(m)] = True
+    rows, cols = np.nonzero(allowed)
+    costs = sparse.csr_array((rng.integers(0, 50, len(rows)).astype(float), (rows, cols)), shape=(n, m))
+    demand = rng.integers(1, 20, m)
+    return rng, costs, demand
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_balanced_transport_costs_what_the_staged_path_finds(seed: int) -> None:
+    rng, costs, demand = random_transport(seed, 30, 25, 0.3)
+    supply = rng.multinomial(int(demand.sum()), np.ones(30) / 30)
+    priority = rng.integers(1, 6, 25)
+    balanced = solve_transport(supply, demand, costs, priority=priority)
+    assert balanced.met == demand.tolist()
+    # One more need that nothing can reach: demand exceeds supply, so the staged path runs, and the
+    # unreachable need changes nothing.
+    wider = sparse.hstack([costs, sparse.csr_array((30, 1))], format="csr")
+    staged = solve_transport(supply, [*demand, 5], wider, priority=[*priority, 1])
+    assert staged.met == [*demand.tolist(), 0]
+    assert staged.total_cost == pytest.approx(balanced.total_cost)
+
+
+def single_objective_reference(supply, demand, costs, priority) -> tuple[float, float]:
+    """The former formulation: one LP whose weight on demand met outweighs any cost."""
+    coo = costs.tocoo()
+    e = coo.nnz
+    rows = sparse.vstack(
+        [
+            sparse.csr_array((np.ones(e), (coo.row, np.arange(e))), shape=(costs.shape[0], e)),
+            sparse.csr_array((np.ones(e), (coo.col, np.arange(e))), shape=(costs.shape[1], e)),
+        ]
+    )
+    worth = (np.abs(coo.data).max() * min(supply.sum(), demand.sum()) + 1) / priority.min()
+    result = linprog(
+        coo.data - worth * priority[coo.col],
+        A_ub=rows,
+        b_ub=np.concatenate([supply, demand]),
+        method="highs",
+    )
+    return float(priority[coo.col] @ result.x), float(coo.data @ result.x)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_unbalanced_transport_meets_the_most_weighted_demand_as_before(seed: int) -> None:
+    rng, costs, demand = random_transport(seed, 40, 30, 0.25)
+    supply = rng.multinomial(int(demand.sum()) // 2, np.ones(40) / 40)
+    priority = rng.uniform(0.5, 5.0, 30)
+    result = solve_transport(supply, demand, costs, priority=priority)
+    met, cost = single_objective_reference(supply, demand, costs, priority)
+    assert float(priority @ result.met) == pytest.approx(met)
+    assert result.total_cost == pytest.approx(cost)
+    assert sum(result.used) == supply.sum()
