@@ -25,7 +25,7 @@ from market.ledger.accounts import (  # noqa: F401 - re-exported: the ledger's c
     get_or_create_account,
     open_area_accounts,
 )
-from market.ledger.engine import SUCCESS, Draft, Result, create_transfers, lock_accounts
+from market.ledger.engine import SUCCESS, AccountState, Draft, Result, create_transfers, lock_accounts
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
     WITHHELD_SUFFIX,
@@ -157,27 +157,33 @@ async def transfer(
     account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
     # A post or void may leave its accounts out: they are the pending transfer's.
     settled = {d.pending_id for d in drafts if d.pending_id}
-    for debit_id, credit_id in await session.execute(
-        select(Transfer.debit_account_id, Transfer.credit_account_id).where(Transfer.id.in_(settled))
-    ):
-        account_ids |= {debit_id, credit_id}
+    if settled:
+        for debit_id, credit_id in await session.execute(
+            select(Transfer.debit_account_id, Transfer.credit_account_id).where(Transfer.id.in_(settled))
+        ):
+            account_ids |= {debit_id, credit_id}
     communities = set(
         await session.scalars(
             select(Account.area_id).where(
                 Account.id.in_(account_ids),
                 Account.kind == AccountKind.member,
                 Account.asset == Asset.service,
+                Account.area_id.is_not(None),
             )
         )
     )
-    policies = {
-        p.community_id: p
-        for p in await session.scalars(
-            select(PointsPolicy).where(PointsPolicy.community_id.in_(communities - {None}))
-        )
-    }
+    policies = (
+        {
+            p.community_id: p
+            for p in await session.scalars(
+                select(PointsPolicy).where(PointsPolicy.community_id.in_(communities))
+            )
+        }
+        if communities
+        else {}
+    )
 
-    def expiry(account: Account, at: datetime) -> datetime | None:
+    def expiry(account: AccountState, at: datetime) -> datetime | None:
         if account.asset != Asset.service:
             return None  # credit points are a record, they never expire
         return lot_expires_at(policies.get(account.area_id), at, tz)
