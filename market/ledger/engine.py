@@ -21,7 +21,7 @@ already holds are brought up to date at the end (`_sync`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from market.errors import Conflict
@@ -195,9 +194,12 @@ class LotUseState:
 
 
 ACCOUNTS, TRANSFERS, LOTS, LOT_USES = (model.__table__ for model in (Account, Transfer, Lot, LotUse))
+# Each state's fields, read and written as the table's columns of the same names.
 ACCOUNT_COLUMNS = [ACCOUNTS.c[f.name] for f in fields(AccountState)]
-TRANSFER_FIELDS = [f.name for f in fields(TransferState)]
-LOT_FIELDS = [f.name for f in fields(LotState) if f.name != "id"]
+TRANSFER_COLUMNS = [TRANSFERS.c[f.name] for f in fields(TransferState)]
+LOT_COLUMNS = [LOTS.c[f.name] for f in fields(LotState)]
+TRANSFER_FIELDS = [c.name for c in TRANSFER_COLUMNS]
+NEW_LOT_FIELDS = [c.name for c in LOT_COLUMNS if c.name != "id"]  # the database numbers new lots
 
 # The columns a batch may change in a row it read, by kind of row.
 CHANGEABLE: tuple[tuple[type, type, tuple[str, ...]], ...] = (
@@ -258,6 +260,8 @@ class _Undo:
 # Computes when a new lot on a member account expires (None: never). Credits that get the same
 # expiry share one lot: the policies make it the end of a day, so a day's credits share one.
 LotExpiry = Callable[[AccountState, datetime], datetime | None]
+# Reads, under the batch's locks, the expiry rules of the batch's accounts (its callers' policies).
+LotExpiryRules = Callable[[Iterable[AccountState]], Awaitable[LotExpiry]]
 
 
 @dataclass
@@ -530,7 +534,7 @@ async def _load(
     transfer_ids: set[str],
     settled_ids: set[str],
     now: datetime,
-    lot_expiry: LotExpiry,
+    lot_expiry_rules: LotExpiryRules,
     created_by: int | None,
 ) -> _Batch:
     """Lock the accounts (as `lock_accounts` does, as plain rows) and read, under those locks, the
@@ -557,15 +561,16 @@ async def _load(
             .with_for_update()
         )
     }
+    lot_expiry = await lot_expiry_rules(accounts.values())
     batch = _Batch(
         now=now,
         created_by=created_by,
         lot_expiry=lot_expiry,
         accounts=accounts,
         transfers={
-            row.id: TransferState(**row._mapping)
+            row.id: TransferState(*row)
             for row in await session.execute(
-                select(TRANSFERS).where(TRANSFERS.c.id.in_(transfer_ids | settled_ids))
+                select(*TRANSFER_COLUMNS).where(TRANSFERS.c.id.in_(transfer_ids | settled_ids))
             )
         },
         lots={},
@@ -590,8 +595,8 @@ async def _load(
         wanted.append(and_(LOTS.c.account_id.in_(account_ids), same))
     by_id = {}
     if wanted:
-        for row in await session.execute(select(LOTS).where(or_(*wanted)).order_by(LOTS.c.id)):
-            lot = by_id[row.id] = LotState(**row._mapping)
+        for row in await session.execute(select(*LOT_COLUMNS).where(or_(*wanted)).order_by(LOTS.c.id)):
+            lot = by_id[row.id] = LotState(*row)
             batch.lots.setdefault(lot.account_id, []).append(lot)
     for row in uses:
         use = LotUseState(id=row.id, lot=by_id[row.lot_id], transfer_id=row.transfer_id, amount=row.amount)
@@ -615,7 +620,7 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         if lots:
             ids = await session.scalars(
                 insert(LOTS).returning(LOTS.c.id, sort_by_parameter_order=True),
-                [_values(lot, LOT_FIELDS) for lot in lots],
+                [_values(lot, NEW_LOT_FIELDS) for lot in lots],
             )
             for lot, lot_id in zip(lots, ids, strict=True):
                 lot.id = lot_id
@@ -649,10 +654,9 @@ def _values(row: Any, names: Iterable[str]) -> dict[str, Any]:
 
 def _sync(session: AsyncSession, model: type, rows: list[Any], columns: tuple[str, ...]) -> None:
     """Give the ORM objects the session holds for these rows their new values, as if read again."""
-    held = session.identity_map
-    for row in rows:
-        obj = held.get(identity_key(model, row.id))
-        if obj is not None:
+    by_id = {row.id: row for row in rows}
+    for key, obj in session.identity_map.items():
+        if key[0] is model and (row := by_id.get(key[1][0])) is not None:  # key: (class, (id,), token)
             for name in columns:
                 set_committed_value(obj, name, getattr(row, name))
 
@@ -667,7 +671,7 @@ async def create_transfers(
     drafts: Sequence[Draft],
     now: datetime,
     *,
-    lot_expiry: LotExpiry,
+    lot_expiry_rules: LotExpiryRules,
     created_by: int | None = None,
 ) -> list[TransferResult]:
     batch = await _load(
@@ -678,7 +682,7 @@ async def create_transfers(
         settled_ids={d.pending_id for d in drafts if d.pending_id}
         | {d.reversal_of for d in drafts if d.reversal_of},
         now=now,
-        lot_expiry=lot_expiry,
+        lot_expiry_rules=lot_expiry_rules,
         created_by=created_by,
     )
     results: list[TransferResult] = []
@@ -711,7 +715,7 @@ async def expire_pending(session: AsyncSession, now: datetime) -> int:
         transfer_ids=set(),
         settled_ids=due,
         now=now,
-        lot_expiry=lambda _account, _at: None,
+        lot_expiry_rules=_no_credits,
         created_by=None,
     )
     expired = 0
@@ -723,6 +727,11 @@ async def expire_pending(session: AsyncSession, now: datetime) -> int:
     batch.undo.commit()
     await _write(session, batch)
     return expired
+
+
+async def _no_credits(_accounts: Iterable[AccountState]) -> LotExpiry:
+    """Expiring pending transfers credits nothing: no lot is opened."""
+    return lambda _account, _at: None
 
 
 def _run_chain(batch: _Batch, chain: list[Draft], *, open_chain: bool) -> list[TransferResult]:
