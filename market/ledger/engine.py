@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -640,12 +641,30 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
     for kind, model, columns in CHANGEABLE:
         rows = [row for row in changed if isinstance(row, kind)]
         if rows:
-            table = model.__table__
-            await session.execute(
-                update(table).where(table.c.id == bindparam("row_id")),
-                [{"row_id": row.id, **_values(row, columns)} for row in rows],
-            )
+            await _update(session, model.__table__, rows, columns)
             _sync(session, model, rows, columns)
+
+
+async def _update(session: AsyncSession, table: Table, rows: list[Any], columns: tuple[str, ...]) -> None:
+    """Set these columns of these rows to the states' values in one statement: on PostgreSQL an
+    UPDATE … FROM the arrays of new values (`unnest`); SQLite runs the row-at-a-time form over all
+    the rows in one executemany, inside its own process."""
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(
+            update(table).where(table.c.id == bindparam("row_id")),
+            [{"row_id": row.id, **_values(row, columns)} for row in rows],
+        )
+        return
+    names = ("id", *columns)
+    new = (
+        func.unnest(*(bindparam(f"new_{name}", type_=postgresql.ARRAY(table.c[name].type)) for name in names))
+        .table_valued(*names)
+        .render_derived(name="new")
+    )
+    await session.execute(
+        update(table).where(table.c.id == new.c.id).values({name: new.c[name] for name in columns}),
+        {f"new_{name}": [getattr(row, name) for row in rows] for name in names},
+    )
 
 
 def _values(row: Any, names: Iterable[str]) -> dict[str, Any]:
