@@ -642,7 +642,9 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         rows = [row for row in changed if isinstance(row, kind)]
         if rows:
             await _update(session, model.__table__, rows, columns)
-            _sync(session, model, rows, columns)
+        # The caller's ORM objects as read under the locks (as `lock_accounts` leaves them):
+        # every account locked, and the other rows the batch changed.
+        _sync(session, model, list(batch.accounts.values()) if kind is AccountState else rows, columns)
 
 
 async def _update(session: AsyncSession, table: Table, rows: list[Any], columns: tuple[str, ...]) -> None:
