@@ -812,6 +812,7 @@ async def test_posting_a_pending_credit_gives_the_lot_the_community_expiry(
         )
         assert result.result == Result.created
     async with session_maker() as session:
-        expiry = dict((await session.execute(select(Lot.transfer_id, Lot.expires_at))).all())
-    assert expiry["direct"] is not None
-    assert expiry["post"] == expiry["direct"]
+        lots = (await session.execute(select(Lot.transfer_id, Lot.amount, Lot.expires_at))).all()
+    # The post's points expire with the direct credit's, so they joined its lot (one lot per day).
+    assert [(transfer_id, amount) for transfer_id, amount, _ in lots] == [("direct", 20)]
+    assert lots[0].expires_at is not None

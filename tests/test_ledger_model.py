@@ -1044,6 +1044,7 @@ async def test_posting_a_pending_credit_without_accounts_keeps_the_lot_expiry(
             session, [Draft(id="settle", post_pending=True, pending_id="hold")], START, TZ
         )
         assert posted.result == "created"
-        expiry = dict((await session.execute(select(Lot.transfer_id, Lot.expires_at))).all())
-    assert expiry["direct"] is not None
-    assert expiry["settle"] == expiry["direct"]
+        lots = (await session.execute(select(Lot.transfer_id, Lot.amount, Lot.expires_at))).all()
+    # The post's points expire with the direct credit's, so they joined its lot (one lot per day).
+    assert [(transfer_id, amount) for transfer_id, amount, _ in lots] == [("direct", 20)]
+    assert lots[0].expires_at is not None

@@ -241,3 +241,35 @@ async def test_credit_points_never_expire(
     async with session_maker() as session, session.begin():
         assert await ledger.expire_points(session, world.now + timedelta(days=3650), TZ) == 0
         assert (await session.get(Account, member.id)).available == 5
+
+
+async def test_a_day_s_credits_share_one_lot_and_a_reversal_takes_back_from_it(
+    session_maker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    t0 = world.now
+    async with session_maker() as session, session.begin():
+        pool, member, _ = await _setup(session, world, months=1)
+        await _pay(session, "old", pool, member, 100, t0)
+        await _pay(session, "a", pool, member, 10, t0 + timedelta(days=5))
+        await _pay(session, "b", pool, member, 20, t0 + timedelta(days=5, minutes=1))
+        lots = {lot.transfer_id: (lot.amount, lot.remaining) for lot in await session.scalars(select(Lot))}
+        assert lots == {"old": (100, 100), "a": (30, 30)}  # "b" expires the same day as "a"
+        (reversed_,) = await ledger.transfer(
+            session,
+            [
+                Draft(
+                    id="~reversal:b",
+                    debit_account_id=member.id,
+                    credit_account_id=pool.id,
+                    amount=20,
+                    code=TransferCode.reversal,
+                    reversal_of="b",
+                )
+            ],
+            t0 + timedelta(days=6),
+            TZ,
+        )
+        assert reversed_.result == "created"
+        # The points "b" credited come back out of the lot they went to, not the earliest-expiring one.
+        lots = {lot.transfer_id: lot.remaining for lot in await session.scalars(select(Lot))}
+        assert lots == {"old": 100, "a": 10}

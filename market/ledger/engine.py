@@ -1,28 +1,43 @@
 """The transfer engine: TigerBeetle's create_transfers on our own database.
 
-A batch is processed under row locks on every account it touches (taken in id
-order, so concurrent batches cannot deadlock). Each event is validated against
-the in-memory state and applied; a linked chain that fails is undone in memory
-before anything reaches the database, so a rejected transfer changes nothing.
+A batch runs in three steps, as TigerBeetle runs one:
+
+1. Read (`_load`): lock every account the batch touches, once and in id order (FOR UPDATE on
+   PostgreSQL; on SQLite the transaction holds the write lock from BEGIN IMMEDIATE), so that
+   concurrent batches cannot deadlock; then read, one statement each, the transfers the batch
+   names (its own ids, for idempotency, and those it settles or reverses), their lot uses, and
+   the lots it may spend or add to.
+2. Decide (`_Batch`): check and apply each event against that state in memory. A linked chain
+   that fails is undone in memory, so a rejected transfer changes nothing.
+3. Write (`_write`): one multi-row INSERT each for the new transfers, lots and lot uses, and one
+   UPDATE per table (executed for many rows at once) for the accounts, lots, lot uses and
+   pending transfers that changed.
+
+The state is plain dataclasses whose fields are the tables' columns, not ORM objects: the
+session's unit of work would write them a row at a time. ORM objects the caller's session
+already holds are brought up to date at the end (`_sync`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from market.errors import Conflict
 from market.ledger.models import (
     Account,
     AccountKind,
     AdjustmentReason,
+    Asset,
     Lot,
     LotUse,
     PendingStatus,
@@ -113,20 +128,108 @@ class _Failed(Exception):
         self.field = field
 
 
+# ---------------------------------------------------------------- the rows a batch works on
+
+
+@dataclass(slots=True, eq=False)
+class AccountState:
+    """The columns of a ledger_accounts row that the engine reads and changes."""
+
+    id: int
+    asset: Asset
+    kind: AccountKind
+    area_id: int | None
+    debits_must_not_exceed_credits: bool
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+
+@dataclass(slots=True, eq=False)
+class TransferState:
+    """A ledger_transfers row."""
+
+    id: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    asset: Asset
+    code: TransferCode
+    reference: str
+    memo: str
+    reason: AdjustmentReason | None
+    pending: bool
+    post_pending: bool
+    void_pending: bool
+    linked: bool
+    pending_id: str | None
+    timeout_seconds: int | None
+    expires_at: datetime | None
+    pending_status: PendingStatus | None
+    reversal_of: str | None
+    created_by_id: int | None
+    timestamp: datetime
+
+
+@dataclass(slots=True, eq=False)
+class LotState:
+    """A ledger_lots row; `id` is None until the batch inserts it."""
+
+    id: int | None
+    account_id: int
+    transfer_id: str
+    amount: int
+    remaining: int
+    expires_at: datetime | None
+
+
+@dataclass(slots=True, eq=False)
+class LotUseState:
+    """A ledger_lot_uses row, holding its lot itself: a lot made in the same batch has no id yet."""
+
+    id: int | None
+    lot: LotState
+    transfer_id: str
+    amount: int
+
+
+ACCOUNTS, TRANSFERS, LOTS, LOT_USES = (model.__table__ for model in (Account, Transfer, Lot, LotUse))
+# Each state's fields, read and written as the table's columns of the same names.
+ACCOUNT_COLUMNS = [ACCOUNTS.c[f.name] for f in fields(AccountState)]
+TRANSFER_COLUMNS = [TRANSFERS.c[f.name] for f in fields(TransferState)]
+LOT_COLUMNS = [LOTS.c[f.name] for f in fields(LotState)]
+TRANSFER_FIELDS = [c.name for c in TRANSFER_COLUMNS]
+NEW_LOT_FIELDS = [c.name for c in LOT_COLUMNS if c.name != "id"]  # the database numbers new lots
+
+# The columns a batch may change in a row it read, by kind of row.
+CHANGEABLE: tuple[tuple[type, type, tuple[str, ...]], ...] = (
+    (AccountState, Account, ("debits_pending", "debits_posted", "credits_pending", "credits_posted")),
+    (LotState, Lot, ("amount", "remaining")),
+    (LotUseState, LotUse, ("amount",)),
+    (TransferState, Transfer, ("pending_status",)),
+)
+
 _MISSING = object()
 
 
 @dataclass
 class _Undo:
-    """What the current chain changed in memory, to take back if it fails."""
+    """What the current chain changed in memory, to take back if it fails; and what the chains
+    that succeeded made (`created`) and changed in rows read (`changed`), to write at the end."""
 
     steps: list[Callable[[], None]] = field(default_factory=list)
-    new_rows: list[Any] = field(default_factory=list)
+    chain_created: list[Any] = field(default_factory=list)
+    chain_changed: list[Any] = field(default_factory=list)
+    created: list[Any] = field(default_factory=list)
+    # Used as an ordered set: the rows keep the order in which they were first changed.
+    changed: dict[Any, None] = field(default_factory=dict)
 
     def set(self, obj: Any, attr: str, value: Any) -> None:
         old = getattr(obj, attr)
         self.steps.append(lambda: setattr(obj, attr, old))
         setattr(obj, attr, value)
+        self.chain_changed.append(obj)
 
     def append(self, items: list[Any], item: Any) -> None:
         items.append(item)
@@ -138,22 +241,28 @@ class _Undo:
         self.steps.append(lambda: mapping.pop(key) if old is _MISSING else mapping.__setitem__(key, old))
 
     def new(self, row: Any) -> None:
-        self.new_rows.append(row)
+        self.chain_created.append(row)
 
     def rollback(self) -> None:
         for step in reversed(self.steps):
             step()
         self.steps.clear()
-        self.new_rows.clear()
+        self.chain_created.clear()
+        self.chain_changed.clear()
 
-    def commit(self) -> list[Any]:
-        rows, self.new_rows = self.new_rows, []
+    def commit(self) -> None:
+        self.created.extend(self.chain_created)
+        self.changed.update(dict.fromkeys(self.chain_changed))
         self.steps.clear()
-        return rows
+        self.chain_created.clear()
+        self.chain_changed.clear()
 
 
-# Computes when a new lot on a member account expires (None: never).
-LotExpiry = Callable[[Account, datetime], datetime | None]
+# Computes when a new lot on a member account expires (None: never). Credits that get the same
+# expiry share one lot: the policies make it the end of a day, so a day's credits share one.
+LotExpiry = Callable[[AccountState, datetime], datetime | None]
+# Reads, under the batch's locks, the expiry rules of the batch's accounts (its callers' policies).
+LotExpiryRules = Callable[[Iterable[AccountState]], Awaitable[LotExpiry]]
 
 
 @dataclass
@@ -161,15 +270,16 @@ class _Batch:
     now: datetime
     created_by: int | None
     lot_expiry: LotExpiry
-    accounts: dict[int, Account]
-    transfers: dict[str, Transfer]
-    lots: dict[int, list[Lot]]
-    lot_uses: dict[str, list[LotUse]]
+    accounts: dict[int, AccountState]
+    transfers: dict[str, TransferState]
+    # By account: its open lots if the batch may spend from it, and the lot it may add to.
+    lots: dict[int, list[LotState]]
+    lot_uses: dict[str, list[LotUseState]]
     undo: _Undo = field(default_factory=_Undo)
 
     # ---------------------------------------------------------------- validation
 
-    def check(self, d: Draft) -> tuple[Account, Account, int, TransferCode, Transfer | None]:
+    def check(self, d: Draft) -> tuple[AccountState, AccountState, int, TransferCode, TransferState | None]:
         if sum((d.pending, d.post_pending, d.void_pending)) > 1:
             raise _Failed(Result.flags_are_mutually_exclusive)
         settles = d.post_pending or d.void_pending
@@ -212,7 +322,7 @@ class _Batch:
             raise _Failed(Result.exceeds_credits)
         return debit, credit, amount, code, pending
 
-    def _pending(self, d: Draft) -> Transfer:
+    def _pending(self, d: Draft) -> TransferState:
         pending = self.transfers.get(d.pending_id or "")
         if pending is None:
             raise _Failed(Result.pending_transfer_not_found)
@@ -238,7 +348,7 @@ class _Batch:
 
     def apply(self, d: Draft) -> None:
         debit, credit, amount, code, pending = self.check(d)
-        transfer = Transfer(
+        transfer = TransferState(
             id=d.id,
             debit_account_id=debit.id,
             credit_account_id=credit.id,
@@ -285,7 +395,7 @@ class _Batch:
         else:
             self.release(pending, PendingStatus.voided, counters=False)
 
-    def release(self, pending: Transfer, status: PendingStatus, *, counters: bool = True) -> None:
+    def release(self, pending: TransferState, status: PendingStatus, *, counters: bool = True) -> None:
         """End a pending transfer without posting it (voided or expired): its points come back."""
         u = self.undo
         debit, credit = self.accounts[pending.debit_account_id], self.accounts[pending.credit_account_id]
@@ -296,15 +406,18 @@ class _Batch:
         if debit.kind in LOT_KINDS:
             self._return_lots(pending, pending.amount)
 
-    def _open_lots(self, account: Account) -> list[Lot]:
+    def _open_lots(self, account: AccountState) -> list[LotState]:
         return self.lots.setdefault(account.id, [])
 
-    def _spend_lots(self, account: Account, transfer: Transfer, amount: int, reversal_of: str | None) -> None:
-        """Earliest-expiring first; a reversal takes back the lot its original created first."""
+    def _spend_lots(
+        self, account: AccountState, transfer: TransferState, amount: int, reversal_of: str | None
+    ) -> None:
+        """Earliest-expiring first; a reversal takes back first from the lot its original credited."""
+        credited = self._lot_credited_by(reversal_of) if reversal_of else None
         lots = sorted(
             (lot for lot in self._open_lots(account) if lot.remaining > 0),
             key=lambda lot: (
-                lot.transfer_id != reversal_of,
+                lot is not credited,
                 lot.expires_at is None,
                 lot.expires_at or self.now,
                 lot.id or 0,
@@ -316,14 +429,28 @@ class _Batch:
                 break
             take = min(left, lot.remaining)
             self.undo.set(lot, "remaining", lot.remaining - take)
-            use = LotUse(lot=lot, transfer_id=transfer.id, amount=take)
+            use = LotUseState(id=None, lot=lot, transfer_id=transfer.id, amount=take)
             self.undo.new(use)
             self.undo.append(self.lot_uses.setdefault(transfer.id, []), use)
             left -= take
         # Accounts that hold points from before lots existed, or credits given back
         # without a lot, spend the rest untracked; the counters stay exact either way.
 
-    def _return_lots(self, transfer: Transfer, amount: int) -> None:
+    def _lot_credited_by(self, transfer_id: str) -> LotState | None:
+        """The open lot a credit's points went to: the lot it opened, or the lot of its account and
+        expiry day it was added to (computed again from the transfer's moment)."""
+        original = self.transfers.get(transfer_id)
+        if original is None:
+            return None
+        account = self.accounts[original.credit_account_id]
+        lots = self._open_lots(account)
+        opened = next((lot for lot in lots if lot.transfer_id == transfer_id), None)
+        if opened is not None:
+            return opened
+        expires_at = self.lot_expiry(account, original.timestamp)
+        return next((lot for lot in lots if lot.expires_at == expires_at), None)
+
+    def _return_lots(self, transfer: TransferState, amount: int) -> None:
         """Give back `amount` of what `transfer` took, the latest-expiring lots first."""
         left = amount
         uses = sorted(
@@ -340,24 +467,32 @@ class _Batch:
             left -= give
 
     def _credit_lots(
-        self, account: Account, transfer: Transfer, amount: int, reversal_of: str | None
+        self, account: AccountState, transfer: TransferState, amount: int, reversal_of: str | None
     ) -> None:
         if reversal_of is not None and self.lot_uses.get(reversal_of):
             # Reversing a spend gives back the very lots it took.
             self._return_lots(self.transfers[reversal_of], amount)
             return
-        lot = Lot(
-            account_id=account.id,
-            transfer_id=transfer.id,
-            amount=amount,
-            remaining=amount,
-            expires_at=self.lot_expiry(account, self.now),
-        )
-        self.undo.new(lot)
-        self.undo.append(self._open_lots(account), lot)
+        # One lot per account and expiry: credits that expire together add up in one lot.
+        expires_at = self.lot_expiry(account, self.now)
+        lots = self._open_lots(account)
+        lot = next((lot for lot in lots if lot.expires_at == expires_at), None)
+        if lot is None:
+            lot = LotState(
+                id=None,
+                account_id=account.id,
+                transfer_id=transfer.id,
+                amount=0,
+                remaining=0,
+                expires_at=expires_at,
+            )
+            self.undo.new(lot)
+            self.undo.append(lots, lot)
+        self.undo.set(lot, "amount", lot.amount + amount)
+        self.undo.set(lot, "remaining", lot.remaining + amount)
 
 
-def _differing_field(d: Draft, t: Transfer, transfers: dict[str, Transfer]) -> str | None:
+def _differing_field(d: Draft, t: TransferState, transfers: dict[str, TransferState]) -> str | None:
     """The first field in which a retry differs from the stored transfer (None: identical)."""
     pending = transfers.get(d.pending_id or "")
     if d.post_pending and d.amount is None and pending is not None and t.amount != pending.amount:
@@ -389,64 +524,112 @@ async def lock_accounts(session: AsyncSession, account_ids: Collection[int]) -> 
     }
 
 
+# ---------------------------------------------------------------- reading and writing
+
+
 async def _load(
     session: AsyncSession,
     *,
-    account_ids: set[int],
+    spending: set[int],
+    crediting: set[int],
     transfer_ids: set[str],
     settled_ids: set[str],
     now: datetime,
-    lot_expiry: LotExpiry,
+    lot_expiry_rules: LotExpiryRules,
     created_by: int | None,
 ) -> _Batch:
-    """Lock the accounts (in id order, so concurrent batches cannot deadlock) and read, under
-    those locks, the transfers, lots and lot uses the batch may touch."""
-    referenced = list(await session.scalars(select(Transfer).where(Transfer.id.in_(settled_ids))))
-    account_ids = account_ids | {a for t in referenced for a in (t.debit_account_id, t.credit_account_id)}
-    accounts = await lock_accounts(session, account_ids)
-    transfers = {
-        t.id: t
-        for t in await session.scalars(
-            select(Transfer)
-            .where(or_(Transfer.id.in_(transfer_ids), Transfer.id.in_(settled_ids)))
-            .execution_options(populate_existing=True)
+    """Lock the accounts (as `lock_accounts` does, as plain rows) and read, under those locks, the
+    transfers, lot uses and lots the batch may touch: the open lots of the accounts it may spend
+    from, the lots the transfers it settles took from, and the lot each account it credits may
+    add to."""
+    await session.flush()  # what the caller added, before the statements below see the tables
+    locked, crediting = spending | crediting, set(crediting)
+    if settled_ids:
+        # A post or void may leave its accounts out: they are the pending transfer's.
+        for debit_id, credit_id in await session.execute(
+            select(TRANSFERS.c.debit_account_id, TRANSFERS.c.credit_account_id).where(
+                TRANSFERS.c.id.in_(settled_ids)
+            )
+        ):
+            locked |= {debit_id, credit_id}
+            crediting.add(credit_id)
+    accounts = {
+        row.id: AccountState(*row)
+        for row in await session.execute(
+            select(*ACCOUNT_COLUMNS)
+            .where(ACCOUNTS.c.id.in_(locked))
+            .order_by(ACCOUNTS.c.id)
+            .with_for_update()
         )
     }
+    lot_expiry = await lot_expiry_rules(accounts.values())
     batch = _Batch(
         now=now,
         created_by=created_by,
         lot_expiry=lot_expiry,
         accounts=accounts,
-        transfers=transfers,
+        transfers={
+            row.id: TransferState(*row)
+            for row in await session.execute(
+                select(*TRANSFER_COLUMNS).where(TRANSFERS.c.id.in_(transfer_ids | settled_ids))
+            )
+        },
         lots={},
         lot_uses={},
     )
-    lot_accounts = [a.id for a in accounts.values() if a.kind in LOT_KINDS]
-    if not lot_accounts:
-        return batch
-    uses = list(await session.scalars(select(LotUse).where(LotUse.transfer_id.in_(settled_ids))))
-    lots = await session.scalars(
-        select(Lot)
-        .where(Lot.account_id.in_(lot_accounts), or_(Lot.remaining > 0, Lot.id.in_([u.lot_id for u in uses])))
-        .execution_options(populate_existing=True)
+    members = {a.id for a in accounts.values() if a.kind in LOT_KINDS}
+    uses = (
+        list(await session.execute(select(LOT_USES).where(LOT_USES.c.transfer_id.in_(settled_ids))))
+        if members and settled_ids
+        else []
     )
+    wanted = []
+    if spending & members:
+        wanted.append(and_(LOTS.c.account_id.in_(spending & members), LOTS.c.remaining > 0))
+    if uses:
+        wanted.append(LOTS.c.id.in_({use.lot_id for use in uses}))
+    expiries: dict[datetime | None, list[int]] = {}
+    for account_id in crediting & members:
+        expiries.setdefault(lot_expiry(accounts[account_id], now), []).append(account_id)
+    for expires_at, account_ids in expiries.items():  # one per policy among the credited accounts
+        same = LOTS.c.expires_at.is_(None) if expires_at is None else LOTS.c.expires_at == expires_at
+        wanted.append(and_(LOTS.c.account_id.in_(account_ids), same))
     by_id = {}
-    for lot in lots:
-        by_id[lot.id] = lot
-        batch.lots.setdefault(lot.account_id, []).append(lot)
-    for use in uses:
-        use.lot = by_id[use.lot_id]
+    if wanted:
+        for row in await session.execute(select(*LOT_COLUMNS).where(or_(*wanted)).order_by(LOTS.c.id)):
+            lot = by_id[row.id] = LotState(*row)
+            batch.lots.setdefault(lot.account_id, []).append(lot)
+    for row in uses:
+        use = LotUseState(id=row.id, lot=by_id[row.lot_id], transfer_id=row.transfer_id, amount=row.amount)
         batch.lot_uses.setdefault(use.transfer_id, []).append(use)
     return batch
 
 
-async def _flush(session: AsyncSession, rows: list[Any]) -> None:
+async def _write(session: AsyncSession, batch: _Batch) -> None:
+    """Insert what the batch made and update what it changed, a statement per table; then bring the
+    ORM objects the session holds for those rows up to date."""
+    created = batch.undo.created
+    made = set(created)
+    changed = [row for row in batch.undo.changed if row not in made]  # new rows go in as they end
+    transfers = [row for row in created if isinstance(row, TransferState)]
+    lots = [row for row in created if isinstance(row, LotState)]
+    uses = [row for row in created if isinstance(row, LotUseState)]
     try:
-        # Transfers, then the lots they create, then the lot uses: the tables' foreign-key order,
-        # which the unit of work cannot see (these models have no relationships between them).
-        for kind in (Transfer, Lot, LotUse):
-            session.add_all([row for row in rows if isinstance(row, kind)])
-            await session.flush()
+        # In the tables' foreign-key order: transfers, then the lots they open, then the lot uses.
+        if transfers:
+            await session.execute(insert(TRANSFERS), [_values(t, TRANSFER_FIELDS) for t in transfers])
+        if lots:
+            ids = await session.scalars(
+                insert(LOTS).returning(LOTS.c.id, sort_by_parameter_order=True),
+                [_values(lot, NEW_LOT_FIELDS) for lot in lots],
+            )
+            for lot, lot_id in zip(lots, ids, strict=True):
+                lot.id = lot_id
+        if uses:
+            await session.execute(
+                insert(LOT_USES),
+                [{"lot_id": u.lot.id, "transfer_id": u.transfer_id, "amount": u.amount} for u in uses],
+            )
     except IntegrityError as error:
         if not _is_unique_violation(error):
             raise
@@ -455,6 +638,48 @@ async def _flush(session: AsyncSession, rows: list[Any]) -> None:
             "send the batch again to see each transfer's result.",
             code="transfer_conflict",
         ) from error
+    for kind, model, columns in CHANGEABLE:
+        rows = [row for row in changed if isinstance(row, kind)]
+        if rows:
+            await _update(session, model.__table__, rows, columns)
+        # The caller's ORM objects as read under the locks (as `lock_accounts` leaves them):
+        # every account locked, and the other rows the batch changed.
+        _sync(session, model, list(batch.accounts.values()) if kind is AccountState else rows, columns)
+
+
+async def _update(session: AsyncSession, table: Table, rows: list[Any], columns: tuple[str, ...]) -> None:
+    """Set these columns of these rows to the states' values in one statement: on PostgreSQL an
+    UPDATE … FROM the arrays of new values (`unnest`); SQLite runs the row-at-a-time form over all
+    the rows in one executemany, inside its own process."""
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(
+            update(table).where(table.c.id == bindparam("row_id")),
+            [{"row_id": row.id, **_values(row, columns)} for row in rows],
+        )
+        return
+    names = ("id", *columns)
+    new = (
+        func.unnest(*(bindparam(f"new_{name}", type_=postgresql.ARRAY(table.c[name].type)) for name in names))
+        .table_valued(*names)
+        .render_derived(name="new")
+    )
+    await session.execute(
+        update(table).where(table.c.id == new.c.id).values({name: new.c[name] for name in columns}),
+        {f"new_{name}": [getattr(row, name) for row in rows] for name in names},
+    )
+
+
+def _values(row: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
+def _sync(session: AsyncSession, model: type, rows: list[Any], columns: tuple[str, ...]) -> None:
+    """Give the ORM objects the session holds for these rows their new values, as if read again."""
+    by_id = {row.id: row for row in rows}
+    for key, obj in session.identity_map.items():
+        if key[0] is model and (row := by_id.get(key[1][0])) is not None:  # key: (class, (id,), token)
+            for name in columns:
+                set_committed_value(obj, name, getattr(row, name))
 
 
 def _is_unique_violation(error: IntegrityError) -> bool:
@@ -467,29 +692,29 @@ async def create_transfers(
     drafts: Sequence[Draft],
     now: datetime,
     *,
-    lot_expiry: LotExpiry,
+    lot_expiry_rules: LotExpiryRules,
     created_by: int | None = None,
 ) -> list[TransferResult]:
     batch = await _load(
         session,
-        account_ids={a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a},
+        spending={d.debit_account_id for d in drafts if d.debit_account_id},
+        crediting={d.credit_account_id for d in drafts if d.credit_account_id},
         transfer_ids={d.id for d in drafts},
         settled_ids={d.pending_id for d in drafts if d.pending_id}
         | {d.reversal_of for d in drafts if d.reversal_of},
         now=now,
-        lot_expiry=lot_expiry,
+        lot_expiry_rules=lot_expiry_rules,
         created_by=created_by,
     )
     results: list[TransferResult] = []
     chain: list[Draft] = []
-    new_rows: list[Any] = []
     for index, draft in enumerate(drafts):
         chain.append(draft)
         if draft.linked and index < len(drafts) - 1:
             continue
-        results.extend(_run_chain(batch, chain, open_chain=draft.linked, new_rows=new_rows))
+        results.extend(_run_chain(batch, chain, open_chain=draft.linked))
         chain = []
-    await _flush(session, new_rows)
+    await _write(session, batch)
     return results
 
 
@@ -506,11 +731,12 @@ async def expire_pending(session: AsyncSession, now: datetime) -> int:
         return 0
     batch = await _load(
         session,
-        account_ids=set(),
+        spending=set(),
+        crediting=set(),
         transfer_ids=set(),
         settled_ids=due,
         now=now,
-        lot_expiry=lambda _account, _at: None,
+        lot_expiry_rules=_no_credits,
         created_by=None,
     )
     expired = 0
@@ -519,13 +745,17 @@ async def expire_pending(session: AsyncSession, now: datetime) -> int:
         if pending.pending_status == PendingStatus.pending:  # not settled meanwhile
             batch.release(pending, PendingStatus.expired)
             expired += 1
-    await _flush(session, batch.undo.commit())
+    batch.undo.commit()
+    await _write(session, batch)
     return expired
 
 
-def _run_chain(
-    batch: _Batch, chain: list[Draft], *, open_chain: bool, new_rows: list[Any]
-) -> list[TransferResult]:
+async def _no_credits(_accounts: Iterable[AccountState]) -> LotExpiry:
+    """Expiring pending transfers credits nothing: no lot is opened."""
+    return lambda _account, _at: None
+
+
+def _run_chain(batch: _Batch, chain: list[Draft], *, open_chain: bool) -> list[TransferResult]:
     """Apply a chain (one transfer, or linked ones) all or nothing."""
     if open_chain:
         return [TransferResult(id=d.id, result=Result.linked_event_chain_open) for d in chain]
@@ -548,5 +778,5 @@ def _run_chain(
                 else TransferResult(id=d.id, result=Result.linked_event_failed)
                 for i, d in enumerate(chain)
             ]
-    new_rows.extend(batch.undo.commit())
+    batch.undo.commit()
     return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -25,7 +25,15 @@ from market.ledger.accounts import (  # noqa: F401 - re-exported: the ledger's c
     get_or_create_account,
     open_area_accounts,
 )
-from market.ledger.engine import SUCCESS, Draft, Result, create_transfers, lock_accounts
+from market.ledger.engine import (
+    SUCCESS,
+    AccountState,
+    Draft,
+    LotExpiry,
+    Result,
+    create_transfers,
+    lock_accounts,
+)
 from market.ledger.models import (
     DEFAULT_ADJUSTMENT_THRESHOLD,
     WITHHELD_SUFFIX,
@@ -154,35 +162,34 @@ async def transfer(
     session: AsyncSession, drafts: Sequence[Draft], now: datetime, tz: ZoneInfo, created_by: int | None = None
 ) -> list[TransferResult]:
     """Run drafts through the engine with each community's expiry policy for new lots."""
-    account_ids = {a for d in drafts for a in (d.debit_account_id, d.credit_account_id) if a}
-    # A post or void may leave its accounts out: they are the pending transfer's.
-    settled = {d.pending_id for d in drafts if d.pending_id}
-    for debit_id, credit_id in await session.execute(
-        select(Transfer.debit_account_id, Transfer.credit_account_id).where(Transfer.id.in_(settled))
-    ):
-        account_ids |= {debit_id, credit_id}
-    communities = set(
-        await session.scalars(
-            select(Account.area_id).where(
-                Account.id.in_(account_ids),
-                Account.kind == AccountKind.member,
-                Account.asset == Asset.service,
-            )
-        )
-    )
-    policies = {
-        p.community_id: p
-        for p in await session.scalars(
-            select(PointsPolicy).where(PointsPolicy.community_id.in_(communities - {None}))
-        )
-    }
 
-    def expiry(account: Account, at: datetime) -> datetime | None:
-        if account.asset != Asset.service:
-            return None  # credit points are a record, they never expire
-        return lot_expires_at(policies.get(account.area_id), at, tz)
+    async def lot_expiry(accounts: Iterable[AccountState]) -> LotExpiry:
+        # Read under the engine's locks, from the accounts it locked (a post names its accounts
+        # only through the pending transfer): the policies of the members' communities.
+        communities = {
+            a.area_id
+            for a in accounts
+            if a.kind == AccountKind.member and a.asset == Asset.service and a.area_id is not None
+        }
+        policies = (
+            {
+                p.community_id: p
+                for p in await session.scalars(
+                    select(PointsPolicy).where(PointsPolicy.community_id.in_(communities))
+                )
+            }
+            if communities
+            else {}
+        )
 
-    return await create_transfers(session, drafts, now, lot_expiry=expiry, created_by=created_by)
+        def expiry(account: AccountState, at: datetime) -> datetime | None:
+            if account.asset != Asset.service:
+                return None  # credit points are a record, they never expire
+            return lot_expires_at(policies.get(account.area_id), at, tz)
+
+        return expiry
+
+    return await create_transfers(session, drafts, now, lot_expiry_rules=lot_expiry, created_by=created_by)
 
 
 async def transfer_one(
