@@ -1,16 +1,17 @@
 """API throughput: the product's endpoints against a floor app, under the same server and load.
 
     .venv/bin/python -m bench.api [--db sqlite,postgres] [--workers 1,2,4] [--endpoints me,order,...]
-                                  [--duration 5] [--connections 8] [--database-url URL]
+                                  [--duration 5] [--connections 8] [--baseline ../before]
 
 For each database (a fresh SQLite file, and PostgreSQL: by default
 postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
-`public` schema dropped and migrated again) the demo street is loaded, with 500 more residents (so
-that POST /api/orders stays under the open-orders limit) and a volunteer holding enough pending
-offers for every accept. Then for each worker count the product (`market serve`) and the floor app
-(below) are served in turn by the same `market.cli.serve_app`, and `wrk` (installed with apt-get
-when missing) drives each endpoint for --duration seconds. The table shows req/s, p50 and p99, and
-product ÷ floor req/s.
+`public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
+(so that POST /api/orders stays under the open-orders limit) and 20 volunteers holding enough
+pending offers for every accept. Then for each worker count the floor app (below, served by
+`market.cli.serve_app`, what `market serve` runs) and the product (`market serve`; with
+--baseline, another checkout's too, measured in turn with this one's) are started, and `wrk`
+(installed with apt-get when missing) drives each endpoint for --duration seconds with 8
+connections. The table shows req/s, p50 and p99, failed requests and product ÷ floor req/s.
 
 The floor is the least any endpoint can cost through this stack: Litestar with the same JWT decode
 and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
@@ -52,12 +53,9 @@ from sqlalchemy.pool import NullPool
 from market import demo, migrate
 from market.areas.models import Area
 from market.auth.models import Role, User, UserRole
-from market.auth.service import load_actor
 from market.auth.tokens import TOKEN_ALGORITHM, ServiceToken, issue_token
 from market.db import READ_ONLY, create_engine
-from market.orders import service as orders
-from market.orders.models import DispatchMode, Order
-from market.orders.schemas import DispatchRequest, OrderCreate
+from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus
 from market.settings import Settings
 from market.volunteers.models import ServingArea, VolunteerProfile
 
@@ -74,7 +72,10 @@ LABELS = {
     "post_order": "POST /api/orders",
     "accept": "POST /api/offers/{id}/accept",
 }
-POSTING_RESIDENTS = 500
+# Each may have 10 orders open: enough for every POST of a default run.
+POSTING_RESIDENTS = 1000
+# Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
+TAKERS = 20
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -138,8 +139,8 @@ class Fixture:
     order_id: int
     order_body: str
     poster_tokens: list[str]
-    accept_token: str
-    offer_ids: list[int]
+    # (offer id, its volunteer's token): the takers' offers in turn.
+    accepts: list[tuple[int, str]]
 
 
 async def prepare(url: str, offers: int) -> Fixture:
@@ -185,49 +186,77 @@ async def _fixture(session: AsyncSession, settings: Settings, now: datetime, off
         return user
 
     posters = [add(f"136{i:08d}", [Role.resident]) for i in range(POSTING_RESIDENTS)]
-    taker = add("13599999999", [Role.volunteer])
+    askers = [add(f"134{i:08d}", [Role.resident]) for i in range(TAKERS)]
+    takers = [add(f"135{i:08d}", [Role.volunteer]) for i in range(TAKERS)]
     await session.flush()
-    session.add(
-        VolunteerProfile(
-            user_id=taker.id,
-            capacity=10**6,
-            rating_sum=0,
-            rating_count=0,
-            serving_areas=[ServingArea(area_id=community.id, area_code=community.code)],
+    for taker in takers:
+        session.add(
+            VolunteerProfile(
+                user_id=taker.id,
+                capacity=10**6,
+                rating_sum=0,
+                rating_count=0,
+                serving_areas=[ServingArea(area_id=community.id, area_code=community.code)],
+            )
         )
-    )
-    await session.flush()
     start = (now + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
-    order = OrderCreate(
-        category="shopping",
-        description="帮忙买一周的米面油",
-        area_id=home.id,
-        window_start=start,
-        window_end=start + timedelta(hours=6),
-    )
-    dispatcher = await load_actor(session, grid_worker.id)
-    actors = [await load_actor(session, p.id) for p in posters]
-    offer_ids = []
-    to_taker = DispatchRequest(volunteer_ids=[taker.id], mode=DispatchMode.direct, offer_ttl_minutes=1440)
-    for i in range(offers):
-        posted = await orders.create_order(session, actors[i % len(actors)], order, now, max_open=10**9)
-        (offer,) = await orders.dispatch(session, dispatcher, posted.id, to_taker, now, 30)
-        offer_ids.append(offer.id)
-    body = {
+    order = {
         "category": "shopping",
         "description": "帮忙买一周的米面油",
         "area_id": home.id,
-        "window_start": start.isoformat(),
-        "window_end": (start + timedelta(hours=6)).isoformat(),
+        "window_start": start,
+        "window_end": start + timedelta(hours=6),
     }
+    # Orders dispatched to the takers in turn, written as the services would leave them (posted,
+    # then offered directly), in bulk: making thousands through the services takes minutes.
+    offered = [
+        Order(
+            requester_id=askers[i % TAKERS].id,
+            area_code=home.code,
+            category_code=order["category"],
+            description=order["description"],
+            area_id=home.id,
+            window_start=start,
+            window_end=order["window_end"],
+            status=OrderStatus.dispatched,
+            created_at=now,
+            updated_at=now,
+            events=[
+                OrderEvent(
+                    actor_id=askers[i % TAKERS].id, action="post", to_status=OrderStatus.submitted, at=now
+                ),
+                OrderEvent(
+                    actor_id=grid_worker.id,
+                    action="dispatch",
+                    from_status=OrderStatus.submitted,
+                    to_status=OrderStatus.dispatched,
+                    at=now,
+                ),
+            ],
+            offers=[
+                Offer(
+                    volunteer_id=takers[i % TAKERS].id,
+                    dispatched_by_id=grid_worker.id,
+                    mode=DispatchMode.direct,
+                    status=OfferStatus.pending,
+                    created_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            ],
+        )
+        for i in range(offers)
+    ]
+    session.add_all(offered)
+    await session.flush()
+    tokens = {t.id: issue_token(settings, t, now)[0] for t in takers}
+    body = {**order, "window_start": start.isoformat(), "window_end": order["window_end"].isoformat()}
     return Fixture(
         resident_token=issue_token(settings, resident, now)[0],
         volunteer_token=issue_token(settings, volunteer, now)[0],
         order_id=order_id,
         order_body=json.dumps(body),
         poster_tokens=[issue_token(settings, p, now)[0] for p in posters],
-        accept_token=issue_token(settings, taker, now)[0],
-        offer_ids=offer_ids,
+        accepts=[(o.offers[0].id, tokens[o.offers[0].volunteer_id]) for o in offered],
     )
 
 
@@ -307,8 +336,11 @@ def run_wrk(wrk: str, base: str, requests: list, duration: int, connections: int
 
 
 @contextlib.contextmanager
-def served(target: str, url: str, workers: int, port: int):
-    """`market.cli.serve_app(target)` in a child process until the block ends."""
+def served(root: Path | None, url: str, workers: int):
+    """`market serve` of the checkout at `root`, or with `root` None the floor app served by this
+    checkout's `market.cli.serve_app` (what `market serve` runs), in a child process until the block
+    ends; yields its address."""
+    port = _free_port()
     env = {
         **os.environ,
         "MARKET_DATABASE_URL": url,
@@ -316,13 +348,27 @@ def served(target: str, url: str, workers: int, port: int):
         "MARKET_NOW": NOW,
         "MARKET_SCHEDULER": "off",
     }
-    code = (
-        "from market.cli import serve_app; from market.settings import Settings; "
-        f"serve_app({target!r}, '127.0.0.1', {port}, {workers}, Settings.from_env().worker_timeout_seconds)"
-    )
+    if root is None:
+        code = (
+            "from market.cli import serve_app; from market.settings import Settings; "
+            f"serve_app('bench.api:floor_app', '127.0.0.1', {port}, {workers}, "
+            "Settings.from_env().worker_timeout_seconds)"
+        )
+        command = [sys.executable, "-c", code]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "market.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
+        command,
+        cwd=root or ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -336,7 +382,7 @@ def served(target: str, url: str, workers: int, port: int):
                 break
             except OSError:
                 if child.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"{target} did not start")
+                    sys.exit(f"{' '.join(command)} did not start (in {root or ROOT})")
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -357,7 +403,7 @@ def _free_port() -> int:
 # ---------------------------------------------------------------- the run
 
 
-def product_requests(fx: Fixture, endpoint: str, offers: list[int]) -> list:
+def product_requests(fx: Fixture, endpoint: str, accepts: list[tuple[int, str]]) -> list:
     get_ = {
         "me": ("/api/me", fx.resident_token),
         "order": (f"/api/orders/{fx.order_id}", fx.resident_token),
@@ -369,7 +415,7 @@ def product_requests(fx: Fixture, endpoint: str, offers: list[int]) -> list:
         return [("GET", path, token, None)]
     if endpoint == "post_order":
         return [("POST", "/api/orders", t, fx.order_body) for t in fx.poster_tokens]
-    return [("POST", f"/api/offers/{o}/accept", fx.accept_token, None) for o in offers]
+    return [("POST", f"/api/offers/{offer}/accept", token, None) for offer, token in accepts]
 
 
 def floor_requests(fx: Fixture, endpoint: str) -> list:
@@ -378,55 +424,81 @@ def floor_requests(fx: Fixture, endpoint: str) -> list:
     return [("GET", "/floor", fx.resident_token, None)]
 
 
-def measure(
-    args: argparse.Namespace, name: str, url: str, wrk: str
-) -> dict[tuple[int, str], tuple[Point, Point]]:
-    points_with_accept = len(args.workers) if "accept" in args.endpoints else 0
+Results = dict[
+    tuple[str, int, str], Point
+]  # (server, workers, endpoint); the floor's endpoints are "read", "write"
+
+
+def floor_kind(endpoint: str) -> str:
+    return "write" if endpoint in WRITES else "read"
+
+
+def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
+    """For each worker count: the floor, then each endpoint on each product in turn."""
+    products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
     per_point = int(args.accepts_per_second * args.duration)
+    points = len(args.workers) * len(products) if "accept" in args.endpoints else 0
     started = time.monotonic()
-    fx = asyncio.run(prepare(url, per_point * points_with_accept))
+    fx = asyncio.run(prepare(url, per_point * points))
     print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
-    results = {}
-    for n, workers in enumerate(args.workers):
-        port = _free_port()
-        floor = {}
-        with served("bench.api:floor_app", url, workers, port) as base:
-            run_wrk(wrk, base, floor_requests(fx, "me"), 1, args.connections)  # warm-up
-            for kind in {"post_order" if e in WRITES else "me" for e in args.endpoints}:
-                floor[kind] = run_wrk(wrk, base, floor_requests(fx, kind), args.duration, args.connections)
-        with served("market.app:create_app", url, workers, port) as base:
-            run_wrk(wrk, base, product_requests(fx, "me", []), 1, args.connections)  # warm-up
-            for endpoint in args.endpoints:
-                offers = fx.offer_ids[n * per_point : (n + 1) * per_point]
-                point = run_wrk(
-                    wrk, base, product_requests(fx, endpoint, offers), args.duration, args.connections
+    accepts = iter(fx.accepts[i : i + per_point] for i in range(0, len(fx.accepts), per_point))
+    results: Results = {}
+    for workers in args.workers:
+        with contextlib.ExitStack() as servers:
+            floor = servers.enter_context(served(None, url, workers))
+            run_wrk(wrk, floor, floor_requests(fx, "me"), 1, args.connections)  # warm-up
+            for kind in {floor_kind(e) for e in args.endpoints}:
+                requests = floor_requests(fx, "post_order" if kind == "write" else "me")
+                results[("floor", workers, kind)] = run_wrk(
+                    wrk, floor, requests, args.duration, args.connections
                 )
-                results[(workers, endpoint)] = (point, floor["post_order" if endpoint in WRITES else "me"])
-                print(f"   {name} w={workers} {LABELS[endpoint]}: {point.rps:.0f} req/s", flush=True)
+            bases = {}
+            for label, root in products.items():
+                bases[label] = servers.enter_context(served(root, url, workers))
+                run_wrk(wrk, bases[label], product_requests(fx, "me", []), 1, args.connections)  # warm-up
+            for endpoint in args.endpoints:
+                for label, base in bases.items():
+                    requests = product_requests(fx, endpoint, next(accepts) if endpoint == "accept" else [])
+                    point = run_wrk(wrk, base, requests, args.duration, args.connections)
+                    results[(label, workers, endpoint)] = point
+                    print(
+                        f"   {name} {label} w={workers} {LABELS[endpoint]}: {point.rps:.0f} req/s", flush=True
+                    )
     return results
 
 
-def report(name: str, results: dict[tuple[int, str], tuple[Point, Point]], workers: list[int]) -> None:
-    print(f"\n{name}")
-    head = f"{'endpoint':<30}{'w':>3}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'fail':>6}"
-    print(head + f"{'floor/s':>9}{'f p50':>8}{'f p99':>8}{'ratio':>8}{'p99/p50':>9}")
-    for (w, endpoint), (p, f) in sorted(
-        results.items(), key=lambda kv: (ENDPOINTS.index(kv[0][1]), kv[0][0])
-    ):
-        ratio = p.rps / f.rps
-        target = 0.3 if endpoint in WRITES else 0.5
-        tail = p.p99_ms / p.p50_ms if p.p50_ms else 0.0
-        print(
-            f"{LABELS[endpoint]:<30}{w:>3}{p.rps:>9.0f}{p.p50_ms:>9.1f}{p.p99_ms:>9.1f}{p.failed:>6}"
-            f"{f.rps:>9.0f}{f.p50_ms:>8.1f}{f.p99_ms:>8.1f}"
-            f"{ratio:>7.3f}{'<' if ratio < target else ' '}{tail:>8.1f}{'<' if tail > 5 else ' '}"
-        )
-    if 1 in workers and 2 in workers:
+def report(name: str, results: Results, args: argparse.Namespace) -> None:
+    print(f"\n{name}: req/s, p50 and p99 in ms, failed requests; ratio = product ÷ floor (< : below target)")
+    servers = ["product"] + (["baseline"] if args.baseline else [])
+    head = f"{'endpoint':<30}{'w':>2}{'floor/s':>8}{'p50':>6}{'p99':>7}"
+    for label in servers:
+        head += f" | {label + '/s':>10}{'p50':>7}{'p99':>7}{'fail':>5}{'ratio':>7}{'p99/p50':>8}"
+    print(head + (f" | {'product ÷ baseline':>18}" if args.baseline else ""))
+    for endpoint in args.endpoints:
+        for w in args.workers:
+            f = results[("floor", w, floor_kind(endpoint))]
+            line = f"{LABELS[endpoint]:<30}{w:>2}{f.rps:>8.0f}{f.p50_ms:>6.1f}{f.p99_ms:>7.1f}"
+            for label in servers:
+                p = results[(label, w, endpoint)]
+                ratio = p.rps / f.rps
+                tail = p.p99_ms / p.p50_ms if p.p50_ms else 0.0
+                low = ratio < (0.3 if endpoint in WRITES else 0.5)
+                line += f" | {p.rps:>10.0f}{p.p50_ms:>7.1f}{p.p99_ms:>7.1f}{p.failed:>5}"
+                line += f"{ratio:>6.3f}{'<' if low else ' '}{tail:>7.1f}{'<' if tail > 5 else ' '}"
+            if args.baseline:
+                gain = results[("product", w, endpoint)].rps / results[("baseline", w, endpoint)].rps
+                line += f" | {gain:>18.2f}"
+            print(line)
+    if 1 in args.workers and 2 in args.workers:
         print("2 workers ÷ 1 (target ≥ 1.6 on PostgreSQL):")
-        for endpoint in ENDPOINTS:
-            if (1, endpoint) in results and (2, endpoint) in results:
-                scale = results[(2, endpoint)][0].rps / results[(1, endpoint)][0].rps
-                print(f"  {LABELS[endpoint]:<30}{scale:>6.2f}")
+        for endpoint in args.endpoints:
+            scale = [
+                results[(label, 2, endpoint)].rps / results[(label, 1, endpoint)].rps for label in servers
+            ]
+            print(
+                f"  {LABELS[endpoint]:<30}"
+                + "".join(f"{label} {x:.2f}  " for label, x in zip(servers, scale, strict=True))
+            )
 
 
 def _postgres(url: str) -> str | None:
@@ -464,7 +536,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL to reset and use")
     parser.add_argument(
-        "--accepts-per-second", type=int, default=400, help="offers prepared per second of accept load"
+        "--accepts-per-second", type=int, default=200, help="offers prepared per second of accept load"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the project (e.g. `git worktree add --detach ../before main`) whose "
+        "`market serve` is measured too, in turn with this one's, against the same floor",
     )
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
@@ -480,12 +558,12 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite+aiosqlite:///{tmp}/bench.db"
                 migrate.upgrade(url)
-                report("SQLite", measure(args, "SQLite", url, wrk), args.workers)
+                report("SQLite", measure(args, "SQLite", url, wrk), args)
         elif name == "postgres":
             if problem := _postgres(args.database_url):
                 print(f"-- PostgreSQL skipped: {problem}")
                 continue
-            report("PostgreSQL", measure(args, "PostgreSQL", args.database_url, wrk), args.workers)
+            report("PostgreSQL", measure(args, "PostgreSQL", args.database_url, wrk), args)
         else:
             parser.error(f"unknown database {name}")
     return 0
