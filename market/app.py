@@ -92,10 +92,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         holder = token.holder()
         if holder is None or token.expired(clock()):
             return None
-        # In the request's own session, the one its handler gets as `session`, in a transaction
-        # that only reads: an API read goes on in it; anything else ends it, so that what may
-        # write begins its own (on SQLite with the write lock, which loading the caller never takes,
-        # as some handlers write in transactions of their own: see `_checked_password`).
+        # Read in the request's own session (its handler's `session`) without SQLite's write lock:
+        # an API read carries on in this transaction; anything else ends it, so that what writes
+        # begins its own (some handlers write only in sessions of their own, see `_checked_password`).
         session = alchemy.provide_session(connection.app.state, connection.scope)
         await read_only(session)
         actor = await actor_for_token(session, *holder)
