@@ -47,7 +47,13 @@ from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
 from market.teams.routes import TeamController
-from market.unit_of_work import RetryTransient, provide_transaction, remember_response, replay_response
+from market.unit_of_work import (
+    RetryTransient,
+    provide_transaction,
+    reads_only,
+    remember_response,
+    replay_response,
+)
 from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
 from market.web.pages import on_unknown_path
@@ -82,14 +88,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def retrieve_actor(token: ServiceToken, _connection: ASGIConnection) -> Actor | None:
+    async def retrieve_actor(token: ServiceToken, connection: ASGIConnection) -> Actor | None:
         holder = token.holder()
         if holder is None or token.expired(clock()):
             return None
-        async with session_maker() as session:
-            # Every request loads its caller: a read that must not take SQLite's write lock.
-            await read_only(session)
-            return await actor_for_token(session, *holder)
+        # Read in the request's own session (its handler's `session`) without SQLite's write lock:
+        # an API read carries on in this transaction; anything else ends it, so that what writes
+        # begins its own (some handlers write only in sessions of their own, see `_checked_password`).
+        session = alchemy.provide_session(connection.app.state, connection.scope)
+        await read_only(session)
+        actor = await actor_for_token(session, *holder)
+        if not reads_only(connection.scope):
+            await session.commit()
+        return actor
 
     jwt_auth = JWTCookieAuth[Actor](
         retrieve_user_handler=retrieve_actor,

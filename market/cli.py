@@ -63,19 +63,25 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (OpenAPI docs under /schema)."""
-    import uvicorn
-
     settings = _settings()  # fail here, clearly, rather than in every worker
     click.echo(f"Linli market on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    serve_app("market.app:create_app", host, port, workers, settings.worker_timeout_seconds)
+
+
+def serve_app(factory: str, host: str, port: int, workers: int, worker_timeout: int) -> None:
+    """Serve the app `factory` ("module:function") as `market serve` does (bench/api.py serves its
+    floor app here too, so both run under the same server settings)."""
+    import uvicorn
+
     uvicorn.run(
-        "market.app:create_app",
+        factory,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         proxy_headers=True,
         log_level="info",
-        timeout_worker_healthcheck=settings.worker_timeout_seconds,
+        timeout_worker_healthcheck=worker_timeout,
     )
 
 

@@ -67,8 +67,25 @@ def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqli
 
 async def read_only(session: AsyncSession) -> None:
     """Begin the session's transaction for reading only. On SQLite that is a deferred BEGIN, which
-    takes no write lock: a page polling every few seconds must not queue the writers behind it."""
+    takes no write lock: a page polling every few seconds must not queue the writers behind it.
+    A write in such a transaction is refused (`_refuse_writes`): on SQLite it could not wait for
+    the lock a deferred transaction never took."""
     await session.connection(execution_options={READ_ONLY: True})
+
+
+class WriteInReadOnlyTransaction(RuntimeError):
+    """A statement that changes data ran in a transaction begun by `read_only`: a programming error."""
+
+
+def _refuse_writes(
+    connection: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    if (
+        context is not None
+        and (context.isinsert or context.isupdate or context.isdelete)
+        and connection.get_execution_options().get(READ_ONLY)
+    ):
+        raise WriteInReadOnlyTransaction(f"A read-only transaction may not run: {statement[:80]}")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -78,6 +95,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     elif not settings.is_sqlite:
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(settings.database_url, **options)
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
     if settings.is_sqlite:
         configure_sqlite(engine)
     return engine

@@ -29,7 +29,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import idempotency
-from market.auth.access import Actor
+from market.auth.access import SAFE, Actor
+from market.db import read_only
 from market.errors import MarketError, lost_a_race
 
 ATTEMPTS = 4
@@ -90,6 +91,7 @@ async def provide_transaction(
     it is sent, so a failed commit becomes an error response instead of a success that never happened."""
     attempt = _ATTEMPT.get() or Attempt(may_retry=False)
     try:
+        await begin(db_session, request.scope)
         attempt.claim = await _claim(db_session, request, now)
     except BaseException:
         await db_session.rollback()
@@ -119,6 +121,19 @@ async def provide_transaction(
             await db_session.rollback()
             attempt.lost_race = lost_a_race(error)
             raise
+
+
+def reads_only(scope: Scope) -> bool:
+    """Whether the request's transaction only reads: an API read (GET, HEAD). On SQLite it then
+    takes no write lock, so reads neither queue behind writers nor hold them up. Pages keep the
+    write lock on GET: some open the ledger account they show the first time it is looked at."""
+    return scope["method"] in SAFE and scope["path"].startswith("/api/")
+
+
+async def begin(session: AsyncSession, scope: Scope) -> None:
+    """Begin the request's transaction, unless loading the caller already began it (app.py)."""
+    if not session.in_transaction() and reads_only(scope):
+        await read_only(session)
 
 
 async def _claim(

@@ -4,10 +4,10 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from market.areas.models import Area
 from market.areas.service import get_area
@@ -39,7 +39,7 @@ def user_read(user: User) -> UserRead:
 
 
 def _with_roles_and_area():
-    return (selectinload(User.role_rows), selectinload(User.area))
+    return (selectinload(User.role_rows), joinedload(User.area))
 
 
 def actor_of(user: User) -> Actor:
@@ -50,14 +50,14 @@ def actor_of(user: User) -> Actor:
         roles=frozenset(user.roles),
         area_id=user.area_id,
         area_code=user.area.code if user.area else "",
-        restriction=restriction_of(user),
+        restriction=restriction_of(user.approval, user.must_change_password),
     )
 
 
-def restriction_of(user: User) -> str | None:
-    if user.approval is not None:
-        return f"approval_{user.approval}"
-    return "password_change_required" if user.must_change_password else None
+def restriction_of(approval: str | None, must_change_password: bool) -> str | None:
+    if approval is not None:
+        return f"approval_{approval}"
+    return "password_change_required" if must_change_password else None
 
 
 async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
@@ -65,12 +65,38 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     return actor_of(user) if user is not None and user.is_active else None
 
 
+# Every request loads its caller: one statement (a row per role), columns only, built once.
+_CALLER = (
+    select(
+        User.name,
+        User.area_id,
+        User.is_active,
+        User.token_version,
+        User.approval,
+        User.must_change_password,
+        Area.code,
+        UserRole.role,
+    )
+    .outerjoin(Area, Area.id == User.area_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
 async def actor_for_token(session: AsyncSession, user_id: int, token_version: int) -> Actor | None:
     """The caller a token names, unless the account has ended its tokens since it was issued."""
-    user = await session.scalar(select(User).where(User.id == user_id).options(*_with_roles_and_area()))
-    if user is None or not user.is_active or user.token_version != token_version:
+    rows = (await session.execute(_CALLER, {"user_id": user_id})).all()
+    if not rows or not rows[0].is_active or rows[0].token_version != token_version:
         return None
-    return actor_of(user)
+    user = rows[0]
+    return Actor(
+        id=user_id,
+        name=user.name,
+        roles=frozenset(Role(row.role) for row in rows if row.role is not None),
+        area_id=user.area_id,
+        area_code=user.code or "",
+        restriction=restriction_of(user.approval, user.must_change_password),
+    )
 
 
 # Raising the version a token carries ends every token issued before (see `actor_for_token`).

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import ancestors, get_area
@@ -178,11 +178,12 @@ def _resident_mask(order: Order, actor: Actor) -> Mask | None:
 
 
 def _order_options():
+    # Each is one row per order: joined into the order's own SELECT rather than a SELECT each.
     return (
-        selectinload(Order.requester),
-        selectinload(Order.volunteer),
-        selectinload(Order.entered_by),
-        selectinload(Order.area),
+        joinedload(Order.requester),
+        joinedload(Order.volunteer),
+        joinedload(Order.entered_by),
+        joinedload(Order.area),
     )
 
 
@@ -243,7 +244,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         .where(Order.id == order_id)
         .options(
             *_order_options(),
-            selectinload(Order.events).selectinload(OrderEvent.actor),
+            selectinload(Order.events).joinedload(OrderEvent.actor),
             selectinload(Order.offers),
         )
         .execution_options(populate_existing=True)

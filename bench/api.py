@@ -1,0 +1,573 @@
+"""API throughput: the product's endpoints against a floor app, under the same server and load.
+
+    .venv/bin/python -m bench.api [--db sqlite,postgres] [--workers 1,2,4] [--endpoints me,order,...]
+                                  [--duration 5] [--connections 8] [--baseline ../before]
+
+For each database (a fresh SQLite file, and PostgreSQL: by default
+postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
+`public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
+(so that POST /api/orders stays under the open-orders limit) and 20 volunteers holding enough
+pending offers for every accept. Then for each worker count the floor app (below, served by
+`market.cli.serve_app`, what `market serve` runs) and the product (`market serve`; with
+--baseline, another checkout's too, measured in turn with this one's) are started, and `wrk`
+(installed with apt-get when missing) drives each endpoint for --duration seconds with 8
+connections. The table shows req/s, p50 and p99, failed requests and product ÷ floor req/s.
+
+The floor is the least any endpoint can cost through this stack: Litestar with the same JWT decode
+and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
+write transaction (writes) through the same engine set-up (`market.db.create_engine`).
+
+Targets (marked `<` when missed): reads ≥ 0.5 of the floor, writes ≥ 0.3, p99 ≤ 5 × p50, and on
+PostgreSQL 2 workers ≥ 1.6 × one. Not part of the test suite (pytest collects only tests/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, get, post
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from market import demo, migrate
+from market.areas.models import Area
+from market.auth.models import Role, User, UserRole
+from market.auth.tokens import TOKEN_ALGORITHM, ServiceToken, issue_token
+from market.db import READ_ONLY, create_engine
+from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus
+from market.settings import Settings
+from market.volunteers.models import ServingArea, VolunteerProfile
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api"
+NOW = "2026-03-11T15:57:00+08:00"
+SECRET = "bench-api-secret-" + "x" * 32
+ENDPOINTS = ("me", "order", "orders", "offers", "post_order", "accept")
+WRITES = {"post_order", "accept"}
+LABELS = {
+    "me": "GET /api/me",
+    "order": "GET /api/orders/{id}",
+    "orders": "GET /api/orders",
+    "offers": "GET /api/offers",
+    "post_order": "POST /api/orders",
+    "accept": "POST /api/offers/{id}/accept",
+}
+# Each may have 10 orders open: enough for every POST of a default run.
+POSTING_RESIDENTS = 1000
+# Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
+TAKERS = 20
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- the floor app
+
+
+def floor_app() -> Litestar:
+    """Litestar, the product's JWT decode, one statement per request through the product's engine."""
+    settings = Settings.from_env()
+    engine = create_engine(settings)
+
+    async def holder(token: ServiceToken, _connection: ASGIConnection) -> int | None:
+        found = token.holder()
+        return found[0] if found else None
+
+    auth = JWTAuth[int](
+        retrieve_user_handler=holder,
+        token_secret=settings.secret_key,
+        algorithm=TOKEN_ALGORITHM,
+        token_cls=ServiceToken,
+        verify_expiry=False,
+        exclude=["^/health$"],
+    )
+
+    @get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/floor")
+    async def read(request: Any) -> dict[str, Any]:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{READ_ONLY: True})
+            row = (
+                await conn.execute(
+                    text("SELECT id, name, phone FROM users WHERE id = :id"), {"id": request.user}
+                )
+            ).one()
+            await conn.commit()
+        return {"id": row.id, "name": row.name, "phone": row.phone}
+
+    @post("/floor")
+    async def write(request: Any) -> dict[str, Any]:
+        body = await request.body()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO bench_floor (user_id, body) VALUES (:user_id, :body)"),
+                {"user_id": request.user, "body": body.decode()},
+            )
+        return {"user_id": request.user}
+
+    return Litestar([health, read, write], on_app_init=[auth.on_app_init])
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class Fixture:
+    resident_token: str
+    volunteer_token: str
+    order_id: int
+    order_body: str
+    poster_tokens: list[str]
+    # (offer id, its volunteer's token): the takers' offers in turn.
+    accepts: list[tuple[int, str]]
+
+
+async def prepare(url: str, offers: int) -> Fixture:
+    """The demo street, residents who post, and a volunteer with `offers` pending offers."""
+    settings = Settings(database_url=url, database_pool=False, secret_key=SECRET)
+    now = datetime.fromisoformat(NOW)
+    engine = create_engine(settings)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            await demo.load_demo(session, now)
+            await session.execute(
+                text(
+                    "CREATE TABLE bench_floor (id INTEGER PRIMARY KEY"
+                    + ("" if url.startswith("sqlite") else " GENERATED ALWAYS AS IDENTITY")
+                    + ", user_id INTEGER, body TEXT)"
+                )
+            )
+        async with sessions() as session, session.begin():
+            return await _fixture(session, settings, now, offers)
+    finally:
+        await engine.dispose()
+
+
+async def _fixture(session: AsyncSession, settings: Settings, now: datetime, offers: int) -> Fixture:
+    by_phone = {u.phone: u for u in await session.scalars(select(User))}
+    resident, volunteer = by_phone["13700000000"], by_phone["13900000000"]
+    grid_worker = by_phone["13800000020"]
+    home = await session.get(Area, resident.area_id)
+    community = await session.scalar(select(Area).where(Area.code == home.code[:9]))
+    order_id = await session.scalar(select(Order.id).where(Order.requester_id == resident.id).limit(1))
+
+    def add(phone: str, roles: list[Role]) -> User:
+        user = User(
+            phone=phone,
+            name="压测" + phone[-4:],
+            area_id=home.id,
+            is_active=True,
+            created_at=now,
+            role_rows=[UserRole(role=r) for r in roles],
+        )
+        session.add(user)
+        return user
+
+    posters = [add(f"136{i:08d}", [Role.resident]) for i in range(POSTING_RESIDENTS)]
+    askers = [add(f"134{i:08d}", [Role.resident]) for i in range(TAKERS)]
+    takers = [add(f"135{i:08d}", [Role.volunteer]) for i in range(TAKERS)]
+    await session.flush()
+    for taker in takers:
+        session.add(
+            VolunteerProfile(
+                user_id=taker.id,
+                capacity=10**6,
+                rating_sum=0,
+                rating_count=0,
+                serving_areas=[ServingArea(area_id=community.id, area_code=community.code)],
+            )
+        )
+    start = (now + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    order = {
+        "category": "shopping",
+        "description": "帮忙买一周的米面油",
+        "area_id": home.id,
+        "window_start": start,
+        "window_end": start + timedelta(hours=6),
+    }
+    # Orders dispatched to the takers in turn, written as the services would leave them (posted,
+    # then offered directly), in bulk: making thousands through the services takes minutes.
+    offered = [
+        Order(
+            requester_id=askers[i % TAKERS].id,
+            area_code=home.code,
+            category_code=order["category"],
+            description=order["description"],
+            area_id=home.id,
+            window_start=start,
+            window_end=order["window_end"],
+            status=OrderStatus.dispatched,
+            created_at=now,
+            updated_at=now,
+            events=[
+                OrderEvent(
+                    actor_id=askers[i % TAKERS].id, action="post", to_status=OrderStatus.submitted, at=now
+                ),
+                OrderEvent(
+                    actor_id=grid_worker.id,
+                    action="dispatch",
+                    from_status=OrderStatus.submitted,
+                    to_status=OrderStatus.dispatched,
+                    at=now,
+                ),
+            ],
+            offers=[
+                Offer(
+                    volunteer_id=takers[i % TAKERS].id,
+                    dispatched_by_id=grid_worker.id,
+                    mode=DispatchMode.direct,
+                    status=OfferStatus.pending,
+                    created_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            ],
+        )
+        for i in range(offers)
+    ]
+    session.add_all(offered)
+    await session.flush()
+    tokens = {t.id: issue_token(settings, t, now)[0] for t in takers}
+    body = {**order, "window_start": start.isoformat(), "window_end": order["window_end"].isoformat()}
+    return Fixture(
+        resident_token=issue_token(settings, resident, now)[0],
+        volunteer_token=issue_token(settings, volunteer, now)[0],
+        order_id=order_id,
+        order_body=json.dumps(body),
+        poster_tokens=[issue_token(settings, p, now)[0] for p in posters],
+        accepts=[(o.offers[0].id, tokens[o.offers[0].volunteer_id]) for o in offered],
+    )
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass
+class Point:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        print("-- installing wrk with apt-get", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if found is None:
+        sys.exit("wrk is missing and apt-get did not install it")
+    return found
+
+
+def _lua(requests: list[tuple[str, str, str, str | None]]) -> str:
+    """A wrk script sending these (method, path, token, body) requests in turn."""
+
+    def lua(value: str | None) -> str:
+        # JSON's string escapes are Lua's too, as long as nothing is escaped as \uXXXX.
+        return "nil" if value is None else json.dumps(value, ensure_ascii=False)
+
+    rows = ",\n".join("{" + ", ".join(map(lua, request)) + "}" for request in requests)
+    return f"""
+local spec = {{
+{rows}
+}}
+local prepared = {{}}
+local i = 0
+function init(args)
+  for k, r in ipairs(spec) do
+    local headers = {{["Authorization"] = "Bearer " .. r[3], ["Content-Type"] = "application/json"}}
+    prepared[k] = wrk.format(r[1], r[2], headers, r[4])
+  end
+end
+function request()
+  i = i + 1
+  if i > #prepared then i = 1 end
+  return prepared[i]
+end
+"""
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(wrk: str, base: str, requests: list, duration: int, connections: int) -> Point:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua(requests))
+    try:
+        command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, base]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    return Point(rps, p50, p99, failed)
+
+
+@contextlib.contextmanager
+def served(root: Path | None, url: str, workers: int):
+    """`market serve` of the checkout at `root`, or with `root` None the floor app served by this
+    checkout's `market.cli.serve_app` (what `market serve` runs), in a child process until the block
+    ends; yields its address."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MARKET_DATABASE_URL": url,
+        "MARKET_SECRET_KEY": SECRET,
+        "MARKET_NOW": NOW,
+        "MARKET_SCHEDULER": "off",
+    }
+    if root is None:
+        code = (
+            "from market.cli import serve_app; from market.settings import Settings; "
+            f"serve_app('bench.api:floor_app', '127.0.0.1', {port}, {workers}, "
+            "Settings.from_env().worker_timeout_seconds)"
+        )
+        command = [sys.executable, "-c", code]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "market.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+    child = subprocess.Popen(
+        command,
+        cwd=root or ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                break
+            except OSError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"{' '.join(command)} did not start (in {root or ROOT})")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the run
+
+
+def product_requests(fx: Fixture, endpoint: str, accepts: list[tuple[int, str]]) -> list:
+    get_ = {
+        "me": ("/api/me", fx.resident_token),
+        "order": (f"/api/orders/{fx.order_id}", fx.resident_token),
+        "orders": ("/api/orders", fx.resident_token),
+        "offers": ("/api/offers", fx.volunteer_token),
+    }
+    if endpoint in get_:
+        path, token = get_[endpoint]
+        return [("GET", path, token, None)]
+    if endpoint == "post_order":
+        return [("POST", "/api/orders", t, fx.order_body) for t in fx.poster_tokens]
+    return [("POST", f"/api/offers/{offer}/accept", token, None) for offer, token in accepts]
+
+
+def floor_requests(fx: Fixture, endpoint: str) -> list:
+    if endpoint in WRITES:
+        return [("POST", "/floor", fx.resident_token, fx.order_body)]
+    return [("GET", "/floor", fx.resident_token, None)]
+
+
+Results = dict[
+    tuple[str, int, str], Point
+]  # (server, workers, endpoint); the floor's endpoints are "read", "write"
+
+
+def floor_kind(endpoint: str) -> str:
+    return "write" if endpoint in WRITES else "read"
+
+
+def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
+    """For each worker count: the floor, then each endpoint on each product in turn."""
+    products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
+    per_point = int(args.accepts_per_second * args.duration)
+    points = len(args.workers) * len(products) if "accept" in args.endpoints else 0
+    started = time.monotonic()
+    fx = asyncio.run(prepare(url, per_point * points))
+    print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
+    accepts = iter(fx.accepts[i : i + per_point] for i in range(0, len(fx.accepts), per_point))
+    results: Results = {}
+    for workers in args.workers:
+        with contextlib.ExitStack() as servers:
+            floor = servers.enter_context(served(None, url, workers))
+            run_wrk(wrk, floor, floor_requests(fx, "me"), 1, args.connections)  # warm-up
+            for kind in {floor_kind(e) for e in args.endpoints}:
+                requests = floor_requests(fx, "post_order" if kind == "write" else "me")
+                results[("floor", workers, kind)] = run_wrk(
+                    wrk, floor, requests, args.duration, args.connections
+                )
+            bases = {}
+            for label, root in products.items():
+                bases[label] = servers.enter_context(served(root, url, workers))
+                run_wrk(wrk, bases[label], product_requests(fx, "me", []), 1, args.connections)  # warm-up
+            for endpoint in args.endpoints:
+                for label, base in bases.items():
+                    requests = product_requests(fx, endpoint, next(accepts) if endpoint == "accept" else [])
+                    point = run_wrk(wrk, base, requests, args.duration, args.connections)
+                    results[(label, workers, endpoint)] = point
+                    print(
+                        f"   {name} {label} w={workers} {LABELS[endpoint]}: {point.rps:.0f} req/s", flush=True
+                    )
+    return results
+
+
+def report(name: str, results: Results, args: argparse.Namespace) -> None:
+    print(f"\n{name}: req/s, p50 and p99 in ms, failed requests; ratio = product ÷ floor (< : below target)")
+    servers = ["product"] + (["baseline"] if args.baseline else [])
+    head = f"{'endpoint':<30}{'w':>2}{'floor/s':>8}{'p50':>6}{'p99':>7}"
+    for label in servers:
+        head += f" | {label + '/s':>10}{'p50':>7}{'p99':>7}{'fail':>5}{'ratio':>7}{'p99/p50':>8}"
+    print(head + (f" | {'product ÷ baseline':>18}" if args.baseline else ""))
+    for endpoint in args.endpoints:
+        for w in args.workers:
+            f = results[("floor", w, floor_kind(endpoint))]
+            line = f"{LABELS[endpoint]:<30}{w:>2}{f.rps:>8.0f}{f.p50_ms:>6.1f}{f.p99_ms:>7.1f}"
+            for label in servers:
+                p = results[(label, w, endpoint)]
+                ratio = p.rps / f.rps
+                tail = p.p99_ms / p.p50_ms if p.p50_ms else 0.0
+                low = ratio < (0.3 if endpoint in WRITES else 0.5)
+                line += f" | {p.rps:>10.0f}{p.p50_ms:>7.1f}{p.p99_ms:>7.1f}{p.failed:>5}"
+                line += f"{ratio:>6.3f}{'<' if low else ' '}{tail:>7.1f}{'<' if tail > 5 else ' '}"
+            if args.baseline:
+                gain = results[("product", w, endpoint)].rps / results[("baseline", w, endpoint)].rps
+                line += f" | {gain:>18.2f}"
+            print(line)
+    if 1 in args.workers and 2 in args.workers:
+        print("2 workers ÷ 1 (target ≥ 1.6 on PostgreSQL):")
+        for endpoint in args.endpoints:
+            scale = [
+                results[(label, 2, endpoint)].rps / results[(label, 1, endpoint)].rps for label in servers
+            ]
+            print(
+                f"  {LABELS[endpoint]:<30}"
+                + "".join(f"{label} {x:.2f}  " for label, x in zip(servers, scale, strict=True))
+            )
+
+
+def _postgres(url: str) -> str | None:
+    """Reset (or create) the PostgreSQL database and migrate it; None when it worked, else why not."""
+    u = make_url(url)
+
+    async def reset() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(reset())
+    except Exception as error:
+        if "does not exist" not in str(error) or not shutil.which("createdb"):
+            return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        command = ["createdb", "-h", u.host or "127.0.0.1", "-p", str(u.port or 5432)]
+        done = subprocess.run([*command, "-U", u.username or "postgres", u.database], capture_output=True)
+        if done.returncode != 0:
+            return f"createdb failed: {done.stderr.decode().strip()}"
+    migrate.upgrade(url)
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both (comma-separated)")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, e.g. 1,2,4")
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="of " + ", ".join(ENDPOINTS))
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per point")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL to reset and use")
+    parser.add_argument(
+        "--accepts-per-second", type=int, default=200, help="offers prepared per second of accept load"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the project (e.g. `git worktree add --detach ../before main`) whose "
+        "`market serve` is measured too, in turn with this one's, against the same floor",
+    )
+    args = parser.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")]
+    args.endpoints = [e for e in args.endpoints.split(",") if e]
+    if unknown := set(args.endpoints) - set(ENDPOINTS):
+        parser.error(f"unknown endpoints {sorted(unknown)}")
+    if not make_url(args.database_url).database.startswith("bench"):
+        parser.error("the PostgreSQL database's name must start with bench: its schema is dropped")
+    wrk = ensure_wrk()
+    print(f"-- wrk -t1 -c{args.connections}, {args.duration:g} s a point, {os.cpu_count()} CPUs", flush=True)
+    for name in args.db.split(","):
+        if name == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+                migrate.upgrade(url)
+                report("SQLite", measure(args, "SQLite", url, wrk), args)
+        elif name == "postgres":
+            if problem := _postgres(args.database_url):
+                print(f"-- PostgreSQL skipped: {problem}")
+                continue
+            report("PostgreSQL", measure(args, "PostgreSQL", args.database_url, wrk), args)
+        else:
+            parser.error(f"unknown database {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
