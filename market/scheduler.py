@@ -60,6 +60,7 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "expire_pending_transfers": (engine.expire_pending, 60),
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),
+        "check_journal": (ledger.check_journal, 86400),
         "expire_redemptions": (lambda s, now: rewards.expire_redemptions(s, now, tz), 300),
         "purge_idempotency_keys": (purge_idempotency_keys, 3600),
         "purge_dispatch_plans": (

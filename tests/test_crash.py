@@ -311,7 +311,7 @@ async def test_killing_the_servers_under_load_loses_invents_and_doubles_nothing(
 
 
 async def _books_balance(session: AsyncSession) -> None:
-    balance = await ledger.trial_balance(session, Asset.service)
+    balance = await ledger.trial_balance(session, Asset.service, journal=True)
     assert balance.balanced, balance
     overdrawn = await session.scalar(
         select(func.count()).where(

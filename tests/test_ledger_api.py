@@ -18,14 +18,17 @@ import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.clock import FrozenClock
 from market.ledger.engine import Draft
-from market.ledger.models import AccountKind, Asset, TransferCode
+from market.ledger.models import Account, AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
+from market.scheduler import jobs, run_job
+from market.settings import Settings
 from tests.world import World, add_neighbours, password_hash
 
 
@@ -119,7 +122,7 @@ def assert_problem(r: Response, status: int, code: str) -> dict[str, Any]:
 
 
 async def assert_balanced(client: AsyncTestClient, world: World) -> None:
-    r = await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))
+    r = await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("admin"))
     assert r.status_code == 200, r.text
     trial = r.json()
     assert trial["balanced"] is True, trial
@@ -720,7 +723,7 @@ async def test_trial_balance_balances_after_every_kind_of_flow(
         "/api/ledger/transfers/give-resident-200/reverse", json={"reason": "x"}, headers=world.auth("manager")
     )
 
-    r = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
+    r = await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("street_admin"))
 
     assert r.status_code == 200, r.text
     trial = r.json()
@@ -731,6 +734,42 @@ async def test_trial_balance_balances_after_every_kind_of_flow(
     assert_problem(
         await client.get("/api/ledger/trial-balance", headers=world.auth("resident")), 403, "role_required"
     )
+
+
+async def test_the_trial_balance_reads_the_counters_and_the_daily_check_reads_the_journal(
+    client: AsyncTestClient,
+    world: World,
+    books: Books,
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+    settings: Settings,
+) -> None:
+    await fund(client, world, books, pool=1000)
+    await give(client, world, books, "resident", 200)
+    check = jobs(settings)["check_journal"][0]
+    assert (await run_job(session_maker, clock, "check_journal", check)).outcome == "succeeded"
+    # A counter that no transfer explains: moved with the sum over all accounts still zero.
+    member = books.members["resident"]
+    async with session_maker() as session, session.begin():
+        await session.execute(
+            update(Account).where(Account.id == member).values(credits_posted=Account.credits_posted + 5)
+        )
+        await session.execute(
+            update(Account).where(Account.id == books.pool).values(credits_posted=Account.credits_posted - 5)
+        )
+
+    counters = (await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))).json()
+    checked = (await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("admin"))).json()
+
+    assert (counters["balanced"], counters["transfers"], counters["differences"]) == (True, None, None)
+    assert checked["balanced"] is False
+    assert {(d["account_id"], d["field"]) for d in checked["differences"]} == {
+        (member, "credits_posted"),
+        (books.pool, "credits_posted"),
+    }
+    run = await run_job(session_maker, clock, "check_journal", check)
+    assert run.outcome == "failed"
+    assert f"service:member:user:{world.id('resident')} credits_posted" in run.error
 
 
 # ---------------------------------------------------------------- points policy
@@ -943,8 +982,8 @@ async def test_the_trial_balance_is_for_street_admins_of_their_street_and_admins
     for who in ("manager", "grid_worker", "resident", "volunteer", "unit_admin"):
         r = await client.get("/api/ledger/trial-balance", headers=world.auth(who))
         assert_problem(r, 403, "role_required")
-    everything = await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))
-    street = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin"))
+    everything = await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("admin"))
+    street = await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("street_admin"))
     other = await client.get("/api/ledger/trial-balance", headers=world.auth("street_admin_s2"))
     assert all(r.status_code == 200 for r in (everything, street, other)), street.text
     assert other.json()["accounts"] == 1 and other.json()["balanced"] is True

@@ -465,7 +465,7 @@ async def _snapshot(session_maker: async_sessionmaker[AsyncSession]) -> Snapshot
         transfers = list(await session.scalars(select(Transfer)))
         lots = list(await session.scalars(select(Lot)))
         uses = list(await session.scalars(select(LotUse)))
-        trials = [await service.trial_balance(session, asset) for asset in Asset]
+        trials = [await service.trial_balance(session, asset, journal=True) for asset in Asset]
     return Snapshot(
         accounts={
             a.id: (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted) for a in accounts

@@ -122,7 +122,7 @@ async def pool_balance(session_maker: async_sessionmaker[AsyncSession], books: B
 
 
 async def assert_balanced(client: AsyncTestClient, world: World) -> None:
-    r = await client.get("/api/ledger/trial-balance", headers=world.auth("admin"))
+    r = await client.get("/api/ledger/trial-balance?journal=true", headers=world.auth("admin"))
     assert r.json()["balanced"] is True, r.json()
 
 

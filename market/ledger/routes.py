@@ -292,7 +292,7 @@ class LedgerController(Controller):
 
     @get(
         "/trial-balance",
-        summary="Sum over the street's accounts (every account, for admins) and each against its journal",
+        summary="Sum over the street's accounts (every account, for admins); ?journal=true: each checked",
         guards=[requires_street_admin],
     )
     async def trial_balance(
@@ -300,8 +300,12 @@ class LedgerController(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         asset: Annotated[Asset, QueryParameter()] = Asset.service,
+        journal: Annotated[
+            bool,
+            QueryParameter(description="Also check every account against its transfers (reads them all)"),
+        ] = False,
     ) -> TrialBalance:
-        return await service.trial_balance(session, asset, request.user)
+        return await service.trial_balance(session, asset, request.user, journal=journal)
 
     @get("/policies/{community_id:int}", summary="A community's points policy")
     async def get_policy(self, community_id: PathId, session: NamedDependency[AsyncSession]) -> PolicyRead:

@@ -135,12 +135,14 @@ class TrialBalanceLine(msgspec.Struct):
 class TrialBalance(msgspec.Struct):
     asset: Asset
     accounts: int
-    transfers: int
+    # None unless checked against the journal (?journal=true).
+    transfers: int | None
     # Σ credits − Σ debits over all accounts: zero when nothing was invented or lost.
     posted_sum: int
     pending_sum: int
     balanced: bool
-    differences: list[TrialBalanceLine]
+    # Counters that differ from the sums of the account's transfers; None unless checked.
+    differences: list[TrialBalanceLine] | None
 
 
 # A community's policy starts at these; a manager may set each at most POLICY_CEILING times its

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, literal, not_, or_, select
+from sqlalchemy import Row, Select, case, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -319,7 +319,7 @@ async def get_account(session: AsyncSession, actor: Actor, account_id: int) -> A
     )
 
 
-def transfer_status(t: Transfer) -> str:
+def transfer_status(t: Transfer | Row) -> str:
     if t.pending:
         return str(t.pending_status)
     return "voided" if t.void_pending else "posted"
@@ -360,7 +360,7 @@ async def entries(
     account = await visible_account(session, actor, account_id)
     stmt = _entries_query(account.id, code, since, until)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    transfers = list(await session.scalars(_newest_first(stmt).offset(offset).limit(limit)))
+    transfers = (await session.execute(_newest_first(stmt).offset(offset).limit(limit))).all()
     return await _entries_of(session, actor, account.id, transfers), total
 
 
@@ -378,15 +378,17 @@ async def stream_entries(
     a download of any length never holds the whole statement. The caller has checked that the
     account is visible (`visible_account`)."""
     stmt = _newest_first(_entries_query(account_id, code, since, until)).execution_options(yield_per=batch)
-    result = await session.stream_scalars(stmt)
+    result = await session.stream(stmt)
+    names: dict[int, str] = {}  # a statement names the same few counterparties again and again
     async for transfers in result.partitions():
-        yield await _entries_of(session, actor, account_id, transfers)
+        yield await _entries_of(session, actor, account_id, transfers, names)
 
 
 def _entries_query(
     account_id: int, code: TransferCode | None, since: datetime | None, until: datetime | None
 ) -> Select:
-    stmt = select(Transfer).where(
+    # The columns a statement shows, as plain rows: no ORM object per entry.
+    stmt = select(*STATEMENT_COLUMNS).where(
         or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
     )
     if code is not None:
@@ -398,24 +400,47 @@ def _entries_query(
     return stmt
 
 
+STATEMENT_COLUMNS = (
+    Transfer.id,
+    Transfer.timestamp,
+    Transfer.code,
+    Transfer.debit_account_id,
+    Transfer.credit_account_id,
+    Transfer.amount,
+    Transfer.pending,
+    Transfer.pending_status,
+    Transfer.void_pending,
+    Transfer.reference,
+    Transfer.memo,
+)
+
+
 def _newest_first(stmt: Select) -> Select:
     return stmt.order_by(Transfer.timestamp.desc(), Transfer.id.desc())
 
 
 async def _entries_of(
-    session: AsyncSession, actor: Actor, account_id: int, transfers: Sequence[Transfer]
+    session: AsyncSession,
+    actor: Actor,
+    account_id: int,
+    transfers: Sequence[Row],
+    names: dict[int, str] | None = None,
 ) -> list[Entry]:
     """Transfers as the account's statement shows them, with the other side's owner named: another
-    member's name masked unless the reader manages where they live (a gift says who, not in full)."""
+    member's name masked unless the reader manages where they live (a gift says who, not in full).
+    `names`: the counterparties named so far, by account id; those missing are read and added."""
 
-    def other(t: Transfer) -> int:
+    def other(t: Row) -> int:
         return t.credit_account_id if t.debit_account_id == account_id else t.debit_account_id
 
-    others = list(await session.scalars(select(Account).where(Account.id.in_({other(t) for t in transfers}))))
-    names = await _owner_names(session, others)
-    for a in others:
-        if a.user_id is not None and a.user_id != actor.id and not actor.manages(a.area_code):
-            names[a.id] = mask_name(names[a.id])
+    names = {} if names is None else names
+    if missing := {other(t) for t in transfers} - names.keys():
+        others = list(await session.scalars(select(Account).where(Account.id.in_(missing))))
+        found = await _owner_names(session, others)
+        for a in others:
+            if a.user_id is not None and a.user_id != actor.id and not actor.manages(a.area_code):
+                found[a.id] = mask_name(found[a.id])
+        names.update(found)
     return [
         Entry(
             transfer_id=t.id,
@@ -433,15 +458,68 @@ async def _entries_of(
     ]
 
 
-async def trial_balance(session: AsyncSession, asset: Asset, actor: Actor | None = None) -> TrialBalance:
-    """Every account's counters against the sum of its transfers, and the sum over all accounts:
-    those the actor's area holds (a street admin's street; every account for admins and the system)."""
+async def trial_balance(
+    session: AsyncSession, asset: Asset, actor: Actor | None = None, *, journal: bool = False
+) -> TrialBalance:
+    """The sum over all accounts of their counters: those the actor's area holds (a street admin's
+    street; every account for admins and the system). The engine keeps each account's counters as
+    the sums of its transfers; `journal` also checks that against the journal, which reads every
+    transfer of the accounts (without it, `transfers` and `differences` are None: not checked)."""
     stmt = select(Account).where(Account.asset == asset)
     if actor is not None:
         stmt = _scope(stmt, actor)
-    accounts = list(await session.scalars(stmt.order_by(Account.id)))
-    scoped = actor is not None and not actor.is_admin
-    ids = [a.id for a in accounts]
+    sums = stmt.with_only_columns(
+        func.count(),
+        func.coalesce(func.sum(Account.credits_posted - Account.debits_posted), 0),
+        func.coalesce(func.sum(Account.credits_pending - Account.debits_pending), 0),
+    )
+    accounts, posted_sum, pending_sum = (await session.execute(sums)).one()
+    transfers, differences = None, None
+    if journal:
+        scoped = actor is not None and not actor.is_admin
+        transfers, differences = await _journal_check(
+            session,
+            asset,
+            list(await session.scalars(stmt.order_by(Account.id))),
+            stmt.with_only_columns(Account.id) if scoped else None,
+        )
+    return TrialBalance(
+        asset=asset,
+        accounts=accounts,
+        transfers=transfers,
+        posted_sum=int(posted_sum),
+        pending_sum=int(pending_sum),
+        balanced=posted_sum == 0 and pending_sum == 0 and not differences,
+        differences=differences,
+    )
+
+
+class JournalMismatch(Exception):
+    """Account counters that differ from the sums of their transfers: a failed run of `check_journal`."""
+
+
+async def check_journal(session: AsyncSession, _now: datetime) -> int:
+    """The scheduled check behind the trial balance, which reads the counters alone: every account's
+    counters against the sums of its transfers. A difference fails the run, naming the accounts;
+    otherwise it counts the transfers checked."""
+    checked = 0
+    for asset in Asset:
+        balance = await trial_balance(session, asset, journal=True)
+        if balance.differences:
+            raise JournalMismatch(
+                f"{asset}: "
+                + ", ".join(f"{d.key} {d.field} {d.counter} != {d.journal}" for d in balance.differences)
+            )
+        checked += balance.transfers or 0
+    return checked
+
+
+async def _journal_check(
+    session: AsyncSession, asset: Asset, accounts: list[Account], ids: Select | None
+) -> tuple[int, list[TrialBalanceLine]]:
+    """How many transfers touch the accounts (those `ids` selects; None: all), and each account's
+    counters that differ from the sums of its transfers. The ids stay a subquery: a street holds
+    more accounts than a statement takes parameters."""
     posted = ~Transfer.pending & ~Transfer.void_pending
     still_pending = Transfer.pending & (Transfer.pending_status == PendingStatus.pending)
     journal: dict[tuple[int, str], int] = {}
@@ -452,7 +530,7 @@ async def trial_balance(session: AsyncSession, asset: Asset, actor: Actor | None
                 func.coalesce(func.sum(case((posted, Transfer.amount), else_=0)), 0),
                 func.coalesce(func.sum(case((still_pending, Transfer.amount), else_=0)), 0),
             )
-            .where(Transfer.asset == asset, column.in_(ids) if scoped else True)
+            .where(Transfer.asset == asset, True if ids is None else column.in_(ids))
             .group_by(column)
         )
         for account_id, posted_sum, pending_sum in rows:
@@ -470,19 +548,11 @@ async def trial_balance(session: AsyncSession, asset: Asset, actor: Actor | None
         for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
         if getattr(a, name) != journal.get((a.id, name), 0)
     ]
-    posted_sum = sum(a.credits_posted - a.debits_posted for a in accounts)
-    pending_sum = sum(a.credits_pending - a.debits_pending for a in accounts)
-    touches = or_(Transfer.debit_account_id.in_(ids), Transfer.credit_account_id.in_(ids)) if scoped else True
-    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset, touches)) or 0
-    return TrialBalance(
-        asset=asset,
-        accounts=len(accounts),
-        transfers=transfers,
-        posted_sum=posted_sum,
-        pending_sum=pending_sum,
-        balanced=posted_sum == 0 and pending_sum == 0 and not differences,
-        differences=differences,
+    touches = (
+        True if ids is None else or_(Transfer.debit_account_id.in_(ids), Transfer.credit_account_id.in_(ids))
     )
+    transfers = await session.scalar(select(func.count()).where(Transfer.asset == asset, touches)) or 0
+    return transfers, differences
 
 
 # ---------------------------------------------------------------- people moving points
@@ -689,7 +759,7 @@ async def pools(session: AsyncSession, actor: Actor, budgets: int = 5) -> list[P
                 OwedReward.community_id == community.id, OwedReward.status == OwedStatus.owed
             )
         )
-        transfers = await session.scalars(
+        transfers = await session.execute(
             _newest_first(_entries_query(pool.id, TransferCode.budget, None, None)).limit(budgets)
         )
         found.append(

@@ -79,13 +79,16 @@ class Order(Base):
         CheckConstraint("window_start < window_end", name="window_order"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_orders_status_window_end", "status", "window_end"),
+        # Subtree scoping is `area_code LIKE 'prefix%'`: PostgreSQL's btree serves a LIKE only with
+        # the pattern operators (or the C collation); equality uses them too.
+        Index("ix_orders_area_code", "area_code", postgresql_ops={"area_code": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
     # Copied from the area so that subtree scoping is an indexed prefix match.
-    area_code: Mapped[str] = mapped_column(String(32), index=True)
+    area_code: Mapped[str] = mapped_column(String(32))
     category_code: Mapped[str] = mapped_column(ForeignKey("service_categories.code"), index=True)
     description: Mapped[str] = mapped_column(Text)
     # Room, unit, directions: shown to the volunteer only once they hold the order.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, any_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -148,13 +148,19 @@ async def _requeue_if_unoffered(
 # ---------------------------------------------------------------- visibility and views
 
 
-def _visible_to(actor: Actor):
+def _visible_to(session: AsyncSession, actor: Actor):
     if actor.is_admin:
         return None
     conditions = [Order.requester_id == actor.id]
     if actor.has(Role.volunteer):
         conditions.append(Order.volunteer_id == actor.id)
-        conditions.append(Order.id.in_(select(Offer.order_id).where(Offer.volunteer_id == actor.id)))
+        offered = select(Offer.order_id).where(Offer.volunteer_id == actor.id)
+        if session.get_bind().dialect.name == "postgresql":
+            # An array read once: PostgreSQL can look it up in the primary key beside the other
+            # conditions (a bitmap OR), where `IN (subquery)` under an OR is a filter on every order.
+            conditions.append(Order.id == any_(func.array(offered.scalar_subquery())))
+        else:
+            conditions.append(Order.id.in_(offered))
     if actor.is_manager:
         conditions.append(Order.area_code.startswith(actor.area_code))
     return or_(*conditions)
@@ -238,7 +244,7 @@ async def order_reads(session: AsyncSession, actor: Actor, orders: Sequence[Orde
 
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
-    visible = _visible_to(actor)
+    visible = _visible_to(session, actor)
     stmt = (
         select(Order)
         .where(Order.id == order_id)
@@ -311,7 +317,7 @@ async def list_orders(
 ) -> tuple[list[OrderRead], int]:
     """Orders the actor may see, newest first; `own`: only those they posted (a resident's list)."""
     stmt: Select = select(Order)
-    if (visible := _visible_to(actor)) is not None:
+    if (visible := _visible_to(session, actor)) is not None:
         stmt = stmt.where(visible)
     if own:
         stmt = stmt.where(Order.requester_id == actor.id)
@@ -498,7 +504,7 @@ async def _post_order(
 
 async def _refuse(session: AsyncSession, actor: Actor, order: Order, forbidden: Forbidden) -> None:
     """Refuse an action: 403 to someone who can see the order, 404 to anyone else."""
-    visible = _visible_to(actor)
+    visible = _visible_to(session, actor)
     if visible is None or await session.scalar(select(Order.id).where(Order.id == order.id, visible)):
         raise forbidden
     raise NotFound(f"Order {order.id} does not exist.", code="order_not_found")
@@ -1123,9 +1129,9 @@ def _board_section(section: str, now: datetime, settings: Settings):
     return waiting
 
 
-def _in_board(actor: Actor, area_code: str) -> list:
+def _in_board(session: AsyncSession, actor: Actor, area_code: str) -> list:
     """The orders of the subtree at `area_code` the actor may see."""
-    visible = _visible_to(actor)
+    visible = _visible_to(session, actor)
     inside = Order.area_code.startswith(area_code, autoescape=True)
     return [inside] if visible is None else [inside, visible]
 
@@ -1135,7 +1141,7 @@ async def board_counts(
 ) -> dict[str, int]:
     """How many orders each desk section holds in the subtree at `area_code`."""
     counts = [func.count().filter(_board_section(s, now, settings)) for s in BOARD_SECTIONS]
-    row = (await session.execute(select(*counts).where(*_in_board(actor, area_code)))).one()
+    row = (await session.execute(select(*counts).where(*_in_board(session, actor, area_code)))).one()
     return dict(zip(BOARD_SECTIONS, row, strict=True))
 
 
@@ -1152,7 +1158,7 @@ async def list_board(
     """One page of a desk section, oldest first: the longest wait is handled first."""
     orders = await session.scalars(
         select(Order)
-        .where(*_in_board(actor, area_code), _board_section(section, now, settings))
+        .where(*_in_board(session, actor, area_code), _board_section(section, now, settings))
         .options(*_order_options())
         .order_by(Order.created_at, Order.id)
         .limit(limit)
@@ -1173,6 +1179,6 @@ async def pending_offer_counts(session: AsyncSession, order_ids: Sequence[int]) 
 async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[int]) -> dict[int, OrderRead]:
     """The orders with these ids the actor may see (a plan's, for instance), by id."""
     stmt = select(Order).where(Order.id.in_(order_ids)).options(*_order_options())
-    if (visible := _visible_to(actor)) is not None:
+    if (visible := _visible_to(session, actor)) is not None:
         stmt = stmt.where(visible)
     return {o.id: o for o in await order_reads(session, actor, (await session.scalars(stmt)).all())}

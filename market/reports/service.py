@@ -12,10 +12,9 @@ in SQL, so the grouping is the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from statistics import median
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import CTE, ColumnElement, Float, Label, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area
@@ -85,34 +84,65 @@ async def _points_per_month(
     return [int(totals.get(index, 0)) for index in range(len(bounds) - 1)]
 
 
-def _minutes(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 60
+def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnElement[datetime]):
+    """Minutes from `start` to `end` in SQL (NULL when either is), as Python's timedelta would count them."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", end - start), Float) / 60
+    # SQLite keeps timestamps as text: julianday's days, back to whole microseconds.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
 
 
-def _median(values: list[float]) -> float | None:
-    return round(median(values), 1) if values else None
+def _median(session: AsyncSession, values: ColumnElement[float], source: CTE) -> ColumnElement[float]:
+    """The median of the non-NULL `values` of `source`, computed where the rows are: an aggregate
+    over `source`."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.percentile_cont(0.5).within_group(values)
+    # SQLite has no percentile: the middle row, or the mean of the middle two, by rank.
+    ranked = (
+        select(
+            values.label("value"),
+            func.row_number().over(order_by=values).label("rank"),
+            func.count().over().label("n"),
+        )
+        .select_from(source)
+        .where(values.is_not(None))
+        .subquery()
+    )
+    middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
+    return select(func.avg(ranked.c.value)).where(middle).scalar_subquery()
 
 
 async def _timings(session: AsyncSession, in_period: ColumnElement[bool]) -> Timings:
     """Medians from the orders' own history: first post, accept and complete events."""
-    rows = await session.execute(
-        select(OrderEvent.order_id, OrderEvent.action, func.min(OrderEvent.at))
+
+    def first(action: str) -> Label[datetime]:
+        return func.min(OrderEvent.at).filter(OrderEvent.action == action).label(action)
+
+    history = (
+        select(first("post"), first("accept"), first("complete"))
         .join(Order, Order.id == OrderEvent.order_id)
         .where(in_period, OrderEvent.action.in_(("post", "accept", "complete")))
-        .group_by(OrderEvent.order_id, OrderEvent.action)
+        .group_by(OrderEvent.order_id)
+        .cte("history")
     )
-    history: dict[int, dict[str, datetime]] = {}
-    for order_id, action, at in rows:
-        history.setdefault(order_id, {})[action] = at
-    to_accept = [_minutes(h["post"], h["accept"]) for h in history.values() if {"post", "accept"} <= h.keys()]
-    to_finish = [
-        _minutes(h["accept"], h["complete"]) for h in history.values() if {"accept", "complete"} <= h.keys()
-    ]
+    to_accept = _minutes(session, history.c.post, history.c.accept)
+    to_finish = _minutes(session, history.c.accept, history.c.complete)
+    row = (
+        await session.execute(
+            select(
+                _median(session, to_accept, history),
+                func.count(to_accept),
+                _median(session, to_finish, history),
+                func.count(to_finish),
+            ).select_from(history)
+        )
+    ).one()
+    median_to_accept, accepted, median_to_finish, finished = row
     return Timings(
-        median_minutes_to_accept=_median(to_accept),
-        accepted=len(to_accept),
-        median_minutes_to_finish=_median(to_finish),
-        finished=len(to_finish),
+        median_minutes_to_accept=None if median_to_accept is None else round(median_to_accept, 1),
+        accepted=accepted,
+        median_minutes_to_finish=None if median_to_finish is None else round(median_to_finish, 1),
+        finished=finished,
     )
 
 

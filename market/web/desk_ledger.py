@@ -305,7 +305,7 @@ class LedgerPages(Controller):
     ) -> Template:
         context = _ledger_context(request, balance=None)
         form, f = await _filters(request, session, BalanceFilters, BALANCE, context, settings.tz)
-        context.update(balance=await ledger.trial_balance(session, f.asset, request.user))
+        context.update(balance=await ledger.trial_balance(session, f.asset, request.user, journal=True))
         return page(request, BALANCE, form=form, **context)
 
     @get("/ledger/owed")
