@@ -8,20 +8,101 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires_manager
-from market.dispatch import service
+from market.auth.access import ActorRequest, requires, requires_manager
+from market.auth.models import Role
+from market.dispatch import offers, service
 from market.dispatch.schemas import (
     ApplyRequest,
     ApplyResult,
     AutoDispatchRead,
     AutoDispatchWrite,
+    DispatchRequest,
+    OfferRead,
     PlanCreate,
     PlanListItem,
     PlanRead,
 )
 from market.fields import ID_MAX, PathId
+from market.orders import service as orders
+from market.orders.models import OfferStatus
+from market.orders.schemas import OrderDetail, ReasonRequest
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
+
+
+class OrderDispatchController(Controller):
+    """Offering an order by hand, at the order's own address."""
+
+    path = "/api/orders"
+    tags = ["orders"]
+
+    @post(
+        "/{order_id:int}/dispatch",
+        summary="Offer the order to one volunteer or a pool",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def dispatch(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: JSONBody[DispatchRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await offers.dispatch(session, request.user, order_id, data, now, settings)
+        return await orders.get_order(session, request.user, order_id)
+
+
+class OfferController(Controller):
+    path = "/api/offers"
+    tags = ["orders"]
+
+    @get("/", summary="Your offers (volunteer)", guards=[requires(Role.volunteer)])
+    async def list_offers(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        status: Annotated[OfferStatus | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[OfferRead]:
+        items, total = await offers.list_offers(session, request.user, status, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/{offer_id:int}/accept",
+        summary="Take the order; the first valid accept wins",
+        status_code=200,
+        guards=[requires(Role.volunteer)],
+    )
+    async def accept(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await offers.accept_offer(session, request.user, offer_id, now)
+        return await orders.get_order(session, request.user, order.id)
+
+    @post(
+        "/{offer_id:int}/decline",
+        summary="Decline the offer",
+        status_code=204,
+        guards=[requires(Role.volunteer)],
+    )
+    async def decline(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        data: JSONBody[ReasonRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> None:
+        await service.decline_offer(session, request.user, offer_id, data.reason, now, settings)
 
 
 class DispatchController(Controller):
@@ -84,7 +165,7 @@ class DispatchController(Controller):
         now: NamedDependency[datetime],
     ) -> ApplyResult:
         offered, skipped = await service.apply_plan(
-            session, request.user, plan_id, data.pair_ids, now, settings.offer_ttl_minutes
+            session, request.user, plan_id, data.pair_ids, now, settings
         )
         return ApplyResult(
             offered=offered, skipped=skipped, plan=await service.get_plan(session, request.user, plan_id)

@@ -23,6 +23,7 @@ from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
 from market.db import read_only
+from market.dispatch import offers
 from market.dispatch import service as dispatch
 from market.fields import PathId
 from market.ledger import service as ledger
@@ -65,7 +66,7 @@ guard = requires(Role.volunteer)
 async def _offers_context(
     request: ActorRequest, session: AsyncSession, offset: int, failed: int | None = None
 ) -> dict[str, Any]:
-    items, total = await orders.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
+    items, total = await offers.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
     return {
         "offers": items,
         "total": total,
@@ -105,7 +106,7 @@ async def _offer_events(
             # Read-only: on SQLite a poll every few seconds per open page must not take the write lock
             # (every transaction begins IMMEDIATE there) and queue the writers behind it.
             await read_only(session)
-            ids = await orders.pending_offer_ids(session, request.user.id)
+            ids = await offers.pending_offer_ids(session, request.user.id)
             context = await _offers_context(request, session, offset) if ids != seen else None
         if context is not None:
             seen = ids
@@ -150,7 +151,7 @@ class VolunteerOfferPages(Controller):
         offset: Offset = 0,
     ) -> Redirect:
         async with handling(session, Form(), OFFERS, lambda: _offers_context(request, session, offset)):
-            await orders.accept_offer(session, request.user, offer_id, now)
+            await offers.accept_offer(session, request.user, offer_id, now)
         return see_other("/v/tasks", notice="volunteer_offer_accepted")
 
     @post("/{offer_id:int}/decline")

@@ -243,7 +243,7 @@ async def test_apply_all_names_in_words_why_a_pair_was_skipped(
     assert tr("zh", "notice.dispatch_plan_applied") in r.text
     assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, not_chosen=0) in r.text
     cancelled = tr("zh", "order_status.cancelled")
-    assert tr("zh", "dispatch.skip.not_waiting", status=cancelled) in r.text
+    assert tr("zh", "eligibility.not_waiting_now", status=cancelled) in r.text
     kept_detail = (await client.get(f"/api/orders/{kept}", headers=world.auth("grid_worker"))).json()
     assert kept_detail["status"] == "dispatched"
 

@@ -14,6 +14,7 @@ import market
 from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
+from market.dispatch.eligibility import Reason
 from market.dispatch.models import PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
 from market.ledger.authority import Refusal
@@ -151,6 +152,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (DispatchMode, "dispatch_mode"),
     (PlanStatus, "plan_status"),
     (PairOutcome, "pair_outcome"),
+    (Reason, "eligibility"),
     (WishStatus, "wish_status"),
     (ClaimerKind, "claimer_kind"),
     (Asset, "asset"),

@@ -3,6 +3,24 @@
 `tests/web/test_text.py` has its text here."""
 
 TEXT: dict[str, tuple[str, str]] = {
+    # Why an order may not be offered to a volunteer (market.dispatch.eligibility.Reason)
+    "eligibility.not_waiting": ("点单已不在等待派单", "The order is no longer waiting"),
+    "eligibility.not_waiting_now": (
+        "点单已不在等待派单（现在是“{status}”）",
+        "The order is no longer waiting (it is “{status}”)",
+    ),
+    "eligibility.window_passed": ("服务时段已过", "The order's time window has passed"),
+    "eligibility.not_volunteer": ("不是在册志愿者", "Not an active volunteer"),
+    "eligibility.is_requester": ("是下单的居民本人", "Is the resident who posted the order"),
+    "eligibility.does_not_serve_area": ("不服务这个地点", "Does not serve the order's area"),
+    "eligibility.lacks_skill": ("没有这项服务技能", "Lacks the skill for this service"),
+    "eligibility.declined_before": (
+        "已婉拒过或未回复过这个点单",
+        "Declined this order or let its offer lapse",
+    ),
+    "eligibility.paused": ("暂停接单中", "Has paused taking orders"),
+    "eligibility.not_free": ("服务时段没有空", "Not free in the order's time window"),
+    "eligibility.at_capacity": ("手上的点单已达上限", "Already holds as many orders as they take at once"),
     # Orders
     "order_status.submitted": ("待派单", "Waiting"),
     "order_status.dispatched": ("已派单", "Offered"),
