@@ -31,7 +31,12 @@ from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.db import create_engine, read_only
-from market.dispatch.routes import DispatchController, OfferController, OrderDispatchController
+from market.dispatch.routes import (
+    BoardController,
+    DispatchController,
+    OfferController,
+    OrderDispatchController,
+)
 from market.edge import MarketRequest
 from market.errors import problem_details_plugin
 from market.idempotency import Replay
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             OrderDispatchController,
             OfferController,
             DispatchController,
+            BoardController,
             NotificationController,
             LedgerController,
             RewardController,

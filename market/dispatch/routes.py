@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
-from market.dispatch import offers, service
+from market.dispatch import board, offers, service
 from market.dispatch.schemas import (
     ApplyRequest,
     ApplyResult,
     AutoDispatchRead,
     AutoDispatchWrite,
+    BoardItem,
+    BoardSettingRead,
+    BoardSettingWrite,
     DispatchRequest,
     OfferRead,
     PlanCreate,
@@ -195,3 +198,69 @@ class DispatchController(Controller):
         now: NamedDependency[datetime],
     ) -> AutoDispatchRead:
         return await service.set_auto_dispatch(session, request.user, community_id, data.enabled, now)
+
+    @get(
+        "/board/{community_id:int}",
+        summary="When the community's new orders go to the open board",
+        guards=[requires_manager],
+    )
+    async def get_board_setting(
+        self, request: ActorRequest, community_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> BoardSettingRead:
+        return await board.get_setting(session, request.user, community_id)
+
+    @put(
+        "/board/{community_id:int}",
+        summary="Put new orders on the open board at once, after some minutes, or never (community managers)",
+        guards=[requires_manager],
+    )
+    async def set_board_setting(
+        self,
+        request: ActorRequest,
+        community_id: PathId,
+        data: JSONBody[BoardSettingWrite],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> BoardSettingRead:
+        return await board.set_setting(session, request.user, community_id, data, now)
+
+
+class BoardController(Controller):
+    """The open board: waiting orders a volunteer may claim themselves."""
+
+    path = "/api/board"
+    tags = ["dispatch"]
+
+    @get(
+        "/",
+        summary="Open orders you may take, nearest and most urgent first (volunteer)",
+        guards=[requires(Role.volunteer)],
+    )
+    async def list_board(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[BoardItem]:
+        items, total = await board.list_board(session, request.user, now, settings, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/{order_id:int}/claim",
+        summary="Take an open order; the first claim, accept or offer wins",
+        status_code=200,
+        guards=[requires(Role.volunteer)],
+    )
+    async def claim(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await board.claim(session, request.user, order_id, now, settings)
+        return await orders.get_order(session, request.user, order.id)

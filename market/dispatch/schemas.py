@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 
 from market.dispatch.eligibility import Reason
-from market.dispatch.models import PairOutcome, PlanStatus
+from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.fields import Id
 from market.orders.models import DispatchMode, OfferStatus
 from market.orders.schemas import OrderRead
@@ -126,5 +126,27 @@ class AutoDispatchWrite(msgspec.Struct, forbid_unknown_fields=True):
 class AutoDispatchRead(msgspec.Struct):
     community_id: int
     enabled: bool
+    updated_by_id: int | None
+    updated_at: datetime | None
+
+
+class BoardItem(msgspec.Struct):
+    """An order on a volunteer's open board, masked as any order they do not hold."""
+
+    order: OrderRead
+    # How far it is from the volunteer's home: same_building … farther.
+    distance: str
+
+
+class BoardSettingWrite(msgspec.Struct, forbid_unknown_fields=True):
+    # at_once, after `after_minutes` without dispatch, or never.
+    mode: BoardMode
+    after_minutes: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 60)] | None = None
+
+
+class BoardSettingRead(msgspec.Struct):
+    community_id: int
+    mode: BoardMode
+    after_minutes: int
     updated_by_id: int | None
     updated_at: datetime | None

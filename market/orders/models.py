@@ -71,6 +71,8 @@ class OfferStatus(enum.StrEnum):
 class DispatchMode(enum.StrEnum):
     direct = "direct"
     pool = "pool"
+    # Claimed by the volunteer from the open board: an offer made and accepted at once.
+    board = "board"
 
 
 class Order(Base):

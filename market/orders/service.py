@@ -60,6 +60,8 @@ S = OrderStatus
 TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
     "dispatch": (frozenset({S.submitted}), S.dispatched),
     "accept": (frozenset({S.dispatched}), S.accepted),
+    # A volunteer takes a waiting order from the open board.
+    "claim": (frozenset({S.submitted}), S.accepted),
     "requeue": (frozenset({S.dispatched}), S.submitted),
     "check_in": (frozenset({S.accepted}), S.in_service),
     "check_out": (frozenset({S.in_service}), S.in_service),

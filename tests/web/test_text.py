@@ -15,7 +15,7 @@ from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
 from market.dispatch.eligibility import Reason
-from market.dispatch.models import PairOutcome, PlanStatus
+from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
 from market.ledger.authority import Refusal
 from market.ledger.engine import SUCCESS, Result
@@ -153,6 +153,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (PlanStatus, "plan_status"),
     (PairOutcome, "pair_outcome"),
     (Reason, "eligibility"),
+    (BoardMode, "board_mode"),
     (WishStatus, "wish_status"),
     (ClaimerKind, "claimer_kind"),
     (Asset, "asset"),

@@ -34,6 +34,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "order_action.post": ("居民点单", "Posted"),
     "order_action.dispatch": ("社区派单", "Offered to volunteers"),
     "order_action.accept": ("志愿者接单", "Accepted"),
+    "order_action.claim": ("志愿者认领", "Claimed by a volunteer"),
     "order_action.requeue": ("无人接单，重新等待派单", "No one took it; waiting again"),
     "order_action.check_in": ("签到，开始服务", "Checked in"),
     "order_action.check_out": ("签退", "Checked out"),
@@ -61,6 +62,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "offer_status.withdrawn": ("已撤回", "Withdrawn"),
     "dispatch_mode.direct": ("定向派单", "Direct"),
     "dispatch_mode.pool": ("抢单", "Pool"),
+    "dispatch_mode.board": ("志愿者认领", "Claimed from the board"),
+    "board_mode.at_once": ("立即放上认领栏", "At once"),
+    "board_mode.after": ("无人派单若干分钟后", "After minutes without dispatch"),
+    "board_mode.never": ("不放上认领栏", "Never"),
     # Dispatch plans
     "plan_status.proposed": ("待执行", "Proposed"),
     "plan_status.applied": ("已执行", "Applied"),

@@ -1,0 +1,28 @@
+"""the open board: when a community's new orders go to it
+
+Revision ID: 0018
+Revises: 0015
+Create Date: 2026-12-03 03:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("auto_dispatch") as batch_op:
+        batch_op.add_column(sa.Column("board_mode", sa.String(length=16), server_default="after", nullable=False))
+        batch_op.add_column(sa.Column("board_after_minutes", sa.Integer(), server_default="30", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("auto_dispatch") as batch_op:
+        batch_op.drop_column("board_after_minutes")
+        batch_op.drop_column("board_mode")
