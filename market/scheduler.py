@@ -45,6 +45,7 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
     tz = settings.tz
     return {
         "expire_offers": (offers.expire_offers, 60),
+        "offer_to_preferred": (lambda s, now: offers.offer_to_preferred(s, now, settings), 60),
         "expire_orders": (orders.expire_orders, 300),
         "auto_dispatch": (
             lambda s, now: dispatch.auto_dispatch(s, now, settings),

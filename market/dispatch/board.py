@@ -20,7 +20,7 @@ from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role
 from market.db import upsert
-from market.dispatch import eligibility
+from market.dispatch import eligibility, offers
 from market.dispatch.models import DEFAULT_BOARD_AFTER_MINUTES, AutoDispatch, BoardMode
 from market.dispatch.schemas import BoardItem, BoardSettingRead, BoardSettingWrite
 from market.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -92,7 +92,7 @@ async def _on_board_since(session: AsyncSession, orders_: list[Order]) -> dict[s
         .join(AutoDispatch, AutoDispatch.community_id == Area.id)
         .where(Area.code.in_(codes))
     )
-    found = {code: row for code, row in rows.tuples()}
+    found = {code: row for code, row in rows}
     wait: dict[str, timedelta | None] = {}
     for code in codes:
         row = found.get(code)
@@ -124,7 +124,10 @@ async def _open_orders(
         for code in volunteer.serves
     ]
     stmt = select(Order).where(
-        Order.status == OrderStatus.submitted, Order.window_end > now, or_(*overlapping)
+        Order.status == OrderStatus.submitted,
+        Order.window_end > now,
+        or_(*overlapping),
+        ~offers.awaiting_preferred(),
     )
     if order_id is not None:
         stmt = stmt.where(Order.id == order_id)

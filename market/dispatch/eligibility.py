@@ -199,7 +199,7 @@ async def loads(session: AsyncSession, volunteer_ids: Sequence[int]) -> dict[int
         .where(Order.volunteer_id.in_(volunteer_ids), Order.status.in_(HELD_STATUSES))
         .group_by(Order.volunteer_id)
     )
-    return dict(held.tuples().all())
+    return {volunteer_id: count for volunteer_id, count in held}
 
 
 async def volunteer_facts(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +18,7 @@ from market.dispatch.schemas import DispatchRequest, OfferRead
 from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from market.notifications.service import notify
 from market.orders import service as orders
-from market.orders.models import DispatchMode, Offer, OfferStatus, Order
+from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
 from market.settings import Settings
 from market.teams import service as teams
 from market.volunteers.service import current_load, load_profile
@@ -253,3 +253,51 @@ async def expire_offers(session: AsyncSession, now: datetime) -> int:
         await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired")
     await session.flush()
     return len(due)
+
+
+# ---------------------------------------------------------------- the volunteer the resident asked for
+
+
+def awaiting_preferred() -> ColumnElement[bool]:
+    """The order (a waiting one) is still to be offered to the volunteer its resident asked for:
+    plans, auto-dispatch and the board leave it alone until then."""
+    return Order.preferred_volunteer_id.is_not(None) & ~exists().where(
+        Offer.order_id == Order.id, Offer.volunteer_id == Order.preferred_volunteer_id
+    )
+
+
+async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The job: offer each waiting order whose resident asked for a volunteer to that volunteer,
+    directly. One who may not be offered it is passed over (the reason goes in the history), and
+    the order goes on as usual, as it does when they decline or let the offer lapse."""
+    due = await session.scalars(
+        select(Order.id)
+        .where(Order.status == OrderStatus.submitted, Order.window_end > now, awaiting_preferred())
+        .order_by(Order.id)
+    )
+    offered = 0
+    for order_id in due.all():
+        order = await orders.lock_order(session, order_id)
+        volunteer_id = order.preferred_volunteer_id
+        # Re-checked under the lock: a person may have dispatched it meanwhile.
+        if volunteer_id is None or order.status != OrderStatus.submitted:
+            continue
+        if found := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
+            volunteer_id
+        ):
+            order.preferred_volunteer_id = None
+            session.add(orders.event(order, "pass_preferred", None, now, f"{volunteer_id} {found[0]}"))
+            continue
+        await make_offers(
+            session,
+            order,
+            [volunteer_id],
+            DispatchMode.direct,
+            None,
+            now,
+            settings.offer_ttl_minutes,
+            note="direct offer to the volunteer the resident asked for",
+        )
+        offered += 1
+    await session.flush()
+    return offered

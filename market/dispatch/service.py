@@ -68,6 +68,7 @@ async def _waiting_orders(
             Order.area_code.startswith(area.code, autoescape=True),
             Order.status == OrderStatus.submitted,
             Order.window_end > now,
+            ~offers.awaiting_preferred(),
         )
         .order_by(Order.id)
     )

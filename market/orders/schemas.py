@@ -31,6 +31,8 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
     urgency: Urgency = Urgency.normal
     # Room, unit or directions; shown to the volunteer only after they accept.
     address_detail: text(200) = ""
+    # A volunteer who served the resident before: offered the order first.
+    preferred_volunteer_id: Id | None = None
 
 
 class OrderEntry(OrderCreate, forbid_unknown_fields=True, kw_only=True):

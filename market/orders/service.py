@@ -107,6 +107,19 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
     return event
 
 
+def event(order: Order, action: str, actor_id: int | None, now: datetime, note: str = "") -> OrderEvent:
+    """An event that leaves the order's state as it is (escalated, a preference passed over)."""
+    return OrderEvent(
+        order_id=order.id,
+        actor_id=actor_id,
+        action=action,
+        from_status=order.status,
+        to_status=order.status,
+        note=note,
+        at=now,
+    )
+
+
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
@@ -457,6 +470,14 @@ async def _post_order(
             code="too_many_open_orders",
             limit=max_open,
         )
+    if data.preferred_volunteer_id is not None and data.preferred_volunteer_id not in {
+        v for v, _ in await volunteers_who_served(session, requester.id)
+    }:
+        raise InvalidInput(
+            "Ask only for a volunteer who has served you before.",
+            code="not_served_before",
+            preferred_volunteer_id=data.preferred_volunteer_id,
+        )
     order = Order(
         requester_id=requester.id,
         area_id=area.id,
@@ -470,6 +491,7 @@ async def _post_order(
         status=S.submitted,
         entered_by_id=entered_by.id if entered_by else None,
         channel=channel,
+        preferred_volunteer_id=data.preferred_volunteer_id,
         created_at=now,
         updated_at=now,
     )
@@ -488,6 +510,23 @@ async def _post_order(
     )
     await session.flush()
     return order
+
+
+async def volunteers_who_served(session: AsyncSession, requester_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the volunteers who completed an order of the resident: whom they may ask for."""
+    rows = await session.execute(
+        select(User.id, User.name)
+        .where(
+            User.id.in_(
+                select(Order.volunteer_id).where(
+                    Order.requester_id == requester_id, Order.status.in_([S.completed, S.confirmed])
+                )
+            ),
+            User.is_active,
+        )
+        .order_by(User.name, User.id)
+    )
+    return [(i, name) for i, name in rows]
 
 
 # ---------------------------------------------------------------- managers: dispatch, reject
@@ -797,17 +836,7 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         if due is None:
             continue
         level, why = due
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                actor_id=None,
-                action="escalate",
-                from_status=order.status,
-                to_status=order.status,
-                note=f"to the {level}: {why}",
-                at=now,
-            )
-        )
+        session.add(event(order, "escalate", None, now, f"to the {level}: {why}"))
         order.escalation_level = level
         order.escalated_at = now
         notify(

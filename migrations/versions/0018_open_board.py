@@ -1,4 +1,4 @@
-"""the open board: when a community's new orders go to it
+"""the open board: when a community's new orders go to it; the volunteer a resident asks for
 
 Revision ID: 0018
 Revises: 0015
@@ -22,7 +22,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("board_after_minutes", sa.Integer(), server_default="30", nullable=False))
 
 
+    with op.batch_alter_table("orders") as batch_op:
+        batch_op.add_column(sa.Column("preferred_volunteer_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_orders_preferred_volunteer_id_users"), "users", ["preferred_volunteer_id"], ["id"]
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("orders") as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_orders_preferred_volunteer_id_users"), type_="foreignkey")
+        batch_op.drop_column("preferred_volunteer_id")
     with op.batch_alter_table("auto_dispatch") as batch_op:
         batch_op.drop_column("board_after_minutes")
         batch_op.drop_column("board_mode")

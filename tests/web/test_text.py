@@ -178,7 +178,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
 
 # Words that are not enums: the actions of the state machines and the solvers' reasons.
 WORDS: list[tuple[set[str], str]] = [
-    (set(ORDER_TRANSITIONS) | {"post", "escalate"}, "order_action"),
+    (set(ORDER_TRANSITIONS) | {"post", "escalate", "pass_preferred"}, "order_action"),
     (set(WISH_TRANSITIONS) | {"post"}, "wish_action"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),

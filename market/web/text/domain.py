@@ -35,6 +35,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "order_action.dispatch": ("社区派单", "Offered to volunteers"),
     "order_action.accept": ("志愿者接单", "Accepted"),
     "order_action.claim": ("志愿者认领", "Claimed by a volunteer"),
+    "order_action.pass_preferred": (
+        "点名的志愿者接不了，改为正常派单",
+        "The volunteer asked for cannot take it; dispatched as usual",
+    ),
     "order_action.requeue": ("无人接单，重新等待派单", "No one took it; waiting again"),
     "order_action.check_in": ("签到，开始服务", "Checked in"),
     "order_action.check_out": ("签退", "Checked out"),

@@ -189,6 +189,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "This order is no longer open: someone has taken it or it has been offered.",
     ),
     "error.not_eligible": ("这个点单您不能接。", "You cannot take this order."),
+    "error.not_served_before": (
+        "只能点名以前为您服务过的志愿者。",
+        "Ask only for a volunteer who has served you before.",
+    ),
     "error.order_taken": (
         "这个点单已被其他志愿者接走了。",
         "Another volunteer has already taken this order.",
