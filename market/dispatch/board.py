@@ -83,10 +83,10 @@ async def set_setting(
     return _setting_read(area.id, await session.get(AutoDispatch, area.id, populate_existing=True))
 
 
-async def _on_board_since(session: AsyncSession, orders_: list[Order]) -> dict[str, timedelta | None]:
+async def _on_board_since(session: AsyncSession, waiting: list[Order]) -> dict[str, timedelta | None]:
     """For each community of these orders: how long after posting an order goes to the board
     (None: never)."""
-    codes = sorted({o.area_code[:COMMUNITY] for o in orders_})
+    codes = sorted({o.area_code[:COMMUNITY] for o in waiting})
     rows = await session.execute(
         select(Area.code, AutoDispatch)
         .join(AutoDispatch, AutoDispatch.community_id == Area.id)
