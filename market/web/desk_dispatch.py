@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import area_read, get_area, managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
-from market.dispatch import offers
+from market.dispatch import eligibility, offers
 from market.dispatch import service as dispatch
 from market.dispatch.eligibility import Reason
 from market.dispatch.schemas import ApplyRequest, DispatchRequest, PlanCreate
 from market.errors import Forbidden, NotFound
 from market.fields import PathId, query_id
 from market.orders import service as orders
+from market.orders.models import Order
 from market.orders.schemas import ConfirmRequest, OrderDetail, OrderRead, ReasonRequest
 from market.pagination import MAX_OFFSET, Offset
 from market.settings import Settings
@@ -184,6 +185,13 @@ async def _order(
             limit=LIMIT,
             offset=offset,
         )
+    # The list searches by skill, place, time and room; the rule says who of them may be offered it.
+    row = await session.get(Order, order_id)
+    not_eligible = (
+        await eligibility.check(session, row, [v.user_id for v in volunteers], now, settings.tz)
+        if row is not None and volunteers
+        else {}
+    )
     teams, _ = await list_teams(
         session, area_id=order.area.id, speciality=None, member_id=None, active=True, limit=100, offset=0
     )
@@ -203,6 +211,7 @@ async def _order(
         "limit": LIMIT,
         "offset": offset,
         "offered_before": {o.volunteer_id: o.status for o in order.offers},
+        "not_eligible": not_eligible,
         "team_options": [
             (team.id, translate(lang, "dispatch.team_option", name=team.name, count=team.member_count))
             for team in teams

@@ -272,6 +272,18 @@ async def test_another_communitys_grid_worker_cannot_see_or_apply_a_plan(
 
 
 @pytest.mark.parametrize("lang", LANGS)
+async def test_the_volunteer_list_says_who_may_not_be_offered_the_order_and_why(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    order = await post_order(client, world, "vol_resident")
+    browser.login("grid_worker", lang)
+    r = await browser.get(f"/desk/dispatch/orders/{order}")
+    assert f'<tr data-volunteer-id="{world.id("vol_resident")}" data-not-eligible="is_requester">' in r.text
+    assert tr(lang, "eligibility.is_requester") in r.text
+    assert f'<tr data-volunteer-id="{world.id("volunteer_b")}">' in r.text
+
+
+@pytest.mark.parametrize("lang", LANGS)
 async def test_dispatch_by_hand_offers_the_order(
     browser: Browser, client: AsyncTestClient, world: World, lang: str
 ) -> None:
