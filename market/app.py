@@ -31,7 +31,12 @@ from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.db import create_engine, read_only
-from market.dispatch.routes import DispatchController
+from market.dispatch.routes import (
+    BoardController,
+    DispatchController,
+    OfferController,
+    OrderDispatchController,
+)
 from market.edge import MarketRequest
 from market.errors import problem_details_plugin
 from market.idempotency import Replay
@@ -39,7 +44,7 @@ from market.jobs.routes import JobController
 from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
-from market.orders.routes import OfferController, OrderController
+from market.orders.routes import OrderController
 from market.people.routes import PeopleImportController, SignUpController
 from market.projects.routes import ProjectController
 from market.reports.routes import ReportController
@@ -140,8 +145,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             CategoryController,
             VolunteerController,
             OrderController,
+            OrderDispatchController,
             OfferController,
             DispatchController,
+            BoardController,
             NotificationController,
             LedgerController,
             RewardController,

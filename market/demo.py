@@ -16,6 +16,8 @@ from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password
 from market.auth.service import load_actor
+from market.dispatch import offers
+from market.dispatch.schemas import DispatchRequest
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, ExpiryPolicy, PointsPolicy, TransferCode
@@ -23,7 +25,7 @@ from market.needs import service as needs
 from market.needs.schemas import NeedCreate
 from market.orders import service as orders
 from market.orders.models import DispatchMode, OrderStatus, Urgency
-from market.orders.schemas import DispatchRequest, OrderCreate
+from market.orders.schemas import OrderCreate
 from market.projects import service as projects
 from market.projects.models import Participant
 from market.projects.schemas import CommitmentCreate, ProjectCreate, ResponsibilityCreate
@@ -185,13 +187,13 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
         user = add_user(f"139000000{i:02d}", person(), roles, home)
         await session.flush()
         skills = rng.sample(CATEGORIES, k=rng.randint(2, 4))
-        if i < 2:
-            skills = list(dict.fromkeys(["escort", "shopping", "repair", *skills]))[:4]
+        if i < 2:  # the demo logins can take every order the demo offers them
+            skills = ["escort", "shopping", "repair", "elderly_care", "legal", "cleaning"]
         serving = [communities[community_index]]
         if rng.random() < 0.3:  # some also help the neighbouring community
             serving.append(communities[(community_index + 1) % 3])
-        if i < 2:  # the demo logins are free every morning and afternoon
-            windows = [(d, 8 * 60, 12 * 60) for d in range(7)] + [(d, 14 * 60, 20 * 60) for d in range(7)]
+        if i < 2:  # the demo logins are free all day: the demo's orders are offered whenever it is loaded
+            windows = [(d, 0, 24 * 60) for d in range(7)]
         else:
             windows = []
             for d in rng.sample(range(7), k=rng.randint(2, 5)):
@@ -270,12 +272,12 @@ async def _demo_orders(
         dispatch = DispatchRequest(
             volunteer_ids=[volunteer.id], mode=DispatchMode.direct, offer_ttl_minutes=24 * 60
         )
-        (offer,) = await orders.dispatch(
-            session, dispatcher, order.id, dispatch, posted + timedelta(hours=1), 30
+        (offer,) = await offers.dispatch(
+            session, dispatcher, order.id, dispatch, posted + timedelta(hours=1), Settings()
         )
         if status == OrderStatus.dispatched:
             continue
-        await orders.accept_offer(session, helper, offer.id, posted + timedelta(hours=2))
+        await offers.accept_offer(session, helper, offer.id, posted + timedelta(hours=2))
         if status == OrderStatus.completed:
             await orders.check_in(session, helper, order.id, now - timedelta(hours=3))
             await orders.check_out(session, helper, order.id, now - timedelta(hours=1))

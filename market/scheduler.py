@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import throttle
 from market.clock import Clock
+from market.dispatch import offers
 from market.dispatch import service as dispatch
 from market.idempotency import purge_idempotency_keys
 from market.jobs import service as job_runs
@@ -43,7 +44,8 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
     """name -> (job, seconds between runs)."""
     tz = settings.tz
     return {
-        "expire_offers": (orders.expire_offers, 60),
+        "expire_offers": (offers.expire_offers, 60),
+        "offer_to_preferred": (lambda s, now: offers.offer_to_preferred(s, now, settings), 60),
         "expire_orders": (orders.expire_orders, 300),
         "auto_dispatch": (
             lambda s, now: dispatch.auto_dispatch(s, now, settings),

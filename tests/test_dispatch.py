@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
+from market.dispatch.offers import expire_offers
 from market.dispatch.service import auto_dispatch
 from market.orders.models import Offer, OfferStatus
-from market.orders.service import expire_offers
 from market.settings import Settings
 from tests.world import World
 
@@ -157,7 +157,7 @@ async def test_applying_rechecks_each_pair_and_applies_only_the_chosen_ones(desk
     result = r.json()
     assert result["offered"] == 1
     (skipped,) = result["skipped"]
-    assert skipped["order_id"] == cancelled and "cancelled" in skipped["reason"]
+    assert (skipped["order_id"], skipped["reason"]) == (cancelled, "not_waiting")
     outcome = {p["order_id"]: p["outcome"] for p in result["plan"]["pairs"]}
     assert outcome == {cancelled: "skipped", skipped_by_choice: "not_chosen", kept: "offered"}
     assert (await desk.order(skipped_by_choice))["status"] == "submitted"
@@ -174,11 +174,15 @@ async def test_a_volunteer_filled_up_since_the_plan_is_skipped(desk: Desk, world
         json={"volunteer_ids": [world.id("volunteer_c2")]},
         headers=world.auth("manager_c2"),
     )
-    assert r.status_code == 200, r.text  # a pending offer takes the volunteer's only slot
+    assert r.status_code == 200, r.text
+    r = await desk.client.post(
+        f"/api/offers/{r.json()['offers'][0]['id']}/accept", headers=world.auth("volunteer_c2")
+    )
+    assert r.status_code == 200, r.text  # the order held takes the volunteer's only slot
 
     result = (await desk.apply(plan["id"], "manager_c2")).json()
     assert result["offered"] == 0
-    assert result["skipped"][0]["reason"].startswith("is at capacity")
+    assert result["skipped"][0]["reason"] == "at_capacity"
     assert (await desk.order(order))["status"] == "submitted"
 
 

@@ -20,7 +20,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
-from market.orders.service import expire_offers, expire_orders
+from market.dispatch.offers import expire_offers
+from market.orders.service import expire_orders
 from tests.world import World
 
 # How a fresh order reaches each state: the steps after it is posted. Two states are
@@ -58,7 +59,6 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 # The lifecycle table of DESIGN.md: (state, action) -> the state it leads to.
 LEGAL: dict[tuple[str, str], str] = {
     ("submitted", "dispatch"): "dispatched",
-    ("requeued", "dispatch"): "dispatched",
     ("dispatched", "accept"): "accepted",
     ("dispatched", "decline"): "submitted",  # its only offer: the order waits again
     ("accepted", "check-in"): "in_service",
@@ -90,7 +90,14 @@ class Outcome:
     code: str | None = None  # the problem code of a refusal
 
 
+# The requeued order's offer lapsed: its volunteer is not asked again (eligibility's declined_before),
+# though the order itself may be dispatched to anyone else.
+NOT_ELIGIBLE = {("requeued", "dispatch")}
+
+
 def expected(state: str, action: str) -> Outcome:
+    if (state, action) in NOT_ELIGIBLE:
+        return Outcome(422, code="volunteers_not_eligible")
     if (state, action) in LEGAL:
         return Outcome(204 if action == "decline" else 200, target=LEGAL[state, action])
     if action in SERVICE_ACTIONS and state in UNASSIGNED:
@@ -219,7 +226,7 @@ async def test_declining_the_only_offer_requeues_and_bars_that_volunteer(flow: F
 
     body = assert_problem(await flow.dispatch(ticket, "volunteer"), 422, "volunteers_not_eligible")
     assert body["volunteers"] == [
-        {"volunteer_id": world.id("volunteer"), "reason": "has already declined this order"}
+        {"volunteer_id": world.id("volunteer"), "reason": "declined_before", "reasons": ["declined_before"]}
     ]
     assert await flow.detail(ticket) == detail
 

@@ -45,6 +45,7 @@ NOT_FOR_VOLUNTEERS = {
     "/api/dispatch/plans",
     "/api/dispatch/plans/{plan_id:int}",
     "/api/dispatch/auto/{community_id:int}",
+    "/api/dispatch/board/{community_id:int}",
     "/api/ledger/transfers/{transfer_id:str}",
     "/api/ledger/owed-rewards",
     "/api/ledger/adjustments/pending",

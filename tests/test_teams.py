@@ -252,8 +252,8 @@ async def test_a_team_dispatch_offers_the_order_to_its_eligible_members_only(
     }
     note = order["events"][-1]["note"]
     assert note.startswith("pool offer to 2 member(s) of team Legal aid team")
-    assert f"{world.id('volunteer_b')} is at capacity" in note
-    assert f"{world.id('vol_resident')} is the resident who posted the order" in note
+    assert f"{world.id('volunteer_b')} at_capacity" in note
+    assert f"{world.id('vol_resident')} is_requester" in note
     # The first accept wins, as with any pool.
     offers = {o["volunteer_id"]: o["id"] for o in order["offers"]}
     r = await client.post(
@@ -289,8 +289,8 @@ async def test_a_team_dispatch_is_refused_when_no_member_is_eligible(
     r = await client.post(path, json={"team_id": team["id"]}, headers=world.auth("manager"))
     assert (r.status_code, r.json()["code"]) == (422, "no_team_member_eligible"), r.text
     assert {(v["volunteer_id"], v["reason"]) for v in r.json()["volunteers"]} == {
-        (world.id("vol_resident"), "is the resident who posted the order"),
-        (world.id("volunteer_b"), "has already declined this order"),
+        (world.id("vol_resident"), "is_requester"),
+        (world.id("volunteer_b"), "declined_before"),
     }
     for body, status, code in [
         ({"team_id": team["id"], "volunteer_ids": [world.id("volunteer")]}, 400, "volunteers_or_team"),

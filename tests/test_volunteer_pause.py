@@ -67,7 +67,9 @@ async def test_dispatch_skips_a_paused_volunteer_until_the_date_passes(
         f"/api/orders/{order['id']}/dispatch", json=body, headers=world.auth("grid_worker")
     )
     assert response.status_code == 422
-    assert response.json()["volunteers"] == [{"volunteer_id": world.id("volunteer"), "reason": "is paused"}]
+    assert response.json()["volunteers"] == [
+        {"volunteer_id": world.id("volunteer"), "reason": "paused", "reasons": ["paused"]}
+    ]
 
     plan = await client.post(
         "/api/dispatch/plans", json={"area_id": world.areas["c1"].id}, headers=world.auth("manager")

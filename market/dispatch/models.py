@@ -77,12 +77,31 @@ class PlanUnassigned(Base):
     candidates: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
+class BoardMode(enum.StrEnum):
+    """When a community's new orders go to the open board, where volunteers claim them."""
+
+    at_once = "at_once"
+    # After `board_after_minutes` without being dispatched.
+    after = "after"
+    never = "never"
+
+
+DEFAULT_BOARD_AFTER_MINUTES = 30
+
+
 class AutoDispatch(Base):
-    """A community that lets the scheduler plan and offer its waiting orders."""
+    """A community's dispatch settings: whether the scheduler plans and offers its waiting orders,
+    and when they go to the open board. No row: neither auto-dispatch, and the board after 30 minutes."""
 
     __tablename__ = "auto_dispatch"
 
     community_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
     enabled: Mapped[bool] = mapped_column(default=False)
+    board_mode: Mapped[BoardMode] = mapped_column(
+        String(16), default=BoardMode.after, server_default=BoardMode.after.value
+    )
+    board_after_minutes: Mapped[int] = mapped_column(
+        default=DEFAULT_BOARD_AFTER_MINUTES, server_default=str(DEFAULT_BOARD_AFTER_MINUTES)
+    )
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime]

@@ -8,20 +8,104 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires_manager
-from market.dispatch import service
+from market.auth.access import ActorRequest, requires, requires_manager
+from market.auth.models import Role
+from market.dispatch import board, offers, service
 from market.dispatch.schemas import (
     ApplyRequest,
     ApplyResult,
     AutoDispatchRead,
     AutoDispatchWrite,
+    BoardItem,
+    BoardSettingRead,
+    BoardSettingWrite,
+    DispatchRequest,
+    OfferRead,
     PlanCreate,
     PlanListItem,
     PlanRead,
 )
 from market.fields import ID_MAX, PathId
+from market.orders import service as orders
+from market.orders.models import OfferStatus
+from market.orders.schemas import OrderDetail, ReasonRequest
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
+
+
+class OrderDispatchController(Controller):
+    """Offering an order by hand, at the order's own address."""
+
+    path = "/api/orders"
+    tags = ["orders"]
+
+    @post(
+        "/{order_id:int}/dispatch",
+        summary="Offer the order to one volunteer or a pool",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def dispatch(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: JSONBody[DispatchRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await offers.dispatch(session, request.user, order_id, data, now, settings)
+        return await orders.get_order(session, request.user, order_id)
+
+
+class OfferController(Controller):
+    path = "/api/offers"
+    tags = ["orders"]
+
+    @get("/", summary="Your offers (volunteer)", guards=[requires(Role.volunteer)])
+    async def list_offers(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        status: Annotated[OfferStatus | None, QueryParameter()] = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[OfferRead]:
+        items, total = await offers.list_offers(session, request.user, status, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/{offer_id:int}/accept",
+        summary="Take the order; the first valid accept wins",
+        status_code=200,
+        guards=[requires(Role.volunteer)],
+    )
+    async def accept(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await offers.accept_offer(session, request.user, offer_id, now)
+        return await orders.get_order(session, request.user, order.id)
+
+    @post(
+        "/{offer_id:int}/decline",
+        summary="Decline the offer",
+        status_code=204,
+        guards=[requires(Role.volunteer)],
+    )
+    async def decline(
+        self,
+        request: ActorRequest,
+        offer_id: PathId,
+        data: JSONBody[ReasonRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> None:
+        await service.decline_offer(session, request.user, offer_id, data.reason, now, settings)
 
 
 class DispatchController(Controller):
@@ -84,7 +168,7 @@ class DispatchController(Controller):
         now: NamedDependency[datetime],
     ) -> ApplyResult:
         offered, skipped = await service.apply_plan(
-            session, request.user, plan_id, data.pair_ids, now, settings.offer_ttl_minutes
+            session, request.user, plan_id, data.pair_ids, now, settings
         )
         return ApplyResult(
             offered=offered, skipped=skipped, plan=await service.get_plan(session, request.user, plan_id)
@@ -114,3 +198,69 @@ class DispatchController(Controller):
         now: NamedDependency[datetime],
     ) -> AutoDispatchRead:
         return await service.set_auto_dispatch(session, request.user, community_id, data.enabled, now)
+
+    @get(
+        "/board/{community_id:int}",
+        summary="When the community's new orders go to the open board",
+        guards=[requires_manager],
+    )
+    async def get_board_setting(
+        self, request: ActorRequest, community_id: PathId, session: NamedDependency[AsyncSession]
+    ) -> BoardSettingRead:
+        return await board.get_setting(session, request.user, community_id)
+
+    @put(
+        "/board/{community_id:int}",
+        summary="Put new orders on the open board at once, after some minutes, or never (community managers)",
+        guards=[requires_manager],
+    )
+    async def set_board_setting(
+        self,
+        request: ActorRequest,
+        community_id: PathId,
+        data: JSONBody[BoardSettingWrite],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> BoardSettingRead:
+        return await board.set_setting(session, request.user, community_id, data, now)
+
+
+class BoardController(Controller):
+    """The open board: waiting orders a volunteer may claim themselves."""
+
+    path = "/api/board"
+    tags = ["dispatch"]
+
+    @get(
+        "/",
+        summary="Open orders you may take, nearest and most urgent first (volunteer)",
+        guards=[requires(Role.volunteer)],
+    )
+    async def list_board(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[BoardItem]:
+        items, total = await board.list_board(session, request.user, now, settings, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        "/{order_id:int}/claim",
+        summary="Take an open order; the first claim, accept or offer wins",
+        status_code=200,
+        guards=[requires(Role.volunteer)],
+    )
+    async def claim(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        order = await board.claim(session, request.user, order_id, now, settings)
+        return await orders.get_order(session, request.user, order.id)

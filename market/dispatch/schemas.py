@@ -5,8 +5,33 @@ from typing import Annotated
 
 import msgspec
 
-from market.dispatch.models import PairOutcome, PlanStatus
+from market.dispatch.eligibility import Reason
+from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.fields import Id
+from market.orders.models import DispatchMode, OfferStatus
+from market.orders.schemas import OrderRead
+
+
+class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Offer to `volunteer_ids`, or to the eligible members of a volunteer team (`team_id`)."""
+
+    volunteer_ids: Annotated[list[Id], msgspec.Meta(max_length=20)] = []
+    team_id: Id | None = None
+    # Default: direct for volunteer_ids; a team dispatch is always a pool.
+    mode: DispatchMode | None = None
+    offer_ttl_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+
+
+class OfferRead(msgspec.Struct):
+    id: int
+    order_id: int
+    mode: DispatchMode
+    status: OfferStatus
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+    decline_reason: str | None
+    order: OrderRead
 
 
 class PlanCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -31,6 +56,7 @@ class PairRead(msgspec.Struct):
     # Cost per term (distance, load, rating, skill); the terms add up to `cost`.
     breakdown: dict[str, int]
     outcome: PairOutcome
+    # Why apply skipped the pair: a `Reason`, or "" when it was not skipped.
     note: str
     offer_id: int | None
 
@@ -84,7 +110,7 @@ class SkippedPair(msgspec.Struct):
     pair_id: int
     order_id: int
     volunteer_id: int
-    reason: str
+    reason: Reason
 
 
 class ApplyResult(msgspec.Struct):
@@ -100,5 +126,27 @@ class AutoDispatchWrite(msgspec.Struct, forbid_unknown_fields=True):
 class AutoDispatchRead(msgspec.Struct):
     community_id: int
     enabled: bool
+    updated_by_id: int | None
+    updated_at: datetime | None
+
+
+class BoardItem(msgspec.Struct):
+    """An order on a volunteer's open board, masked as any order they do not hold."""
+
+    order: OrderRead
+    # How far it is from the volunteer's home: same_building … farther.
+    distance: str
+
+
+class BoardSettingWrite(msgspec.Struct, forbid_unknown_fields=True):
+    # at_once, after `after_minutes` without dispatch, or never.
+    mode: BoardMode
+    after_minutes: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 60)] | None = None
+
+
+class BoardSettingRead(msgspec.Struct):
+    community_id: int
+    mode: BoardMode
+    after_minutes: int
     updated_by_id: int | None
     updated_at: datetime | None

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import Counter
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from sqlalchemy import delete, func, literal, or_, select
@@ -23,9 +20,11 @@ from sqlalchemy.orm import selectinload
 from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
-from market.auth.models import Role, User, UserRole
+from market.auth.models import Role, User
 from market.auth.service import user_names
 from market.db import upsert
+from market.dispatch import eligibility, offers
+from market.dispatch.eligibility import Reason, VolunteerFacts
 from market.dispatch.models import (
     AutoDispatch,
     DispatchPlan,
@@ -45,25 +44,19 @@ from market.dispatch.schemas import (
 )
 from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
-from market.orders.models import HELD_STATUSES, DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.orders.models import DispatchMode, OfferStatus, Order, OrderStatus
 from market.settings import Settings
-from market.volunteers.models import ServingArea, VolunteerProfile
-from market.volunteers.service import taking_orders
-from matching.dispatch import REASONS, OrderSpec, VolunteerSpec, plan_dispatch
+from market.volunteers.models import ServingArea
+from matching.dispatch import REASONS, plan_dispatch
 from matching.dispatch import DispatchPlan as Plan
 
 # Reasons an order asked for by id is not in the plan's problem at all.
-NOT_WAITING = "not_waiting"
+NOT_WAITING = Reason.not_waiting
 EXPLANATIONS = REASONS | {NOT_WAITING: "The order is no longer waiting for dispatch."}
 PLAN_RATE_WINDOW = timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------- building the problem
-
-
-def _week_minute(moment: datetime, tz: ZoneInfo) -> int:
-    local = moment.astimezone(tz)
-    return local.weekday() * 1440 + local.hour * 60 + local.minute
 
 
 async def _waiting_orders(
@@ -75,6 +68,7 @@ async def _waiting_orders(
             Order.area_code.startswith(area.code, autoescape=True),
             Order.status == OrderStatus.submitted,
             Order.window_end > now,
+            ~offers.awaiting_preferred(),
         )
         .order_by(Order.id)
     )
@@ -83,98 +77,15 @@ async def _waiting_orders(
     return list(await session.scalars(stmt))
 
 
-async def _order_specs(
-    session: AsyncSession, waiting: Sequence[Order], now: datetime, tz: ZoneInfo
-) -> list[OrderSpec]:
-    # A volunteer who declined an order, or let its offer lapse, is not asked again.
-    passed: dict[int, set[int]] = {}
-    rows = await session.execute(
-        select(Offer.order_id, Offer.volunteer_id).where(
-            Offer.order_id.in_([o.id for o in waiting]),
-            Offer.status.in_([OfferStatus.declined, OfferStatus.expired]),
-        )
-    )
-    for order_id, volunteer_id in rows:
-        passed.setdefault(order_id, set()).add(volunteer_id)
-    specs = []
-    for order in waiting:
-        start = _week_minute(order.window_start, tz)
-        minutes = int((order.window_end - order.window_start).total_seconds() // 60)
-        specs.append(
-            OrderSpec(
-                id=order.id,
-                area_code=order.area_code,
-                skill=order.category_code,
-                start=start,
-                end=start + minutes,
-                urgent=order.urgency == "urgent",
-                waited_minutes=int((now - order.created_at).total_seconds() // 60),
-                requester_id=order.requester_id,
-                declined_by=frozenset(passed.get(order.id, ())),
-            )
-        )
-    return specs
-
-
-async def _loads(session: AsyncSession, volunteer_ids: list[int]) -> Counter[int]:
-    """Orders each volunteer holds plus their pending offers: both count against capacity."""
-    held = await session.execute(
-        select(Order.volunteer_id, func.count())
-        .where(Order.volunteer_id.in_(volunteer_ids), Order.status.in_(HELD_STATUSES))
-        .group_by(Order.volunteer_id)
-    )
-    pending = await session.execute(
-        select(Offer.volunteer_id, func.count())
-        .where(Offer.volunteer_id.in_(volunteer_ids), Offer.status == OfferStatus.pending)
-        .group_by(Offer.volunteer_id)
-    )
-    load: Counter[int] = Counter()
-    for volunteer_id, count in [*held, *pending]:
-        load[volunteer_id] += count
-    return load
-
-
-async def _volunteer_specs(session: AsyncSession, area: Area, now: datetime) -> list[VolunteerSpec]:
-    """Active volunteers serving somewhere overlapping the area (inside it or above it), not paused."""
+async def _volunteer_facts(session: AsyncSession, area: Area, now: datetime) -> list[VolunteerFacts]:
+    """The volunteers serving somewhere overlapping the area (inside it or above it)."""
     serving = select(ServingArea.user_id).where(
         or_(
             ServingArea.area_code.startswith(area.code, autoescape=True),
             literal(area.code).startswith(ServingArea.area_code),
         )
     )
-    rows = (
-        await session.execute(
-            select(User, VolunteerProfile)
-            .join(VolunteerProfile, VolunteerProfile.user_id == User.id)
-            .where(
-                User.is_active,
-                taking_orders(now),
-                User.id.in_(serving),
-                User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.volunteer)),
-            )
-            .options(
-                selectinload(User.area),
-                selectinload(VolunteerProfile.skills),
-                selectinload(VolunteerProfile.availability),
-                selectinload(VolunteerProfile.serving_areas),
-            )
-            .order_by(User.id)
-        )
-    ).all()
-    load = await _loads(session, [user.id for user, _ in rows])
-    return [
-        VolunteerSpec(
-            id=user.id,
-            home_code=user.area.code if user.area else None,
-            serves=tuple(s.area_code for s in profile.serving_areas),
-            skills={s.category_code: s.level for s in profile.skills},
-            windows=tuple((w.weekday, w.start_minute, w.end_minute) for w in profile.availability),
-            capacity=profile.capacity,
-            load=load[user.id],
-            rating=profile.rating,
-        )
-        for user, profile in rows
-    ]
+    return await eligibility.volunteer_facts(session, now, User.id.in_(serving))
 
 
 # ---------------------------------------------------------------- plans
@@ -208,8 +119,12 @@ async def create_plan(
                 order_ids=outside,
             )
     waiting = await _waiting_orders(session, area, asked, now)
-    order_specs = await _order_specs(session, waiting, now, settings.tz)
-    volunteer_specs = await _volunteer_specs(session, area, now)
+    order_specs, volunteer_specs = eligibility.solver_inputs(
+        await eligibility.order_facts(session, waiting),
+        await _volunteer_facts(session, area, now),
+        now,
+        settings.tz,
+    )
     weights = settings.dispatch_weights
     plan: Plan = await anyio.to_thread.run_sync(plan_dispatch, order_specs, volunteer_specs, weights)
 
@@ -371,7 +286,7 @@ async def apply_plan(
     plan_id: int,
     pair_ids: list[int] | None,
     now: datetime,
-    ttl_minutes: int,
+    settings: Settings,
 ) -> tuple[int, list[SkippedPair]]:
     """Offer the chosen pairs (default: all) directly, re-checking each; a plan applies once."""
     plan = await _plan(session, plan_id, for_update=True)
@@ -387,57 +302,34 @@ async def apply_plan(
             code="pairs_not_in_plan",
             pair_ids=unknown,
         )
-    load = await _loads(session, sorted({p.volunteer_id for p in plan.pairs}))
-    capacity = dict(
-        (
-            await session.execute(
-                select(VolunteerProfile.user_id, VolunteerProfile.capacity).where(
-                    VolunteerProfile.user_id.in_(load.keys() | {p.volunteer_id for p in plan.pairs})
-                )
-            )
-        ).all()
-    )
     offered, skipped = 0, []
     for pair in plan.pairs:
         if pair.id not in chosen:
             pair.outcome = PairOutcome.not_chosen
             continue
         order = await orders.lock_order(session, pair.order_id)
-        reason = _stale(order, now)
-        if reason is None:
-            problems = await orders.dispatch_problems(session, order, [pair.volunteer_id], now)
-            reason = str(problems[0]["reason"]) if problems else None
-        if reason is None and load[pair.volunteer_id] >= capacity.get(pair.volunteer_id, 0):
-            reason = "is at capacity (with pending offers)"
-        if reason is not None:
-            pair.outcome, pair.note = PairOutcome.skipped, reason[:200]
-            skipped.append(SkippedPair(pair.id, pair.order_id, pair.volunteer_id, reason))
+        # The rule as the plan was made, against the state now: the offers this apply made so far count.
+        problems = await eligibility.check(session, order, [pair.volunteer_id], now, settings.tz)
+        if reasons := problems.get(pair.volunteer_id):
+            pair.outcome, pair.note = PairOutcome.skipped, reasons[0]
+            skipped.append(SkippedPair(pair.id, pair.order_id, pair.volunteer_id, reasons[0]))
             continue
-        (offer,) = await orders.make_offers(
+        (offer,) = await offers.make_offers(
             session,
             order,
             [pair.volunteer_id],
             DispatchMode.direct,
             actor.id if actor else None,
             now,
-            ttl_minutes,
+            settings.offer_ttl_minutes,
         )
         pair.outcome, pair.offer_id = PairOutcome.offered, offer.id
-        load[pair.volunteer_id] += 1
         offered += 1
     plan.status = PlanStatus.applied
     plan.applied_at = now
     plan.applied_by_id = actor.id if actor else None
     await session.flush()
     return offered, skipped
-
-
-def _stale(order: Order, now: datetime) -> str | None:
-    if order.status != OrderStatus.submitted:
-        return f"the order is no longer waiting (it is {order.status})"
-    if order.window_end <= now:
-        return "the order's time window has passed"
-    return None
 
 
 # ---------------------------------------------------------------- auto-dispatch
@@ -479,7 +371,7 @@ async def _auto_dispatch_area(
     if not await _waiting_orders(session, community, order_ids, now):
         return 0  # nothing waiting: no empty plan every few minutes
     plan = await create_plan(session, None, community.id, order_ids, now, settings)
-    offered, _ = await apply_plan(session, None, plan.id, None, now, settings.offer_ttl_minutes)
+    offered, _ = await apply_plan(session, None, plan.id, None, now, settings)
     return offered
 
 
@@ -519,5 +411,11 @@ async def decline_offer(
 ) -> None:
     """A volunteer declines an offer; in an auto-dispatch community the order goes straight on to
     the next best volunteer."""
-    order = await orders.decline_offer(session, actor, offer_id, reason, now)
+    offer, order = await offers.own_offer_locked(session, actor, offer_id)
+    offer.status = OfferStatus.declined
+    offer.responded_at = now
+    offer.decline_reason = reason
+    await session.flush()
+    await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
+    await session.flush()
     await redispatch(session, order.id, now, settings)

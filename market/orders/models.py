@@ -71,6 +71,8 @@ class OfferStatus(enum.StrEnum):
 class DispatchMode(enum.StrEnum):
     direct = "direct"
     pool = "pool"
+    # Claimed by the volunteer from the open board: an offer made and accepted at once.
+    board = "board"
 
 
 class Order(Base):
@@ -112,6 +114,9 @@ class Order(Base):
     channel: Mapped[OrderChannel] = mapped_column(
         String(16), default=OrderChannel.page, server_default="page"
     )
+    # A volunteer who served the resident before and whom they asked for: offered the order first
+    # (market.dispatch.offers.offer_to_preferred); cleared when they cannot be offered it.
+    preferred_volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 

@@ -10,15 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import ActorRequest, requires, requires_manager
 from market.auth.models import Role
-from market.dispatch import service as dispatch
 from market.fields import ID_MAX, PLAIN_TEXT, PathId, query_day
 from market.orders import service
-from market.orders.models import OfferStatus, OrderStatus
+from market.orders.models import OrderStatus
 from market.orders.schemas import (
     ConfirmRequest,
-    DispatchRequest,
     NoteRequest,
-    OfferRead,
     OrderCreate,
     OrderDetail,
     OrderEntry,
@@ -101,24 +98,6 @@ class OrderController(Controller):
     async def get_order(
         self, request: ActorRequest, order_id: PathId, session: NamedDependency[AsyncSession]
     ) -> OrderDetail:
-        return await service.get_order(session, request.user, order_id)
-
-    @post(
-        "/{order_id:int}/dispatch",
-        summary="Offer the order to one volunteer or a pool",
-        status_code=200,
-        guards=[requires_manager],
-    )
-    async def dispatch(
-        self,
-        request: ActorRequest,
-        order_id: PathId,
-        data: JSONBody[DispatchRequest],
-        session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
-        now: NamedDependency[datetime],
-    ) -> OrderDetail:
-        await service.dispatch(session, request.user, order_id, data, now, settings.offer_ttl_minutes)
         return await service.get_order(session, request.user, order_id)
 
     @post("/{order_id:int}/check-in", summary="Start the service (assigned volunteer)", status_code=200)
@@ -204,53 +183,3 @@ class OrderController(Controller):
     ) -> OrderDetail:
         await service.reject(session, request.user, order_id, data.reason, now)
         return await service.get_order(session, request.user, order_id)
-
-
-class OfferController(Controller):
-    path = "/api/offers"
-    tags = ["orders"]
-
-    @get("/", summary="Your offers (volunteer)", guards=[requires(Role.volunteer)])
-    async def list_offers(
-        self,
-        request: ActorRequest,
-        session: NamedDependency[AsyncSession],
-        status: Annotated[OfferStatus | None, QueryParameter()] = None,
-        limit: Limit = 20,
-        offset: Offset = 0,
-    ) -> Page[OfferRead]:
-        items, total = await service.list_offers(session, request.user, status, limit, offset)
-        return Page(items=items, total=total, limit=limit, offset=offset)
-
-    @post(
-        "/{offer_id:int}/accept",
-        summary="Take the order; the first valid accept wins",
-        status_code=200,
-        guards=[requires(Role.volunteer)],
-    )
-    async def accept(
-        self,
-        request: ActorRequest,
-        offer_id: PathId,
-        session: NamedDependency[AsyncSession],
-        now: NamedDependency[datetime],
-    ) -> OrderDetail:
-        order = await service.accept_offer(session, request.user, offer_id, now)
-        return await service.get_order(session, request.user, order.id)
-
-    @post(
-        "/{offer_id:int}/decline",
-        summary="Decline the offer",
-        status_code=204,
-        guards=[requires(Role.volunteer)],
-    )
-    async def decline(
-        self,
-        request: ActorRequest,
-        offer_id: PathId,
-        data: JSONBody[ReasonRequest],
-        session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
-        now: NamedDependency[datetime],
-    ) -> None:
-        await dispatch.decline_offer(session, request.user, offer_id, data.reason, now, settings)

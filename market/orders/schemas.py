@@ -31,6 +31,8 @@ class OrderCreate(msgspec.Struct, forbid_unknown_fields=True):
     urgency: Urgency = Urgency.normal
     # Room, unit or directions; shown to the volunteer only after they accept.
     address_detail: text(200) = ""
+    # A volunteer who served the resident before: offered the order first.
+    preferred_volunteer_id: Id | None = None
 
 
 class OrderEntry(OrderCreate, forbid_unknown_fields=True, kw_only=True):
@@ -39,16 +41,6 @@ class OrderEntry(OrderCreate, forbid_unknown_fields=True, kw_only=True):
     resident_id: Id
     # How the order came in: `phone`, `walk_in` or `patrol` (`page` is the resident's own).
     channel: OrderChannel
-
-
-class DispatchRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Offer to `volunteer_ids`, or to the eligible members of a volunteer team (`team_id`)."""
-
-    volunteer_ids: Annotated[list[Id], msgspec.Meta(max_length=20)] = []
-    team_id: Id | None = None
-    # Default: direct for volunteer_ids; a team dispatch is always a pool.
-    mode: DispatchMode | None = None
-    offer_ttl_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
 
 
 class ReasonRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -131,18 +123,6 @@ class OrderDetail(OrderRead):
     events: list[EventRead]
     # Offers are listed for the requester's managers; a volunteer sees only their own.
     offers: list[OfferSummary]
-
-
-class OfferRead(msgspec.Struct):
-    id: int
-    order_id: int
-    mode: DispatchMode
-    status: OfferStatus
-    created_at: datetime
-    expires_at: datetime
-    responded_at: datetime | None
-    decline_reason: str | None
-    order: OrderRead
 
 
 class OrderFilters(msgspec.Struct):

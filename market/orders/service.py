@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, any_, func, or_, select, update
+from sqlalchemy import Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -31,7 +31,6 @@ from market.orders.models import (
     ESCALATION_RANK,
     FINAL_STATUSES,
     HELD_STATUSES,
-    DispatchMode,
     EscalationLevel,
     Offer,
     OfferStatus,
@@ -43,9 +42,7 @@ from market.orders.models import (
 from market.orders.schemas import (
     AreaRef,
     ConfirmRequest,
-    DispatchRequest,
     EventRead,
-    OfferRead,
     OfferSummary,
     OrderCreate,
     OrderDetail,
@@ -55,8 +52,7 @@ from market.orders.schemas import (
 )
 from market.privacy import Mask, PersonRef, mask_name, person_ref
 from market.settings import Settings
-from market.teams import service as teams
-from market.volunteers.service import current_load, is_paused, load_profile, serves_area
+from market.volunteers.service import load_profile
 
 S = OrderStatus
 
@@ -64,6 +60,8 @@ S = OrderStatus
 TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
     "dispatch": (frozenset({S.submitted}), S.dispatched),
     "accept": (frozenset({S.dispatched}), S.accepted),
+    # A volunteer takes a waiting order from the open board.
+    "claim": (frozenset({S.submitted}), S.accepted),
     "requeue": (frozenset({S.dispatched}), S.submitted),
     "check_in": (frozenset({S.accepted}), S.in_service),
     "check_out": (frozenset({S.in_service}), S.in_service),
@@ -109,6 +107,19 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
     return event
 
 
+def event(order: Order, action: str, actor_id: int | None, now: datetime, note: str = "") -> OrderEvent:
+    """An event that leaves the order's state as it is (escalated, a preference passed over)."""
+    return OrderEvent(
+        order_id=order.id,
+        actor_id=actor_id,
+        action=action,
+        from_status=order.status,
+        to_status=order.status,
+        note=note,
+        at=now,
+    )
+
+
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
@@ -128,7 +139,7 @@ async def _pending_offers(session: AsyncSession, order_id: int) -> Sequence[Offe
     ).all()
 
 
-async def _close_offers(
+async def close_offers(
     session: AsyncSession, order_id: int, status: OfferStatus, now: datetime, *, keep: int | None = None
 ) -> None:
     for offer in await _pending_offers(session, order_id):
@@ -137,7 +148,7 @@ async def _close_offers(
             offer.responded_at = now
 
 
-async def _requeue_if_unoffered(
+async def requeue_if_unoffered(
     session: AsyncSession, order: Order, now: datetime, note: str, actor_id: int | None = None
 ) -> None:
     """A dispatched order with no pending offer left waits to be dispatched again."""
@@ -183,7 +194,7 @@ def _resident_mask(order: Order, actor: Actor) -> Mask | None:
     )
 
 
-def _order_options():
+def order_options():
     # Each is one row per order: joined into the order's own SELECT rather than a SELECT each.
     return (
         joinedload(Order.requester),
@@ -249,7 +260,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         select(Order)
         .where(Order.id == order_id)
         .options(
-            *_order_options(),
+            *order_options(),
             selectinload(Order.events).joinedload(OrderEvent.actor),
             selectinload(Order.offers),
         )
@@ -340,7 +351,7 @@ async def list_orders(
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders = (
         await session.scalars(
-            stmt.options(*_order_options())
+            stmt.options(*order_options())
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
             .offset(offset)
@@ -466,6 +477,14 @@ async def _post_order(
             code="too_many_open_orders",
             limit=max_open,
         )
+    if data.preferred_volunteer_id is not None and data.preferred_volunteer_id not in {
+        v for v, _ in await volunteers_who_served(session, requester.id)
+    }:
+        raise InvalidInput(
+            "Ask only for a volunteer who has served you before.",
+            code="not_served_before",
+            preferred_volunteer_id=data.preferred_volunteer_id,
+        )
     order = Order(
         requester_id=requester.id,
         area_id=area.id,
@@ -479,6 +498,7 @@ async def _post_order(
         status=S.submitted,
         entered_by_id=entered_by.id if entered_by else None,
         channel=channel,
+        preferred_volunteer_id=data.preferred_volunteer_id,
         created_at=now,
         updated_at=now,
     )
@@ -499,6 +519,23 @@ async def _post_order(
     return order
 
 
+async def volunteers_who_served(session: AsyncSession, requester_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the volunteers who completed an order of the resident: whom they may ask for."""
+    rows = await session.execute(
+        select(User.id, User.name)
+        .where(
+            User.id.in_(
+                select(Order.volunteer_id).where(
+                    Order.requester_id == requester_id, Order.status.in_([S.completed, S.confirmed])
+                )
+            ),
+            User.is_active,
+        )
+        .order_by(User.name, User.id)
+    )
+    return [(i, name) for i, name in rows]
+
+
 # ---------------------------------------------------------------- managers: dispatch, reject
 
 
@@ -510,7 +547,7 @@ async def _refuse(session: AsyncSession, actor: Actor, order: Order, forbidden: 
     raise NotFound(f"Order {order.id} does not exist.", code="order_not_found")
 
 
-async def _managed_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+async def managed_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     order = await lock_order(session, order_id)
     if not actor.manages(order.area_code):
         await _refuse(
@@ -522,204 +559,10 @@ async def _managed_order(session: AsyncSession, actor: Actor, order_id: int) -> 
     return order
 
 
-async def dispatch(
-    session: AsyncSession,
-    actor: Actor,
-    order_id: int,
-    data: DispatchRequest,
-    now: datetime,
-    default_ttl_minutes: int,
-) -> list[Offer]:
-    order = await _managed_order(session, actor, order_id)
-    volunteer_ids = list(dict.fromkeys(data.volunteer_ids))
-    mode = data.mode or (DispatchMode.direct if data.team_id is None else DispatchMode.pool)
-    if (data.team_id is None) == (not volunteer_ids):
-        raise InvalidInput("Give either volunteer_ids or a team_id.", code="volunteers_or_team")
-    if data.team_id is not None and mode != DispatchMode.pool:
-        raise InvalidInput("A team dispatch is a pool offer to its members.", code="team_dispatch_is_pool")
-    if data.team_id is None and mode == DispatchMode.direct and len(volunteer_ids) != 1:
-        raise InvalidInput(
-            "A direct dispatch offers the order to exactly one volunteer.", code="direct_needs_one"
-        )
-    if data.team_id is None and mode == DispatchMode.pool and len(volunteer_ids) < 2:
-        raise InvalidInput(
-            "A pool dispatch offers the order to two or more volunteers.", code="pool_needs_several"
-        )
-    if order.status not in TRANSITIONS["dispatch"][0]:
-        transition(order, "dispatch", actor.id, now)  # raises the illegal-transition problem
-    if order.window_end <= now:
-        raise Conflict(
-            "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
-        )
-    note = None
-    if data.team_id is not None:
-        team, volunteer_ids = await teams.team_for_dispatch(session, data.team_id)
-        # A team offers the order to the members who may take it; the others are named in the history.
-        skipped = await dispatch_problems(session, order, volunteer_ids, now)
-        volunteer_ids = [v for v in volunteer_ids if v not in {p["volunteer_id"] for p in skipped}]
-        if not volunteer_ids:
-            raise Unprocessable(
-                f"No member of team {team.name} can be offered this order.",
-                code="no_team_member_eligible",
-                volunteers=skipped,
-            )
-        note = f"pool offer to {len(volunteer_ids)} member(s) of team {team.name}" + "".join(
-            f"; {p['volunteer_id']} {p['reason']}" for p in skipped
-        )
-    elif problems := await dispatch_problems(session, order, volunteer_ids, now):
-        raise Unprocessable(
-            "Some volunteers cannot be offered this order: "
-            + "; ".join(f"{p['volunteer_id']}: {p['reason']}" for p in problems),
-            code="volunteers_not_eligible",
-            volunteers=problems,
-        )
-    return await make_offers(
-        session,
-        order,
-        volunteer_ids,
-        mode,
-        actor.id,
-        now,
-        data.offer_ttl_minutes or default_ttl_minutes,
-        note=note,
-    )
-
-
-async def make_offers(
-    session: AsyncSession,
-    order: Order,
-    volunteer_ids: list[int],
-    mode: DispatchMode,
-    actor_id: int | None,
-    now: datetime,
-    ttl_minutes: int,
-    *,
-    note: str | None = None,
-) -> list[Offer]:
-    """Offer a locked, waiting order to checked volunteers (by hand, from a plan or auto-dispatch)."""
-    expires_at = min(now + timedelta(minutes=ttl_minutes), order.window_end)
-    offers = [
-        Offer(
-            order_id=order.id,
-            volunteer_id=v,
-            dispatched_by_id=actor_id,
-            mode=mode,
-            status=OfferStatus.pending,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        for v in volunteer_ids
-    ]
-    session.add_all(offers)
-    session.add(
-        transition(
-            order,
-            "dispatch",
-            actor_id,
-            now,
-            note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
-        )
-    )
-    notify(
-        session,
-        volunteer_ids,
-        "offer",
-        "A new order is offered to you",
-        now,
-        body=f"Answer by {expires_at:%Y-%m-%d %H:%M} UTC.",
-        subject=("order", order.id),
-    )
-    await session.flush()
-    return offers
-
-
-async def dispatch_problems(
-    session: AsyncSession, order: Order, volunteer_ids: list[int], now: datetime
-) -> list[dict[str, object]]:
-    """Why each of these volunteers cannot be offered the order (none listed: all can)."""
-    problems: list[dict[str, object]] = []
-    declined = set(
-        await session.scalars(
-            select(Offer.volunteer_id).where(Offer.order_id == order.id, Offer.status == OfferStatus.declined)
-        )
-    )
-    for volunteer_id in volunteer_ids:
-        reason = None
-        user = await session.scalar(
-            select(User)
-            .where(User.id == volunteer_id)
-            .options(selectinload(User.role_rows), selectinload(User.area))
-        )
-        profile = await load_profile(session, volunteer_id) if user else None
-        if user is None or not user.is_active or Role.volunteer not in user.roles or profile is None:
-            reason = "not an active volunteer"
-        elif volunteer_id == order.requester_id:
-            reason = "is the resident who posted the order"
-        elif not await session.scalar(
-            select(User.id).where(User.id == user.id, serves_area(order.area_code))
-        ):
-            reason = "does not serve the order's area"
-        elif volunteer_id in declined:
-            reason = "has already declined this order"
-        elif is_paused(profile, now):
-            reason = "is paused"
-        elif await current_load(session, volunteer_id) >= profile.capacity:
-            reason = "is at capacity"
-        if reason:
-            problems.append({"volunteer_id": volunteer_id, "reason": reason})
-    return problems
-
-
 async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
-    order = await _managed_order(session, actor, order_id)
+    order = await managed_order(session, actor, order_id)
     session.add(transition(order, "reject", actor.id, now, reason))
-    await _close_offers(session, order.id, OfferStatus.withdrawn, now)
-
-
-# ---------------------------------------------------------------- volunteers: offers
-
-
-async def list_offers(
-    session: AsyncSession, actor: Actor, status: OfferStatus | None, limit: int, offset: int
-) -> tuple[list[OfferRead], int]:
-    stmt = select(Offer).where(Offer.volunteer_id == actor.id)
-    if status is not None:
-        stmt = stmt.where(Offer.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    offers = (
-        await session.scalars(
-            stmt.options(selectinload(Offer.order).options(*_order_options()))
-            .order_by(Offer.created_at.desc(), Offer.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    reads = await order_reads(session, actor, [o.order for o in offers])
-    return [
-        OfferRead(
-            id=o.id,
-            order_id=o.order_id,
-            mode=o.mode,
-            status=o.status,
-            created_at=o.created_at,
-            expires_at=o.expires_at,
-            responded_at=o.responded_at,
-            decline_reason=o.decline_reason,
-            order=read,
-        )
-        for o, read in zip(offers, reads, strict=True)
-    ], total
-
-
-async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[int]:
-    """The ids of a volunteer's pending offers: one quick read that tells whether they changed."""
-    return list(
-        await session.scalars(
-            select(Offer.id)
-            .where(Offer.volunteer_id == volunteer_id, Offer.status == OfferStatus.pending)
-            .order_by(Offer.id)
-        )
-    )
+    await close_offers(session, order.id, OfferStatus.withdrawn, now)
 
 
 # What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
@@ -734,72 +577,10 @@ async def list_tasks(
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders = (
         await session.scalars(
-            stmt.options(*_order_options()).order_by(Order.window_start, Order.id).limit(limit).offset(offset)
+            stmt.options(*order_options()).order_by(Order.window_start, Order.id).limit(limit).offset(offset)
         )
     ).all()
     return await order_reads(session, actor, orders), total
-
-
-async def _own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
-    offer = await session.get(Offer, offer_id)
-    if offer is None or offer.volunteer_id != actor.id:
-        raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
-    order = await lock_order(session, offer.order_id)
-    # Re-read under the order's lock: another request may have settled it meanwhile.
-    await session.refresh(offer)
-    return offer, order
-
-
-class OfferExpired(Conflict):
-    # Marking the offer expired (and maybe re-queuing the order) is kept.
-    keep_changes = True
-
-
-def _refuse_settled_offer(offer: Offer, order: Order) -> None:
-    if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
-        raise Conflict("Another volunteer has already taken this order.", code="order_taken")
-    raise Conflict(
-        f"This offer is already {offer.status}.", code="offer_not_pending", offer_status=str(offer.status)
-    )
-
-
-async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> Order:
-    offer, order = await _own_offer_locked(session, actor, offer_id)
-    if offer.status != OfferStatus.pending:
-        _refuse_settled_offer(offer, order)
-    if offer.expires_at <= now:
-        offer.status = OfferStatus.expired
-        offer.responded_at = now
-        await _requeue_if_unoffered(session, order, now, "offers expired")
-        await session.flush()
-        raise OfferExpired("This offer has expired.", code="offer_expired")
-    profile = await load_profile(session, actor.id, for_update=True)
-    if profile is None or await current_load(session, actor.id) >= profile.capacity:
-        raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
-    session.add(transition(order, "accept", actor.id, now))
-    order.volunteer_id = actor.id
-    offer.status = OfferStatus.accepted
-    offer.responded_at = now
-    await _close_offers(session, order.id, OfferStatus.withdrawn, now, keep=offer.id)
-    await session.flush()
-    return order
-
-
-async def decline_offer(
-    session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime
-) -> Order:
-    """The offer declined; callers use `market.dispatch.service.decline_offer`, which also passes the
-    order on in an auto-dispatch community (dispatch builds on orders, not the other way round)."""
-    offer, order = await _own_offer_locked(session, actor, offer_id)
-    if offer.status != OfferStatus.pending:
-        _refuse_settled_offer(offer, order)
-    offer.status = OfferStatus.declined
-    offer.responded_at = now
-    offer.decline_reason = reason
-    await session.flush()
-    await _requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
-    await session.flush()
-    return order
 
 
 # ---------------------------------------------------------------- the assigned volunteer: service
@@ -926,31 +707,10 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
             ),
         )
     session.add(transition(order, "cancel", actor.id, now, reason))
-    await _close_offers(session, order.id, OfferStatus.withdrawn, now)
+    await close_offers(session, order.id, OfferStatus.withdrawn, now)
 
 
 # ---------------------------------------------------------------- jobs
-
-
-async def expire_offers(session: AsyncSession, now: datetime) -> int:
-    """Mark overdue pending offers expired and re-queue orders left without offers."""
-    due = (
-        await session.execute(
-            select(Offer.id, Offer.order_id).where(
-                Offer.status == OfferStatus.pending, Offer.expires_at <= now
-            )
-        )
-    ).all()
-    for order_id in sorted({row.order_id for row in due}):
-        order = await lock_order(session, order_id)
-        await session.execute(
-            update(Offer)
-            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending, Offer.expires_at <= now)
-            .values(status=OfferStatus.expired, responded_at=now)
-        )
-        await _requeue_if_unoffered(session, order, now, "every offer was declined or expired")
-    await session.flush()
-    return len(due)
 
 
 async def expire_orders(session: AsyncSession, now: datetime) -> int:
@@ -966,7 +726,7 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
             session.add(
                 transition(order, "expire", None, now, "the time window ended before anyone accepted")
             )
-            await _close_offers(session, order.id, OfferStatus.withdrawn, now)
+            await close_offers(session, order.id, OfferStatus.withdrawn, now)
     await session.flush()
     return len(order_ids)
 
@@ -1083,17 +843,7 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         if due is None:
             continue
         level, why = due
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                actor_id=None,
-                action="escalate",
-                from_status=order.status,
-                to_status=order.status,
-                note=f"to the {level}: {why}",
-                at=now,
-            )
-        )
+        session.add(event(order, "escalate", None, now, f"to the {level}: {why}"))
         order.escalation_level = level
         order.escalated_at = now
         notify(
@@ -1159,7 +909,7 @@ async def list_board(
     orders = await session.scalars(
         select(Order)
         .where(*_in_board(session, actor, area_code), _board_section(section, now, settings))
-        .options(*_order_options())
+        .options(*order_options())
         .order_by(Order.created_at, Order.id)
         .limit(limit)
         .offset(offset)
@@ -1178,7 +928,7 @@ async def pending_offer_counts(session: AsyncSession, order_ids: Sequence[int]) 
 
 async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[int]) -> dict[int, OrderRead]:
     """The orders with these ids the actor may see (a plan's, for instance), by id."""
-    stmt = select(Order).where(Order.id.in_(order_ids)).options(*_order_options())
+    stmt = select(Order).where(Order.id.in_(order_ids)).options(*order_options())
     if (visible := _visible_to(session, actor)) is not None:
         stmt = stmt.where(visible)
     return {o.id: o for o in await order_reads(session, actor, (await session.scalars(stmt)).all())}

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from matching.dispatch import ENOUGH_MINUTES
+
 MINUTES_PER_DAY = 1440
-# A volunteer is "free" for an order when their windows give it at least this much
-# time (or the whole order window, when that is shorter).
-ENOUGH_MINUTES = 60
+WEEK = timedelta(days=7)
 
 
 def overlap_minutes(
@@ -40,5 +40,7 @@ def overlap_minutes(
 
 
 def is_free(windows: Iterable[tuple[int, int, int]], start: datetime, end: datetime, tz: ZoneInfo) -> bool:
+    """The windows give the order at least `ENOUGH_MINUTES` (the solver's threshold), or all of a
+    shorter order. Weekly windows repeat, so a window's first week says all there is."""
     needed = min(ENOUGH_MINUTES, int((end - start).total_seconds() // 60))
-    return overlap_minutes(windows, start, end, tz) >= max(needed, 1)
+    return overlap_minutes(windows, start, min(end, start + WEEK), tz) >= max(needed, 1)

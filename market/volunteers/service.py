@@ -53,15 +53,6 @@ def serves_area(area_code: str) -> ColumnElement[bool]:
     )
 
 
-def taking_orders(now: datetime) -> ColumnElement[bool]:
-    """The volunteer (a VolunteerProfile row) is not paused at `now`."""
-    return VolunteerProfile.paused_until.is_(None) | (VolunteerProfile.paused_until <= now)
-
-
-def is_paused(profile: VolunteerProfile, now: datetime) -> bool:
-    return profile.paused_until is not None and profile.paused_until > now
-
-
 def lives_in_or_serves(area_code: str) -> ColumnElement[bool]:
     """The volunteer (a User row) lives inside the subtree at `area_code` or serves somewhere
     overlapping it: who may join a team or a project of that area."""

@@ -5,7 +5,6 @@ person inside their own area."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import area_read, get_area, managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager
+from market.dispatch import eligibility, offers
 from market.dispatch import service as dispatch
-from market.dispatch.schemas import ApplyRequest, PlanCreate
+from market.dispatch.eligibility import Reason
+from market.dispatch.schemas import ApplyRequest, DispatchRequest, PlanCreate
 from market.errors import Forbidden, NotFound
 from market.fields import PathId, query_id
 from market.orders import service as orders
-from market.orders.schemas import ConfirmRequest, DispatchRequest, OrderDetail, ReasonRequest
+from market.orders.models import Order
+from market.orders.schemas import ConfirmRequest, OrderDetail, OrderRead, ReasonRequest
 from market.pagination import MAX_OFFSET, Offset
 from market.settings import Settings
 from market.teams.service import list_teams
@@ -63,29 +65,14 @@ DISPATCH_FIELDS = {
     "team_inactive": "team_id",
 }
 
-# Why applying a plan skipped a pair: the dispatch service records it in English words
-# (`dispatch.service._stale`, `orders.service.dispatch_problems`); the page says it in the
-# person's language, and shows an unknown note as it is.
-SKIP_REASONS = {
-    "the order's time window has passed": "dispatch.skip.window_passed",
-    "not an active volunteer": "dispatch.skip.not_volunteer",
-    "is the resident who posted the order": "dispatch.skip.requester",
-    "does not serve the order's area": "dispatch.skip.not_serving",
-    "has already declined this order": "dispatch.skip.declined",
-    "is paused": "dispatch.skip.paused",
-    "is at capacity": "dispatch.skip.at_capacity",
-    "is at capacity (with pending offers)": "dispatch.skip.at_capacity",
-}
-NO_LONGER_WAITING = re.compile(r"^the order is no longer waiting \(it is (\w+)\)$")
 
-
-def skip_reason(lang: str, note: str) -> str:
-    if match := NO_LONGER_WAITING.match(note):
+def skip_reason(lang: str, reason: str, order: OrderRead | None) -> str:
+    """Why applying a plan skipped a pair, from its code; an order no longer waiting says what it is."""
+    if reason == Reason.not_waiting and order is not None:
         return translate(
-            lang, "dispatch.skip.not_waiting", status=translate(lang, f"order_status.{match[1]}")
+            lang, "eligibility.not_waiting_now", status=translate(lang, f"order_status.{order.status}")
         )
-    key = SKIP_REASONS.get(note)
-    return translate(lang, key) if key else note
+    return translate(lang, f"eligibility.{reason}")
 
 
 def _list_offset(form: Form) -> int:
@@ -198,6 +185,13 @@ async def _order(
             limit=LIMIT,
             offset=offset,
         )
+    # The list searches by skill, place, time and room; the rule says who of them may be offered it.
+    row = await session.get(Order, order_id)
+    not_eligible = (
+        await eligibility.check(session, row, [v.user_id for v in volunteers], now, settings.tz)
+        if row is not None and volunteers
+        else {}
+    )
     teams, _ = await list_teams(
         session, area_id=order.area.id, speciality=None, member_id=None, active=True, limit=100, offset=0
     )
@@ -217,6 +211,7 @@ async def _order(
         "limit": LIMIT,
         "offset": offset,
         "offered_before": {o.volunteer_id: o.status for o in order.offers},
+        "not_eligible": not_eligible,
         "team_options": [
             (team.id, translate(lang, "dispatch.team_option", name=team.name, count=team.member_count))
             for team in teams
@@ -296,9 +291,7 @@ class DispatchDesk(Controller):
                 if pair_ids is None:
                     form.errors["pair_ids"] = ("dispatch.choose_pairs", {})
                     raise FormInvalid
-            await dispatch.apply_plan(
-                session, request.user, plan_id, pair_ids, now, settings.offer_ttl_minutes
-            )
+            await dispatch.apply_plan(session, request.user, plan_id, pair_ids, now, settings)
         return see_other(f"{PATH}/plans/{plan_id}", notice="dispatch_plan_applied")
 
     @get("/orders/{order_id:int}")
@@ -336,7 +329,7 @@ class DispatchDesk(Controller):
             # The mode is about the volunteers ticked; an offer to a team is always a pool.
             mode = (form.value("mode") or None) if form.all("volunteer_ids") else None
             body = parse(form, DispatchRequest, settings.tz, mode=mode)
-            await orders.dispatch(session, request.user, order_id, body, now, settings.offer_ttl_minutes)
+            await offers.dispatch(session, request.user, order_id, body, now, settings)
         return see_other(f"{PATH}/orders/{order_id}", notice="dispatch_order_offered")
 
     @post("/orders/{order_id:int}/reject")

@@ -19,7 +19,10 @@ from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import Role
 from market.categories import service as categories
 from market.categories.schemas import CategoryCreate, CategoryUpdate
+from market.dispatch import board
 from market.dispatch import service as dispatch
+from market.dispatch.models import BoardMode
+from market.dispatch.schemas import BoardSettingWrite
 from market.errors import NotFound
 from market.fields import PathId, path_text, query_id
 from market.ledger import service as ledger
@@ -203,8 +206,9 @@ class AutoDispatchPages(Controller):
         rows = []
         for community_id, name in await _communities(session, request.user):
             setting = await dispatch.get_auto_dispatch(session, request.user, community_id)
-            rows.append((community_id, name, setting.enabled, setting.updated_at))
-        return {"rows": rows}
+            on_board = await board.get_setting(session, request.user, community_id)
+            rows.append((community_id, name, setting.enabled, setting.updated_at, on_board))
+        return {"rows": rows, "board_modes": list(BoardMode)}
 
     @get("/")
     async def settings_page(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> Template:
@@ -224,6 +228,23 @@ class AutoDispatchPages(Controller):
             enabled = form.value("enabled") == "true"
             await dispatch.set_auto_dispatch(session, request.user, community_id, enabled, now)
         return see_other(AUTO_PATH, notice="auto_dispatch_on" if enabled else "auto_dispatch_off")
+
+    @post("/{community_id:int}/board")
+    async def board_setting(
+        self,
+        request: ActorRequest,
+        community_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        """When the community's new orders go to the open board."""
+        form = Form.of(data)
+        async with handling(session, form, AUTO, lambda: self._context(request, session), shown=()):
+            body = parse(form, BoardSettingWrite, settings.tz)
+            await board.set_setting(session, request.user, community_id, body, now)
+        return see_other(AUTO_PATH, notice="board_setting_saved")
 
 
 class CategoryPages(Controller):

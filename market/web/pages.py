@@ -77,6 +77,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.wishes", "/r/wishes"), frozenset({Role.resident, Role.volunteer})),
     (Section("nav.volunteer_apply", "/r/volunteer"), frozenset({Role.resident})),
     (Section("nav.offers", "/v/offers"), frozenset({Role.volunteer})),
+    (Section("nav.board", "/v/board"), frozenset({Role.volunteer})),
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
     (Section("nav.points", "/v/points"), frozenset({Role.volunteer})),
     (Section("nav.rewards", "/v/rewards"), frozenset({Role.volunteer})),

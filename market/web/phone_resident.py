@@ -48,6 +48,7 @@ WISH = "phone/wish_detail.html"
 
 # Where each refusal of `create_order` belongs on the form.
 ORDER_FIELDS = {
+    "not_served_before": "preferred_volunteer_id",
     "unknown_category": "category",
     "area_not_found": "area_id",
     "outside_your_community": "area_id",
@@ -79,6 +80,8 @@ async def _order_form_context(request: ActorRequest, session: AsyncSession) -> d
         "categories": list((await category_names(session, lang_of(request), active_only=True)).items()),
         "areas": [(a.id, place_name(a.code, a.name, names)) for a in areas],
         "urgencies": [(u.value, f"urgency.{u.value}") for u in Urgency],  # catalogue keys
+        # Volunteers who served the resident before: they may ask for one of them.
+        "served_by": await orders.volunteers_who_served(session, request.user.id),
     }
 
 

@@ -23,6 +23,7 @@ from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
 from market.db import read_only
+from market.dispatch import board, offers
 from market.dispatch import service as dispatch
 from market.fields import PathId
 from market.ledger import service as ledger
@@ -40,6 +41,7 @@ from market.web.pages import Form, FormData, category_names, handling, page, par
 PAGE_SIZE = 20
 OFFERS = "phone/volunteer_offers.html"
 OFFER_LIST = "phone/volunteer_offer_list.html"
+BOARD = "phone/volunteer_board.html"
 TASKS = "phone/volunteer_tasks.html"
 POINTS = "phone/volunteer_points.html"
 REWARDS = "phone/volunteer_rewards.html"
@@ -65,7 +67,7 @@ guard = requires(Role.volunteer)
 async def _offers_context(
     request: ActorRequest, session: AsyncSession, offset: int, failed: int | None = None
 ) -> dict[str, Any]:
-    items, total = await orders.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
+    items, total = await offers.list_offers(session, request.user, OfferStatus.pending, PAGE_SIZE, offset)
     return {
         "offers": items,
         "total": total,
@@ -105,7 +107,7 @@ async def _offer_events(
             # Read-only: on SQLite a poll every few seconds per open page must not take the write lock
             # (every transaction begins IMMEDIATE there) and queue the writers behind it.
             await read_only(session)
-            ids = await orders.pending_offer_ids(session, request.user.id)
+            ids = await offers.pending_offer_ids(session, request.user.id)
             context = await _offers_context(request, session, offset) if ids != seen else None
         if context is not None:
             seen = ids
@@ -150,7 +152,7 @@ class VolunteerOfferPages(Controller):
         offset: Offset = 0,
     ) -> Redirect:
         async with handling(session, Form(), OFFERS, lambda: _offers_context(request, session, offset)):
-            await orders.accept_offer(session, request.user, offer_id, now)
+            await offers.accept_offer(session, request.user, offer_id, now)
         return see_other("/v/tasks", notice="volunteer_offer_accepted")
 
     @post("/{offer_id:int}/decline")
@@ -171,6 +173,58 @@ class VolunteerOfferPages(Controller):
             body = parse(form, ReasonRequest, settings.tz)
             await dispatch.decline_offer(session, request.user, offer_id, body.reason, now, settings)
         return see_other("/v/offers", notice="volunteer_offer_declined")
+
+
+# The open board ----------------------------------------------------------------------------------
+
+
+async def _board_context(
+    request: ActorRequest, session: AsyncSession, settings: Settings, now: datetime, offset: int
+) -> dict[str, Any]:
+    items, total = await board.list_board(session, request.user, now, settings, PAGE_SIZE, offset)
+    return {
+        "items": items,
+        "total": total,
+        "limit": PAGE_SIZE,
+        "offset": offset,
+        "categories": await category_names(session, lang_of(request)),
+        "form": None,
+    }
+
+
+class VolunteerBoardPages(Controller):
+    """Open orders the volunteer may take themselves, and the claim that takes one."""
+
+    path = "/v/board"
+    guards = [guard]
+    include_in_schema = False
+
+    @get("/")
+    async def board(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
+    ) -> Template:
+        return page(request, BOARD, **await _board_context(request, session, settings, now, offset))
+
+    @post("/{order_id:int}/claim")
+    async def claim(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
+    ) -> Redirect:
+        async with handling(
+            session, Form(), BOARD, lambda: _board_context(request, session, settings, now, offset)
+        ):
+            await board.claim(session, request.user, order_id, now, settings)
+        return see_other("/v/tasks", notice="volunteer_order_claimed")
 
 
 # Tasks -------------------------------------------------------------------------------------------
@@ -370,4 +424,9 @@ class VolunteerPointsPages(Controller):
         return see_other(f"/v/redemptions/{redemption_id}", notice="volunteer_redemption_cancelled")
 
 
-CONTROLLERS: list[type[Controller]] = [VolunteerOfferPages, VolunteerTaskPages, VolunteerPointsPages]
+CONTROLLERS: list[type[Controller]] = [
+    VolunteerOfferPages,
+    VolunteerBoardPages,
+    VolunteerTaskPages,
+    VolunteerPointsPages,
+]

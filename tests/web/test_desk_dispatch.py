@@ -243,7 +243,7 @@ async def test_apply_all_names_in_words_why_a_pair_was_skipped(
     assert tr("zh", "notice.dispatch_plan_applied") in r.text
     assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, not_chosen=0) in r.text
     cancelled = tr("zh", "order_status.cancelled")
-    assert tr("zh", "dispatch.skip.not_waiting", status=cancelled) in r.text
+    assert tr("zh", "eligibility.not_waiting_now", status=cancelled) in r.text
     kept_detail = (await client.get(f"/api/orders/{kept}", headers=world.auth("grid_worker"))).json()
     assert kept_detail["status"] == "dispatched"
 
@@ -269,6 +269,18 @@ async def test_another_communitys_grid_worker_cannot_see_or_apply_a_plan(
     assert r.status_code == 403
     plan = (await client.get(f"/api/dispatch/plans/{plan_id}", headers=world.auth("grid_worker"))).json()
     assert plan["status"] == "proposed"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_volunteer_list_says_who_may_not_be_offered_the_order_and_why(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    order = await post_order(client, world, "vol_resident")
+    browser.login("grid_worker", lang)
+    r = await browser.get(f"/desk/dispatch/orders/{order}")
+    assert f'<tr data-volunteer-id="{world.id("vol_resident")}" data-not-eligible="is_requester">' in r.text
+    assert tr(lang, "eligibility.is_requester") in r.text
+    assert f'<tr data-volunteer-id="{world.id("volunteer_b")}">' in r.text
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -14,7 +14,8 @@ import market
 from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
-from market.dispatch.models import PairOutcome, PlanStatus
+from market.dispatch.eligibility import Reason
+from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
 from market.ledger.authority import Refusal
 from market.ledger.engine import SUCCESS, Result
@@ -151,6 +152,8 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (DispatchMode, "dispatch_mode"),
     (PlanStatus, "plan_status"),
     (PairOutcome, "pair_outcome"),
+    (Reason, "eligibility"),
+    (BoardMode, "board_mode"),
     (WishStatus, "wish_status"),
     (ClaimerKind, "claimer_kind"),
     (Asset, "asset"),
@@ -175,7 +178,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
 
 # Words that are not enums: the actions of the state machines and the solvers' reasons.
 WORDS: list[tuple[set[str], str]] = [
-    (set(ORDER_TRANSITIONS) | {"post", "escalate"}, "order_action"),
+    (set(ORDER_TRANSITIONS) | {"post", "escalate", "pass_preferred"}, "order_action"),
     (set(WISH_TRANSITIONS) | {"post"}, "wish_action"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),

@@ -10,6 +10,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav.new_order": ("我要点单", "New order"),
     "nav.wishes": ("心愿墙", "Wish wall"),
     "nav.offers": ("新派单", "Offers"),
+    "nav.board": ("认领点单", "Open orders"),
     "nav.tasks": ("我的任务", "My tasks"),
     "nav.points": ("我的积分", "My points"),
     "nav.rewards": ("积分兑换", "Rewards"),

@@ -131,20 +131,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "{offered} offered, {skipped} skipped, {not_chosen} not chosen.",
     ),
     "dispatch.result.applied_at": ("执行时间：{at}", "Applied on {at}"),
-    "dispatch.skip.not_waiting": (
-        "点单已不在等待派单（现在是“{status}”）",
-        "The order is no longer waiting (it is “{status}”)",
-    ),
-    "dispatch.skip.window_passed": ("服务时段已过", "The order's time window has passed"),
-    "dispatch.skip.not_volunteer": ("已不是在册志愿者", "No longer an active volunteer"),
-    "dispatch.skip.requester": ("是下单的居民本人", "Is the resident who posted the order"),
-    "dispatch.skip.not_serving": ("不服务这个地点", "Does not serve the order's area"),
-    "dispatch.skip.declined": ("已婉拒过这个点单", "Has already declined this order"),
-    "dispatch.skip.paused": ("暂停接单中", "Has paused taking orders"),
-    "dispatch.skip.at_capacity": (
-        "已满负荷（含待回复的派单）",
-        "At capacity (counting offers awaiting an answer)",
-    ),
     # An order by hand
     "dispatch.order.title": ("点单 #{id}", "Order #{id}"),
     "dispatch.order.details": ("点单详情", "Details"),

@@ -126,6 +126,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "auto.turn_on": ("开启", "Turn on"),
     "auto.turn_off": ("关闭", "Turn off"),
     "notice.auto_dispatch_on": ("自动派单已开启。", "Auto-dispatch is on."),
+    "auto.board": ("志愿者认领栏", "Open board"),
+    "auto.board_hint": (
+        "新点单何时放上认领栏，供志愿者自己认领：立即、无人派单若干分钟后，或不放。",
+        "When new orders go to the open board for volunteers to take themselves: at once, after some minutes without dispatch, or never.",
+    ),
+    "auto.board_minutes": ("分钟", "Minutes"),
+    "auto.board_save": ("保存", "Save"),
+    "notice.board_setting_saved": ("认领栏设置已保存。", "The open board setting is saved."),
     "notice.auto_dispatch_off": ("自动派单已关闭。", "Auto-dispatch is off."),
     # Service categories
     "categories.title": ("服务类别", "Service categories"),

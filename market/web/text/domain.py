@@ -3,6 +3,24 @@
 `tests/web/test_text.py` has its text here."""
 
 TEXT: dict[str, tuple[str, str]] = {
+    # Why an order may not be offered to a volunteer (market.dispatch.eligibility.Reason)
+    "eligibility.not_waiting": ("点单已不在等待派单", "The order is no longer waiting"),
+    "eligibility.not_waiting_now": (
+        "点单已不在等待派单（现在是“{status}”）",
+        "The order is no longer waiting (it is “{status}”)",
+    ),
+    "eligibility.window_passed": ("服务时段已过", "The order's time window has passed"),
+    "eligibility.not_volunteer": ("不是在册志愿者", "Not an active volunteer"),
+    "eligibility.is_requester": ("是下单的居民本人", "Is the resident who posted the order"),
+    "eligibility.does_not_serve_area": ("不服务这个地点", "Does not serve the order's area"),
+    "eligibility.lacks_skill": ("没有这项服务技能", "Lacks the skill for this service"),
+    "eligibility.declined_before": (
+        "已婉拒过或未回复过这个点单",
+        "Declined this order or let its offer lapse",
+    ),
+    "eligibility.paused": ("暂停接单中", "Has paused taking orders"),
+    "eligibility.not_free": ("服务时段没有空", "Not free in the order's time window"),
+    "eligibility.at_capacity": ("手上的点单已达上限", "Already holds as many orders as they take at once"),
     # Orders
     "order_status.submitted": ("待派单", "Waiting"),
     "order_status.dispatched": ("已派单", "Offered"),
@@ -16,6 +34,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "order_action.post": ("居民点单", "Posted"),
     "order_action.dispatch": ("社区派单", "Offered to volunteers"),
     "order_action.accept": ("志愿者接单", "Accepted"),
+    "order_action.claim": ("志愿者认领", "Claimed by a volunteer"),
+    "order_action.pass_preferred": (
+        "点名的志愿者接不了，改为正常派单",
+        "The volunteer asked for cannot take it; dispatched as usual",
+    ),
     "order_action.requeue": ("无人接单，重新等待派单", "No one took it; waiting again"),
     "order_action.check_in": ("签到，开始服务", "Checked in"),
     "order_action.check_out": ("签退", "Checked out"),
@@ -43,6 +66,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "offer_status.withdrawn": ("已撤回", "Withdrawn"),
     "dispatch_mode.direct": ("定向派单", "Direct"),
     "dispatch_mode.pool": ("抢单", "Pool"),
+    "dispatch_mode.board": ("志愿者认领", "Claimed from the board"),
+    "board_mode.at_once": ("立即放上认领栏", "At once"),
+    "board_mode.after": ("无人派单若干分钟后", "After minutes without dispatch"),
+    "board_mode.never": ("不放上认领栏", "Never"),
     # Dispatch plans
     "plan_status.proposed": ("待执行", "Proposed"),
     "plan_status.applied": ("已执行", "Applied"),

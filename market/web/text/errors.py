@@ -178,12 +178,21 @@ TEXT: dict[str, tuple[str, str]] = {
         "No one in this team can be offered this order.",
     ),
     "error.volunteers_not_eligible": (
-        "所选志愿者中有人不能接这个点单（不服务该区域、已婉拒、已满负荷或就是点单人）。",
-        "Some chosen volunteers cannot be offered this order (they do not serve the area, declined it, are at capacity or posted it).",
+        "所选志愿者中有人不能接这个点单（不服务该区域、没有这项技能、那时没空、已婉拒、暂停接单、已满负荷或就是点单人）。",
+        "Some chosen volunteers cannot be offered this order (they do not serve the area, lack the skill, are not free then, declined it, are paused, at capacity or posted it).",
     ),
     "error.offer_not_found": ("没有找到这个派单。", "This offer does not exist."),
     "error.offer_expired": ("这个派单已经超时了。", "This offer has expired."),
     "error.offer_not_pending": ("这个派单已经处理过了。", "This offer has already been answered or closed."),
+    "error.order_not_open": (
+        "这个点单已经不能认领：已有人接单或已派给别人。",
+        "This order is no longer open: someone has taken it or it has been offered.",
+    ),
+    "error.not_eligible": ("这个点单您不能接。", "You cannot take this order."),
+    "error.not_served_before": (
+        "只能点名以前为您服务过的志愿者。",
+        "Ask only for a volunteer who has served you before.",
+    ),
     "error.order_taken": (
         "这个点单已被其他志愿者接走了。",
         "Another volunteer has already taken this order.",

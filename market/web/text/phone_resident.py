@@ -1,6 +1,12 @@
 """Page text: phone_resident — the resident's orders and the wish wall (key: (zh-CN, English))."""
 
 TEXT: dict[str, tuple[str, str]] = {
+    "resident.field_preferred": ("点名志愿者（可不选）", "Ask for a volunteer (optional)"),
+    "resident.preferred_anyone": ("由社区安排", "Whoever the community sends"),
+    "resident.preferred_hint": (
+        "可以点名以前为您服务过的志愿者，先问他；他不接或没回复，社区照常派单。",
+        "You may ask for a volunteer who has served you before: they are asked first; if they decline or do not answer, the community dispatches as usual.",
+    ),
     # My orders
     "resident.orders_title": ("我的点单", "My orders"),
     "resident.new_order": ("＋ 我要点单", "+ New order"),

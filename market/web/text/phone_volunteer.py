@@ -3,6 +3,15 @@
 TEXT: dict[str, tuple[str, str]] = {
     # Offers
     "volunteer.offers_title": ("新派单", "New offers"),
+    "volunteer.board_title": ("可认领的点单", "Open orders"),
+    "volunteer.board_hint": (
+        "这些点单还没有人接，您可以直接认领：离您家近、紧急的排在前面。认领后即由您负责。",
+        "No one has these orders yet and you may take one yourself: nearest to your home and urgent ones first. Once claimed, it is yours.",
+    ),
+    "volunteer.board_empty": ("现在没有您可以认领的点单。", "There is no open order you can take now."),
+    "volunteer.claim": ("认领", "Take it"),
+    "volunteer.distance": ("距离", "Distance"),
+    "notice.volunteer_order_claimed": ("认领成功。到达后请签到。", "It is yours. Check in when you arrive."),
     "volunteer.offers_empty": (
         "暂时没有新派单。有新派单时会自动出现在这里。",
         "No offers right now. New ones appear here by themselves.",

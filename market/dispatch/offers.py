@@ -1,0 +1,303 @@
+"""Offers: made by hand (to volunteers or a team's members), by plans and auto-dispatch; accepted,
+expired and listed. Who may be offered an order is `market.dispatch.eligibility`'s to say.
+
+Every change locks the order first (`orders.service.lock_order`), so of two accepts, or an accept
+and a claim, exactly one wins."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.auth.access import Actor
+from market.dispatch import eligibility
+from market.dispatch.schemas import DispatchRequest, OfferRead
+from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from market.notifications.service import notify
+from market.orders import service as orders
+from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.settings import Settings
+from market.teams import service as teams
+from market.volunteers.service import current_load, load_profile
+
+
+def ineligible(found: dict[int, tuple[eligibility.Reason, ...]]) -> list[dict[str, object]]:
+    """The problem's list of volunteers refused: each with the first reason, and all of them."""
+    return [
+        {"volunteer_id": v, "reason": str(r[0]), "reasons": [str(x) for x in r]}
+        for v, r in sorted(found.items())
+    ]
+
+
+async def dispatch(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: int,
+    data: DispatchRequest,
+    now: datetime,
+    settings: Settings,
+) -> list[Offer]:
+    """Offer an order by hand: directly to one volunteer, to a pool, or to a team's eligible members."""
+    order = await orders.managed_order(session, actor, order_id)
+    volunteer_ids = list(dict.fromkeys(data.volunteer_ids))
+    mode = data.mode or (DispatchMode.direct if data.team_id is None else DispatchMode.pool)
+    if (data.team_id is None) == (not volunteer_ids):
+        raise InvalidInput("Give either volunteer_ids or a team_id.", code="volunteers_or_team")
+    if data.team_id is not None and mode != DispatchMode.pool:
+        raise InvalidInput("A team dispatch is a pool offer to its members.", code="team_dispatch_is_pool")
+    if data.team_id is None and mode == DispatchMode.direct and len(volunteer_ids) != 1:
+        raise InvalidInput(
+            "A direct dispatch offers the order to exactly one volunteer.", code="direct_needs_one"
+        )
+    if data.team_id is None and mode == DispatchMode.pool and len(volunteer_ids) < 2:
+        raise InvalidInput(
+            "A pool dispatch offers the order to two or more volunteers.", code="pool_needs_several"
+        )
+    if order.status not in orders.TRANSITIONS["dispatch"][0]:
+        orders.transition(order, "dispatch", actor.id, now)  # raises the illegal-transition problem
+    if order.window_end <= now:
+        raise Conflict(
+            "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
+        )
+    note = None
+    if data.team_id is not None:
+        team, volunteer_ids = await teams.team_for_dispatch(session, data.team_id)
+        # A team offers the order to the members who may take it; the others are named in the history.
+        skipped = await eligibility.check(session, order, volunteer_ids, now, settings.tz)
+        volunteer_ids = [v for v in volunteer_ids if v not in skipped]
+        if not volunteer_ids:
+            raise Unprocessable(
+                f"No member of team {team.name} can be offered this order.",
+                code="no_team_member_eligible",
+                volunteers=ineligible(skipped),
+            )
+        # Codes, not words: the history is read in either language.
+        note = f"pool offer to {len(volunteer_ids)} member(s) of team {team.name}" + "".join(
+            f"; {v} {reasons[0]}" for v, reasons in sorted(skipped.items())
+        )
+    elif problems := await eligibility.check(session, order, volunteer_ids, now, settings.tz):
+        raise Unprocessable(
+            "Some volunteers cannot be offered this order: "
+            + "; ".join(f"{v}: {', '.join(r)}" for v, r in sorted(problems.items())),
+            code="volunteers_not_eligible",
+            volunteers=ineligible(problems),
+        )
+    return await make_offers(
+        session,
+        order,
+        volunteer_ids,
+        mode,
+        actor.id,
+        now,
+        data.offer_ttl_minutes or settings.offer_ttl_minutes,
+        note=note,
+    )
+
+
+async def make_offers(
+    session: AsyncSession,
+    order: Order,
+    volunteer_ids: list[int],
+    mode: DispatchMode,
+    actor_id: int | None,
+    now: datetime,
+    ttl_minutes: int,
+    *,
+    note: str | None = None,
+) -> list[Offer]:
+    """Offer a locked, waiting order to checked volunteers (by hand, from a plan or auto-dispatch)."""
+    expires_at = min(now + timedelta(minutes=ttl_minutes), order.window_end)
+    offers = [
+        Offer(
+            order_id=order.id,
+            volunteer_id=v,
+            dispatched_by_id=actor_id,
+            mode=mode,
+            status=OfferStatus.pending,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for v in volunteer_ids
+    ]
+    session.add_all(offers)
+    session.add(
+        orders.transition(
+            order,
+            "dispatch",
+            actor_id,
+            now,
+            note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
+        )
+    )
+    notify(
+        session,
+        volunteer_ids,
+        "offer",
+        "A new order is offered to you",
+        now,
+        body=f"Answer by {expires_at:%Y-%m-%d %H:%M} UTC.",
+        subject=("order", order.id),
+    )
+    await session.flush()
+    return offers
+
+
+# ---------------------------------------------------------------- the volunteer's offers
+
+
+async def list_offers(
+    session: AsyncSession, actor: Actor, status: OfferStatus | None, limit: int, offset: int
+) -> tuple[list[OfferRead], int]:
+    stmt = select(Offer).where(Offer.volunteer_id == actor.id)
+    if status is not None:
+        stmt = stmt.where(Offer.status == status)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    offers = (
+        await session.scalars(
+            stmt.options(selectinload(Offer.order).options(*orders.order_options()))
+            .order_by(Offer.created_at.desc(), Offer.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    reads = await orders.order_reads(session, actor, [o.order for o in offers])
+    return [
+        OfferRead(
+            id=o.id,
+            order_id=o.order_id,
+            mode=o.mode,
+            status=o.status,
+            created_at=o.created_at,
+            expires_at=o.expires_at,
+            responded_at=o.responded_at,
+            decline_reason=o.decline_reason,
+            order=read,
+        )
+        for o, read in zip(offers, reads, strict=True)
+    ], total
+
+
+async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[int]:
+    """The ids of a volunteer's pending offers: one quick read that tells whether they changed."""
+    return list(
+        await session.scalars(
+            select(Offer.id)
+            .where(Offer.volunteer_id == volunteer_id, Offer.status == OfferStatus.pending)
+            .order_by(Offer.id)
+        )
+    )
+
+
+async def own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
+    offer = await session.get(Offer, offer_id)
+    if offer is None or offer.volunteer_id != actor.id:
+        raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
+    order = await orders.lock_order(session, offer.order_id)
+    # Re-read under the order's lock: another request may have settled it meanwhile.
+    await session.refresh(offer)
+    if offer.status != OfferStatus.pending:
+        if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
+            raise Conflict("Another volunteer has already taken this order.", code="order_taken")
+        raise Conflict(
+            f"This offer is already {offer.status}.", code="offer_not_pending", offer_status=str(offer.status)
+        )
+    return offer, order
+
+
+class OfferExpired(Conflict):
+    # Marking the offer expired (and maybe re-queuing the order) is kept.
+    keep_changes = True
+
+
+async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> Order:
+    """Take the order; the first valid accept (or board claim) wins, within the volunteer's capacity
+    (held orders, as `eligibility` counts them)."""
+    offer, order = await own_offer_locked(session, actor, offer_id)
+    if offer.expires_at <= now:
+        offer.status = OfferStatus.expired
+        offer.responded_at = now
+        await orders.requeue_if_unoffered(session, order, now, "offers expired")
+        await session.flush()
+        raise OfferExpired("This offer has expired.", code="offer_expired")
+    profile = await load_profile(session, actor.id, for_update=True)
+    if profile is None or await current_load(session, actor.id) >= profile.capacity:
+        raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
+    session.add(orders.transition(order, "accept", actor.id, now))
+    order.volunteer_id = actor.id
+    offer.status = OfferStatus.accepted
+    offer.responded_at = now
+    await orders.close_offers(session, order.id, OfferStatus.withdrawn, now, keep=offer.id)
+    await session.flush()
+    return order
+
+
+async def expire_offers(session: AsyncSession, now: datetime) -> int:
+    """Mark overdue pending offers expired and re-queue orders left without offers."""
+    due = (
+        await session.execute(
+            select(Offer.id, Offer.order_id).where(
+                Offer.status == OfferStatus.pending, Offer.expires_at <= now
+            )
+        )
+    ).all()
+    for order_id in sorted({row.order_id for row in due}):
+        order = await orders.lock_order(session, order_id)
+        await session.execute(
+            update(Offer)
+            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending, Offer.expires_at <= now)
+            .values(status=OfferStatus.expired, responded_at=now)
+        )
+        await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired")
+    await session.flush()
+    return len(due)
+
+
+# ---------------------------------------------------------------- the volunteer the resident asked for
+
+
+def awaiting_preferred() -> ColumnElement[bool]:
+    """The order (a waiting one) is still to be offered to the volunteer its resident asked for:
+    plans, auto-dispatch and the board leave it alone until then."""
+    return Order.preferred_volunteer_id.is_not(None) & ~exists().where(
+        Offer.order_id == Order.id, Offer.volunteer_id == Order.preferred_volunteer_id
+    )
+
+
+async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The job: offer each waiting order whose resident asked for a volunteer to that volunteer,
+    directly. One who may not be offered it is passed over (the reason goes in the history), and
+    the order goes on as usual, as it does when they decline or let the offer lapse."""
+    due = await session.scalars(
+        select(Order.id)
+        .where(Order.status == OrderStatus.submitted, Order.window_end > now, awaiting_preferred())
+        .order_by(Order.id)
+    )
+    offered = 0
+    for order_id in due.all():
+        order = await orders.lock_order(session, order_id)
+        volunteer_id = order.preferred_volunteer_id
+        # Re-checked under the lock: a person may have dispatched it meanwhile.
+        if volunteer_id is None or order.status != OrderStatus.submitted:
+            continue
+        if found := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
+            volunteer_id
+        ):
+            order.preferred_volunteer_id = None
+            session.add(orders.event(order, "pass_preferred", None, now, f"{volunteer_id} {found[0]}"))
+            continue
+        await make_offers(
+            session,
+            order,
+            [volunteer_id],
+            DispatchMode.direct,
+            None,
+            now,
+            settings.offer_ttl_minutes,
+            note="direct offer to the volunteer the resident asked for",
+        )
+        offered += 1
+    await session.flush()
+    return offered
