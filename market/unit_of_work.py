@@ -123,11 +123,21 @@ async def provide_transaction(
             raise
 
 
+# A route handler's `opt` flag: its GET may write (it opens the ledger accounts it shows the first
+# time they are looked at), so it keeps the write lock like any change.
+OPENS_ON_READ = "opens_on_read"
+
+
 def reads_only(scope: Scope) -> bool:
-    """Whether the request's transaction only reads: an API read (GET, HEAD). On SQLite it then
-    takes no write lock, so reads neither queue behind writers nor hold them up. Pages keep the
-    write lock on GET: some open the ledger account they show the first time it is looked at."""
-    return scope["method"] in SAFE and scope["path"].startswith("/api/")
+    """Whether the request's transaction only reads: an API read (GET, HEAD) not flagged
+    `OPENS_ON_READ`. On SQLite it then takes no write lock, so reads neither queue behind writers
+    nor hold them up. Pages keep the write lock on GET: some open the ledger account they show."""
+    handler = scope.get("route_handler")
+    return (
+        scope["method"] in SAFE
+        and scope["path"].startswith("/api/")
+        and not (handler is not None and handler.opt.get(OPENS_ON_READ))
+    )
 
 
 async def begin(session: AsyncSession, scope: Scope) -> None:

@@ -23,6 +23,7 @@ import sys
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ async def _setup(
             "stock": STOCK,
             "limit_per_person": 3,
             "pickup_place": "Community 1 service centre",
-            "valid_until": world.now.replace(year=world.now.year + 1).isoformat(),
+            "valid_until": (world.now + timedelta(days=365)).isoformat(),
             "community_ids": [world.areas["c1"].id],
         },
         headers=world.auth("unit_admin"),

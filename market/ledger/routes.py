@@ -38,6 +38,7 @@ from market.ledger.schemas import (
 )
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
+from market.unit_of_work import OPENS_ON_READ
 
 ENTRY_COLUMNS = [
     "timestamp",
@@ -87,7 +88,11 @@ class LedgerController(Controller):
     path = "/api/ledger"
     tags = ["ledger"]
 
-    @get("/accounts", summary="Accounts: managers see their area's, everyone their own")
+    @get(
+        "/accounts",
+        summary="Accounts: managers see their area's, everyone their own",
+        opt={OPENS_ON_READ: True},  # a member's own accounts open at their first look
+    )
     async def list_accounts(
         self,
         request: ActorRequest,
