@@ -353,8 +353,9 @@ def candidate_graph(
 
     start = _column(orders, "start")
     length_of_order = _column(orders, "end") - start
-    week_start = start % MINUTES_PER_WEEK
-    week_end = week_start + np.minimum(length_of_order, MINUTES_PER_WEEK)
+    # Minutes of a week fit 32 bits: half the memory traffic over millions of pairs.
+    week_start = (start % MINUTES_PER_WEEK).astype(np.int32)
+    week_end = week_start + np.minimum(length_of_order, MINUTES_PER_WEEK).astype(np.int32)
     minutes = _available_minutes(_weekly_windows(volunteers), v, week_start[o], week_end[o])
     keep = minutes >= np.maximum(np.minimum(ENOUGH_MINUTES, length_of_order[o]), 1)
     o, v, level = o[keep], v[keep], level[keep]
@@ -544,17 +545,25 @@ def _overlap(
     end: np.ndarray,
 ) -> np.ndarray:
     """One pass per window position: a volunteer has a handful of windows, so this beats
-    searching them for millions of pairs. In 32 bits (minutes of a week, pair positions): half the
-    memory traffic, measured twice as fast."""
+    searching them for millions of pairs. The pairs are sorted by their volunteer's window count,
+    most first (a radix sort of small integers), so each pass reads a prefix of them rather than
+    gathering the ones still active. In 32 bits (minutes of a week, pair positions): half the memory
+    traffic."""
     lo, hi, offsets = (a.astype(np.int32) for a in windows)
-    volunteer, start, end = volunteer.astype(np.int32), start.astype(np.int32), end.astype(np.int32)
-    first = offsets[volunteer]
-    count = offsets[volunteer + 1] - first
-    minutes = np.zeros(len(volunteer), np.int32)
-    active = np.arange(len(volunteer), dtype=np.int32)
-    for position in range(int(count.max(initial=0))):
-        active = active[count[active] > position]
-        window = first[active] + position
-        overlap = np.minimum(hi[window], end[active]) - np.maximum(lo[window], start[active])
-        minutes[active] += np.maximum(overlap, 0)
-    return minutes
+    counts = np.diff(offsets)
+    count = counts.astype(np.min_scalar_type(counts.max(initial=0)))[volunteer]
+    by = np.argsort(count, kind="stable")[::-1]
+    count = count[by]
+    first = offsets[:-1][volunteer[by]]
+    start, end = start[by].astype(np.int32), end[by].astype(np.int32)
+    minutes = np.zeros(len(by), np.int32)
+    # How many pairs have more than `position` windows, for each position.
+    active = len(count) - np.searchsorted(count[::-1], np.arange(int(count[0]) if len(count) else 0), "right")
+    for position, n in enumerate(active.tolist()):
+        window = first[:n] + position
+        overlap = np.minimum(hi[window], end[:n])
+        overlap -= np.maximum(lo[window], start[:n])
+        minutes[:n] += np.maximum(overlap, 0)
+    result = np.empty_like(minutes)
+    result[by] = minutes
+    return result
