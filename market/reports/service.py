@@ -87,7 +87,9 @@ async def _points_per_month(
 def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnElement[datetime]):
     """Minutes from `start` to `end` in SQL (NULL when either is), as Python's timedelta would count them."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("epoch", end - start), Float) / 60
+        # asyncpg stores the very last moment (9999-12-31 23:59:59.999999) as infinity: no duration.
+        finite = func.isfinite(start) & func.isfinite(end)
+        return case((finite, cast(func.extract("epoch", end - start), Float) / 60), else_=None)
     # SQLite keeps timestamps as text: julianday's days, back to whole microseconds.
     return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
 
