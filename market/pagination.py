@@ -7,6 +7,8 @@ from typing import Annotated, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -23,3 +25,8 @@ class Page(msgspec.Struct, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+async def count_rows(session: AsyncSession, query: Select) -> int:
+    """How many rows `query` returns, before any limit and offset: a page's `total`."""
+    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0

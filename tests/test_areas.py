@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
+from market.areas.models import STREET_CODE_DIGITS, community_code_of, community_scope
 from tests.world import World
 
 
@@ -66,3 +67,21 @@ async def test_only_administrators_create_streets(client: AsyncTestClient, world
     assert r.status_code == 201 and r.json()["level"] == "street"
     r = await client.post("/api/areas", json={"name": "x"}, headers=world.auth("resident"))
     assert r.status_code == 403 and r.json()["code"] == "role_required"
+
+
+def test_the_community_of_a_code_and_a_person_s_community_scope() -> None:
+    street, community = "1" * STREET_CODE_DIGITS, "1" * STREET_CODE_DIGITS + "001"
+    building = community + "001001001"
+    assert [community_code_of(c) for c in ("", street, community, building)] == [
+        None,
+        None,
+        community,
+        community,
+    ]
+    # Above a community a person's scope is their whole area; an administrator's empty code is everything.
+    assert [community_scope(c) for c in ("", street, community, building)] == [
+        "",
+        street,
+        community,
+        community,
+    ]

@@ -32,6 +32,20 @@ def child_level(level: AreaLevel) -> AreaLevel | None:
     return LEVELS[index] if index < len(LEVELS) else None
 
 
+COMMUNITY_CODE_DIGITS = code_length(AreaLevel.community)
+
+
+def community_code_of(code: str) -> str | None:
+    """The code of the community an area with this code lies in (or is); None above a community."""
+    return code[:COMMUNITY_CODE_DIGITS] if len(code) >= COMMUNITY_CODE_DIGITS else None
+
+
+def community_scope(code: str) -> str:
+    """The widest code a person at this area sees community things in: their community, or their
+    whole area when it is above one (a street, or everything for an administrator's empty code)."""
+    return code[:COMMUNITY_CODE_DIGITS]
+
+
 class Area(Base):
     __tablename__ = "areas"
 
@@ -40,11 +54,3 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[AreaLevel] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-
-    def contains(self, other: Area) -> bool:
-        return other.code.startswith(self.code)
-
-    def ancestor_code(self, level: AreaLevel) -> str | None:
-        """The code of this area's ancestor (or itself) at `level`, if it is that deep."""
-        length = code_length(level)
-        return self.code[:length] if len(self.code) >= length else None

@@ -28,6 +28,9 @@ ROLE_RANK = {
     Role.street_admin: 3,
     Role.admin: 4,
 }
+# Those who run a community (its needs, projects, teams, units, points policy, budgets and
+# dispatch settings): its community managers and the managers above them, not grid workers.
+COMMUNITY_MANAGER_ROLES = frozenset({Role.community_manager, Role.street_admin, Role.admin})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,11 @@ class Actor:
     @property
     def is_manager(self) -> bool:
         return self.has(*MANAGER_ROLES)
+
+    @property
+    def is_community_manager(self) -> bool:
+        """A community manager or above; which communities, `manages` decides."""
+        return self.has(*COMMUNITY_MANAGER_ROLES)
 
     def manages(self, area_code: str) -> bool:
         """True when the caller manages the area with this code (their subtree)."""
@@ -84,6 +92,7 @@ def requires(*roles: Role):
 
 
 requires_manager = requires(*MANAGER_ROLES)
+requires_community_manager = requires(*COMMUNITY_MANAGER_ROLES)
 # The trial balance lists every account's key and counters: the street's admins (theirs) and admins.
 requires_street_admin = requires(Role.street_admin)
 

@@ -18,6 +18,7 @@ from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
 from market.auth.tokens import read_device_token
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from market.pagination import count_rows
 from market.settings import Settings
 
 
@@ -427,7 +428,7 @@ async def list_users(
         stmt = stmt.where(
             User.name.contains(query, autoescape=True) | User.phone.contains(query, autoescape=True)
         )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.scalars(
         stmt.options(*_with_roles_and_area()).order_by(User.id).limit(limit).offset(offset)
     )
@@ -454,7 +455,7 @@ async def list_failed_attempts(
         stmt = stmt.where(FailedAttempt.user_id.in_(in_area) | FailedAttempt.actor_id.in_(in_area))
     if kind is not None:
         stmt = stmt.where(FailedAttempt.kind == kind)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.order_by(FailedAttempt.at.desc(), FailedAttempt.id.desc()).limit(limit).offset(offset)

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, community_code_of
 from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
-from market.auth.models import Role
 from market.db import upsert
 from market.dispatch import eligibility, offers
 from market.dispatch.models import DEFAULT_BOARD_AFTER_MINUTES, AutoDispatch, BoardMode
@@ -29,8 +28,6 @@ from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderS
 from market.settings import Settings
 from market.volunteers.service import load_profile
 from matching.dispatch import DISTANCES, LEVEL_CODE_LENGTHS
-
-COMMUNITY = code_length(AreaLevel.community)
 
 
 def distance(area_code: str, home_code: str | None) -> str:
@@ -63,7 +60,7 @@ async def get_setting(session: AsyncSession, actor: Actor, community_id: int) ->
 async def set_setting(
     session: AsyncSession, actor: Actor, community_id: int, data: BoardSettingWrite, now: datetime
 ) -> BoardSettingRead:
-    if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
+    if not actor.is_community_manager:
         raise Forbidden(
             "Only community managers choose when orders go to the board.", code="manager_required"
         )
@@ -86,7 +83,7 @@ async def set_setting(
 async def _on_board_since(session: AsyncSession, waiting: list[Order]) -> dict[str, timedelta | None]:
     """For each community of these orders: how long after posting an order goes to the board
     (None: never)."""
-    codes = sorted({o.area_code[:COMMUNITY] for o in waiting})
+    codes = sorted({community_code_of(o.area_code) for o in waiting})
     rows = await session.execute(
         select(Area.code, AutoDispatch)
         .join(AutoDispatch, AutoDispatch.community_id == Area.id)
@@ -136,7 +133,7 @@ async def _open_orders(
     return [
         o
         for o in found
-        if (after := wait[o.area_code[:COMMUNITY]]) is not None and o.created_at + after <= now
+        if (after := wait[community_code_of(o.area_code)]) is not None and o.created_at + after <= now
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -19,6 +19,7 @@ from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from market.notifications.service import notify
 from market.orders import service as orders
 from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.pagination import count_rows
 from market.settings import Settings
 from market.teams import service as teams
 from market.volunteers.service import current_load, load_profile
@@ -154,7 +155,7 @@ async def list_offers(
     stmt = select(Offer).where(Offer.volunteer_id == actor.id)
     if status is not None:
         stmt = stmt.where(Offer.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     offers = (
         await session.scalars(
             stmt.options(selectinload(Offer.order).options(*orders.order_options()))

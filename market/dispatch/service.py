@@ -13,14 +13,14 @@ import math
 from datetime import datetime, timedelta
 
 import anyio.to_thread
-from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy import delete, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, community_code_of
 from market.areas.service import get_area, managed_area, require_community
 from market.auth.access import Actor
-from market.auth.models import Role, User
+from market.auth.models import User
 from market.auth.service import user_names
 from market.db import upsert
 from market.dispatch import eligibility, offers
@@ -45,6 +45,7 @@ from market.dispatch.schemas import (
 from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
 from market.orders.models import DispatchMode, OfferStatus, Order, OrderStatus
+from market.pagination import count_rows
 from market.settings import Settings
 from market.volunteers.models import ServingArea
 from matching.dispatch import REASONS, plan_dispatch
@@ -261,7 +262,7 @@ async def list_plans(
 ) -> tuple[list[PlanListItem], int]:
     root = (await managed_area(session, actor, area_id)).code if area_id is not None else actor.area_code
     stmt = select(DispatchPlan).where(DispatchPlan.area_code.startswith(root, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     plans = await session.scalars(stmt.order_by(DispatchPlan.id.desc()).limit(limit).offset(offset))
     return [
         PlanListItem(
@@ -349,7 +350,7 @@ async def get_auto_dispatch(session: AsyncSession, actor: Actor, community_id: i
 async def set_auto_dispatch(
     session: AsyncSession, actor: Actor, community_id: int, enabled: bool, now: datetime
 ) -> AutoDispatchRead:
-    if not actor.has(Role.community_manager, Role.street_admin, Role.admin):
+    if not actor.is_community_manager:
         raise Forbidden("Only community managers turn auto-dispatch on or off.", code="manager_required")
     area = require_community(await managed_area(session, actor, community_id))
     values = {"enabled": enabled, "updated_by_id": actor.id, "updated_at": now}
@@ -395,7 +396,7 @@ async def redispatch(session: AsyncSession, order_id: int, now: datetime, settin
     order = await session.get(Order, order_id)
     if order is None or order.status != OrderStatus.submitted:
         return 0
-    community_code = order.area_code[: code_length(AreaLevel.community)]
+    community_code = community_code_of(order.area_code)
     community = await session.scalar(
         select(Area)
         .join(AutoDispatch, AutoDispatch.community_id == Area.id)

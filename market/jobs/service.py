@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.jobs.models import JobOutcome, JobRun
 from market.jobs.schemas import JobRunRead, JobSummary
+from market.pagination import count_rows
 
 ERROR_CHARS = 2000
 
@@ -60,7 +61,7 @@ async def list_runs(
         stmt = stmt.where(JobRun.job == job)
     if outcome is not None:
         stmt = stmt.where(JobRun.outcome == outcome)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     runs = await session.scalars(
         stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit).offset(offset)
     )

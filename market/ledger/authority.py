@@ -26,7 +26,7 @@ import enum
 from dataclasses import dataclass
 from datetime import timedelta
 
-from market.auth.access import Actor
+from market.auth.access import COMMUNITY_MANAGER_ROLES, Actor
 from market.auth.models import Role
 from market.ledger.models import Account, AccountKind, AdjustmentReason, TransferCode
 
@@ -34,7 +34,6 @@ K = AccountKind
 C = TransferCode
 
 STREET_ADMINS = frozenset({Role.street_admin, Role.admin})
-MANAGERS = frozenset({Role.community_manager, Role.street_admin, Role.admin})
 
 # (code, debit kind, credit kind) -> the roles that may post it by hand. Grid workers, unit admins,
 # residents and volunteers move no points by hand; nobody issues points straight to a member.
@@ -42,16 +41,17 @@ AUTHORITY: dict[tuple[TransferCode, AccountKind, AccountKind], frozenset[Role]] 
     # A street funds its communities' pools.
     (C.budget, K.street_issuance, K.community_pool): STREET_ADMINS,
     # A community's pool gives a member points, or takes them back.
-    (C.adjustment, K.community_pool, K.member): MANAGERS,
-    (C.adjustment, K.member, K.community_pool): MANAGERS,
+    (C.adjustment, K.community_pool, K.member): COMMUNITY_MANAGER_ROLES,
+    (C.adjustment, K.member, K.community_pool): COMMUNITY_MANAGER_ROLES,
     # Reversals undo a posted transfer: the accounts are the original's, the other way round.
     (C.reversal, K.community_pool, K.street_issuance): STREET_ADMINS,  # a budget
     (C.reversal, K.unit, K.street_issuance): STREET_ADMINS,  # a unit's project credit points
-    (C.reversal, K.member, K.community_pool): MANAGERS,  # a reward, an adjustment that gave points
-    (C.reversal, K.community_pool, K.member): MANAGERS,  # an adjustment that took points
-    (C.reversal, K.member, K.member): MANAGERS,  # a gift
-    (C.reversal, K.redemption_sink, K.member): MANAGERS,  # a redemption handed out
-    (C.reversal, K.expiry_sink, K.member): MANAGERS,  # expired points
+    # a reward, an adjustment that gave points
+    (C.reversal, K.member, K.community_pool): COMMUNITY_MANAGER_ROLES,
+    (C.reversal, K.community_pool, K.member): COMMUNITY_MANAGER_ROLES,  # an adjustment that took points
+    (C.reversal, K.member, K.member): COMMUNITY_MANAGER_ROLES,  # a gift
+    (C.reversal, K.redemption_sink, K.member): COMMUNITY_MANAGER_ROLES,  # a redemption handed out
+    (C.reversal, K.expiry_sink, K.member): COMMUNITY_MANAGER_ROLES,  # expired points
 }
 # Codes a person may write in a batch; reversals go through the reversal endpoint.
 BATCH_CODES = frozenset({C.budget, C.adjustment})

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, Select, case, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, code_length, community_code_of, community_scope
 from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import user_names
@@ -76,9 +76,9 @@ from market.ledger.schemas import (
     TrialBalance,
     TrialBalanceLine,
 )
+from market.pagination import count_rows
 from market.privacy import mask_name
 
-COMMUNITY = code_length(AreaLevel.community)
 STREET = code_length(AreaLevel.street)
 
 
@@ -90,10 +90,9 @@ async def member_account(session: AsyncSession, user_id: int, asset: Asset = Ass
     if user is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     home = await session.get(Area, user.area_id) if user.area_id else None
+    community_code = community_code_of(home.code) if home else None
     community = (
-        await session.scalar(select(Area).where(Area.code == home.code[:COMMUNITY]))
-        if home and len(home.code) >= COMMUNITY
-        else None
+        await session.scalar(select(Area).where(Area.code == community_code)) if community_code else None
     )
     return await get_or_create_account(
         session,
@@ -109,8 +108,9 @@ async def member_account(session: AsyncSession, user_id: int, asset: Asset = Ass
 
 
 async def community_of(session: AsyncSession, area_code: str) -> Area:
-    community = await session.scalar(select(Area).where(Area.code == area_code[:COMMUNITY]))
-    if community is None or len(area_code) < COMMUNITY:
+    code = community_code_of(area_code)
+    community = await session.scalar(select(Area).where(Area.code == code)) if code else None
+    if community is None:
         raise InvalidInput("That place is not inside a community.", code="not_in_a_community")
     return community
 
@@ -288,7 +288,7 @@ async def list_accounts(
                 | (Account.user_id.is_(None) & Area.name.contains(q, autoescape=True))
             )
         )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     accounts = list(await session.scalars(stmt.order_by(Account.id).limit(limit).offset(offset)))
     names = await _owner_names(session, accounts)
     return [_account_read(a, names[a.id]) for a in accounts], total
@@ -359,7 +359,7 @@ async def entries(
 ) -> tuple[list[Entry], int]:
     account = await visible_account(session, actor, account_id)
     stmt = _entries_query(account.id, code, since, until)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     transfers = (await session.execute(_newest_first(stmt).offset(offset).limit(limit))).all()
     return await _entries_of(session, actor, account.id, transfers), total
 
@@ -750,7 +750,7 @@ async def pools(session: AsyncSession, actor: Actor, budgets: int = 5) -> list[P
     community code, each with its latest `budgets`."""
     stmt = select(Area).where(Area.level == AreaLevel.community).order_by(Area.code)
     if not actor.is_admin:
-        stmt = stmt.where(Area.code.startswith(actor.area_code[:COMMUNITY] or actor.area_code))
+        stmt = stmt.where(Area.code.startswith(community_scope(actor.area_code)))
     found = []
     for community in await session.scalars(stmt):
         pool = await area_account(session, community, AccountKind.community_pool, Asset.service)
@@ -808,7 +808,7 @@ async def pending_adjustments(
         or_(Transfer.expires_at.is_(None), Transfer.expires_at > now),
         or_(Transfer.debit_account_id.in_(pools), Transfer.credit_account_id.in_(pools)),
     )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(stmt.order_by(Transfer.timestamp, Transfer.id).limit(limit).offset(offset))
     )
@@ -973,9 +973,7 @@ def _policy_read(p: PointsPolicy) -> PolicyRead:
 
 async def put_policy(session: AsyncSession, actor: Actor, community_id: int, data: PolicyWrite) -> PolicyRead:
     community = await _community(session, community_id)
-    if not actor.has(Role.community_manager, Role.street_admin, Role.admin) or not actor.manages(
-        community.code
-    ):
+    if not actor.is_community_manager or not actor.manages(community.code):
         raise Forbidden("Only the community's managers set its points policy.", code="manager_required")
     if data.expiry == "months" and data.expiry_months is None:
         raise InvalidInput("Say after how many months points expire.", code="expiry_months_required")
@@ -1229,10 +1227,10 @@ async def list_owed(
     stmt = select(OwedReward).join(Area, Area.id == OwedReward.community_id)
     if not actor.is_admin:
         # Owed rewards are a community's matter: grid workers see their whole community's.
-        stmt = stmt.where(Area.code.startswith(actor.area_code[:COMMUNITY]))
+        stmt = stmt.where(Area.code.startswith(community_scope(actor.area_code)))
     if status is not None:
         stmt = stmt.where(OwedReward.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(await session.scalars(stmt.order_by(OwedReward.id).limit(limit).offset(offset)))
     return rows, await user_names(session, {r.user_id for r in rows}), total
 
@@ -1243,7 +1241,7 @@ async def low_pools(session: AsyncSession, actor: Actor, below: int) -> list[Acc
     stmt = select(Account).where(Account.kind == AccountKind.community_pool)
     if not actor.is_admin:
         stmt = stmt.where(
-            Account.area_code.startswith(actor.area_code[:COMMUNITY], autoescape=True)
+            Account.area_code.startswith(community_scope(actor.area_code), autoescape=True)
             & (
                 Account.area_code.startswith(actor.area_code)
                 | literal(actor.area_code).startswith(Account.area_code)

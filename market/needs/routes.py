@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires, requires_manager
+from market.auth.access import ActorRequest, requires, requires_community_manager, requires_manager
 from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId, query_id
 from market.needs import service
@@ -26,7 +26,6 @@ from market.pagination import Limit, Offset, Page
 from market.projects import service as projects
 from market.units.models import ResourceCategory
 
-community_managers = requires(Role.community_manager, Role.street_admin)
 readers = requires(Role.unit_admin, *MANAGER_ROLES)
 
 
@@ -34,7 +33,11 @@ class NeedController(Controller):
     path = "/api/needs"
     tags = ["needs"]
 
-    @post("/", summary="Publish a need of your community (community managers)", guards=[community_managers])
+    @post(
+        "/",
+        summary="Publish a need of your community (community managers)",
+        guards=[requires_community_manager],
+    )
     async def create(
         self,
         request: ActorRequest,
@@ -81,7 +84,7 @@ class NeedController(Controller):
     @patch(
         "/{need_id:int}",
         summary="Change, close or reopen an open need (community managers)",
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def update(
         self,
@@ -102,7 +105,7 @@ class AllocationController(Controller):
     @post(
         "/plans",
         summary="Plan which resources meet the community's open needs (community managers)",
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def create_plan(
         self,
@@ -124,7 +127,7 @@ class AllocationController(Controller):
         "/plans/{plan_id:int}/apply",
         summary="Turn all or chosen flows into a draft project; a plan applies once",
         status_code=200,
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def apply_plan(
         self,

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 import numpy as np
 from scipy import sparse
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, community_code_of
 from market.auth.access import Actor
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.needs.models import (
@@ -49,13 +49,13 @@ from market.needs.schemas import (
     PlanSummary,
     UnmetRead,
 )
+from market.pagination import count_rows
 from market.projects import service as projects
 from market.projects.models import Project, ProjectNeed
 from market.units import service as units
 from market.units.models import Resource, ResourceCommunity, ResourceStatus, UnitCommunity
 from matching.transport import Transport, solve_transport
 
-COMMUNITY = code_length(AreaLevel.community)
 MAX_WAIT_DAYS = 365
 SHARED_COST = 2
 
@@ -137,13 +137,14 @@ async def create_need(session: AsyncSession, actor: Actor, data: NeedCreate, now
     area = await session.get(Area, data.area_id)
     if area is None:
         raise NotFound(f"Area {data.area_id} does not exist.", code="area_not_found")
-    if len(area.code) < COMMUNITY:
+    community_code = community_code_of(area.code)
+    if community_code is None:
         raise Unprocessable("A need belongs to a community or a place inside one.", code="not_in_a_community")
     if not actor.manages(area.code):
         raise Forbidden("That place is outside your area.", code="outside_your_area")
     if data.deadline <= now:
         raise InvalidInput("The deadline must be in the future.", code="deadline_passed")
-    community = await session.scalar(select(Area).where(Area.code == area.code[:COMMUNITY]))
+    community = await session.scalar(select(Area).where(Area.code == community_code))
     need = Need(
         community_id=community.id,
         area_id=area.id,
@@ -213,7 +214,7 @@ async def list_needs(
         stmt = stmt.where(Need.status == status)
     if category is not None:
         stmt = stmt.where(Need.category == category)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.scalars(
         stmt.order_by(Need.priority.desc(), Need.deadline, Need.id).limit(limit).offset(offset)
     )

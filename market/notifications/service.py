@@ -13,6 +13,7 @@ from market.auth.access import Actor
 from market.errors import NotFound
 from market.notifications.models import Notification
 from market.notifications.schemas import NotificationRead
+from market.pagination import count_rows
 
 
 def notify(
@@ -60,7 +61,7 @@ async def list_notifications(
     mine = select(Notification).where(Notification.user_id == actor.id)
     if unread:
         mine = mine.where(Notification.read_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(mine.subquery())) or 0
+    total = await count_rows(session, mine)
     unread_count = (
         await session.scalar(
             select(func.count()).where(Notification.user_id == actor.id, Notification.read_at.is_(None))

@@ -16,7 +16,7 @@ from sqlalchemy import Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
@@ -50,6 +50,7 @@ from market.orders.schemas import (
     OrderFilters,
     OrderRead,
 )
+from market.pagination import count_rows
 from market.privacy import Mask, PersonRef, mask_name, person_ref
 from market.settings import Settings
 from market.volunteers.service import load_profile
@@ -348,7 +349,7 @@ async def list_orders(
     if filters.escalated is not None:
         escalated = Order.escalation_level.is_not(None)
         stmt = stmt.where(escalated if filters.escalated else ~escalated)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     orders = (
         await session.scalars(
             stmt.options(*order_options())
@@ -367,15 +368,9 @@ async def list_orders(
 ORDER_PLACES = (AreaLevel.compound, AreaLevel.building)
 
 
-def _home_community_code(actor: Actor) -> str | None:
-    """The code of the community the actor lives in; None when their home is above one."""
-    length = code_length(AreaLevel.community)
-    return actor.area_code[:length] if len(actor.area_code) >= length else None
-
-
 async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
     """The places `create_order` accepts from the actor, by code (each compound before its buildings)."""
-    community = _home_community_code(actor)
+    community = community_code_of(actor.area_code)
     if community is None:
         return []
     return list(
@@ -444,7 +439,7 @@ async def _post_order(
 ) -> Order:
     await active_category(session, data.category)
     area = await get_area(session, data.area_id)
-    community = _home_community_code(requester)
+    community = community_code_of(requester.area_code)
     if community is None or not area.code.startswith(community):
         if entered_by is not None:
             raise Forbidden(
@@ -574,7 +569,7 @@ async def list_tasks(
 ) -> tuple[list[OrderRead], int]:
     """The orders the actor serves in one of `TASK_STATUSES`, the soonest window first."""
     stmt = select(Order).where(Order.volunteer_id == actor.id, Order.status.in_(TASK_STATUSES))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     orders = (
         await session.scalars(
             stmt.options(*order_options()).order_by(Order.window_start, Order.id).limit(limit).offset(offset)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import Role, User, UserRole
 from market.categories.models import ServiceCategory
@@ -75,7 +75,6 @@ WINDOW = re.compile(
 )
 NAME_MAX = 50
 BUILDING = code_length(AreaLevel.building)
-COMMUNITY = code_length(AreaLevel.community)
 
 
 def template_file(lang: str) -> bytes:
@@ -319,7 +318,7 @@ async def _apply(
         (
             await session.execute(
                 select(Area.code, Area.id).where(
-                    Area.code.in_(sorted({r.area_code[:COMMUNITY] for r in rows}))
+                    Area.code.in_(sorted({community_code_of(r.area_code) for r in rows}))
                 )
             )
         ).all()
@@ -406,9 +405,11 @@ async def _apply(
         )
         serving = []
         for uid, r in new_profiles:
-            community = communities.get(r.area_code[:COMMUNITY])
+            community = communities.get(community_code_of(r.area_code))
             if community is not None:
-                serving.append({"user_id": uid, "area_id": community, "area_code": r.area_code[:COMMUNITY]})
+                serving.append(
+                    {"user_id": uid, "area_id": community, "area_code": community_code_of(r.area_code)}
+                )
             skill_replace[uid] = [{"user_id": uid, "category_code": c, "level": 1} for c in r.skills or []]
             window_replace[uid] = [
                 {"user_id": uid, "weekday": d, "start_minute": s, "end_minute": e}

@@ -21,6 +21,7 @@ from market.auth.passwords import hash_password
 from market.auth.service import actor_of, get_user
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.notifications.service import notify
+from market.pagination import count_rows
 from market.people.models import Application, ApplicationKind, ApplicationStatus
 from market.people.schemas import ApplicationRead, SignUp, VolunteerApplicationCreate
 from market.settings import Settings
@@ -148,7 +149,7 @@ async def pending_approvals_count(session: AsyncSession, actor: Actor) -> int:
     """How many applications wait for this actor (for the desk's overview)."""
     if not actor.is_manager:
         return 0
-    return await session.scalar(select(func.count()).select_from(_decidable(actor).subquery())) or 0
+    return await count_rows(session, _decidable(actor))
 
 
 async def application_reads(session: AsyncSession, rows: list[Application]) -> list[ApplicationRead]:
@@ -183,7 +184,7 @@ async def list_approvals(
 ) -> tuple[list[ApplicationRead], int]:
     """The applications waiting for the actor, oldest first."""
     stmt = _decidable(actor)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.order_by(Application.created_at, Application.id).limit(limit).offset(offset)

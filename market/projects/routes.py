@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires
+from market.auth.access import ActorRequest, requires, requires_community_manager
 from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId, query_id
 from market.pagination import Limit, Offset, Page
@@ -25,7 +25,6 @@ from market.projects.schemas import (
 )
 from market.settings import Settings
 
-community_managers = requires(Role.community_manager, Role.street_admin)
 units_and_managers = requires(Role.unit_admin, *MANAGER_ROLES)
 
 
@@ -36,7 +35,7 @@ class ProjectController(Controller):
     @post(
         "/",
         summary="Start a draft project with needs, commitments and responsibilities (community managers)",
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def create(
         self,
@@ -112,7 +111,7 @@ class ProjectController(Controller):
         "/{project_id:int}/participants",
         summary="Add a volunteer to the project (community managers)",
         status_code=200,
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def add_participant(
         self,
@@ -129,7 +128,7 @@ class ProjectController(Controller):
         "/{project_id:int}/participants/{participant_id:int}/hours",
         summary="Record a participant's hours so far (community managers)",
         status_code=200,
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def record_hours(
         self,
@@ -163,7 +162,7 @@ class ProjectController(Controller):
         "/{project_id:int}/close",
         summary="Close the project out now: outcome, releases, needs, points (once)",
         status_code=200,
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def close(
         self,
@@ -180,7 +179,7 @@ class ProjectController(Controller):
         "/{project_id:int}/cancel",
         summary="Cancel a draft or active project: holds released, needs reopened, no points",
         status_code=200,
-        guards=[community_managers],
+        guards=[requires_community_manager],
     )
     async def cancel(
         self,

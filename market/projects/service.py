@@ -23,7 +23,7 @@ from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, community_scope
 from market.areas.service import get_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
@@ -34,6 +34,7 @@ from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.needs.models import Need, NeedStatus
 from market.notifications.service import notify
+from market.pagination import count_rows
 from market.projects.models import (
     Commitment,
     Delivery,
@@ -66,7 +67,6 @@ from market.units.models import Resource, ResourceStatus, Unit
 from market.volunteers.service import lives_in_or_serves, serves_area
 
 S = ProjectStatus
-COMMUNITY = code_length(AreaLevel.community)
 # Volunteers earn the community policy's rate for this category per hour (its default rate when unset).
 POINTS_CATEGORY = "project"
 # Credit points (信用积分) a unit earns for each commitment it delivered in full.
@@ -95,7 +95,9 @@ def _visible(actor: Actor):
         Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine))),
     ]
     if actor.is_manager:
-        conditions.append(Project.community_code.startswith(actor.area_code[:COMMUNITY], autoescape=True))
+        conditions.append(
+            Project.community_code.startswith(community_scope(actor.area_code), autoescape=True)
+        )
     return or_(*conditions)
 
 
@@ -206,7 +208,7 @@ async def communities_followed(session: AsyncSession, actor: Actor) -> list[Area
         stmt = stmt.where(
             or_(
                 Area.code.startswith(actor.area_code, autoescape=True),
-                Area.code == actor.area_code[:COMMUNITY],
+                Area.code == community_scope(actor.area_code),
             )
         )
     return list(await session.scalars(stmt))
@@ -1011,7 +1013,7 @@ class UnitCommitments(msgspec.Struct):
 async def commitments_to_confirm(session: AsyncSession, actor: Actor) -> int:
     """Commitments of units to the draft projects of the actor's area still waiting for the unit to
     confirm them: a project starts once every commitment is confirmed."""
-    inside = Project.community_code.startswith(actor.area_code[:COMMUNITY], autoescape=True)
+    inside = Project.community_code.startswith(community_scope(actor.area_code), autoescape=True)
     stmt = (
         select(func.count(Commitment.id))
         .join(Project, Project.id == Commitment.project_id)
@@ -1031,7 +1033,7 @@ async def unit_commitments(
     stmt = select(Project.id, Project.title, Project.community_id, Project.status, Project.deadline).where(
         Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine)))
     )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     projects = (await session.execute(stmt.order_by(Project.id.desc()).limit(limit).offset(offset))).all()
     commitments: dict[int, list[CommitmentRead]] = {p.id: [] for p in projects}
     for commitment, resource, unit_name in await session.execute(
@@ -1078,7 +1080,7 @@ async def list_projects(
         stmt = stmt.where(Project.community_id == community_id)
     if status is not None:
         stmt = stmt.where(Project.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     projects = list(
         await session.scalars(
             stmt.options(selectinload(Project.commitments))

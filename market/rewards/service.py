@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, community_code_of
 from market.auth import throttle
 from market.auth.access import Actor
 from market.auth.models import AttemptKind, Role, User
@@ -24,13 +24,13 @@ from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.notifications.service import notify
+from market.pagination import count_rows
 from market.rewards.models import Redemption, RedemptionStatus, Reward, RewardCommunity
 from market.rewards.schemas import RedeemRequest, RedemptionRead, RewardCreate, RewardRead
 from market.settings import Settings
 from market.units.models import UnitAdmin
 
 PICKUP_DAYS = 7
-COMMUNITY = code_length(AreaLevel.community)
 
 
 def reward_read(r: Reward) -> RewardRead:
@@ -97,9 +97,10 @@ async def get_reward(session: AsyncSession, reward_id: int, *, for_update: bool 
 
 
 async def _home_community_id(session: AsyncSession, actor: Actor) -> int | None:
-    if len(actor.area_code) < COMMUNITY:
+    community = community_code_of(actor.area_code)
+    if community is None:
         return None
-    return await session.scalar(select(Area.id).where(Area.code == actor.area_code[:COMMUNITY]))
+    return await session.scalar(select(Area.id).where(Area.code == community))
 
 
 async def list_rewards(
@@ -118,7 +119,7 @@ async def list_rewards(
     elif actor.is_manager or actor.has(Role.unit_admin):
         conditions.append(Reward.area_code.startswith(actor.area_code))
     stmt = select(Reward).where(or_(*conditions))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rewards = list(
         await session.scalars(
             stmt.options(selectinload(Reward.communities))
@@ -135,7 +136,7 @@ async def published_rewards(
 ) -> tuple[list[Reward], int]:
     """The rewards the actor published (and so hands out), newest first."""
     stmt = select(Reward).where(Reward.created_by_id == actor.id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rewards = list(
         await session.scalars(
             stmt.options(selectinload(Reward.communities))
@@ -473,7 +474,7 @@ async def list_redemptions(
     stmt = stmt.where(mine if own else scope if to_hand_out else or_(mine, scope))
     if status is not None:
         stmt = stmt.where(Redemption.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.options(selectinload(Redemption.reward))

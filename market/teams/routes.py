@@ -8,8 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires
-from market.auth.models import Role
+from market.auth.access import ActorRequest, requires_community_manager
 from market.fields import PathId, query_id
 from market.pagination import Limit, Offset, Page
 from market.teams import service
@@ -24,7 +23,7 @@ class TeamController(Controller):
     @post(
         "/",
         summary="Create a volunteer team in a community you manage",
-        guards=[requires(Role.community_manager, Role.street_admin)],
+        guards=[requires_community_manager],
     )
     async def create(
         self,
@@ -65,7 +64,7 @@ class TeamController(Controller):
     @patch(
         "/{team_id:int}",
         summary="Edit a team, change its leader, (de)activate it (community managers)",
-        guards=[requires(Role.community_manager, Role.street_admin)],
+        guards=[requires_community_manager],
     )
     async def update(
         self,

@@ -18,6 +18,7 @@ from market.auth.models import Role, User
 from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.notifications.service import notify
+from market.pagination import count_rows
 from market.teams.models import Speciality, Team, TeamEvent, TeamMember
 from market.teams.schemas import (
     MAX_MEMBERS,
@@ -31,11 +32,10 @@ from market.teams.schemas import (
 from market.volunteers.service import lives_in_or_serves
 
 # Teams are a community's own business: grid workers see them but do not run them.
-TEAM_MANAGER_ROLES = frozenset({Role.community_manager, Role.street_admin, Role.admin})
 
 
 def manages_team(actor: Actor, team: Team) -> bool:
-    return actor.has(*TEAM_MANAGER_ROLES) and actor.manages(team.area_code)
+    return actor.is_community_manager and actor.manages(team.area_code)
 
 
 async def get_team(session: AsyncSession, team_id: int, *, for_update: bool = False) -> Team:
@@ -191,7 +191,7 @@ async def list_teams(
         stmt = stmt.where(Team.id.in_(select(TeamMember.team_id).where(TeamMember.user_id == member_id)))
     if active is not None:
         stmt = stmt.where(Team.is_active == active)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     teams = list(
         await session.scalars(stmt.order_by(Team.area_code, Team.name, Team.id).limit(limit).offset(offset))
     )
@@ -205,7 +205,7 @@ async def create_team(session: AsyncSession, actor: Actor, data: TeamCreate, now
     community = await get_area(session, data.community_id)
     if community.level != AreaLevel.community:
         raise InvalidInput("A team belongs to a community: choose a community.", code="not_a_community")
-    if not (actor.has(*TEAM_MANAGER_ROLES) and actor.manages(community.code)):
+    if not (actor.is_community_manager and actor.manages(community.code)):
         raise Forbidden("You can create teams only for communities in your area.", code="outside_your_area")
     name = data.name.strip()
     if await session.scalar(select(Team.id).where(Team.community_id == community.id, Team.name == name)):

@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.access import ActorRequest, requires
+from market.auth.access import ActorRequest, requires, requires_community_manager
 from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId, query_id, query_text
 from market.pagination import Limit, Offset, Page
@@ -23,7 +23,6 @@ from market.units.schemas import (
     UnitUpdate,
 )
 
-registrars = requires(Role.street_admin, Role.community_manager)
 readers = requires(Role.unit_admin, *MANAGER_ROLES)
 unit_admins = requires(Role.unit_admin)
 
@@ -32,7 +31,11 @@ class UnitController(Controller):
     path = "/api/units"
     tags = ["units"]
 
-    @post("/", summary="Register a co-building unit (street admins, community managers)", guards=[registrars])
+    @post(
+        "/",
+        summary="Register a co-building unit (street admins, community managers)",
+        guards=[requires_community_manager],
+    )
     async def create(
         self,
         request: ActorRequest,
@@ -67,7 +70,7 @@ class UnitController(Controller):
     @patch(
         "/{unit_id:int}",
         summary="Change a unit (the managers of the area that registered it)",
-        guards=[registrars],
+        guards=[requires_community_manager],
     )
     async def update(
         self,

@@ -15,13 +15,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, code_length, community_scope
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names, visible_user_by_phone
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger.models import Account, AccountKind, Asset
 from market.ledger.service import get_or_create_account
+from market.pagination import count_rows
 from market.units.models import (
     Resource,
     ResourceCategory,
@@ -42,7 +43,6 @@ from market.units.schemas import (
 )
 
 STREET = code_length(AreaLevel.street)
-COMMUNITY = code_length(AreaLevel.community)
 
 
 # ---------------------------------------------------------------- units
@@ -282,7 +282,7 @@ async def list_units(
         stmt = stmt.where(Unit.kind == kind)
     if q:
         stmt = stmt.where(Unit.name.contains(q, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     units = await session.scalars(
         stmt.options(selectinload(Unit.communities), selectinload(Unit.admins))
         .order_by(Unit.id)
@@ -354,7 +354,7 @@ def _visible_resources(actor: Actor):
             Resource.id.in_(
                 select(ResourceCommunity.resource_id)
                 .join(Area, Area.id == ResourceCommunity.community_id)
-                .where(Area.code.startswith(actor.area_code[:COMMUNITY], autoescape=True))
+                .where(Area.code.startswith(community_scope(actor.area_code), autoescape=True))
             )
         )
     return or_(*conditions)
@@ -558,7 +558,7 @@ async def list_resources(
         stmt = stmt.where(Resource.category == category)
     if status is not None:
         stmt = stmt.where(Resource.status == status)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.scalars(stmt.order_by(Resource.id).limit(limit).offset(offset))
     return list(rows), total
 

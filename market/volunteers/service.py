@@ -16,7 +16,7 @@ from market.categories.models import ServiceCategory
 from market.db import upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
-from market.pagination import MAX_PAGE_SIZE
+from market.pagination import MAX_PAGE_SIZE, count_rows
 from market.volunteers.availability import is_free
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from market.volunteers.schemas import (
@@ -295,7 +295,7 @@ async def list_volunteers(
             exists().where(VolunteerSkill.user_id == User.id, VolunteerSkill.category_code == skill)
         )
     if free_from is None or free_until is None:
-        total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        total = await count_rows(session, stmt)
         rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
     else:
         # Weekly windows are matched in Python; the subtree bounds how many rows that is.

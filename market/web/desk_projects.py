@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import AreaLevel
 from market.areas.schemas import AreaRead
 from market.areas.service import area_read, get_area, subtree
-from market.auth.access import Actor, ActorRequest, requires_manager
-from market.auth.models import Role
+from market.auth.access import Actor, ActorRequest, requires_community_manager, requires_manager
 from market.auth.service import user_names
 from market.errors import NotFound
 from market.fields import ID_MAX, Id, PathId, query_id
@@ -33,7 +32,6 @@ from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
 from market.pagination import Offset, Page
 from market.projects import service as projects
 from market.projects.models import ProjectStatus
-from market.projects.routes import community_managers
 from market.projects.schemas import (
     CancelRequest,
     DeliveryCreate,
@@ -92,7 +90,7 @@ class HoursForm(HoursRequest, kw_only=True):
 def runs(actor: Actor, community_code: str) -> bool:
     """Whether the actor may run the community's needs, plans and projects (community managers and
     street admins of its area, as the services and the API's guards decide)."""
-    return actor.has(Role.community_manager, Role.street_admin, Role.admin) and actor.manages(community_code)
+    return actor.is_community_manager and actor.manages(community_code)
 
 
 def due(now: datetime, deadline: datetime) -> tuple[str, tuple[str, dict[str, int]]]:
@@ -349,7 +347,7 @@ class ProjectPages(Controller):
         )
         return page(request, BOARD, form=Form(), **context)
 
-    @get("/needs/new", guards=[community_managers])
+    @get("/needs/new", guards=[requires_community_manager])
     async def need_form(
         self,
         request: ActorRequest,
@@ -360,7 +358,7 @@ class ProjectPages(Controller):
         form = Form({"community_id": str(chosen.id), "area_id": str(chosen.id), "priority": "3"})
         return page(request, NEED_FORM, form=form, **await _need_context(session, lang_of(request), chosen))
 
-    @post("/needs/new", guards=[community_managers])
+    @post("/needs/new", guards=[requires_community_manager])
     async def publish_need(
         self,
         request: ActorRequest,
@@ -380,7 +378,7 @@ class ProjectPages(Controller):
         back = f"/desk/projects?community={need.community_id}&show=needs"
         return see_other(back, notice="projects_need_published")
 
-    @post("/allocations", guards=[community_managers])
+    @post("/allocations", guards=[requires_community_manager])
     async def make_plan(
         self,
         request: ActorRequest,
@@ -424,7 +422,7 @@ class ProjectPages(Controller):
         )
         return page(request, PLAN, form=form, **context)
 
-    @post("/allocations/{plan_id:int}/apply", guards=[community_managers])
+    @post("/allocations/{plan_id:int}/apply", guards=[requires_community_manager])
     async def apply_plan(
         self,
         request: ActorRequest,
@@ -480,7 +478,7 @@ class ProjectPages(Controller):
         fields = {"exceeds_commitment": "quantity", "commitment_not_found": "commitment_id"}
         return await _act(request, session, now, project_id, data, "delivery", work, fields)
 
-    @post("/{project_id:int}/participants", guards=[community_managers])
+    @post("/{project_id:int}/participants", guards=[requires_community_manager])
     async def add_participant(
         self,
         request: ActorRequest,
@@ -497,7 +495,7 @@ class ProjectPages(Controller):
         # The volunteer is a button's value: what is wrong with it is said above the list.
         return await _act(request, session, now, project_id, data, "participant", work, shown=())
 
-    @post("/{project_id:int}/hours", guards=[community_managers])
+    @post("/{project_id:int}/hours", guards=[requires_community_manager])
     async def record_hours(
         self,
         request: ActorRequest,
@@ -530,7 +528,7 @@ class ProjectPages(Controller):
 
         return await _act(request, session, now, project_id, None, "responsibility", work)
 
-    @post("/{project_id:int}/close", guards=[community_managers])
+    @post("/{project_id:int}/close", guards=[requires_community_manager])
     async def close(
         self,
         request: ActorRequest,
@@ -544,7 +542,7 @@ class ProjectPages(Controller):
 
         return await _act(request, session, now, project_id, None, "close", work)
 
-    @post("/{project_id:int}/cancel", guards=[community_managers])
+    @post("/{project_id:int}/cancel", guards=[requires_community_manager])
     async def cancel(
         self,
         request: ActorRequest,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel
 from market.areas.service import managed_areas
-from market.auth.access import Actor, ActorRequest, requires
+from market.auth.access import Actor, ActorRequest, requires, requires_community_manager
 from market.auth.models import Role
 from market.categories import service as categories
 from market.categories.schemas import CategoryCreate, CategoryUpdate
@@ -48,8 +48,6 @@ BUDGET_FIELDS = {
 }
 POLICY_NUMBERS = ("default_rate", "daily_cap", "monthly_cap", "gift_max", "gift_monthly_max")
 RATE_MAX = 1000
-# Those who run a community: they see its pool and set its policy and auto-dispatch.
-RUNS_COMMUNITIES = requires(Role.community_manager, Role.street_admin)
 
 
 def _may_fund(actor: Actor) -> bool:
@@ -75,7 +73,7 @@ async def _chosen_community(
 
 class BudgetPages(Controller):
     path = BUDGETS_PATH
-    guards = [RUNS_COMMUNITIES]
+    guards = [requires_community_manager]
     include_in_schema = False
 
     async def _context(self, request: ActorRequest, session: AsyncSession) -> dict[str, Any]:
@@ -116,7 +114,7 @@ class BudgetPages(Controller):
 
 class PolicyPages(Controller):
     path = POLICY_PATH
-    guards = [RUNS_COMMUNITIES]
+    guards = [requires_community_manager]
     include_in_schema = False
 
     async def _context(
@@ -199,7 +197,7 @@ def _rates(form: Form) -> dict[str, int]:
 
 class AutoDispatchPages(Controller):
     path = AUTO_PATH
-    guards = [RUNS_COMMUNITIES]
+    guards = [requires_community_manager]
     include_in_schema = False
 
     async def _context(self, request: ActorRequest, session: AsyncSession) -> dict[str, Any]:

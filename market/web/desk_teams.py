@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.areas.models import AreaLevel
 from market.areas.service import managed_areas
 from market.auth import service as auth
-from market.auth.access import ActorRequest, requires
+from market.auth.access import ActorRequest, requires_community_manager
 from market.auth.models import Role
 from market.errors import MarketError, NotFound
 from market.fields import PathId, query_text
@@ -54,7 +54,7 @@ async def _team(session: AsyncSession, request: ActorRequest, team_id: int) -> N
 
 class TeamDesk(Controller):
     path = HOME
-    guards = [requires(Role.community_manager, Role.street_admin)]
+    guards = [requires_community_manager]
     include_in_schema = False
 
     @get("/")

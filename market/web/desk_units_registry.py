@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel
 from market.areas.service import area_names, managed_areas
-from market.auth.access import Actor, ActorRequest
+from market.auth.access import Actor, ActorRequest, requires_community_manager
 from market.auth.models import User
 from market.auth.service import user_names
 from market.fields import PathId, query_text
@@ -23,7 +23,6 @@ from market.pagination import Offset
 from market.settings import Settings
 from market.units import service as units
 from market.units.models import Unit, UnitKind
-from market.units.routes import registrars
 from market.units.schemas import UnitCreate, UnitUpdate
 from market.web.i18n import lang_of
 from market.web.pages import Form, FormData, FormInvalid, handling, page, parse, see_other, word_options
@@ -70,7 +69,7 @@ def _values(unit: Unit) -> dict[str, Any]:
 
 class UnitRegistryDesk(Controller):
     path = HOME
-    guards = [registrars]
+    guards = [requires_community_manager]
     include_in_schema = False
 
     @get("/")

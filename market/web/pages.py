@@ -37,7 +37,7 @@ from litestar.status_codes import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import AreaLevel, code_length
-from market.auth.access import RESTRICTIONS, Actor
+from market.auth.access import COMMUNITY_MANAGER_ROLES, RESTRICTIONS, Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
 from market.errors import Busy, MarketError, as_problem, lost_a_race
@@ -88,16 +88,16 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),
-    (Section("nav.units", "/desk/units"), frozenset({Role.street_admin, Role.community_manager})),
-    (Section("nav.teams", "/desk/teams"), frozenset({Role.street_admin, Role.community_manager})),
+    (Section("nav.units", "/desk/units"), COMMUNITY_MANAGER_ROLES),
+    (Section("nav.teams", "/desk/teams"), COMMUNITY_MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
     (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
-    (Section("nav.budgets", "/desk/budgets"), frozenset({Role.community_manager, Role.street_admin})),
-    (Section("nav.policy", "/desk/policy"), frozenset({Role.community_manager, Role.street_admin})),
+    (Section("nav.budgets", "/desk/budgets"), COMMUNITY_MANAGER_ROLES),
+    (Section("nav.policy", "/desk/policy"), COMMUNITY_MANAGER_ROLES),
     (
         Section("nav.auto_dispatch", "/desk/auto-dispatch"),
-        frozenset({Role.community_manager, Role.street_admin}),
+        COMMUNITY_MANAGER_ROLES,
     ),
     (Section("nav.categories", "/desk/categories"), frozenset()),
     (Section("nav.people", "/desk/people"), MANAGER_ROLES),

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import AreaLevel, code_length
+from market.areas.models import AreaLevel, code_length, community_code_of
 from market.areas.service import subtree
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import Role
@@ -139,7 +139,7 @@ async def _home_street_areas(session: AsyncSession, actor: Actor) -> list[tuple[
     for area in areas:
         if not area.code.startswith(street):
             continue
-        community = area.code[: code_length(AreaLevel.community)]
+        community = community_code_of(area.code)
         label = (
             area.name if area.level == AreaLevel.community else f"{names.get(community, '')} · {area.name}"
         )

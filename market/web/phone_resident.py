@@ -14,7 +14,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import AreaLevel, code_length
+from market.areas.models import community_code_of
 from market.areas.service import ancestors
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
@@ -228,10 +228,10 @@ def _wish_actions(wish: WishRead, actor: Actor) -> list[str]:
 
 async def _community_id(session: AsyncSession, actor: Actor) -> int | None:
     """The actor's home community, whose wall they see; None for those above a community."""
-    length = code_length(AreaLevel.community)
-    if len(actor.area_code) < length:
+    community = community_code_of(actor.area_code)
+    if community is None:
         return None
-    return (await ancestors(session, {actor.area_code}))[actor.area_code[:length]].id
+    return (await ancestors(session, {actor.area_code}))[community].id
 
 
 async def _wish_context(request: ActorRequest, session: AsyncSession, wish_id: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors
 from market.auth.access import Actor
 from market.auth.models import Role, User
@@ -24,6 +24,7 @@ from market.ledger import service as ledger
 from market.ledger.models import TransferCode, WithheldReason
 from market.notifications.service import notify
 from market.orders.schemas import AreaRef
+from market.pagination import count_rows
 from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.volunteers.service import serves_area
 from market.wishes.models import ClaimerKind, Wish, WishEvent, WishStatus
@@ -48,7 +49,6 @@ MAX_ACTIVE_PER_RESIDENT = 5
 MAX_LEAD_TIME = timedelta(days=90)
 # A resident–volunteer pair earns at most one wish reward in this long.
 PAIR_REWARD_INTERVAL = timedelta(days=7)
-COMMUNITY = code_length(AreaLevel.community)
 COMPOUND = code_length(AreaLevel.compound)
 
 
@@ -238,7 +238,7 @@ async def list_wishes(
         stmt = stmt.where(Wish.resident_id == actor.id)
     if claimed_by_me:
         stmt = stmt.where(Wish.claimer_id == actor.id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     wishes = (
         await session.scalars(
             stmt.options(*_wish_options())
@@ -254,7 +254,8 @@ async def list_wishes(
 
 
 async def create_wish(session: AsyncSession, actor: Actor, data: WishCreate, now: datetime) -> Wish:
-    if len(actor.area_code) < COMMUNITY:
+    community_code = community_code_of(actor.area_code)
+    if community_code is None:
         raise Forbidden(
             "Only residents living in a community can post wishes.", code="outside_your_community"
         )
@@ -275,7 +276,7 @@ async def create_wish(session: AsyncSession, actor: Actor, data: WishCreate, now
             f"You can have at most {MAX_ACTIVE_PER_RESIDENT} wishes on the wall at a time.",
             code="too_many_wishes",
         )
-    community = await session.scalar(select(Area).where(Area.code == actor.area_code[:COMMUNITY]))
+    community = await session.scalar(select(Area).where(Area.code == community_code))
     wish = Wish(
         resident_id=actor.id,
         community_id=community.id,
