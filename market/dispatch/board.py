@@ -24,7 +24,15 @@ from market.dispatch.models import DEFAULT_BOARD_AFTER_MINUTES, AutoDispatch, Bo
 from market.dispatch.schemas import BoardItem, BoardSettingRead, BoardSettingWrite
 from market.errors import Conflict, Forbidden, NotFound, Unprocessable
 from market.orders import service as orders
-from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.orders.models import (
+    ORDER_MACHINE,
+    DispatchMode,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderAction,
+    OrderStatus,
+)
 from market.settings import Settings
 from market.volunteers.service import load_profile
 from matching.dispatch import DISTANCES, LEVEL_CODE_LENGTHS
@@ -177,7 +185,7 @@ async def claim(
 ) -> Order:
     """Take an order from the board: it is the volunteer's at once, as if offered and accepted."""
     order = await orders.lock_order(session, order_id)
-    if order.status != OrderStatus.submitted:
+    if not ORDER_MACHINE.allows(order.status, OrderAction.claim):
         raise Conflict(
             "This order is no longer open: someone else has it or it was offered.", code="order_not_open"
         )
@@ -193,7 +201,7 @@ async def claim(
         raise Unprocessable(
             "You cannot take this order.", code="not_eligible", reasons=[str(r) for r in found]
         )
-    session.add(orders.transition(order, "claim", actor.id, now))
+    session.add(orders.transition(order, OrderAction.claim, actor.id, now))
     order.volunteer_id = actor.id
     session.add(
         Offer(

@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.auth.models import Role, User
-from market.orders.models import HELD_STATUSES, Offer, OfferStatus, Order, OrderStatus
+from market.orders.models import (
+    HELD_STATUSES,
+    ORDER_MACHINE,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderAction,
+    OrderStatus,
+)
 from market.volunteers.availability import is_free
 from market.volunteers.models import VolunteerProfile
 from matching.dispatch import OrderSpec, VolunteerSpec
@@ -80,7 +88,7 @@ class VolunteerFacts:
 
 def order_reasons(status: OrderStatus, window_end: datetime, now: datetime) -> tuple[Reason, ...]:
     """Why the order cannot be offered to anyone now."""
-    if status != OrderStatus.submitted:
+    if not ORDER_MACHINE.allows(status, OrderAction.dispatch):
         return (Reason.not_waiting,)
     if window_end <= now:
         return (Reason.window_passed,)

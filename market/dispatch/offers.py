@@ -18,7 +18,16 @@ from market.dispatch.schemas import DispatchRequest, OfferRead
 from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from market.notifications.service import notify
 from market.orders import service as orders
-from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
+from market.orders.models import (
+    OFFER_MACHINE,
+    ORDER_MACHINE,
+    DispatchMode,
+    Offer,
+    OfferAction,
+    OfferStatus,
+    Order,
+    OrderAction,
+)
 from market.pagination import count_rows
 from market.settings import Settings
 from market.teams import service as teams
@@ -57,8 +66,7 @@ async def dispatch(
         raise InvalidInput(
             "A pool dispatch offers the order to two or more volunteers.", code="pool_needs_several"
         )
-    if order.status not in orders.TRANSITIONS["dispatch"][0]:
-        orders.transition(order, "dispatch", actor.id, now)  # raises the illegal-transition problem
+    ORDER_MACHINE.check(order.status, OrderAction.dispatch)
     if order.window_end <= now:
         raise Conflict(
             "The order's time window has passed; it can no longer be dispatched.", code="window_passed"
@@ -127,7 +135,7 @@ async def make_offers(
     session.add(
         orders.transition(
             order,
-            "dispatch",
+            OrderAction.dispatch,
             actor_id,
             now,
             note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
@@ -218,7 +226,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
     (held orders, as `eligibility` counts them)."""
     offer, order = await own_offer_locked(session, actor, offer_id)
     if offer.expires_at <= now:
-        offer.status = OfferStatus.expired
+        offer.status = OFFER_MACHINE.next(offer.status, OfferAction.expire)
         offer.responded_at = now
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         await session.flush()
@@ -226,11 +234,11 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
     profile = await load_profile(session, actor.id, for_update=True)
     if profile is None or await current_load(session, actor.id) >= profile.capacity:
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
-    session.add(orders.transition(order, "accept", actor.id, now))
+    session.add(orders.transition(order, OrderAction.accept, actor.id, now))
     order.volunteer_id = actor.id
-    offer.status = OfferStatus.accepted
+    offer.status = OFFER_MACHINE.next(offer.status, OfferAction.accept)
     offer.responded_at = now
-    await orders.close_offers(session, order.id, OfferStatus.withdrawn, now, keep=offer.id)
+    await orders.close_offers(session, order.id, OfferAction.withdraw, now, keep=offer.id)
     await session.flush()
     return order
 
@@ -248,7 +256,11 @@ async def expire_offers(session: AsyncSession, now: datetime) -> int:
         order = await orders.lock_order(session, order_id)
         await session.execute(
             update(Offer)
-            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending, Offer.expires_at <= now)
+            .where(
+                Offer.order_id == order_id,
+                Offer.status.in_(OFFER_MACHINE.sources(OfferAction.expire)),
+                Offer.expires_at <= now,
+            )
             .values(status=OfferStatus.expired, responded_at=now)
         )
         await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired")
@@ -273,7 +285,11 @@ async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Set
     the order goes on as usual, as it does when they decline or let the offer lapse."""
     due = await session.scalars(
         select(Order.id)
-        .where(Order.status == OrderStatus.submitted, Order.window_end > now, awaiting_preferred())
+        .where(
+            Order.status.in_(ORDER_MACHINE.sources(OrderAction.dispatch)),
+            Order.window_end > now,
+            awaiting_preferred(),
+        )
         .order_by(Order.id)
     )
     offered = 0
@@ -281,13 +297,15 @@ async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Set
         order = await orders.lock_order(session, order_id)
         volunteer_id = order.preferred_volunteer_id
         # Re-checked under the lock: a person may have dispatched it meanwhile.
-        if volunteer_id is None or order.status != OrderStatus.submitted:
+        if volunteer_id is None or not ORDER_MACHINE.allows(order.status, OrderAction.dispatch):
             continue
         if found := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
             volunteer_id
         ):
             order.preferred_volunteer_id = None
-            session.add(orders.event(order, "pass_preferred", None, now, f"{volunteer_id} {found[0]}"))
+            session.add(
+                orders.event(order, OrderAction.pass_preferred, None, now, f"{volunteer_id} {found[0]}")
+            )
             continue
         await make_offers(
             session,

@@ -44,7 +44,15 @@ from market.dispatch.schemas import (
 )
 from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
-from market.orders.models import DispatchMode, OfferStatus, Order, OrderStatus
+from market.orders.models import (
+    OFFER_MACHINE,
+    ORDER_MACHINE,
+    DispatchMode,
+    OfferAction,
+    Order,
+    OrderAction,
+    OrderStatus,
+)
 from market.pagination import count_rows
 from market.settings import Settings
 from market.volunteers.models import ServingArea
@@ -394,7 +402,7 @@ async def redispatch(session: AsyncSession, order_id: int, now: datetime, settin
     """After a decline: if the order waits again in an auto-dispatch community, offer it to the
     next best volunteer at once."""
     order = await session.get(Order, order_id)
-    if order is None or order.status != OrderStatus.submitted:
+    if order is None or not ORDER_MACHINE.allows(order.status, OrderAction.dispatch):
         return 0
     community_code = community_code_of(order.area_code)
     community = await session.scalar(
@@ -413,7 +421,7 @@ async def decline_offer(
     """A volunteer declines an offer; in an auto-dispatch community the order goes straight on to
     the next best volunteer."""
     offer, order = await offers.own_offer_locked(session, actor, offer_id)
-    offer.status = OfferStatus.declined
+    offer.status = OFFER_MACHINE.next(offer.status, OfferAction.decline)
     offer.responded_at = now
     offer.decline_reason = reason
     await session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from market.areas.models import Area
 from market.auth.models import User
 from market.db import Base
+from market.state_machine import STAYS, Machine
 
 
 class OrderStatus(enum.StrEnum):
@@ -28,6 +29,46 @@ FINAL_STATUSES = frozenset(
 )
 # Orders a volunteer is holding: they count against the volunteer's capacity.
 HELD_STATUSES = frozenset({OrderStatus.accepted, OrderStatus.in_service})
+
+
+class OrderAction(enum.StrEnum):
+    """What happens to an order, as its history records it."""
+
+    post = "post"
+    dispatch = "dispatch"
+    accept = "accept"
+    # A volunteer takes a waiting order from the open board.
+    claim = "claim"
+    requeue = "requeue"
+    check_in = "check_in"
+    check_out = "check_out"
+    complete = "complete"
+    confirm = "confirm"
+    reject = "reject"
+    cancel = "cancel"
+    expire = "expire"
+    # Recorded without a move: told someone it is late, passed over the volunteer the resident asked for.
+    escalate = "escalate"
+    pass_preferred = "pass_preferred"
+
+
+_S, _A = OrderStatus, OrderAction
+ORDER_MACHINE = Machine(
+    "order",
+    {
+        _A.dispatch: ({_S.submitted}, _S.dispatched),
+        _A.accept: ({_S.dispatched}, _S.accepted),
+        _A.claim: ({_S.submitted}, _S.accepted),
+        _A.requeue: ({_S.dispatched}, _S.submitted),
+        _A.check_in: ({_S.accepted}, _S.in_service),
+        _A.check_out: ({_S.in_service}, STAYS),
+        _A.complete: ({_S.in_service}, _S.completed),
+        _A.confirm: ({_S.completed}, _S.confirmed),
+        _A.reject: ({_S.submitted, _S.dispatched}, _S.rejected),
+        _A.cancel: ({_S.submitted, _S.dispatched, _S.accepted}, _S.cancelled),
+        _A.expire: ({_S.submitted, _S.dispatched}, _S.expired),
+    },
+)
 
 
 class EscalationLevel(enum.StrEnum):
@@ -66,6 +107,25 @@ class OfferStatus(enum.StrEnum):
     declined = "declined"
     expired = "expired"
     withdrawn = "withdrawn"
+
+
+class OfferAction(enum.StrEnum):
+    accept = "accept"
+    decline = "decline"
+    expire = "expire"
+    # Closed because the order was taken by another volunteer, cancelled, rejected or expired.
+    withdraw = "withdraw"
+
+
+OFFER_MACHINE = Machine(
+    "offer",
+    {
+        OfferAction.accept: ({OfferStatus.pending}, OfferStatus.accepted),
+        OfferAction.decline: ({OfferStatus.pending}, OfferStatus.declined),
+        OfferAction.expire: ({OfferStatus.pending}, OfferStatus.expired),
+        OfferAction.withdraw: ({OfferStatus.pending}, OfferStatus.withdrawn),
+    },
+)
 
 
 class DispatchMode(enum.StrEnum):

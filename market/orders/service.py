@@ -31,10 +31,14 @@ from market.orders.models import (
     ESCALATION_RANK,
     FINAL_STATUSES,
     HELD_STATUSES,
+    OFFER_MACHINE,
+    ORDER_MACHINE,
     EscalationLevel,
     Offer,
+    OfferAction,
     OfferStatus,
     Order,
+    OrderAction,
     OrderChannel,
     OrderEvent,
     OrderStatus,
@@ -57,24 +61,10 @@ from market.volunteers.service import load_profile
 
 S = OrderStatus
 
-# action -> (states it may start from, state it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[OrderStatus], OrderStatus]] = {
-    "dispatch": (frozenset({S.submitted}), S.dispatched),
-    "accept": (frozenset({S.dispatched}), S.accepted),
-    # A volunteer takes a waiting order from the open board.
-    "claim": (frozenset({S.submitted}), S.accepted),
-    "requeue": (frozenset({S.dispatched}), S.submitted),
-    "check_in": (frozenset({S.accepted}), S.in_service),
-    "check_out": (frozenset({S.in_service}), S.in_service),
-    "complete": (frozenset({S.in_service}), S.completed),
-    "confirm": (frozenset({S.completed}), S.confirmed),
-    "reject": (frozenset({S.submitted, S.dispatched}), S.rejected),
-    "cancel": (frozenset({S.submitted, S.dispatched, S.accepted}), S.cancelled),
-    "expire": (frozenset({S.submitted, S.dispatched}), S.expired),
-}
+A = OrderAction
 # Actions whose event note, when a person took them, is what they typed (a reason, a comment); the
 # other notes, and those of the jobs (no actor), are the system's English remarks the action already says.
-TYPED_NOTES = frozenset({"cancel", "reject", "complete", "confirm"})
+TYPED_NOTES = frozenset({A.cancel, A.reject, A.complete, A.confirm})
 
 COMPOUND = code_length(AreaLevel.compound)
 MAX_WINDOW = timedelta(days=14)
@@ -85,15 +75,11 @@ MAX_POOL = 20
 # ---------------------------------------------------------------- state machine
 
 
-def transition(order: Order, action: str, actor_id: int | None, now: datetime, note: str = "") -> OrderEvent:
-    sources, target = TRANSITIONS[action]
-    if order.status not in sources:
-        raise Conflict(
-            f"Cannot {action.replace('_', ' ')} an order that is {order.status}.",
-            code="illegal_transition",
-            action=action,
-            order_status=str(order.status),
-        )
+def transition(
+    order: Order, action: OrderAction, actor_id: int | None, now: datetime, note: str = ""
+) -> OrderEvent:
+    """Move the order as `ORDER_MACHINE` says (or refuse), and the event that records it."""
+    target = ORDER_MACHINE.next(order.status, action)
     event = OrderEvent(
         order_id=order.id,
         actor_id=actor_id,
@@ -108,7 +94,9 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
     return event
 
 
-def event(order: Order, action: str, actor_id: int | None, now: datetime, note: str = "") -> OrderEvent:
+def event(
+    order: Order, action: OrderAction, actor_id: int | None, now: datetime, note: str = ""
+) -> OrderEvent:
     """An event that leaves the order's state as it is (escalated, a preference passed over)."""
     return OrderEvent(
         order_id=order.id,
@@ -141,11 +129,12 @@ async def _pending_offers(session: AsyncSession, order_id: int) -> Sequence[Offe
 
 
 async def close_offers(
-    session: AsyncSession, order_id: int, status: OfferStatus, now: datetime, *, keep: int | None = None
+    session: AsyncSession, order_id: int, action: OfferAction, now: datetime, *, keep: int | None = None
 ) -> None:
+    """Withdraw or expire the order's pending offers (but `keep`)."""
     for offer in await _pending_offers(session, order_id):
         if offer.id != keep:
-            offer.status = status
+            offer.status = OFFER_MACHINE.next(offer.status, action)
             offer.responded_at = now
 
 
@@ -153,8 +142,8 @@ async def requeue_if_unoffered(
     session: AsyncSession, order: Order, now: datetime, note: str, actor_id: int | None = None
 ) -> None:
     """A dispatched order with no pending offer left waits to be dispatched again."""
-    if order.status == S.dispatched and not await _pending_offers(session, order.id):
-        session.add(transition(order, "requeue", actor_id, now, note))
+    if ORDER_MACHINE.allows(order.status, A.requeue) and not await _pending_offers(session, order.id):
+        session.add(transition(order, A.requeue, actor_id, now, note))
 
 
 # ---------------------------------------------------------------- visibility and views
@@ -503,7 +492,7 @@ async def _post_order(
         OrderEvent(
             order_id=order.id,
             actor_id=entered_by.id if entered_by else requester.id,
-            action="post",
+            action=A.post,
             from_status=None,
             to_status=S.submitted,
             note=f"entered for the resident ({channel})" if entered_by else "",
@@ -556,8 +545,8 @@ async def managed_order(session: AsyncSession, actor: Actor, order_id: int) -> O
 
 async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
     order = await managed_order(session, actor, order_id)
-    session.add(transition(order, "reject", actor.id, now, reason))
-    await close_offers(session, order.id, OfferStatus.withdrawn, now)
+    session.add(transition(order, A.reject, actor.id, now, reason))
+    await close_offers(session, order.id, OfferAction.withdraw, now)
 
 
 # What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
@@ -595,7 +584,7 @@ async def _assigned_order(session: AsyncSession, actor: Actor, order_id: int) ->
 
 async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
     order = await _assigned_order(session, actor, order_id)
-    session.add(transition(order, "check_in", actor.id, now))
+    session.add(transition(order, A.check_in, actor.id, now))
     order.checked_in_at = now
 
 
@@ -603,7 +592,7 @@ async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: dat
     order = await _assigned_order(session, actor, order_id)
     if order.checked_out_at is not None:
         raise Conflict("You have already checked out of this order.", code="already_checked_out")
-    session.add(transition(order, "check_out", actor.id, now))
+    session.add(transition(order, A.check_out, actor.id, now))
     order.checked_out_at = now
 
 
@@ -611,7 +600,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str
     order = await _assigned_order(session, actor, order_id)
     if order.status == S.in_service and order.checked_out_at is None:
         raise Conflict("Check out before completing the order.", code="not_checked_out")
-    session.add(transition(order, "complete", actor.id, now, note))
+    session.add(transition(order, A.complete, actor.id, now, note))
     order.completed_at = now
 
 
@@ -657,7 +646,7 @@ async def _settle(
     note: str,
 ) -> None:
     """Confirm a locked order, by its resident or by the auto-confirm job: the one path that pays."""
-    session.add(transition(order, "confirm", actor_id, now, note))
+    session.add(transition(order, A.confirm, actor_id, now, note))
     order.confirmed_at = now
     order.rating = rating
     order.comment = comment
@@ -701,8 +690,8 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
                 "Only the resident who posted the order or a manager can cancel it.", code="not_requester"
             ),
         )
-    session.add(transition(order, "cancel", actor.id, now, reason))
-    await close_offers(session, order.id, OfferStatus.withdrawn, now)
+    session.add(transition(order, A.cancel, actor.id, now, reason))
+    await close_offers(session, order.id, OfferAction.withdraw, now)
 
 
 # ---------------------------------------------------------------- jobs
@@ -712,16 +701,16 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
     """Close orders whose time window ended before anyone accepted them."""
     order_ids = (
         await session.scalars(
-            select(Order.id).where(Order.status.in_(TRANSITIONS["expire"][0]), Order.window_end <= now)
+            select(Order.id).where(Order.status.in_(ORDER_MACHINE.sources(A.expire)), Order.window_end <= now)
         )
     ).all()
     for order_id in order_ids:
         order = await lock_order(session, order_id)
-        if order.status in TRANSITIONS["expire"][0]:
+        if ORDER_MACHINE.allows(order.status, A.expire):
             session.add(
-                transition(order, "expire", None, now, "the time window ended before anyone accepted")
+                transition(order, A.expire, None, now, "the time window ended before anyone accepted")
             )
-            await close_offers(session, order.id, OfferStatus.withdrawn, now)
+            await close_offers(session, order.id, OfferAction.withdraw, now)
     await session.flush()
     return len(order_ids)
 
@@ -732,7 +721,7 @@ async def auto_confirm_orders(session: AsyncSession, now: datetime, tz: ZoneInfo
     due = (
         await session.scalars(
             select(Order.id)
-            .where(Order.status == S.completed, Order.completed_at <= cutoff)
+            .where(Order.status.in_(ORDER_MACHINE.sources(A.confirm)), Order.completed_at <= cutoff)
             .order_by(Order.id)
         )
     ).all()
@@ -740,7 +729,11 @@ async def auto_confirm_orders(session: AsyncSession, now: datetime, tz: ZoneInfo
     for order_id in due:
         order = await lock_order(session, order_id)
         # Re-checked under the lock: the resident or another scheduler may have confirmed it meanwhile.
-        if order.status != S.completed or order.completed_at is None or order.completed_at > cutoff:
+        if (
+            not ORDER_MACHINE.allows(order.status, A.confirm)
+            or order.completed_at is None
+            or order.completed_at > cutoff
+        ):
             continue
         note = f"confirmed automatically: the resident did not confirm within {days} days"
         await _settle(session, order, None, now, tz, rating=None, comment=None, note=note)
@@ -838,7 +831,7 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         if due is None:
             continue
         level, why = due
-        session.add(event(order, "escalate", None, now, f"to the {level}: {why}"))
+        session.add(event(order, A.escalate, None, now, f"to the {level}: {why}"))
         order.escalation_level = level
         order.escalated_at = now
         notify(

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
+from market.state_machine import STAYS, Machine
 
 
 class ProjectStatus(enum.StrEnum):
@@ -18,6 +19,36 @@ class ProjectStatus(enum.StrEnum):
     completed = "completed"
     overdue = "overdue"
     cancelled = "cancelled"
+
+
+class ProjectAction(enum.StrEnum):
+    create = "create"
+    # Every commitment is confirmed: the project starts.
+    activate = "activate"
+    confirm_commitment = "confirm_commitment"
+    deliver = "deliver"
+    add_participant = "add_participant"
+    record_hours = "record_hours"
+    responsibility_done = "responsibility_done"
+    cancel = "cancel"
+    # At or after the deadline: completed when everything was delivered and done, else overdue.
+    close = "close"
+
+
+_S, _A = ProjectStatus, ProjectAction
+PROJECT_MACHINE = Machine(
+    "project",
+    {
+        _A.activate: ({_S.draft}, _S.active),
+        _A.confirm_commitment: ({_S.draft}, STAYS),
+        _A.deliver: ({_S.active}, STAYS),
+        _A.add_participant: ({_S.draft, _S.active}, STAYS),
+        _A.record_hours: ({_S.active}, STAYS),
+        _A.responsibility_done: ({_S.active}, STAYS),
+        _A.cancel: ({_S.draft, _S.active}, _S.cancelled),
+        _A.close: ({_S.active}, frozenset({_S.completed, _S.overdue})),
+    },
+)
 
 
 class Project(Base):

@@ -36,10 +36,12 @@ from market.needs.models import Need, NeedStatus
 from market.notifications.service import notify
 from market.pagination import count_rows
 from market.projects.models import (
+    PROJECT_MACHINE,
     Commitment,
     Delivery,
     Participant,
     Project,
+    ProjectAction,
     ProjectEvent,
     ProjectNeed,
     ProjectStatus,
@@ -67,6 +69,7 @@ from market.units.models import Resource, ResourceStatus, Unit
 from market.volunteers.service import lives_in_or_serves, serves_area
 
 S = ProjectStatus
+A = ProjectAction
 # Volunteers earn the community policy's rate for this category per hour (its default rate when unset).
 POINTS_CATEGORY = "project"
 # Credit points (信用积分) a unit earns for each commitment it delivered in full.
@@ -129,39 +132,35 @@ def _require_manager(actor: Actor, project: Project) -> None:
         raise Forbidden("Only the community's managers can do this.", code="manager_required")
 
 
-def _require_status(project: Project, action: str, allowed: Iterable[ProjectStatus]) -> None:
-    if project.status not in allowed:
-        raise Conflict(
-            f"Cannot {action.replace('_', ' ')} a project that is {project.status}.",
-            code="illegal_transition",
-            action=action,
-            project_status=str(project.status),
-        )
-
-
 def _event(
     session: AsyncSession,
     project: Project,
     actor_id: int | None,
-    action: str,
+    action: ProjectAction,
     now: datetime,
     note: str = "",
-    to: ProjectStatus | None = None,
+    outcome: ProjectStatus | None = None,
 ) -> None:
+    """Record an action, moving the project as `PROJECT_MACHINE` says (or refusing). The event's
+    to_status is None when the state stays."""
+    if action == A.create:
+        # A new project comes from nowhere, in the state it was made in.
+        before, after = None, project.status
+    else:
+        before = project.status
+        after = PROJECT_MACHINE.next(before, action, outcome)
     session.add(
         ProjectEvent(
             project_id=project.id,
             actor_id=actor_id,
             action=action,
-            # A new project comes from nowhere.
-            from_status=None if action == "create" else project.status,
-            to_status=to,
+            from_status=before,
+            to_status=None if after == before else after,
             note=note,
             at=now,
         )
     )
-    if to is not None:
-        project.status = to
+    project.status = after
     project.updated_at = now
 
 
@@ -369,11 +368,10 @@ async def open_project(
         session,
         project,
         actor.id,
-        "create",
+        A.create,
         now,
         f"{len(needs)} need(s), {len(commitments)} commitment(s), "
         f"{len(responsibilities)} responsibility(ies)",
-        to=S.draft,
     )
     admins = await units.admins_of(session, {r.unit_id for r, _ in commitments})
     for resource, quantity in commitments:
@@ -434,7 +432,7 @@ async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreat
 
 
 async def _activate(session: AsyncSession, project: Project, actor_id: int | None, now: datetime) -> None:
-    _event(session, project, actor_id, "activate", now, to=S.active)
+    _event(session, project, actor_id, A.activate, now)
     project.activated_at = now
     notify(
         session,
@@ -463,9 +461,9 @@ async def confirm_commitment(
         raise Forbidden("Only the committing unit's admins confirm its commitment.", code="not_your_unit")
     if commitment.confirmed_at is not None:
         raise Conflict("This commitment is already confirmed.", code="already_confirmed")
-    _require_status(project, "confirm", {S.draft})
+    PROJECT_MACHINE.check(project.status, A.confirm_commitment)
     commitment.confirmed_at, commitment.confirmed_by_id = now, actor.id
-    _event(session, project, actor.id, "confirm_commitment", now, f"commitment {commitment.id}")
+    _event(session, project, actor.id, A.confirm_commitment, now, f"commitment {commitment.id}")
     if all(c.confirmed_at is not None for c in project.commitments):
         await _activate(session, project, actor.id, now)
     await session.flush()
@@ -489,7 +487,7 @@ async def record_delivery(
             "Only the committing unit's admins or the community's managers record deliveries.",
             code="not_your_unit",
         )
-    _require_status(project, "deliver", {S.active})
+    PROJECT_MACHINE.check(project.status, A.deliver)
     outstanding = commitment.quantity - commitment.delivered - commitment.released
     if quantity > outstanding:
         raise Conflict(
@@ -508,7 +506,7 @@ async def record_delivery(
         session,
         project,
         actor.id,
-        "deliver",
+        A.deliver,
         now,
         f"commitment {commitment.id}: {quantity} {resource.unit_of_measure}" + (f" ({note})" if note else ""),
     )
@@ -520,14 +518,14 @@ async def add_participant(
 ) -> None:
     project = await lock_project(session, actor, project_id)
     _require_manager(actor, project)
-    _require_status(project, "add_participant", {S.draft, S.active})
+    PROJECT_MACHINE.check(project.status, A.add_participant)
     await _check_volunteers(session, [user_id], project.community_code)
     if any(p.user_id == user_id for p in project.participants):
         raise Conflict("That volunteer already takes part.", code="already_participating")
     session.add(
         Participant(project_id=project.id, user_id=user_id, tenths=0, added_by_id=actor.id, added_at=now)
     )
-    _event(session, project, actor.id, "add_participant", now, f"user {user_id}")
+    _event(session, project, actor.id, A.add_participant, now, f"user {user_id}")
     notify(
         session,
         [user_id],
@@ -575,7 +573,7 @@ async def record_hours(
         )
     if participant.user_id == actor.id:
         raise Forbidden("Nobody records their own hours; another manager does.", code="own_hours")
-    _require_status(project, "record_hours", {S.active})
+    PROJECT_MACHINE.check(project.status, A.record_hours)
     # Nobody serves longer than the project has run.
     span = (project.deadline - project.start_at).total_seconds() / 3600
     if hours > span:
@@ -589,7 +587,7 @@ async def record_hours(
         session,
         project,
         actor.id,
-        "record_hours",
+        A.record_hours,
         now,
         f"user {participant.user_id}: {before} h → {participant.hours} h",
     )
@@ -615,9 +613,9 @@ async def complete_responsibility(
         raise Forbidden("Only whoever is responsible or a manager marks this done.", code="not_responsible")
     if item.done_at is not None:
         raise Conflict("This responsibility is already done.", code="already_done")
-    _require_status(project, "complete_responsibility", {S.active})
+    PROJECT_MACHINE.check(project.status, A.responsibility_done)
     item.done_at, item.done_by_id = now, actor.id
-    _event(session, project, actor.id, "responsibility_done", now, item.task)
+    _event(session, project, actor.id, A.responsibility_done, now, item.task)
     await session.flush()
 
 
@@ -651,7 +649,7 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
     """Cancel a draft or active project: holds go back to the resources, needs back to open, no points."""
     project = await lock_project(session, actor, project_id)
     _require_manager(actor, project)
-    _require_status(project, "cancel", {S.draft, S.active})
+    PROJECT_MACHINE.check(project.status, A.cancel)
     needs = await lock_needs(session, [n.need_id for n in project.needs])
     await _release_holds(session, project, now)
     for need in needs.values():
@@ -660,7 +658,7 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
             f"Project {project.id} was cancelled: {reason}",
             now,
         )
-    _event(session, project, actor.id, "cancel", now, reason, to=S.cancelled)
+    _event(session, project, actor.id, A.cancel, now, reason)
     project.closed_at = now
     project.summary = msgspec.to_builtins(
         ProjectSummary(
@@ -697,7 +695,7 @@ async def close(
 ) -> None:
     project = await lock_project(session, actor, project_id)
     _require_manager(actor, project)
-    _require_status(project, "close", {S.active})
+    PROJECT_MACHINE.check(project.status, A.close)
     await _close_out(session, project, actor.id, now, settings)
 
 
@@ -800,7 +798,7 @@ async def _close_out(
     )
     project.summary = msgspec.to_builtins(summary)
     project.closed_at = now
-    _event(session, project, actor_id, "close", now, summary.note, to=outcome)
+    _event(session, project, actor_id, A.close, now, summary.note, outcome=outcome)
     notify(
         session,
         await _everyone(session, project),
@@ -817,14 +815,16 @@ async def close_due_projects(session: AsyncSession, now: datetime, settings: Set
     """The scheduled job: close out every active project whose deadline has come."""
     due = list(
         await session.scalars(
-            select(Project.id).where(Project.status == S.active, Project.deadline <= now).order_by(Project.id)
+            select(Project.id)
+            .where(Project.status.in_(PROJECT_MACHINE.sources(A.close)), Project.deadline <= now)
+            .order_by(Project.id)
         )
     )
     closed = 0
     for project_id in due:
         project = await lock_project(session, None, project_id)
         # Another closer may have got here first: the locked row says.
-        if project.status == S.active and project.deadline <= now:
+        if PROJECT_MACHINE.allows(project.status, A.close) and project.deadline <= now:
             await _close_out(session, project, None, now, settings)
             closed += 1
     return closed
@@ -836,7 +836,7 @@ async def warn_closing_projects(session: AsyncSession, now: datetime, settings: 
         await session.scalars(
             select(Project.id)
             .where(
-                Project.status == S.active,
+                Project.status.in_(PROJECT_MACHINE.sources(A.close)),
                 Project.warned_at.is_(None),
                 Project.deadline > now,
                 Project.deadline <= now + WARN_BEFORE,
@@ -853,7 +853,7 @@ async def warn_closing_projects(session: AsyncSession, now: datetime, settings: 
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        if project.status != S.active or project.warned_at is not None:
+        if not PROJECT_MACHINE.allows(project.status, A.close) or project.warned_at is not None:
             continue
         undelivered = sum(c.quantity - c.delivered for c in project.commitments)
         notify(
@@ -1017,7 +1017,10 @@ async def commitments_to_confirm(session: AsyncSession, actor: Actor) -> int:
     stmt = (
         select(func.count(Commitment.id))
         .join(Project, Project.id == Commitment.project_id)
-        .where(Commitment.confirmed_at.is_(None), Project.status == S.draft)
+        .where(
+            Commitment.confirmed_at.is_(None),
+            Project.status.in_(PROJECT_MACHINE.sources(A.confirm_commitment)),
+        )
     )
     if not actor.is_admin:
         stmt = stmt.where(inside)

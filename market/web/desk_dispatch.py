@@ -26,7 +26,7 @@ from market.dispatch.schemas import ApplyRequest, DispatchRequest, PlanCreate
 from market.errors import Forbidden, NotFound
 from market.fields import PathId, query_id
 from market.orders import service as orders
-from market.orders.models import Order
+from market.orders.models import ORDER_MACHINE, Order, OrderAction
 from market.orders.schemas import ConfirmRequest, OrderDetail, OrderRead, ReasonRequest
 from market.pagination import MAX_OFFSET, Offset
 from market.settings import Settings
@@ -170,7 +170,7 @@ async def _order(
 ) -> dict[str, Any]:
     actor = request.user
     order = await _managed(session, actor, order_id)
-    can_dispatch = order.status in orders.TRANSITIONS["dispatch"][0]
+    can_dispatch = ORDER_MACHINE.allows(order.status, OrderAction.dispatch)
     volunteers, total = [], 0
     if can_dispatch:
         # Those GET /api/volunteers lists for the order: skilled, serving there, free and with room.
@@ -200,11 +200,6 @@ async def _order(
         **await _shared(request, session, now),
         "order": order,
         "can_dispatch": can_dispatch,
-        "can_reject": order.status in orders.TRANSITIONS["reject"][0],
-        "can_cancel": order.status in orders.TRANSITIONS["cancel"][0],
-        # An order entered for a resident may be confirmed for them once they have said how it went.
-        "can_confirm_for_resident": order.status in orders.TRANSITIONS["confirm"][0]
-        and order.entered_by is not None,
         "rating_options": [(n, "★" * n) for n in range(5, 0, -1)],
         "volunteers": volunteers,
         "volunteer_total": total,

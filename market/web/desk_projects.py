@@ -31,7 +31,7 @@ from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
 from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
 from market.pagination import Offset, Page
 from market.projects import service as projects
-from market.projects.models import ProjectStatus
+from market.projects.models import PROJECT_MACHINE, ProjectAction, ProjectStatus
 from market.projects.schemas import (
     CancelRequest,
     DeliveryCreate,
@@ -63,10 +63,9 @@ PROJECT = "desk/projects_project.html"
 LIMIT = 20
 # Needs are planned down to compounds; buildings would swamp the list.
 NEED_PLACES = (AreaLevel.community, AreaLevel.grid, AreaLevel.compound)
-OPEN_PROJECT = (ProjectStatus.draft, ProjectStatus.active)
 # Event notes the service writes for these actions are what a person typed (a reason, a task);
 # the others are generated in English and are shown through the page's own tables instead.
-TYPED_NOTES = frozenset({"cancel", "responsibility_done"})
+TYPED_NOTES = frozenset({ProjectAction.cancel, ProjectAction.responsibility_done})
 # Volunteers a search for participants lists: a few to pick from, the search narrows them.
 CANDIDATES = 20
 SEARCH_LENGTH = 50
@@ -238,7 +237,7 @@ async def _project_context(
     community = area_read(await get_area(session, project.community_id))
     acting = runs(actor, community.code)
     found = []
-    if acting and project.status in OPEN_PROJECT:
+    if acting and PROJECT_MACHINE.allows(project.status, ProjectAction.add_participant):
         found = await projects.participant_candidates(
             session, project.id, community.code, search.strip(), CANDIDATES + 1
         )
@@ -247,7 +246,6 @@ async def _project_context(
         "project": project,
         "community": community,
         "runs": acting,
-        "open": project.status in OPEN_PROJECT,
         "names": await user_names(session, _people(project)),
         "search": Form({"q": search}),
         "candidates": found[:CANDIDATES],

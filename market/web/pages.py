@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -42,7 +43,10 @@ from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
 from market.errors import Busy, MarketError, as_problem, lost_a_race
 from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
+from market.orders.models import OFFER_MACHINE, ORDER_MACHINE
+from market.projects.models import PROJECT_MACHINE
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
+from market.wishes.models import WISH_MACHINE
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +181,12 @@ def word_options(lang: str, prefix: str, values: Iterable[str]) -> list[tuple[st
     return [(v, translate(lang, f"{prefix}.{v}")) for v in values]
 
 
+# The state machines' tables (market.state_machine), by what they move.
+MACHINES = SimpleNamespace(
+    order=ORDER_MACHINE, offer=OFFER_MACHINE, wish=WISH_MACHINE, project=PROJECT_MACHINE
+)
+
+
 def base_context(request: ASGIConnection) -> dict[str, Any]:
     lang = lang_of(request)
     actor = _actor(request)
@@ -201,6 +211,8 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         # phone's own clock, which may be wrong.
         "seconds_until": lambda moment: max(0, int((moment - clock()).total_seconds())),
         "url": url,
+        # Which actions a state allows, for the buttons: `machines.order.actions_from(order.status)`.
+        "machines": MACHINES,
     }
 
 

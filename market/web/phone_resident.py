@@ -20,7 +20,7 @@ from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId
 from market.orders import service as orders
-from market.orders.models import Urgency
+from market.orders.models import ORDER_MACHINE, OrderAction, Urgency
 from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, OrderFilters, ReasonRequest
 from market.pagination import Offset
 from market.settings import Settings
@@ -37,7 +37,7 @@ from market.web.pages import (
     see_other,
 )
 from market.wishes import service as wishes
-from market.wishes.models import MAX_VALUE_YUAN, WishStatus
+from market.wishes.models import MAX_VALUE_YUAN, WISH_MACHINE, WishAction, WishStatus
 from market.wishes.schemas import WishCreate, WishRead
 
 PAGE_SIZE = 20
@@ -61,7 +61,9 @@ ORDER_FIELDS = {
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
 WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
 # Timeline notes a person typed (a reason, a comment), as `orders.TYPED_NOTES` for orders.
-WISH_TYPED_NOTES = frozenset({"claim", "release", "fulfil", "confirm", "withdraw"})
+WISH_TYPED_NOTES = frozenset(
+    {WishAction.claim, WishAction.release, WishAction.fulfil, WishAction.confirm, WishAction.withdraw}
+)
 WallFilter = Literal["all", "open", "mine", "claimed"]
 
 
@@ -85,11 +87,15 @@ async def _order_form_context(request: ActorRequest, session: AsyncSession) -> d
     }
 
 
-def _order_actions(order: OrderDetail, actor: Actor) -> set[str]:
+# What the resident who posted an order may do with it, when its state allows.
+RESIDENT_ORDER_ACTIONS = (OrderAction.cancel, OrderAction.confirm)
+
+
+def _order_actions(order: OrderDetail, actor: Actor) -> list[OrderAction]:
     """What the resident who posted the order may do with it now."""
     if order.requester.id != actor.id:
-        return set()
-    return {a for a in ("cancel", "confirm") if order.status in orders.TRANSITIONS[a][0]}
+        return []
+    return [a for a in ORDER_MACHINE.actions_from(order.status) if a in RESIDENT_ORDER_ACTIONS]
 
 
 async def _order_context(request: ActorRequest, session: AsyncSession, order_id: int) -> dict[str, Any]:
@@ -217,13 +223,13 @@ def _wish_actions(wish: WishRead, actor: Actor) -> list[str]:
     mine = wish.resident.id == actor.id
     claimer = wish.claimer is not None and wish.claimer.id == actor.id
     allowed = {
-        "claim": actor.has(Role.volunteer) and not mine,
-        "fulfil": claimer,
-        "release": claimer,
-        "confirm": mine,
-        "withdraw": mine,
+        WishAction.claim: actor.has(Role.volunteer) and not mine,
+        WishAction.fulfil: claimer,
+        WishAction.release: claimer,
+        WishAction.confirm: mine,
+        WishAction.withdraw: mine,
     }
-    return [a for a, ok in allowed.items() if ok and wish.status in wishes.TRANSITIONS[a][0]]
+    return [a for a in WISH_MACHINE.actions_from(wish.status) if allowed.get(a)]
 
 
 async def _community_id(session: AsyncSession, actor: Actor) -> int | None:

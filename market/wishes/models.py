@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.auth.models import User
 from market.db import Base
+from market.state_machine import Machine
 
 MAX_VALUE_YUAN = 2000
 
@@ -22,6 +23,30 @@ class WishStatus(enum.StrEnum):
     confirmed = "confirmed"
     withdrawn = "withdrawn"
     expired = "expired"
+
+
+class WishAction(enum.StrEnum):
+    post = "post"
+    claim = "claim"
+    release = "release"
+    fulfil = "fulfil"
+    confirm = "confirm"
+    withdraw = "withdraw"
+    expire = "expire"
+
+
+_S, _A = WishStatus, WishAction
+WISH_MACHINE = Machine(
+    "wish",
+    {
+        _A.claim: ({_S.open}, _S.claimed),
+        _A.release: ({_S.claimed}, _S.open),
+        _A.fulfil: ({_S.claimed}, _S.fulfilled),
+        _A.confirm: ({_S.fulfilled}, _S.confirmed),
+        _A.withdraw: ({_S.open, _S.claimed}, _S.withdrawn),
+        _A.expire: ({_S.open}, _S.expired),
+    },
+)
 
 
 class ClaimerKind(enum.StrEnum):

@@ -27,20 +27,12 @@ from market.orders.schemas import AreaRef
 from market.pagination import count_rows
 from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.volunteers.service import serves_area
-from market.wishes.models import ClaimerKind, Wish, WishEvent, WishStatus
+from market.wishes.models import WISH_MACHINE, ClaimerKind, Wish, WishAction, WishEvent, WishStatus
 from market.wishes.schemas import WishCreate, WishDetail, WishEventRead, WishRead
 
 W = WishStatus
 
-# action -> (states it may start from, state it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[WishStatus], WishStatus]] = {
-    "claim": (frozenset({W.open}), W.claimed),
-    "release": (frozenset({W.claimed}), W.open),
-    "fulfil": (frozenset({W.claimed}), W.fulfilled),
-    "confirm": (frozenset({W.fulfilled}), W.confirmed),
-    "withdraw": (frozenset({W.open, W.claimed}), W.withdrawn),
-    "expire": (frozenset({W.open}), W.expired),
-}
+A = WishAction
 # On the wall for everyone; withdrawn and expired wishes only for those involved.
 PUBLIC_STATUSES = frozenset({W.open, W.claimed, W.fulfilled, W.confirmed})
 # A resident's wishes not yet settled: a few at a time keeps the wall fair.
@@ -55,15 +47,11 @@ COMPOUND = code_length(AreaLevel.compound)
 # ---------------------------------------------------------------- state machine
 
 
-def transition(wish: Wish, action: str, actor_id: int | None, now: datetime, note: str = "") -> WishEvent:
-    sources, target = TRANSITIONS[action]
-    if wish.status not in sources:
-        raise Conflict(
-            f"Cannot {action} a wish that is {wish.status}.",
-            code="illegal_transition",
-            action=action,
-            wish_status=str(wish.status),
-        )
+def transition(
+    wish: Wish, action: WishAction, actor_id: int | None, now: datetime, note: str = ""
+) -> WishEvent:
+    """Move the wish as `WISH_MACHINE` says (or refuse), and the event that records it."""
+    target = WISH_MACHINE.next(wish.status, action)
     event = WishEvent(
         wish_id=wish.id,
         actor_id=actor_id,
@@ -294,7 +282,7 @@ async def create_wish(session: AsyncSession, actor: Actor, data: WishCreate, now
     await session.flush()
     session.add(
         WishEvent(
-            wish_id=wish.id, actor_id=actor.id, action="post", from_status=None, to_status=W.open, at=now
+            wish_id=wish.id, actor_id=actor.id, action=A.post, from_status=None, to_status=W.open, at=now
         )
     )
     await session.flush()
@@ -330,7 +318,7 @@ async def confirm(
             wish,
             Forbidden("Only the resident who posted the wish can confirm it.", code="not_resident"),
         )
-    session.add(transition(wish, "confirm", actor.id, now, note))
+    session.add(transition(wish, A.confirm, actor.id, now, note))
     wish.confirmed_at = now
     if wish.claimer_kind == ClaimerKind.volunteer and points > 0:
         # The transfer id makes the payment happen once, whatever retries or races come; the caps
@@ -372,7 +360,7 @@ async def withdraw(session: AsyncSession, actor: Actor, wish_id: int, note: str,
                 "Only the resident who posted the wish or a manager can withdraw it.", code="not_resident"
             ),
         )
-    session.add(transition(wish, "withdraw", actor.id, now, note))
+    session.add(transition(wish, A.withdraw, actor.id, now, note))
     if wish.claimer_id is not None:
         notify(
             session,
@@ -431,9 +419,9 @@ async def claim(
                 code="outside_your_community",
             ),
         )
-    if wish.status == W.open and wish.deadline <= now:
+    if WISH_MACHINE.allows(wish.status, A.claim) and wish.deadline <= now:
         raise Conflict("The wish's deadline has passed; it can no longer be claimed.", code="deadline_passed")
-    session.add(transition(wish, "claim", actor.id, now, note))
+    session.add(transition(wish, A.claim, actor.id, now, note))
     wish.claimer_id = actor.id
     wish.claimer_kind = kind
     wish.claimed_at = now
@@ -459,7 +447,7 @@ async def release(session: AsyncSession, actor: Actor, wish_id: int, note: str, 
             wish,
             Forbidden("Only the claimer or a manager can release a claim.", code="not_claimer"),
         )
-    session.add(transition(wish, "release", actor.id, now, note))
+    session.add(transition(wish, A.release, actor.id, now, note))
     wish.claimer_id = None
     wish.claimer_kind = None
     wish.claimed_at = None
@@ -484,7 +472,7 @@ async def fulfil(session: AsyncSession, actor: Actor, wish_id: int, note: str, n
             wish,
             Forbidden("Only the claimer can mark the wish fulfilled.", code="not_claimer"),
         )
-    session.add(transition(wish, "fulfil", actor.id, now, note))
+    session.add(transition(wish, A.fulfil, actor.id, now, note))
     wish.fulfilled_at = now
     notify(
         session,
@@ -506,15 +494,15 @@ async def expire_wishes(session: AsyncSession, now: datetime) -> int:
     wish_ids = (
         await session.scalars(
             select(Wish.id)
-            .where(Wish.status.in_(TRANSITIONS["expire"][0]), Wish.deadline <= now)
+            .where(Wish.status.in_(WISH_MACHINE.sources(A.expire)), Wish.deadline <= now)
             .order_by(Wish.id)
         )
     ).all()
     expired = 0
     for wish_id in wish_ids:
         wish = await lock_wish(session, wish_id)
-        if wish.status in TRANSITIONS["expire"][0] and wish.deadline <= now:
-            session.add(transition(wish, "expire", None, now, "the deadline passed before anyone claimed it"))
+        if WISH_MACHINE.allows(wish.status, A.expire) and wish.deadline <= now:
+            session.add(transition(wish, A.expire, None, now, "the deadline passed before anyone claimed it"))
             notify(
                 session,
                 [wish.resident_id],

@@ -35,20 +35,19 @@ from market.orders.models import (
     DispatchMode,
     EscalationLevel,
     OfferStatus,
+    OrderAction,
     OrderChannel,
     OrderStatus,
     Urgency,
 )
-from market.orders.service import TRANSITIONS as ORDER_TRANSITIONS
-from market.projects.models import ProjectStatus
+from market.projects.models import ProjectAction, ProjectStatus
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
 from market.volunteers.models import PauseReason
 from market.web.i18n import CATALOGUE
 from market.web.text import errors
-from market.wishes.models import ClaimerKind, WishStatus
-from market.wishes.service import TRANSITIONS as WISH_TRANSITIONS
+from market.wishes.models import ClaimerKind, WishAction, WishStatus
 
 SOURCE = Path(market.__file__).parent
 # `code="…"` in a call and `default_code = "…"` on an error class; `\b` leaves out `area_code="…"`.
@@ -171,15 +170,17 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (NeedStatus, "need_status"),
     (FlowOutcome, "flow_outcome"),
     (ProjectStatus, "project_status"),
+    # The actions of the state machines, as the timelines name them.
+    (OrderAction, "order_action"),
+    (WishAction, "wish_action"),
+    (ProjectAction, "projects.action"),
     (Speciality, "speciality"),
     (Role, "role"),
     (AreaLevel, "area_level"),
 ]
 
-# Words that are not enums: the actions of the state machines and the solvers' reasons.
+# Words that are not enums: the solvers' reasons.
 WORDS: list[tuple[set[str], str]] = [
-    (set(ORDER_TRANSITIONS) | {"post", "escalate", "pass_preferred"}, "order_action"),
-    (set(WISH_TRANSITIONS) | {"post"}, "wish_action"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),
 ]
