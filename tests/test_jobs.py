@@ -27,7 +27,7 @@ from market.app import create_app
 from market.clock import FrozenClock
 from market.jobs.models import JobOutcome, JobRun
 from market.jobs.service import lock_key
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.notifications.service import notify
 from market.orders.models import Order
 from market.orders.service import escalate_orders
@@ -105,7 +105,9 @@ async def test_a_failed_run_changes_nothing_and_still_leaves_its_record(
     session_maker: async_sessionmaker[AsyncSession], clock: FrozenClock, world: World
 ) -> None:
     async def job(session: AsyncSession, now: datetime) -> int:
-        notify(session, [world.id("resident")], "test", "half done", now)
+        notify(
+            session, [world.id("resident")], NotificationCode.earlier_message, now, title="half done", body=""
+        )
         await session.flush()
         raise RuntimeError("the pool ran dry")
 

@@ -25,7 +25,7 @@ async def test_an_offer_lands_in_each_offered_volunteers_inbox(client: AsyncTest
         inbox = (await client.get("/api/notifications", headers=world.auth(volunteer))).json()
         assert inbox["unread"] == 1 and inbox["total"] == 1
         (message,) = inbox["items"]
-        assert (message["kind"], message["subject_type"], message["subject_id"]) == (
+        assert (message["code"], message["subject_type"], message["subject_id"]) == (
             "offer",
             "order",
             order_id,
