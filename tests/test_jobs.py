@@ -185,7 +185,7 @@ async def test_two_runs_of_one_job_at_once_do_its_work_once(
     assert outcomes in ([("skipped", 0), ("succeeded", 1)], [("succeeded", 0), ("succeeded", 1)])
     if not is_postgres:
         assert outcomes == [("succeeded", 0), ("succeeded", 1)]
-    assert await count(session_maker, Notification) == 1
+    assert await count(session_maker, Notification, Notification.code == NotificationCode.escalation) == 1
 
 
 async def test_a_second_scheduler_skips_a_job_the_first_is_running(
@@ -223,7 +223,7 @@ async def test_a_second_scheduler_skips_a_job_the_first_is_running(
     assert (second.outcome, second.handled, second.error) == ("skipped", 0, None)
     assert other.outcome == "succeeded"
     assert (first_run.outcome, first_run.handled) == ("succeeded", 1)
-    assert await count(session_maker, Notification) == 1
+    assert await count(session_maker, Notification, Notification.code == NotificationCode.escalation) == 1
     assert await count(session_maker, JobRun, JobRun.outcome == "skipped") == 1
     assert lock_key("escalate_orders") != lock_key("expire_offers")
 
