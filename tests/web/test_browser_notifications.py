@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,14 +21,12 @@ from market.privacy import mask_name
 from market.settings import Settings
 from market.web.i18n import translate
 from tests.web.browser_support import (
-    CHROMIUM_ARGS,
     DEMO_PASSWORD,
     DESK,
     PHONE,
     SCREENSHOTS,
     DemoServer,
-    chromium_or_skip,
-    serve_demo,
+    log_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -38,35 +35,6 @@ RESIDENT = "13700000000"
 GRID_WORKER = "13800000020"
 # How long a page may take to show what the server pushes to it (the stream polls every second).
 ARRIVAL_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    chromium_or_skip()
-    yield from serve_demo(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-async def log_in(chromium: Any, demo: DemoServer, viewport: dict[str, int], phone: str, lang: str) -> Any:
-    context = await chromium.new_context(viewport=viewport, base_url=demo.url)
-    await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
-    page = await context.new_page()
-    await page.goto("/login")
-    await page.fill("#phone", phone)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
-    await page.wait_for_load_state()
-    assert "/login" not in page.url, await page.content()
-    return page
 
 
 class Api:

@@ -5,37 +5,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.tokens import TOKEN_COOKIE, issue_token
 from market.clock import FrozenClock
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.settings import Settings
 from market.web import notifications
-from market.web.i18n import translate
 from tests.web.conftest import Browser
-from tests.web.test_phone_volunteer import events
+
+# Short streams that poll often (the settings), pages' texts as shown and a stream's events, as there.
+from tests.web.test_phone_volunteer import events, settings, text  # noqa: F401
 from tests.world import World
 
 LANGS = ["zh", "en"]
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    # Short streams that poll often, so that a test sees a change within a second.
-    return replace(settings, offer_stream_seconds=4, offer_stream_poll_seconds=0.1)
-
-
-def text(lang: str, key: str, **values: object) -> str:
-    """A catalogue text as the page shows it (escaped)."""
-    return str(escape(translate(lang, key, **values)))
 
 
 async def inbox(client: AsyncTestClient, world: World, who: str) -> dict:
