@@ -2,7 +2,7 @@
 params stand for, the bell in the top bar and the inbox page."""
 
 TEXT: dict[str, tuple[str, str]] = {
-    "notification.earlier_message": ("{title} {body}", "{title} {body}"),
+    "notification.earlier_message": ("旧消息：{title} {body}", "Earlier message: {title} {body}"),
     "notification.order_entered": (
         "{name}（{channel}）为您代下了点单 #{order_id}。",
         "{name} entered order #{order_id} for you ({channel}).",
