@@ -534,6 +534,25 @@ async def test_an_import_is_its_uploaders_alone(client: AsyncTestClient, world: 
             assert_problem(r, 403, {"role_required"})
 
 
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_message_is_read_and_marked_by_its_reader_alone(
+    client: AsyncTestClient, world: World, role: str
+) -> None:
+    order, _ = await build_order(client, world, "dispatched")
+    (message,) = (await ok(client, world, "resident", "GET", "/api/notifications"))["items"]
+    assert (message["code"], message["params"]) == ("order_dispatched", {"order_id": order})
+    mine = await ok(client, world, role, "GET", "/api/notifications?limit=100")
+    assert (message["id"] in [m["id"] for m in mine["items"]]) == (role == "resident")
+    r = await call(client, world, role, "POST", f"/api/notifications/{message['id']}/read")
+    if role == "resident":
+        assert r.status_code == 200 and r.json()["read_at"] is not None
+        return
+    assert_problem(r, 404, {"notification_not_found"})
+    assert (await call(client, world, role, "POST", "/api/notifications/read-all")).status_code == 200
+    (still,) = (await ok(client, world, "resident", "GET", "/api/notifications"))["items"]
+    assert still["read_at"] is None, "another person's marking leaves the message unread"
+
+
 async def test_options_on_every_path_answers_without_a_login(client: AsyncTestClient) -> None:
     # OPTIONS skips the login; a guard that looked for the caller anyway answered 500.
     paths = {route.path for route in client.app.routes}

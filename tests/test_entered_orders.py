@@ -44,7 +44,7 @@ async def test_grid_worker_enters_an_order_the_resident_sees_as_their_own(
         told = (
             await session.scalars(select(Notification).where(Notification.user_id == world.id("resident")))
         ).all()
-    assert [(n.kind, n.subject_id) for n in told] == [("order_entered", order["id"])]
+    assert [(n.code, n.subject_id) for n in told] == [("order_entered", order["id"])]
 
 
 async def test_a_residents_own_order_comes_by_page(client: AsyncTestClient, world: World) -> None:

@@ -91,7 +91,7 @@ class Desk:
                 (
                     await session.execute(
                         select(Notification.user_id, func.count())
-                        .where(Notification.kind == "escalation")
+                        .where(Notification.code == "escalation")
                         .group_by(Notification.user_id)
                     )
                 ).all()
@@ -169,7 +169,10 @@ async def test_an_order_no_one_takes_climbs_each_level_at_its_deadline_and_tells
             select(Notification).where(Notification.user_id == desk.world.id("street_admin"))
         )
     assert (message.subject_type, message.subject_id) == ("order", order_id)
-    assert message.title == f"Order {order_id} is late: not completed 3 days after posting"
+    assert (message.code, message.params) == (
+        "escalation",
+        {"order_id": order_id, "level": "street", "late": "not_completed", "minutes": 3 * 24 * 60},
+    )
 
 
 async def test_an_accepted_order_escalates_only_when_unfinished_after_three_days(desk: Desk) -> None:

@@ -27,7 +27,7 @@ from market.app import create_app
 from market.clock import FrozenClock
 from market.jobs.models import JobOutcome, JobRun
 from market.jobs.service import lock_key
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.notifications.service import notify
 from market.orders.models import Order
 from market.orders.service import escalate_orders
@@ -105,7 +105,9 @@ async def test_a_failed_run_changes_nothing_and_still_leaves_its_record(
     session_maker: async_sessionmaker[AsyncSession], clock: FrozenClock, world: World
 ) -> None:
     async def job(session: AsyncSession, now: datetime) -> int:
-        notify(session, [world.id("resident")], "test", "half done", now)
+        notify(
+            session, [world.id("resident")], NotificationCode.earlier_message, now, title="half done", body=""
+        )
         await session.flush()
         raise RuntimeError("the pool ran dry")
 
@@ -183,7 +185,7 @@ async def test_two_runs_of_one_job_at_once_do_its_work_once(
     assert outcomes in ([("skipped", 0), ("succeeded", 1)], [("succeeded", 0), ("succeeded", 1)])
     if not is_postgres:
         assert outcomes == [("succeeded", 0), ("succeeded", 1)]
-    assert await count(session_maker, Notification) == 1
+    assert await count(session_maker, Notification, Notification.code == NotificationCode.escalation) == 1
 
 
 async def test_a_second_scheduler_skips_a_job_the_first_is_running(
@@ -221,7 +223,7 @@ async def test_a_second_scheduler_skips_a_job_the_first_is_running(
     assert (second.outcome, second.handled, second.error) == ("skipped", 0, None)
     assert other.outcome == "succeeded"
     assert (first_run.outcome, first_run.handled) == ("succeeded", 1)
-    assert await count(session_maker, Notification) == 1
+    assert await count(session_maker, Notification, Notification.code == NotificationCode.escalation) == 1
     assert await count(session_maker, JobRun, JobRun.outcome == "skipped") == 1
     assert lock_key("escalate_orders") != lock_key("expire_offers")
 

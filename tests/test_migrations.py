@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -130,4 +131,33 @@ def test_streets_and_communities_made_before_get_their_accounts(tmp_path: Path) 
         ("service:expiry_sink:area:1", 1, "110105001", 0, 0),
         ("service:redemption_sink:area:1", 1, "110105001", 0, 0),
         ("service:street_issuance:area:1", 1, "110105001", 0, 0),
+    ]
+
+
+NOTIFICATION_CODES_REVISION = "0020"
+
+
+def test_messages_stored_as_prose_keep_their_words_under_the_generic_code(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(
+        NOTIFICATION_CODES_REVISION
+    )
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute(
+            "INSERT INTO users (id, phone, name, password_hash, is_active, failed_logins, created_at)"
+            " VALUES (1, '13900000001', 'Reader', 'x', 1, 0, '2026-01-01 00:00:00')"
+        )
+        db.execute(
+            "INSERT INTO notifications (id, user_id, kind, title, body, subject_type, subject_id, created_at)"
+            " VALUES (1, 1, 'escalation', 'Order 3 is late', 'escort, submitted', 'order', 3,"
+            " '2026-01-01 00:00:00')"
+        )
+
+    _run_in_thread(migrate.upgrade, url, NOTIFICATION_CODES_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        rows = db.execute("SELECT code, params, subject_type, subject_id FROM notifications").fetchall()
+    assert [(code, json.loads(params), *subject) for code, params, *subject in rows] == [
+        ("earlier_message", {"title": "Order 3 is late", "body": "escort, submitted"}, "order", 3)
     ]

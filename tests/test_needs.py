@@ -224,7 +224,7 @@ async def test_a_plan_applies_once_into_a_draft_project(
     assert (await resource_state(client, world, rice["id"]))["status"] == "used_up"
     # The units are asked to confirm.
     inbox = ok(await client.get("/api/notifications", headers=world.auth("unit_admin_b")))
-    assert [n["kind"] for n in inbox["items"]] == ["commitment_to_confirm"]
+    assert [n["code"] for n in inbox["items"]] == ["commitment_to_confirm"]
 
     again = problem(
         await client.post(url, json={}, headers=world.auth("manager")), 409, "plan_already_applied"

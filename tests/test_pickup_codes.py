@@ -85,14 +85,14 @@ async def test_wrong_codes_are_recorded_and_the_counters_people_told_once(
     assert street["total"] == world.settings.pickup_free_failures
     for who in ("unit_admin", "unit_admin_b"):
         inbox = ok(await client.get("/api/notifications", headers=world.auth(who)))["items"]
-        told = [n for n in inbox if n["kind"] == "pickup_codes_guessed"]
+        told = [n for n in inbox if n["code"] == "pickup_codes_guessed"]
         assert len(told) == 1, inbox
-        assert "Grid Worker" in told[0]["body"]
+        assert told[0]["params"] == {"name": "Grid Worker"}
         assert (told[0]["subject_type"], told[0]["subject_id"]) == ("user", world.id("grid_worker"))
     assert not [
         n
         for n in ok(await client.get("/api/notifications", headers=world.auth("grid_worker")))["items"]
-        if n["kind"] == "pickup_codes_guessed"
+        if n["code"] == "pickup_codes_guessed"
     ]
 
 

@@ -109,7 +109,7 @@ async def test_a_project_holds_its_commitments_and_activates_when_every_unit_con
         "Party members' team",
     ]
     inbox = ok(await client.get("/api/notifications", headers=world.auth("unit_admin")))
-    assert [n["kind"] for n in inbox["items"]] == ["commitment_to_confirm"]
+    assert [n["code"] for n in inbox["items"]] == ["commitment_to_confirm"]
 
     url = f"/api/projects/{project['id']}/commitments"
     problem(
@@ -140,7 +140,7 @@ async def test_a_project_holds_its_commitments_and_activates_when_every_unit_con
     ]
     assert project["events"][1]["actor_name"] == "Unit Admin"
     inbox = ok(await client.get("/api/notifications", headers=world.auth("volunteer")))
-    assert "project_active" in [n["kind"] for n in inbox["items"]]
+    assert "project_active" in [n["code"] for n in inbox["items"]]
     # The volunteer takes part, so they see it; a resident of the community does not.
     ok(await client.get(f"/api/projects/{project['id']}", headers=world.auth("volunteer")))
     problem(
@@ -478,7 +478,7 @@ async def test_closing_with_everything_delivered_completes_meets_the_needs_and_p
         assert unit_account.balance == 10
     for who in ("manager", "volunteer", "unit_admin_b"):
         inbox = ok(await client.get("/api/notifications", headers=world.auth(who)))
-        assert "project_closed" in [n["kind"] for n in inbox["items"]], who
+        assert "project_closed" in [n["code"] for n in inbox["items"]], who
 
 
 async def test_closing_with_deliveries_missing_is_overdue_releases_and_reopens(
@@ -542,7 +542,7 @@ async def test_the_scheduler_warns_once_and_closes_at_the_deadline(
     assert await _run(session_maker, warn_closing_projects, clock(), settings) == 1
     assert await _run(session_maker, warn_closing_projects, clock(), settings) == 0
     inbox = ok(await client.get("/api/notifications", headers=world.auth("manager")))
-    assert [n["kind"] for n in inbox["items"]].count("project_closing") == 1
+    assert [n["code"] for n in inbox["items"]].count("project_closing") == 1
 
     clock.advance(deadline - timedelta(seconds=1) - clock())
     assert await _run(session_maker, close_due_projects, clock(), settings) == 0

@@ -593,9 +593,9 @@ async def test_redeeming_holds_the_points_and_the_stock(
     assert held == [("debit", 30, "pending")]
     await assert_balanced(client, world)
     inbox = (await client.get("/api/notifications", headers=world.auth("resident"))).json()["items"]
-    (ready,) = [m for m in inbox if m["kind"] == "redemption_ready"]
+    (ready,) = [m for m in inbox if m["code"] == "redemption_ready"]
     assert (ready["subject_type"], ready["subject_id"]) == ("redemption", redemption["id"])
-    assert redemption["pickup_code"] in ready["body"]
+    assert ready["params"]["pickup_code"] == redemption["pickup_code"]
 
 
 async def test_fulfilling_with_the_pickup_code_posts_points_and_stock(

@@ -49,7 +49,7 @@ async def test_a_resident_signs_up_and_a_grid_worker_of_that_grid_approves(
     assert again.status_code == 409 and again.json()["code"] == "application_decided"
     assert (await client.get("/api/orders", headers=me)).status_code == 200
     inbox = (await client.get("/api/notifications", headers=me)).json()
-    assert [n["kind"] for n in inbox["items"]] == ["signup_approved"]
+    assert [n["code"] for n in inbox["items"]] == ["signup_approved"]
 
 
 async def test_a_refused_resident_sees_only_their_status(client: AsyncTestClient, world: World) -> None:
@@ -104,4 +104,4 @@ async def test_a_resident_applies_to_volunteer_and_a_community_manager_approves(
     profile = (await client.get(f"/api/volunteers/{me['id']}/profile", headers=world.auth("resident"))).json()
     assert profile["skills"] == [{"category": "escort", "level": 1}]
     inbox = (await client.get("/api/notifications", headers=world.auth("resident"))).json()
-    assert "volunteer_approved" in [n["kind"] for n in inbox["items"]]
+    assert "volunteer_approved" in [n["code"] for n in inbox["items"]]

@@ -53,7 +53,7 @@ async def test_a_manager_creates_a_team_and_its_members_are_told(
     assert [e["action"] for e in team["events"]] == ["created", "member_added", "member_added"]
     async with session_maker() as session:
         told = set(
-            await session.scalars(select(Notification.user_id).where(Notification.kind == "team_joined"))
+            await session.scalars(select(Notification.user_id).where(Notification.code == "team_joined"))
         )
     assert told == {world.id("volunteer"), world.id("volunteer_b")}
     # Anyone logged in may read the teams.
@@ -164,7 +164,7 @@ async def test_the_leader_or_managers_keep_the_membership_and_members_may_leave(
         told = list(
             await session.scalars(
                 select(Notification.user_id)
-                .where(Notification.kind == "team_joined")
+                .where(Notification.code == "team_joined")
                 .order_by(Notification.id)
             )
         )

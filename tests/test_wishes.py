@@ -88,7 +88,7 @@ async def kinds(session_maker: async_sessionmaker[AsyncSession], user_id: int) -
     async with session_maker() as session:
         return list(
             await session.scalars(
-                select(Notification.kind).where(Notification.user_id == user_id).order_by(Notification.id)
+                select(Notification.code).where(Notification.user_id == user_id).order_by(Notification.id)
             )
         )
 

@@ -347,6 +347,20 @@ async def create_user(session: AsyncSession, actor: Actor | None, data: UserCrea
     return await get_user(session, user.id)
 
 
+async def holders(session: AsyncSession, role: Role, area_code: str) -> list[int]:
+    """The active holders of `role` whose home area is the one at `area_code` (the grid's grid
+    workers, the community's managers): who is told what needs that area's attention."""
+    return list(
+        await session.scalars(
+            select(User.id)
+            .join(Area, Area.id == User.area_id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(Area.code == area_code, UserRole.role == role, User.is_active)
+            .order_by(User.id)
+        )
+    )
+
+
 async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.scalar(
         select(User)

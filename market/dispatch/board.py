@@ -201,8 +201,7 @@ async def claim(
         raise Unprocessable(
             "You cannot take this order.", code="not_eligible", reasons=[str(r) for r in found]
         )
-    session.add(orders.transition(order, OrderAction.claim, actor.id, now))
-    order.volunteer_id = actor.id
+    orders.hand_to(session, order, OrderAction.claim, actor, now)
     session.add(
         Offer(
             order_id=order.id,

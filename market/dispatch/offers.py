@@ -16,6 +16,7 @@ from market.auth.access import Actor
 from market.dispatch import eligibility
 from market.dispatch.schemas import DispatchRequest, OfferRead
 from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.orders import service as orders
 from market.orders.models import (
@@ -144,12 +145,13 @@ async def make_offers(
     notify(
         session,
         volunteer_ids,
-        "offer",
-        "A new order is offered to you",
+        NotificationCode.offer,
         now,
-        body=f"Answer by {expires_at:%Y-%m-%d %H:%M} UTC.",
         subject=("order", order.id),
+        order_id=order.id,
+        answer_by=expires_at,
     )
+    orders.tell_resident(session, order, NotificationCode.order_dispatched, now)
     await session.flush()
     return offers
 
@@ -234,8 +236,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
     profile = await load_profile(session, actor.id, for_update=True)
     if profile is None or await current_load(session, actor.id) >= profile.capacity:
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
-    session.add(orders.transition(order, OrderAction.accept, actor.id, now))
-    order.volunteer_id = actor.id
+    orders.hand_to(session, order, OrderAction.accept, actor, now)
     offer.status = OFFER_MACHINE.next(offer.status, OfferAction.accept)
     offer.responded_at = now
     await orders.close_offers(session, order.id, OfferAction.withdraw, now, keep=offer.id)

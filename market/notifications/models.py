@@ -1,11 +1,62 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base
+
+
+class NotificationCode(StrEnum):
+    """What a message says, for pages to render in the reader's language (`notification.<code>` in
+    the pages' catalogue, filled from the message's params) and for clients to branch on."""
+
+    # Messages stored as English prose before messages were codes: params {"title", "body"}.
+    earlier_message = "earlier_message"
+    # The resident's order, step by step: {"order_id"}, and …
+    order_entered = "order_entered"  # … "channel": an order someone entered for them
+    order_dispatched = "order_dispatched"
+    order_accepted = "order_accepted"  # … "volunteer": their masked name
+    order_checked_in = "order_checked_in"
+    order_completed = "order_completed"
+    order_auto_confirmed = "order_auto_confirmed"  # … "days"
+    order_cancelled = "order_cancelled"  # … "reason": as typed
+    order_rejected = "order_rejected"  # … "reason": as typed
+    order_expired = "order_expired"  # … "reason_code"
+    order_escalated = "order_escalated"  # … "level"
+    # The volunteer: {"order_id", "answer_by"}, and an order they held that was cancelled.
+    offer = "offer"
+    task_cancelled = "task_cancelled"  # {"order_id", "reason"}
+    # Managers: {"order_id", "level", "late": not_accepted | not_completed, "minutes"}.
+    escalation = "escalation"
+    # Managers who may decide it: {"application_kind": resident | volunteer, "name"}.
+    approval_pending = "approval_pending"
+    # The applicant: no params.
+    signup_approved = "signup_approved"
+    signup_refused = "signup_refused"
+    volunteer_approved = "volunteer_approved"
+    volunteer_refused = "volunteer_refused"
+    team_joined = "team_joined"  # {"team"}
+    # Projects: {"project"}, and …
+    commitment_to_confirm = "commitment_to_confirm"  # … "quantity", "measure", "resource"
+    project_active = "project_active"  # … "deadline"
+    project_joined = "project_joined"
+    project_cancelled = "project_cancelled"  # … "reason"
+    project_closed = "project_closed"  # … "outcome"
+    project_closing = "project_closing"  # … "deadline", "undelivered"
+    # Rewards: {"reward", "pickup_code", "place", "pickup_by"}; {"name"} of who tried wrong codes.
+    redemption_ready = "redemption_ready"
+    pickup_codes_guessed = "pickup_codes_guessed"
+    # Wishes: {"wish"}, and "points" (confirmed), "name" (claimed).
+    wish_confirmed = "wish_confirmed"
+    wish_withdrawn = "wish_withdrawn"
+    wish_claimed = "wish_claimed"
+    wish_released = "wish_released"
+    wish_fulfilled = "wish_fulfilled"
+    wish_expired = "wish_expired"
 
 
 class Notification(Base):
@@ -16,10 +67,9 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # What happened, for clients to branch on: offer, escalation, project_closing, redemption_ready, …
-    kind: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
+    code: Mapped[NotificationCode] = mapped_column(String(32))
+    # The values the code's text takes: numbers, names, typed reasons, other codes, ISO moments.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What it is about, e.g. ("order", 12): enough for a page to link to it.
     subject_type: Mapped[str] = mapped_column(String(32), default="")
     subject_id: Mapped[int | None]

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
 
 class NotificationRead(msgspec.Struct):
     id: int
-    kind: str
-    title: str
-    body: str
+    # What happened (NotificationCode) and the values its text takes; pages render them.
+    code: str
+    params: dict[str, Any]
     subject_type: str
     subject_id: int | None
     created_at: datetime

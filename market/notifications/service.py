@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import Actor
 from market.errors import NotFound
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.notifications.schemas import NotificationRead
 from market.pagination import count_rows
 
@@ -19,20 +20,21 @@ from market.pagination import count_rows
 def notify(
     session: AsyncSession,
     user_ids: Iterable[int],
-    kind: str,
-    title: str,
+    code: NotificationCode,
     now: datetime,
     *,
-    body: str = "",
     subject: tuple[str, int] | None = None,
+    **params: Any,
 ) -> None:
+    """Leave a message for each of `user_ids`: its code and the values its text takes (JSON:
+    numbers, names, other codes, moments as ISO text). Pages pick up what is committed by polling."""
     subject_type, subject_id = subject if subject else ("", None)
+    stored = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()}
     session.add_all(
         Notification(
             user_id=user_id,
-            kind=kind,
-            title=title[:200],
-            body=body,
+            code=code,
+            params=stored,
             subject_type=subject_type,
             subject_id=subject_id,
             created_at=now,
@@ -44,9 +46,8 @@ def notify(
 def _read(n: Notification) -> NotificationRead:
     return NotificationRead(
         id=n.id,
-        kind=n.kind,
-        title=n.title,
-        body=n.body,
+        code=n.code,
+        params=n.params,
         subject_type=n.subject_type,
         subject_id=n.subject_id,
         created_at=n.created_at,
@@ -93,3 +94,16 @@ async def mark_all_read(session: AsyncSession, actor: Actor, now: datetime) -> i
         .values(read_at=now)
     )
     return result.rowcount
+
+
+async def inbox_state(session: AsyncSession, user_id: int) -> tuple[int, int | None]:
+    """How many messages the person has not read and the newest one's id: one quick read that
+    tells whether the bell has changed."""
+    unread, newest = (
+        await session.execute(
+            select(func.count().filter(Notification.read_at.is_(None)), func.max(Notification.id)).where(
+                Notification.user_id == user_id
+            )
+        )
+    ).one()
+    return unread, newest

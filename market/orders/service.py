@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, any_, func, or_, select
@@ -19,12 +20,13 @@ from sqlalchemy.orm import joinedload, selectinload
 from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
-from market.auth.models import Role, User, UserRole
-from market.auth.service import actor_of, get_visible_user, user_names
+from market.auth.models import Role, User
+from market.auth.service import actor_of, get_visible_user, holders, user_names
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.orders.models import (
     ENTERED_CHANNELS,
@@ -107,6 +109,23 @@ def event(
         note=note,
         at=now,
     )
+
+
+def tell_resident(
+    session: AsyncSession, order: Order, code: NotificationCode, now: datetime, **params: Any
+) -> None:
+    """The resident is told of each step of their order, in the transaction that takes it."""
+    notify(session, [order.requester_id], code, now, subject=("order", order.id), order_id=order.id, **params)
+
+
+def hand_to(
+    session: AsyncSession, order: Order, action: OrderAction, volunteer: Actor, now: datetime
+) -> None:
+    """The volunteer takes the order (accepting an offer, claiming it from the board); the resident
+    is told who, by a masked name: they meet in person, but the inbox is no place for full names."""
+    session.add(transition(order, action, volunteer.id, now))
+    order.volunteer_id = volunteer.id
+    tell_resident(session, order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name))
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
@@ -403,15 +422,7 @@ async def enter_order(
     order = await _post_order(
         session, actor_of(resident), data, now, max_open=max_open, entered_by=actor, channel=data.channel
     )
-    notify(
-        session,
-        [resident.id],
-        "order_entered",
-        "An order was entered for you",
-        now,
-        body=f"Entered by {actor.name} ({data.channel}).",
-        subject=("order", order.id),
-    )
+    tell_resident(session, order, NotificationCode.order_entered, now, name=actor.name, channel=data.channel)
     await session.flush()
     return order
 
@@ -547,6 +558,7 @@ async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str
     order = await managed_order(session, actor, order_id)
     session.add(transition(order, A.reject, actor.id, now, reason))
     await close_offers(session, order.id, OfferAction.withdraw, now)
+    tell_resident(session, order, NotificationCode.order_rejected, now, reason=reason)
 
 
 # What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
@@ -586,6 +598,7 @@ async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: date
     order = await _assigned_order(session, actor, order_id)
     session.add(transition(order, A.check_in, actor.id, now))
     order.checked_in_at = now
+    tell_resident(session, order, NotificationCode.order_checked_in, now)
 
 
 async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
@@ -602,6 +615,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str
         raise Conflict("Check out before completing the order.", code="not_checked_out")
     session.add(transition(order, A.complete, actor.id, now, note))
     order.completed_at = now
+    tell_resident(session, order, NotificationCode.order_completed, now)
 
 
 # ---------------------------------------------------------------- resident: confirm, cancel
@@ -690,8 +704,21 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
                 "Only the resident who posted the order or a manager can cancel it.", code="not_requester"
             ),
         )
+    volunteer_id = order.volunteer_id if order.status == S.accepted else None
     session.add(transition(order, A.cancel, actor.id, now, reason))
     await close_offers(session, order.id, OfferAction.withdraw, now)
+    if order.requester_id != actor.id:
+        tell_resident(session, order, NotificationCode.order_cancelled, now, reason=reason)
+    if volunteer_id is not None:
+        notify(
+            session,
+            [volunteer_id],
+            NotificationCode.task_cancelled,
+            now,
+            subject=("order", order.id),
+            order_id=order.id,
+            reason=reason,
+        )
 
 
 # ---------------------------------------------------------------- jobs
@@ -711,6 +738,7 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
                 transition(order, A.expire, None, now, "the time window ended before anyone accepted")
             )
             await close_offers(session, order.id, OfferAction.withdraw, now)
+            tell_resident(session, order, NotificationCode.order_expired, now, reason_code="window_ended")
     await session.flush()
     return len(order_ids)
 
@@ -737,6 +765,7 @@ async def auto_confirm_orders(session: AsyncSession, now: datetime, tz: ZoneInfo
             continue
         note = f"confirmed automatically: the resident did not confirm within {days} days"
         await _settle(session, order, None, now, tz, rating=None, comment=None, note=note)
+        tell_resident(session, order, NotificationCode.order_auto_confirmed, now, days=days)
         confirmed += 1
     await session.flush()
     return confirmed
@@ -782,12 +811,13 @@ def _span(delta: timedelta) -> str:
     return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
-def _due_level(order: Order, now: datetime, rules: list[Rule]) -> tuple[EscalationLevel, str] | None:
-    """The highest level the order should have reached by now, if above its current one."""
-    for level, statuses, after, why in rules:
+def _due_level(order: Order, now: datetime, rules: list[Rule]) -> Rule | None:
+    """The rule of the highest level the order should have reached by now, if above its current one."""
+    for rule in rules:
+        level, statuses, after, _why = rule
         if order.status in statuses and order.created_at + after <= now:
             if ESCALATION_RANK[level] > ESCALATION_RANK[order.escalation_level]:
-                return level, why
+                return rule
             return None
     return None
 
@@ -797,15 +827,7 @@ async def _level_managers(session: AsyncSession, order: Order, level: Escalation
     length = code_length(area_level)
     if len(order.area_code) < length:
         return []
-    return list(
-        await session.scalars(
-            select(User.id)
-            .join(Area, Area.id == User.area_id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(Area.code == order.area_code[:length], UserRole.role == role, User.is_active)
-            .order_by(User.id)
-        )
-    )
+    return await holders(session, role, order.area_code[:length])
 
 
 async def escalate_orders(session: AsyncSession, now: datetime, settings: Settings) -> int:
@@ -830,19 +852,22 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         due = _due_level(order, now, rules)
         if due is None:
             continue
-        level, why = due
+        level, statuses, after, why = due
         session.add(event(order, A.escalate, None, now, f"to the {level}: {why}"))
         order.escalation_level = level
         order.escalated_at = now
         notify(
             session,
             await _level_managers(session, order, level),
-            "escalation",
-            f"Order {order.id} is late: {why}",
+            NotificationCode.escalation,
             now,
-            body=f"{order.category_code}, {order.status}: {order.description[:200]}",
             subject=("order", order.id),
+            order_id=order.id,
+            level=str(level),
+            late="not_completed" if statuses == UNFINISHED else "not_accepted",
+            minutes=int(after.total_seconds()) // 60,
         )
+        tell_resident(session, order, NotificationCode.order_escalated, now, level=str(level))
         raised += 1
     await session.flush()
     return raised

@@ -12,14 +12,15 @@ from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area, AreaLevel
+from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
 from market.auth.passwords import hash_password
-from market.auth.service import actor_of, get_user
+from market.auth.service import actor_of, get_user, holders
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.pagination import count_rows
 from market.people.models import Application, ApplicationKind, ApplicationStatus
@@ -28,12 +29,12 @@ from market.settings import Settings
 from market.volunteers.schemas import ProfileWrite
 from market.volunteers.service import put_profile
 
-# Notification kinds the applicant receives: `notification.<kind>` in the pages' catalogue.
-OUTCOME_KINDS = {
-    (ApplicationKind.resident, ApplicationStatus.approved): "signup_approved",
-    (ApplicationKind.resident, ApplicationStatus.refused): "signup_refused",
-    (ApplicationKind.volunteer, ApplicationStatus.approved): "volunteer_approved",
-    (ApplicationKind.volunteer, ApplicationStatus.refused): "volunteer_refused",
+# What the applicant is told of the outcome.
+OUTCOME_CODES = {
+    (ApplicationKind.resident, ApplicationStatus.approved): NotificationCode.signup_approved,
+    (ApplicationKind.resident, ApplicationStatus.refused): NotificationCode.signup_refused,
+    (ApplicationKind.volunteer, ApplicationStatus.approved): NotificationCode.volunteer_approved,
+    (ApplicationKind.volunteer, ApplicationStatus.refused): NotificationCode.volunteer_refused,
 }
 # Who decides: any manager of the building's area for a resident (its grid worker first of all);
 # a community manager (or above) of the community for a volunteer.
@@ -85,18 +86,18 @@ async def sign_up(
         await session.flush()
     except IntegrityError as error:
         raise Conflict("An account with this phone number already exists.", code="phone_taken") from error
-    session.add(
-        Application(
-            user_id=user.id,
-            kind=ApplicationKind.resident,
-            status=ApplicationStatus.pending,
-            area_id=area.id,
-            area_code=area.code,
-            details="",
-            created_at=now,
-        )
+    application = Application(
+        user_id=user.id,
+        kind=ApplicationKind.resident,
+        status=ApplicationStatus.pending,
+        area_id=area.id,
+        area_code=area.code,
+        details="",
+        created_at=now,
     )
+    session.add(application)
     await session.flush()
+    await _tell_deciders(session, application, user.name, now)
     return await get_user(session, user.id)
 
 
@@ -128,7 +129,39 @@ async def apply_to_volunteer(
     )
     session.add(application)
     await session.flush()
+    await _tell_deciders(session, application, actor.name, now)
     return application
+
+
+# Who is told an application waits: the building's grid workers for a sign-up, the community's
+# managers for a volunteer; when the area has none, the managers of the level above (a street admin
+# may decide either).
+TOLD_FIRST = {
+    ApplicationKind.resident: (
+        (AreaLevel.grid, Role.grid_worker),
+        (AreaLevel.community, Role.community_manager),
+    ),
+    ApplicationKind.volunteer: ((AreaLevel.community, Role.community_manager),),
+}
+
+
+async def _tell_deciders(session: AsyncSession, application: Application, name: str, now: datetime) -> None:
+    levels = (*TOLD_FIRST[application.kind], (AreaLevel.street, Role.street_admin))
+    for level, role in levels:
+        length = code_length(level)
+        if len(application.area_code) < length:
+            continue
+        if deciders := await holders(session, role, application.area_code[:length]):
+            notify(
+                session,
+                deciders,
+                NotificationCode.approval_pending,
+                now,
+                subject=("application", application.id),
+                application_kind=str(application.kind),
+                name=name,
+            )
+            return
 
 
 def _may_decide(actor: Actor, kind: ApplicationKind, area_code: str) -> bool:
@@ -234,8 +267,7 @@ async def decide(
     notify(
         session,
         [user.id],
-        OUTCOME_KINDS[(application.kind, application.status)],
-        OUTCOME_KINDS[(application.kind, application.status)],
+        OUTCOME_CODES[(application.kind, application.status)],
         now,
         subject=("application", application.id),
     )

@@ -33,6 +33,7 @@ from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.needs.models import Need, NeedStatus
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.pagination import count_rows
 from market.projects.models import (
@@ -378,10 +379,13 @@ async def open_project(
         notify(
             session,
             admins.get(resource.unit_id, []),
-            "commitment_to_confirm",
-            f"Please confirm {quantity} {resource.unit_of_measure} of {resource.title} for {project.title}",
+            NotificationCode.commitment_to_confirm,
             now,
             subject=("project", project.id),
+            project=project.title,
+            quantity=quantity,
+            measure=resource.unit_of_measure,
+            resource=resource.title,
         )
     if not commitments:
         await _activate(session, project, actor.id, now)
@@ -437,11 +441,11 @@ async def _activate(session: AsyncSession, project: Project, actor_id: int | Non
     notify(
         session,
         await managers_of(session, project) | {p.user_id for p in project.participants},
-        "project_active",
-        f"Project {project.title} is under way",
+        NotificationCode.project_active,
         now,
-        body=f"Deadline: {project.deadline.isoformat()}",
         subject=("project", project.id),
+        project=project.title,
+        deadline=project.deadline,
     )
 
 
@@ -529,10 +533,10 @@ async def add_participant(
     notify(
         session,
         [user_id],
-        "project_joined",
-        f"You take part in {project.title}",
+        NotificationCode.project_joined,
         now,
         subject=("project", project.id),
+        project=project.title,
     )
     await session.flush()
 
@@ -678,11 +682,11 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
     notify(
         session,
         await _everyone(session, project),
-        "project_cancelled",
-        f"Project {project.title} was cancelled",
+        NotificationCode.project_cancelled,
         now,
-        body=reason,
         subject=("project", project.id),
+        project=project.title,
+        reason=reason,
     )
     await session.flush()
 
@@ -802,11 +806,11 @@ async def _close_out(
     notify(
         session,
         await _everyone(session, project),
-        "project_closed",
-        f"Project {project.title} closed: {outcome}",
+        NotificationCode.project_closed,
         now,
-        body=summary.note,
         subject=("project", project.id),
+        project=project.title,
+        outcome=str(outcome),
     )
     await session.flush()
 
@@ -859,11 +863,12 @@ async def warn_closing_projects(session: AsyncSession, now: datetime, settings: 
         notify(
             session,
             await managers_of(session, project),
-            "project_closing",
-            f"Project {project.title} closes at {project.deadline.astimezone(settings.tz):%Y-%m-%d %H:%M}",
+            NotificationCode.project_closing,
             now,
-            body=f"{undelivered} committed unit(s) are still to deliver.",
             subject=("project", project.id),
+            project=project.title,
+            deadline=project.deadline,
+            undelivered=undelivered,
         )
         project.warned_at = now
         warned += 1

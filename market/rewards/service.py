@@ -23,6 +23,7 @@ from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.pagination import count_rows
 from market.rewards.models import Redemption, RedemptionStatus, Reward, RewardCommunity
@@ -211,12 +212,13 @@ async def redeem(
     notify(
         session,
         [actor.id],
-        "redemption_ready",
-        f"{reward.name} is ready for pickup",
+        NotificationCode.redemption_ready,
         now,
-        body=f"Show code {redemption.pickup_code} at {reward.pickup_place}"
-        f" by {redemption.pickup_deadline:%Y-%m-%d}.",
         subject=("redemption", redemption.id),
+        reward=reward.name,
+        pickup_code=redemption.pickup_code,
+        place=reward.pickup_place,
+        pickup_by=redemption.pickup_deadline,
     )
     await session.flush()
     return redemption
@@ -337,12 +339,10 @@ async def _wrong_code(
         notify(
             session,
             admins | {counter},
-            "pickup_codes_guessed",
-            "Wrong pickup codes are being tried at your counter",
+            NotificationCode.pickup_codes_guessed,
             now,
-            body=f"{actor.name} has typed wrong pickup codes again and again; further tries now have to wait."
-            " If this is not a typing slip, tell the street's administrators.",
             subject=("user", actor.id),
+            name=actor.name,
         )
     raise WrongPickupCode("That pickup code does not match.", code="wrong_pickup_code")
 

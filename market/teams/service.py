@@ -17,6 +17,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.pagination import count_rows
 from market.teams.models import Speciality, Team, TeamEvent, TeamMember
@@ -247,10 +248,10 @@ def _notify_added(session: AsyncSession, team: Team, user_ids: list[int], now: d
     notify(
         session,
         user_ids,
-        "team_joined",
-        f"You are now a member of the volunteer team {team.name}",
+        NotificationCode.team_joined,
         now,
         subject=("team", team.id),
+        team=team.name,
     )
 
 

@@ -23,6 +23,7 @@ from market.web.text import (
     desk_units,
     domain,
     errors,
+    notifications,
     people,
     phone_profile,
     phone_resident,
@@ -65,6 +66,7 @@ CATALOGUE = _merge(
     desk_setup,
     people,
     desk_registry,
+    notifications,
 )
 
 

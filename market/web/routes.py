@@ -37,6 +37,7 @@ from market.web import (
     desk_teams,
     desk_units,
     desk_units_registry,
+    notifications,
     phone_profile,
     phone_resident,
     phone_volunteer,
@@ -221,6 +222,7 @@ def web_router() -> Router:
             *desk_areas.CONTROLLERS,
             *desk_setup.CONTROLLERS,
             *desk_people.CONTROLLERS,
+            *notifications.CONTROLLERS,
             # Static files are small and change only with a release; an hour of caching spares slow phones.
             create_static_files_router(
                 path="/static",

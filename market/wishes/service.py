@@ -22,6 +22,7 @@ from market.auth.models import Role, User
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode, WithheldReason
+from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.orders.schemas import AreaRef
 from market.pagination import count_rows
@@ -339,11 +340,11 @@ async def confirm(
     notify(
         session,
         [wish.claimer_id],
-        "wish_confirmed",
-        "The resident confirmed the wish you fulfilled",
+        NotificationCode.wish_confirmed,
         now,
-        body=f"{wish.title}" + (f" (+{wish.points} points)" if wish.points else ""),
         subject=("wish", wish.id),
+        wish=wish.title,
+        points=wish.points or 0,
     )
     await session.flush()
 
@@ -365,11 +366,10 @@ async def withdraw(session: AsyncSession, actor: Actor, wish_id: int, note: str,
         notify(
             session,
             [wish.claimer_id],
-            "wish_withdrawn",
-            "A wish you claimed was withdrawn",
+            NotificationCode.wish_withdrawn,
             now,
-            body=wish.title,
             subject=("wish", wish.id),
+            wish=wish.title,
         )
     await session.flush()
 
@@ -428,11 +428,11 @@ async def claim(
     notify(
         session,
         [wish.resident_id],
-        "wish_claimed",
-        f"{actor.name} claimed your wish",
+        NotificationCode.wish_claimed,
         now,
-        body=wish.title,
         subject=("wish", wish.id),
+        wish=wish.title,
+        name=actor.name,
     )
     await session.flush()
 
@@ -454,11 +454,10 @@ async def release(session: AsyncSession, actor: Actor, wish_id: int, note: str, 
     notify(
         session,
         [wish.resident_id],
-        "wish_released",
-        "Your wish is open again: its claim was released",
+        NotificationCode.wish_released,
         now,
-        body=wish.title,
         subject=("wish", wish.id),
+        wish=wish.title,
     )
     await session.flush()
 
@@ -477,11 +476,10 @@ async def fulfil(session: AsyncSession, actor: Actor, wish_id: int, note: str, n
     notify(
         session,
         [wish.resident_id],
-        "wish_fulfilled",
-        "Your wish is marked fulfilled: please confirm",
+        NotificationCode.wish_fulfilled,
         now,
-        body=wish.title,
         subject=("wish", wish.id),
+        wish=wish.title,
     )
     await session.flush()
 
@@ -506,11 +504,10 @@ async def expire_wishes(session: AsyncSession, now: datetime) -> int:
             notify(
                 session,
                 [wish.resident_id],
-                "wish_expired",
-                "Your wish expired: nobody claimed it in time",
+                NotificationCode.wish_expired,
                 now,
-                body=wish.title,
                 subject=("wish", wish.id),
+                wish=wish.title,
             )
             expired += 1
     await session.flush()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,3 +110,19 @@ def serve(workdir: Path, *setup: list[str]) -> Iterator[DemoServer]:
         server.terminate()
         server.wait(timeout=20)
         log.close()
+
+
+async def log_in(
+    chromium: Any, demo: DemoServer, viewport: dict[str, int], phone: str, lang: str = "zh"
+) -> Any:
+    """A person in a browser context of their own (their own cookies), logged in on the login page."""
+    context = await chromium.new_context(viewport=viewport, base_url=demo.url)
+    await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#phone", phone)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_load_state()
+    assert "/login" not in page.url, await page.content()
+    return page

@@ -4,7 +4,7 @@ with the CSRF token the pages hand out."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from market.auth.tokens import TOKEN_COOKIE, issue_token
+from tests.web.browser_support import CHROMIUM_ARGS, DemoServer, chromium_or_skip, serve_demo
 from tests.world import World
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>')
@@ -61,3 +62,20 @@ def field_errors(html: str) -> dict[str, str]:
 async def browser(app: Litestar, world: World) -> AsyncIterator[Browser]:
     async with AsyncTestClient(app=app) as client:
         yield Browser(client, world)
+
+
+# The browser tests: the demo served for a module, and Chromium to drive it.
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    chromium_or_skip()
+    yield from serve_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()

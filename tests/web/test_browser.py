@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,11 @@ from typing import Any
 import pytest
 
 from tests.web.browser_support import (
-    CHROMIUM_ARGS,
-    DEMO_PASSWORD,
     DESK,
     PHONE,
     SCREENSHOTS,
     DemoServer,
-    chromium_or_skip,
-    serve_demo,
+    log_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -37,22 +33,6 @@ DETERGENT_DONOR = "13800000031"
 DETERGENT = "洗衣液 2kg"
 # How long a page may take to show what the server pushes to it (the stream polls every second).
 ARRIVAL_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    chromium_or_skip()
-    yield from serve_demo(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 class Screens:
@@ -68,22 +48,6 @@ class Screens:
     async def __call__(self, page: Any, name: str) -> None:
         self.count += 1
         await page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
-
-
-async def log_in(
-    chromium: Any, demo: DemoServer, viewport: dict[str, int], phone: str, lang: str = "zh"
-) -> Any:
-    """A person in a browser context of their own (their own cookies), logged in on the login page."""
-    context = await chromium.new_context(viewport=viewport, base_url=demo.url)
-    await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
-    page = await context.new_page()
-    await page.goto("/login")
-    await page.fill("#phone", phone)
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("form[action='/login'] button[type=submit]")
-    await page.wait_for_load_state()
-    assert "/login" not in page.url, await page.content()
-    return page
 
 
 def served_for_hours(demo: DemoServer, order_id: int, hours: int) -> None:

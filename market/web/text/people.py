@@ -183,13 +183,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "weekday.4": ("周五", "Friday"),
     "weekday.5": ("周六", "Saturday"),
     "weekday.6": ("周日", "Sunday"),
-    "notification.signup_approved": ("您的注册已通过。", "Your sign-up is approved."),
-    "notification.signup_refused": ("您的注册没有通过。", "Your sign-up was not approved."),
-    "notification.volunteer_approved": ("您已成为志愿者。", "You are a volunteer now."),
-    "notification.volunteer_refused": (
-        "您的志愿者申请没有通过。",
-        "Your volunteer application was not approved.",
-    ),
     "notice.person_created": ("已新增人员。", "The person is added."),
     "notice.person_saved": ("已保存。", "Saved."),
     "notice.roles_saved": ("身份已保存。", "The roles are saved."),
