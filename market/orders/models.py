@@ -100,6 +100,8 @@ class Order(Base):
     urgency: Mapped[Urgency] = mapped_column(String(16), default=Urgency.normal)
     status: Mapped[OrderStatus] = mapped_column(String(16), default=OrderStatus.submitted)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The first accept (an offer accepted, or the order claimed from the board): reports time it.
+    accepted_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
     checked_out_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

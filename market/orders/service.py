@@ -104,6 +104,8 @@ def transition(order: Order, action: str, actor_id: int | None, now: datetime, n
     )
     order.status = target
     order.updated_at = now
+    if target == S.accepted:
+        order.accepted_at = now
     return event
 
 
