@@ -11,20 +11,24 @@ in SQL, so the grouping is the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Float, Label, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area
-from market.areas.service import managed_area
+from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import managed_area, subtree
 from market.auth.access import Actor
 from market.categories.models import ServiceCategory
+from market.errors import Unprocessable
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
-from market.orders.models import Order, OrderEvent, OrderStatus
+from market.orders.models import Order, OrderStatus
+from market.orders.service import WAITING, escalation_rules
 from market.reports.schemas import (
+    AreaPerformance,
     CategoryCount,
+    DeadlineKept,
     MonthPoints,
     RatingCount,
     ReportSummary,
@@ -32,10 +36,19 @@ from market.reports.schemas import (
     StatusCount,
     Timings,
 )
+from market.settings import Settings
 
 MAX_MONTHS = 24
+# A local month, as the reports name it ("2026-06").
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 REWARD_CODES = (TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward)
 RATINGS = range(1, 6)
+# The levels whose areas are compared with each other, month by month.
+COMPARED_LEVELS = (AreaLevel.grid, AreaLevel.community)
+HANDLED = (OrderStatus.completed, OrderStatus.confirmed)
+# Orders taken back before they were served: they count for no deadline.
+WITHDRAWN = (OrderStatus.cancelled, OrderStatus.rejected)
+GOOD_RATING = 4
 
 
 def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
@@ -46,6 +59,20 @@ def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
         datetime(index // 12, index % 12 + 1, 1, tzinfo=tz).astimezone(UTC)
         for index in range(current - months + 1, current + 2)
     ]
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first moment of a local month ("2026-06") and of the month after, in UTC."""
+    year, number = int(month[:4]), int(month[5:7])
+    after = (year + number // 12, number % 12 + 1)
+    return (
+        datetime(year, number, 1, tzinfo=tz).astimezone(UTC),
+        datetime(*after, 1, tzinfo=tz).astimezone(UTC),
+    )
+
+
+def month_of(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m")
 
 
 async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None) -> Area | None:
@@ -94,56 +121,54 @@ def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnE
     return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
 
 
-def _median(session: AsyncSession, values: ColumnElement[float], source: CTE) -> ColumnElement[float]:
-    """The median of the non-NULL `values` of `source`, computed where the rows are: an aggregate
-    over `source`."""
+def _medians(
+    session: AsyncSession, values: ColumnElement[float], where: list[ColumnElement[bool]], key=None
+) -> Select:
+    """The median of the non-NULL `values` of the orders `where` selects, per `key` (rows of key and
+    median) or of them all (one row), computed in the database."""
+    keys = [] if key is None else [key.label("key")]
     if session.get_bind().dialect.name == "postgresql":
-        return func.percentile_cont(0.5).within_group(values)
+        median = func.percentile_cont(0.5).within_group(values)
+        return select(*keys, median).where(*where).group_by(*keys)
     # SQLite has no percentile: the middle row, or the mean of the middle two, by rank.
+    partition = None if key is None else [key]
     ranked = (
         select(
+            *keys,
             values.label("value"),
-            func.row_number().over(order_by=values).label("rank"),
-            func.count().over().label("n"),
+            func.row_number().over(partition_by=partition, order_by=values).label("rank"),
+            func.count().over(partition_by=partition).label("n"),
         )
-        .select_from(source)
-        .where(values.is_not(None))
+        .where(*where, values.is_not(None))
         .subquery()
     )
     middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
-    return select(func.avg(ranked.c.value)).where(middle).scalar_subquery()
+    grouped = [] if key is None else [ranked.c.key]
+    return select(*grouped, func.avg(ranked.c.value)).where(middle).group_by(*grouped)
+
+
+def _to_accept(session: AsyncSession) -> ColumnElement[float]:
+    return _minutes(session, Order.created_at, Order.accepted_at)
+
+
+def _to_finish(session: AsyncSession) -> ColumnElement[float]:
+    return _minutes(session, Order.accepted_at, Order.completed_at)
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 async def _timings(session: AsyncSession, in_period: ColumnElement[bool]) -> Timings:
-    """Medians from the orders' own history: first post, accept and complete events."""
-
-    def first(action: str) -> Label[datetime]:
-        return func.min(OrderEvent.at).filter(OrderEvent.action == action).label(action)
-
-    history = (
-        select(first("post"), first("accept"), first("complete"))
-        .join(Order, Order.id == OrderEvent.order_id)
-        .where(in_period, OrderEvent.action.in_(("post", "accept", "complete")))
-        .group_by(OrderEvent.order_id)
-        .cte("history")
-    )
-    to_accept = _minutes(session, history.c.post, history.c.accept)
-    to_finish = _minutes(session, history.c.accept, history.c.complete)
-    row = (
-        await session.execute(
-            select(
-                _median(session, to_accept, history),
-                func.count(to_accept),
-                _median(session, to_finish, history),
-                func.count(to_finish),
-            ).select_from(history)
-        )
+    """Medians from the orders' own moments: posted, accepted, completed."""
+    to_accept, to_finish = _to_accept(session), _to_finish(session)
+    accepted, finished = (
+        await session.execute(select(func.count(to_accept), func.count(to_finish)).where(in_period))
     ).one()
-    median_to_accept, accepted, median_to_finish, finished = row
     return Timings(
-        median_minutes_to_accept=None if median_to_accept is None else round(median_to_accept, 1),
+        median_minutes_to_accept=_rounded(await session.scalar(_medians(session, to_accept, [in_period]))),
         accepted=accepted,
-        median_minutes_to_finish=None if median_to_finish is None else round(median_to_finish, 1),
+        median_minutes_to_finish=_rounded(await session.scalar(_medians(session, to_finish, [in_period]))),
         finished=finished,
     )
 
@@ -203,3 +228,106 @@ async def summary(
         timings=await _timings(session, in_period),
         satisfaction=await _satisfaction(session, in_period),
     )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def area_performance(
+    session: AsyncSession,
+    actor: Actor,
+    area_id: int | None,
+    level: AreaLevel,
+    month: str,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Area | None, list[AreaPerformance]]:
+    """The area (None: every area), and every grid (or community) inside it with its figures for the
+    orders posted in `month`, ranked: one GROUP BY over the month's orders by the code prefix of
+    `level`, and one per median."""
+    area = await _report_area(session, actor, area_id)
+    prefix = area.code if area else ""
+    length = code_length(level)
+    if len(prefix) > length:
+        raise Unprocessable(f"Your area is inside one {level}.", code="report_level_above_area", level=level)
+    start, end = month_bounds(month, settings.tz)
+    unit = func.substr(Order.area_code, 1, length)
+    where = [
+        Order.area_code.startswith(prefix, autoescape=True),
+        Order.created_at >= start,
+        Order.created_at < end,
+    ]
+    # Each deadline of the "1130" rule: accepting for the rules on waiting orders, finishing otherwise.
+    deadlines = [
+        (rule_level, "accept" if statuses == WAITING else "finish", int(after.total_seconds()) // 60)
+        for rule_level, statuses, after, _why in reversed(escalation_rules(settings))
+    ]
+    kept = []
+    for _level, step, minutes in deadlines:
+        taken = Order.accepted_at if step == "accept" else Order.completed_at
+        met = taken.is_not(None) & (_minutes(session, Order.created_at, taken) <= minutes)
+        passed = ~Order.status.in_(WITHDRAWN) & (Order.created_at <= now - timedelta(minutes=minutes))
+        kept += [func.count().filter(met), func.count().filter(met | taken.is_not(None) | passed)]
+    rated = (Order.status == OrderStatus.confirmed) & Order.rating.is_not(None)
+    counts = {
+        code: tuple(row)
+        for code, *row in await session.execute(
+            select(
+                unit,
+                func.count(),
+                func.count().filter(Order.status.in_(HANDLED)),
+                *kept,
+                func.count().filter(rated),
+                func.sum(Order.rating).filter(rated),
+                func.count().filter(rated & (Order.rating >= GOOD_RATING)),
+            )
+            .where(*where)
+            .group_by(unit)
+        )
+    }
+    medians = [
+        dict((await session.execute(_medians(session, values, where, unit))).all())
+        for values in (_to_accept(session), _to_finish(session))
+    ]
+    rows = []
+    for compared in await subtree(session, area, [level]):
+        received, handled, *figures = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 3))
+        n_rated, rating_sum, good = figures[-3:]
+        rows.append(
+            AreaPerformance(
+                rank=0,
+                area_id=compared.id,
+                area_code=compared.code,
+                area_name=compared.name,
+                received=received,
+                handled=handled,
+                resolution_rate=_rate(handled, received),
+                on_time=[
+                    DeadlineKept(
+                        level=rule_level,
+                        step=step,
+                        within_minutes=minutes,
+                        due=figures[2 * i + 1],
+                        met=figures[2 * i],
+                        rate=_rate(figures[2 * i], figures[2 * i + 1]),
+                    )
+                    for i, (rule_level, step, minutes) in enumerate(deadlines)
+                ],
+                median_minutes_to_accept=_rounded(medians[0].get(compared.code)),
+                median_minutes_to_finish=_rounded(medians[1].get(compared.code)),
+                rated=n_rated,
+                mean_rating=round(rating_sum / n_rated, 2) if n_rated else None,
+                good_rating_share=_rate(good, n_rated),
+            )
+        )
+
+    def standing(row: AreaPerformance) -> tuple:
+        # Best first; an area without a figure after every area with one.
+        rates = [row.resolution_rate, *(d.rate for d in row.on_time)]
+        return (*((rate is None, -(rate or 0)) for rate in rates), row.area_code)
+
+    rows.sort(key=standing)
+    for rank, row in enumerate(rows, 1):
+        row.rank = rank
+    return area, rows
