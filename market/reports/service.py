@@ -11,10 +11,12 @@ in SQL, so the grouping is the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -121,30 +123,41 @@ def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnE
     return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
 
 
-def _medians(
-    session: AsyncSession, values: ColumnElement[float], where: list[ColumnElement[bool]], key=None
-) -> Select:
-    """The median of the non-NULL `values` of the orders `where` selects, per `key` (rows of key and
-    median) or of them all (one row), computed in the database."""
+async def _medians(
+    session: AsyncSession,
+    values: list[ColumnElement[float]],
+    where: list[ColumnElement[bool]],
+    key: ColumnElement[str] | None = None,
+) -> dict[str | None, list[float | None]]:
+    """The medians of the non-NULL `values` of the orders `where` selects, per `key` (or of them all,
+    under None), computed in the database."""
     keys = [] if key is None else [key.label("key")]
     if session.get_bind().dialect.name == "postgresql":
-        median = func.percentile_cont(0.5).within_group(values)
-        return select(*keys, median).where(*where).group_by(*keys)
+        # One pass over the orders for every median.
+        medians = [func.percentile_cont(0.5).within_group(v) for v in values]
+        rows = await session.execute(select(*keys, *medians).where(*where).group_by(*keys))
+        return {row[0] if keys else None: list(row[len(keys) :]) for row in rows}
     # SQLite has no percentile: the middle row, or the mean of the middle two, by rank.
+    found: dict[str | None, list[float | None]] = {}
     partition = None if key is None else [key]
-    ranked = (
-        select(
-            *keys,
-            values.label("value"),
-            func.row_number().over(partition_by=partition, order_by=values).label("rank"),
-            func.count().over(partition_by=partition).label("n"),
+    for index, value in enumerate(values):
+        ranked = (
+            select(
+                *keys,
+                value.label("value"),
+                func.row_number().over(partition_by=partition, order_by=value).label("rank"),
+                func.count().over(partition_by=partition).label("n"),
+            )
+            .where(*where, value.is_not(None))
+            .subquery()
         )
-        .where(*where, values.is_not(None))
-        .subquery()
-    )
-    middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
-    grouped = [] if key is None else [ranked.c.key]
-    return select(*grouped, func.avg(ranked.c.value)).where(middle).group_by(*grouped)
+        middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
+        grouped = [] if key is None else [ranked.c.key]
+        for *group, median in await session.execute(
+            select(*grouped, func.avg(ranked.c.value)).where(middle).group_by(*grouped)
+        ):
+            found.setdefault(group[0] if group else None, [None] * len(values))[index] = median
+    return found
 
 
 def _to_accept(session: AsyncSession) -> ColumnElement[float]:
@@ -159,35 +172,64 @@ def _rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-async def _timings(session: AsyncSession, in_period: ColumnElement[bool]) -> Timings:
-    """Medians from the orders' own moments: posted, accepted, completed."""
+async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict[str, Any]:
+    """The order figures of the summary: counts in one pass over the period's orders (grouped by
+    status, category and rating, added up here), the two medians in another."""
     to_accept, to_finish = _to_accept(session), _to_finish(session)
-    accepted, finished = (
-        await session.execute(select(func.count(to_accept), func.count(to_finish)).where(in_period))
-    ).one()
-    return Timings(
-        median_minutes_to_accept=_rounded(await session.scalar(_medians(session, to_accept, [in_period]))),
-        accepted=accepted,
-        median_minutes_to_finish=_rounded(await session.scalar(_medians(session, to_finish, [in_period]))),
-        finished=finished,
+    by_status: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    ratings: Counter[int] = Counter()
+    accepted = finished = 0
+    groups = await session.execute(
+        select(
+            Order.status,
+            Order.category_code,
+            Order.rating,
+            func.count(),
+            func.count(to_accept),
+            func.count(to_finish),
+        )
+        .where(in_period)
+        .group_by(Order.status, Order.category_code, Order.rating)
     )
-
-
-async def _satisfaction(session: AsyncSession, in_period: ColumnElement[bool]) -> Satisfaction:
-    counts = dict(
-        (
-            await session.execute(
-                select(Order.rating, func.count())
-                .where(in_period, Order.status == OrderStatus.confirmed, Order.rating.is_not(None))
-                .group_by(Order.rating)
+    for status, category, rating, n, n_accepted, n_finished in groups:
+        by_status[status] += n
+        by_category[category] += n
+        if status == OrderStatus.confirmed and rating is not None:
+            ratings[rating] += n
+        accepted += n_accepted
+        finished += n_finished
+    names = {
+        code: (zh, en)
+        for code, zh, en in await session.execute(
+            select(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en).where(
+                ServiceCategory.code.in_(by_category)
             )
-        ).all()
+        )
+    }
+    to_accept_median, to_finish_median = (await _medians(session, [to_accept, to_finish], [in_period])).get(
+        None, [None, None]
     )
-    rated = sum(counts.values())
-    mean = round(sum(r * n for r, n in counts.items()) / rated, 2) if rated else None
-    return Satisfaction(
-        ratings=[RatingCount(rating=r, count=counts.get(r, 0)) for r in RATINGS], rated=rated, mean=mean
-    )
+    rated = ratings.total()
+    return {
+        "orders": by_status.total(),
+        "orders_by_status": [StatusCount(status=s, count=by_status[s]) for s in OrderStatus],
+        "orders_by_category": [
+            CategoryCount(code=code, name_zh=names[code][0], name_en=names[code][1], count=n)
+            for code, n in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+        ],
+        "timings": Timings(
+            median_minutes_to_accept=_rounded(to_accept_median),
+            accepted=accepted,
+            median_minutes_to_finish=_rounded(to_finish_median),
+            finished=finished,
+        ),
+        "satisfaction": Satisfaction(
+            ratings=[RatingCount(rating=r, count=ratings[r]) for r in RATINGS],
+            rated=rated,
+            mean=round(sum(r * n for r, n in ratings.items()) / rated, 2) if rated else None,
+        ),
+    }
 
 
 async def summary(
@@ -201,15 +243,6 @@ async def summary(
         session, Transfer.debit_account_id, (TransferCode.redemption,), prefix, bounds
     )
     in_period = Order.area_code.startswith(prefix, autoescape=True) & (Order.created_at >= bounds[0])
-    statuses = select(Order.status, func.count()).where(in_period).group_by(Order.status)
-    by_status = dict((await session.execute(statuses)).all())
-    by_category = await session.execute(
-        select(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en, func.count())
-        .join(Order, Order.category_code == ServiceCategory.code)
-        .where(in_period)
-        .group_by(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en)
-        .order_by(func.count().desc(), ServiceCategory.code)
-    )
     return ReportSummary(
         area_id=area.id if area else None,
         area_name=area.name if area else "",
@@ -220,13 +253,7 @@ async def summary(
             MonthPoints(month=start.astimezone(tz).strftime("%Y-%m"), issued=i, redeemed=r)
             for start, i, r in zip(bounds[:-1], issued, redeemed, strict=True)
         ],
-        orders=sum(by_status.values()),
-        orders_by_status=[StatusCount(status=s, count=by_status.get(s, 0)) for s in OrderStatus],
-        orders_by_category=[
-            CategoryCount(code=code, name_zh=zh, name_en=en, count=n) for code, zh, en, n in by_category
-        ],
-        timings=await _timings(session, in_period),
-        satisfaction=await _satisfaction(session, in_period),
+        **await _orders(session, in_period),
     )
 
 
@@ -245,7 +272,7 @@ async def area_performance(
 ) -> tuple[Area | None, list[AreaPerformance]]:
     """The area (None: every area), and every grid (or community) inside it with its figures for the
     orders posted in `month`, ranked: one GROUP BY over the month's orders by the code prefix of
-    `level`, and one per median."""
+    `level`, and one for the medians."""
     area = await _report_area(session, actor, area_id)
     prefix = area.code if area else ""
     length = code_length(level)
@@ -286,10 +313,7 @@ async def area_performance(
             .group_by(unit)
         )
     }
-    medians = [
-        dict((await session.execute(_medians(session, values, where, unit))).all())
-        for values in (_to_accept(session), _to_finish(session))
-    ]
+    medians = await _medians(session, [_to_accept(session), _to_finish(session)], where, unit)
     rows = []
     for compared in await subtree(session, area, [level]):
         received, handled, *figures = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 3))
@@ -314,8 +338,8 @@ async def area_performance(
                     )
                     for i, (rule_level, step, minutes) in enumerate(deadlines)
                 ],
-                median_minutes_to_accept=_rounded(medians[0].get(compared.code)),
-                median_minutes_to_finish=_rounded(medians[1].get(compared.code)),
+                median_minutes_to_accept=_rounded(medians.get(compared.code, [None, None])[0]),
+                median_minutes_to_finish=_rounded(medians.get(compared.code, [None, None])[1]),
                 rated=n_rated,
                 mean_rating=round(rating_sum / n_rated, 2) if n_rated else None,
                 good_rating_share=_rate(good, n_rated),
