@@ -77,6 +77,11 @@ def month_of(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m")
 
 
+def recent_months(now: datetime, tz: ZoneInfo, months: int) -> list[str]:
+    """The last `months` local months, this one first."""
+    return [month_of(start, tz) for start in reversed(month_starts(now, tz, months)[:-1])]
+
+
 async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None) -> Area | None:
     if area_id is None and actor.area_id is None:
         return None  # an administrator without a home area: every area
@@ -250,7 +255,7 @@ async def summary(
         since=bounds[0],
         until=now,
         points=[
-            MonthPoints(month=start.astimezone(tz).strftime("%Y-%m"), issued=i, redeemed=r)
+            MonthPoints(month=month_of(start, tz), issued=i, redeemed=r)
             for start, i, r in zip(bounds[:-1], issued, redeemed, strict=True)
         ],
         **await _orders(session, in_period),
