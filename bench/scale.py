@@ -574,10 +574,13 @@ async def measure(url: str, street: Street, repeat: int) -> None:
             print("street")
             ms = await _median_ms(repeat, lambda: get(client, "/api/reports/summary", 2))
             _line("reports summary (12 months)", ms, TARGETS_MS["summary"])
-            for level, count in (("grid", COMMUNITIES * GRIDS), ("community", COMMUNITIES)):
+            for level, count in (
+                ("grid", f"{COMMUNITIES * GRIDS} grids"),
+                ("community", f"{COMMUNITIES} communities"),
+            ):
                 path = f"/api/reports/areas?level={level}&month={LAST_MONTH}"
                 ms = await _median_ms(repeat, lambda p=path: get(client, p, 2))
-                _line(f"{level} ranking ({LAST_MONTH}, {count} {level}s)", ms, TARGETS_MS["areas"])
+                _line(f"{level} ranking ({LAST_MONTH}, {count})", ms, TARGETS_MS["areas"])
             try:
                 ms = await _median_ms(
                     repeat, lambda: get(client, "/api/ledger/trial-balance?asset=service", 2)
