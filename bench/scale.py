@@ -16,9 +16,9 @@ transfers (the trial balance balances). One resident (the "busy" member) receive
 
 Then it serves the app with uvicorn in a thread and prints, for each read, the median of
 --repeat runs against its target (and measured ÷ target): the order list's pages 1 and 500 per
-role, the street's reports summary, the street's trial balance, and the busy member's statement
-as CSV (time, time to the first byte, bytes on the wire, and the peak of Python memory allocated
-while it is sent, traced in a run of its own).
+role, the street's reports summary and its grid and community rankings of a month, the street's
+trial balance, and the busy member's statement as CSV (time, time to the first byte, bytes on the
+wire, and the peak of Python memory allocated while it is sent, traced in a run of its own).
 
 Not part of the test suite (pytest collects only tests/).
 """
@@ -61,7 +61,9 @@ SECRET = "bench-scale-secret-key-0123456789abcdef"
 STREET = "110105001"
 COMMUNITIES, GRIDS, COMPOUNDS, BUILDINGS = 20, 10, 2, 5  # each per parent
 PAGE = 20
-TARGETS_MS = {"orders": 100.0, "summary": 1000.0, "trial": 100.0}
+TARGETS_MS = {"orders": 100.0, "summary": 1000.0, "areas": 1000.0, "trial": 100.0}
+# The last whole month before NOW: the grid ranking's month.
+LAST_MONTH = "2026-11"
 
 # The last statuses orders end in (old orders) and are in (the last three days), with weights,
 # and the actions that led there from `post`.
@@ -238,8 +240,9 @@ async def _build(conn: AsyncConnection, street: Street) -> None:
     await conn.execute(
         text(f"""
         INSERT INTO orders (id, requester_id, area_id, area_code, category_code, description,
-            address_detail, window_start, window_end, urgency, status, volunteer_id, checked_in_at,
-            checked_out_at, completed_at, confirmed_at, rating, comment, created_at, updated_at, channel)
+            address_detail, window_start, window_end, urgency, status, volunteer_id, accepted_at,
+            checked_in_at, checked_out_at, completed_at, confirmed_at, rating, comment, created_at,
+            updated_at, channel)
         SELECT o.id, :fr + o.requester, o.area_id, a.code,
                (ARRAY[{", ".join(f"'{c}'" for c in categories)}])[1 + o.id % {len(categories)}],
                '需要帮助 #' || o.id, (o.id % 30 + 1) || '号 ' || (o.id % 6 + 1) || '01室',
@@ -247,6 +250,8 @@ async def _build(conn: AsyncConnection, street: Street) -> None:
                CASE WHEN o.id % 10 = 0 THEN 'urgent' ELSE 'normal' END, o.status,
                CASE WHEN o.status IN {SERVED}
                     THEN :fv + o.community + 20 * ((o.id * 31) % (:volunteers / 20)) END,
+               CASE WHEN o.status IN {SERVED}
+                    THEN o.created_at + (o.to_dispatch + o.to_accept) * interval '1 minute' END,
                CASE WHEN o.status IN ('in_service', 'completed', 'confirmed')
                     THEN o.created_at + interval '1 day' END,
                CASE WHEN o.status IN ('completed', 'confirmed')
@@ -569,6 +574,13 @@ async def measure(url: str, street: Street, repeat: int) -> None:
             print("street")
             ms = await _median_ms(repeat, lambda: get(client, "/api/reports/summary", 2))
             _line("reports summary (12 months)", ms, TARGETS_MS["summary"])
+            for level, count in (
+                ("grid", f"{COMMUNITIES * GRIDS} grids"),
+                ("community", f"{COMMUNITIES} communities"),
+            ):
+                path = f"/api/reports/areas?level={level}&month={LAST_MONTH}"
+                ms = await _median_ms(repeat, lambda p=path: get(client, p, 2))
+                _line(f"{level} ranking ({LAST_MONTH}, {count})", ms, TARGETS_MS["areas"])
             try:
                 ms = await _median_ms(
                     repeat, lambda: get(client, "/api/ledger/trial-balance?asset=service", 2)

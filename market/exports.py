@@ -6,6 +6,10 @@ LibreOffice (CSV injection): a member's gift memo `=HYPERLINK("http://x","y")` b
 in the statement a manager downloads. As OWASP advises, such text gets a leading single quote;
 numbers stay numbers. openpyxl would even store such text as a formula in an Excel file.
 
+Most cells need nothing: a batch whose text holds no control character and starts no cell with a
+formula character is written as it is (searched for in the batch's text joined), so a long
+statement is not converted cell by cell; a batch with any such cell goes cell by cell.
+
 CSV is sent as it is written. An Excel file is a zip that is complete only at the end, so its rows
 go into openpyxl's write-only workbook (which keeps them in a temporary file, not in memory) and
 the file is sent once written, in chunks.
@@ -15,9 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import anyio.to_thread
 from litestar.response import Stream
@@ -31,7 +36,18 @@ CONTENT_TYPES: dict[Format, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A formula character after a line feed: in a batch's text cells joined by line feeds, the start of
+# a cell (or of a line inside one, which only sends the batch the slow way).
+FORMULA_AFTER_LINE_FEED = re.compile(r"\n[=+\-@\t\r]")
 CHUNK = 64 * 1024
+
+
+class Sheet(NamedTuple):
+    """One sheet of a workbook: its name, its header and its rows, in batches."""
+
+    name: str
+    columns: Sequence[str]
+    batches: AsyncIterable[Sequence[Row]]
 
 
 def cell(value: object) -> object:
@@ -43,11 +59,36 @@ def cell(value: object) -> object:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def plain(rows: Sequence[Row]) -> bool:
+    """Whether every cell of `rows` is already what `cell` would make of it."""
+    # Two searches of one string (a literal-led pattern and a character class are the fast kinds).
+    text = "\n" + "\n".join([v for row in rows for v in row if type(v) is str])
+    return ILLEGAL_CHARACTERS_RE.search(text) is None and FORMULA_AFTER_LINE_FEED.search(text) is None
+
+
+def cells(rows: Sequence[Row]) -> Sequence[Row]:
+    return rows if plain(rows) else [[cell(v) for v in row] for row in rows]
+
+
+async def one_batch(rows: Sequence[Row]) -> AsyncIterator[Sequence[Row]]:
+    """Rows already read (a report of a few hundred) as the batches `download` takes."""
+    yield rows
+
+
 def download(
     fmt: Format, filename: str, columns: Sequence[str], batches: AsyncIterable[Sequence[Row]], *, sheet: str
 ) -> Stream:
     """The rows of `batches`, under a header of `columns`, as an attachment named `filename.<fmt>`."""
-    content = _csv(columns, batches) if fmt == "csv" else _xlsx(columns, batches, sheet)
+    content = _csv(columns, batches) if fmt == "csv" else _xlsx([Sheet(sheet, columns, batches)])
+    return _attachment(fmt, filename, content)
+
+
+def workbook(filename: str, sheets: Sequence[Sheet]) -> Stream:
+    """An Excel file of several sheets, named `filename.xlsx`."""
+    return _attachment("xlsx", filename, _xlsx(sheets))
+
+
+def _attachment(fmt: Format, filename: str, content: AsyncIterator[bytes]) -> Stream:
     return Stream(
         content,
         # A header, not `media_type`: a Stream takes the handler's media type (JSON) over its own.
@@ -65,7 +106,7 @@ async def _csv(columns: Sequence[str], batches: AsyncIterable[Sequence[Row]]) ->
     buffer.write("\ufeff")
     writer.writerow([cell(c) for c in columns])
     async for rows in batches:
-        writer.writerows([cell(v) for v in row] for row in rows)
+        writer.writerows(cells(rows))
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -73,18 +114,17 @@ async def _csv(columns: Sequence[str], batches: AsyncIterable[Sequence[Row]]) ->
         yield buffer.getvalue().encode()
 
 
-async def _xlsx(
-    columns: Sequence[str], batches: AsyncIterable[Sequence[Row]], sheet: str
-) -> AsyncIterator[bytes]:
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append([cell(c) for c in columns])
-    async for rows in batches:
-        for row in rows:
-            worksheet.append([cell(v) for v in row])
+async def _xlsx(sheets: Sequence[Sheet]) -> AsyncIterator[bytes]:
+    book = Workbook(write_only=True)
+    for sheet in sheets:
+        worksheet = book.create_sheet(sheet.name)
+        worksheet.append([cell(c) for c in sheet.columns])
+        async for rows in sheet.batches:
+            for row in cells(rows):
+                worksheet.append(row)
     with tempfile.TemporaryFile() as file:
         # Zipping the rows up takes a while for a long statement: off the event loop.
-        await anyio.to_thread.run_sync(workbook.save, file)
+        await anyio.to_thread.run_sync(book.save, file)
         file.seek(0)
         while chunk := file.read(CHUNK):
             yield chunk

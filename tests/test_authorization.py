@@ -562,3 +562,54 @@ async def test_options_on_every_path_answers_without_a_login(client: AsyncTestCl
         answers[concrete] = (await client.options(concrete)).status_code
     assert {path: status for path, status in answers.items() if status >= 500} == {}
     assert answers["/api/people/imports/1"] == 204
+
+
+# Expected status per role reading the reports: community 1's summary and its grids ranked (asked for
+# by area), then the reader's own area's grids and communities ranked (asked for without one). A
+# grid worker's area lies inside one community, so communities are not theirs to rank.
+# fmt: off
+REPORT_COLUMNS = ("summary_c1", "grids_c1", "own_grids", "own_communities")
+REPORT_MATRIX = {
+    #                  summary grids own   communities
+    "admin":          (200,    200,  200,  200),
+    "street_admin":   (200,    200,  200,  200),
+    "manager":        (200,    200,  200,  200),
+    "manager_c2":     (403,    403,  200,  200),
+    "grid_worker":    (403,    403,  200,  422),
+    "grid_worker_c2": (403,    403,  200,  422),
+    "unit_admin":     (403,    403,  403,  403),
+    "resident":       (403,    403,  403,  403),
+    "resident_b":     (403,    403,  403,  403),
+    "resident_c2":    (403,    403,  403,  403),
+    "volunteer":      (403,    403,  403,  403),
+    "volunteer_b":    (403,    403,  403,  403),
+    "volunteer_c2":   (403,    403,  403,  403),
+}
+# fmt: on
+REPORT_REFUSALS = {"role_required", "outside_your_area", "report_level_above_area"}
+assert set(REPORT_MATRIX) == set(ROLES)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role", "expected"),
+    [
+        pytest.param(e, role, REPORT_MATRIX[role][REPORT_COLUMNS.index(e)], id=f"{e}-{role}")
+        for e in REPORT_COLUMNS
+        for role in ROLES
+    ],
+)
+async def test_reading_the_reports(
+    client: AsyncTestClient, world: World, endpoint: str, role: str, expected: int
+) -> None:
+    c1 = world.areas["c1"].id
+    path, params = {
+        "summary_c1": ("/api/reports/summary", {"area_id": c1}),
+        "grids_c1": ("/api/reports/areas", {"area_id": c1}),
+        "own_grids": ("/api/reports/areas", {}),
+        "own_communities": ("/api/reports/areas", {"level": "community"}),
+    }[endpoint]
+    r = await client.get(path, params=params, headers=world.auth(role))
+    if expected >= 400:
+        assert_problem(r, expected, REPORT_REFUSALS)
+        return
+    assert r.status_code == expected, r.text

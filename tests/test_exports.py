@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.service import load_actor
-from market.exports import cell
+from market.exports import cell, cells
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
@@ -43,6 +43,25 @@ def test_everything_else_is_left_as_it_is(value: object) -> None:
 )
 def test_control_characters_an_excel_file_cannot_hold_are_spaces(text: str, written: str) -> None:
     assert cell(text) == written
+
+
+PLAIN_ROW = ["2025-03-01T10:00:00+00:00", "gift:1", "gift", "credit", 5, None, "谢谢", "a=b", "", " =1"]
+
+
+def test_a_batch_of_plain_cells_is_written_as_it_is() -> None:
+    rows = [PLAIN_ROW, ["line one\nline two", 2.5, -3, "'quoted"]]
+    assert cells(rows) is rows
+
+
+@pytest.mark.parametrize("text", [*DANGEROUS, "a\x01b", "\x1b[31m", "x\x0b\x0cy"])
+@pytest.mark.parametrize("where", [0, 5, 9])
+def test_a_batch_with_any_cell_to_change_goes_cell_by_cell(text: str, where: int) -> None:
+    """Wherever the cell is, first or last, in the first row or a later one."""
+    row = list(PLAIN_ROW)
+    row[where] = text
+    rows = [PLAIN_ROW, row]
+    assert cells(rows) == [[cell(v) for v in r] for r in rows]
+    assert cells(rows)[1][where] != text
 
 
 async def test_an_old_memo_with_a_control_character_still_downloads(

@@ -161,3 +161,48 @@ def test_messages_stored_as_prose_keep_their_words_under_the_generic_code(tmp_pa
     assert [(code, json.loads(params), *subject) for code, params, *subject in rows] == [
         ("earlier_message", {"title": "Order 3 is late", "body": "escort, submitted"}, "order", 3)
     ]
+
+
+ACCEPTED_AT_REVISION = "0019"
+
+
+def test_orders_accepted_before_get_the_moment_of_their_first_accept(tmp_path: Path) -> None:
+    """From the order's history: an accepted offer or a claim from the board; an order never
+    accepted has none."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(ACCEPTED_AT_REVISION)
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute("INSERT INTO areas (id, code, name, level) VALUES (1, '110105001', 'Sunny', 'street')")
+        db.execute(
+            "INSERT INTO users (id, phone, name, password_hash, area_id, is_active, created_at,"
+            " token_version, must_change_password)"
+            " VALUES (1, '13900000001', 'Resident', 'x', 1, 1, '2026-01-01 00:00:00', 0, 0)"
+        )
+        db.executemany(
+            "INSERT INTO orders (id, requester_id, area_id, area_code, category_code, description,"
+            " address_detail, window_start, window_end, urgency, status, created_at, updated_at)"
+            " VALUES (?, 1, 1, '110105001', 'escort', '', '', '2026-01-02 00:00:00',"
+            " '2026-01-02 02:00:00', 'normal', ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            [(1, "completed"), (2, "accepted"), (3, "expired")],
+        )
+        db.executemany(
+            "INSERT INTO order_events (order_id, action, from_status, to_status, note, at)"
+            " VALUES (?, ?, ?, ?, '', ?)",
+            [
+                (1, "post", None, "submitted", "2026-01-01 00:00:00"),
+                (1, "dispatch", "submitted", "dispatched", "2026-01-01 00:10:00"),
+                (1, "accept", "dispatched", "accepted", "2026-01-01 00:25:00"),
+                (1, "complete", "in_service", "completed", "2026-01-01 03:00:00"),
+                (2, "post", None, "submitted", "2026-01-01 00:00:00"),
+                (2, "claim", "submitted", "accepted", "2026-01-01 01:00:00"),
+                (3, "post", None, "submitted", "2026-01-01 00:00:00"),
+                (3, "expire", "submitted", "expired", "2026-01-02 00:00:00"),
+            ],
+        )
+
+    _run_in_thread(migrate.upgrade, url, ACCEPTED_AT_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        accepted = db.execute("SELECT id, accepted_at FROM orders ORDER BY id").fetchall()
+    assert accepted == [(1, "2026-01-01 00:25:00"), (2, "2026-01-01 01:00:00"), (3, None)]

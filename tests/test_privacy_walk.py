@@ -64,6 +64,7 @@ NOT_FOR_VOLUNTEERS = {
     "/desk",
     "/desk/orders/new",
     "/api/reports/summary",
+    "/api/reports/areas",
     "/desk/dispatch",
     "/desk/dispatch/orders/{order_id:int}",
     "/desk/dispatch/plans/{plan_id:int}",

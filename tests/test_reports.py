@@ -7,19 +7,23 @@ clock moved step by step, so every figure is known exactly.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.areas.models import Area, AreaLevel
 from market.clock import FrozenClock
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
-from tests.world import World
+from tests.world import World, add_neighbours
 
 # Monday 10 March 2025, 10:00 in Beijing.
 NOW = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
@@ -93,11 +97,15 @@ async def _order(
     steps: Sequence[tuple[int, str]] = (),
     volunteer: str = "volunteer",
     rating: int | None = None,
+    dispatcher: str = "grid_worker",
+    **body_overrides: Any,
 ) -> int:
     """Post an order now, then take each step at its minute after posting."""
     posted = clock.now
     window = {"window_start": posted + timedelta(hours=3), "window_end": posted + timedelta(hours=8)}
-    body = world.order_body(resident, category=category, **{k: v.isoformat() for k, v in window.items()})
+    body = world.order_body(
+        resident, category=category, **{k: v.isoformat() for k, v in window.items()}, **body_overrides
+    )
     r = await client.post("/api/orders", json=body, headers=world.auth(resident))
     assert r.status_code == 201, r.text
     order = r.json()["id"]
@@ -106,7 +114,7 @@ async def _order(
         if step == "dispatch":
             path, who, json = (
                 "dispatch",
-                "grid_worker",
+                dispatcher,
                 {"volunteer_ids": [world.id(volunteer)], "mode": "direct"},
             )
         elif step == "accept":
@@ -288,3 +296,291 @@ async def test_months_out_of_range_is_a_problem_naming_the_field(
     body = r.json()
     assert body["code"] == "invalid_input"
     assert [e["field"] for e in body["errors"]] == ["months"]
+
+
+# ---------------------------------------------------------------- how each grid is doing
+
+# The figures are read two days after the March orders were posted.
+READ_AT = NOW + timedelta(days=2)
+
+
+async def build_grid_months(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Orders in three grids: grid 1-1 (four in March, one in February), grid 1-2 (one, with a
+    building of its own) and grid 2-1 (one, never taken)."""
+    async with session_maker() as session, session.begin():
+        await add_neighbours(session, world)
+        for key, code, level, parent in [
+            ("g2_compound", "110105001001002001", AreaLevel.compound, "c1_grid2"),
+            ("g2_building", "110105001001002001001", AreaLevel.building, "g2_compound"),
+        ]:
+            area = Area(code=code, name=key, level=level, parent_id=world.areas[parent].id)
+            session.add(area)
+            await session.flush()
+            world.areas[key] = area
+    # February: waiting still.
+    clock.now = at("2025-02-20T02:00:00")
+    await _order(client, world, clock, "resident_b", "shopping")
+    clock.now = NOW
+    # P1: accepted after 30 minutes, completed 100 minutes later, rated 5.
+    await _order(
+        client,
+        world,
+        clock,
+        "resident",
+        "escort",
+        list(zip([1, 30, 60, 120, 130, 140], SERVED, strict=True)),
+        rating=5,
+    )
+    # P2: offered after 70 minutes and accepted after 90 (past the hour), completed 60 minutes later, rated 4.
+    await _order(
+        client,
+        world,
+        clock,
+        "resident",
+        "escort",
+        list(zip([70, 90, 100, 140, 150, 160], SERVED, strict=True)),
+        rating=4,
+    )
+    # P3: never taken; P4: cancelled by its resident.
+    await _order(client, world, clock, "resident_b", "shopping")
+    await _order(client, world, clock, "resident_b", "shopping", [(5, "cancel")])
+    # Q1 in grid 1-2: accepted after 10 minutes, completed 60 minutes later, rated 2.
+    await _order(
+        client,
+        world,
+        clock,
+        "resident_b",
+        "shopping",
+        list(zip([1, 10, 20, 60, 70, 80], SERVED, strict=True)),
+        "volunteer_b",
+        2,
+        dispatcher="manager",
+        area_id=world.areas["g2_building"].id,
+    )
+    # R1 in grid 2-1: never taken.
+    await _order(client, world, clock, "resident_c2", "escort")
+    clock.now = READ_AT
+
+
+@pytest.fixture
+async def grid_months(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> World:
+    await build_grid_months(client, world, clock, session_maker)
+    return world
+
+
+def kept(due: int, met: int, rate: float | None) -> list[int | float | None]:
+    return [due, met, rate]
+
+
+def deadlines(row: dict[str, Any]) -> list[list[Any]]:
+    return [[d["due"], d["met"], d["rate"]] for d in row["on_time"]]
+
+
+GRID_1_1 = {
+    "rank": 2,
+    "area_name": "Grid 1-1",
+    "received": 4,
+    "handled": 2,
+    "resolution_rate": 0.5,
+    "median_minutes_to_accept": 60.0,
+    "median_minutes_to_finish": 80.0,
+    "rated": 2,
+    "mean_rating": 4.5,
+    "good_rating_share": 1.0,
+}
+# Accepted within the hour: P1 only of P1, P2 and P3 (P4 was cancelled before anyone took it);
+# within a day: P1 and P2; finished within three days: P1 and P2 (P3's three days have not passed).
+GRID_1_1_KEPT = [kept(3, 1, 0.3333), kept(3, 2, 0.6667), kept(2, 2, 1.0)]
+GRID_1_2 = {
+    "rank": 1,
+    "area_name": "Grid 1-2",
+    "received": 1,
+    "handled": 1,
+    "resolution_rate": 1.0,
+    "median_minutes_to_accept": 10.0,
+    "median_minutes_to_finish": 60.0,
+    "rated": 1,
+    "mean_rating": 2.0,
+    "good_rating_share": 0.0,
+}
+GRID_1_2_KEPT = [kept(1, 1, 1.0), kept(1, 1, 1.0), kept(1, 1, 1.0)]
+GRID_2_1 = {
+    "rank": 3,
+    "area_name": "Grid 2-1",
+    "received": 1,
+    "handled": 0,
+    "resolution_rate": 0.0,
+    "median_minutes_to_accept": None,
+    "median_minutes_to_finish": None,
+    "rated": 0,
+    "mean_rating": None,
+    "good_rating_share": None,
+}
+GRID_2_1_KEPT = [kept(1, 0, 0.0), kept(1, 0, 0.0), kept(0, 0, None)]
+
+
+async def areas_report(client: AsyncTestClient, world: World, who: str, **query: Any) -> dict[str, Any]:
+    r = await client.get("/api/reports/areas", params=query, headers=world.auth(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def figures(row: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in like}
+
+
+async def test_a_street_admin_ranks_every_grid_of_the_street(
+    client: AsyncTestClient, grid_months: World
+) -> None:
+    report = await areas_report(client, grid_months, "street_admin", month="2025-03")
+    assert (report["month"], report["level"], report["total"]) == ("2025-03", "grid", 3)
+    assert report["area_id"] == grid_months.areas["street"].id
+    grid_1_2, grid_1_1, grid_2_1 = report["items"]
+    assert figures(grid_1_1, GRID_1_1) == GRID_1_1
+    assert deadlines(grid_1_1) == GRID_1_1_KEPT
+    assert [(d["level"], d["step"], d["within_minutes"]) for d in grid_1_1["on_time"]] == [
+        ("grid", "accept", 60),
+        ("community", "accept", 1440),
+        ("street", "finish", 4320),
+    ]
+    assert figures(grid_1_2, GRID_1_2) == GRID_1_2
+    assert deadlines(grid_1_2) == GRID_1_2_KEPT
+    assert figures(grid_2_1, GRID_2_1) == GRID_2_1
+    assert deadlines(grid_2_1) == GRID_2_1_KEPT
+    assert grid_1_1["area_code"] == "110105001001001"
+
+
+async def test_communities_add_up_their_grids(client: AsyncTestClient, grid_months: World) -> None:
+    report = await areas_report(client, grid_months, "street_admin", month="2025-03", level="community")
+    c1, c2 = report["items"]
+    assert (c1["area_name"], c1["received"], c1["handled"], c1["resolution_rate"]) == (
+        "Community 1",
+        5,
+        3,
+        0.6,
+    )
+    assert deadlines(c1) == [kept(4, 2, 0.5), kept(4, 3, 0.75), kept(3, 3, 1.0)]
+    # To accept: 10, 30, 90; to finish: 60, 60, 100; ratings 2, 4, 5.
+    assert (c1["median_minutes_to_accept"], c1["median_minutes_to_finish"]) == (30.0, 60.0)
+    assert (c1["rated"], c1["mean_rating"], c1["good_rating_share"]) == (3, 3.67, 0.6667)
+    assert (c2["area_name"], c2["rank"], c2["received"]) == ("Community 2", 2, 1)
+
+
+async def test_each_reader_sees_the_grids_of_their_own_area(
+    client: AsyncTestClient, grid_months: World
+) -> None:
+    manager = await areas_report(client, grid_months, "manager", month="2025-03")
+    assert manager["area_id"] == grid_months.areas["c1"].id
+    assert [(r["rank"], r["area_name"]) for r in manager["items"]] == [(1, "Grid 1-2"), (2, "Grid 1-1")]
+    worker = await areas_report(client, grid_months, "grid_worker", month="2025-03")
+    assert [figures(r, GRID_1_1) for r in worker["items"]] == [{**GRID_1_1, "rank": 1}]
+    # The other street's grid is its street admin's; none of its orders.
+    other = await areas_report(client, grid_months, "street_admin_s2", month="2025-03")
+    assert [(r["area_name"], r["received"], r["resolution_rate"]) for r in other["items"]] == [
+        ("Rainy Grid", 0, None)
+    ]
+    # An administrator without a home area ranks every grid; those without orders come last.
+    everyone = await areas_report(client, grid_months, "admin", month="2025-03")
+    assert [r["area_name"] for r in everyone["items"]] == ["Grid 1-2", "Grid 1-1", "Grid 2-1", "Rainy Grid"]
+
+
+async def test_a_month_counts_the_orders_posted_in_it(client: AsyncTestClient, grid_months: World) -> None:
+    february = await areas_report(client, grid_months, "manager", month="2025-02")
+    grid_1_1 = next(r for r in february["items"] if r["area_name"] == "Grid 1-1")
+    assert (grid_1_1["received"], grid_1_1["handled"], grid_1_1["resolution_rate"]) == (1, 0, 0.0)
+    # Still waiting 18 days later: past both deadlines to accept and the one to finish.
+    assert deadlines(grid_1_1) == [kept(1, 0, 0.0), kept(1, 0, 0.0), kept(1, 0, 0.0)]
+    # Without a month: the month of now (READ_AT is in March).
+    assert (await areas_report(client, grid_months, "manager"))["month"] == "2025-03"
+
+
+async def test_the_ranking_is_paged(client: AsyncTestClient, grid_months: World) -> None:
+    page = await areas_report(client, grid_months, "street_admin", month="2025-03", limit=2, offset=1)
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [r["rank"] for r in page["items"]] == [2, 3]
+
+
+async def test_the_ranking_downloads_as_excel_and_csv(client: AsyncTestClient, grid_months: World) -> None:
+    r = await client.get(
+        "/api/reports/areas",
+        params={"month": "2025-03", "format": "xlsx"},
+        headers=grid_months.auth("manager"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == 'attachment; filename="grid-performance-2025-03.xlsx"'
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:6] == ["rank", "area_code", "area_name", "received", "handled", "resolution_rate"]
+    assert rows[0][6:9] == [
+        "accept_within_60_min_due",
+        "accept_within_60_min_met",
+        "accept_within_60_min_rate",
+    ]
+    assert [row[:6] for row in rows[1:]] == [
+        [1, "110105001001002", "Grid 1-2", 1, 1, 1],
+        [2, "110105001001001", "Grid 1-1", 4, 2, 0.5],
+    ]
+    assert rows[2][6:9] == [3, 1, 0.3333]
+    r = await client.get(
+        "/api/reports/areas",
+        params={"month": "2025-03", "format": "csv", "level": "community"},
+        headers=grid_months.auth("street_admin"),
+    )
+    assert r.status_code == 200, r.text
+    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [line[:5] for line in lines[1:]] == [
+        ["1", "110105001001", "Community 1", "5", "3"],
+        ["2", "110105001002", "Community 2", "1", "0"],
+    ]
+
+
+async def test_the_summary_downloads_as_excel_a_sheet_per_table(
+    client: AsyncTestClient, scenario: World
+) -> None:
+    r = await client.get(
+        "/api/reports/summary", params={"months": 3, "format": "xlsx"}, headers=scenario.auth("manager")
+    )
+    assert r.status_code == 200, r.text
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["points", "statuses", "categories", "timings", "ratings"]
+    assert [[c.value for c in row] for row in book["points"].iter_rows()] == [
+        ["month", "issued", "redeemed"],
+        *([p["month"], p["issued"], p["redeemed"]] for p in C1_POINTS),
+    ]
+    assert [[c.value for c in row] for row in book["timings"].iter_rows()] == [
+        ["what", "median_minutes", "orders"],
+        ["to_accept", 20, 3],
+        ["to_finish", 75, 2],
+    ]
+
+
+async def test_only_managers_of_the_area_rank_its_grids(client: AsyncTestClient, grid_months: World) -> None:
+    c1 = grid_months.areas["c1"].id
+    for who, query, status, code in [
+        ("resident", {}, 403, "role_required"),
+        ("volunteer", {}, 403, "role_required"),
+        ("manager_c2", {"area_id": c1}, 403, "outside_your_area"),
+        ("grid_worker_g2", {"area_id": grid_months.areas["c1_grid"].id}, 403, "outside_your_area"),
+        ("street_admin_s2", {"area_id": c1}, 403, "outside_your_area"),
+        ("manager", {"area_id": 999_999}, 404, "area_not_found"),
+        # A grid worker's area lies inside one community: the communities are not theirs to compare.
+        ("grid_worker", {"level": "community"}, 422, "report_level_above_area"),
+        ("manager", {"month": "2025-13"}, 400, "invalid_input"),
+        ("manager", {"month": "March"}, 400, "invalid_input"),
+        ("manager", {"level": "building"}, 400, "invalid_input"),
+        ("manager", {"format": "pdf"}, 400, "invalid_input"),
+        ("manager", {"limit": 0}, 400, "invalid_input"),
+    ]:
+        r = await client.get("/api/reports/areas", params=query, headers=grid_months.auth(who))
+        assert (r.status_code, r.json()["code"]) == (status, code), (who, query)
+        assert r.headers["content-type"] == "application/problem+json"

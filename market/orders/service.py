@@ -93,6 +93,8 @@ def transition(
     )
     order.status = target
     order.updated_at = now
+    if target == S.accepted:
+        order.accepted_at = now
     return event
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
-from market.orders.models import OrderStatus
+from market.areas.models import AreaLevel
+from market.orders.models import EscalationLevel, OrderStatus
 
 
 class MonthPoints(msgspec.Struct):
@@ -64,3 +66,52 @@ class ReportSummary(msgspec.Struct):
     orders_by_category: list[CategoryCount]
     timings: Timings
     satisfaction: Satisfaction
+
+
+class DeadlineKept(msgspec.Struct):
+    """How often one deadline of the "1130" rule was kept (market.orders.service.escalation_rules)."""
+
+    # Who is told when it is missed, and what must have happened by then, counted from posting.
+    level: EscalationLevel
+    step: Literal["accept", "finish"]
+    within_minutes: int
+    # Orders whose outcome is known: the step taken (in time or late), or the deadline passed
+    # without it. An order cancelled or rejected before the step counts for neither.
+    due: int
+    met: int
+    rate: float | None
+
+
+class AreaPerformance(msgspec.Struct):
+    """One grid's (or community's) month: the orders posted inside it in that month."""
+
+    # 1 for the best: by resolution rate, then by the on-time rates in the order of `on_time`;
+    # areas without orders come last.
+    rank: int
+    area_id: int
+    area_code: str
+    area_name: str
+    received: int
+    # Completed or confirmed.
+    handled: int
+    # handled ÷ received (化解率).
+    resolution_rate: float | None
+    on_time: list[DeadlineKept]
+    median_minutes_to_accept: float | None
+    median_minutes_to_finish: float | None
+    # Ratings 1–5 of the confirmed orders: their mean, and the share of 4 and 5.
+    rated: int
+    mean_rating: float | None
+    good_rating_share: float | None
+
+
+class AreaPerformancePage(msgspec.Struct):
+    # "2026-06": a calendar month in local time.
+    month: str
+    level: AreaLevel
+    # The area whose grids (or communities) are listed; None: every area.
+    area_id: int | None
+    items: list[AreaPerformance]
+    total: int
+    limit: int
+    offset: int

@@ -11,20 +11,26 @@ in SQL, so the grouping is the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Float, Label, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area
-from market.areas.service import managed_area
+from market.areas.models import Area, AreaLevel, code_length
+from market.areas.service import managed_area, subtree
 from market.auth.access import Actor
 from market.categories.models import ServiceCategory
+from market.errors import Unprocessable
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
-from market.orders.models import Order, OrderEvent, OrderStatus
+from market.orders.models import Order, OrderStatus
+from market.orders.service import WAITING, escalation_rules
 from market.reports.schemas import (
+    AreaPerformance,
     CategoryCount,
+    DeadlineKept,
     MonthPoints,
     RatingCount,
     ReportSummary,
@@ -32,10 +38,19 @@ from market.reports.schemas import (
     StatusCount,
     Timings,
 )
+from market.settings import Settings
 
 MAX_MONTHS = 24
+# A local month, as the reports name it ("2026-06").
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 REWARD_CODES = (TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward)
 RATINGS = range(1, 6)
+# The levels whose areas are compared with each other, month by month.
+COMPARED_LEVELS = (AreaLevel.grid, AreaLevel.community)
+HANDLED = (OrderStatus.completed, OrderStatus.confirmed)
+# Orders taken back before they were served: they count for no deadline.
+WITHDRAWN = (OrderStatus.cancelled, OrderStatus.rejected)
+GOOD_RATING = 4
 
 
 def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
@@ -46,6 +61,25 @@ def month_starts(now: datetime, tz: ZoneInfo, months: int) -> list[datetime]:
         datetime(index // 12, index % 12 + 1, 1, tzinfo=tz).astimezone(UTC)
         for index in range(current - months + 1, current + 2)
     ]
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first moment of a local month ("2026-06") and of the month after, in UTC."""
+    year, number = int(month[:4]), int(month[5:7])
+    after = (year + number // 12, number % 12 + 1)
+    return (
+        datetime(year, number, 1, tzinfo=tz).astimezone(UTC),
+        datetime(*after, 1, tzinfo=tz).astimezone(UTC),
+    )
+
+
+def month_of(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m")
+
+
+def recent_months(now: datetime, tz: ZoneInfo, months: int) -> list[str]:
+    """The last `months` local months, this one first."""
+    return [month_of(start, tz) for start in reversed(month_starts(now, tz, months)[:-1])]
 
 
 async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None) -> Area | None:
@@ -94,75 +128,113 @@ def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnE
     return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
 
 
-def _median(session: AsyncSession, values: ColumnElement[float], source: CTE) -> ColumnElement[float]:
-    """The median of the non-NULL `values` of `source`, computed where the rows are: an aggregate
-    over `source`."""
+async def _medians(
+    session: AsyncSession,
+    values: list[ColumnElement[float]],
+    where: list[ColumnElement[bool]],
+    key: ColumnElement[str] | None = None,
+) -> dict[str | None, list[float | None]]:
+    """The medians of the non-NULL `values` of the orders `where` selects, per `key` (or of them all,
+    under None), computed in the database."""
+    keys = [] if key is None else [key.label("key")]
     if session.get_bind().dialect.name == "postgresql":
-        return func.percentile_cont(0.5).within_group(values)
+        # One pass over the orders for every median.
+        medians = [func.percentile_cont(0.5).within_group(v) for v in values]
+        rows = await session.execute(select(*keys, *medians).where(*where).group_by(*keys))
+        return {row[0] if keys else None: list(row[len(keys) :]) for row in rows}
     # SQLite has no percentile: the middle row, or the mean of the middle two, by rank.
-    ranked = (
-        select(
-            values.label("value"),
-            func.row_number().over(order_by=values).label("rank"),
-            func.count().over().label("n"),
-        )
-        .select_from(source)
-        .where(values.is_not(None))
-        .subquery()
-    )
-    middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
-    return select(func.avg(ranked.c.value)).where(middle).scalar_subquery()
-
-
-async def _timings(session: AsyncSession, in_period: ColumnElement[bool]) -> Timings:
-    """Medians from the orders' own history: first post, accept and complete events."""
-
-    def first(action: str) -> Label[datetime]:
-        return func.min(OrderEvent.at).filter(OrderEvent.action == action).label(action)
-
-    history = (
-        select(first("post"), first("accept"), first("complete"))
-        .join(Order, Order.id == OrderEvent.order_id)
-        .where(in_period, OrderEvent.action.in_(("post", "accept", "complete")))
-        .group_by(OrderEvent.order_id)
-        .cte("history")
-    )
-    to_accept = _minutes(session, history.c.post, history.c.accept)
-    to_finish = _minutes(session, history.c.accept, history.c.complete)
-    row = (
-        await session.execute(
+    found: dict[str | None, list[float | None]] = {}
+    partition = None if key is None else [key]
+    for index, value in enumerate(values):
+        ranked = (
             select(
-                _median(session, to_accept, history),
-                func.count(to_accept),
-                _median(session, to_finish, history),
-                func.count(to_finish),
-            ).select_from(history)
-        )
-    ).one()
-    median_to_accept, accepted, median_to_finish, finished = row
-    return Timings(
-        median_minutes_to_accept=None if median_to_accept is None else round(median_to_accept, 1),
-        accepted=accepted,
-        median_minutes_to_finish=None if median_to_finish is None else round(median_to_finish, 1),
-        finished=finished,
-    )
-
-
-async def _satisfaction(session: AsyncSession, in_period: ColumnElement[bool]) -> Satisfaction:
-    counts = dict(
-        (
-            await session.execute(
-                select(Order.rating, func.count())
-                .where(in_period, Order.status == OrderStatus.confirmed, Order.rating.is_not(None))
-                .group_by(Order.rating)
+                *keys,
+                value.label("value"),
+                func.row_number().over(partition_by=partition, order_by=value).label("rank"),
+                func.count().over(partition_by=partition).label("n"),
             )
-        ).all()
+            .where(*where, value.is_not(None))
+            .subquery()
+        )
+        middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
+        grouped = [] if key is None else [ranked.c.key]
+        for *group, median in await session.execute(
+            select(*grouped, func.avg(ranked.c.value)).where(middle).group_by(*grouped)
+        ):
+            found.setdefault(group[0] if group else None, [None] * len(values))[index] = median
+    return found
+
+
+def _to_accept(session: AsyncSession) -> ColumnElement[float]:
+    return _minutes(session, Order.created_at, Order.accepted_at)
+
+
+def _to_finish(session: AsyncSession) -> ColumnElement[float]:
+    return _minutes(session, Order.accepted_at, Order.completed_at)
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict[str, Any]:
+    """The order figures of the summary: counts in one pass over the period's orders (grouped by
+    status, category and rating, added up here), the two medians in another."""
+    to_accept, to_finish = _to_accept(session), _to_finish(session)
+    by_status: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    ratings: Counter[int] = Counter()
+    accepted = finished = 0
+    groups = await session.execute(
+        select(
+            Order.status,
+            Order.category_code,
+            Order.rating,
+            func.count(),
+            func.count(to_accept),
+            func.count(to_finish),
+        )
+        .where(in_period)
+        .group_by(Order.status, Order.category_code, Order.rating)
     )
-    rated = sum(counts.values())
-    mean = round(sum(r * n for r, n in counts.items()) / rated, 2) if rated else None
-    return Satisfaction(
-        ratings=[RatingCount(rating=r, count=counts.get(r, 0)) for r in RATINGS], rated=rated, mean=mean
+    for status, category, rating, n, n_accepted, n_finished in groups:
+        by_status[status] += n
+        by_category[category] += n
+        if status == OrderStatus.confirmed and rating is not None:
+            ratings[rating] += n
+        accepted += n_accepted
+        finished += n_finished
+    names = {
+        code: (zh, en)
+        for code, zh, en in await session.execute(
+            select(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en).where(
+                ServiceCategory.code.in_(by_category)
+            )
+        )
+    }
+    to_accept_median, to_finish_median = (await _medians(session, [to_accept, to_finish], [in_period])).get(
+        None, [None, None]
     )
+    rated = ratings.total()
+    return {
+        "orders": by_status.total(),
+        "orders_by_status": [StatusCount(status=s, count=by_status[s]) for s in OrderStatus],
+        "orders_by_category": [
+            CategoryCount(code=code, name_zh=names[code][0], name_en=names[code][1], count=n)
+            for code, n in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+        ],
+        "timings": Timings(
+            median_minutes_to_accept=_rounded(to_accept_median),
+            accepted=accepted,
+            median_minutes_to_finish=_rounded(to_finish_median),
+            finished=finished,
+        ),
+        "satisfaction": Satisfaction(
+            ratings=[RatingCount(rating=r, count=ratings[r]) for r in RATINGS],
+            rated=rated,
+            mean=round(sum(r * n for r, n in ratings.items()) / rated, 2) if rated else None,
+        ),
+    }
 
 
 async def summary(
@@ -176,15 +248,6 @@ async def summary(
         session, Transfer.debit_account_id, (TransferCode.redemption,), prefix, bounds
     )
     in_period = Order.area_code.startswith(prefix, autoescape=True) & (Order.created_at >= bounds[0])
-    statuses = select(Order.status, func.count()).where(in_period).group_by(Order.status)
-    by_status = dict((await session.execute(statuses)).all())
-    by_category = await session.execute(
-        select(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en, func.count())
-        .join(Order, Order.category_code == ServiceCategory.code)
-        .where(in_period)
-        .group_by(ServiceCategory.code, ServiceCategory.name_zh, ServiceCategory.name_en)
-        .order_by(func.count().desc(), ServiceCategory.code)
-    )
     return ReportSummary(
         area_id=area.id if area else None,
         area_name=area.name if area else "",
@@ -192,14 +255,108 @@ async def summary(
         since=bounds[0],
         until=now,
         points=[
-            MonthPoints(month=start.astimezone(tz).strftime("%Y-%m"), issued=i, redeemed=r)
+            MonthPoints(month=month_of(start, tz), issued=i, redeemed=r)
             for start, i, r in zip(bounds[:-1], issued, redeemed, strict=True)
         ],
-        orders=sum(by_status.values()),
-        orders_by_status=[StatusCount(status=s, count=by_status.get(s, 0)) for s in OrderStatus],
-        orders_by_category=[
-            CategoryCount(code=code, name_zh=zh, name_en=en, count=n) for code, zh, en, n in by_category
-        ],
-        timings=await _timings(session, in_period),
-        satisfaction=await _satisfaction(session, in_period),
+        **await _orders(session, in_period),
     )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def area_performance(
+    session: AsyncSession,
+    actor: Actor,
+    area_id: int | None,
+    level: AreaLevel,
+    month: str,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Area | None, list[AreaPerformance]]:
+    """The area (None: every area), and every grid (or community) inside it with its figures for the
+    orders posted in `month`, ranked: one GROUP BY over the month's orders by the code prefix of
+    `level`, and one for the medians."""
+    area = await _report_area(session, actor, area_id)
+    prefix = area.code if area else ""
+    length = code_length(level)
+    if len(prefix) > length:
+        raise Unprocessable(f"Your area is inside one {level}.", code="report_level_above_area", level=level)
+    start, end = month_bounds(month, settings.tz)
+    unit = func.substr(Order.area_code, 1, length)
+    where = [
+        Order.area_code.startswith(prefix, autoescape=True),
+        Order.created_at >= start,
+        Order.created_at < end,
+    ]
+    # Each deadline of the "1130" rule: accepting for the rules on waiting orders, finishing otherwise.
+    deadlines = [
+        (rule_level, "accept" if statuses == WAITING else "finish", int(after.total_seconds()) // 60)
+        for rule_level, statuses, after, _why in reversed(escalation_rules(settings))
+    ]
+    kept = []
+    for _level, step, minutes in deadlines:
+        taken = Order.accepted_at if step == "accept" else Order.completed_at
+        met = taken.is_not(None) & (_minutes(session, Order.created_at, taken) <= minutes)
+        passed = ~Order.status.in_(WITHDRAWN) & (Order.created_at <= now - timedelta(minutes=minutes))
+        kept += [func.count().filter(met), func.count().filter(met | taken.is_not(None) | passed)]
+    rated = (Order.status == OrderStatus.confirmed) & Order.rating.is_not(None)
+    counts = {
+        code: tuple(row)
+        for code, *row in await session.execute(
+            select(
+                unit,
+                func.count(),
+                func.count().filter(Order.status.in_(HANDLED)),
+                *kept,
+                func.count().filter(rated),
+                func.sum(Order.rating).filter(rated),
+                func.count().filter(rated & (Order.rating >= GOOD_RATING)),
+            )
+            .where(*where)
+            .group_by(unit)
+        )
+    }
+    medians = await _medians(session, [_to_accept(session), _to_finish(session)], where, unit)
+    rows = []
+    for compared in await subtree(session, area, [level]):
+        received, handled, *figures = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 3))
+        n_rated, rating_sum, good = figures[-3:]
+        rows.append(
+            AreaPerformance(
+                rank=0,
+                area_id=compared.id,
+                area_code=compared.code,
+                area_name=compared.name,
+                received=received,
+                handled=handled,
+                resolution_rate=_rate(handled, received),
+                on_time=[
+                    DeadlineKept(
+                        level=rule_level,
+                        step=step,
+                        within_minutes=minutes,
+                        due=figures[2 * i + 1],
+                        met=figures[2 * i],
+                        rate=_rate(figures[2 * i], figures[2 * i + 1]),
+                    )
+                    for i, (rule_level, step, minutes) in enumerate(deadlines)
+                ],
+                median_minutes_to_accept=_rounded(medians.get(compared.code, [None, None])[0]),
+                median_minutes_to_finish=_rounded(medians.get(compared.code, [None, None])[1]),
+                rated=n_rated,
+                mean_rating=round(rating_sum / n_rated, 2) if n_rated else None,
+                good_rating_share=_rate(good, n_rated),
+            )
+        )
+
+    def standing(row: AreaPerformance) -> tuple:
+        # Best first; an area without a figure after every area with one.
+        rates = [row.resolution_rate, *(d.rate for d in row.on_time)]
+        return (*((rate is None, -(rate or 0)) for rate in rates), row.area_code)
+
+    rows.sort(key=standing)
+    for rank, row in enumerate(rows, 1):
+        row.rank = rank
+    return area, rows

@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.areas.models import AreaLevel, code_length
 from market.areas.service import managed_areas
 from market.auth.access import Actor, ActorRequest, requires_manager, requires_street_admin
 from market.auth.models import Role
@@ -35,7 +36,7 @@ from market.ledger.models import (
 from market.ledger.schemas import AdjustmentRequest, PathTransferId, ReverseRequest, StreetPolicyWrite
 from market.pagination import MAX_OFFSET
 from market.reports import service as report_service
-from market.reports.schemas import ReportSummary
+from market.reports.schemas import AreaPerformance, ReportSummary
 from market.settings import Settings
 from market.web.i18n import lang_of, translate
 from market.web.pages import (
@@ -121,6 +122,8 @@ class SettleForm(msgspec.Struct):
 class ReportFilters(msgspec.Struct):
     area_id: Id | None = None
     months: Annotated[int, msgspec.Meta(ge=1, le=report_service.MAX_MONTHS)] = 12
+    # The month the grids are ranked over (default: this one).
+    month: Annotated[str, msgspec.Meta(pattern=report_service.MONTH_PATTERN)] | None = None
 
 
 async def _filters(
@@ -203,6 +206,44 @@ def _tables(report: ReportSummary, chart: dict[str, Any], lang: str) -> dict[str
             (translate(lang, "reports.to_finish"), _minutes(lang, timings.median_minutes_to_finish)),
         ],
         "ratings": list(zip(chart["rating_labels"], chart["ratings"], strict=True)),
+    }
+
+
+def _span(lang: str, minutes: int) -> str:
+    """A deadline's length in the largest whole unit: 3 days, 1 h, 90 min."""
+    for unit, size in (("days", 1440), ("hours", 60)):
+        if minutes % size == 0:
+            return translate(lang, f"reports.span_{unit}", n=minutes // size)
+    return translate(lang, "reports.minutes", n=minutes)
+
+
+def _ranking(rows: list[AreaPerformance], lang: str) -> dict[str, Any]:
+    """A ranking table: its deadline columns' headings, and each area's cells as the page shows them."""
+
+    def percent(rate: float | None) -> str:
+        return translate(lang, "reports.none_yet") if rate is None else f"{rate:.1%}"
+
+    deadlines = [
+        translate(lang, f"reports.kept_{d.step}", span=_span(lang, d.within_minutes))
+        for d in (rows[0].on_time if rows else [])
+    ]
+    return {
+        "deadlines": deadlines,
+        "rows": [
+            [
+                row.rank,
+                row.area_name,
+                row.received,
+                row.handled,
+                percent(row.resolution_rate),
+                *(f"{percent(d.rate)} ({d.met}/{d.due})" if d.due else percent(None) for d in row.on_time),
+                _minutes(lang, row.median_minutes_to_accept),
+                _minutes(lang, row.median_minutes_to_finish),
+                translate(lang, "reports.none_yet") if row.mean_rating is None else f"{row.mean_rating:.2f}",
+                percent(row.good_rating_share),
+            ]
+            for row in rows
+        ],
     }
 
 
@@ -496,18 +537,37 @@ class LedgerPages(Controller):
         context = {
             "areas": await _report_areas(session, request.user, lang),
             "month_options": [(n, translate(lang, "reports.months_n", n=n)) for n in REPORT_MONTHS],
+            "month_choices": [
+                (m, m) for m in report_service.recent_months(now, settings.tz, report_service.MAX_MONTHS)
+            ],
             "report": None,
         }
         _, f = await _filters(request, session, ReportFilters, REPORTS, context, settings.tz)
         report = await report_service.summary(session, request.user, f.area_id, f.months, now, settings.tz)
         chart = _chart(report, lang)
+        month = f.month or report_service.month_of(now, settings.tz)
+        area, grids = await report_service.area_performance(
+            session, request.user, f.area_id, AreaLevel.grid, month, now, settings
+        )
+        rankings = {AreaLevel.grid: _ranking(grids, lang)}
+        # Communities are compared where the area holds whole communities (not inside a grid's).
+        if area is None or len(area.code) <= code_length(AreaLevel.community):
+            _, communities = await report_service.area_performance(
+                session, request.user, f.area_id, AreaLevel.community, month, now, settings
+            )
+            rankings[AreaLevel.community] = _ranking(communities, lang)
         context.update(
-            report=report, chart=chart, tables=_tables(report, chart, lang), minutes=partial(_minutes, lang)
+            report=report,
+            chart=chart,
+            tables=_tables(report, chart, lang),
+            minutes=partial(_minutes, lang),
+            rankings=rankings,
+            api_query={"area_id": report.area_id, "months": f.months},
+            month=month,
         )
         # The area shown, the person's own when they chose none.
-        return page(
-            request, REPORTS, form=Form({"area_id": report.area_id or "", "months": f.months}), **context
-        )
+        form = Form({"area_id": report.area_id or "", "months": f.months, "month": month})
+        return page(request, REPORTS, form=form, **context)
 
 
 CONTROLLERS: list[type[Controller]] = [LedgerPages]

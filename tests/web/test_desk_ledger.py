@@ -11,10 +11,12 @@ import re
 
 import pytest
 from litestar.testing import AsyncTestClient
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
+from market.exports import CONTENT_TYPES
 from market.ledger.engine import Draft
 from market.ledger.models import (
     Account,
@@ -28,7 +30,7 @@ from market.ledger.models import (
 from market.ledger.service import area_account, capped_reward, reward, transfer_one
 from market.ledger.service import member_account as ledger_member_account
 from market.web.i18n import translate
-from tests.test_reports import C1_POINTS, build_scenario
+from tests.test_reports import C1_POINTS, build_grid_months, build_scenario
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
 
@@ -269,6 +271,88 @@ async def test_another_community_is_out_of_reach(
     r = await browser.get("/desk/reports")
     data = json.loads(REPORT_DATA.search(r.text).group(1))
     assert data["issued"][-1] == 50 and data["redeemed"][-1] == 10, "their own community's figures"
+
+
+RANKING = re.compile(r'<section class="card ranking" id="ranking-(\w+)">(.*?)</section>', re.S)
+ROW = re.compile(r"<tr>(.*?)</tr>", re.S)
+CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+
+
+def rankings(page: str) -> dict[str, list[list[str]]]:
+    """Each ranking table of the reports page: its rows' cells, as text."""
+    return {
+        level: [[html.unescape(c) for c in CELL.findall(row)] for row in ROW.findall(body) if "<td" in row]
+        for level, body in RANKING.findall(page)
+    }
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_reports_page_ranks_the_grids_and_communities_of_a_month(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+    lang: str,
+) -> None:
+    await build_grid_months(client, world, clock, session_maker)
+    browser.login("street_admin", lang)
+    r = await browser.get("/desk/reports", params={"month": "2025-03"})
+    assert r.status_code == 200, r.text
+    t = functools.partial(translate, lang)
+    assert t("reports.ranking_title.grid", month="2025-03") in r.text
+    assert t("reports.kept_accept", span=t("reports.span_hours", n=1)) in r.text
+    assert t("reports.kept_finish", span=t("reports.span_days", n=3)) in r.text
+    tables = rankings(r.text)
+    none = t("reports.none_yet")
+    assert tables["grid"] == [
+        ["1", "Grid 1-2", "1", "1", "100.0%", "100.0% (1/1)", "100.0% (1/1)", "100.0% (1/1)",
+         t("reports.minutes", n="10"), t("reports.minutes", n="60"), "2.00", "0.0%"],
+        ["2", "Grid 1-1", "4", "2", "50.0%", "33.3% (1/3)", "66.7% (2/3)", "100.0% (2/2)",
+         t("reports.minutes", n="60"), t("reports.minutes", n="80"), "4.50", "100.0%"],
+        ["3", "Grid 2-1", "1", "0", "0.0%", "0.0% (0/1)", "0.0% (0/1)", none, none, none, none, none],
+    ]  # fmt: skip
+    assert [row[:5] for row in tables["community"]] == [
+        ["1", "Community 1", "5", "3", "60.0%"],
+        ["2", "Community 2", "1", "0", "0.0%"],
+    ]
+    # Each table downloads as Excel, the summary's tables too (a sheet each).
+    links = [html.unescape(link) for link in XLSX_LINK.findall(r.text)]
+    assert len(links) == 3
+    for link in links:
+        download = await browser.get(link)
+        assert download.status_code == 200, link
+        assert download.headers["content-type"] == CONTENT_TYPES["xlsx"]
+    grid_sheet = load_workbook(io.BytesIO((await browser.get(links[1])).content)).active
+    assert [row[2].value for row in grid_sheet.iter_rows(min_row=2)] == ["Grid 1-2", "Grid 1-1", "Grid 2-1"]
+
+
+async def test_a_grid_worker_sees_their_grid_alone(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    await build_grid_months(client, world, clock, session_maker)
+    browser.login("grid_worker", "en")
+    # Without a month: this one (the clock reads 12 March).
+    r = await browser.get("/desk/reports")
+    assert r.status_code == 200, r.text
+    assert translate("en", "reports.ranking_title.grid", month="2025-03") in r.text
+    tables = rankings(r.text)
+    assert list(tables) == ["grid"], "no communities to compare inside one grid"
+    assert [row[:5] for row in tables["grid"]] == [["1", "Grid 1-1", "4", "2", "50.0%"]]
+    february = rankings((await browser.get("/desk/reports", params={"month": "2025-02"})).text)
+    assert [row[:5] for row in february["grid"]] == [["1", "Grid 1-1", "1", "0", "0.0%"]]
+
+
+@pytest.mark.parametrize("month", ["2025-13", "March", "1999-01"])
+async def test_a_bad_month_is_shown_next_to_its_field(browser: Browser, world: World, month: str) -> None:
+    browser.login("manager", "en")
+    r = await browser.get("/desk/reports", params={"month": month})
+    assert r.status_code == 400
+    assert list(field_errors(r.text)) == ["month"]
 
 
 # ---------------------------------------------------------------- adjustments, the threshold, reversals

@@ -176,6 +176,36 @@ TEXT: dict[str, tuple[str, str]] = {
     "reports.col_what": ("项目", "What"),
     "reports.no_orders": ("期间内没有点单。", "No orders in the period."),
     "reports.stars": ("{n} 星", "{n} ★"),
+    "reports.download_xlsx": ("下载 Excel", "Download Excel"),
+    "reports.download_all_hint": ("以上各表，每表一页", "Every table above, a sheet each"),
+    "reports.month": ("月份", "Month"),
+    "reports.ranking_title.grid": ("各网格办理情况（{month}）", "How each grid is doing ({month})"),
+    "reports.ranking_title.community": ("各社区办理情况（{month}）", "How each community is doing ({month})"),
+    "reports.ranking_hint": (
+        "按当月发布的点单统计。办结：已完成或已确认；化解率：办结 ÷ 受理。按时率按“1130”时限："
+        "发布后 1 小时内接单、1 天内接单、3 天内办结；括号内为按时数/应计数（时限未到且未办的、已撤销或驳回的不计）。"
+        "按化解率排名，相同时依次比较各按时率。好评率：4 星及以上的评价占比。",
+        "Over the orders posted in the month. Handled: completed or confirmed; resolution rate: handled "
+        "÷ received. On time against the 1130 deadlines: accepted within an hour and within a day of "
+        "posting, finished within three days; in brackets, kept of counted (an order whose deadline has "
+        "not passed yet, or that was cancelled or rejected before the step, is not counted). Ranked by "
+        "resolution rate, then by each on-time rate. Good ratings: the share of 4 and 5 stars.",
+    ),
+    "reports.col_rank": ("排名", "Rank"),
+    "reports.col_area.grid": ("网格", "Grid"),
+    "reports.col_area.community": ("社区", "Community"),
+    "reports.col_received": ("受理", "Received"),
+    "reports.col_handled": ("办结", "Handled"),
+    "reports.col_resolution": ("化解率", "Resolution rate"),
+    "reports.col_to_accept": ("接单用时中位数", "Median to accept"),
+    "reports.col_to_finish": ("完成用时中位数", "Median to finish"),
+    "reports.col_mean_rating": ("平均评分", "Mean rating"),
+    "reports.col_good_ratings": ("好评率", "Good ratings"),
+    "reports.kept_accept": ("{span}内接单", "Accepted within {span}"),
+    "reports.kept_finish": ("{span}内办结", "Finished within {span}"),
+    "reports.span_days": ("{n} 天", "{n} d"),
+    "reports.span_hours": ("{n} 小时", "{n} h"),
+    "reports.no_areas": ("没有可比较的区域。", "No areas to compare."),
     # Drawn by the charts (see CHART_TEXT in market/web/desk_ledger.py)
     "reports.points_title": ("积分发放与兑换（按月）", "Points issued and redeemed per month"),
     "reports.issued": ("发放", "Issued"),

@@ -130,6 +130,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "The file has too many rows: at most 20,000. Split it into several files.",
     ),
     "error.not_a_community": ("请选择一个社区。", "Choose a community."),
+    "error.report_level_above_area": (
+        "您负责的区域在这一层级的一个区域之内，无法在这一层级比较。",
+        "Your area lies inside one area of that level: there is nothing of yours to compare at it.",
+    ),
     "error.not_in_a_community": ("这个地点不属于任何社区。", "This place is not inside a community."),
     "error.not_in_a_street": ("这个地点不属于任何街道。", "This place is not inside a street."),
     "error.unknown_category": (
