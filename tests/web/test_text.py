@@ -39,6 +39,7 @@ from market.orders.models import (
     OrderStatus,
     Urgency,
 )
+from market.orders.service import REWARD_REASONS
 from market.orders.service import TRANSITIONS as ORDER_TRANSITIONS
 from market.projects.models import ProjectStatus
 from market.rewards.models import RedemptionStatus
@@ -178,7 +179,8 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
 
 # Words that are not enums: the actions of the state machines and the solvers' reasons.
 WORDS: list[tuple[set[str], str]] = [
-    (set(ORDER_TRANSITIONS) | {"post", "escalate", "pass_preferred"}, "order_action"),
+    (set(ORDER_TRANSITIONS) | {"post", "escalate", "pass_preferred", "hurry"}, "order_action"),
+    ({str(r) for r in REWARD_REASONS}, "reward_reason"),
     (set(WISH_TRANSITIONS) | {"post"}, "wish_action"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),
