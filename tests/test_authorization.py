@@ -60,6 +60,9 @@ ACTIONS = {
                        frozenset({"not_assigned"})),
     "confirm": Action("POST", "/api/orders/{order}/confirm", "completed", {"rating": 5}, "confirmed",
                       frozenset({"not_requester"})),
+    # 催办: the resident tells the grid worker; the order stays where it is.
+    "hurry": Action("POST", "/api/orders/{order}/hurry", "dispatched", None, "dispatched",
+                    ROLE | {"not_requester"}),
     "offers": Action("GET", "/api/offers", "dispatched", forbidden=ROLE),
     "accept": Action("POST", "/api/offers/{offer}/accept", "dispatched", None, "accepted", ROLE),
     # Declining the only offer puts the order back in the queue.
@@ -70,22 +73,22 @@ ACTIONS = {
 # The matrix: expected status per role for each endpoint, on an order in community 1.
 # fmt: off
 COLUMNS = ("get", "post", "dispatch", "reject", "cancel", "check-in", "check-out", "complete", "confirm",
-           "offers", "accept", "decline")
+           "offers", "accept", "decline", "hurry")
 MATRIX = {
-    #                  get  post dispat reject cancel in   out  compl confirm offers accept decline
-    "admin":          (200, 403, 200,   200,   200,   403, 403, 403,  403,    200,   404,   404),
-    "street_admin":   (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
-    "manager":        (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
-    "manager_c2":     (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403),
-    "grid_worker":    (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403),
-    "grid_worker_c2": (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403),
-    "unit_admin":     (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
-    "resident":       (200, 201, 403,   403,   200,   403, 403, 403,  200,    403,   403,   403),
-    "resident_b":     (404, 201, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
-    "resident_c2":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403),
-    "volunteer":      (200, 403, 403,   403,   403,   200, 200, 200,  403,    200,   200,   204),
-    "volunteer_b":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404),
-    "volunteer_c2":   (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404),
+    #                  get  post dispat reject cancel in   out  compl confirm offers accept decline hurry
+    "admin":          (200, 403, 200,   200,   200,   403, 403, 403,  403,    200,   404,   404, 403),
+    "street_admin":   (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403, 403),
+    "manager":        (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403, 403),
+    "manager_c2":     (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403, 403),
+    "grid_worker":    (200, 403, 200,   200,   200,   403, 403, 403,  403,    403,   403,   403, 403),
+    "grid_worker_c2": (404, 403, 404,   404,   404,   404, 404, 404,  404,    403,   403,   403, 403),
+    "unit_admin":     (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403, 403),
+    "resident":       (200, 201, 403,   403,   200,   403, 403, 403,  200,    403,   403,   403, 200),
+    "resident_b":     (404, 201, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403, 404),
+    "resident_c2":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    403,   403,   403, 404),
+    "volunteer":      (200, 403, 403,   403,   403,   200, 200, 200,  403,    200,   200,   204, 403),
+    "volunteer_b":    (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404, 403),
+    "volunteer_c2":   (404, 403, 403,   403,   404,   404, 404, 404,  404,    200,   404,   404, 403),
 }
 # fmt: on
 assert set(MATRIX) == set(ROLES) and all(len(row) == len(COLUMNS) for row in MATRIX.values())

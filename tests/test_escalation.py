@@ -59,8 +59,9 @@ class Desk:
         await self.act("volunteer", f"/api/offers/{offer['id']}/accept")
 
     async def complete(self, order_id: int) -> None:
-        """Accept, serve two hours and complete, at the clock's time."""
+        """Accept, then serve two hours from the start of the window and complete."""
         await self.accept(order_id)
+        self.at(datetime.fromisoformat((await self.detail(order_id))["window_start"]))
         await self.act("volunteer", f"/api/orders/{order_id}/check-in")
         self.clock.advance(2 * HOUR)
         await self.act("volunteer", f"/api/orders/{order_id}/check-out")

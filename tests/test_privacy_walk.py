@@ -121,6 +121,7 @@ AREA_CATALOGUE = {"/api/areas", "/api/areas/{area_id:int}", "/r/orders/new", "/s
 QUERIES: dict[str, list[dict[str, str]]] = {
     "/api/ledger/accounts/{account_id:int}/entries": [{}, {"format": "csv"}, {"format": "xlsx"}],
     "/v/rewards": [{}, {"show": "mine"}],
+    "/v/points": [{}, {"show": "served"}],
     "/lang": [{"to": "en"}],
 }
 PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")

@@ -102,7 +102,8 @@ async def _order(
 ) -> int:
     """Post an order now, then take each step at its minute after posting."""
     posted = clock.now
-    window = {"window_start": posted + timedelta(hours=3), "window_end": posted + timedelta(hours=8)}
+    # Check-in opens 30 minutes before the window: at posting.
+    window = {"window_start": posted + timedelta(minutes=30), "window_end": posted + timedelta(hours=8)}
     body = world.order_body(
         resident, category=category, **{k: v.isoformat() for k, v in window.items()}, **body_overrides
     )

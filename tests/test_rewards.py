@@ -147,7 +147,8 @@ async def served_order(
     now = clock()
     body = world.order_body(
         category=category,
-        window_start=(now + timedelta(minutes=30)).isoformat(),
+        # Hours count from a quarter of an hour before the window: all of them, from now.
+        window_start=(now + timedelta(minutes=15)).isoformat(),
         window_end=(now + timedelta(hours=12)).isoformat(),
     )
     r = await client.post("/api/orders", json=body, headers=world.auth("resident"))

@@ -48,7 +48,8 @@ class World:
             "category": "escort",
             "description": "Take me to the hospital for a check-up",
             "area_id": self.areas[building].id,
-            "window_start": (self.now + timedelta(hours=2)).isoformat(),
+            # Soon enough that the volunteer may check in at once (from 30 minutes before).
+            "window_start": (self.now + timedelta(minutes=15)).isoformat(),
             "window_end": (self.now + timedelta(hours=6)).isoformat(),
             "urgency": "normal",
             "address_detail": "Unit 2, Room 502",

@@ -1125,6 +1125,8 @@ async def reward(
 # Rewards that count against a community's daily and monthly caps.
 CAPPED_CODES = frozenset({TransferCode.service_reward, TransferCode.wish_reward, TransferCode.project_reward})
 # A limit of the caller's, checked under the member's lock: why the whole reward is withheld, or None.
+# What `capped_reward` holds back by the points policy (a caller's `limit` has reasons of its own).
+CAP_REASONS = (WithheldReason.daily_cap, WithheldReason.monthly_cap)
 RewardLimit = Callable[[], Awaitable[WithheldReason | None]]
 
 
@@ -1194,6 +1196,13 @@ async def capped_reward(
     return due
 
 
+async def withheld_reason(session: AsyncSession, transfer_id: str) -> WithheldReason | None:
+    """Why `capped_reward` held back part of the reward `transfer_id`; None when it held back nothing."""
+    return await session.scalar(
+        select(OwedReward.reason).where(OwedReward.transfer_id == transfer_id + WITHHELD_SUFFIX)
+    )
+
+
 async def _earned_since(session: AsyncSession, member: Account, start: datetime) -> int:
     """Capped rewards earned since `start`: owed ones count from when they were owed, even once paid."""
     paid = await session.scalar(
@@ -1215,10 +1224,13 @@ async def _earned_since(session: AsyncSession, member: Account, start: datetime)
     return int(paid or 0) + int(owed or 0)
 
 
-async def service_points(session: AsyncSession, *, community: Area, category: str, hours: float) -> int:
-    """Hours × the category's rate; `capped_reward` applies the caps."""
+async def service_points(
+    session: AsyncSession, *, community: Area, category: str, hours: float
+) -> tuple[int, int]:
+    """(the category's rate, hours × that rate); `capped_reward` applies the caps."""
     policy = await policy_for(session, community.id)
-    return int(hours * policy.rates.get(category, policy.default_rate) + 0.5)
+    rate = policy.rates.get(category, policy.default_rate)
+    return rate, int(hours * rate + 0.5)
 
 
 async def list_owed(

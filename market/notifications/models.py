@@ -32,6 +32,8 @@ class NotificationCode(StrEnum):
     task_cancelled = "task_cancelled"  # {"order_id", "reason"}
     # Managers: {"order_id", "level", "late": not_accepted | not_completed, "minutes"}.
     escalation = "escalation"
+    # Grid workers: the resident hurries an order (催办), {"order_id"}.
+    order_hurried = "order_hurried"
     # Managers who may decide it: {"application_kind": resident | volunteer, "name"}.
     approval_pending = "approval_pending"
     # The applicant: no params.

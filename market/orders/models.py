@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.areas.models import Area
@@ -50,6 +50,8 @@ class OrderAction(enum.StrEnum):
     # Recorded without a move: told someone it is late, passed over the volunteer the resident asked for.
     escalate = "escalate"
     pass_preferred = "pass_preferred"
+    # The resident asks to hurry it along (催办).
+    hurry = "hurry"
 
 
 _S, _A = OrderStatus, OrderAction
@@ -238,3 +240,25 @@ class Offer(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="offers", lazy="raise")
+
+
+class ServiceReward(Base):
+    """How a confirmed order's service points were reckoned, kept when they are paid so that the
+    volunteer's points page explains each reward (and a reward of 0) without reckoning it again."""
+
+    __tablename__ = "order_service_rewards"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # From check-in to check-out, and the part of it that counts (inside the window, capped by it).
+    hours_served: Mapped[float]
+    hours_counted: Mapped[float]
+    # Points per hour of the order's category in the community's policy; hours × rate.
+    rate: Mapped[int]
+    points: Mapped[int]
+    # What was paid or is owed after the policy's caps.
+    awarded: Mapped[int]
+    # Why the points are fewer than the hours served would make them: codes such as
+    # "started_early", "ran_over", "window_length", "daily_cap" (see market.orders.service.reckon_hours).
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]

@@ -22,6 +22,7 @@ from market.orders.schemas import (
     OrderFilters,
     OrderRead,
     ReasonRequest,
+    ServiceRewardRead,
 )
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
@@ -137,6 +138,37 @@ class OrderController(Controller):
     ) -> OrderDetail:
         await service.complete(session, request.user, order_id, data.note, now)
         return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/hurry",
+        summary="Hurry the order along: its grid worker is told (resident, once per few hours)",
+        status_code=200,
+        guards=[requires(Role.resident)],
+    )
+    async def hurry(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.hurry(session, request.user, order_id, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @get(
+        "/service-rewards",
+        summary="My rewards for orders I served, each with hours counted, rate and caps (volunteer)",
+        guards=[requires(Role.volunteer)],
+    )
+    async def service_rewards(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Page[ServiceRewardRead]:
+        items, total = await service.list_service_rewards(session, request.user, limit, offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @post("/{order_id:int}/confirm", summary="Confirm and rate the service (resident)", status_code=200)
     async def confirm(

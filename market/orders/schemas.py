@@ -132,3 +132,17 @@ class OrderFilters(msgspec.Struct):
     date_from: date | None = None
     date_to: date | None = None
     escalated: bool | None = None
+
+
+class ServiceRewardRead(msgspec.Struct):
+    """How a served order's points were reckoned: hours × rate, then the caps (`reasons`)."""
+
+    order_id: int
+    category: str
+    hours_served: float
+    hours_counted: float
+    rate: int
+    points: int
+    awarded: int
+    reasons: list[str]
+    created_at: datetime

@@ -44,6 +44,7 @@ from market.orders.models import (
     OrderChannel,
     OrderEvent,
     OrderStatus,
+    ServiceReward,
 )
 from market.orders.schemas import (
     AreaRef,
@@ -55,9 +56,10 @@ from market.orders.schemas import (
     OrderEntry,
     OrderFilters,
     OrderRead,
+    ServiceRewardRead,
 )
 from market.pagination import count_rows
-from market.privacy import Mask, PersonRef, mask_name, person_ref
+from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.settings import Settings
 from market.volunteers.service import load_profile
 
@@ -72,6 +74,17 @@ COMPOUND = code_length(AreaLevel.compound)
 MAX_WINDOW = timedelta(days=14)
 MAX_LEAD_TIME = timedelta(days=90)
 MAX_POOL = 20
+# Check-in opens this long before the order's time window starts, and closes when it ends.
+CHECK_IN_OPENS_BEFORE = timedelta(minutes=30)
+# Service hours count inside the order's time window, give or take this much.
+HOURS_TOLERANCE = timedelta(minutes=15)
+# Why fewer points were paid than the hours served would earn: the hours `reckon_hours` leaves out,
+# and the points policy's caps (`ledger.capped_reward`).
+REWARD_REASONS = ("started_early", "ran_over", "window_length", *ledger.CAP_REASONS)
+# A resident may hurry (催办) an order along once in this long: each press reaches the grid worker.
+HURRY_INTERVAL = timedelta(hours=4)
+# While the resident sees the volunteer's phone: from the accept until they confirm the service.
+CONTACT_STATUSES = HELD_STATUSES | {S.completed}
 
 
 # ---------------------------------------------------------------- state machine
@@ -215,10 +228,52 @@ def order_options():
     )
 
 
+def _hours(span: timedelta) -> float:
+    return round(span.total_seconds() / 3600, 2)
+
+
+def reckon_hours(order: Order) -> tuple[float, float, list[str]] | None:
+    """(hours served, hours that count, why fewer count) once the volunteer checked out.
+
+    Only time inside the order's window counts, give or take HOURS_TOLERANCE, and never more than
+    the window is long: an early start or a long overrun earns nothing beyond what was asked for.
+    """
+    if order.checked_in_at is None or order.checked_out_at is None:
+        return None
+    start = max(order.checked_in_at, order.window_start - HOURS_TOLERANCE)
+    end = min(order.checked_out_at, order.window_end + HOURS_TOLERANCE)
+    counted = max(end - start, timedelta(0))
+    reasons = []
+    if order.checked_in_at < start:
+        reasons.append("started_early")
+    if order.checked_out_at > end:
+        reasons.append("ran_over")
+    if counted > order.window_end - order.window_start:
+        counted = order.window_end - order.window_start
+        reasons.append("window_length")
+    return _hours(order.checked_out_at - order.checked_in_at), _hours(counted), reasons
+
+
 def _service_hours(order: Order) -> float | None:
-    if order.checked_in_at and order.checked_out_at:
-        return round((order.checked_out_at - order.checked_in_at).total_seconds() / 3600, 2)
-    return None
+    """The service record: the hours that count (see `reckon_hours`)."""
+    reckoned = reckon_hours(order)
+    return None if reckoned is None else reckoned[1]
+
+
+def _volunteer_ref(order: Order, actor: Actor) -> PersonRef | None:
+    """The volunteer holding the order; their phone is for themselves, the area's managers and,
+    while the service is under way, the resident who asked for it."""
+    volunteer = order.volunteer
+    if volunteer is None:
+        return None
+    shown = (
+        volunteer.id == actor.id
+        or actor.manages(order.area_code)
+        or (order.requester_id == actor.id and order.status in CONTACT_STATUSES)
+    )
+    return PersonRef(
+        id=volunteer.id, name=volunteer.name, phone=volunteer.phone if shown else mask_phone(volunteer.phone)
+    )
 
 
 def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> OrderRead:
@@ -226,7 +281,6 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
     full = mask is None
     area = order.area if full else compounds.get(order.area_code[:COMPOUND], order.area)
     requester = order.requester
-    volunteer = order.volunteer
     return OrderRead(
         id=order.id,
         status=order.status,
@@ -239,9 +293,7 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
         area=AreaRef(id=area.id, code=area.code, name=area.name, level=area.level),
         address_detail=order.address_detail if full else None,
         requester=person_ref(requester.id, requester.name, requester.phone, masked=not full),
-        volunteer=PersonRef(id=volunteer.id, name=volunteer.name, phone=volunteer.phone)
-        if volunteer
-        else None,
+        volunteer=_volunteer_ref(order, actor),
         created_at=order.created_at,
         updated_at=order.updated_at,
         checked_in_at=order.checked_in_at,
@@ -596,28 +648,62 @@ async def _assigned_order(session: AsyncSession, actor: Actor, order_id: int) ->
     return order
 
 
+def check_in_opens_at(window_start: datetime) -> datetime:
+    return window_start - CHECK_IN_OPENS_BEFORE
+
+
 async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
+    """Start the service: from CHECK_IN_OPENS_BEFORE the window starts until it ends."""
     order = await _assigned_order(session, actor, order_id)
+    if order.status == S.accepted:
+        opens_at = check_in_opens_at(order.window_start)
+        if now < opens_at:
+            raise Conflict(
+                "It is too early to check in.", code="check_in_too_early", opens_at=opens_at.isoformat()
+            )
+        if now >= order.window_end:
+            raise Conflict(
+                "The order's time window has ended; check-in is closed.",
+                code="check_in_too_late",
+                closed_at=order.window_end.isoformat(),
+            )
     session.add(transition(order, A.check_in, actor.id, now))
     order.checked_in_at = now
     tell_resident(session, order, NotificationCode.order_checked_in, now)
 
 
-async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
-    order = await _assigned_order(session, actor, order_id)
+def _check_out(order: Order, actor: Actor, now: datetime) -> OrderEvent:
     if order.checked_out_at is not None:
         raise Conflict("You have already checked out of this order.", code="already_checked_out")
-    session.add(transition(order, A.check_out, actor.id, now))
+    checked_out = transition(order, A.check_out, actor.id, now)
     order.checked_out_at = now
+    return checked_out
 
 
-async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str, now: datetime) -> None:
-    order = await _assigned_order(session, actor, order_id)
+def _complete(session: AsyncSession, order: Order, actor: Actor, note: str, now: datetime) -> None:
     if order.status == S.in_service and order.checked_out_at is None:
         raise Conflict("Check out before completing the order.", code="not_checked_out")
     session.add(transition(order, A.complete, actor.id, now, note))
     order.completed_at = now
     tell_resident(session, order, NotificationCode.order_completed, now)
+
+
+async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
+    order = await _assigned_order(session, actor, order_id)
+    session.add(_check_out(order, actor, now))
+
+
+async def complete(session: AsyncSession, actor: Actor, order_id: int, note: str, now: datetime) -> None:
+    order = await _assigned_order(session, actor, order_id)
+    _complete(session, order, actor, note, now)
+
+
+async def finish(session: AsyncSession, actor: Actor, order_id: int, note: str, now: datetime) -> None:
+    """Check out (unless done already) and complete, in one step: the volunteer's one button."""
+    order = await _assigned_order(session, actor, order_id)
+    if order.status == S.in_service and order.checked_out_at is None:
+        session.add(_check_out(order, actor, now))
+    _complete(session, order, actor, note, now)
 
 
 # ---------------------------------------------------------------- resident: confirm, cancel
@@ -676,23 +762,133 @@ async def _settle(
 
 
 async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz: ZoneInfo) -> None:
-    """Service points for a confirmed order, paid from the community pool exactly once, within its caps."""
+    """Service points for a confirmed order, paid from the community pool exactly once, within its
+    caps; how they were reckoned is kept beside them (ServiceReward) for the volunteer to read."""
+    assert order.volunteer_id is not None  # only a served order is rewarded
+    served, counted, reasons = reckon_hours(order) or (0.0, 0.0, [])
     community = await ledger.community_of(session, order.area_code)
-    points = await ledger.service_points(
-        session, community=community, category=order.category_code, hours=_service_hours(order) or 0.0
+    rate, points = await ledger.service_points(
+        session, community=community, category=order.category_code, hours=counted
     )
-    await ledger.capped_reward(
+    transfer_id = f"~reward:order:{order.id}"
+    awarded = await ledger.capped_reward(
         session,
-        transfer_id=f"~reward:order:{order.id}",
+        transfer_id=transfer_id,
         code=TransferCode.service_reward,
         reference=f"order:{order.id}",
         user_id=order.volunteer_id,
         community=community,
         amount=points,
-        memo=f"{order.category_code} service, {_service_hours(order) or 0:.2f} h",
+        memo=f"{order.category_code} service, {counted:.2f} h",
         now=now,
         tz=tz,
     )
+    if (capped := await ledger.withheld_reason(session, transfer_id)) is not None:
+        reasons.append(str(capped))
+    session.add(
+        ServiceReward(
+            order_id=order.id,
+            volunteer_id=order.volunteer_id,
+            hours_served=served,
+            hours_counted=counted,
+            rate=rate,
+            points=points,
+            awarded=awarded,
+            reasons=reasons,
+            created_at=now,
+        )
+    )
+
+
+async def list_service_rewards(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[ServiceRewardRead], int]:
+    """The actor's rewards for the orders they served, newest first, each with how it was reckoned."""
+    stmt = (
+        select(ServiceReward, Order.category_code).join(Order).where(ServiceReward.volunteer_id == actor.id)
+    )
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.execute(
+        stmt.order_by(ServiceReward.created_at.desc(), ServiceReward.order_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        ServiceRewardRead(
+            order_id=r.order_id,
+            category=category,
+            hours_served=r.hours_served,
+            hours_counted=r.hours_counted,
+            rate=r.rate,
+            points=r.points,
+            awarded=r.awarded,
+            reasons=r.reasons,
+            created_at=r.created_at,
+        )
+        for r, category in rows.tuples()
+    ], total
+
+
+# ---------------------------------------------------------------- resident: hurry, what comes next
+
+
+async def hurry(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
+    """The resident presses 催办: the order's grid worker is told, once per HURRY_INTERVAL. The
+    last press is read under the order's lock, so two presses at once count once."""
+    order = await lock_order(session, order_id)
+    if order.requester_id != actor.id:
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden("Only the resident who posted the order can hurry it.", code="not_requester"),
+        )
+    if order.status not in UNFINISHED:
+        raise Conflict(
+            f"An order that is {order.status} cannot be hurried.",
+            code="illegal_transition",
+            action=A.hurry,
+            order_status=str(order.status),
+        )
+    last = await session.scalar(
+        select(func.max(OrderEvent.at)).where(OrderEvent.order_id == order.id, OrderEvent.action == A.hurry)
+    )
+    if last is not None and now < last + HURRY_INTERVAL:
+        raise TooManyRequests(
+            "You hurried this order a short while ago.",
+            code="hurried_recently",
+            again_at=(last + HURRY_INTERVAL).isoformat(),
+        )
+    session.add(event(order, A.hurry, actor.id, now))
+    notify(
+        session,
+        await _level_managers(session, order, EscalationLevel.grid),
+        NotificationCode.order_hurried,
+        now,
+        subject=("order", order.id),
+        order_id=order.id,
+    )
+
+
+def hurry_again_at(order: OrderDetail) -> datetime | None:
+    """When the resident may hurry the order again (None: they never have)."""
+    last = max((e.at for e in order.events if e.action == A.hurry), default=None)
+    return None if last is None else last + HURRY_INTERVAL
+
+
+def next_step(order: OrderRead, settings: Settings) -> tuple[str, datetime] | None:
+    """What the order waits for next and by when: a volunteer's accept (the first step of the
+    "1130" rule, see `escalation_rules`), the volunteer's arrival in the window, the service done
+    (its last step), or the resident's confirmation before the auto-confirm job does it."""
+    if order.status in WAITING:
+        return "accept", order.created_at + timedelta(minutes=settings.escalate_grid_minutes)
+    if order.status == S.accepted:
+        return "arrive", order.window_start
+    if order.status == S.in_service:
+        return "finish", order.created_at + timedelta(hours=settings.escalate_street_hours)
+    if order.status == S.completed and order.completed_at is not None:
+        return "confirm", order.completed_at + timedelta(days=settings.auto_confirm_days)
+    return None
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""Pages: the resident's phone — post an order, follow it on a timeline, confirm and rate it —
+"""Pages: the resident's phone — post an order, follow it (its steps, what comes next and by when,
+the volunteer's phone once they took it, a hurry button), confirm and rate it —
 and the community's wish wall, which volunteers share to claim and fulfil wishes."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId
 from market.orders import service as orders
-from market.orders.models import ORDER_MACHINE, OrderAction, Urgency
+from market.orders.models import ORDER_MACHINE, OrderAction, OrderStatus, Urgency
 from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, OrderFilters, ReasonRequest
 from market.pagination import Offset
 from market.settings import Settings
@@ -89,23 +90,50 @@ async def _order_form_context(request: ActorRequest, session: AsyncSession) -> d
 
 # What the resident who posted an order may do with it, when its state allows.
 RESIDENT_ORDER_ACTIONS = (OrderAction.cancel, OrderAction.confirm)
+# The steps an order goes through, as the progress bar shows them.
+PROGRESS = (
+    OrderStatus.submitted,
+    OrderStatus.dispatched,
+    OrderStatus.accepted,
+    OrderStatus.in_service,
+    OrderStatus.completed,
+    OrderStatus.confirmed,
+)
 
 
 def _order_actions(order: OrderDetail, actor: Actor) -> list[OrderAction]:
-    """What the resident who posted the order may do with it now."""
+    """What the resident who posted the order may do with it now: hurry it while unfinished."""
     if order.requester.id != actor.id:
         return []
-    return [a for a in ORDER_MACHINE.actions_from(order.status) if a in RESIDENT_ORDER_ACTIONS]
+    actions = [a for a in ORDER_MACHINE.actions_from(order.status) if a in RESIDENT_ORDER_ACTIONS]
+    return actions + ([OrderAction.hurry] if order.status in orders.UNFINISHED else [])
 
 
-async def _order_context(request: ActorRequest, session: AsyncSession, order_id: int) -> dict[str, Any]:
+def _completion_note(order: OrderDetail) -> str:
+    """What the volunteer reported when they completed the service."""
+    return next((e.note for e in reversed(order.events) if e.action == OrderAction.complete), "")
+
+
+async def _order_context(
+    request: ActorRequest, session: AsyncSession, settings: Settings, now: datetime, order_id: int
+) -> dict[str, Any]:
     order = await orders.get_order(session, request.user, order_id)
     names = await category_names(session, lang_of(request))
+    hurry_again_at = orders.hurry_again_at(order)
     return {
         "order": order,
         "category": names.get(order.category, order.category),
         "actions": _order_actions(order, request.user),
         "typed_notes": orders.TYPED_NOTES,
+        "steps": PROGRESS,
+        "step": PROGRESS.index(order.status) if order.status in PROGRESS else None,
+        "next_step": orders.next_step(order, settings),
+        # The tel: link: only for the resident who asked, only while the service is under way.
+        "call_volunteer": order.volunteer is not None
+        and order.requester.id == request.user.id
+        and order.status in orders.CONTACT_STATUSES,
+        "hurry_again_at": hurry_again_at if hurry_again_at and hurry_again_at > now else None,
+        "completion_note": _completion_note(order),
     }
 
 
@@ -178,9 +206,30 @@ class ResidentOrderPages(Controller):
 
     @get("/{order_id:int}")
     async def order(
-        self, request: ActorRequest, order_id: PathId, session: NamedDependency[AsyncSession]
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
     ) -> Template:
-        return page(request, ORDER, form=Form(), **await _order_context(request, session, order_id))
+        context = await _order_context(request, session, settings, now, order_id)
+        return page(request, ORDER, form=Form(), **context)
+
+    @post("/{order_id:int}/hurry")
+    async def hurry(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(
+            session, Form(), ORDER, lambda: _order_context(request, session, settings, now, order_id)
+        ):
+            await orders.hurry(session, request.user, order_id, now)
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_hurried")
 
     @post("/{order_id:int}/cancel")
     async def cancel(
@@ -193,7 +242,9 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
+        async with handling(
+            session, form, ORDER, lambda: _order_context(request, session, settings, now, order_id)
+        ):
             body = parse(form, ReasonRequest, settings.tz)
             await orders.cancel(session, request.user, order_id, body.reason, now)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_cancelled")
@@ -209,7 +260,9 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
+        async with handling(
+            session, form, ORDER, lambda: _order_context(request, session, settings, now, order_id)
+        ):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_confirmed")

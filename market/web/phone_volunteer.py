@@ -1,5 +1,6 @@
 """Pages: the volunteer's phone — new offers arriving live (server-sent events) with accept and
-decline, the tasks they serve (check in, check out, complete), their points, and the rewards they
+decline, the tasks they serve (check in; check out and complete in one step), their points with how
+each service reward was reckoned, and the rewards they
 may redeem with a pickup code to show at the counter."""
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ REDEEM_FIELDS = {
     "exceeds_credits": "quantity",
 }
 RewardsTab = Literal["catalogue", "mine"]
+PointsTab = Literal["history", "served"]
 
 guard = requires(Role.volunteer)
 
@@ -198,6 +200,7 @@ async def _tasks_context(
     return {
         "tasks": items,
         "places": {o.id: place_name(o.area.code, o.area.name, above) for o in items},
+        "check_in_opens": {o.id: orders.check_in_opens_at(o.window_start) for o in items},
         "total": total,
         "limit": PAGE_SIZE,
         "offset": offset,
@@ -232,19 +235,6 @@ class VolunteerTaskPages(Controller):
             await orders.check_in(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_in")
 
-    @post("/{order_id:int}/check-out")
-    async def check_out(
-        self,
-        request: ActorRequest,
-        order_id: PathId,
-        session: NamedDependency[AsyncSession],
-        now: NamedDependency[datetime],
-        offset: Offset = 0,
-    ) -> Redirect:
-        async with handling(session, Form(), TASKS, lambda: _tasks_context(request, session, offset)):
-            await orders.check_out(session, request.user, order_id, now)
-        return see_other("/v/tasks", notice="volunteer_checked_out")
-
     @post("/{order_id:int}/complete")
     async def complete(
         self,
@@ -259,7 +249,7 @@ class VolunteerTaskPages(Controller):
         form = Form.of(data)
         async with handling(session, form, TASKS, lambda: _tasks_context(request, session, offset, order_id)):
             body = parse(form, NoteRequest, settings.tz)
-            await orders.complete(session, request.user, order_id, body.note, now)
+            await orders.finish(session, request.user, order_id, body.note, now)
         return see_other("/v/tasks", notice="volunteer_completed")
 
 
@@ -314,16 +304,41 @@ class VolunteerPointsPages(Controller):
 
     @get("/points")
     async def points(
-        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        show: Annotated[PointsTab, QueryParameter()] = "history",
+        offset: Offset = 0,
     ) -> Template:
         # The member's own service-points account, as the API lists it (created on first look).
         mine = await ledger.member_account(session, request.user.id)
         account = await ledger.get_account(session, request.user, mine.id)
-        entries, total = await ledger.entries(
-            session, request.user, mine.id, code=None, since=None, until=None, limit=PAGE_SIZE, offset=offset
-        )
+        if show == "served":
+            # Each served order's reward as it was reckoned on confirmation: hours × rate, then caps.
+            items: list[Any]
+            items, total = await orders.list_service_rewards(session, request.user, PAGE_SIZE, offset)
+        else:
+            items, total = await ledger.entries(
+                session,
+                request.user,
+                mine.id,
+                code=None,
+                since=None,
+                until=None,
+                limit=PAGE_SIZE,
+                offset=offset,
+            )
         return page(
-            request, POINTS, account=account, entries=entries, total=total, limit=PAGE_SIZE, offset=offset
+            request,
+            POINTS,
+            account=account,
+            show=show,
+            items=items,
+            total=total,
+            limit=PAGE_SIZE,
+            offset=offset,
+            categories=await category_names(session, lang_of(request)) if show == "served" else {},
+            tolerance_minutes=int(orders.HOURS_TOLERANCE.total_seconds()) // 60,
         )
 
     @get("/rewards")

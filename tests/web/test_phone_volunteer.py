@@ -364,36 +364,33 @@ async def test_serving_from_the_task_page_then_points_after_confirmation(
     order_id = await accepted(client, world)
     browser.login("volunteer", lang)
 
-    # Out of order: checking out before checking in is refused, and nothing changes.
-    r = await browser.post(f"/v/tasks/{order_id}/check-out")
+    # Out of order: completing before checking in is refused, and nothing changes.
+    r = await browser.post(f"/v/tasks/{order_id}/complete", {"note": "done"})
     assert r.status_code == 409
     assert text(lang, "error.illegal_transition") in r.text
-    assert (await order_of(client, world, order_id))["checked_out_at"] is None
+    assert (await order_of(client, world, order_id))["status"] == "accepted"
 
     r = await browser.post(f"/v/tasks/{order_id}/check-in")
     assert r.headers["location"] == "/v/tasks?notice=volunteer_checked_in"
     assert (await order_of(client, world, order_id))["status"] == "in_service"
     page = await browser.get("/v/tasks")
-    assert (
-        text(lang, "volunteer.check_out") in page.text and text(lang, "volunteer.complete") not in page.text
-    )
+    # Check-out and complete are one button on the phone.
+    assert text(lang, "volunteer.finish") in page.text and f"/v/tasks/{order_id}/check-out" not in page.text
 
     clock.advance(timedelta(hours=2))
-    r = await browser.post(f"/v/tasks/{order_id}/check-out")
-    assert r.headers["location"] == "/v/tasks?notice=volunteer_checked_out"
-    page = await browser.get("/v/tasks")
-    assert text(lang, "volunteer.complete") in page.text
-
     r = await browser.post(f"/v/tasks/{order_id}/complete", {"note": "x" * 501})
     assert r.status_code == 400
     assert field_errors(r.text) == {f"note-{order_id}": translate(lang, "form.too_long", max=500)}
-    assert (await order_of(client, world, order_id))["status"] == "in_service"
+    refused = await order_of(client, world, order_id)
+    assert (refused["status"], refused["checked_out_at"]) == ("in_service", None)
 
     r = await browser.post(f"/v/tasks/{order_id}/complete", {"note": "Back home safely"})
     assert r.headers["location"] == "/v/tasks?notice=volunteer_completed"
     order = await order_of(client, world, order_id)
     assert order["status"] == "completed"
+    assert [e["action"] for e in order["events"][-2:]] == ["check_out", "complete"]
     assert order["events"][-1]["note"] == "Back home safely"
+    assert order["checked_out_at"] == order["completed_at"] and order["service_hours"] == 2.0
 
     r = await client.post(
         f"/api/orders/{order_id}/confirm",
@@ -412,6 +409,10 @@ async def test_serving_from_the_task_page_then_points_after_confirmation(
     # Under the policy, what is earned this year expires when the year after next begins (local time).
     expiry = f"{clock().astimezone(world.settings.tz).year + 2}-01-01 00:00"
     assert text(lang, "volunteer.expiring_row", time=expiry, amount=20) in page.text
+
+    # How the reward was reckoned, as it was stored on confirmation.
+    page = await browser.get("/v/points?show=served")
+    assert text(lang, "volunteer.reward_sum", counted=2.0, rate=10, points=20) in page.text
 
 
 async def test_the_points_history_is_paginated_newest_first(

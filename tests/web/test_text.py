@@ -40,6 +40,7 @@ from market.orders.models import (
     OrderStatus,
     Urgency,
 )
+from market.orders.service import REWARD_REASONS
 from market.projects.models import ProjectAction, ProjectStatus
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
@@ -181,6 +182,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
 
 # Words that are not enums: the solvers' reasons.
 WORDS: list[tuple[set[str], str]] = [
+    ({str(r) for r in REWARD_REASONS}, "reward_reason"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),
 ]

@@ -48,6 +48,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "order_action.cancel": ("取消", "Cancelled"),
     "order_action.expire": ("超时未接，已过期", "Expired unanswered"),
     "order_action.escalate": ("超时上报", "Escalated"),
+    "order_action.hurry": ("居民催办", "Hurried by the resident"),
     "order_channel.page": ("本人点单", "Own page"),
     "order_channel.phone": ("电话", "Phone call"),
     "order_channel.walk_in": ("上门", "Walk-in"),

@@ -210,6 +210,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "Only the volunteer who accepted this order can do this.",
     ),
     "error.already_checked_out": ("您已经签退过了。", "You have already checked out."),
+    "error.check_in_too_early": (
+        "还没到签到时间：签到时间写在任务上。",
+        "It is too early to check in: the task shows when check-in opens.",
+    ),
+    "error.check_in_too_late": (
+        "服务时间段已结束，不能再签到。请联系网格员。",
+        "The order's time window has ended, so check-in is closed. Please contact the grid worker.",
+    ),
+    "error.hurried_recently": (
+        "您刚催办过这个点单，请稍后再催。",
+        "You hurried this order a short while ago; please wait before hurrying it again.",
+    ),
     "error.not_checked_out": ("请先签退，再标记服务完成。", "Check out before marking the service done."),
     "error.not_requester": (
         "只有发起点单的居民可以做这件事。",

@@ -55,6 +55,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "点单 #{order_id} 超时上报{level}：{late}（{minutes}）。",
         "Order #{order_id} escalated to {level}: {late} ({minutes}).",
     ),
+    "notification.order_hurried": (
+        "居民催办点单 #{order_id}，请尽快处理。",
+        "The resident asks to hurry order #{order_id}.",
+    ),
     "notification.approval_pending": (
         "{name} 的{application_kind}等待您审核。",
         "{name}'s {application_kind} is waiting for your decision.",

@@ -58,6 +58,40 @@ TEXT: dict[str, tuple[str, str]] = {
     "resident.cancel_reason": ("取消原因", "Why cancel"),
     "resident.cancel_submit": ("确认取消", "Cancel it"),
     "resident.timeline": ("进度", "Progress"),
+    "resident.progress": ("办理步骤", "Steps"),
+    "resident.step_submitted": ("已提交", "Posted"),
+    "resident.step_dispatched": ("已派单", "Offered"),
+    "resident.step_accepted": ("已接单", "Accepted"),
+    "resident.step_in_service": ("服务中", "In service"),
+    "resident.step_completed": ("已完成", "Done"),
+    "resident.step_confirmed": ("已确认", "Confirmed"),
+    "resident.next_accept": (
+        "下一步：志愿者接单，应在 {by} 前。超时网格员会跟进。",
+        "Next: a volunteer takes it, by {by}. If not, the grid worker follows it up.",
+    ),
+    "resident.next_arrive": (
+        "下一步：志愿者上门服务，{by} 开始。",
+        "Next: the volunteer comes to serve you, from {by}.",
+    ),
+    "resident.next_finish": (
+        "下一步：志愿者完成服务，应在 {by} 前。",
+        "Next: the volunteer finishes the service, by {by}.",
+    ),
+    "resident.next_confirm": (
+        "下一步：请您确认并评价。{by} 前未确认的，系统将自动确认。",
+        "Next: please confirm and rate. If you have not by {by}, it is confirmed for you.",
+    ),
+    "resident.call_volunteer": ("📞 打电话给志愿者 {phone}", "📞 Call the volunteer {phone}"),
+    "resident.completion_note": ("志愿者的服务情况", "What the volunteer reported"),
+    "resident.hurry": ("催一催", "Hurry it along"),
+    "resident.hurry_hint": (
+        "着急的话可以催办，网格员会收到提醒并跟进。",
+        "In a hurry? Press to remind the grid worker, who follows it up.",
+    ),
+    "resident.hurried_until": (
+        "已催办，网格员已收到提醒。{time} 后可以再次催办。",
+        "Hurried: the grid worker has been told. You can hurry it again after {time}.",
+    ),
     "resident.back_to_orders": ("返回我的点单", "Back to my orders"),
     # The wish wall
     "wishes.wall_title": ("心愿墙", "Wish wall"),
@@ -107,6 +141,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "notice.resident_order_cancelled": ("点单已取消。", "The order is cancelled."),
     "notice.resident_order_confirmed": ("谢谢您的评价！", "Thank you for rating the service!"),
+    "notice.resident_order_hurried": (
+        "已催办，网格员会尽快跟进。",
+        "Hurried: the grid worker will follow it up soon.",
+    ),
     "notice.wishes_posted": ("心愿已发布到心愿墙。", "Your wish is on the wall."),
     "notice.wishes_claimed": (
         "认领成功，请尽快联系许愿人。",

@@ -48,18 +48,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "Done at {time}; waiting for the resident to confirm.",
     ),
     "volunteer.check_in": ("签到，开始服务", "Check in"),
-    "volunteer.check_out": ("签退", "Check out"),
-    "volunteer.check_out_confirm": (
-        "现在签退吗？签退时间将计入服务时长。",
-        "Check out now? The time is recorded as the end of your service.",
-    ),
     "volunteer.complete_note": ("服务情况（可不填）", "How it went (optional)"),
     "volunteer.complete": ("完成服务", "Mark as done"),
-    "notice.volunteer_checked_in": ("已签到，服务开始。", "Checked in; the service has started."),
-    "notice.volunteer_checked_out": (
-        "已签退。请填写服务情况并完成服务。",
-        "Checked out. Say how it went and mark it as done.",
+    "volunteer.finish": ("签退并完成服务", "Check out and mark as done"),
+    "volunteer.check_in_window": (
+        "签到时间：{opens} 至 {closes}",
+        "Check-in is open from {opens} until {closes}",
     ),
+    "notice.volunteer_checked_in": ("已签到，服务开始。", "Checked in; the service has started."),
     "notice.volunteer_completed": (
         "已完成，等待居民确认后发放积分。",
         "Done. Points are paid once the resident confirms.",
@@ -78,6 +74,47 @@ TEXT: dict[str, tuple[str, str]] = {
     "volunteer.expiring_none": ("你的积分没有到期时间。", "None of your points expire."),
     "volunteer.history_title": ("积分明细", "History"),
     "volunteer.history_empty": ("还没有积分记录。", "No points yet."),
+    "volunteer.served_title": ("服务积分怎么算", "How service points were counted"),
+    "volunteer.served_hint": (
+        "居民确认后按服务时长 × 每小时积分计算；只计算点单服务时间段内的时长（前后各留 {minutes} 分钟），最多按时间段长度计，再按社区的每日、每月上限发放。",
+        "Once the resident confirms: hours × points per hour. Only time inside the order's time window counts ({minutes} minutes either side), at most the window's length, and the community's daily and monthly caps apply.",
+    ),
+    "volunteer.served_empty": ("还没有已确认的服务。", "No confirmed service yet."),
+    "volunteer.order_no": ("点单 #{id}", "order #{id}"),
+    "volunteer.reward_sum": (
+        "{counted} 小时 × {rate} 分/小时 = {points} 分",
+        "{counted} h × {rate} points/h = {points} points",
+    ),
+    "volunteer.reward_hours_served": (
+        "签到到签退共 {served} 小时，计入 {counted} 小时。",
+        "{served} h from check-in to check-out; {counted} h count.",
+    ),
+    "volunteer.reward_capped": (
+        "按上限发放 {awarded} 分（应得 {points} 分）。",
+        "{awarded} of {points} points paid because of a cap.",
+    ),
+    "volunteer.reward_zero": (
+        "这次服务没有积分，原因见上。",
+        "This service earned no points; see why above.",
+    ),
+    # Why a service reward is less than the hours served would make it (market.orders.service).
+    "reward_reason.started_early": (
+        "签到早于服务时间段：提前的时长不计入。",
+        "Checked in before the time window: the time before it does not count.",
+    ),
+    "reward_reason.ran_over": (
+        "签退晚于服务时间段：超出的时长不计入。",
+        "Checked out after the time window: the time after it does not count.",
+    ),
+    "reward_reason.window_length": (
+        "计入时长不超过服务时间段的长度。",
+        "No more hours count than the time window is long.",
+    ),
+    "reward_reason.daily_cap": ("已达到社区每日积分上限。", "The community's daily points cap was reached."),
+    "reward_reason.monthly_cap": (
+        "已达到社区每月积分上限。",
+        "The community's monthly points cap was reached.",
+    ),
     "volunteer.go_rewards": ("用积分兑换", "Spend points"),
     # Rewards and redemptions
     "volunteer.rewards_title": ("积分兑换", "Rewards"),
