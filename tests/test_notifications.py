@@ -36,6 +36,7 @@ SAMPLES: dict[NotificationCode, dict[str, Any]] = {
     NotificationCode.offer: {"order_id": 3, "answer_by": MOMENT},
     NotificationCode.task_cancelled: {"order_id": 3, "reason": "rain"},
     NotificationCode.escalation: {"order_id": 3, "level": "street", "late": "not_completed", "minutes": 4320},
+    NotificationCode.order_hurried: {"order_id": 3},
     NotificationCode.approval_pending: {"application_kind": "resident", "name": "Newcomer"},
     NotificationCode.signup_approved: {},
     NotificationCode.signup_refused: {},

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.orders.service import CHECK_IN_OPENS_BEFORE, HURRY_INTERVAL
 from market.privacy import mask_phone
 from tests.test_authorization import assert_problem
@@ -194,7 +194,8 @@ async def hurried(session_maker: async_sessionmaker[AsyncSession], world: World)
     async with session_maker() as session:
         return await session.scalar(
             select(func.count()).where(
-                Notification.user_id == world.id("grid_worker"), Notification.kind == "order_hurried"
+                Notification.user_id == world.id("grid_worker"),
+                Notification.code == NotificationCode.order_hurried,
             )
         )
 
