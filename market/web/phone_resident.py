@@ -21,7 +21,14 @@ from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId
 from market.orders import service as orders
 from market.orders.models import Urgency
-from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, OrderFilters, ReasonRequest
+from market.orders.schemas import (
+    ConfirmRequest,
+    OrderCreate,
+    OrderDetail,
+    OrderFilters,
+    ReasonRequest,
+    ReopenRequest,
+)
 from market.pagination import Offset
 from market.settings import Settings
 from market.web.i18n import lang_of
@@ -58,6 +65,7 @@ ORDER_FIELDS = {
     "window_in_past": "window_start",
     "window_too_far": "window_start",
 }
+CONFIRM_FIELDS = {"complaint_needs_comment": "comment"}
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
 WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
 # Timeline notes a person typed (a reason, a comment), as `orders.TYPED_NOTES` for orders.
@@ -85,21 +93,27 @@ async def _order_form_context(request: ActorRequest, session: AsyncSession) -> d
     }
 
 
-def _order_actions(order: OrderDetail, actor: Actor) -> set[str]:
+def _order_actions(order: OrderDetail, actor: Actor, now: datetime) -> set[str]:
     """What the resident who posted the order may do with it now."""
     if order.requester.id != actor.id:
         return set()
-    return {a for a in ("cancel", "confirm") if order.status in orders.TRANSITIONS[a][0]}
+    actions = {a for a in ("cancel", "confirm") if order.status in orders.TRANSITIONS[a][0]}
+    return actions | ({"reopen"} if orders.may_reopen(order, now) else set())
 
 
-async def _order_context(request: ActorRequest, session: AsyncSession, order_id: int) -> dict[str, Any]:
+async def _order_context(
+    request: ActorRequest, session: AsyncSession, order_id: int, now: datetime
+) -> dict[str, Any]:
     order = await orders.get_order(session, request.user, order_id)
     names = await category_names(session, lang_of(request))
+    actions = _order_actions(order, request.user, now)
     return {
         "order": order,
         "category": names.get(order.category, order.category),
-        "actions": _order_actions(order, request.user),
+        "actions": actions,
         "typed_notes": orders.TYPED_NOTES,
+        "reopen_days": orders.REOPEN_WINDOW.days,
+        "reopen_until": order.confirmed_at + orders.REOPEN_WINDOW if "reopen" in actions else None,
     }
 
 
@@ -172,9 +186,19 @@ class ResidentOrderPages(Controller):
 
     @get("/{order_id:int}")
     async def order(
-        self, request: ActorRequest, order_id: PathId, session: NamedDependency[AsyncSession]
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
     ) -> Template:
-        return page(request, ORDER, form=Form(), **await _order_context(request, session, order_id))
+        context = await _order_context(request, session, order_id, now)
+        # The reopen form suggests tomorrow morning, as a new order's form does.
+        start = _days_ahead_at(now, settings.tz, 1, 9)
+        window = {"window_start": start, "window_end": start + timedelta(hours=2)}
+        form = Form({name: local_input(moment, settings.tz) for name, moment in window.items()})
+        return page(request, ORDER, form=form, **context)
 
     @post("/{order_id:int}/cancel")
     async def cancel(
@@ -187,7 +211,7 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
+        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id, now)):
             body = parse(form, ReasonRequest, settings.tz)
             await orders.cancel(session, request.user, order_id, body.reason, now)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_cancelled")
@@ -203,10 +227,40 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        async with handling(session, form, ORDER, lambda: _order_context(request, session, order_id)):
+        async with handling(
+            session,
+            form,
+            ORDER,
+            lambda: _order_context(request, session, order_id, now),
+            fields=CONFIRM_FIELDS,
+        ):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_confirmed")
+
+    @post("/{order_id:int}/reopen")
+    async def reopen(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            ORDER,
+            lambda: _order_context(request, session, order_id, now),
+            fields=ORDER_FIELDS,
+        ):
+            body = parse(form, ReopenRequest, settings.tz)
+            await orders.reopen(
+                session, request.user, order_id, body, now, max_open=settings.open_orders_per_resident
+            )
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_reopened")
 
 
 # Wishes ------------------------------------------------------------------------------------------
