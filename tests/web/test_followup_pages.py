@@ -37,6 +37,15 @@ async def set_sample(client: AsyncTestClient, world: World, percent: int) -> Non
     assert r.status_code == 200, r.text
 
 
+async def confirmed_order(client: AsyncTestClient, world: World, rating: int) -> int:
+    order = await completed_order(client, world)
+    r = await client.post(
+        f"/api/orders/{order}/confirm", json={"rating": rating}, headers=world.auth("resident")
+    )
+    assert r.status_code == 200, r.text
+    return order
+
+
 @pytest.mark.parametrize("lang", LANGS)
 async def test_a_complaint_ticked_on_the_confirm_form_opens_a_followup(
     browser: Browser, client: AsyncTestClient, world: World, lang: str
@@ -65,9 +74,7 @@ async def test_a_complaint_ticked_on_the_confirm_form_opens_a_followup(
 async def test_the_resident_reopens_a_confirmed_order_from_its_page_within_seven_days(
     browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
 ) -> None:
-    order = await completed_order(client, world)
-    r = await client.post(f"/api/orders/{order}/confirm", json={"rating": 2}, headers=world.auth("resident"))
-    assert r.status_code == 200, r.text
+    order = await confirmed_order(client, world, 2)
     browser.login("resident", lang)
     page = await browser.get(f"/r/orders/{order}")
     assert (
@@ -97,9 +104,7 @@ async def test_the_resident_reopens_a_confirmed_order_from_its_page_within_seven
 async def test_after_seven_days_the_page_offers_no_reopen_and_a_late_form_is_refused_in_the_readers_language(
     browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
 ) -> None:
-    order = await completed_order(client, world)
-    r = await client.post(f"/api/orders/{order}/confirm", json={"rating": 5}, headers=world.auth("resident"))
-    assert r.status_code == 200, r.text
+    order = await confirmed_order(client, world, 5)
     clock.advance(REOPEN_WINDOW + timedelta(minutes=1))
     browser.login("resident", lang)
 
@@ -121,9 +126,7 @@ async def test_the_grid_worker_records_an_outcome_on_the_followups_page(
     browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
 ) -> None:
     await set_sample(client, world, 0)
-    order = await completed_order(client, world)
-    r = await client.post(f"/api/orders/{order}/confirm", json={"rating": 1}, headers=world.auth("resident"))
-    assert r.status_code == 200, r.text
+    await confirmed_order(client, world, 1)
     (item,) = (await api(client, world, "grid_worker", "/api/followups"))["items"]
     browser.login("grid_worker", lang)
 
@@ -164,9 +167,7 @@ async def test_the_followups_page_shows_only_the_readers_area(
     browser: Browser, client: AsyncTestClient, world: World
 ) -> None:
     await set_sample(client, world, 0)
-    order = await completed_order(client, world)
-    r = await client.post(f"/api/orders/{order}/confirm", json={"rating": 1}, headers=world.auth("resident"))
-    assert r.status_code == 200, r.text
+    await confirmed_order(client, world, 1)
     (item,) = (await api(client, world, "grid_worker", "/api/followups"))["items"]
 
     page = await browser.login("grid_worker_c2").get("/desk/followups")
