@@ -39,6 +39,7 @@ from market.dispatch.routes import (
 )
 from market.edge import MarketRequest
 from market.errors import problem_details_plugin
+from market.followups.routes import FollowUpController
 from market.idempotency import Replay
 from market.jobs.routes import JobController
 from market.ledger.routes import LedgerController
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             CategoryController,
             VolunteerController,
             OrderController,
+            FollowUpController,
             OrderDispatchController,
             OfferController,
             DispatchController,

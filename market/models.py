@@ -5,6 +5,7 @@ from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
+from market.followups.models import FollowUp, FollowUpSampling
 from market.idempotency import IdempotencyRecord
 from market.jobs.models import JobRun
 from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, StreetPolicy, Transfer
@@ -42,6 +43,8 @@ __all__ = [
     "Delivery",
     "DispatchPlan",
     "FailedAttempt",
+    "FollowUp",
+    "FollowUpSampling",
     "IdempotencyRecord",
     "JobRun",
     "Lot",

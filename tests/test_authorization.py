@@ -556,6 +556,93 @@ async def test_a_message_is_read_and_marked_by_its_reader_alone(
     assert still["read_at"] is None, "another person's marking leaves the message unread"
 
 
+# ---------------------------------------------------------------- follow-ups (回访)
+
+# A follow-up of an order in community 1 (rated 1 star), and community 1's follow-up sample. `list`:
+# how many follow-ups the role's list shows (403: no list at all).
+# fmt: off
+FOLLOWUP_COLUMNS = ("list", "get", "outcome", "sample_get", "sample_set")
+FOLLOWUP_MATRIX = {
+    #                  list get  outcome sample_get sample_set
+    "admin":          (1,   200, 200,    200,       200),
+    "street_admin":   (1,   200, 200,    200,       200),
+    "manager":        (1,   200, 200,    200,       200),
+    "manager_c2":     (0,   404, 404,    403,       403),
+    "grid_worker":    (1,   200, 200,    200,       403),
+    "grid_worker_c2": (0,   404, 404,    403,       403),
+    "unit_admin":     (403, 403, 403,    403,       403),
+    "resident":       (403, 403, 403,    403,       403),
+    "resident_b":     (403, 403, 403,    403,       403),
+    "resident_c2":    (403, 403, 403,    403,       403),
+    "volunteer":      (403, 403, 403,    403,       403),
+    "volunteer_b":    (403, 403, 403,    403,       403),
+    "volunteer_c2":   (403, 403, 403,    403,       403),
+}
+# fmt: on
+assert set(FOLLOWUP_MATRIX) == set(ROLES)
+FOLLOWUP_REFUSALS = frozenset({"role_required", "outside_your_area", "manager_required"})
+
+
+async def _followup_state(client: AsyncTestClient, world: World, followup: int) -> tuple[Any, ...]:
+    found = await ok(client, world, "admin", "GET", f"/api/followups/{followup}")
+    sample = await ok(client, world, "admin", "GET", f"/api/followups/sampling/{world.areas['c1'].id}")
+    return found["outcome"], found["recorded_by"], sample["percent"], sample["updated_by_id"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", FOLLOWUP_COLUMNS)
+async def test_following_up_an_order_in_community_1(
+    client: AsyncTestClient, world: World, endpoint: str, role: str
+) -> None:
+    order, _ = await build_order(client, world, "completed")
+    await ok(client, world, "resident", "POST", f"/api/orders/{order}/confirm", {"rating": 1})
+    (followup,) = [f["id"] for f in (await ok(client, world, "admin", "GET", "/api/followups"))["items"]]
+    sample = f"/api/followups/sampling/{world.areas['c1'].id}"
+    method, path, body = {
+        "list": ("GET", "/api/followups", None),
+        "get": ("GET", f"/api/followups/{followup}", None),
+        "outcome": ("POST", f"/api/followups/{followup}/outcome", {"outcome": "satisfied", "note": "ok"}),
+        "sample_get": ("GET", sample, None),
+        "sample_set": ("PUT", sample, {"percent": 50}),
+    }[endpoint]
+    expected = FOLLOWUP_MATRIX[role][FOLLOWUP_COLUMNS.index(endpoint)]
+    before = await _followup_state(client, world, followup)
+
+    r = await call(client, world, role, method, path, body)
+
+    if endpoint == "list" and expected != 403:
+        assert r.status_code == 200, r.text
+        assert [f["id"] for f in r.json()["items"]] == [followup][:expected] and r.json()["total"] == expected
+    elif expected == 200:
+        assert r.status_code == 200, r.text
+    else:
+        assert_problem(r, expected, {"followup_not_found"} if expected == 404 else FOLLOWUP_REFUSALS)
+        assert await _followup_state(client, world, followup) == before, "a refused request changed something"
+
+
+# Reopening community 1's confirmed order: only its resident; who sees it is refused, the others are
+# told it does not exist.
+REOPENS = {"resident": 200} | {r: 403 for r in SEES_C1 - {"resident"}}
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_reopening_a_confirmed_order(client: AsyncTestClient, world: World, role: str) -> None:
+    order, _ = await build_order(client, world, "completed")
+    await ok(client, world, "resident", "POST", f"/api/orders/{order}/confirm", {"rating": 5})
+    body = {"reason": "again", "window_start": world.order_body()["window_start"],
+            "window_end": world.order_body()["window_end"]}  # fmt: skip
+    before = await snapshot(client, world, order)
+
+    r = await call(client, world, role, "POST", f"/api/orders/{order}/reopen", body)
+
+    expected = REOPENS.get(role, 404)
+    if expected == 200:
+        assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
+        return
+    assert_problem(r, expected, {"not_requester"} if expected == 403 else {"order_not_found"})
+    assert await snapshot(client, world, order) == before
+
+
 async def test_options_on_every_path_answers_without_a_login(client: AsyncTestClient) -> None:
     # OPTIONS skips the login; a guard that looked for the caller anyway answered 500.
     paths = {route.path for route in client.app.routes}

@@ -37,6 +37,8 @@ SAMPLES: dict[NotificationCode, dict[str, Any]] = {
     NotificationCode.task_cancelled: {"order_id": 3, "reason": "rain"},
     NotificationCode.escalation: {"order_id": 3, "level": "street", "late": "not_completed", "minutes": 4320},
     NotificationCode.order_hurried: {"order_id": 3},
+    NotificationCode.order_reopened: {"order_id": 3, "reason": "leaks again"},
+    NotificationCode.followup_due: {"order_id": 3, "followup_reason": "low_rating", "due_at": MOMENT},
     NotificationCode.approval_pending: {"application_kind": "resident", "name": "Newcomer"},
     NotificationCode.signup_approved: {},
     NotificationCode.signup_refused: {},

@@ -48,6 +48,14 @@ def require_community(area: Area) -> Area:
     return area
 
 
+async def community_for_reading(session: AsyncSession, actor: Actor, community_id: int) -> Area:
+    """A community whose settings the actor may read: its managers and the grid workers inside it."""
+    area = require_community(await get_area(session, community_id))
+    if not (actor.manages(area.code) or (actor.is_manager and actor.area_code.startswith(area.code))):
+        raise Forbidden("That community is outside your own.", code="outside_your_area")
+    return area
+
+
 # The levels people divide the work by: the desk pages' area pickers offer these.
 WORK_LEVELS = (AreaLevel.street, AreaLevel.community, AreaLevel.grid)
 

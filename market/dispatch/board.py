@@ -16,7 +16,7 @@ from sqlalchemy import literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, community_code_of
-from market.areas.service import get_area, managed_area, require_community
+from market.areas.service import community_for_reading, managed_area, require_community
 from market.auth.access import Actor
 from market.db import upsert
 from market.dispatch import eligibility, offers
@@ -59,9 +59,7 @@ def _setting_read(community_id: int, row: AutoDispatch | None) -> BoardSettingRe
 
 async def get_setting(session: AsyncSession, actor: Actor, community_id: int) -> BoardSettingRead:
     """Managers of the community and the grid workers inside it may read the setting."""
-    area = require_community(await get_area(session, community_id))
-    if not (actor.manages(area.code) or (actor.is_manager and actor.area_code.startswith(area.code))):
-        raise Forbidden("That community is outside your own.", code="outside_your_area")
+    area = await community_for_reading(session, actor, community_id)
     return _setting_read(area.id, await session.get(AutoDispatch, area.id))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, community_code_of
-from market.areas.service import get_area, managed_area, require_community
+from market.areas.service import community_for_reading, managed_area, require_community
 from market.auth.access import Actor
 from market.auth.models import User
 from market.auth.service import user_names
@@ -346,9 +346,7 @@ async def apply_plan(
 
 async def get_auto_dispatch(session: AsyncSession, actor: Actor, community_id: int) -> AutoDispatchRead:
     """Managers of the community and the grid workers inside it may read the setting."""
-    area = require_community(await get_area(session, community_id))
-    if not (actor.manages(area.code) or (actor.is_manager and actor.area_code.startswith(area.code))):
-        raise Forbidden("That community is outside your own.", code="outside_your_area")
+    area = await community_for_reading(session, actor, community_id)
     row = await session.get(AutoDispatch, area.id)
     if row is None:
         return AutoDispatchRead(community_id=area.id, enabled=False, updated_by_id=None, updated_at=None)

@@ -34,6 +34,10 @@ class NotificationCode(StrEnum):
     escalation = "escalation"
     # Grid workers: the resident hurries an order (催办), {"order_id"}.
     order_hurried = "order_hurried"
+    # Grid workers: the resident reopened a confirmed order, {"order_id", "reason": as typed}.
+    order_reopened = "order_reopened"
+    # Grid workers: a follow-up visit (回访) to make, {"order_id", "followup_reason", "due_at"}.
+    followup_due = "followup_due"
     # Managers who may decide it: {"application_kind": resident | volunteer, "name"}.
     approval_pending = "approval_pending"
     # The applicant: no params.

@@ -47,6 +47,8 @@ class OrderAction(enum.StrEnum):
     reject = "reject"
     cancel = "cancel"
     expire = "expire"
+    # The resident was not satisfied after all: the order waits to be dispatched again.
+    reopen = "reopen"
     # Recorded without a move: told someone it is late, passed over the volunteer the resident asked for.
     escalate = "escalate"
     pass_preferred = "pass_preferred"
@@ -69,6 +71,7 @@ ORDER_MACHINE = Machine(
         _A.reject: ({_S.submitted, _S.dispatched}, _S.rejected),
         _A.cancel: ({_S.submitted, _S.dispatched, _S.accepted}, _S.cancelled),
         _A.expire: ({_S.submitted, _S.dispatched}, _S.expired),
+        _A.reopen: ({_S.confirmed}, _S.submitted),
     },
 )
 

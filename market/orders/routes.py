@@ -22,6 +22,7 @@ from market.orders.schemas import (
     OrderFilters,
     OrderRead,
     ReasonRequest,
+    ReopenRequest,
     ServiceRewardRead,
 )
 from market.pagination import Limit, Offset, Page
@@ -214,4 +215,23 @@ class OrderController(Controller):
         now: NamedDependency[datetime],
     ) -> OrderDetail:
         await service.reject(session, request.user, order_id, data.reason, now)
+        return await service.get_order(session, request.user, order_id)
+
+    @post(
+        "/{order_id:int}/reopen",
+        summary="Reopen a confirmed order within 7 days, with a reason and a new time window (resident)",
+        status_code=200,
+    )
+    async def reopen(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: JSONBody[ReopenRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> OrderDetail:
+        await service.reopen(
+            session, request.user, order_id, data, now, max_open=settings.open_orders_per_resident
+        )
         return await service.get_order(session, request.user, order_id)

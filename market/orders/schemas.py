@@ -54,6 +54,16 @@ class NoteRequest(msgspec.Struct, forbid_unknown_fields=True):
 class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
     rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
     comment: text(1000) = ""
+    # The resident marks the comment as a complaint: the grid worker follows the order up.
+    complaint: bool = False
+
+
+class ReopenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A confirmed order the resident reopens: why, and when the service is needed this time."""
+
+    reason: Reason
+    window_start: Moment
+    window_end: Moment
 
 
 class AreaRef(msgspec.Struct):

@@ -24,6 +24,7 @@ from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders, user_names
 from market.categories.service import active_category
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
+from market.followups import service as followups
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.models import NotificationCode
@@ -56,6 +57,7 @@ from market.orders.schemas import (
     OrderEntry,
     OrderFilters,
     OrderRead,
+    ReopenRequest,
     ServiceRewardRead,
 )
 from market.pagination import count_rows
@@ -68,7 +70,7 @@ S = OrderStatus
 A = OrderAction
 # Actions whose event note, when a person took them, is what they typed (a reason, a comment); the
 # other notes, and those of the jobs (no actor), are the system's English remarks the action already says.
-TYPED_NOTES = frozenset({A.cancel, A.reject, A.complete, A.confirm})
+TYPED_NOTES = frozenset({A.cancel, A.reject, A.complete, A.confirm, A.reopen})
 
 COMPOUND = code_length(AreaLevel.compound)
 MAX_WINDOW = timedelta(days=14)
@@ -85,6 +87,8 @@ REWARD_REASONS = ("started_early", "ran_over", "window_length", *ledger.CAP_REAS
 HURRY_INTERVAL = timedelta(hours=4)
 # While the resident sees the volunteer's phone: from the accept until they confirm the service.
 CONTACT_STATUSES = HELD_STATUSES | {S.completed}
+# How long after confirming an order its resident may reopen it.
+REOPEN_WINDOW = timedelta(days=7)
 
 
 # ---------------------------------------------------------------- state machine
@@ -504,28 +508,8 @@ async def _post_order(
         raise InvalidInput(
             "Choose the building or compound where the service is needed.", code="area_too_broad"
         )
-    if data.window_end <= data.window_start:
-        raise InvalidInput("The time window must end after it starts.", code="invalid_window")
-    if data.window_end <= now:
-        raise InvalidInput("The time window has already passed.", code="window_in_past")
-    if data.window_end - data.window_start > MAX_WINDOW:
-        raise InvalidInput("A time window can be at most 14 days long.", code="window_too_long")
-    if data.window_start - now > MAX_LEAD_TIME:
-        raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
-    # Lock the requester first, so that two posts at once cannot both fit under the limit.
-    await session.scalar(select(User.id).where(User.id == requester.id).with_for_update())
-    still_open = await session.scalar(
-        select(func.count(Order.id)).where(
-            Order.requester_id == requester.id, Order.status.not_in(FINAL_STATUSES)
-        )
-    )
-    if still_open >= max_open:
-        who = "The resident has" if entered_by is not None else "You already have"
-        raise TooManyRequests(
-            f"{who} {still_open} orders open; wait until one is done or cancel one.",
-            code="too_many_open_orders",
-            limit=max_open,
-        )
+    _check_window(data.window_start, data.window_end, now)
+    await _check_open_orders(session, requester.id, max_open, entered=entered_by is not None)
     if data.preferred_volunteer_id is not None and data.preferred_volunteer_id not in {
         v for v, _ in await volunteers_who_served(session, requester.id)
     }:
@@ -566,6 +550,38 @@ async def _post_order(
     )
     await session.flush()
     return order
+
+
+def _check_window(start: datetime, end: datetime, now: datetime) -> None:
+    """A service window a resident may ask for: ahead, not too long, not too far off."""
+    if end <= start:
+        raise InvalidInput("The time window must end after it starts.", code="invalid_window")
+    if end <= now:
+        raise InvalidInput("The time window has already passed.", code="window_in_past")
+    if end - start > MAX_WINDOW:
+        raise InvalidInput("A time window can be at most 14 days long.", code="window_too_long")
+    if start - now > MAX_LEAD_TIME:
+        raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
+
+
+async def _check_open_orders(
+    session: AsyncSession, requester_id: int, max_open: int, *, entered: bool
+) -> None:
+    """A resident has at most `max_open` orders open at once."""
+    # Lock the requester first, so that two posts at once cannot both fit under the limit.
+    await session.scalar(select(User.id).where(User.id == requester_id).with_for_update())
+    still_open = await session.scalar(
+        select(func.count(Order.id)).where(
+            Order.requester_id == requester_id, Order.status.not_in(FINAL_STATUSES)
+        )
+    )
+    if still_open >= max_open:
+        who = "The resident has" if entered else "You already have"
+        raise TooManyRequests(
+            f"{who} {still_open} orders open; wait until one is done or cancel one.",
+            code="too_many_open_orders",
+            limit=max_open,
+        )
 
 
 async def volunteers_who_served(session: AsyncSession, requester_id: int) -> list[tuple[int, str]]:
@@ -720,8 +736,18 @@ async def confirm(
             order,
             Forbidden("Only the resident who posted the order can confirm it.", code="not_requester"),
         )
+    if data.complaint and not data.comment.strip():
+        raise InvalidInput("Say what the complaint is about in the comment.", code="complaint_needs_comment")
     await _settle(
-        session, order, actor.id, now, tz, rating=data.rating, comment=data.comment, note=data.comment
+        session,
+        order,
+        actor.id,
+        now,
+        tz,
+        rating=data.rating,
+        comment=data.comment,
+        note=data.comment,
+        complaint=data.complaint,
     )
 
 
@@ -746,8 +772,10 @@ async def _settle(
     rating: int | None,
     comment: str | None,
     note: str,
+    complaint: bool = False,
 ) -> None:
-    """Confirm a locked order, by its resident or by the auto-confirm job: the one path that pays."""
+    """Confirm a locked order, by its resident or by the auto-confirm job: the one path that pays,
+    and that opens a follow-up (回访) when the rating, a complaint or the community's sample calls for one."""
     session.add(transition(order, A.confirm, actor_id, now, note))
     order.confirmed_at = now
     order.rating = rating
@@ -759,6 +787,19 @@ async def _settle(
                 profile.rating_sum += rating
                 profile.rating_count += 1
         await _reward_service(session, order, now, tz)
+    reason = await followups.reason_after_confirm(session, order, complaint=complaint)
+    if reason is not None:
+        await followups.open_followup(
+            session, order, reason, await _grid_or_community_staff(session, order), now
+        )
+
+
+async def _grid_or_community_staff(session: AsyncSession, order: Order) -> list[int]:
+    """Who looks after the order's residents: its grid's workers, or the community's managers when
+    the grid has none."""
+    return await _level_managers(session, order, EscalationLevel.grid) or await _level_managers(
+        session, order, EscalationLevel.community
+    )
 
 
 async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz: ZoneInfo) -> None:
@@ -770,7 +811,13 @@ async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz
     rate, points = await ledger.service_points(
         session, community=community, category=order.category_code, hours=counted
     )
-    transfer_id = f"~reward:order:{order.id}"
+    # A reopened order is served again, and that service is paid too: each round its own transfer.
+    reopened = await session.scalar(
+        select(func.count(OrderEvent.id)).where(
+            OrderEvent.order_id == order.id, OrderEvent.action == A.reopen
+        )
+    )
+    transfer_id = f"~reward:order:{order.id}" + (f":round:{reopened + 1}" if reopened else "")
     awarded = await ledger.capped_reward(
         session,
         transfer_id=transfer_id,
@@ -917,6 +964,57 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
             order_id=order.id,
             reason=reason,
         )
+
+
+def may_reopen(order: Order | OrderRead, now: datetime) -> bool:
+    """A confirmed order may be reopened for `REOPEN_WINDOW` after its confirmation."""
+    return (
+        ORDER_MACHINE.allows(order.status, A.reopen)
+        and order.confirmed_at is not None
+        and now - order.confirmed_at <= REOPEN_WINDOW
+    )
+
+
+async def reopen(
+    session: AsyncSession, actor: Actor, order_id: int, data: ReopenRequest, now: datetime, *, max_open: int
+) -> None:
+    """The resident reopens their confirmed order: it waits to be dispatched again in a new window,
+    its history kept. The earlier volunteer keeps their reward and rating; the order's grid worker
+    (the community's managers when the grid has none) is told."""
+    order = await lock_order(session, order_id)
+    if order.requester_id != actor.id:
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden("Only the resident who posted the order can reopen it.", code="not_requester"),
+        )
+    if ORDER_MACHINE.allows(order.status, A.reopen):  # in any other state `transition` refuses it
+        if not may_reopen(order, now):
+            raise Conflict(
+                f"An order can be reopened only within {REOPEN_WINDOW.days} days of confirming it.",
+                code="reopen_window_passed",
+                days=REOPEN_WINDOW.days,
+            )
+        _check_window(data.window_start, data.window_end, now)
+        await _check_open_orders(session, actor.id, max_open, entered=False)
+    session.add(transition(order, A.reopen, actor.id, now, data.reason))
+    order.window_start, order.window_end = data.window_start, data.window_end
+    # This round's service starts afresh; the last one's stays in the history and the ledger.
+    order.volunteer_id = None
+    order.checked_in_at = order.checked_out_at = order.completed_at = order.confirmed_at = None
+    order.rating = order.comment = None
+    order.preferred_volunteer_id = None
+    await session.flush()
+    notify(
+        session,
+        await _grid_or_community_staff(session, order),
+        NotificationCode.order_reopened,
+        now,
+        subject=("order", order.id),
+        order_id=order.id,
+        reason=data.reason,
+    )
 
 
 # ---------------------------------------------------------------- jobs

@@ -368,6 +368,7 @@ class DispatchDesk(Controller):
             form,
             ORDER,
             lambda: _order(request, session, settings, now, order_id, _list_offset(form)),
+            fields={"complaint_needs_comment": "comment"},
         ):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)

@@ -1,6 +1,7 @@
 """Pages: the desk's overview of today, where grid workers, community managers, street admins and
-administrators land — the orders waiting, late and escalated in their area, the commitments to
-confirm, the owed rewards and the pools running low, each number a link to its page."""
+administrators land — the orders waiting, late and escalated in their area, the follow-ups due and
+overdue, the commitments to confirm, the owed rewards and the pools running low, each number a link
+to its page."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.service import area_names
 from market.auth.access import Actor, ActorRequest, requires_manager
+from market.followups import service as followups
 from market.ledger import service as ledger
 from market.ledger.models import OwedStatus
 from market.orders import service as orders
@@ -27,6 +29,7 @@ PATH = "/desk"
 LOW_POOL_POINTS = 1000
 # The desk page that lists the approvals (sign-ups, volunteer applications) waiting for the actor.
 APPROVALS_PATH = "/desk/approvals"
+FOLLOWUPS_PATH = "/desk/followups"
 
 
 async def overview(session: AsyncSession, actor: Actor, now: datetime, settings: Settings) -> dict[str, Any]:
@@ -34,10 +37,13 @@ async def overview(session: AsyncSession, actor: Actor, now: datetime, settings:
     _, _, owed = await ledger.list_owed(session, actor, OwedStatus.owed, 1, 0)
     pools = await ledger.low_pools(session, actor, LOW_POOL_POINTS)
     board = "/desk/dispatch"
+    calls = await followups.open_counts(session, actor, now)
     tiles = [
         ("waiting", counts["waiting"], url(board, area_id=actor.area_id, section="waiting")),
         ("late", counts["late"], url(board, area_id=actor.area_id, section="late")),
         ("escalated", counts["escalated"], url(board, area_id=actor.area_id, section="escalated")),
+        ("followups_due", calls["due"], url(FOLLOWUPS_PATH, status="due")),
+        ("followups_overdue", calls["overdue"], url(FOLLOWUPS_PATH, status="overdue")),
         ("approvals", await people.pending_approvals_count(session, actor), APPROVALS_PATH),
         ("commitments", await projects.commitments_to_confirm(session, actor), "/desk/projects"),
         ("owed", owed, url("/desk/ledger/owed", status="owed")),

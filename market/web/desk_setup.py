@@ -25,6 +25,8 @@ from market.dispatch.models import BoardMode
 from market.dispatch.schemas import BoardSettingWrite
 from market.errors import NotFound
 from market.fields import PathId, path_text, query_id
+from market.followups import service as followups
+from market.followups.schemas import SamplingWrite
 from market.ledger import service as ledger
 from market.ledger.models import ExpiryPolicy
 from market.ledger.schemas import BudgetRequest, PolicyWrite
@@ -205,7 +207,8 @@ class AutoDispatchPages(Controller):
         for community_id, name in await _communities(session, request.user):
             setting = await dispatch.get_auto_dispatch(session, request.user, community_id)
             on_board = await board.get_setting(session, request.user, community_id)
-            rows.append((community_id, name, setting.enabled, setting.updated_at, on_board))
+            sample = await followups.get_sampling(session, request.user, community_id)
+            rows.append((community_id, name, setting.enabled, setting.updated_at, on_board, sample.percent))
         return {"rows": rows, "board_modes": list(BoardMode)}
 
     @get("/")
@@ -243,6 +246,23 @@ class AutoDispatchPages(Controller):
             body = parse(form, BoardSettingWrite, settings.tz)
             await board.set_setting(session, request.user, community_id, body, now)
         return see_other(AUTO_PATH, notice="board_setting_saved")
+
+    @post("/{community_id:int}/sample")
+    async def followup_sample(
+        self,
+        request: ActorRequest,
+        community_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        """The share of the community's confirmed orders followed up although nothing went wrong."""
+        form = Form.of(data)
+        async with handling(session, form, AUTO, lambda: self._context(request, session), shown=()):
+            body = parse(form, SamplingWrite, settings.tz)
+            await followups.set_sampling(session, request.user, community_id, body, now)
+        return see_other(AUTO_PATH, notice="followup_sample_saved")
 
 
 class CategoryPages(Controller):

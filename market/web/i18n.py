@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from market.web.text import (
     common,
     desk_dispatch,
+    desk_followups,
     desk_home,
     desk_ledger,
     desk_orders,
@@ -62,6 +63,7 @@ CATALOGUE = _merge(
     desk_units,
     desk_orders,
     desk_home,
+    desk_followups,
     phone_profile,
     desk_setup,
     people,

@@ -30,12 +30,13 @@ INBOX = "notifications.html"
 BELL = "_bell.html"
 
 # Params that hold a moment (ISO text), shown in local time.
-MOMENTS = frozenset({"answer_by", "deadline", "pickup_by"})
+MOMENTS = frozenset({"answer_by", "deadline", "pickup_by", "due_at"})
 # Params that hold a code, shown as the catalogue's word for it (`<prefix>.<code>`).
 WORDS = {
     "level": "notification_level",
     "late": "notification_late",
     "reason_code": "notification_reason",
+    "followup_reason": "followup_reason",
     "application_kind": "notification_application",
     "channel": "order_channel",
     "outcome": "project_status",
@@ -59,7 +60,8 @@ LINKS: dict[C, str] = {
     ),
     C.offer: "/v/offers",
     C.task_cancelled: "/v/tasks",
-    C.escalation: "/desk/dispatch/orders/{id}",
+    **dict.fromkeys((C.escalation, C.order_hurried, C.order_reopened), "/desk/dispatch/orders/{id}"),
+    C.followup_due: "/desk/followups",
     C.approval_pending: "/desk/approvals",
     C.volunteer_approved: "/v/profile",
     C.commitment_to_confirm: "/desk/unit/commitments",

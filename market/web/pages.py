@@ -89,6 +89,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.overview", "/desk"), MANAGER_ROLES),
     (Section("nav.dispatch", "/desk/dispatch"), MANAGER_ROLES),
     (Section("nav.enter_order", "/desk/orders/new"), MANAGER_ROLES),
+    (Section("nav.followups", "/desk/followups"), MANAGER_ROLES),
     (Section("nav.projects", "/desk/projects"), MANAGER_ROLES),
     (Section("nav.ledger", "/desk/ledger"), MANAGER_ROLES),
     (Section("nav.reports", "/desk/reports"), MANAGER_ROLES),

@@ -22,7 +22,14 @@ from market.auth.models import MANAGER_ROLES, Role
 from market.fields import PathId
 from market.orders import service as orders
 from market.orders.models import ORDER_MACHINE, OrderAction, OrderStatus, Urgency
-from market.orders.schemas import ConfirmRequest, OrderCreate, OrderDetail, OrderFilters, ReasonRequest
+from market.orders.schemas import (
+    ConfirmRequest,
+    OrderCreate,
+    OrderDetail,
+    OrderFilters,
+    ReasonRequest,
+    ReopenRequest,
+)
 from market.pagination import Offset
 from market.settings import Settings
 from market.web.i18n import lang_of
@@ -59,6 +66,7 @@ ORDER_FIELDS = {
     "window_in_past": "window_start",
     "window_too_far": "window_start",
 }
+CONFIRM_FIELDS = {"complaint_needs_comment": "comment"}
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
 WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
 # Timeline notes a person typed (a reason, a comment), as `orders.TYPED_NOTES` for orders.
@@ -101,12 +109,17 @@ PROGRESS = (
 )
 
 
-def _order_actions(order: OrderDetail, actor: Actor) -> list[OrderAction]:
-    """What the resident who posted the order may do with it now: hurry it while unfinished."""
+def _order_actions(order: OrderDetail, actor: Actor, now: datetime) -> list[OrderAction]:
+    """What the resident who posted the order may do with it now: hurry it while unfinished,
+    reopen it for a while after confirming it."""
     if order.requester.id != actor.id:
         return []
     actions = [a for a in ORDER_MACHINE.actions_from(order.status) if a in RESIDENT_ORDER_ACTIONS]
-    return actions + ([OrderAction.hurry] if order.status in orders.UNFINISHED else [])
+    if order.status in orders.UNFINISHED:
+        actions.append(OrderAction.hurry)
+    if orders.may_reopen(order, now):
+        actions.append(OrderAction.reopen)
+    return actions
 
 
 def _completion_note(order: OrderDetail) -> str:
@@ -120,10 +133,11 @@ async def _order_context(
     order = await orders.get_order(session, request.user, order_id)
     names = await category_names(session, lang_of(request))
     hurry_again_at = orders.hurry_again_at(order)
+    actions = _order_actions(order, request.user, now)
     return {
         "order": order,
         "category": names.get(order.category, order.category),
-        "actions": _order_actions(order, request.user),
+        "actions": actions,
         "typed_notes": orders.TYPED_NOTES,
         "steps": PROGRESS,
         "step": PROGRESS.index(order.status) if order.status in PROGRESS else None,
@@ -134,6 +148,8 @@ async def _order_context(
         and order.status in orders.CONTACT_STATUSES,
         "hurry_again_at": hurry_again_at if hurry_again_at and hurry_again_at > now else None,
         "completion_note": _completion_note(order),
+        "reopen_days": orders.REOPEN_WINDOW.days,
+        "reopen_until": order.confirmed_at + orders.REOPEN_WINDOW if "reopen" in actions else None,
     }
 
 
@@ -214,7 +230,11 @@ class ResidentOrderPages(Controller):
         now: NamedDependency[datetime],
     ) -> Template:
         context = await _order_context(request, session, settings, now, order_id)
-        return page(request, ORDER, form=Form(), **context)
+        # The reopen form suggests tomorrow morning, as a new order's form does.
+        start = _days_ahead_at(now, settings.tz, 1, 9)
+        window = {"window_start": start, "window_end": start + timedelta(hours=2)}
+        form = Form({name: local_input(moment, settings.tz) for name, moment in window.items()})
+        return page(request, ORDER, form=form, **context)
 
     @post("/{order_id:int}/hurry")
     async def hurry(
@@ -261,11 +281,39 @@ class ResidentOrderPages(Controller):
     ) -> Redirect:
         form = Form.of(data)
         async with handling(
-            session, form, ORDER, lambda: _order_context(request, session, settings, now, order_id)
+            session,
+            form,
+            ORDER,
+            lambda: _order_context(request, session, settings, now, order_id),
+            fields=CONFIRM_FIELDS,
         ):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)
         return see_other(f"/r/orders/{order_id}", notice="resident_order_confirmed")
+
+    @post("/{order_id:int}/reopen")
+    async def reopen(
+        self,
+        request: ActorRequest,
+        order_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            ORDER,
+            lambda: _order_context(request, session, settings, now, order_id),
+            fields=ORDER_FIELDS,
+        ):
+            body = parse(form, ReopenRequest, settings.tz)
+            await orders.reopen(
+                session, request.user, order_id, body, now, max_open=settings.open_orders_per_resident
+            )
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_reopened")
 
 
 # Wishes ------------------------------------------------------------------------------------------

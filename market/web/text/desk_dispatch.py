@@ -187,6 +187,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.confirm.rating": ("居民的评分", "The resident's rating"),
     "dispatch.confirm.choose": ("请选择", "Choose"),
     "dispatch.confirm.comment": ("居民的评价（可选）", "What the resident said (optional)"),
+    "dispatch.confirm.complaint": (
+        "居民投诉（将生成回访任务）",
+        "The resident is complaining (a follow-up is opened)",
+    ),
     "dispatch.confirm.submit": ("确认完成", "Confirm"),
     "dispatch.close.heading": ("驳回或取消", "Reject or cancel"),
     "dispatch.close.help": (

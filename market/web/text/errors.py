@@ -227,6 +227,20 @@ TEXT: dict[str, tuple[str, str]] = {
         "只有发起点单的居民可以做这件事。",
         "Only the resident who posted the order can do this.",
     ),
+    "error.reopen_window_passed": (
+        "这个点单确认已久，不能再重新打开了；如有问题请联系网格员，或重新下单。",
+        "It is too long since this order was confirmed to reopen it; call your grid worker or post a new order.",
+    ),
+    "error.complaint_needs_comment": (
+        "投诉请在评价里写明是什么问题。",
+        "Say in the comment what the complaint is about.",
+    ),
+    # Follow-ups
+    "error.followup_not_found": ("没有找到这条回访。", "This follow-up does not exist."),
+    "error.followup_already_recorded": (
+        "这条回访已经登记过结果了。",
+        "This follow-up's outcome is already recorded.",
+    ),
     # Dispatch and allocation plans
     "error.plan_not_found": ("没有找到这个方案。", "This plan does not exist."),
     "error.plan_already_applied": (

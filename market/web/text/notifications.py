@@ -59,6 +59,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "居民催办点单 #{order_id}，请尽快处理。",
         "The resident asks to hurry order #{order_id}.",
     ),
+    "notification.order_reopened": (
+        "居民重新打开了点单 #{order_id}：{reason}",
+        "The resident reopened order #{order_id}: {reason}",
+    ),
+    "notification.followup_due": (
+        "请在 {due_at} 前回访点单 #{order_id}（{followup_reason}）。",
+        "Follow up order #{order_id} ({followup_reason}) by {due_at}.",
+    ),
     "notification.approval_pending": (
         "{name} 的{application_kind}等待您审核。",
         "{name}'s {application_kind} is waiting for your decision.",

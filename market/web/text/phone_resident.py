@@ -54,6 +54,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "resident.rating": ("打分", "Rating"),
     "resident.comment": ("说两句（选填）", "A few words (optional)"),
     "resident.confirm_submit": ("确认完成", "Confirm"),
+    "resident.complaint": (
+        "这是投诉（网格员会回访您）",
+        "This is a complaint (the grid worker will call you back)",
+    ),
+    "resident.reopen": ("问题没解决？重新打开点单", "Not sorted? Reopen the order"),
+    "resident.reopen_hint": (
+        "确认后 {days} 天内可以重新打开（到 {until} 为止）。点单会重新等待派单，网格员会收到通知。",
+        "You may reopen an order within {days} days of confirming it (until {until}). It waits to be"
+        " dispatched again and the grid worker is told.",
+    ),
+    "resident.reopen_reason": ("哪里还有问题", "What is still wrong"),
+    "resident.reopen_submit": ("重新打开", "Reopen"),
     "resident.cancel": ("取消点单", "Cancel the order"),
     "resident.cancel_reason": ("取消原因", "Why cancel"),
     "resident.cancel_submit": ("确认取消", "Cancel it"),
@@ -144,6 +156,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "notice.resident_order_hurried": (
         "已催办，网格员会尽快跟进。",
         "Hurried: the grid worker will follow it up soon.",
+    ),
+    "notice.resident_order_reopened": (
+        "点单已重新打开，社区会重新安排志愿者。",
+        "The order is reopened; the community will find a volunteer again.",
     ),
     "notice.wishes_posted": ("心愿已发布到心愿墙。", "Your wish is on the wall."),
     "notice.wishes_claimed": (
