@@ -72,8 +72,12 @@ async def photo_count(session_maker: async_sessionmaker[AsyncSession]) -> int:
         return await session.scalar(select(func.count()).select_from(Photo)) or 0
 
 
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
 def stored_files(settings: Settings) -> list[Path]:
-    return [p for p in Path(settings.photo_storage).rglob("*") if p.is_file()]
+    return files_under(Path(settings.photo_storage))
 
 
 async def test_a_jpeg_is_kept_upright_without_its_location(client: AsyncTestClient, world: World) -> None:
@@ -240,7 +244,7 @@ async def test_files_of_a_transaction_that_rolls_back_are_deleted(
         assert (tmp_path / key).is_file() and (tmp_path / thumbnail_key(key)).is_file()
         # Whatever fails after the files are written (here: the caller gives up) takes them away.
         await session.rollback()
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files_under(tmp_path) == []
 
     async with session_maker() as session, session.begin():
         photos = await service.add_photos(
