@@ -27,6 +27,7 @@ from market.web.text import (
     phone_profile,
     phone_resident,
     phone_volunteer,
+    photos,
 )
 
 LANGS = ("zh", "en")
@@ -65,6 +66,7 @@ CATALOGUE = _merge(
     desk_setup,
     people,
     desk_registry,
+    photos,
 )
 
 
