@@ -34,10 +34,16 @@ OPEN_FOR = {
 }
 
 
-def _may_add(actor: Actor, order: Order, kind: PhotoKind) -> bool:
+def _refusal(actor: Actor, order: Order, kind: PhotoKind) -> Forbidden | None:
+    """Why the actor, who may read the order, may not add photos of this kind to it, if they may not."""
     if kind == PhotoKind.posted:
-        return order.requester_id == actor.id
-    return order.volunteer_id == actor.id
+        if order.requester_id != actor.id:
+            return Forbidden(
+                "Only the resident who posted the order can add its photos.", code="not_requester"
+            )
+    elif order.volunteer_id != actor.id:
+        return Forbidden("Only the volunteer who holds the order can add result photos.", code="not_assigned")
+    return None
 
 
 async def add_photos(
@@ -52,12 +58,8 @@ async def add_photos(
 ) -> list[Photo]:
     """Check every file, then keep them all (rows and files) or nothing."""
     order = await orders.readable_order(session, actor, order_id, lock=True)
-    if not _may_add(actor, order, kind):
-        who = "resident who posted" if kind == PhotoKind.posted else "volunteer who holds"
-        raise Forbidden(
-            f"Only the {who} the order can add its {kind} photos.",
-            code="not_requester" if kind == PhotoKind.posted else "not_assigned",
-        )
+    if (refusal := _refusal(actor, order, kind)) is not None:
+        raise refusal
     if order.status not in OPEN_FOR[kind]:
         raise Conflict(
             f"An order that is {order.status} takes no {kind} photos.",
