@@ -167,6 +167,35 @@ async def test_fifty_megapixels_are_refused_from_the_header(world: World) -> Non
     assert bomb.value.code == "photo_too_many_pixels"
 
 
+def encoded(fmt: str, **options: object) -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (50, 40), "blue").save(out, fmt, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "kept_as"),
+    [
+        (lambda: encoded("WEBP"), "image/webp"),
+        # A phone's JPEG with a second picture (Pillow's "MPO") is kept as a JPEG.
+        (lambda: encoded("MPO", save_all=True, append_images=[Image.new("RGB", (50, 40))]), "image/jpeg"),
+        (lambda: encoded("GIF"), None),
+        (lambda: encoded("TIFF"), None),
+    ],
+)
+def test_what_types_are_kept(data, kept_as: str | None) -> None:
+    from market.photos import images
+
+    if kept_as is None:
+        with pytest.raises(images.InvalidInput) as refused:
+            images.prepare(data(), max_bytes=10_000_000, max_pixels=40_000_000)
+        assert refused.value.code == "photo_type_not_allowed"
+    else:
+        prepared = images.prepare(data(), max_bytes=10_000_000, max_pixels=40_000_000)
+        assert prepared.content_type == kept_as
+        assert Image.open(BytesIO(prepared.data)).get_format_mimetype() == kept_as
+
+
 async def test_a_photo_over_the_size_limit_is_refused(
     client: AsyncTestClient, world: World, settings: Settings
 ) -> None:

@@ -19,7 +19,17 @@ Image.MAX_IMAGE_PIXELS = PHOTO_PIXELS_CEILING
 # What phones take and browsers show, by Pillow's name for the format: (content type, extension).
 # Anything else (GIF, HEIC, SVG, a PDF renamed .jpg) is refused. A photo keeps its own type: a PNG
 # named .jpg is kept as the PNG it is.
-ACCEPTED = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+# Pillow names a phone's JPEG that carries a second picture (a depth map, a preview) "MPO"; it is
+# kept as the JPEG of its first picture.
+ACCEPTED = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "MPO": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+SAVED_AS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# The readers tried (the JPEG reader also answers for MPO).
+READERS = tuple(SAVED_AS.values())
 THUMBNAIL_PX = 320
 # What Pillow raises on a file of an accepted type that is cut short or corrupt.
 UNREADABLE = (OSError, SyntaxError, ValueError, EOFError)
@@ -50,7 +60,7 @@ def prepare(data: bytes, *, max_bytes: int, max_pixels: int) -> Prepared:
         raise too_large(max_bytes)
     try:
         # Reads the header only: the type from the bytes and the size from the header.
-        image = Image.open(BytesIO(data), formats=tuple(ACCEPTED))
+        image = Image.open(BytesIO(data), formats=READERS)
     except UnidentifiedImageError as error:
         raise InvalidInput(
             "A photo must be a JPEG, PNG or WebP image.",
@@ -84,7 +94,7 @@ def _too_many_pixels(max_pixels: int) -> InvalidInput:
 
 
 def _redrawn(image: Image.Image, content_type: str, extension: str) -> Prepared:
-    fmt = image.format or ""
+    fmt = SAVED_AS[content_type]
     # Turned as the camera meant; the copy loses the orientation tag with the rest of the metadata.
     upright = ImageOps.exif_transpose(image)
     icc_profile = image.info.get("icc_profile")
