@@ -47,6 +47,8 @@ from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.orders.routes import OrderController
 from market.people.routes import PeopleImportController, SignUpController
+from market.photos.routes import PhotoController
+from market.photos.storage import storage_for
 from market.projects.routes import ProjectController
 from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         create_all=False,
     )
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
+    photo_storage = storage_for(settings.photo_storage)
 
     async def retrieve_actor(token: ServiceToken, connection: ASGIConnection) -> Actor | None:
         holder = token.holder()
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             VolunteerController,
             OrderController,
             FollowUpController,
+            PhotoController,
             OrderDispatchController,
             OfferController,
             DispatchController,
@@ -174,6 +178,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "now": Provide(provide_now, sync_to_thread=False),
             # For work that outlives one transaction (the offers stream opens one per poll).
             "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
+            "photo_storage": Provide(lambda: photo_storage, use_cache=True, sync_to_thread=False),
         },
         request_class=MarketRequest,
         # A person who must change their password, or whose sign-up waits, reaches only what settles it.
@@ -185,9 +190,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             exclude=CSRF_EXEMPT_PATHS,
             cookie_secure=settings.env == "production",
         ),
-        # The offers stream is left uncompressed: gzip would hold its events back in a buffer.
+        # The offers stream is left uncompressed: gzip would hold its events back in a buffer; photos
+        # are compressed already.
         compression_config=CompressionConfig(
-            backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream"]
+            backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream", "^/api/photos/"]
         ),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
         middleware=[RetryTransient(alchemy.before_send_handler)],

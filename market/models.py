@@ -13,6 +13,7 @@ from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet,
 from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
 from market.people.models import Application, PeopleImport
+from market.photos.models import Photo
 from market.projects.models import (
     Commitment,
     Delivery,
@@ -57,6 +58,7 @@ __all__ = [
     "OwedReward",
     "Participant",
     "PeopleImport",
+    "Photo",
     "PlanPair",
     "PlanUnassigned",
     "PointsPolicy",

@@ -17,6 +17,12 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{Path('var/market.db').resolve()}"
 # Without MARKET_SECRET_KEY, the install's own secret: made on the first start, next to the default
 # database (relative to where the service starts, so every process of one install reads the same).
 SECRET_FILE = Path("var/secret_key")
+# Order photos without MARKET_PHOTO_STORAGE: files next to the default database.
+DEFAULT_PHOTO_STORAGE = str(Path("var/photos").resolve())
+# The largest photo and pixel count a street may allow: upload routes size their body limit from
+# the first, and Pillow's decompression-bomb guard stands at the second (market/photos/images.py).
+PHOTO_BYTES_CEILING = 20 * 1024 * 1024
+PHOTO_PIXELS_CEILING = 100_000_000
 
 
 class SettingsError(RuntimeError):
@@ -132,6 +138,12 @@ class Settings:
     # How long `market serve --workers N` waits for a worker to start, or to answer its health check,
     # before it kills it: starting a worker takes seconds on a loaded machine, not milliseconds.
     worker_timeout_seconds: int = 60
+    # Where order photos are kept: a folder, or `s3://bucket/prefix` on S3-compatible storage (its
+    # endpoint and credentials from the usual AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... variables).
+    photo_storage: str = DEFAULT_PHOTO_STORAGE
+    # A photo's largest file and pixel count; the pixel count is read from the header, before decoding.
+    photo_max_bytes: int = 10 * 1024 * 1024
+    photo_max_pixels: int = 40_000_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -207,6 +219,9 @@ class Settings:
             worker_timeout_seconds=int(
                 env.get("MARKET_WORKER_TIMEOUT_SECONDS", defaults.worker_timeout_seconds)
             ),
+            photo_storage=env.get("MARKET_PHOTO_STORAGE", defaults.photo_storage),
+            photo_max_bytes=int(env.get("MARKET_PHOTO_MAX_BYTES", defaults.photo_max_bytes)),
+            photo_max_pixels=int(env.get("MARKET_PHOTO_MAX_PIXELS", defaults.photo_max_pixels)),
         )
         settings.check()
         return settings
@@ -281,6 +296,14 @@ class Settings:
             )
         if self.auto_confirm_days < 1 or self.job_runs_keep_days < 1:
             raise SettingsError("MARKET_AUTO_CONFIRM_DAYS and MARKET_JOB_RUNS_KEEP_DAYS must be at least 1")
+        if not 0 < self.photo_max_bytes <= PHOTO_BYTES_CEILING:
+            raise SettingsError(f"MARKET_PHOTO_MAX_BYTES must be positive and at most {PHOTO_BYTES_CEILING}")
+        if not 0 < self.photo_max_pixels <= PHOTO_PIXELS_CEILING:
+            raise SettingsError(
+                f"MARKET_PHOTO_MAX_PIXELS must be positive and at most {PHOTO_PIXELS_CEILING}"
+            )
+        if self.photo_storage.startswith("s3:") and not self.photo_storage.startswith("s3://"):
+            raise SettingsError("MARKET_PHOTO_STORAGE must be a folder or s3://bucket/prefix")
         if not 0 < self.offer_stream_poll_seconds <= self.offer_stream_seconds:
             raise SettingsError(
                 "MARKET_OFFER_STREAM_POLL_SECONDS must be positive and at most MARKET_OFFER_STREAM_SECONDS"

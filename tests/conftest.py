@@ -174,12 +174,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         database_url=database_url,
         database_pool=False,
         scheduler=False,
         secret_key=TEST_SECRET,
+        # Never the working copy's ./var/photos: one folder per test session (and xdist worker).
+        photo_storage=str(tmp_path_factory.getbasetemp() / "photos"),
     )
 
 

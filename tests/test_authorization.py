@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
 
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
+from PIL import Image
 
 from tests.world import World
 
@@ -641,6 +643,71 @@ async def test_reopening_a_confirmed_order(client: AsyncTestClient, world: World
         return
     assert_problem(r, expected, {"not_requester"} if expected == 403 else {"order_not_found"})
     assert await snapshot(client, world, order) == before
+
+
+# ---------------------------------------------------------------- order photos
+
+
+# A photo is seen by those who read its order unmasked (FULL_VIEW_C1, and the volunteer once they
+# hold it); a volunteer only offered the order reads it masked and is refused its photos; whoever
+# may not read the order is told, as by the order read, that it does not exist.
+def photo_png() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (2, 2), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+async def add_photo(client: AsyncTestClient, world: World, role: str, order: int, kind: str) -> Response:
+    return await client.post(
+        f"/api/orders/{order}/photos",
+        params={"kind": kind},
+        files=[("photos", ("p.png", photo_png(), "image/png"))],
+        headers=world.auth(role),
+    )
+
+
+@pytest.mark.parametrize("state", ["dispatched", "accepted"])
+@pytest.mark.parametrize("role", ROLES)
+async def test_seeing_an_orders_photos(client: AsyncTestClient, world: World, role: str, state: str) -> None:
+    order, _ = await build_order(client, world, state)
+    r = await add_photo(client, world, "resident", order, "posted")
+    assert r.status_code == 201, r.text
+    (photo,) = r.json()
+
+    listed = await call(client, world, role, "GET", f"/api/orders/{order}/photos")
+    files = [await call(client, world, role, "GET", photo[link]) for link in ("url", "thumbnail_url")]
+
+    sees = FULL_VIEW_C1 | ({"volunteer"} if state == "accepted" else set())
+    if role in sees:
+        assert listed.status_code == 200 and [p["id"] for p in listed.json()] == [photo["id"]]
+        assert all(f.status_code == 200 and f.headers["content-type"] == "image/png" for f in files)
+    elif role in SEES_C1:
+        for refused in (listed, *files):
+            assert_problem(refused, 403, {"photos_hidden_until_held"})
+    else:
+        assert_problem(listed, 404, {"order_not_found"})
+        for refused in files:
+            assert_problem(refused, 404, {"photo_not_found"})
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_adding_photos(client: AsyncTestClient, world: World, role: str) -> None:
+    posted, _ = await build_order(client, world, "dispatched")
+    served, _ = await build_order(client, world, "in_service")
+
+    for order, kind, adder, refusal in (
+        (posted, "posted", "resident", "not_requester"),
+        (served, "result", "volunteer", "not_assigned"),
+    ):
+        r = await add_photo(client, world, role, order, kind)
+        if role == adder:
+            assert r.status_code == 201, r.text
+        elif role in SEES_C1:
+            assert_problem(r, 403, {refusal})
+        else:
+            assert_problem(r, 404, {"order_not_found"})
+        listed = await call(client, world, "admin", "GET", f"/api/orders/{order}/photos")
+        assert len(listed.json()) == (role == adder)
 
 
 async def test_options_on_every_path_answers_without_a_login(client: AsyncTestClient) -> None:

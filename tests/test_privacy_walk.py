@@ -31,6 +31,7 @@ from market.clock import FrozenClock
 from market.ledger.models import AccountKind, Asset
 from market.ledger.service import area_account, member_account
 from market.settings import Settings
+from tests.test_photos import jpeg_with_gps
 from tests.world import World
 
 # The resident, as only the resident, the area's managers and a volunteer holding their order see them.
@@ -38,6 +39,13 @@ NAME = "欧阳秀英"
 BUILDING = "Plum Blossom House 7"
 ADDRESS_DETAIL = "Unit 9, Room 1701"
 
+# Routes that answer a volunteer only about orders they hold, unmasked (an order's photos): the
+# walker holds none of the resident's orders, and the one they served is confirmed, so each refuses.
+HOLDERS_ONLY = {
+    "/api/orders/{order_id:int}/photos",
+    "/api/photos/{photo_id:int}",
+    "/api/photos/{photo_id:int}/thumbnail",
+}
 # Routes a volunteer may not use (a role guard): each must refuse them.
 NOT_FOR_VOLUNTEERS = {
     "/api/users",
@@ -209,6 +217,14 @@ async def _build_scene(
     # The resident's orders. Offered and waiting for the volunteer's answer:
     pending = await order()
     await offer(pending, walker)
+    # with a photo of the need, which shows her door as plainly as the address the mask hides.
+    photo = await client.post(
+        f"/api/orders/{pending}/photos",
+        params={"kind": "posted"},
+        files=[("photos", ("door.jpg", jpeg_with_gps(), "image/jpeg"))],
+        headers=world.auth("resident"),
+    )
+    assert photo.status_code == 201, photo.text
     # taken by another volunteer of the pool, served, confirmed with a comment:
     lost = await order()
     await serve(lost, (await offer(lost, walker, "volunteer_b"))["volunteer_b"], "volunteer_b", about_her)
@@ -268,6 +284,7 @@ async def _build_scene(
     return {
         "order_id": [pending, lost, cancelled, rejected, declined, neighbour],
         "wish_id": [open_wish, done_wish],
+        "photo_id": [photo.json()[0]["id"]],
         "user_id": [world.id("resident"), world.id(walker), world.id("volunteer_b")],
         "account_id": accounts,
         "area_id": [home.id, c1.id],
@@ -347,7 +364,11 @@ async def test_a_volunteer_who_holds_no_order_of_the_resident_reads_nothing_that
     walker: str,
 ) -> None:
     ids = await _build_scene(client, world, session_maker, clock, walker)
-    refused = NOT_FOR_VOLUNTEERS | (set() if Role.resident in world.users[walker].roles else RESIDENT_PAGES)
+    refused = (
+        NOT_FOR_VOLUNTEERS
+        | HOLDERS_ONLY
+        | (set() if Role.resident in world.users[walker].roles else RESIDENT_PAGES)
+    )
     phone = world.users["resident"].phone
     token, _ = issue_token(world.settings, world.users[walker], world.clock())
     # Logged in as a browser is: the cookie opens the pages and lets the API be read.

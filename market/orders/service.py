@@ -1241,3 +1241,26 @@ async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[
     if (visible := _visible_to(session, actor)) is not None:
         stmt = stmt.where(visible)
     return {o.id: o for o in await order_reads(session, actor, (await session.scalars(stmt)).all())}
+
+
+# ---------------------------------------------------------------- for the domains above: photos
+
+
+async def readable_order(session: AsyncSession, actor: Actor, order_id: int, *, lock: bool = False) -> Order:
+    """The order when the actor may read it (the rule of `get_order`), else the same 404 as for a
+    missing order. `lock`: for update, as every change takes it."""
+    stmt = select(Order).where(Order.id == order_id)
+    if (visible := _visible_to(session, actor)) is not None:
+        stmt = stmt.where(visible)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    order = await session.scalar(stmt)
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    return order
+
+
+def shows_resident(order: Order, actor: Actor) -> bool:
+    """Whether the actor's view of the order is unmasked: the resident, the area's managers, the
+    volunteer from accepting it until it is confirmed (`_full_view`)."""
+    return _full_view(order, actor)

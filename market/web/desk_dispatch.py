@@ -29,6 +29,7 @@ from market.orders import service as orders
 from market.orders.models import ORDER_MACHINE, Order, OrderAction
 from market.orders.schemas import ConfirmRequest, OrderDetail, OrderRead, ReasonRequest
 from market.pagination import MAX_OFFSET, Offset
+from market.photos import service as photos
 from market.settings import Settings
 from market.teams.service import list_teams
 from market.volunteers.service import list_volunteers
@@ -199,6 +200,7 @@ async def _order(
     return {
         **await _shared(request, session, now),
         "order": order,
+        "photos": await photos.list_photos(session, actor, order_id),
         "can_dispatch": can_dispatch,
         "rating_options": [(n, "★" * n) for n in range(5, 0, -1)],
         "volunteers": volunteers,

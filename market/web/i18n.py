@@ -29,6 +29,7 @@ from market.web.text import (
     phone_profile,
     phone_resident,
     phone_volunteer,
+    photos,
 )
 
 LANGS = ("zh", "en")
@@ -69,6 +70,7 @@ CATALOGUE = _merge(
     people,
     desk_registry,
     notifications,
+    photos,
 )
 
 

@@ -31,6 +31,9 @@ from market.orders.schemas import (
     ReopenRequest,
 )
 from market.pagination import Offset
+from market.photos import service as photos
+from market.photos.models import PhotoKind
+from market.photos.storage import PhotoStorage
 from market.settings import Settings
 from market.web.i18n import lang_of
 from market.web.pages import (
@@ -44,6 +47,7 @@ from market.web.pages import (
     place_name,
     see_other,
 )
+from market.web.photo_forms import PHOTO_FIELDS, PHOTO_FORM_OPTIONS, MultipartFormData, form_with_photos
 from market.wishes import service as wishes
 from market.wishes.models import MAX_VALUE_YUAN, WISH_MACHINE, WishAction, WishStatus
 from market.wishes.schemas import WishCreate, WishRead
@@ -65,6 +69,7 @@ ORDER_FIELDS = {
     "window_too_long": "window_end",
     "window_in_past": "window_start",
     "window_too_far": "window_start",
+    **PHOTO_FIELDS,
 }
 CONFIRM_FIELDS = {"complaint_needs_comment": "comment"}
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
@@ -150,6 +155,8 @@ async def _order_context(
         "completion_note": _completion_note(order),
         "reopen_days": orders.REOPEN_WINDOW.days,
         "reopen_until": order.confirmed_at + orders.REOPEN_WINDOW if "reopen" in actions else None,
+        # A resident who reads the order masked (they were only offered it to serve) sees none.
+        "photos": [] if order.masked else await photos.list_photos(session, request.user, order_id),
     }
 
 
@@ -201,16 +208,17 @@ class ResidentOrderPages(Controller):
         )
         return page(request, ORDER_NEW, form=form, **context)
 
-    @post("/new")
+    @post("/new", **PHOTO_FORM_OPTIONS)
     async def post_order(
         self,
         request: ActorRequest,
-        data: FormData,
+        data: MultipartFormData,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        photo_storage: NamedDependency[PhotoStorage],
     ) -> Redirect:
-        form = Form.of(data)
+        form, files = await form_with_photos(data)
         async with handling(
             session, form, ORDER_NEW, lambda: _order_form_context(request, session), fields=ORDER_FIELDS
         ):
@@ -218,6 +226,10 @@ class ResidentOrderPages(Controller):
             order = await orders.create_order(
                 session, request.user, body, now, max_open=settings.open_orders_per_resident
             )
+            if files:  # the order and its photos are posted together, or neither is
+                await photos.add_photos(
+                    session, request.user, order.id, PhotoKind.posted, files, now, settings, photo_storage
+                )
         return see_other(f"/r/orders/{order.id}", notice="resident_order_posted")
 
     @get("/{order_id:int}")

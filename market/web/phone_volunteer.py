@@ -28,6 +28,9 @@ from market.orders import service as orders
 from market.orders.models import OfferStatus
 from market.orders.schemas import NoteRequest, ReasonRequest
 from market.pagination import Offset
+from market.photos import service as photos
+from market.photos.models import PhotoKind
+from market.photos.storage import PhotoStorage
 from market.rewards import service as rewards
 from market.rewards.models import RedemptionStatus
 from market.rewards.schemas import RedeemRequest
@@ -35,6 +38,7 @@ from market.settings import Settings
 from market.web.i18n import lang_of
 from market.web.live import live, render_fragment
 from market.web.pages import Form, FormData, category_names, handling, page, parse, place_name, see_other
+from market.web.photo_forms import PHOTO_FIELDS, PHOTO_FORM_OPTIONS, MultipartFormData, form_with_photos
 
 PAGE_SIZE = 20
 OFFERS = "phone/volunteer_offers.html"
@@ -235,20 +239,31 @@ class VolunteerTaskPages(Controller):
             await orders.check_in(session, request.user, order_id, now)
         return see_other("/v/tasks", notice="volunteer_checked_in")
 
-    @post("/{order_id:int}/complete")
+    @post("/{order_id:int}/complete", **PHOTO_FORM_OPTIONS)
     async def complete(
         self,
         request: ActorRequest,
         order_id: PathId,
-        data: FormData,
+        data: MultipartFormData,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        photo_storage: NamedDependency[PhotoStorage],
         offset: Offset = 0,
     ) -> Redirect:
-        form = Form.of(data)
-        async with handling(session, form, TASKS, lambda: _tasks_context(request, session, offset, order_id)):
+        form, files = await form_with_photos(data)
+        async with handling(
+            session,
+            form,
+            TASKS,
+            lambda: _tasks_context(request, session, offset, order_id),
+            fields=PHOTO_FIELDS,
+        ):
             body = parse(form, NoteRequest, settings.tz)
+            if files:  # the result photos and the completion are kept together, or neither is
+                await photos.add_photos(
+                    session, request.user, order_id, PhotoKind.result, files, now, settings, photo_storage
+                )
             await orders.finish(session, request.user, order_id, body.note, now)
         return see_other("/v/tasks", notice="volunteer_completed")
 
