@@ -4,8 +4,9 @@ correct; 长辈模式 makes a person's pages larger and follows them.
 
 The walk takes the page routes from the app's route table (as the privacy walk does) and logs in
 as each role of the demo, following the links of every page it reaches from the person's
-sections, one page per route and role. A page route that no role reaches fails the test, unless
-it is listed in NOT_WALKED. axe-core is vendored (tests/web/vendor): nothing is downloaded.
+sections, one page per route and role, and checking each route the first time a role reaches it.
+A page route that no role reaches fails the test: link it, or add where the walk finds it
+(STARTS, MAKERS). axe-core is vendored (tests/web/vendor): nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import pytest
 
 from market.demo import DEMO_LOGINS
 from market.web.routes import web_router
-from tests.test_privacy_walk import PARAMETER, get_routes
+from tests.test_privacy_walk import get_routes
 from tests.web.browser_support import (
-    CHROMIUM_ARGS,
     DEMO_PASSWORD,
     DESK,
     PHONE,
     DemoServer,
     chromium_or_skip,
+    launch_chromium,
     serve_demo,
 )
 
@@ -45,21 +46,18 @@ NOT_PAGES = {
     "/desk/areas/import/template",
     "/desk/people/import/template",
 }
-# Pages no demo link leads to, with why; the walk visits them by their path where it can.
-NOT_WALKED: dict[str, str] = {}
-# One person of each role; the first volunteer of the demo is the walk's.
-WALKERS = dict(reversed([(role, phone) for role, phone, _ in DEMO_LOGINS]))
+# One person of each role (the demo's first volunteer), the least privileged first.
+WALKERS = {role: phone for role, phone, _ in reversed(DEMO_LOGINS)}
 # Phone pages: the smallest text a person reads, the smallest a finger presses.
 MIN_TEXT_PX = 16
 MIN_TAP_PX = 44
 
 
 def _pattern(route: str) -> re.Pattern[str]:
-    """A route of the table as a regular expression over paths."""
-    parts = PARAMETER.split(route)
-    # split() alternates literal text and parameter names.
-    regex = "".join(re.escape(part) if i % 2 == 0 else r"[^/]+" for i, part in enumerate(parts))
-    return re.compile(regex + "$")
+    """A route of the table as a regular expression over paths: `{id:int}` takes digits."""
+    regex = re.escape(route)
+    regex = re.sub(r"\\\{\w+:int\\\}", r"\\d+", regex)
+    return re.compile(re.sub(r"\\\{\w+(?::\w+)?\\\}", "[^/]+", regex) + "$")
 
 
 PAGE_ROUTES = {
@@ -81,7 +79,7 @@ def route_of(path: str) -> str | None:
 PHONE_SIZES = """([minText, minTap]) => {
   const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
   const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-    (el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/\\s+/g, ".") : "") +
+    (typeof el.className === "string" ? el.className.trim().split(/\\s+/).map((c) => "." + c).join("") : "") +
     " " + JSON.stringify((el.textContent || el.value || "").trim().slice(0, 30));
   const small = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -116,12 +114,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="module")
 async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+    async for browser in launch_chromium():
         yield browser
-        await browser.close()
 
 
 async def _context(chromium: Any, demo: DemoServer, viewport: dict[str, int], lang: str = "zh") -> Any:
@@ -137,6 +131,44 @@ async def _log_in(page: Any, phone: str, password: str = DEMO_PASSWORD) -> None:
     await page.click("form[action='/login'] button[type=submit]")
     await page.wait_for_load_state()
     assert "/login" not in page.url, await page.content()
+
+
+async def _run_dispatch_plan(page: Any) -> None:
+    await page.goto("/desk/dispatch")
+    await page.click("#run-plan button[type=submit]")
+    await page.wait_for_url(re.compile(r"/desk/dispatch/plans/\d+"))
+
+
+async def _plan_allocations(page: Any) -> None:
+    await page.goto("/desk/projects")
+    await page.click("form[action='/desk/projects/allocations'] button[type=submit]")
+    await page.wait_for_url(re.compile(r"/desk/projects/allocations/\d+"))
+
+
+async def _check_an_import(page: Any) -> None:
+    await page.goto("/desk/people/import")
+    people = "phone,name,building\n13655550001,李奶奶,nowhere\n".encode()
+    await page.set_input_files(
+        "#file", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": people}]
+    )
+    await page.click("#check-file")
+    await page.wait_for_url(re.compile(r"/desk/people/import/\d+"))
+
+
+async def _find_a_members_account(page: Any) -> None:
+    # A member's account (only those can be adjusted): the walk's volunteer, found by phone.
+    await page.goto(f"/desk/ledger?q={WALKERS['volunteer']}")
+    await page.click("td a[href^='/desk/ledger/accounts/']")
+    await page.click("a[href$='/adjust']")
+    await page.wait_for_url(re.compile(r"/desk/ledger/accounts/\d+/adjust"))
+
+
+# Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
+STARTS = {"volunteer": ["/v/rewards?show=mine"]}
+MAKERS = {
+    "grid_worker": [_run_dispatch_plan, _check_an_import, _find_a_members_account],
+    "community_manager": [_plan_allocations],
+}
 
 
 class Walk:
@@ -166,26 +198,32 @@ class Walk:
             self.problems += [f"{where}: smaller than a finger: {s}" for s in sizes["tiny"]]
 
     async def visit(self, page: Any, path: str, who: str) -> list[str]:
-        """Check the page at `path` in Chinese, and in English too when no one has yet; the links on it."""
-        route = route_of(path)
-        for lang in ("zh", "en") if route not in self.seen_in["en"] else ("zh",):
+        """Open the page at `path`, check it in English and in Chinese the first time its route comes
+        up (by the least privileged role that reaches it: the walk goes from residents up, and a
+        route's pages differ between roles in what they list, not in how they are built); its links."""
+        route = route_of(urlsplit(path).path)
+        for lang in ("en", "zh") if route not in self.seen_in["zh"] else ("zh",):
             await page.context.add_cookies([{"name": "lang", "value": lang, "url": self.demo.url}])
             response = await page.goto(path)
-            assert response is not None and response.status < 500, f"{who} {path}: {response and response.status}"
-            await self.check(page, lang, who)
-            self.seen_in[lang].add(route)
+            assert response is not None and response.status < 500, (
+                f"{who} {path}: {response and response.status}"
+            )
+            if route not in self.seen_in[lang]:
+                await self.check(page, lang, who)
+                self.seen_in[lang].add(route)
         links = await page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))")
         return [link for link in links if link.startswith("/") and not link.startswith("//")]
 
     async def walk(self, page: Any, start: list[str], who: str) -> None:
-        """Breadth first from `start`, one page per route."""
-        queue, taken = list(start), set()
+        """Breadth first from `start` (each opened whatever its route), one page per route after."""
+        queue, taken, opened = list(start), set(), set()
         while queue:
-            path = urlsplit(queue.pop(0)).path
-            route = route_of(path)
-            if route is None or route in taken:
+            path = queue.pop(0)
+            route = route_of(urlsplit(path).path)
+            if route is None or path in opened or (route in taken and path not in start):
                 continue
             taken.add(route)
+            opened.add(path)
             queue += await self.visit(page, path, who)
 
 
@@ -217,14 +255,85 @@ async def test_every_page_of_every_role_passes_axe_in_both_languages(chromium: A
         sections = await page.eval_on_selector_all(
             "nav a[href]", "els => els.map(a => a.getAttribute('href'))"
         )
-        await walk.walk(page, [urlsplit(page.url).path, *sections, "/account/password"], role)
-        for lang in ("zh", "en"):
-            await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
-            await page.goto("/no/such/page")
-            await walk.check(page, lang, f"{role} (no such page)")
+        await walk.walk(
+            page, [urlsplit(page.url).path, *sections, "/account/password", *STARTS.get(role, [])], role
+        )
+        for make in MAKERS.get(role, []):
+            # Pages that exist once the person has done something: made through their forms.
+            await make(page)
+            await walk.visit(page, page.url.removeprefix(demo.url), role)
+        if role in {"volunteer", "grid_worker"}:
+            # The error page, in each layout and language.
+            for lang in ("en", "zh"):
+                await context.add_cookies([{"name": "lang", "value": lang, "url": demo.url}])
+                await page.goto("/no/such/page")
+                await walk.check(page, lang, f"{role} (no such page)")
         await context.close()
 
     assert walk.problems == [], "\n".join(walk.problems)
-    unvisited = set(PAGE_ROUTES) - walk.seen_in["zh"] - set(NOT_WALKED)
-    assert sorted(unvisited) == [], "page routes the walk never reached: link them, or list them in NOT_WALKED"
+    unvisited = set(PAGE_ROUTES) - walk.seen_in["zh"]
+    assert not unvisited, f"page routes the walk never reached (link them, or list them): {sorted(unvisited)}"
     assert walk.seen_in["en"] == walk.seen_in["zh"]
+
+
+async def test_a_refused_form_puts_the_cursor_on_the_first_field_to_correct(
+    chromium: Any, demo: DemoServer
+) -> None:
+    from playwright.async_api import expect
+
+    context = await _context(chromium, demo, PHONE)
+    page = await context.new_page()
+    await _log_in(page, WALKERS["resident"])
+    await page.goto("/r/orders/new")
+    await page.fill("#address_detail", "3 单元 502 室")
+    await page.click("form[action='/r/orders/new'] button[type=submit]")
+    await expect(page.locator("#description-error")).to_be_visible()
+    first_wrong = await page.get_attribute("[aria-invalid=true]", "id")
+    assert first_wrong is not None
+    assert await page.evaluate("document.activeElement.id") == first_wrong
+    # And the refused form itself passes axe.
+    walk = Walk(demo)
+    await walk.check(page, "zh", "resident (refused order)")
+    assert walk.problems == [], "\n".join(walk.problems)
+    await context.close()
+
+
+async def test_large_text_enlarges_the_pages_and_follows_the_person_to_another_phone(
+    chromium: Any, demo: DemoServer
+) -> None:
+    from playwright.async_api import expect
+
+    # Not the walk's volunteer: the demo's other one.
+    phone = next(
+        phone for role, phone, _ in DEMO_LOGINS if role == "volunteer" and phone != WALKERS["volunteer"]
+    )
+    body_px = "parseFloat(getComputedStyle(document.body).fontSize)"
+    button_px = (
+        "Math.min(...[...document.querySelectorAll('main .btn')].map(b => b.getBoundingClientRect().height))"
+    )
+    context = await _context(chromium, demo, PHONE)
+    page = await context.new_page()
+    await _log_in(page, phone)
+    await page.goto("/v/rewards")
+    assert await page.evaluate(body_px) == MIN_TEXT_PX
+    await page.click("#large-text-switch")
+    await page.wait_for_url(re.compile(r"/v/rewards\?notice=large_text_on"))
+    await expect(page.locator("html")).to_have_class("large-text")
+    await expect(page.locator("#large-text-switch")).to_have_attribute("aria-pressed", "true")
+    assert await page.evaluate(body_px) >= 20
+    assert await page.evaluate(button_px) >= 56
+    walk = Walk(demo)
+    await walk.check(page, "zh", "volunteer (large text)")
+    assert walk.problems == [], "\n".join(walk.problems)
+    await context.close()
+
+    # Another phone: logging in there finds the pages large already; turned off, they are not.
+    context = await _context(chromium, demo, PHONE, "en")
+    page = await context.new_page()
+    await _log_in(page, phone)
+    await expect(page.locator("html")).to_have_class("large-text")
+    await page.click("#large-text-switch")
+    await expect(page.locator("body")).to_contain_text("Large text is off")
+    await expect(page.locator("html")).not_to_have_class("large-text")
+    assert await page.evaluate(body_px) == MIN_TEXT_PX
+    await context.close()

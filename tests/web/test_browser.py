@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from tests.web.browser_support import (
-    CHROMIUM_ARGS,
     DEMO_PASSWORD,
     DESK,
     PHONE,
     SCREENSHOTS,
     DemoServer,
     chromium_or_skip,
+    launch_chromium,
     serve_demo,
 )
 
@@ -47,12 +47,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="module")
 async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+    async for browser in launch_chromium():
         yield browser
-        await browser.close()
 
 
 class Screens:

@@ -76,6 +76,8 @@ async def test_a_person_sets_only_their_own_large_text(
     assert r.status_code == 403
     assert await _large_text(session_maker, world) == nobody
     # Naming someone else changes nothing of theirs: the switch is always the caller's own.
-    r = await browser.post(SWITCH, {"large_text": "on", "user_id": world.id("resident"), "id": world.id("resident")})
+    r = await browser.post(
+        SWITCH, {"large_text": "on", "user_id": world.id("resident"), "id": world.id("resident")}
+    )
     assert r.status_code == 303
     assert await _large_text(session_maker, world) == nobody | {"volunteer": True}
