@@ -156,8 +156,8 @@ async def _check_an_import(page: Any) -> None:
 
 
 async def _find_a_members_account(page: Any) -> None:
-    # A member's account (only those can be adjusted): the walk's volunteer, found by phone.
-    await page.goto(f"/desk/ledger?q={WALKERS['volunteer']}")
+    # A member's account: only those can be adjusted.
+    await page.goto("/desk/ledger?kind=member")
     await page.click("td a[href^='/desk/ledger/accounts/']")
     await page.click("a[href$='/adjust']")
     await page.wait_for_url(re.compile(r"/desk/ledger/accounts/\d+/adjust"))
