@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -305,7 +305,7 @@ async def _build_scene(
     }
 
 
-def _get_routes(app: Litestar) -> list[str]:
+def get_routes(app: Litestar | Router) -> list[str]:
     return sorted(
         {
             route.path
@@ -376,7 +376,7 @@ async def test_a_volunteer_who_holds_no_order_of_the_resident_reads_nothing_that
     client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
 
     leaks, statuses = [], {}
-    for route in _get_routes(app):
+    for route in get_routes(app):
         for path in _paths(route, ids):
             for query in QUERIES.get(route, [{}]):
                 r = await client.get(path, params=query, follow_redirects=False)

@@ -45,6 +45,8 @@ class Actor:
     area_code: str
     # What the person must settle before doing anything else (`RESTRICTIONS`), or None.
     restriction: str | None = None
+    # The person's 长辈模式 (User.large_text): pages draw larger text and buttons.
+    large_text: bool = False
 
     def has(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)

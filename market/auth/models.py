@@ -44,6 +44,9 @@ class User(Base):
     # Carried in every token and checked on every request: raising it ends all the person's tokens
     # (a changed password, a logout, a deactivated account).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 长辈模式: larger text and buttons on every page, kept with the person so that it follows them
+    # to another phone.
+    large_text: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
 
     area: Mapped[Area | None] = relationship(lazy="raise")

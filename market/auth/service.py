@@ -52,6 +52,7 @@ def actor_of(user: User) -> Actor:
         area_id=user.area_id,
         area_code=user.area.code if user.area else "",
         restriction=restriction_of(user.approval, user.must_change_password),
+        large_text=user.large_text,
     )
 
 
@@ -75,6 +76,7 @@ _CALLER = (
         User.token_version,
         User.approval,
         User.must_change_password,
+        User.large_text,
         Area.code,
         UserRole.role,
     )
@@ -97,6 +99,7 @@ async def actor_for_token(session: AsyncSession, user_id: int, token_version: in
         area_id=user.area_id,
         area_code=user.code or "",
         restriction=restriction_of(user.approval, user.must_change_password),
+        large_text=user.large_text,
     )
 
 
@@ -204,6 +207,11 @@ async def change_password(
 async def end_tokens(session: AsyncSession, user_id: int) -> None:
     """End every token the person holds: logging out ends them on every device."""
     await session.execute(update(User).where(User.id == user_id).values(token_version=_NEXT_TOKEN_VERSION))
+
+
+async def set_large_text(session: AsyncSession, actor: Actor, on: bool) -> None:
+    """Turn the caller's own 长辈模式 on or off; it is nobody else's to set."""
+    await session.execute(update(User).where(User.id == actor.id).values(large_text=on))
 
 
 async def deactivate(session: AsyncSession, user_id: int) -> User:

@@ -65,6 +65,7 @@ NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TE
 PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
+LARGE_TEXT_PATH = "/account/large-text"
 
 
 def _log_in(response: Redirect, settings: Settings, user: User, now: datetime) -> Redirect:
@@ -187,6 +188,16 @@ class SessionPages(Controller):
             )
         # Every other token ended with the old password; this browser goes on with a fresh one.
         return _log_in(see_other(home_path(request.user), notice="password_changed"), settings, user, now)
+
+    @post(LARGE_TEXT_PATH)
+    async def switch_large_text(
+        self, request: ActorRequest, data: FormData, session: NamedDependency[AsyncSession]
+    ) -> Redirect:
+        # Always the caller's own: the form names no person, whatever else it carries.
+        on = Form.of(data).value("large_text") == "on"
+        await auth.set_large_text(session, request.user, on)
+        back = safe_next(Form.of(data).value("next"), home_path(request.user))
+        return see_other(back, notice="large_text_on" if on else "large_text_off")
 
     @get("/lang")
     async def switch_language(

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,16 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+async def launch_chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright, for a module's tests to share (one browser, many contexts)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from market.auth.tokens import TOKEN_COOKIE, issue_token
-from tests.web.browser_support import CHROMIUM_ARGS, DemoServer, chromium_or_skip, serve_demo
+from tests.web.browser_support import DemoServer, chromium_or_skip, launch_chromium, serve_demo
 from tests.world import World
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>')
@@ -73,9 +73,5 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="module")
 async def chromium(demo: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+    async for browser in launch_chromium():
         yield browser
-        await browser.close()

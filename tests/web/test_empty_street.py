@@ -21,12 +21,12 @@ import pytest
 from openpyxl import Workbook
 
 from tests.web.browser_support import (
-    CHROMIUM_ARGS,
     DESK,
     PHONE,
     ROOT,
     DemoServer,
     chromium_or_skip,
+    launch_chromium,
     serve,
 )
 from tests.web.test_browser import Screens, served_for_hours
@@ -84,12 +84,8 @@ def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="module")
 async def chromium(street: DemoServer) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+    async for browser in launch_chromium():
         yield browser
-        await browser.close()
 
 
 async def open_as(chromium: Any, street: DemoServer, viewport: dict[str, int], phone: str | None) -> Any:

@@ -23,6 +23,13 @@
       el.textContent = (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
     });
   }
+  // A refused form comes back with its errors: the cursor goes to the first field to correct, or,
+  // when no field is to blame, to the message, so that a screen reader reads it out first.
+  var wrong = document.querySelector("[aria-invalid=true]") || document.querySelector(".alert-error");
+  if (wrong) {
+    if (!wrong.matches("input, select, textarea")) { wrong.setAttribute("tabindex", "-1"); }
+    wrong.focus();
+  }
   window.marketTick = tick;
   tick();
   setInterval(tick, 1000);

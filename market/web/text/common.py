@@ -21,6 +21,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav.unit": ("共建单位", "My unit"),
     "nav.failed_attempts": ("失败尝试", "Failed attempts"),
     "nav.password": ("改密码", "Password"),
+    # The top bar's switch of 长辈模式 (larger text and buttons); pressed while it is on.
+    "nav.large_text": ("长辈模式", "Large text"),
+    "notice.large_text_on": (
+        "已开启长辈模式：字更大，按钮更大。",
+        "Large text is on: bigger text and buttons.",
+    ),
+    "notice.large_text_off": ("已关闭长辈模式。", "Large text is off."),
     "login.title": ("登录", "Log in"),
     "login.phone": ("手机号", "Phone number"),
     "login.password": ("密码", "Password"),
