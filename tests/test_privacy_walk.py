@@ -276,7 +276,7 @@ async def _build_scene(
         "need_id": [1],
         "unit_id": [1],
         "resource_id": [1],
-        "file_path": ["offers.js"],
+        "file_path": ["live.js"],
         "path": ["openapi.json"],
     }
 

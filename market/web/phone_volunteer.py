@@ -4,9 +4,6 @@ may redeem with a pickup code to show at the counter."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,14 +12,12 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, ServerSentEvent, Template
-from litestar.response.sse import ServerSentEventMessage
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.service import ancestors
 from market.auth.access import ActorRequest, requires
 from market.auth.models import Role
-from market.db import read_only
 from market.dispatch import board, offers
 from market.dispatch import service as dispatch
 from market.fields import PathId
@@ -36,6 +31,7 @@ from market.rewards.models import RedemptionStatus
 from market.rewards.schemas import RedeemRequest
 from market.settings import Settings
 from market.web.i18n import lang_of
+from market.web.live import live, render_part
 from market.web.pages import Form, FormData, category_names, handling, page, parse, place_name, see_other
 
 PAGE_SIZE = 20
@@ -46,10 +42,6 @@ TASKS = "phone/volunteer_tasks.html"
 POINTS = "phone/volunteer_points.html"
 REWARDS = "phone/volunteer_rewards.html"
 REDEMPTION = "phone/volunteer_redemption.html"
-# A comment this often keeps proxies from closing a quiet stream.
-HEARTBEAT_SECONDS = 15
-# How long the browser waits before it reconnects to a stream that ended.
-RECONNECT_MS = 3000
 # Refusals of a redemption that are about the quantity asked for.
 REDEEM_FIELDS = {
     "out_of_stock": "quantity",
@@ -80,45 +72,6 @@ async def _offers_context(
     }
 
 
-def _render(request: ActorRequest, template: str, context: dict[str, Any]) -> str:
-    """A template as a page would render it (same context, same CSRF field), outside a response."""
-    response = page(request, template, **context)
-    engine = request.app.template_engine
-    assert engine is not None  # the app is configured with templates
-    return engine.get_template(template).render(**response.create_template_context(request))
-
-
-async def _offer_events(
-    request: ActorRequest,
-    session_maker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    offset: int,
-) -> AsyncIterator[ServerSentEventMessage]:
-    """The offers list, sent at once and again whenever the volunteer's pending offers change.
-
-    Each poll is a short read in its own session, so that no transaction stays open and every API
-    process sees what the others changed.
-    """
-    end = time.monotonic() + settings.offer_stream_seconds
-    seen: list[int] | None = None
-    last_sent = time.monotonic()
-    while time.monotonic() < end:
-        async with session_maker() as session:
-            # Read-only: on SQLite a poll every few seconds per open page must not take the write lock
-            # (every transaction begins IMMEDIATE there) and queue the writers behind it.
-            await read_only(session)
-            ids = await offers.pending_offer_ids(session, request.user.id)
-            context = await _offers_context(request, session, offset) if ids != seen else None
-        if context is not None:
-            seen = ids
-            yield ServerSentEventMessage(data=_render(request, OFFER_LIST, context))
-            last_sent = time.monotonic()
-        elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
-            yield ServerSentEventMessage(data=None, comment="keep-alive")
-            last_sent = time.monotonic()
-        await asyncio.sleep(settings.offer_stream_poll_seconds)
-
-
 class VolunteerOfferPages(Controller):
     path = "/v/offers"
     guards = [guard]
@@ -138,8 +91,16 @@ class VolunteerOfferPages(Controller):
         settings: NamedDependency[Settings],
         offset: Offset = 0,
     ) -> ServerSentEvent:
-        return ServerSentEvent(
-            _offer_events(request, session_maker, settings, offset), retry_duration=RECONNECT_MS
+        """The offers list, sent at once and again whenever the volunteer's pending offers change."""
+
+        async def render(session: AsyncSession) -> str:
+            return render_part(request, OFFER_LIST, await _offers_context(request, session, offset))
+
+        return live(
+            session_maker,
+            settings,
+            lambda session: offers.pending_offer_ids(session, request.user.id),
+            render,
         )
 
     @post("/{offer_id:int}/accept")

@@ -21,7 +21,7 @@ from market.clock import FrozenClock
 from market.ledger.models import AccountKind, Asset
 from market.ledger.service import area_account, member_account
 from market.settings import Settings
-from market.web import phone_volunteer
+from market.web import live, phone_volunteer
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
@@ -221,7 +221,7 @@ async def test_an_offer_shows_the_masked_order_and_its_time_left(
     # The countdown starts from the seconds the service's clock leaves, not from the phone's clock.
     ttl = world.settings.offer_ttl_minutes * 60
     assert re.search(rf'<time class="countdown" datetime="[^"]+" data-countdown="{ttl}"', r.text)
-    assert 'data-stream="/v/offers/stream"' in r.text and 'src="/static/offers.js" defer' in r.text
+    assert 'data-stream="/v/offers/stream"' in r.text and 'src="/static/live.js" defer' in r.text
 
 
 async def test_accepting_from_the_page_assigns_the_order(
@@ -653,7 +653,7 @@ async def test_a_new_offer_arrives_on_the_stream(
 async def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(
     live_server: str, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.5)
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.5)
     token, _ = issue_token(world.settings, world.users["volunteer"], world.clock())
     async with httpx.AsyncClient(
         base_url=live_server, cookies={TOKEN_COOKIE: f"Bearer {token}"}, timeout=30
@@ -673,7 +673,7 @@ async def test_the_stream_s_polls_do_not_wait_for_a_writer(
     live_server: str, world: World, session_maker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On SQLite a poll that took the write lock would wait for every writer (and writers for it)."""
-    monkeypatch.setattr(phone_volunteer, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.2)
     token, _ = issue_token(world.settings, world.users["volunteer"], world.clock())
     cookies = {TOKEN_COOKIE: f"Bearer {token}"}
     async with (
