@@ -174,7 +174,7 @@ async def test_a_plan_shows_why_orders_are_left_without_a_volunteer(
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_applying_selected_pairs_offers_them_once(
+async def test_applying_some_pairs_leaves_the_others_to_apply_later(
     browser: Browser, client: AsyncTestClient, world: World, lang: str
 ) -> None:
     await post_order(client, world)
@@ -197,17 +197,36 @@ async def test_applying_selected_pairs_offers_them_once(
     assert (detail["status"], detail["offers"]) == ("submitted", [])
 
     r = await browser.get(f"/desk/dispatch/plans/{plan_id}")
-    assert 'id="apply-plan"' not in r.text, "an applied plan has nothing left to apply"
-    assert tr(lang, "dispatch.result.counts", offered=1, skipped=0, not_chosen=1) in r.text
+    assert tr(lang, "dispatch.result.counts", offered=1, skipped=0, left=1) in r.text
     offered = re.search(rf'<tr data-pair-id="{chosen["id"]}"[^>]*>', r.text)
     assert offered and 'data-outcome="offered"' in offered.group(0)
-    assert tr(lang, "pair_outcome.not_chosen") in r.text
+    assert 'id="apply-plan"' in r.text, "the pair left can still be applied"
+    assert f'value="{left["id"]}" id="pair-{left["id"]}"' in r.text
+    assert f'id="pair-{chosen["id"]}"' not in r.text
+
+    # The same pair again (a second manager's page, say): refused, nothing offered twice.
+    r = await browser.post(
+        f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "selected", "pair_ids": [chosen["id"]]}
+    )
+    assert r.status_code == 409
+    assert tr(lang, "error.pairs_already_applied") in r.text
+
+    r = await browser.post(f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "all"})
+    assert r.status_code == 303
+    detail = (await client.get(f"/api/orders/{left['order_id']}", headers=world.auth("grid_worker"))).json()
+    assert detail["status"] == "dispatched"
+    assert [o["volunteer_id"] for o in detail["offers"]] == [left["volunteer_id"]]
+    r = await browser.get(f"/desk/dispatch/plans/{plan_id}")
+    assert 'id="apply-plan"' not in r.text, "an applied plan has nothing left to apply"
+    assert tr(lang, "dispatch.result.counts", offered=2, skipped=0, left=0) in r.text
 
     r = await browser.post(f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "all"})
     assert r.status_code == 409
     assert tr(lang, "error.plan_already_applied") in r.text
     offers = (await client.get("/api/offers", headers=world.auth(volunteer))).json()["items"]
-    assert len(offers) == 1, "applying twice offers nothing more"
+    assert len([o for o in offers if o["order_id"] == chosen["order_id"]]) == 1, (
+        "applying twice offers nothing more"
+    )
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -241,7 +260,7 @@ async def test_apply_all_names_in_words_why_a_pair_was_skipped(
     assert r.status_code == 303
     r = await browser.get(r.headers["location"])
     assert tr("zh", "notice.dispatch_plan_applied") in r.text
-    assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, not_chosen=0) in r.text
+    assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, left=0) in r.text
     cancelled = tr("zh", "order_status.cancelled")
     assert tr("zh", "eligibility.not_waiting_now", status=cancelled) in r.text
     kept_detail = (await client.get(f"/api/orders/{kept}", headers=world.auth("grid_worker"))).json()
