@@ -65,6 +65,7 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/orders/new",
     "/api/reports/summary",
     "/desk/dispatch",
+    "/desk/dispatch/stream",
     "/desk/dispatch/orders/{order_id:int}",
     "/desk/dispatch/plans/{plan_id:int}",
     "/desk/projects",
