@@ -403,11 +403,18 @@ async def eligible_volunteers(
     # An order no longer waiting can be offered to no one.
     waiting = [o for o in found if not eligibility.order_reasons(o.status, o.window_end, now)]
     facts = {o.id: o for o in await eligibility.order_facts(session, waiting)}
-    volunteers = await _volunteer_facts(session, area, now)
+    # Only those with the order's skill can pass the rule: a street's plan must not ask it of every
+    # volunteer for every pair.
+    by_skill: dict[str, list[VolunteerFacts]] = {}
+    for volunteer in await _volunteer_facts(session, area, now):
+        for skill in volunteer.skills:
+            by_skill.setdefault(skill, []).append(volunteer)
     return {
-        p.id: [v.id for v in volunteers if not eligibility.reasons(facts[p.order_id], v, settings.tz)]
+        p.id: [
+            v.id for v in by_skill.get(order.category, []) if not eligibility.reasons(order, v, settings.tz)
+        ]
         for p in proposed
-        if p.order_id in facts
+        if (order := facts.get(p.order_id)) is not None
     }
 
 
