@@ -217,7 +217,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "派单方案已生成，请查看后执行。",
         "The plan is ready; look it over, then apply it.",
     ),
-    "notice.dispatch_pair_swapped": ("已换人，执行时会再复核一次。", "Volunteer swapped; it is checked again when applied."),
+    "notice.dispatch_pair_swapped": (
+        "已换人，执行时会再复核一次。",
+        "Volunteer swapped; it is checked again when applied.",
+    ),
     "notice.dispatch_plan_applied": (
         "方案已执行，结果见下方。",
         "The plan has been applied; the outcome is below.",
