@@ -142,7 +142,8 @@ async def _scope(session: AsyncSession, actor: Actor, query: BoardQuery) -> Boar
     # Plain reads, not rows: a refused form rolls the session back before the page renders again.
     row = await managed_area(session, actor, chosen)
     area = area_read(row)
-    grids = [area_read(g) for g in await subtree(session, row, [AreaLevel.grid])]
+    # The grids inside the area, to narrow the board to one (none for a grid's own board).
+    grids = [area_read(g) for g in await subtree(session, row, [AreaLevel.grid]) if g.id != row.id]
     code = area.code
     if query.grid_id is not None:
         grid = next((g for g in grids if g.id == query.grid_id), None)

@@ -10,8 +10,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.section.late": ("超时未接", "Late"),
     "dispatch.section.escalated": ("已上报", "Escalated"),
     "dispatch.section_help.waiting": (
-        "还没有志愿者接下的点单：等待派单的，和已派出、等志愿者回复的。下单最早的排在最前。",
-        "Orders no volunteer has taken yet: those waiting to be offered and those offered and awaiting an answer. The oldest come first.",
+        "还没有志愿者接下的点单：等待派单的，和已派出、等志愿者回复的。紧急的排在最前，其次是下单最早的。",
+        "Orders no volunteer has taken yet: those waiting to be offered and those offered and awaiting an answer. Urgent ones come first, then the oldest.",
     ),
     "dispatch.section_help.late": (
         "仍无人接单，并且下单已超过 {minutes} 分钟（“1130”规则的第一个时限，届时会上报网格），或服务时段已经开始的点单。服务时段结束前仍无人接单，点单会自动过期。",
