@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "session": Provide(provide_transaction),
             "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
             "now": Provide(provide_now, sync_to_thread=False),
-            # For work that outlives one transaction (the offers stream opens one per poll).
+            # For work that outlives one transaction (the live streams open one per poll).
             "session_maker": Provide(provide_session_maker, use_cache=True, sync_to_thread=False),
             "photo_storage": Provide(lambda: photo_storage, use_cache=True, sync_to_thread=False),
         },
@@ -190,10 +190,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             exclude=CSRF_EXEMPT_PATHS,
             cookie_secure=settings.env == "production",
         ),
-        # The offers stream is left uncompressed: gzip would hold its events back in a buffer; photos
+        # The live streams are left uncompressed: gzip would hold their events back in a buffer; photos
         # are compressed already.
         compression_config=CompressionConfig(
-            backend="gzip", minimum_size=1024, exclude=["^/v/offers/stream", "^/api/photos/"]
+            backend="gzip",
+            minimum_size=1024,
+            exclude=[
+                "^/v/offers/stream",
+                "^/desk/dispatch/stream",
+                "^/notifications/stream",
+                "^/api/photos/",
+            ],
         ),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
         middleware=[RetryTransient(alchemy.before_send_handler)],

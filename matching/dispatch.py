@@ -187,21 +187,7 @@ def plan_dispatch(
         slot = extra.get(v, 0)
         extra[v] = slot + 1
         planned[v] += 1
-        breakdown = {
-            "distance": int(graph.distance_cost[k]),
-            "load": weights.load * (int(graph.load[v]) + slot),
-            "rating": int(graph.rating_cost[k]),
-            "skill": int(graph.skill_cost[k]),
-        }
-        proposals.append(
-            Proposal(
-                order_id=orders[o].id,
-                volunteer_id=volunteers[v].id,
-                cost=int(graph.cost[k]) + weights.load * slot,
-                distance=DISTANCES[graph.distance[k]],
-                breakdown=breakdown,
-            )
-        )
+        proposals.append(_proposal(graph, k, orders[o].id, volunteers[v].id, slot, weights))
     proposals.sort(key=lambda p: p.order_id)
 
     left_room = room - planned
@@ -217,6 +203,36 @@ def plan_dispatch(
     return DispatchPlan(
         proposals, unassigned, _summary(proposals, graph, planned, len(orders), weights), weights
     )
+
+
+def _proposal(
+    graph: CandidateGraph, k: int, order_id: int, volunteer_id: int, slot: int, weights: Weights
+) -> Proposal:
+    """The pair at position `k` of the graph, as the volunteer's `slot`-th extra order in a plan."""
+    v = int(graph.volunteer[k])
+    return Proposal(
+        order_id=order_id,
+        volunteer_id=volunteer_id,
+        cost=int(graph.cost[k]) + weights.load * slot,
+        distance=DISTANCES[graph.distance[k]],
+        breakdown={
+            "distance": int(graph.distance_cost[k]),
+            "load": weights.load * (int(graph.load[v]) + slot),
+            "rating": int(graph.rating_cost[k]),
+            "skill": int(graph.skill_cost[k]),
+        },
+    )
+
+
+def price_pair(
+    order: OrderSpec, volunteer: VolunteerSpec, weights: Weights, slot: int = 0
+) -> Proposal | None:
+    """One pair priced as a plan prices it (a person's choice instead of the solver's), with the
+    volunteer's `slot` other orders in the same plan; None when the pair is no candidate."""
+    graph = candidate_graph([order], [volunteer], weights)
+    if not len(graph.order):
+        return None
+    return _proposal(graph, 0, order.id, volunteer.id, slot, weights)
 
 
 STAGES = ("serving", "eligible", "free", "with_capacity")

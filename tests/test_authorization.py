@@ -356,6 +356,39 @@ async def test_pause_a_volunteer(client: AsyncTestClient, world: World, role: st
     assert (profile.json()["paused_until"] is not None) == (expected == 200)
 
 
+# Swapping the volunteer of a pair in a plan for community 1's grid: who may (anyone else is refused
+# for their role, or told the plan does not exist), and the plan is left as it was.
+# fmt: off
+SWAP = {
+    "admin": 200, "street_admin": 200, "manager": 200, "manager_c2": 404, "grid_worker": 200,
+    "grid_worker_c2": 404, "unit_admin": 403, "resident": 403, "resident_b": 403, "resident_c2": 403,
+    "volunteer": 403, "volunteer_b": 403, "volunteer_c2": 403,
+}
+# fmt: on
+assert set(SWAP) == set(ROLES)
+
+
+@pytest.mark.parametrize(("role", "expected"), SWAP.items())
+async def test_swap_a_plans_volunteer(
+    client: AsyncTestClient, world: World, role: str, expected: int
+) -> None:
+    await ok(client, world, "resident", "POST", "/api/orders", world.order_body())
+    plan = await ok(
+        client, world, "grid_worker", "POST", "/api/dispatch/plans", {"area_id": world.areas["c1_grid"].id}
+    )
+    (pair,) = plan["pairs"]
+    other = next(world.id(n) for n in ("volunteer", "volunteer_b") if world.id(n) != pair["volunteer_id"])
+    path = f"/api/dispatch/plans/{plan['id']}/pairs/{pair['id']}/swap"
+    r = await call(client, world, role, "POST", path, {"volunteer_id": other})
+    if expected != 200:
+        assert_problem(r, expected, {"role_required", "plan_not_found"})
+        after = await ok(client, world, "grid_worker", "GET", f"/api/dispatch/plans/{plan['id']}")
+        assert after == plan
+    else:
+        assert r.status_code == 200, r.text
+        assert r.json()["pairs"][0]["volunteer_id"] == other
+
+
 # ---------------------------------------------------------------- setting up: areas, budgets, categories
 
 # Expected status per role: adding a compound under community 1's grid, renaming that grid, importing

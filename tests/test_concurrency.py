@@ -153,3 +153,39 @@ async def test_two_managers_dispatching_the_same_order_at_once_dispatch_it_once(
     assert sorted(r.status_code for r in responses) == [200, 409]
     async with session_maker() as session:
         assert await session.scalar(select(func.count()).where(Offer.order_id == order_id)) == 1
+
+
+async def test_two_managers_applying_the_same_pair_at_once_offer_it_once(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    racing: httpx.AsyncClient,
+) -> None:
+    order_id = (
+        await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    ).json()["id"]
+    plan = (
+        await client.post(
+            "/api/dispatch/plans",
+            json={"area_id": world.areas["c1_grid"].id},
+            headers=world.auth("grid_worker"),
+        )
+    ).json()
+    (pair,) = plan["pairs"]
+
+    responses = await asyncio.gather(
+        *(
+            racing.post(
+                f"/api/dispatch/plans/{plan['id']}/apply",
+                json={"pair_ids": [pair["id"]]},
+                headers=world.auth(who),
+            )
+            for who in ("manager", "grid_worker")
+        )
+    )
+
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    refused = next(r for r in responses if r.status_code == 409)
+    assert refused.json()["code"] in {"pairs_already_applied", "plan_already_applied"}
+    async with session_maker() as session:
+        assert await session.scalar(select(func.count()).where(Offer.order_id == order_id)) == 1

@@ -159,8 +159,122 @@ async def test_applying_rechecks_each_pair_and_applies_only_the_chosen_ones(desk
     (skipped,) = result["skipped"]
     assert (skipped["order_id"], skipped["reason"]) == (cancelled, "not_waiting")
     outcome = {p["order_id"]: p["outcome"] for p in result["plan"]["pairs"]}
-    assert outcome == {cancelled: "skipped", skipped_by_choice: "not_chosen", kept: "offered"}
+    assert outcome == {cancelled: "skipped", skipped_by_choice: "proposed", kept: "offered"}
+    assert result["plan"]["status"] == "proposed", "a pair is left to apply"
     assert (await desk.order(skipped_by_choice))["status"] == "submitted"
+
+    # The pair left is applied later; then nothing is left.
+    r = await desk.apply(plan["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["offered"] == 1 and r.json()["plan"]["status"] == "applied"
+    assert (await desk.order(skipped_by_choice))["status"] == "dispatched"
+    r = await desk.apply(plan["id"], pair_ids=[pair_of[kept]["id"]])
+    assert r.status_code == 409 and r.json()["code"] == "plan_already_applied"
+
+
+async def test_applying_a_pair_already_applied_is_refused_and_offers_nothing(desk: Desk) -> None:
+    first, second = [await desk.post_order() for _ in range(2)]
+    plan = (await desk.plan()).json()
+    pair_of = {p["order_id"]: p for p in plan["pairs"]}
+    r = await desk.apply(plan["id"], pair_ids=[pair_of[first]["id"]])
+    assert r.status_code == 200, r.text
+
+    r = await desk.apply(plan["id"], "manager", pair_ids=[pair_of[first]["id"], pair_of[second]["id"]])
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert (r.json()["code"], r.json()["pair_ids"]) == ("pairs_already_applied", [pair_of[first]["id"]])
+    assert len((await desk.order(first))["offers"]) == 1
+    assert (await desk.order(second))["status"] == "submitted", "a refused apply changes nothing"
+
+
+async def test_a_plan_says_why_each_volunteer_in_codes(desk: Desk) -> None:
+    await desk.post_order()
+    (pair,) = (await desk.plan()).json()["pairs"]
+    # Every volunteer of the test world lives in the order's building, holds nothing, is unrated
+    # and has skill level 2 of 3.
+    assert pair["why"] == ["nearer", "less_busy"]
+
+
+async def swap(
+    desk: Desk, plan_id: int, pair_id: int, volunteer: str, who: str = "grid_worker"
+) -> httpx.Response:
+    return await desk.client.post(
+        f"/api/dispatch/plans/{plan_id}/pairs/{pair_id}/swap",
+        json={"volunteer_id": desk.world.id(volunteer)},
+        headers=desk.world.auth(who),
+    )
+
+
+async def test_a_pair_swapped_for_an_eligible_volunteer_is_priced_and_offered_to_them(desk: Desk) -> None:
+    order = await desk.post_order()
+    plan = (await desk.plan()).json()
+    (pair,) = plan["pairs"]
+    other = next(n for n in ("volunteer", "volunteer_b") if desk.world.id(n) != pair["volunteer_id"])
+
+    r = await swap(desk, plan["id"], pair["id"], other)
+    assert r.status_code == 200, r.text
+    (swapped,) = r.json()["pairs"]
+    assert (swapped["id"], swapped["volunteer_id"], swapped["outcome"]) == (
+        pair["id"],
+        desk.world.id(other),
+        "proposed",
+    )
+    assert sum(swapped["breakdown"].values()) == swapped["cost"]
+    assert swapped["distance"] == "same_building" and swapped["why"] == ["nearer", "less_busy"]
+
+    r = await desk.apply(plan["id"])
+    assert r.status_code == 200, r.text
+    assert [o["volunteer_id"] for o in (await desk.order(order))["offers"]] == [desk.world.id(other)]
+
+
+@pytest.mark.parametrize(
+    ("resident", "volunteer", "reasons"),
+    [
+        ("resident", "volunteer_c2", ["does_not_serve_area"]),
+        ("vol_resident", "vol_resident", ["is_requester"]),
+        ("resident", "resident_b", ["not_volunteer"]),
+    ],
+)
+async def test_a_swap_to_an_ineligible_volunteer_is_refused_with_the_reason(
+    desk: Desk, resident: str, volunteer: str, reasons: list[str]
+) -> None:
+    await desk.post_order(resident)
+    plan = (await desk.plan()).json()
+    (pair,) = plan["pairs"]
+    r = await swap(desk, plan["id"], pair["id"], volunteer)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert (r.json()["code"], r.json()["reasons"]) == ("volunteer_not_eligible", reasons)
+    after = (
+        await desk.client.get(f"/api/dispatch/plans/{plan['id']}", headers=desk.world.auth("grid_worker"))
+    ).json()
+    assert after == plan, "a refused swap changes nothing"
+
+
+async def test_a_swapped_volunteer_is_checked_again_on_apply(desk: Desk, world: World) -> None:
+    order = await desk.post_order()
+    plan = (await desk.plan()).json()
+    (pair,) = plan["pairs"]
+    other = next(n for n in ("volunteer", "volunteer_b") if world.id(n) != pair["volunteer_id"])
+    assert (await swap(desk, plan["id"], pair["id"], other)).status_code == 200
+    until = (world.now + timedelta(days=3)).astimezone(world.settings.tz).date().isoformat()
+    r = await desk.client.put(
+        f"/api/volunteers/{world.id(other)}/pause", json={"until": until}, headers=world.auth("manager")
+    )
+    assert r.status_code == 200, r.text
+
+    result = (await desk.apply(plan["id"])).json()
+    assert [(s["pair_id"], s["reason"]) for s in result["skipped"]] == [(pair["id"], "paused")]
+    assert (await desk.order(order))["offers"] == []
+
+
+async def test_a_pair_already_applied_cannot_be_swapped(desk: Desk) -> None:
+    await desk.post_order()
+    plan = (await desk.plan()).json()
+    (pair,) = plan["pairs"]
+    assert (await desk.apply(plan["id"], pair_ids=[pair["id"]])).status_code == 200
+    r = await swap(desk, plan["id"], pair["id"], "volunteer_c")
+    assert r.status_code == 409 and r.json()["code"] == "plan_already_applied"
 
 
 async def test_a_volunteer_filled_up_since_the_plan_is_skipped(desk: Desk, world: World) -> None:

@@ -78,6 +78,7 @@ NOT_FOR_VOLUNTEERS = {
     "/api/reports/summary",
     "/api/reports/areas",
     "/desk/dispatch",
+    "/desk/dispatch/stream",
     "/desk/dispatch/orders/{order_id:int}",
     "/desk/dispatch/plans/{plan_id:int}",
     "/desk/projects",
@@ -300,7 +301,7 @@ async def _build_scene(
         "followup_id": [1],
         "unit_id": [1],
         "resource_id": [1],
-        "file_path": ["offers.js"],
+        "file_path": ["live.js"],
         "path": ["openapi.json"],
     }
 

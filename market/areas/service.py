@@ -108,6 +108,22 @@ async def ancestors(session: AsyncSession, codes: set[str]) -> dict[str, Area]:
     return {a.code: a for a in rows}
 
 
+async def place_paths(
+    session: AsyncSession, codes: set[str], top: AreaLevel = AreaLevel.community
+) -> dict[str, list[str]]:
+    """Each area's full place: the names from its ancestor at `top` down to itself (a page joins
+    them: 社区 › 网格 › 小区 › 楼栋), by code."""
+    found = await ancestors(session, codes)
+    return {
+        code: [
+            found[code[: code_length(level)]].name
+            for level in LEVELS[LEVELS.index(top) :]
+            if code[: code_length(level)] in found and len(code) >= code_length(level)
+        ]
+        for code in codes
+    }
+
+
 async def create_area(session: AsyncSession, actor: Actor, data: AreaCreate) -> Area:
     if data.parent_id is None:
         may_add_under(actor, None)

@@ -20,7 +20,7 @@ class PairOutcome(enum.StrEnum):
     offered = "offered"
     # Re-checked at apply time and found no longer valid; `note` says why.
     skipped = "skipped"
-    # Left out of a partial apply.
+    # Left out of a partial apply: plans applied before the pairs left out stayed proposed hold it.
     not_chosen = "not_chosen"
 
 

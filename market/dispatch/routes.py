@@ -24,6 +24,7 @@ from market.dispatch.schemas import (
     PlanCreate,
     PlanListItem,
     PlanRead,
+    SwapRequest,
 )
 from market.fields import ID_MAX, PathId
 from market.orders import service as orders
@@ -154,7 +155,7 @@ class DispatchController(Controller):
 
     @post(
         "/plans/{plan_id:int}/apply",
-        summary="Offer all or chosen pairs, re-checking each; a plan applies once",
+        summary="Offer the chosen pairs (default: every pair left), re-checking each; the rest stay",
         status_code=200,
         guards=[requires_manager],
     )
@@ -173,6 +174,27 @@ class DispatchController(Controller):
         return ApplyResult(
             offered=offered, skipped=skipped, plan=await service.get_plan(session, request.user, plan_id)
         )
+
+    @post(
+        "/plans/{plan_id:int}/pairs/{pair_id:int}/swap",
+        summary="Propose another eligible volunteer for a pair not yet applied (grid workers, managers)",
+        status_code=200,
+        guards=[requires_manager],
+    )
+    async def swap_volunteer(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        pair_id: PathId,
+        data: JSONBody[SwapRequest],
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> PlanRead:
+        await service.swap_volunteer(
+            session, request.user, plan_id, pair_id, data.volunteer_id, now, settings
+        )
+        return await service.get_plan(session, request.user, plan_id)
 
     @get(
         "/auto/{community_id:int}",

@@ -45,6 +45,10 @@ class ApplyRequest(msgspec.Struct, forbid_unknown_fields=True):
     pair_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=2000)] | None = None
 
 
+class SwapRequest(msgspec.Struct, forbid_unknown_fields=True):
+    volunteer_id: Id
+
+
 class PairRead(msgspec.Struct):
     id: int
     order_id: int
@@ -55,6 +59,9 @@ class PairRead(msgspec.Struct):
     distance: str
     # Cost per term (distance, load, rating, skill); the terms add up to `cost`.
     breakdown: dict[str, int]
+    # Why this volunteer, as codes from the cost terms: nearer, less_busy, better_rated,
+    # more_skilled, or best_overall when no term stands out.
+    why: list[str]
     outcome: PairOutcome
     # Why apply skipped the pair: a `Reason`, or "" when it was not skipped.
     note: str

@@ -2,8 +2,11 @@
 
 A plan is built from current data by `matching.dispatch.plan_dispatch` (run in
 a worker thread: the solver must not block the event loop), stored as it was
-made, and applied once: every pair is re-checked against the state at that
-moment, because orders and volunteers move on between the two.
+made, and applied pair by pair: the pairs a manager applies now are offered, the
+others stay proposed for a later apply, and every pair is re-checked against the
+state at that moment, because orders and volunteers move on between the two. A
+manager may swap a proposed pair's volunteer for another the eligibility rule
+allows before applying it.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from market.orders.models import (
 from market.pagination import count_rows
 from market.settings import Settings
 from market.volunteers.models import ServingArea
-from matching.dispatch import REASONS, plan_dispatch
+from matching.dispatch import REASONS, Weights, plan_dispatch, price_pair
 from matching.dispatch import DispatchPlan as Plan
 
 # Reasons an order asked for by id is not in the plan's problem at all.
@@ -224,6 +227,35 @@ async def get_plan(session: AsyncSession, actor: Actor, plan_id: int) -> PlanRea
     return await plan_read(session, plan)
 
 
+# Why a pair's volunteer, from its cost terms: each code names a term that is low for the plan's
+# weights. The page says them in the reader's language ("nearer", "less busy" …).
+WHY_CODES = ("nearer", "less_busy", "better_rated", "more_skilled")
+
+
+def why(breakdown: dict[str, int], weights: dict[str, float]) -> list[str]:
+    """The codes of the terms that make the pair cheap; `best_overall` when none stands out, as the
+    solver chose the pair for the plan as a whole."""
+    found = [
+        code
+        for code, low in zip(
+            WHY_CODES,
+            (
+                # Lives in the order's grid or nearer.
+                breakdown.get("distance", 0) <= weights["same_grid"],
+                # Holds no order and has no other in this plan.
+                breakdown.get("load", 0) == 0,
+                # Rated above an unrated volunteer.
+                breakdown.get("rating", 0) < weights["rating"] * (5 - weights["unrated_stars"]),
+                # The top skill level.
+                breakdown.get("skill", 0) == 0,
+            ),
+            strict=True,
+        )
+        if low
+    ]
+    return found or ["best_overall"]
+
+
 async def plan_read(session: AsyncSession, plan: DispatchPlan) -> PlanRead:
     names = await user_names(session, {p.volunteer_id for p in plan.pairs})
     return PlanRead(
@@ -246,6 +278,7 @@ async def plan_read(session: AsyncSession, plan: DispatchPlan) -> PlanRead:
                 cost=p.cost,
                 distance=p.distance,
                 breakdown=p.breakdown,
+                why=why(p.breakdown, plan.weights),
                 outcome=p.outcome,
                 note=p.note,
                 offer_id=p.offer_id,
@@ -297,24 +330,32 @@ async def apply_plan(
     now: datetime,
     settings: Settings,
 ) -> tuple[int, list[SkippedPair]]:
-    """Offer the chosen pairs (default: all) directly, re-checking each; a plan applies once."""
-    plan = await _plan(session, plan_id, for_update=True)
-    if actor is not None and not actor.manages(plan.area_code):
-        raise NotFound(f"Dispatch plan {plan_id} does not exist.", code="plan_not_found")
-    if plan.status == PlanStatus.applied:
-        raise Conflict("This plan has already been applied; make a new one.", code="plan_already_applied")
+    """Offer the chosen pairs (default: every pair still proposed) directly, re-checking each. The
+    pairs not chosen stay proposed for a later apply; the plan is applied once none is left.
+
+    The plan is locked first, so of two managers applying the same pair at once one offers it and
+    the other is refused (`pairs_already_applied`, or `plan_already_applied` when nothing is left).
+    """
+    plan = await _locked_plan(session, actor, plan_id)
     by_id = {p.id: p for p in plan.pairs}
-    chosen = set(by_id) if pair_ids is None else set(pair_ids)
+    chosen = (
+        {p.id for p in plan.pairs if p.outcome == PairOutcome.proposed} if pair_ids is None else set(pair_ids)
+    )
     if unknown := sorted(chosen - set(by_id)):
         raise Unprocessable(
             f"Pairs {', '.join(map(str, unknown))} are not in plan {plan_id}.",
             code="pairs_not_in_plan",
             pair_ids=unknown,
         )
+    if done := sorted(i for i in chosen if by_id[i].outcome != PairOutcome.proposed):
+        raise Conflict(
+            f"Pairs {', '.join(map(str, done))} have already been applied.",
+            code="pairs_already_applied",
+            pair_ids=done,
+        )
     offered, skipped = 0, []
     for pair in plan.pairs:
         if pair.id not in chosen:
-            pair.outcome = PairOutcome.not_chosen
             continue
         order = await orders.lock_order(session, pair.order_id)
         # The rule as the plan was made, against the state now: the offers this apply made so far count.
@@ -334,11 +375,106 @@ async def apply_plan(
         )
         pair.outcome, pair.offer_id = PairOutcome.offered, offer.id
         offered += 1
-    plan.status = PlanStatus.applied
+    if all(p.outcome != PairOutcome.proposed for p in plan.pairs):
+        plan.status = PlanStatus.applied
+    # The latest apply: each offer keeps who made it.
     plan.applied_at = now
     plan.applied_by_id = actor.id if actor else None
     await session.flush()
     return offered, skipped
+
+
+async def _locked_plan(session: AsyncSession, actor: Actor | None, plan_id: int) -> DispatchPlan:
+    """The plan, locked, while something of it is left to apply."""
+    plan = await _plan(session, plan_id, for_update=True)
+    if actor is not None and not actor.manages(plan.area_code):
+        raise NotFound(f"Dispatch plan {plan_id} does not exist.", code="plan_not_found")
+    if plan.status == PlanStatus.applied:
+        raise Conflict(
+            "Every pair of this plan has been applied; make a new one.", code="plan_already_applied"
+        )
+    return plan
+
+
+# ---------------------------------------------------------------- a person's choice of volunteer
+
+
+async def eligible_volunteers(
+    session: AsyncSession, plan: PlanRead, now: datetime, settings: Settings
+) -> dict[int, list[int]]:
+    """For each pair still proposed, the volunteers who may be offered its order now (the
+    eligibility rule), by id: whom a manager may swap the proposed volunteer for."""
+    proposed = [p for p in plan.pairs if p.outcome == PairOutcome.proposed]
+    if not proposed:
+        return {}
+    area = await get_area(session, plan.area_id)
+    found = await session.scalars(select(Order).where(Order.id.in_([p.order_id for p in proposed])))
+    # An order no longer waiting can be offered to no one.
+    waiting = [o for o in found if not eligibility.order_reasons(o.status, o.window_end, now)]
+    facts = {o.id: o for o in await eligibility.order_facts(session, waiting)}
+    # Only those with the order's skill can pass the rule: a street's plan must not ask it of every
+    # volunteer for every pair.
+    by_skill: dict[str, list[VolunteerFacts]] = {}
+    for volunteer in await _volunteer_facts(session, area, now):
+        for skill in volunteer.skills:
+            by_skill.setdefault(skill, []).append(volunteer)
+    return {
+        p.id: [
+            v.id for v in by_skill.get(order.category, []) if not eligibility.reasons(order, v, settings.tz)
+        ]
+        for p in proposed
+        if (order := facts.get(p.order_id)) is not None
+    }
+
+
+async def swap_volunteer(
+    session: AsyncSession,
+    actor: Actor,
+    plan_id: int,
+    pair_id: int,
+    volunteer_id: int,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Propose another volunteer for a pair not yet applied, when the rule allows them; the pair is
+    priced as the plan prices its pairs, so its cost terms say why as the others do. Applying
+    re-checks it like every pair."""
+    plan = await _locked_plan(session, actor, plan_id)
+    pair = next((p for p in plan.pairs if p.id == pair_id), None)
+    if pair is None:
+        raise NotFound(f"Pair {pair_id} is not in plan {plan_id}.", code="pair_not_found")
+    if pair.outcome != PairOutcome.proposed:
+        raise Conflict(
+            f"Pair {pair_id} has already been applied.", code="pairs_already_applied", pair_ids=[pair_id]
+        )
+    order = await orders.lock_order(session, pair.order_id)
+    if reasons := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
+        volunteer_id
+    ):
+        raise Unprocessable(
+            f"Volunteer {volunteer_id} may not be offered order {order.id}: {', '.join(reasons)}.",
+            code="volunteer_not_eligible",
+            reasons=list(reasons),
+        )
+    (order_facts,) = await eligibility.order_facts(session, [order])
+    (volunteer,) = await eligibility.volunteer_facts(session, now, ids=[volunteer_id])
+    # The volunteer's other orders in this plan count as the solver counts them.
+    slot = sum(
+        1
+        for p in plan.pairs
+        if p.id != pair.id and p.volunteer_id == volunteer_id and p.outcome == PairOutcome.proposed
+    )
+    priced = price_pair(
+        eligibility.order_spec(order_facts, now, settings.tz),
+        eligibility.volunteer_spec(volunteer),
+        Weights(**plan.weights),
+        slot,
+    )
+    # The solver's candidate graph applies the same rule (a property test holds them equal).
+    assert priced is not None
+    pair.volunteer_id = volunteer_id
+    pair.cost, pair.distance, pair.breakdown = priced.cost, priced.distance, priced.breakdown
+    await session.flush()
 
 
 # ---------------------------------------------------------------- auto-dispatch

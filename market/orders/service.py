@@ -46,6 +46,7 @@ from market.orders.models import (
     OrderEvent,
     OrderStatus,
     ServiceReward,
+    Urgency,
 )
 from market.orders.schemas import (
     AreaRef,
@@ -1188,19 +1189,49 @@ def _board_section(section: str, now: datetime, settings: Settings):
     return waiting
 
 
-def _in_board(session: AsyncSession, actor: Actor, area_code: str) -> list:
-    """The orders of the subtree at `area_code` the actor may see."""
+def _in_board(
+    session: AsyncSession, actor: Actor, area_code: str, search: str | None, category: str | None
+) -> list:
+    """The orders of the subtree at `area_code` the actor may see; with `search`, those whose
+    description, place (the order's area or one above it) or requester's name holds it; with
+    `category`, those of that service."""
     visible = _visible_to(session, actor)
-    inside = Order.area_code.startswith(area_code, autoescape=True)
-    return [inside] if visible is None else [inside, visible]
+    found = [Order.area_code.startswith(area_code, autoescape=True)]
+    if visible is not None:
+        found.append(visible)
+    if search:
+        place = (
+            select(Area.id)
+            .where(Area.name.icontains(search, autoescape=True), Order.area_code.startswith(Area.code))
+            .exists()
+        )
+        # The desk is for the order's managers, who see the requester's full name.
+        requester = select(User.id).where(User.name.icontains(search, autoescape=True))
+        found.append(
+            or_(
+                Order.description.icontains(search, autoescape=True), place, Order.requester_id.in_(requester)
+            )
+        )
+    if category:
+        found.append(Order.category_code == category)
+    return found
 
 
 async def board_counts(
-    session: AsyncSession, actor: Actor, area_code: str, now: datetime, settings: Settings
+    session: AsyncSession,
+    actor: Actor,
+    area_code: str,
+    now: datetime,
+    settings: Settings,
+    search: str | None = None,
+    category: str | None = None,
 ) -> dict[str, int]:
-    """How many orders each desk section holds in the subtree at `area_code`."""
+    """How many orders each desk section holds in the subtree at `area_code` (found by `search`,
+    of `category`)."""
     counts = [func.count().filter(_board_section(s, now, settings)) for s in BOARD_SECTIONS]
-    row = (await session.execute(select(*counts).where(*_in_board(session, actor, area_code)))).one()
+    row = (
+        await session.execute(select(*counts).where(*_in_board(session, actor, area_code, search, category)))
+    ).one()
     return dict(zip(BOARD_SECTIONS, row, strict=True))
 
 
@@ -1213,13 +1244,18 @@ async def list_board(
     settings: Settings,
     limit: int,
     offset: int,
+    search: str | None = None,
+    category: str | None = None,
 ) -> list[OrderRead]:
-    """One page of a desk section, oldest first: the longest wait is handled first."""
+    """One page of a desk section: urgent orders first, then the oldest, so the longest wait is
+    handled first within each."""
     orders = await session.scalars(
         select(Order)
-        .where(*_in_board(session, actor, area_code), _board_section(section, now, settings))
+        .where(
+            *_in_board(session, actor, area_code, search, category), _board_section(section, now, settings)
+        )
         .options(*order_options())
-        .order_by(Order.created_at, Order.id)
+        .order_by((Order.urgency == Urgency.urgent).desc(), Order.created_at, Order.id)
         .limit(limit)
         .offset(offset)
     )

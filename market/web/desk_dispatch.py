@@ -5,8 +5,10 @@ person inside their own area."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -14,17 +16,21 @@ from typing import Annotated, Any
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.response import Redirect, ServerSentEvent, Template
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.areas.service import area_read, get_area, managed_areas
+from market.areas.models import AreaLevel
+from market.areas.schemas import AreaRead
+from market.areas.service import area_read, get_area, managed_area, managed_areas, place_paths, subtree
 from market.auth.access import Actor, ActorRequest, requires_manager
+from market.auth.service import user_names
 from market.dispatch import eligibility, offers
 from market.dispatch import service as dispatch
 from market.dispatch.eligibility import Reason
-from market.dispatch.schemas import ApplyRequest, DispatchRequest, PlanCreate
-from market.errors import Forbidden, NotFound
-from market.fields import PathId, query_id
+from market.dispatch.models import PairOutcome
+from market.dispatch.schemas import ApplyRequest, DispatchRequest, PlanCreate, SwapRequest
+from market.errors import Forbidden, NotFound, Unprocessable
+from market.fields import PathId, query_id, query_text
 from market.orders import service as orders
 from market.orders.models import ORDER_MACHINE, Order, OrderAction
 from market.orders.schemas import ConfirmRequest, OrderDetail, OrderRead, ReasonRequest
@@ -34,6 +40,7 @@ from market.settings import Settings
 from market.teams.service import list_teams
 from market.volunteers.service import list_volunteers
 from market.web.i18n import Message, lang_of, translate
+from market.web.live import live, render_fragment
 from market.web.pages import (
     Form,
     FormData,
@@ -48,11 +55,13 @@ from market.web.pages import (
 
 PATH = "/desk/dispatch"
 BOARD = "desk/dispatch_board.html"
+BOARD_LIST = "desk/dispatch_board_list.html"
 PLAN = "desk/dispatch_plan.html"
 ORDER = "desk/dispatch_order.html"
 LIMIT = 20
 RECENT_PLANS = 10
 SectionName = Annotated[str, QueryParameter(pattern="^(" + "|".join(orders.BOARD_SECTIONS) + ")$")]
+CategoryCode = Annotated[str | None, QueryParameter(max_length=32, pattern=r"^[a-z0-9_]*$")]
 
 # Service refusals of a dispatch by hand, shown next to the field they are about.
 DISPATCH_FIELDS = {
@@ -96,42 +105,84 @@ async def _shared(request: ActorRequest, session: AsyncSession, now: datetime) -
     return {"categories": await category_names(session, lang_of(request)), "waited": partial(waited, now)}
 
 
-async def _board(
+@dataclass(frozen=True)
+class BoardQuery:
+    """What the board shows: the area (default: the person's own), one of its grids, a section,
+    the orders found by a search and of a category, from an offset."""
+
+    area_id: int | None = None
+    grid_id: int | None = None
+    section: str = "waiting"
+    q: str | None = None
+    category: str | None = None
+    offset: int = 0
+
+    def link(self, **changed: Any) -> dict[str, Any]:
+        """The query of a link that keeps the board's filters (from the first page, unless
+        `changed` names an offset)."""
+        kept = {k: v for k, v in dataclasses.asdict(self).items() if k != "offset"}
+        return {k: v for k, v in (kept | changed).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class BoardScope:
+    areas: list[AreaRead]
+    area: AreaRead
+    grids: list[AreaRead]
+    # The board's orders are those inside this code: the grid chosen, or the area.
+    code: str
+
+
+async def _scope(session: AsyncSession, actor: Actor, query: BoardQuery) -> BoardScope:
+    """The areas the board may show; refuses an area (or grid) outside the actor's own before
+    anything of it is read."""
+    areas = await managed_areas(session, actor)
+    chosen = query.area_id or actor.area_id or next((a.id for a in areas), None)
+    if chosen is None:
+        raise NotFound("There are no areas yet.", code="area_not_found")
+    # Plain reads, not rows: a refused form rolls the session back before the page renders again.
+    row = await managed_area(session, actor, chosen)
+    area = area_read(row)
+    # The grids inside the area, to narrow the board to one (none for a grid's own board).
+    grids = [area_read(g) for g in await subtree(session, row, [AreaLevel.grid]) if g.id != row.id]
+    code = area.code
+    if query.grid_id is not None:
+        grid = next((g for g in grids if g.id == query.grid_id), None)
+        if grid is None:
+            raise NotFound(f"Area {query.grid_id} is no grid of {area.name}.", code="area_not_found")
+        code = grid.code
+    # A smaller area asked for by its id (a compound) is offered too, first.
+    known = {a.id for a in areas}
+    return BoardScope(([] if area.id in known else [area]) + [area_read(a) for a in areas], area, grids, code)
+
+
+async def _board_list(
     request: ActorRequest,
     session: AsyncSession,
     settings: Settings,
     now: datetime,
-    area_id: int | None = None,
-    section: str = "waiting",
-    offset: int = 0,
+    query: BoardQuery,
+    scope: BoardScope,
 ) -> dict[str, Any]:
+    """The live part of the board: its sections' counts and the page of orders shown."""
     actor = request.user
-    areas = await managed_areas(session, actor)
-    names = {a.id: a.name for a in areas}
-    chosen = area_id or actor.area_id or next((a.id for a in areas), None)
-    if chosen is None:
-        raise NotFound("There are no areas yet.", code="area_not_found")
-    # Plain reads, not rows: a refused form rolls the session back before the page renders again.
-    area = area_read(await get_area(session, chosen))
-    # Refuses an area outside the actor's own before anything of it is read.
-    plans, plan_total = await dispatch.list_plans(session, actor, area.id, RECENT_PLANS, 0)
-    counts = await orders.board_counts(session, actor, area.code, now, settings)
-    items = await orders.list_board(session, actor, area.code, section, now, settings, LIMIT, offset)
+    found = {"search": query.q or None, "category": query.category or None}
+    counts = await orders.board_counts(session, actor, scope.code, now, settings, **found)
+    items = await orders.list_board(
+        session, actor, scope.code, query.section, now, settings, LIMIT, query.offset, **found
+    )
     return {
         **await _shared(request, session, now),
-        # A smaller area asked for by its id (a compound) is offered too, first.
-        "areas": ([] if area.id in names else [area]) + [area_read(a) for a in areas],
-        "area": area,
-        "area_names": names,
+        "query": query,
+        "area": scope.area,
         "board_sections": orders.BOARD_SECTIONS,
-        "section": section,
+        "section": query.section,
         "counts": counts,
         "items": items,
+        "places": await place_paths(session, {o.area.code for o in items}),
         "pending": await orders.pending_offer_counts(session, [o.id for o in items]),
         "limit": LIMIT,
-        "offset": offset,
-        "plans": plans,
-        "plan_total": plan_total,
+        "offset": query.offset,
         "deadlines": {
             "minutes": settings.escalate_grid_minutes,
             "community": settings.escalate_community_hours,
@@ -140,15 +191,42 @@ async def _board(
     }
 
 
-async def _plan(request: ActorRequest, session: AsyncSession, now: datetime, plan_id: int) -> dict[str, Any]:
+async def _board(
+    request: ActorRequest, session: AsyncSession, settings: Settings, now: datetime, query: BoardQuery
+) -> dict[str, Any]:
+    actor = request.user
+    scope = await _scope(session, actor, query)
+    plans, plan_total = await dispatch.list_plans(session, actor, scope.area.id, RECENT_PLANS, 0)
+    return {
+        **await _board_list(request, session, settings, now, query, scope),
+        "areas": scope.areas,
+        "grids": scope.grids,
+        "area_names": {a.id: a.name for a in scope.areas},
+        "plans": plans,
+        "plan_total": plan_total,
+    }
+
+
+async def _plan(
+    request: ActorRequest, session: AsyncSession, settings: Settings, now: datetime, plan_id: int
+) -> dict[str, Any]:
     plan = await dispatch.get_plan(session, request.user, plan_id)
     order_ids = [p.order_id for p in plan.pairs] + [u.order_id for u in plan.unassigned]
+    eligible = await dispatch.eligible_volunteers(session, plan, now, settings)
+    names = await user_names(session, {v for ids in eligible.values() for v in ids})
     return {
         **await _shared(request, session, now),
         "plan": plan,
         "area_name": (await get_area(session, plan.area_id)).name,
         "orders": await orders.orders_by_id(session, request.user, order_ids),
         "outcomes": Counter(p.outcome for p in plan.pairs),
+        "open_pairs": [p for p in plan.pairs if p.outcome == PairOutcome.proposed],
+        # Whom each pair's volunteer may be swapped for, by name.
+        "swaps": {
+            p.id: [(v, names.get(v, "")) for v in eligible[p.id] if v != p.volunteer_id]
+            for p in plan.pairs
+            if p.id in eligible
+        },
         "skip_reason": partial(skip_reason, lang_of(request)),
     }
 
@@ -231,11 +309,49 @@ class DispatchDesk(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
         area_id: query_id("The area whose orders the board shows") = None,
+        grid_id: query_id("One grid of the area") = None,
         section: SectionName = "waiting",
+        q: query_text(50, "Part of the description, the place or the requester's name") = None,
+        category: CategoryCode = None,
         offset: Offset = 0,
     ) -> Template:
-        context = await _board(request, session, settings, now, area_id, section, offset)
+        query = BoardQuery(area_id, grid_id, section, q, category, offset)
+        context = await _board(request, session, settings, now, query)
         return page(request, BOARD, form=Form(), **context)
+
+    @get("/stream")
+    async def stream(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        session_maker: NamedDependency[async_sessionmaker[AsyncSession]],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+        area_id: query_id("The area whose orders the board shows") = None,
+        grid_id: query_id("One grid of the area") = None,
+        section: SectionName = "waiting",
+        q: query_text(50, "Part of the description, the place or the requester's name") = None,
+        category: CategoryCode = None,
+        offset: Offset = 0,
+    ) -> ServerSentEvent:
+        """The board's orders, sent at once and again whenever the orders it shows change: a new
+        order posted in the area appears without a reload. Only the actor's own area is streamed."""
+        query = BoardQuery(area_id, grid_id, section, q, category, offset)
+        scope = await _scope(session, request.user, query)
+        found = {"search": q or None, "category": category or None}
+
+        async def shown(poll: AsyncSession) -> tuple[dict[str, int], list[tuple[int, str]]]:
+            counts = await orders.board_counts(poll, request.user, scope.code, now, settings, **found)
+            items = await orders.list_board(
+                poll, request.user, scope.code, section, now, settings, LIMIT, offset, **found
+            )
+            return counts, [(o.id, o.status) for o in items]
+
+        async def render(poll: AsyncSession, _shown: object) -> str:
+            context = await _board_list(request, poll, settings, now, query, scope)
+            return render_fragment(request, BOARD_LIST, context)
+
+        return live(session_maker, settings, shown, render)
 
     @post("/plans")
     async def run_plan(
@@ -248,7 +364,9 @@ class DispatchDesk(Controller):
     ) -> Redirect:
         form = Form.of(data)
         # The area is the board's, in a hidden input: what is wrong with it is said above the button.
-        async with handling(session, form, BOARD, lambda: _board(request, session, settings, now), shown=()):
+        async with handling(
+            session, form, BOARD, lambda: _board(request, session, settings, now, BoardQuery()), shown=()
+        ):
             body = parse(form, PlanCreate, settings.tz)
             plan = await dispatch.create_plan(session, request.user, body.area_id, None, now, settings)
         return see_other(f"{PATH}/plans/{plan.id}", notice="dispatch_plan_made")
@@ -259,9 +377,35 @@ class DispatchDesk(Controller):
         request: ActorRequest,
         plan_id: PathId,
         session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Template:
-        return page(request, PLAN, form=Form(), **await _plan(request, session, now, plan_id))
+        return page(request, PLAN, form=Form(), **await _plan(request, session, settings, now, plan_id))
+
+    @post("/plans/{plan_id:int}/pairs/{pair_id:int}/swap")
+    async def swap_volunteer(
+        self,
+        request: ActorRequest,
+        plan_id: PathId,
+        pair_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        """Propose another eligible volunteer for a pair not yet applied."""
+        form = Form.of(data)
+        async with handling(session, form, PLAN, lambda: _plan(request, session, settings, now, plan_id)):
+            body = parse(form, SwapRequest, settings.tz)
+            try:
+                await dispatch.swap_volunteer(
+                    session, request.user, plan_id, pair_id, body.volunteer_id, now, settings
+                )
+            except Unprocessable as refused:
+                # Why in words too, from the reason codes the rule gave.
+                form.problems.extend((f"eligibility.{r}", {}) for r in refused.extra.get("reasons", ()))
+                raise
+        return see_other(f"{PATH}/plans/{plan_id}", notice="dispatch_pair_swapped")
 
     @post("/plans/{plan_id:int}/apply")
     async def apply_plan(
@@ -278,10 +422,10 @@ class DispatchDesk(Controller):
             session,
             form,
             PLAN,
-            lambda: _plan(request, session, now, plan_id),
-            fields={"pairs_not_in_plan": "pair_ids"},
+            lambda: _plan(request, session, settings, now, plan_id),
+            fields={"pairs_not_in_plan": "pair_ids", "pairs_already_applied": "pair_ids"},
         ):
-            # "Apply all" names no pairs: the service then offers every proposed pair.
+            # "Apply all" names no pairs: the service then offers every pair still proposed.
             pair_ids = None
             if form.value("scope") != "all":
                 pair_ids = parse(form, ApplyRequest, settings.tz).pair_ids

@@ -1,5 +1,6 @@
 """Parts of pages kept current without a reload: server-sent events that send a fragment at once
-and again whenever what it shows changes (the volunteer's offers, the bell in the top bar).
+and again whenever what it shows changes (the volunteer's offers, the dispatch desk's board, the
+bell in the top bar). The browser side is /static/live.js (and notifications.js for the bell).
 
 Each stream polls the database in short read-only sessions rather than waiting for a message
 from the writer: what a poll reads is committed, and every API process sees what the others

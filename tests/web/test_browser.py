@@ -187,3 +187,32 @@ async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     await volunteer.reload()
     await expect(volunteer.locator("body")).to_contain_text("已领取")
     await shot(volunteer, "volunteer-redemption-fulfilled")
+
+
+async def test_a_new_order_appears_on_the_dispatch_board_without_a_reload(
+    chromium: Any, demo: DemoServer
+) -> None:
+    from playwright.async_api import expect
+
+    shot = Screens(SCREENSHOTS / "board")
+    # The grid worker's board, narrowed by a search to what this test posts: empty at first.
+    desk = await log_in(chromium, demo, DESK, GRID_WORKER, "en")
+    await desk.goto("/desk/dispatch?q=%E6%8D%A2%E7%81%AF%E6%B3%A1")
+    await expect(desk.locator("#board-live")).to_contain_text("No order matches")
+    await desk.evaluate("window.stillTheSamePage = true")
+
+    resident = await log_in(chromium, demo, PHONE, RESIDENT)
+    await resident.goto("/r/orders/new")
+    await resident.check("input[name=category][value=repair]")
+    await resident.fill("#description", "帮忙换灯泡，厨房的灯不亮了")
+    await resident.click("form[action='/r/orders/new'] button[type=submit]")
+    await resident.wait_for_url(re.compile(r"/r/orders/\d+"))
+    order_id = int(resident.url.split("?")[0].rsplit("/", 1)[1])
+
+    row = desk.locator(f"#orders tr[data-order-id='{order_id}']")
+    await expect(row).to_be_visible(timeout=ARRIVAL_MS)
+    assert await desk.evaluate("window.stillTheSamePage") is True
+    await expect(row.locator("td.description")).to_contain_text("帮忙换灯泡")
+    # The full place, from the community down to the building.
+    await expect(row.locator("td.place")).to_contain_text(" › ")
+    await shot(desk, "desk-board-order-arrived")

@@ -4,6 +4,7 @@ applied from the page; an order dispatched, rejected or cancelled by hand."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,12 +14,21 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.orders.models import EscalationLevel, Order
+from market.settings import Settings
 from market.web.i18n import translate
 from tests.web.conftest import Browser, field_errors
 from tests.web.test_desk_projects import add_volunteers
 from tests.world import World
 
 LANGS = ["zh", "en"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Short board streams, so that a test reads one whole; room for a second page of orders.
+    return replace(
+        settings, offer_stream_seconds=1, offer_stream_poll_seconds=0.2, open_orders_per_resident=30
+    )
 
 
 def tr(lang: str, key: str, **values: object) -> str:
@@ -174,7 +184,7 @@ async def test_a_plan_shows_why_orders_are_left_without_a_volunteer(
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_applying_selected_pairs_offers_them_once(
+async def test_applying_some_pairs_leaves_the_others_to_apply_later(
     browser: Browser, client: AsyncTestClient, world: World, lang: str
 ) -> None:
     await post_order(client, world)
@@ -197,17 +207,36 @@ async def test_applying_selected_pairs_offers_them_once(
     assert (detail["status"], detail["offers"]) == ("submitted", [])
 
     r = await browser.get(f"/desk/dispatch/plans/{plan_id}")
-    assert 'id="apply-plan"' not in r.text, "an applied plan has nothing left to apply"
-    assert tr(lang, "dispatch.result.counts", offered=1, skipped=0, not_chosen=1) in r.text
+    assert tr(lang, "dispatch.result.counts", offered=1, skipped=0, left=1) in r.text
     offered = re.search(rf'<tr data-pair-id="{chosen["id"]}"[^>]*>', r.text)
     assert offered and 'data-outcome="offered"' in offered.group(0)
-    assert tr(lang, "pair_outcome.not_chosen") in r.text
+    assert 'id="apply-plan"' in r.text, "the pair left can still be applied"
+    assert f'value="{left["id"]}" id="pair-{left["id"]}"' in r.text
+    assert f'id="pair-{chosen["id"]}"' not in r.text
+
+    # The same pair again (a second manager's page, say): refused, nothing offered twice.
+    r = await browser.post(
+        f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "selected", "pair_ids": [chosen["id"]]}
+    )
+    assert r.status_code == 409
+    assert tr(lang, "error.pairs_already_applied") in r.text
+
+    r = await browser.post(f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "all"})
+    assert r.status_code == 303
+    detail = (await client.get(f"/api/orders/{left['order_id']}", headers=world.auth("grid_worker"))).json()
+    assert detail["status"] == "dispatched"
+    assert [o["volunteer_id"] for o in detail["offers"]] == [left["volunteer_id"]]
+    r = await browser.get(f"/desk/dispatch/plans/{plan_id}")
+    assert 'id="apply-plan"' not in r.text, "an applied plan has nothing left to apply"
+    assert tr(lang, "dispatch.result.counts", offered=2, skipped=0, left=0) in r.text
 
     r = await browser.post(f"/desk/dispatch/plans/{plan_id}/apply", {"scope": "all"})
     assert r.status_code == 409
     assert tr(lang, "error.plan_already_applied") in r.text
     offers = (await client.get("/api/offers", headers=world.auth(volunteer))).json()["items"]
-    assert len(offers) == 1, "applying twice offers nothing more"
+    assert len([o for o in offers if o["order_id"] == chosen["order_id"]]) == 1, (
+        "applying twice offers nothing more"
+    )
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -241,7 +270,7 @@ async def test_apply_all_names_in_words_why_a_pair_was_skipped(
     assert r.status_code == 303
     r = await browser.get(r.headers["location"])
     assert tr("zh", "notice.dispatch_plan_applied") in r.text
-    assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, not_chosen=0) in r.text
+    assert tr("zh", "dispatch.result.counts", offered=1, skipped=1, left=0) in r.text
     cancelled = tr("zh", "order_status.cancelled")
     assert tr("zh", "eligibility.not_waiting_now", status=cancelled) in r.text
     kept_detail = (await client.get(f"/api/orders/{kept}", headers=world.auth("grid_worker"))).json()
@@ -426,3 +455,144 @@ async def test_cancel_by_hand(browser: Browser, client: AsyncTestClient, world: 
     assert r.status_code == 303
     detail = (await client.get(f"/api/orders/{order}", headers=world.auth("grid_worker"))).json()
     assert detail["status"] == "cancelled"
+
+
+async def test_the_board_puts_urgent_orders_first_then_the_oldest_with_the_full_place(
+    browser: Browser, client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    old = await post_order(client, world, description="Old and normal")
+    urgent_new = await post_order(client, world, urgency="urgent")
+    new = await post_order(client, world)
+    urgent_old = await post_order(client, world, urgency="urgent")
+    async with session_maker() as session, session.begin():
+        for order, minutes in ((old, 50), (urgent_new, 10), (new, 5), (urgent_old, 30)):
+            await session.execute(
+                update(Order)
+                .where(Order.id == order)
+                .values(created_at=world.now - timedelta(minutes=minutes))
+            )
+    browser.login("manager", "en")
+    r = await browser.get("/desk/dispatch")
+    waiting = section(r.text, "waiting")
+    assert row_ids(waiting) == [urgent_old, urgent_new, old, new]
+    building = world.areas["c1_building"]
+    path = " › ".join(world.areas[a].name for a in ("c1", "c1_grid", "c1_compound", "c1_building"))
+    assert f'<td class="place">{escape(path)}</td>' in waiting, building.name
+    assert "Old and normal" in waiting
+    assert 'data-stream="/desk/dispatch/stream' in r.text and 'src="/static/live.js"' in r.text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_board_finds_orders_by_text_category_and_grid(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    lamp = await post_order(client, world, description="换灯泡", category="repair")
+    shopping = await post_order(client, world, "resident_b", description="买菜", category="shopping")
+    browser.login("manager", lang)
+
+    async def found(**query: object) -> list[int]:
+        r = await browser.get("/desk/dispatch", params=query)
+        assert r.status_code == 200, r.text
+        return row_ids(r.text)
+
+    assert await found(q="灯泡") == [lamp]
+    assert await found(q=world.users["resident_b"].name) == [shopping], "by the requester's name"
+    assert sorted(await found(q=world.areas["c1_compound"].name)) == sorted([lamp, shopping]), "by the place"
+    assert await found(category="shopping") == [shopping]
+    assert await found(category="shopping", q="灯泡") == []
+    r = await browser.get("/desk/dispatch", params={"q": "nothing like it"})
+    assert tr(lang, "dispatch.empty.found") in r.text
+    assert re.search(r'id="tab-waiting"[^>]*>\s*\S+<span class="count">0</span>', r.text), (
+        "counts follow the search"
+    )
+    assert sorted(await found(grid_id=world.areas["c1_grid"].id)) == sorted([lamp, shopping])
+    # A grid of another community is no grid of this area.
+    r = await browser.get("/desk/dispatch", params={"grid_id": world.areas["c2_grid"].id})
+    assert r.status_code == 404
+    r = await browser.get("/desk/dispatch", params={"category": "<script>"})
+    assert r.status_code == 400
+
+
+async def test_the_board_pages_keep_the_filters(
+    browser: Browser, client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = [
+        await post_order(client, world, "resident" if i % 2 else "resident_b", category="repair")
+        for i in range(21)
+    ]
+    await post_order(client, world, category="shopping")
+    browser.login("manager", "en")
+    first = await browser.get("/desk/dispatch", params={"category": "repair"})
+    assert row_ids(first.text) == ids[:20]
+    assert 'href="/desk/dispatch?offset=20&amp;section=waiting&amp;category=repair"' in first.text
+    second = await browser.get("/desk/dispatch", params={"category": "repair", "offset": 20})
+    assert row_ids(second.text) == ids[20:]
+
+
+async def test_the_board_stream_sends_the_orders_of_the_area_only(
+    browser: Browser, client: AsyncTestClient, world: World
+) -> None:
+    mine = await post_order(client, world, description="Mine to dispatch")
+    other = await post_order(client, world, "resident_c2", description="Someone else's")
+    browser.login("grid_worker", "en")
+    r = await browser.get("/desk/dispatch/stream")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert f'data-order-id="{mine}"' in r.text and "Mine to dispatch" in r.text
+    assert f'data-order-id="{other}"' not in r.text and "Someone else" not in r.text
+    # Another community's area is refused before anything is streamed.
+    r = await browser.get("/desk/dispatch/stream", params={"area_id": world.areas["c2"].id})
+    assert r.status_code == 403
+    assert "text/event-stream" not in r.headers.get("content-type", "")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_plan_page_says_why_and_swaps_a_volunteer(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    order = await post_order(client, world)
+    browser.login("grid_worker", lang)
+    plan_id = await run_plan(browser, world)
+    r = await browser.get(f"/desk/dispatch/plans/{plan_id}")
+    plan = (await client.get(f"/api/dispatch/plans/{plan_id}", headers=world.auth("grid_worker"))).json()
+    (pair,) = plan["pairs"]
+    assert 'data-why="nearer less_busy"' in r.text
+    assert tr(lang, "dispatch.why.nearer") in r.text and tr(lang, "dispatch.why.less_busy") in r.text
+    choices = re.search(rf'<select id="swap-volunteer-{pair["id"]}".*?</select>', r.text, re.S)
+    assert choices, "a proposed pair offers a swap"
+    offered = {int(v) for v in re.findall(r'<option value="(\d+)"', choices.group(0))}
+    # The rule's eligible volunteers of the order, but the one proposed.
+    eligible = {world.id(n) for n in ("volunteer", "volunteer_b", "volunteer_c", "vol_resident")}
+    assert offered == eligible - {pair["volunteer_id"]}
+
+    other = min(offered)
+    r = await browser.post(f"/desk/dispatch/plans/{plan_id}/pairs/{pair['id']}/swap", {"volunteer_id": other})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/desk/dispatch/plans/{plan_id}?notice=dispatch_pair_swapped"
+    r = await browser.get(r.headers["location"])
+    assert f'data-pair-id="{pair["id"]}" data-order-id="{order}" data-volunteer-id="{other}"' in r.text
+
+    # Someone not eligible (a forged form: the select never offers them) is refused with the reason.
+    r = await browser.post(
+        f"/desk/dispatch/plans/{plan_id}/pairs/{pair['id']}/swap", {"volunteer_id": world.id("volunteer_c2")}
+    )
+    assert r.status_code == 422
+    assert tr(lang, "error.volunteer_not_eligible") in r.text
+    assert tr(lang, "eligibility.does_not_serve_area") in r.text
+    assert f'data-volunteer-id="{other}"' in r.text, "nothing changed"
+
+
+async def test_another_communitys_grid_worker_cannot_swap(
+    browser: Browser, client: AsyncTestClient, world: World
+) -> None:
+    await post_order(client, world)
+    browser.login("grid_worker", "en")
+    plan_id = await run_plan(browser, world)
+    plan = (await client.get(f"/api/dispatch/plans/{plan_id}", headers=world.auth("grid_worker"))).json()
+    (pair,) = plan["pairs"]
+    browser.login("grid_worker_c2", "en")
+    r = await browser.post(
+        f"/desk/dispatch/plans/{plan_id}/pairs/{pair['id']}/swap", {"volunteer_id": world.id("volunteer_c2")}
+    )
+    assert r.status_code == 404
+    after = (await client.get(f"/api/dispatch/plans/{plan_id}", headers=world.auth("grid_worker"))).json()
+    assert after == plan

@@ -221,7 +221,7 @@ async def test_an_offer_shows_the_masked_order_and_its_time_left(
     # The countdown starts from the seconds the service's clock leaves, not from the phone's clock.
     ttl = world.settings.offer_ttl_minutes * 60
     assert re.search(rf'<time class="countdown" datetime="[^"]+" data-countdown="{ttl}"', r.text)
-    assert 'data-stream="/v/offers/stream"' in r.text and 'src="/static/offers.js" defer' in r.text
+    assert 'data-stream="/v/offers/stream"' in r.text and 'src="/static/live.js" defer' in r.text
 
 
 async def test_accepting_from_the_page_assigns_the_order(

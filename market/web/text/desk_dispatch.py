@@ -10,8 +10,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.section.late": ("超时未接", "Late"),
     "dispatch.section.escalated": ("已上报", "Escalated"),
     "dispatch.section_help.waiting": (
-        "还没有志愿者接下的点单：等待派单的，和已派出、等志愿者回复的。下单最早的排在最前。",
-        "Orders no volunteer has taken yet: those waiting to be offered and those offered and awaiting an answer. The oldest come first.",
+        "还没有志愿者接下的点单：等待派单的，和已派出、等志愿者回复的。紧急的排在最前，其次是下单最早的。",
+        "Orders no volunteer has taken yet: those waiting to be offered and those offered and awaiting an answer. Urgent ones come first, then the oldest.",
     ),
     "dispatch.section_help.late": (
         "仍无人接单，并且下单已超过 {minutes} 分钟（“1130”规则的第一个时限，届时会上报网格），或服务时段已经开始的点单。服务时段结束前仍无人接单，点单会自动过期。",
@@ -38,6 +38,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.hours": ("{h} 小时 {m} 分钟", "{h} h {m} min"),
     "dispatch.days": ("{d} 天 {h} 小时", "{d} d {h} h"),
     "dispatch.open_order": ("处理", "Open"),
+    "dispatch.grid": ("网格", "Grid"),
+    "dispatch.every_grid": ("全部网格", "Every grid"),
+    "dispatch.every_category": ("全部类别", "Every service"),
+    "dispatch.search": ("查找", "Find"),
+    "dispatch.search_hint": ("需求、地点或居民姓名", "Need, place or resident's name"),
+    "dispatch.empty.found": ("没有符合条件的点单。", "No order matches."),
+    "dispatch.reload": ("刷新", "Reload"),
     # Plans on the board
     "dispatch.run_plan.heading": ("派单方案", "Dispatch plans"),
     "dispatch.run_plan.help": (
@@ -81,7 +88,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.col.volunteer": ("志愿者", "Volunteer"),
     "dispatch.col.distance": ("距离", "Distance"),
     "dispatch.col.cost": ("代价", "Cost"),
-    "dispatch.col.why": ("代价构成", "Cost terms"),
+    "dispatch.col.why": ("为什么选他", "Why this volunteer"),
+    "dispatch.why.nearer": ("离得近", "Nearer"),
+    "dispatch.why.less_busy": ("手上不忙", "Less busy"),
+    "dispatch.why.better_rated": ("评分高", "Better rated"),
+    "dispatch.why.more_skilled": ("技能熟练", "More skilled"),
+    "dispatch.why.best_overall": ("综合最合适", "Best fit overall"),
+    "dispatch.swap.label": ("换成", "Swap for"),
+    "dispatch.swap.submit": ("换人", "Swap"),
     "dispatch.col.outcome": ("结果", "Outcome"),
     "dispatch.choose_pair": ("选择派单 #{order} 给 {name}", "Choose order #{order} for {name}"),
     "dispatch.term.distance": ("距离 {n}", "distance {n}"),
@@ -112,8 +126,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.apply.selected": ("执行所选", "Apply selected"),
     "dispatch.apply.all": ("全部执行", "Apply all"),
     "dispatch.apply.help": (
-        "执行时逐一复核：点单已被接走、服务时段已过或志愿者已满负荷的会跳过并注明原因。每个方案只能执行一次，未选的不会派出。",
-        "Each pair is checked again as it is applied: one whose order was taken, whose window has passed or whose volunteer is full is skipped, with the reason. A plan applies once; pairs not chosen are not offered.",
+        "执行时逐一复核：点单已被接走、服务时段已过或志愿者已满负荷的会跳过并注明原因。未选的保留在方案里，之后还可以换人或执行。",
+        "Each pair is checked again as it is applied: one whose order was taken, whose window has passed or whose volunteer is full is skipped, with the reason. Pairs not chosen stay in the plan, to swap or apply later.",
     ),
     "dispatch.choose_pairs": ("请至少选择一项，或点“全部执行”。", "Choose at least one pair, or apply all."),
     "dispatch.unassigned.heading": ("暂无人选的点单", "Orders left without a volunteer"),
@@ -127,10 +141,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "dispatch.stage.with_capacity": ("未满负荷 {n}", "with room {n}"),
     "dispatch.result.heading": ("执行结果", "Outcome"),
     "dispatch.result.counts": (
-        "已派出 {offered} 单，跳过 {skipped} 单，未选用 {not_chosen} 单。",
-        "{offered} offered, {skipped} skipped, {not_chosen} not chosen.",
+        "已派出 {offered} 单，跳过 {skipped} 单，还有 {left} 单待执行。",
+        "{offered} offered, {skipped} skipped, {left} left to apply.",
     ),
-    "dispatch.result.applied_at": ("执行时间：{at}", "Applied on {at}"),
+    "dispatch.result.applied_at": ("最近执行：{at}", "Last applied on {at}"),
     # An order by hand
     "dispatch.order.title": ("点单 #{id}", "Order #{id}"),
     "dispatch.order.details": ("点单详情", "Details"),
@@ -206,6 +220,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "notice.dispatch_plan_made": (
         "派单方案已生成，请查看后执行。",
         "The plan is ready; look it over, then apply it.",
+    ),
+    "notice.dispatch_pair_swapped": (
+        "已换人，执行时会再复核一次。",
+        "Volunteer swapped; it is checked again when applied.",
     ),
     "notice.dispatch_plan_applied": (
         "方案已执行，结果见下方。",

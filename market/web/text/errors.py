@@ -247,6 +247,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "这个方案已经执行过了，请重新生成。",
         "This plan has already been applied; make a new one.",
     ),
+    "error.pairs_already_applied": (
+        "所选的派单已经执行过了（可能是别人刚刚执行的），请刷新后查看结果。",
+        "The chosen pairs have already been applied (perhaps by someone else just now); reload to see the outcome.",
+    ),
+    "error.pair_not_found": ("这个方案里没有这一对。", "This pair is not in the plan."),
+    "error.volunteer_not_eligible": (
+        "这位志愿者不能接这个点单，请另选一位。",
+        "This volunteer may not be offered this order; choose another.",
+    ),
     "error.orders_outside_area": (
         "所选点单中有的不在这个区域，请刷新后重试。",
         "Some chosen orders are not in this area; reload and try again.",
