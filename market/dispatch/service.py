@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, community_code_of
-from market.areas.service import community_for_reading, managed_area, require_community
+from market.areas.service import community_for_reading, get_area, managed_area, require_community
 from market.auth.access import Actor
 from market.auth.models import User
 from market.auth.service import user_names

@@ -1,7 +1,7 @@
 """order photos: the resident's when posting, the volunteer's when completing
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0022
 Create Date: 2026-12-03 06:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0018"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

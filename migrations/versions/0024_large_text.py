@@ -1,7 +1,7 @@
 """长辈模式: a person's choice of larger text and buttons, kept on the person
 
 Revision ID: 0024
-Revises: 0018
+Revises: 0023
 Create Date: 2026-12-03 06:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0018"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
