@@ -22,9 +22,10 @@ import io
 import re
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import anyio.to_thread
+from litestar.openapi import ResponseSpec
 from litestar.response import Stream
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -40,6 +41,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # a cell (or of a line inside one, which only sends the batch the slow way).
 FORMULA_AFTER_LINE_FEED = re.compile(r"\n[=+\-@\t\r]")
 CHUNK = 64 * 1024
+
+
+def json_or_download(data: Any) -> dict[int, ResponseSpec]:
+    """The OpenAPI answer of an endpoint that returns `data` as JSON, or a download with ?format=.
+    Left to its return type (`data | Stream`) the document says "one of `data` or anything", which
+    every JSON answer breaks (it matches both)."""
+    return {200: ResponseSpec(data_container=data, description="JSON; with ?format= a download")}
 
 
 class Sheet(NamedTuple):

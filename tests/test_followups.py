@@ -16,7 +16,7 @@ from market.auth.models import UserRole
 from market.clock import FrozenClock
 from market.followups.models import DEFAULT_SAMPLE_PERCENT, FOLLOWUP_DUE_AFTER
 from market.followups.service import in_sample
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.orders.service import auto_confirm_orders
 from market.settings import Settings
 from tests.test_authorization import assert_problem, build_order, ok
@@ -40,11 +40,13 @@ async def followups(client: AsyncTestClient, world: World, role: str = "grid_wor
     return r.json()
 
 
-async def told(session_maker: async_sessionmaker[AsyncSession], kind: str) -> list[tuple[int, str, int]]:
+async def told(
+    session_maker: async_sessionmaker[AsyncSession], code: NotificationCode
+) -> list[tuple[int, str, int]]:
     async with session_maker() as session:
         rows = await session.execute(
             select(Notification.user_id, Notification.subject_type, Notification.subject_id)
-            .where(Notification.kind == kind)
+            .where(Notification.code == code)
             .order_by(Notification.user_id)
         )
         return [tuple(row) for row in rows]
@@ -71,7 +73,9 @@ async def test_a_low_rating_opens_a_followup_for_the_grid_worker_due_in_three_da
     assert datetime.fromisoformat(item["due_at"]) == clock() + FOLLOWUP_DUE_AFTER
     r = await client.get(f"/api/followups/{item['id']}", headers=world.auth("grid_worker"))
     assert r.json()["due_at"] == item["due_at"]
-    assert await told(session_maker, "followup_due") == [(world.id("grid_worker"), "followup", item["id"])]
+    assert await told(session_maker, NotificationCode.followup_due) == [
+        (world.id("grid_worker"), "followup", item["id"])
+    ]
 
 
 @pytest.mark.parametrize(("rating", "opens"), [(1, True), (2, True), (3, True), (4, False), (5, False)])
@@ -151,7 +155,9 @@ async def test_auto_confirmed_orders_are_sampled_and_go_to_the_managers_when_the
 
     (item,) = (await followups(client, world, "manager"))["items"]
     assert (item["order_id"], item["reason"], item["rating"]) == (order, "sample", None)
-    assert await told(session_maker, "followup_due") == [(world.id("manager"), "followup", item["id"])]
+    assert await told(session_maker, NotificationCode.followup_due) == [
+        (world.id("manager"), "followup", item["id"])
+    ]
 
 
 async def test_a_manager_confirming_an_entered_order_with_a_low_rating_opens_one(

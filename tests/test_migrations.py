@@ -145,8 +145,8 @@ def test_messages_stored_as_prose_keep_their_words_under_the_generic_code(tmp_pa
     _run_in_thread(migrate.upgrade, url, before.down_revision)
     with sqlite3.connect(tmp_path / "old.db") as db:
         db.execute(
-            "INSERT INTO users (id, phone, name, password_hash, is_active, failed_logins, created_at)"
-            " VALUES (1, '13900000001', 'Reader', 'x', 1, 0, '2026-01-01 00:00:00')"
+            "INSERT INTO users (id, phone, name, password_hash, is_active, created_at, token_version,"
+            " must_change_password) VALUES (1, '13900000001', 'Reader', 'x', 1, '2026-01-01 00:00:00', 0, 0)"
         )
         db.execute(
             "INSERT INTO notifications (id, user_id, kind, title, body, subject_type, subject_id, created_at)"

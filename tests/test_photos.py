@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Iterator
@@ -296,6 +297,9 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
+_BUCKETS = itertools.count(1)
+
+
 @pytest.fixture
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The usual variables boto3 reads, pointing at the fake; a fresh bucket."""
@@ -303,8 +307,10 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    boto3.client("s3").create_bucket(Bucket="photos")
-    return "photos"
+    # One server serves the module: each test has its own bucket, so no test sees another's files.
+    bucket = f"photos-{next(_BUCKETS)}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket
 
 
 def s3_keys(bucket: str) -> list[str]:

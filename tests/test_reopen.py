@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
 from market.ledger.models import OwedReward, Transfer
-from market.notifications.models import Notification
+from market.notifications.models import Notification, NotificationCode
 from market.orders.service import REOPEN_WINDOW
 from tests.test_authorization import assert_problem, build_order, ok
 from tests.world import World
@@ -25,7 +25,7 @@ from tests.world import World
 def reopen_body(clock: FrozenClock, **overrides: Any) -> dict[str, Any]:
     body = {
         "reason": "the tap drips again",
-        "window_start": (clock() + timedelta(hours=2)).isoformat(),
+        "window_start": (clock() + timedelta(minutes=15)).isoformat(),
         "window_end": (clock() + timedelta(hours=6)).isoformat(),
     }
     return {**body, **overrides}
@@ -81,7 +81,7 @@ async def test_reopened_within_seven_days_it_waits_again_with_its_history(
     )
     async with session_maker() as session:
         told = (await session.execute(select(Notification.user_id, Notification.subject_id).where(
-            Notification.kind == "order_reopened"))).all()  # fmt: skip
+            Notification.code == NotificationCode.order_reopened))).all()  # fmt: skip
     assert [tuple(t) for t in told] == [(world.id("grid_worker"), order)]
     # The earlier volunteer's reward stays; the volunteer no longer sees the order as their task.
     assert await rewards(session_maker, order) == first_reward == {f"~reward:order:{order}"}

@@ -25,7 +25,7 @@ from market.wishes.models import WISH_MACHINE, WishAction, WishStatus
 # One row per action, one column per state it may start from. A cell is the state the action leads
 # to, "=" when the action keeps the state, "a|b" when the service chooses among them, "-" when it is
 # refused.
-# Actions only recorded in the history (post, create, escalate, …) have no row: always refused.
+# Actions only recorded in the history (post, create, escalate, hurry, …) have no row: always refused.
 ORDERS = """
            submitted   dispatched  accepted    in_service  completed  confirmed  rejected  cancelled  expired
 dispatch   dispatched  -           -           -           -          -          -         -          -
@@ -39,6 +39,7 @@ confirm    -           -           -           -           confirmed  -         
 reject     rejected    rejected    -           -           -          -          -         -          -
 cancel     cancelled   cancelled   cancelled   -           -          -          -         -          -
 expire     expired     expired     -           -           -          -          -         -          -
+reopen     -           -           -           -           -          submitted  -         -          -
 """
 
 OFFERS = """

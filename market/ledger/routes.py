@@ -118,6 +118,7 @@ class LedgerController(Controller):
     @get(
         "/accounts/{account_id:int}/entries",
         summary="Statement; ?format=csv or xlsx to download",
+        responses=exports.json_or_download(Page[Entry]),
     )
     async def entries(
         self,

@@ -252,6 +252,8 @@ class ServiceReward(Base):
     __tablename__ = "order_service_rewards"
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    # 1 for the first service; a reopened order served again is paid in the next round.
+    round: Mapped[int] = mapped_column(primary_key=True, default=1)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     # From check-in to check-out, and the part of it that counts (inside the window, capped by it).
     hours_served: Mapped[float]

@@ -23,6 +23,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders, user_names
 from market.categories.service import active_category
+from market.clock import shifted
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.followups import service as followups
 from market.ledger import service as ledger
@@ -666,7 +667,7 @@ async def _assigned_order(session: AsyncSession, actor: Actor, order_id: int) ->
 
 
 def check_in_opens_at(window_start: datetime) -> datetime:
-    return window_start - CHECK_IN_OPENS_BEFORE
+    return shifted(window_start, -CHECK_IN_OPENS_BEFORE)
 
 
 async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
@@ -818,7 +819,8 @@ async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz
             OrderEvent.order_id == order.id, OrderEvent.action == A.reopen
         )
     )
-    transfer_id = f"~reward:order:{order.id}" + (f":round:{reopened + 1}" if reopened else "")
+    round_ = (reopened or 0) + 1
+    transfer_id = f"~reward:order:{order.id}" + (f":round:{round_}" if round_ > 1 else "")
     awarded = await ledger.capped_reward(
         session,
         transfer_id=transfer_id,
@@ -836,6 +838,7 @@ async def _reward_service(session: AsyncSession, order: Order, now: datetime, tz
     session.add(
         ServiceReward(
             order_id=order.id,
+            round=round_,
             volunteer_id=order.volunteer_id,
             hours_served=served,
             hours_counted=counted,
@@ -855,9 +858,11 @@ async def list_service_rewards(
     stmt = (
         select(ServiceReward, Order.category_code).join(Order).where(ServiceReward.volunteer_id == actor.id)
     )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.execute(
-        stmt.order_by(ServiceReward.created_at.desc(), ServiceReward.order_id.desc())
+        stmt.order_by(
+            ServiceReward.created_at.desc(), ServiceReward.order_id.desc(), ServiceReward.round.desc()
+        )
         .limit(limit)
         .offset(offset)
     )
@@ -921,7 +926,7 @@ async def hurry(session: AsyncSession, actor: Actor, order_id: int, now: datetim
 def hurry_again_at(order: OrderDetail) -> datetime | None:
     """When the resident may hurry the order again (None: they never have)."""
     last = max((e.at for e in order.events if e.action == A.hurry), default=None)
-    return None if last is None else last + HURRY_INTERVAL
+    return None if last is None else shifted(last, HURRY_INTERVAL)
 
 
 def next_step(order: OrderRead, settings: Settings) -> tuple[str, datetime] | None:
@@ -929,13 +934,13 @@ def next_step(order: OrderRead, settings: Settings) -> tuple[str, datetime] | No
     "1130" rule, see `escalation_rules`), the volunteer's arrival in the window, the service done
     (its last step), or the resident's confirmation before the auto-confirm job does it."""
     if order.status in WAITING:
-        return "accept", order.created_at + timedelta(minutes=settings.escalate_grid_minutes)
+        return "accept", shifted(order.created_at, timedelta(minutes=settings.escalate_grid_minutes))
     if order.status == S.accepted:
         return "arrive", order.window_start
     if order.status == S.in_service:
-        return "finish", order.created_at + timedelta(hours=settings.escalate_street_hours)
+        return "finish", shifted(order.created_at, timedelta(hours=settings.escalate_street_hours))
     if order.status == S.completed and order.completed_at is not None:
-        return "confirm", order.completed_at + timedelta(days=settings.auto_confirm_days)
+        return "confirm", shifted(order.completed_at, timedelta(days=settings.auto_confirm_days))
     return None
 
 

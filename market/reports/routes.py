@@ -99,6 +99,7 @@ class ReportController(Controller):
         summary="Points issued and redeemed per month, orders by status and category, timings, ratings;"
         " ?format=xlsx to download its tables",
         guards=[requires_manager],
+        responses=exports.json_or_download(ReportSummary),
     )
     async def summary(
         self,
@@ -120,6 +121,7 @@ class ReportController(Controller):
         "/areas",
         summary="How each grid (or community) is doing in a month, ranked; ?format=csv or xlsx to download",
         guards=[requires_manager],
+        responses=exports.json_or_download(AreaPerformancePage),
     )
     async def areas(
         self,

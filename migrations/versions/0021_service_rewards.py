@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "order_service_rewards",
         sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
         sa.Column("volunteer_id", sa.Integer(), nullable=False),
         sa.Column("hours_served", sa.Double(), nullable=False),
         sa.Column("hours_counted", sa.Double(), nullable=False),
@@ -31,7 +32,7 @@ def upgrade() -> None:
         sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["volunteer_id"], ["users.id"]),
-        sa.PrimaryKeyConstraint("order_id"),
+        sa.PrimaryKeyConstraint("order_id", "round"),
     )
     op.create_index(
         op.f("ix_order_service_rewards_volunteer_id"), "order_service_rewards", ["volunteer_id"], unique=False

@@ -39,6 +39,8 @@ NOT_PAGES = {
     "/",
     "/lang",
     "/v/offers/stream",
+    "/desk/dispatch/stream",
+    "/notifications/stream",
     "/desk/areas/import/template",
     "/desk/people/import/template",
 }
@@ -150,8 +152,9 @@ async def _find_a_members_account(page: Any) -> None:
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
 STARTS = {"volunteer": ["/v/rewards?show=mine"]}
 MAKERS = {
-    "grid_worker": [_run_dispatch_plan, _check_an_import, _find_a_members_account],
-    "community_manager": [_plan_allocations],
+    "grid_worker": [_run_dispatch_plan, _check_an_import],
+    # Adjusting points is a community manager's.
+    "community_manager": [_plan_allocations, _find_a_members_account],
 }
 
 
