@@ -7,13 +7,11 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +21,7 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
+    post_window_soon,
 )
 
 pytestmark = pytest.mark.browser
@@ -77,11 +76,7 @@ async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     await shot(resident, "resident-new-order")
     await resident.check("input[name=category][value=escort]")
     await resident.fill("#address_detail", "3 单元 502 室")
-    # Soon: the volunteer may check in from 30 minutes before, and the test's clock stands still.
-    soon = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=15)
-    await resident.fill("#window_start", soon.strftime("%Y-%m-%dT%H:%M"))
-    await resident.fill("#window_end", (soon + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
+    await post_window_soon(resident)
     await resident.click("form[action='/r/orders/new'] button[type=submit]")
     await expect(resident.locator("#description-error")).to_have_text("请填写此项。")
     await expect(resident.locator("#address_detail")).to_have_value("3 单元 502 室")

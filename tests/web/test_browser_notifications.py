@@ -27,6 +27,7 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
+    post_window_soon,
 )
 
 pytestmark = pytest.mark.browser
@@ -98,6 +99,7 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
     await zh.goto("/r/orders/new")
     await zh.check("input[name=category][value=escort]")
     await zh.fill("#description", "陪我去区医院复查")
+    await post_window_soon(zh)
     await zh.click("form[action='/r/orders/new'] button[type=submit]")
     await zh.wait_for_url(re.compile(r"/r/orders/\d+"))
     order_id = int(zh.url.split("?")[0].rsplit("/", 1)[1])

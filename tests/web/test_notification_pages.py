@@ -47,7 +47,7 @@ async def test_the_bell_is_in_the_top_bar_of_phone_and_desk_pages(browser: Brows
     for who, path in (("resident", "/r/orders"), ("volunteer", "/v/tasks"), ("grid_worker", "/desk")):
         r = await browser.login(who, lang).get(path)
         assert r.status_code == 200, (who, r.text)
-        assert 'id="bell" data-stream="/notifications/stream"' in r.text, who
+        assert 'id="bell" data-bell-stream="/notifications/stream"' in r.text, who
         assert 'src="/static/notifications.js" defer' in r.text
         assert f'href="/notifications" aria-label="{text(lang, "nav.notifications")}"' in r.text
 

@@ -5,7 +5,7 @@
   var bell = document.getElementById("bell");
   if (!bell || !window.EventSource) return;
   // The server ends each stream after a while; EventSource reconnects by itself.
-  var source = new EventSource(bell.getAttribute("data-stream"));
+  var source = new EventSource(bell.getAttribute("data-bell-stream"));
   source.onmessage = function (event) {
     bell.innerHTML = event.data;
     bell.setAttribute("data-live", "1");
