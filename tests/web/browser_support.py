@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -140,10 +140,37 @@ async def log_in(
     return page
 
 
-async def post_window_soon(page: Any) -> None:
-    """Fill a new order's window to start a quarter of an hour after the demo server's clock (the
-    suite's), so its volunteer may check in at once: check-in opens 30 minutes before the window."""
-    soon = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=15)
-    await page.fill("#window_start", soon.strftime("%Y-%m-%dT%H:%M"))
-    await page.fill("#window_end", (soon + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
+def _shift(demo: DemoServer, order_id: int, columns: tuple[str, ...], by: timedelta) -> None:
+    """Move an order's stored moments by `by`, in the demo's own database, as they are stored."""
+    with sqlite3.connect(demo.database) as db:
+        for column in columns:
+            (stored,) = db.execute(f"SELECT {column} FROM orders WHERE id = ?", (order_id,)).fetchone()
+            moved = datetime.fromisoformat(stored) + by
+            db.execute(
+                f"UPDATE orders SET {column} = ? WHERE id = ?",
+                (moved.isoformat(sep=" " if " " in stored else "T"), order_id),
+            )
+
+
+def window_starts_soon(demo: DemoServer, order_id: int, lasting: timedelta | None = None) -> None:
+    """Move an accepted order's window to start a quarter of an hour after the demo server's clock
+    (and last `lasting`, else as long as before), so that its volunteer may check in now: check-in
+    opens 30 minutes before the window. The order was posted for a time its volunteers are free,
+    whatever hour the suite's clock stands at."""
+    now = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(UTC)
+    with sqlite3.connect(demo.database) as db:
+        start, end = (
+            datetime.fromisoformat(stored).replace(tzinfo=UTC)
+            for stored in db.execute(
+                "SELECT window_start, window_end FROM orders WHERE id = ?", (order_id,)
+            ).fetchone()
+        )
+    _shift(demo, order_id, ("window_start", "window_end"), now + timedelta(minutes=15) - start)
+    if lasting is not None:
+        _shift(demo, order_id, ("window_end",), lasting - (end - start))
+
+
+def served_for_hours(demo: DemoServer, order_id: int, hours: int) -> None:
+    """Move the check-in back, and the order's time window with it (hours count only inside it):
+    the volunteer served for `hours` without the test waiting that long."""
+    _shift(demo, order_id, ("checked_in_at", "window_start", "window_end"), -timedelta(hours=hours))

@@ -8,8 +8,7 @@ test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
-    post_window_soon,
+    served_for_hours,
+    window_starts_soon,
 )
 
 pytestmark = pytest.mark.browser
@@ -50,19 +50,6 @@ class Screens:
         await page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
 
 
-def served_for_hours(demo: DemoServer, order_id: int, hours: int) -> None:
-    """Move the check-in back, and the order's time window with it (hours count only inside it):
-    the volunteer served for `hours` without the test waiting that long."""
-    with sqlite3.connect(demo.database) as db:
-        for column in ("checked_in_at", "window_start", "window_end"):
-            (stored,) = db.execute(f"SELECT {column} FROM orders WHERE id = ?", (order_id,)).fetchone()
-            earlier = datetime.fromisoformat(stored) - timedelta(hours=hours)
-            db.execute(
-                f"UPDATE orders SET {column} = ? WHERE id = ?",
-                (earlier.isoformat(sep=" " if " " in stored else "T"), order_id),
-            )
-
-
 async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     chromium: Any, demo: DemoServer
 ) -> None:
@@ -76,7 +63,6 @@ async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     await shot(resident, "resident-new-order")
     await resident.check("input[name=category][value=escort]")
     await resident.fill("#address_detail", "3 单元 502 室")
-    await post_window_soon(resident)
     await resident.click("form[action='/r/orders/new'] button[type=submit]")
     await expect(resident.locator("#description-error")).to_have_text("请填写此项。")
     await expect(resident.locator("#address_detail")).to_have_value("3 单元 502 室")
@@ -128,6 +114,8 @@ async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
     task = volunteer.locator(f"#task-{order_id}")
     await expect(task).to_contain_text("3 单元 502 室")
     await shot(volunteer, "volunteer-task-accepted")
+    window_starts_soon(demo, order_id, lasting=timedelta(hours=4))
+    await volunteer.reload()
     await task.locator(f"form[action='/v/tasks/{order_id}/check-in'] button").click()
     await volunteer.wait_for_load_state()
     served_for_hours(demo, order_id, 4)

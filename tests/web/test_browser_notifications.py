@@ -27,7 +27,7 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
-    post_window_soon,
+    window_starts_soon,
 )
 
 pytestmark = pytest.mark.browser
@@ -99,7 +99,6 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
     await zh.goto("/r/orders/new")
     await zh.check("input[name=category][value=escort]")
     await zh.fill("#description", "陪我去区医院复查")
-    await post_window_soon(zh)
     await zh.click("form[action='/r/orders/new'] button[type=submit]")
     await zh.wait_for_url(re.compile(r"/r/orders/\d+"))
     order_id = int(zh.url.split("?")[0].rsplit("/", 1)[1])
@@ -143,6 +142,7 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
         await volunteer.post(f"/api/offers/{offer['id']}/accept")
         await arrives("accepted", "order_accepted", 2, volunteer=mask_name(person["name"]))
 
+        window_starts_soon(demo, order_id)
         await volunteer.post(f"/api/orders/{order_id}/check-in")
         await arrives("checked-in", "order_checked_in", 3)
         await volunteer.post(f"/api/orders/{order_id}/check-out")

@@ -28,8 +28,10 @@ from tests.web.browser_support import (
     chromium_or_skip,
     launch_chromium,
     serve,
+    served_for_hours,
+    window_starts_soon,
 )
-from tests.web.test_browser import Screens, served_for_hours
+from tests.web.test_browser import Screens
 
 pytestmark = pytest.mark.browser
 
@@ -243,9 +245,8 @@ async def test_a_street_from_an_empty_database_to_its_first_points(chromium: Any
     points_before = int(await volunteer.locator("#available").inner_text())
 
     # The elderly resident phones the grid worker, who finds her and enters her order.
-    # Soon: the volunteer may check in from 30 minutes before, and the test's clock stands still.
-    soon = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=15)
+    tomorrow = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    tomorrow = (tomorrow + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     await grid.goto("/desk/orders/new")
     await grid.fill("#q", ELDER)
     await grid.click("#find-button")
@@ -255,8 +256,8 @@ async def test_a_street_from_an_empty_database_to_its_first_points(chromium: Any
     await grid.select_option("#channel", "phone")
     await grid.select_option("#category", "escort")
     await grid.fill("#description", "张阿姨上午要去区医院复查，需要有人陪同")
-    await grid.fill("#window_start", local(soon))
-    await grid.fill("#window_end", local(soon + timedelta(hours=3)))
+    await grid.fill("#window_start", local(tomorrow))
+    await grid.fill("#window_end", local(tomorrow + timedelta(hours=3)))
     await shot(grid, "grid-enter-order")
     await grid.click("#enter-order-button")
     await grid.wait_for_url(re.compile(r"/desk/dispatch/orders/\d+"))
@@ -274,6 +275,8 @@ async def test_a_street_from_an_empty_database_to_its_first_points(chromium: Any
     card = volunteer.locator("[id^=offer-]").first
     await card.locator("form[action$='/accept'] button").click()
     await volunteer.wait_for_url(re.compile(r"/v/tasks"))
+    window_starts_soon(street, order_id)
+    await volunteer.reload()
     task = volunteer.locator(f"#task-{order_id}")
     await task.locator(f"form[action='/v/tasks/{order_id}/check-in'] button").click()
     await volunteer.wait_for_load_state()
