@@ -128,7 +128,7 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
         grid = await Api.log_in(http, GRID_WORKER)
         # The solver proposes a volunteer; the grid worker offers the order to them directly.
         home = (await grid.get("/api/me"))["area_id"]
-        plan = await grid.post("/api/dispatch/plans", {"area_id": home})
+        plan = await grid.post("/api/dispatch/plans", {"area_id": home, "order_ids": [order_id]})
         (pair,) = [p for p in plan["pairs"] if p["order_id"] == order_id]
         volunteer_id = pair["volunteer_id"]
         body = {"volunteer_ids": [volunteer_id], "mode": "direct"}
