@@ -21,12 +21,13 @@ run: $(VENV)/.runtime
 	$(BIN)/market demo --if-empty
 	$(BIN)/market serve
 
-## browser: Debian's Chromium and a CJK font for the end-to-end tests, installed when missing (as root)
+## browser: Debian's Chromium and a CJK font for the end-to-end tests, and poppler-utils to read
+## PDFs back, installed when missing (as root)
 # Playwright drives this Chromium; it never downloads a browser of its own.
-BROWSER_PACKAGES := chromium fonts-wqy-microhei
+BROWSER_PACKAGES := chromium fonts-wqy-microhei poppler-utils
 
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q . || ! command -v pdftoppm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing $(BROWSER_PACKAGES)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
