@@ -41,15 +41,14 @@ from litestar.testing import TestClient
 from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from market.app import create_app
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
-from market.models import metadata
 from market.settings import Settings
-from tests.conftest import KEEP_TABLES, TEST_SECRET, test_moment
+from tests.conftest import TEST_SECRET, empty_tables, test_moment
 from tests.world import World
 
 # Fuzzing every operation is the slowest part of the suite: `make test` runs it once, on
@@ -218,13 +217,8 @@ async def _forget_fuzzed_categories(engine: AsyncEngine) -> AsyncIterator[None]:
         added = set(await conn.scalars(select(ServiceCategory.code))) - before
     if not added:
         return
-    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEEP_TABLES]
     async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
+        await empty_tables(conn)
         await conn.execute(ServiceCategory.__table__.delete().where(ServiceCategory.code.in_(added)))
 
 

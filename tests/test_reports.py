@@ -16,13 +16,16 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area, AreaLevel
 from market.clock import FrozenClock
+from market.followups.models import FollowUp, FollowUpOutcome, FollowUpReason
 from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
+from market.orders.models import Order
 from tests.world import World, add_neighbours
 
 # Monday 10 March 2025, 10:00 in Beijing.
@@ -493,6 +496,75 @@ async def test_each_reader_sees_the_grids_of_their_own_area(
     # An administrator without a home area ranks every grid; those without orders come last.
     everyone = await areas_report(client, grid_months, "admin", month="2025-03")
     assert [r["area_name"] for r in everyone["items"]] == ["Grid 1-2", "Grid 1-1", "Grid 2-1", "Rainy Grid"]
+
+
+async def test_complaints_and_follow_up_outcomes_count_by_the_month_of_the_order(
+    client: AsyncTestClient, grid_months: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Follow-ups as they stand: grid 1-1's two confirmed March orders, one a complaint not resolved
+    and one a sample the resident was happy with, one open follow-up in grid 1-2, and one of the
+    February order, which belongs to February's figures."""
+    async with session_maker() as session, session.begin():
+        await session.execute(delete(FollowUp))
+        orders = {
+            (order.area_code[:15], order.created_at.month, order.rating): order
+            for order in await session.scalars(select(Order))
+        }
+        grid_1_1, grid_1_2 = "110105001001001", "110105001001002"
+        made = {"recorded_at": READ_AT, "recorded_by_id": grid_months.id("grid_worker")}
+        for order, reason, outcome in [
+            (orders[grid_1_1, 3, 5], FollowUpReason.complaint, FollowUpOutcome.unresolved),
+            (orders[grid_1_1, 3, 4], FollowUpReason.sample, FollowUpOutcome.satisfied),
+            (orders[grid_1_2, 3, 2], FollowUpReason.low_rating, None),
+            (orders[grid_1_1, 2, None], FollowUpReason.complaint, FollowUpOutcome.resolved),
+        ]:
+            session.add(
+                FollowUp(
+                    order_id=order.id,
+                    area_code=order.area_code,
+                    reason=reason,
+                    created_at=READ_AT,
+                    due_at=READ_AT + timedelta(days=3),
+                    outcome=outcome,
+                    **(made if outcome else {}),
+                )
+            )
+    report = await areas_report(client, grid_months, "street_admin", month="2025-03")
+    by_name = {row["area_name"]: row for row in report["items"]}
+    nothing = {"satisfied": 0, "resolved": 0, "unresolved": 0, "unreachable": 0}
+    assert by_name["Grid 1-1"]["complaints"] == 1
+    assert by_name["Grid 1-1"]["followups"] == {
+        "total": 2,
+        "open": 0,
+        **nothing,
+        "satisfied": 1,
+        "unresolved": 1,
+    }
+    assert by_name["Grid 1-2"]["complaints"] == 0
+    assert by_name["Grid 1-2"]["followups"] == {"total": 1, "open": 1, **nothing}
+    assert by_name["Grid 2-1"]["followups"] == {"total": 0, "open": 0, **nothing}
+    february = await areas_report(client, grid_months, "street_admin", month="2025-02")
+    grid = next(row for row in february["items"] if row["area_name"] == "Grid 1-1")
+    assert (grid["complaints"], grid["followups"]["resolved"]) == (1, 1)
+    community = await areas_report(client, grid_months, "street_admin", month="2025-03", level="community")
+    assert community["items"][0]["followups"]["total"] == 3
+    r = await client.get(
+        "/api/reports/areas",
+        params={"month": "2025-03", "format": "xlsx"},
+        headers=grid_months.auth("manager"),
+    )
+    sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(r.content)).active.iter_rows()]
+    columns = sheet[0][-7:]
+    assert columns == [
+        "complaints",
+        "followups_total",
+        "followups_open",
+        "followups_satisfied",
+        "followups_resolved",
+        "followups_unresolved",
+        "followups_unreachable",
+    ]
+    assert sheet[2][-7:] == [1, 2, 0, 1, 0, 1, 0]
 
 
 async def test_a_month_counts_the_orders_posted_in_it(client: AsyncTestClient, grid_months: World) -> None:

@@ -15,7 +15,7 @@ from market.auth.access import ActorRequest, requires_manager
 from market.fields import query_id
 from market.pagination import Limit, Offset
 from market.reports import service
-from market.reports.schemas import AreaPerformance, AreaPerformancePage, ReportSummary
+from market.reports.schemas import AreaPerformance, AreaPerformancePage, FollowUpCounts, ReportSummary
 from market.settings import Settings
 
 Months = Annotated[
@@ -28,6 +28,9 @@ Month = Annotated[
 ComparedLevel = Annotated[
     Literal["grid", "community"], QueryParameter(description="Compare the grids, or the communities")
 ]
+
+
+FOLLOWUP_FIGURES = FollowUpCounts.__struct_fields__
 
 
 def performance_columns(rows: list[AreaPerformance]) -> list[str]:
@@ -46,6 +49,8 @@ def performance_columns(rows: list[AreaPerformance]) -> list[str]:
         "rated",
         "mean_rating",
         "good_rating_share",
+        "complaints",
+        *(f"followups_{figure}" for figure in FOLLOWUP_FIGURES),
     ]
 
 
@@ -63,6 +68,8 @@ def performance_cells(row: AreaPerformance) -> list[object]:
         row.rated,
         row.mean_rating,
         row.good_rating_share,
+        row.complaints,
+        *(getattr(row.followups, figure) for figure in FOLLOWUP_FIGURES),
     ]
 
 

@@ -82,6 +82,18 @@ class DeadlineKept(msgspec.Struct):
     rate: float | None
 
 
+class FollowUpCounts(msgspec.Struct):
+    """The follow-up visits (回访) of an area's orders: how many, how many still to make, and how
+    those made went (market.followups.models.FollowUpOutcome)."""
+
+    total: int
+    open: int
+    satisfied: int
+    resolved: int
+    unresolved: int
+    unreachable: int
+
+
 class AreaPerformance(msgspec.Struct):
     """One grid's (or community's) month: the orders posted inside it in that month."""
 
@@ -103,6 +115,9 @@ class AreaPerformance(msgspec.Struct):
     rated: int
     mean_rating: float | None
     good_rating_share: float | None
+    # Confirmations the resident marked as a complaint.
+    complaints: int
+    followups: FollowUpCounts
 
 
 class AreaPerformancePage(msgspec.Struct):

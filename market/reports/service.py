@@ -24,6 +24,7 @@ from market.areas.service import managed_area, subtree
 from market.auth.access import Actor
 from market.categories.models import ServiceCategory
 from market.errors import Unprocessable
+from market.followups.models import FollowUp, FollowUpOutcome, FollowUpReason
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
 from market.orders.models import Order, OrderStatus
 from market.orders.service import WAITING, escalation_rules
@@ -31,6 +32,7 @@ from market.reports.schemas import (
     AreaPerformance,
     CategoryCount,
     DeadlineKept,
+    FollowUpCounts,
     MonthPoints,
     RatingCount,
     ReportSummary,
@@ -262,6 +264,34 @@ async def summary(
     )
 
 
+async def _followups(
+    session: AsyncSession, unit: ColumnElement[str], where: list[ColumnElement[bool]]
+) -> dict[str, tuple[int, FollowUpCounts]]:
+    """Per area: the complaints and the follow-ups of the orders chosen by `where`."""
+    rows = await session.execute(
+        select(
+            unit,
+            func.count().filter(FollowUp.reason == FollowUpReason.complaint),
+            func.count(),
+            func.count().filter(FollowUp.outcome.is_(None)),
+            *(func.count().filter(FollowUp.outcome == outcome) for outcome in FollowUpOutcome),
+        )
+        .join(Order, Order.id == FollowUp.order_id)
+        .where(*where)
+        .group_by(unit)
+    )
+    return {
+        code: (
+            complaints,
+            FollowUpCounts(total=total, open=still_open, **dict(zip(FollowUpOutcome, outcomes, strict=True))),
+        )
+        for code, complaints, total, still_open, *outcomes in rows
+    }
+
+
+NO_FOLLOWUPS = (0, FollowUpCounts(total=0, open=0, satisfied=0, resolved=0, unresolved=0, unreachable=0))
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -318,6 +348,7 @@ async def area_performance(
             .group_by(unit)
         )
     }
+    followups = await _followups(session, unit, where)
     medians = await _medians(session, [_to_accept(session), _to_finish(session)], where, unit)
     rows = []
     for compared in await subtree(session, area, [level]):
@@ -348,6 +379,8 @@ async def area_performance(
                 rated=n_rated,
                 mean_rating=round(rating_sum / n_rated, 2) if n_rated else None,
                 good_rating_share=_rate(good, n_rated),
+                complaints=followups.get(compared.code, NO_FOLLOWUPS)[0],
+                followups=followups.get(compared.code, NO_FOLLOWUPS)[1],
             )
         )
 

@@ -241,6 +241,9 @@ def _ranking(rows: list[AreaPerformance], lang: str) -> dict[str, Any]:
                 _minutes(lang, row.median_minutes_to_finish),
                 translate(lang, "reports.none_yet") if row.mean_rating is None else f"{row.mean_rating:.2f}",
                 percent(row.good_rating_share),
+                row.complaints,
+                f"{row.followups.total - row.followups.open}/{row.followups.total}",
+                row.followups.unresolved,
             ]
             for row in rows
         ],
