@@ -614,6 +614,19 @@ async def _refuse(session: AsyncSession, actor: Actor, order: Order, forbidden: 
     raise NotFound(f"Order {order.id} does not exist.", code="order_not_found")
 
 
+async def requested_order(session: AsyncSession, actor: Actor, order_id: int, action: str) -> Order:
+    """The order, locked, when `actor` posted it: hurrying and reopening are the resident's own."""
+    order = await lock_order(session, order_id)
+    if order.requester_id != actor.id:
+        await _refuse(
+            session,
+            actor,
+            order,
+            Forbidden(f"Only the resident who posted the order can {action} it.", code="not_requester"),
+        )
+    return order
+
+
 async def managed_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     order = await lock_order(session, order_id)
     if not actor.manages(order.area_code):
@@ -888,14 +901,7 @@ async def list_service_rewards(
 async def hurry(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
     """The resident presses 催办: the order's grid worker is told, once per HURRY_INTERVAL. The
     last press is read under the order's lock, so two presses at once count once."""
-    order = await lock_order(session, order_id)
-    if order.requester_id != actor.id:
-        await _refuse(
-            session,
-            actor,
-            order,
-            Forbidden("Only the resident who posted the order can hurry it.", code="not_requester"),
-        )
+    order = await requested_order(session, actor, order_id, "hurry")
     if order.status not in UNFINISHED:
         raise Conflict(
             f"An order that is {order.status} cannot be hurried.",
@@ -987,14 +993,7 @@ async def reopen(
     """The resident reopens their confirmed order: it waits to be dispatched again in a new window,
     its history kept. The earlier volunteer keeps their reward and rating; the order's grid worker
     (the community's managers when the grid has none) is told."""
-    order = await lock_order(session, order_id)
-    if order.requester_id != actor.id:
-        await _refuse(
-            session,
-            actor,
-            order,
-            Forbidden("Only the resident who posted the order can reopen it.", code="not_requester"),
-        )
+    order = await requested_order(session, actor, order_id, "reopen")
     if ORDER_MACHINE.allows(order.status, A.reopen):  # in any other state `transition` refuses it
         if not may_reopen(order, now):
             raise Conflict(

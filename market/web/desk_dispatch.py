@@ -42,6 +42,7 @@ from market.volunteers.service import list_volunteers
 from market.web.i18n import Message, lang_of, translate
 from market.web.live import live, render_fragment
 from market.web.pages import (
+    CONFIRM_FIELDS,
     Form,
     FormData,
     FormInvalid,
@@ -514,7 +515,7 @@ class DispatchDesk(Controller):
             form,
             ORDER,
             lambda: _order(request, session, settings, now, order_id, _list_offset(form)),
-            fields={"complaint_needs_comment": "comment"},
+            fields=CONFIRM_FIELDS,
         ):
             body = parse(form, ConfirmRequest, settings.tz)
             await orders.confirm(session, request.user, order_id, body, now, settings.tz)

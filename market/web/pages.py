@@ -58,6 +58,8 @@ LOGIN_PATH = "/login"
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 # The value of a `datetime-local` input.
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# Where a refused confirmation's error shows, on the resident's form and on a manager's for them.
+CONFIRM_FIELDS = {"complaint_needs_comment": "comment"}
 COMPOUND = code_length(AreaLevel.compound)
 
 

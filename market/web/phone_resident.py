@@ -37,6 +37,7 @@ from market.photos.storage import PhotoStorage
 from market.settings import Settings
 from market.web.i18n import lang_of
 from market.web.pages import (
+    CONFIRM_FIELDS,
     Form,
     FormData,
     category_names,
@@ -71,7 +72,6 @@ ORDER_FIELDS = {
     "window_too_far": "window_start",
     **PHOTO_FIELDS,
 }
-CONFIRM_FIELDS = {"complaint_needs_comment": "comment"}
 WISH_FIELDS = {"deadline_in_past": "deadline", "deadline_too_far": "deadline"}
 WISH_FORM = {"max_value": MAX_VALUE_YUAN, "max_active": wishes.MAX_ACTIVE_PER_RESIDENT}
 # Timeline notes a person typed (a reason, a comment), as `orders.TYPED_NOTES` for orders.
