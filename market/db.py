@@ -90,6 +90,10 @@ def _refuse_writes(
 
 def create_engine(settings: Settings) -> AsyncEngine:
     options: dict[str, Any] = {"echo": settings.database_echo}
+    if not settings.is_sqlite:
+        # PostgreSQL compiles a query costed above jit_above_cost to machine code first, which
+        # takes a few hundred milliseconds: more than the reports' scans it would speed up.
+        options["connect_args"] = {"server_settings": {"jit": "off"}}
     if not settings.database_pool:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
