@@ -19,6 +19,7 @@ from market.ledger.models import Account, Transfer
 from market.projects.models import Commitment, Delivery
 from market.projects.service import close_due_projects, warn_closing_projects
 from market.settings import Settings
+from tests.test_teams import create_team
 from tests.test_units_support import (
     Coop,
     fund_pool,
@@ -29,7 +30,6 @@ from tests.test_units_support import (
     publish,
     resource_state,
 )
-from tests.test_teams import create_team
 from tests.world import World
 
 

@@ -147,8 +147,8 @@ class ProjectController(Controller):
 
     @post(
         "/{project_id:int}/responsibilities",
-        summary="Add a responsibility to a draft or active project: a unit, team or person, due by the deadline "
-        "(community managers)",
+        summary="Add a responsibility to a draft or active project: a unit, team or person, due by "
+        "the deadline (community managers)",
         status_code=200,
         guards=[requires_community_manager],
     )
@@ -165,7 +165,8 @@ class ProjectController(Controller):
 
     @post(
         "/{project_id:int}/responsibilities/{responsibility_id:int}",
-        summary="Hand a responsibility to another unit, team or person, or move its due date (community managers)",
+        summary="Hand a responsibility to another unit, team or person, or move its due date "
+        "(community managers)",
         status_code=200,
         guards=[requires_community_manager],
     )
@@ -183,8 +184,8 @@ class ProjectController(Controller):
 
     @post(
         "/{project_id:int}/responsibilities/{responsibility_id:int}/done",
-        summary="Mark a responsibility done (whoever holds it: the person, the unit's admins, the team's leader; "
-        "or a community manager)",
+        summary="Mark a responsibility done (whoever holds it: the person, the unit's admins, the "
+        "team's leader; or a community manager)",
         status_code=200,
     )
     async def responsibility_done(

@@ -337,7 +337,11 @@ def _due(due_at: datetime | None, deadline: datetime, now: datetime) -> datetime
 
 
 async def _check_responsibilities(
-    session: AsyncSession, items: Sequence[ResponsibilityCreate], community_id: int, deadline: datetime, now: datetime
+    session: AsyncSession,
+    items: Sequence[ResponsibilityCreate],
+    community_id: int,
+    deadline: datetime,
+    now: datetime,
 ) -> None:
     for r in items:
         await _check_holder(session, community_id, r.unit_id, r.user_id, r.team_id)
@@ -979,7 +983,12 @@ def _missing(project: Project, note: str) -> list[MissingItem]:
     missing = [
         MissingItem(
             "commitment_short",
-            {"commitment_id": c.id, "resource_id": c.resource_id, "delivered": c.delivered, "committed": c.quantity},
+            {
+                "commitment_id": c.id,
+                "resource_id": c.resource_id,
+                "delivered": c.delivered,
+                "committed": c.quantity,
+            },
         )
         for c in project.commitments
         if c.delivered < c.quantity
@@ -1006,7 +1015,11 @@ async def _settle_needs(
     outcomes = []
     for need_id, need in sorted(needs.items()):
         need.status = settled_status(need.quantity, delivered[need_id])
-        need.note = "" if need.status == NeedStatus.met else f"{note}: {delivered[need_id]} of {need.quantity} delivered"
+        need.note = (
+            ""
+            if need.status == NeedStatus.met
+            else f"{note}: {delivered[need_id]} of {need.quantity} delivered"
+        )
         need.updated_at = now
         outcomes.append(NeedOutcome(need_id, need.quantity, delivered[need_id], need.status))
     return outcomes

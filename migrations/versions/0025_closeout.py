@@ -91,7 +91,8 @@ def _attribute_commitments(connection: sa.Connection) -> None:
                     sa.text(
                         "SELECT DISTINCT f.need_id FROM allocation_flows f"
                         " JOIN allocation_plans p ON p.id = f.plan_id"
-                        " WHERE p.project_id = :project AND f.resource_id = :resource AND f.outcome = 'applied'"
+                        " WHERE p.project_id = :project AND f.resource_id = :resource"
+                        " AND f.outcome = 'applied'"
                     ),
                     {"project": project_id, "resource": resource_id},
                 )
@@ -123,7 +124,8 @@ def _hold_by_reference(connection: sa.Connection) -> None:
     for responsibility_id, task, team, community_id, creator_id in rows:
         team_id = connection.scalar(
             sa.text(
-                "SELECT id FROM teams WHERE community_id = :community AND lower(trim(name)) = lower(trim(:name))"
+                "SELECT id FROM teams WHERE community_id = :community"
+                " AND lower(trim(name)) = lower(trim(:name))"
                 " ORDER BY id LIMIT 1"
             ),
             {"community": community_id, "name": team},
@@ -131,7 +133,11 @@ def _hold_by_reference(connection: sa.Connection) -> None:
         if team_id is not None:
             values = {"team_id": team_id, "user_id": None, "task": task}
         else:
-            values = {"team_id": None, "user_id": creator_id, "task": f"{task} ({team.strip()})"[:TASK_LENGTH]}
+            values = {
+                "team_id": None,
+                "user_id": creator_id,
+                "task": f"{task} ({team.strip()})"[:TASK_LENGTH],
+            }
         connection.execute(
             sa.text(
                 "UPDATE project_responsibilities SET team_id = :team_id, user_id = :user_id, task = :task,"
@@ -154,7 +160,8 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("team", sa.String(length=100), server_default="", nullable=False))
     op.execute(
         "UPDATE project_responsibilities SET team ="
-        " (SELECT name FROM teams WHERE teams.id = project_responsibilities.team_id) WHERE team_id IS NOT NULL"
+        " (SELECT name FROM teams WHERE teams.id = project_responsibilities.team_id)"
+        " WHERE team_id IS NOT NULL"
     )
     with op.batch_alter_table("project_responsibilities", schema=None) as batch_op:
         batch_op.drop_index("ix_project_responsibilities_due")
