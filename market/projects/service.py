@@ -71,7 +71,7 @@ from market.projects.schemas import (
 from market.settings import Settings
 from market.teams.models import Team
 from market.units import service as units
-from market.units.models import Resource, ResourceStatus, Unit
+from market.units.models import Resource, ResourceStatus, Unit, UnitCommunity
 from market.volunteers.service import lives_in_or_serves, serves_area
 
 S = ProjectStatus
@@ -870,6 +870,42 @@ async def escalate_responsibilities(session: AsyncSession, now: datetime, settin
         raised += 1
     await session.flush()
     return raised
+
+
+async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[str, list[tuple[int, str]]]:
+    """Who may hold a responsibility of the project, as (id, name) by kind: the units paired with
+    its community, the community's active teams, and its people (participants and managers)."""
+    unit_rows = await session.execute(
+        select(Unit.id, Unit.name)
+        .where(
+            Unit.id.in_(
+                select(UnitCommunity.unit_id).where(UnitCommunity.community_id == project.community_id)
+            )
+        )
+        .order_by(Unit.name, Unit.id)
+    )
+    team_rows = await session.execute(
+        select(Team.id, Team.name)
+        .where(Team.community_id == project.community_id, Team.is_active)
+        .order_by(Team.name, Team.id)
+    )
+    managers = select(UserRole.user_id).where(UserRole.role == Role.community_manager)
+    people = await session.execute(
+        select(User.id, User.name)
+        .where(
+            User.is_active,
+            or_(
+                User.id.in_([p.user_id for p in project.participants]),
+                User.id.in_(managers) & (User.area_id == project.community_id),
+            ),
+        )
+        .order_by(User.name, User.id)
+    )
+    return {
+        "unit": [tuple(r) for r in unit_rows],
+        "team": [tuple(r) for r in team_rows],
+        "user": [tuple(r) for r in people],
+    }
 
 
 async def overdue_responsibilities(

@@ -488,3 +488,84 @@ async def test_residents_cannot_post_to_the_pages(
     r = await browser.post("/desk/projects/allocations", {"community_id": str(world.areas["c1"].id)})
     assert r.status_code == 403
     assert ok(await client.get("/api/needs", headers=world.auth("manager")))["total"] == 0
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_responsibilities_are_added_and_reassigned_from_the_project_page(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop, lang: str
+) -> None:
+    project = await make_project(client, world, coop)
+    team = project["responsibilities"][2]["team_id"]
+    base = f"/desk/projects/{project['id']}"
+    browser.login("manager", lang)
+    page = (await browser.get(base)).text
+    assert translate(lang, "projects.add_responsibility") in page
+    assert f'value="team:{team}"' in page and f'value="unit:{coop.unit_a}"' in page
+
+    late = local_input(world, timedelta(days=10))
+    r = await browser.post(
+        f"{base}/responsibilities", {"task": "Count the bags", "holder": f"team:{team}", "due_at": late}
+    )
+    assert r.status_code == 400
+    assert list(field_errors(r.text)) == ["due_at-add"]
+    r = await browser.post(f"{base}/responsibilities", {"task": "Count the bags", "holder": "team:x"})
+    assert r.status_code == 400 and translate(lang, "form.invalid") in r.text
+    r = await browser.post(
+        f"{base}/responsibilities",
+        {"task": "Count the bags", "holder": f"team:{team}", "due_at": local_input(world, timedelta(days=1))},
+    )
+    assert r.status_code == 303, r.text
+    added = (await api_project(client, world, project["id"]))["responsibilities"][-1]
+    assert (added["task"], added["team_id"]) == ("Count the bags", team)
+
+    r = await browser.post(f"{base}/responsibilities/change", {"responsibility_id": str(added["id"])})
+    assert r.status_code == 400 and translate(lang, "error.nothing_to_change") in r.text
+    r = await browser.post(
+        f"{base}/responsibilities/change",
+        {"responsibility_id": str(added["id"]), "holder_change": f"unit:{coop.unit_b}"},
+    )
+    assert r.status_code == 303, r.text
+    changed = (await api_project(client, world, project["id"]))["responsibilities"][-1]
+    assert (changed["unit_id"], changed["team_id"], changed["assignee"]) == (
+        coop.unit_b,
+        None,
+        "Sunny Property",
+    )
+    page = (await browser.get(base)).text
+    assert translate(lang, "projects.action.reassign_responsibility") in page
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_project_with_nothing_to_do_closes_only_with_a_note_from_the_page(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    body = {
+        "title": "Neighbours' tea",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=2)).isoformat(),
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    base = f"/desk/projects/{project['id']}"
+    browser.login("manager", lang)
+    assert translate(lang, "projects.close_note_hint") in (await browser.get(base)).text
+    r = await browser.post(f"{base}/close", {"note": ""})
+    assert r.status_code == 409 and translate(lang, "error.close_note_required") in r.text
+    assert (await api_project(client, world, project["id"]))["status"] == "active"
+    r = await browser.post(f"{base}/close", {"note": "Forty neighbours came"})
+    assert r.status_code == 303, r.text
+    page = (await browser.get(base)).text
+    assert "Forty neighbours came" in page and translate(lang, "project_status.completed") in page
+
+
+async def test_the_summary_names_what_was_missing(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop
+) -> None:
+    project = await activate(client, world, await make_project(client, world, coop))
+    browser.login("manager", "en")
+    r = await browser.post(f"/desk/projects/{project['id']}/close")
+    assert r.status_code == 303, r.text
+    page = (await browser.get(r.headers["location"])).text
+    missing = page.split('id="missing"')[1].split("</ul>")[0]
+    assert "District Hospital · Rice: 0 of 60 delivered" in missing
+    assert "“Keep the list” not done" in missing
+    assert translate("en", "projects.need_outcomes") in page
