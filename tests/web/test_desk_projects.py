@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, User, UserRole
+from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.test_projects import activate, make_project
 from tests.test_units_support import Coop, make_coop, ok, post_need, publish, resource_state
@@ -569,3 +570,35 @@ async def test_the_summary_names_what_was_missing(
     assert "District Hospital · Rice: 0 of 60 delivered" in missing
     assert "“Keep the list” not done" in missing
     assert translate("en", "projects.need_outcomes") in page
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_desk_overview_lists_overdue_responsibilities_in_the_area(
+    browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
+) -> None:
+    body = {
+        "title": "Street fair",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=5)).isoformat(),
+        "responsibilities": [
+            {
+                "task": "Book the stage",
+                "user_id": world.id("volunteer"),
+                "due_at": (world.now + timedelta(days=1)).isoformat(),
+            },
+            {"task": "Sweep up", "user_id": world.id("volunteer")},
+        ],
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    browser.login("manager", lang)
+    assert 'id="tile-overdue_responsibilities" data-count="0"' in (await browser.get("/desk")).text
+    clock.advance(timedelta(days=2))
+    # A sign-in of the new day: the first one's session has run out.
+    browser.login("manager", lang)
+    html = (await browser.get("/desk")).text
+    assert 'id="tile-overdue_responsibilities" data-count="1"' in html
+    section = html.split('id="overdue-responsibilities"')[1].split("</section>")[0]
+    assert "Book the stage" in section and "Sweep up" not in section
+    assert f'href="/desk/projects/{project["id"]}#responsibilities"' in section
+    browser.login("manager_c2", lang)
+    assert 'id="tile-overdue_responsibilities" data-count="0"' in (await browser.get("/desk")).text
