@@ -1,7 +1,7 @@
 """Pages: the desk's overview of today, where grid workers, community managers, street admins and
 administrators land — the orders waiting, late and escalated in their area, the follow-ups due and
-overdue, the commitments to confirm, the projects' overdue responsibilities, the owed rewards and the pools running low, each number a link
-to its page."""
+overdue, the commitments to confirm, the overdue responsibilities, the owed rewards and the pools
+running low, each number a link to its page."""
 
 from __future__ import annotations
 
