@@ -223,8 +223,8 @@ def test_commitments_find_their_need_and_team_names_become_teams(tmp_path: Path)
     with sqlite3.connect(tmp_path / "old.db") as db:
         db.executemany(
             "INSERT INTO projects (id, title, description, community_id, community_code, status, start_at,"
-            " deadline, created_by_id, created_at, updated_at) VALUES (?, 'P', '', 2, '110105001001', 'active',"
-            f" '{moment}', ?, 5, '{moment}', '{moment}')",
+            " deadline, created_by_id, created_at, updated_at)"
+            f" VALUES (?, 'P', '', 2, '110105001001', 'active', '{moment}', ?, 5, '{moment}', '{moment}')",
             [(1, "2026-02-01 00:00:00"), (2, "2026-02-02 00:00:00"), (3, "2026-02-03 00:00:00")],
         )
         db.executemany(
@@ -245,8 +245,9 @@ def test_commitments_find_their_need_and_team_names_become_teams(tmp_path: Path)
             [(1, "kg"), (2, "kg"), (3, " Pieces ")],
         )
         db.execute(
-            "INSERT INTO allocation_plans (id, community_id, community_code, created_by_id, created_at, status,"
-            f" summary, project_id) VALUES (1, 2, '110105001001', 5, '{moment}', 'applied', '{{}}', 2)"
+            "INSERT INTO allocation_plans (id, community_id, community_code, created_by_id, created_at,"
+            " status, summary, project_id)"
+            f" VALUES (1, 2, '110105001001', 5, '{moment}', 'applied', '{{}}', 2)"
         )
         db.executemany(
             "INSERT INTO allocation_flows (id, plan_id, resource_id, need_id, quantity, cost, outcome, note)"
