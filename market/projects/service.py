@@ -872,6 +872,34 @@ async def escalate_responsibilities(session: AsyncSession, now: datetime, settin
     return raised
 
 
+async def unit_responsibilities(
+    session: AsyncSession, actor: Actor, limit: int
+) -> list[Row[tuple[int, str, int, str, datetime, str]]]:
+    """(project id, project title, responsibility id, task, due, unit name) of what the actor's units
+    still have to do in running projects, the soonest due first."""
+    return list(
+        await session.execute(
+            select(
+                Project.id,
+                Project.title,
+                Responsibility.id,
+                Responsibility.task,
+                Responsibility.due_at,
+                Unit.name,
+            )
+            .join(Project, Project.id == Responsibility.project_id)
+            .join(Unit, Unit.id == Responsibility.unit_id)
+            .where(
+                Responsibility.unit_id.in_(units.my_units(actor)),
+                Responsibility.done_at.is_(None),
+                Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
+            )
+            .order_by(Responsibility.due_at, Responsibility.id)
+            .limit(limit)
+        )
+    )
+
+
 async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[str, list[tuple[int, str]]]:
     """Who may hold a responsibility of the project, as (id, name) by kind: the units paired with
     its community, the community's active teams, and its people (participants and managers)."""

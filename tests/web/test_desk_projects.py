@@ -602,3 +602,25 @@ async def test_the_desk_overview_lists_overdue_responsibilities_in_the_area(
     assert f'href="/desk/projects/{project["id"]}#responsibilities"' in section
     browser.login("manager_c2", lang)
     assert 'id="tile-overdue_responsibilities" data-count="0"' in (await browser.get("/desk")).text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_units_admins_mark_their_units_responsibility_done_from_their_page(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop, lang: str
+) -> None:
+    project = await make_project(client, world, coop)
+    task = project["responsibilities"][0]  # "Deliver the rice", the hospital's
+    action = f"/desk/unit/projects/{project['id']}/responsibilities/{task['id']}/done"
+    browser.login("unit_admin_b", lang)
+    assert action not in (await browser.get("/desk/unit/commitments")).text
+    r = await browser.post(action)
+    assert r.status_code == 403 and translate(lang, "error.not_responsible") in r.text
+    browser.login("unit_admin", lang)
+    page = (await browser.get("/desk/unit/commitments")).text
+    assert translate(lang, "unit.responsibilities") in page and action in page
+    r = await browser.post(action)
+    assert r.status_code == 303, r.text
+    assert (await api_project(client, world, project["id"]))["responsibilities"][0]["done_by_id"] == world.id(
+        "unit_admin"
+    )
+    assert action not in (await browser.get("/desk/unit/commitments")).text
