@@ -34,7 +34,7 @@ from market.rewards.models import Reward
 from market.rewards.schemas import RedeemRequest, RewardCreate
 from market.settings import Settings
 from market.teams import service as teams
-from market.teams.models import Speciality
+from market.teams.models import Speciality, Team
 from market.teams.schemas import TeamCreate
 from market.units import service as units
 from market.units.models import ResourceCategory, UnitKind
@@ -516,6 +516,7 @@ async def _demo_projects(
         for category, title, quantity, measure, priority, days in wanted
     ]
 
+    health_team = await session.scalar(select(Team.id).where(Team.name == "幸福里健康服务队"))
     drive = await projects.create_project(
         session,
         manager,
@@ -526,13 +527,13 @@ async def _demo_projects(
             description="义诊与大米发放",
             need_ids=[clinic_need.id, rice_need.id],
             commitments=[
-                CommitmentCreate(resource_id=clinic.id, quantity=10),
-                CommitmentCreate(resource_id=rice.id, quantity=200),
+                CommitmentCreate(resource_id=clinic.id, quantity=10, need_id=clinic_need.id),
+                CommitmentCreate(resource_id=rice.id, quantity=200, need_id=rice_need.id),
             ],
             responsibilities=[
                 ResponsibilityCreate(task="组织义诊", unit_id=hospital.id, due_at=now + timedelta(days=7)),
                 ResponsibilityCreate(task="入户发放大米", user_id=volunteers[0].id),
-                ResponsibilityCreate(task="登记困难家庭名单", team="幸福里党员志愿服务队"),
+                ResponsibilityCreate(task="登记困难家庭名单", team_id=health_team),
             ],
             participant_ids=[volunteers[0].id, volunteers[3].id],
         ),

@@ -59,6 +59,10 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "expire_wishes": (wishes.expire_wishes, 300),
         "warn_closing_projects": (lambda s, now: projects.warn_closing_projects(s, now, settings), 900),
         "close_due_projects": (lambda s, now: projects.close_due_projects(s, now, settings), 300),
+        "escalate_responsibilities": (
+            lambda s, now: projects.escalate_responsibilities(s, now, settings),
+            300,
+        ),
         "expire_pending_transfers": (engine.expire_pending, 60),
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),

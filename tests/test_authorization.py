@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
@@ -19,6 +20,7 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from tests.test_units_support import unit_body
 from tests.world import World
 
 ROLES = (
@@ -803,3 +805,75 @@ async def test_reading_the_reports(
         assert_problem(r, expected, REPORT_REFUSALS)
         return
     assert r.status_code == expected, r.text
+
+
+# ---------------------------------------------------------------- a project's responsibilities
+
+# Expected status per role on a responsibility of a project in community 1 held by `unit_admin`'s
+# unit: adding another, reassigning it (a new due date), marking it done. Community managers of
+# the community and street admins do all three; the unit's admins only mark their unit's done;
+# whoever cannot see the project is told it does not exist.
+# fmt: off
+RESPONSIBILITY_COLUMNS = ("add", "change", "done")
+RESPONSIBILITY_MATRIX = {
+    "admin":          (200, 200, 200),
+    "street_admin":   (200, 200, 200),
+    "manager":        (200, 200, 200),
+    "manager_c2":     (404, 404, 404),
+    "grid_worker":    (403, 403, 403),
+    "grid_worker_c2": (403, 403, 404),
+    "unit_admin":     (403, 403, 200),
+    "resident":       (403, 403, 404),
+    "resident_b":     (403, 403, 404),
+    "resident_c2":    (403, 403, 404),
+    "volunteer":      (403, 403, 404),
+    "volunteer_b":    (403, 403, 404),
+    "volunteer_c2":   (403, 403, 404),
+}
+# fmt: on
+RESPONSIBILITY_REFUSALS = {"role_required", "project_not_found", "not_responsible"}
+assert set(RESPONSIBILITY_MATRIX) == set(ROLES)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role", "expected"),
+    [
+        pytest.param(e, role, RESPONSIBILITY_MATRIX[role][RESPONSIBILITY_COLUMNS.index(e)], id=f"{e}-{role}")
+        for e in RESPONSIBILITY_COLUMNS
+        for role in ROLES
+    ],
+)
+async def test_a_projects_responsibilities(
+    client: AsyncTestClient, world: World, endpoint: str, role: str, expected: int
+) -> None:
+    body = unit_body(world, "District Hospital", ["c1"], ["unit_admin"])
+    unit = await ok(client, world, "street_admin", "POST", "/api/units", body)
+    project = await ok(
+        client,
+        world,
+        "manager",
+        "POST",
+        "/api/projects",
+        {
+            "title": "Street fair",
+            "community_id": world.areas["c1"].id,
+            "deadline": (world.now + timedelta(days=3)).isoformat(),
+            "responsibilities": [{"task": "Book the stage", "unit_id": unit["id"]}],
+        },
+    )
+    base = f"/api/projects/{project['id']}/responsibilities"
+    task = project["responsibilities"][0]["id"]
+    method_path_body = {
+        "add": (f"{base}", {"task": "Sweep up", "unit_id": unit["id"]}),
+        "change": (f"{base}/{task}", {"due_at": (world.now + timedelta(days=1)).isoformat()}),
+        "done": (f"{base}/{task}/done", None),
+    }
+    path, body = method_path_body[endpoint]
+    r = await call(client, world, role, "POST", path, body)
+    after = await ok(client, world, "manager", "GET", f"/api/projects/{project['id']}")
+    if expected != 200:
+        assert_problem(r, expected, RESPONSIBILITY_REFUSALS)
+        assert after["responsibilities"] == project["responsibilities"]
+    else:
+        assert r.status_code == 200, r.text
+        assert after["responsibilities"] != project["responsibilities"]

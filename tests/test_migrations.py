@@ -206,3 +206,86 @@ def test_orders_accepted_before_get_the_moment_of_their_first_accept(tmp_path: P
     with sqlite3.connect(tmp_path / "old.db") as db:
         accepted = db.execute("SELECT id, accepted_at FROM orders ORDER BY id").fetchall()
     assert accepted == [(1, "2026-01-01 00:25:00"), (2, "2026-01-01 01:00:00"), (3, None)]
+
+
+CLOSEOUT_REVISION = "0025"
+
+
+def test_commitments_find_their_need_and_team_names_become_teams(tmp_path: Path) -> None:
+    """Commitments made before they named their need get it where it can be told (the project's only
+    need; the one need the applied plan sent the resource to; the one need of the resource's kind);
+    a team's name becomes the community's team of that name, or the creator's task when none bears
+    it; a responsibility without a due date is due at the project's deadline."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(CLOSEOUT_REVISION)
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    moment = "2026-01-01 00:00:00"
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.executemany(
+            "INSERT INTO projects (id, title, description, community_id, community_code, status, start_at,"
+            " deadline, created_by_id, created_at, updated_at)"
+            f" VALUES (?, 'P', '', 2, '110105001001', 'active', '{moment}', ?, 5, '{moment}', '{moment}')",
+            [(1, "2026-02-01 00:00:00"), (2, "2026-02-02 00:00:00"), (3, "2026-02-03 00:00:00")],
+        )
+        db.executemany(
+            "INSERT INTO needs (id, community_id, area_id, area_code, category, title, description, quantity,"
+            " unit_of_measure, priority, deadline, status, note, created_by_id, created_at, updated_at)"
+            f" VALUES (?, 2, 2, '110105001001', 'goods', 'N', '', 10, ?, 3, '{moment}', 'planned', '', 5,"
+            f" '{moment}', '{moment}')",
+            [(10, "kg"), (11, "kg"), (13, "kg"), (14, "kg"), (15, "pieces")],
+        )
+        db.executemany(
+            "INSERT INTO project_needs (id, project_id, need_id) VALUES (?, ?, ?)",
+            [(1, 1, 10), (2, 2, 11), (3, 2, 13), (4, 3, 14), (5, 3, 15)],
+        )
+        db.executemany(
+            "INSERT INTO resources (id, unit_id, category, title, description, quantity, unit_of_measure,"
+            f" held, delivered, available_from, status, created_by_id, created_at, updated_at) VALUES"
+            f" (?, 1, 'goods', 'R', '', 100, ?, 0, 0, '{moment}', 'published', 5, '{moment}', '{moment}')",
+            [(1, "kg"), (2, "kg"), (3, " Pieces ")],
+        )
+        db.execute(
+            "INSERT INTO allocation_plans (id, community_id, community_code, created_by_id, created_at,"
+            " status, summary, project_id)"
+            f" VALUES (1, 2, '110105001001', 5, '{moment}', 'applied', '{{}}', 2)"
+        )
+        db.executemany(
+            "INSERT INTO allocation_flows (id, plan_id, resource_id, need_id, quantity, cost, outcome, note)"
+            " VALUES (?, 1, ?, ?, 5, 1, ?, '')",
+            [(1, 1, 11, "applied"), (2, 1, 13, "not_chosen"), (3, 2, 11, "applied"), (4, 2, 13, "applied")],
+        )
+        db.executemany(
+            "INSERT INTO project_commitments (id, project_id, resource_id, unit_id, quantity, delivered,"
+            " released) VALUES (?, ?, ?, 1, 5, 0, 0)",
+            [(1, 1, 1), (2, 2, 1), (3, 2, 2), (4, 3, 3)],
+        )
+        db.execute(
+            "INSERT INTO teams (id, name, speciality, description, community_id, area_code, leader_id,"
+            f" is_active, created_by_id, created_at, updated_at) VALUES (1, 'Party members'' team', 'other',"
+            f" '', 2, '110105001001', 6, 1, 5, '{moment}', '{moment}')"
+        )
+        db.executemany(
+            "INSERT INTO project_responsibilities (id, project_id, task, unit_id, user_id, team, due_at)"
+            " VALUES (?, 1, ?, ?, ?, ?, ?)",
+            [
+                (1, "Keep the list", None, None, " party members' TEAM ", None),
+                (2, "Sweep up", None, None, "Unknown crew", "2026-01-20 00:00:00"),
+                (3, "Bring chairs", 1, None, "", None),
+            ],
+        )
+
+    _run_in_thread(migrate.upgrade, url, CLOSEOUT_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        needs = db.execute("SELECT id, need_id FROM project_commitments ORDER BY id").fetchall()
+        held = db.execute(
+            "SELECT id, task, unit_id, user_id, team_id, substr(due_at, 1, 10) FROM project_responsibilities"
+            " ORDER BY id"
+        ).fetchall()
+    # The plan sent resource 2 to two needs: which one a delivery served cannot be told.
+    assert needs == [(1, 10), (2, 11), (3, None), (4, 15)]
+    assert held == [
+        (1, "Keep the list", None, None, 1, "2026-02-01"),
+        (2, "Sweep up (Unknown crew)", None, 5, None, "2026-01-20"),
+        (3, "Bring chairs", 1, None, None, "2026-02-01"),
+    ]

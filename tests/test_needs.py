@@ -210,11 +210,12 @@ async def test_a_plan_applies_once_into_a_draft_project(
     assert result["plan"]["status"] == "applied" and result["plan"]["project_id"] == project["id"]
     assert all(f["outcome"] == "applied" for f in result["plan"]["flows"])
     assert (project["title"], project["status"]) == ("Winter rice", "draft")
-    # One commitment per resource, the flows of each added up; due at the earliest need's deadline.
-    assert sorted((c["resource_id"], c["quantity"]) for c in project["commitments"]) == [
-        (rice["id"], 60),
-        (flour["id"], 30),
-    ]
+    # One commitment per resource and need, so that each delivery counts for its need; due at the
+    # earliest need's deadline.
+    flows = sorted((f["resource_id"], f["need_id"], f["quantity"]) for f in result["plan"]["flows"])
+    assert sorted((c["resource_id"], c["need_id"], c["quantity"]) for c in project["commitments"]) == flows
+    assert sum(c["quantity"] for c in project["commitments"] if c["resource_id"] == rice["id"]) == 60
+    assert sum(c["quantity"] for c in project["commitments"] if c["resource_id"] == flour["id"]) == 30
     assert project["deadline"][:19] == first["deadline"][:19]
     assert {n["id"]: n["status"] for n in project["needs"]} == {
         first["id"]: "planned",

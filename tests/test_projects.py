@@ -19,6 +19,7 @@ from market.ledger.models import Account, Transfer
 from market.projects.models import Commitment, Delivery
 from market.projects.service import close_due_projects, warn_closing_projects
 from market.settings import Settings
+from tests.test_teams import create_team
 from tests.test_units_support import (
     Coop,
     fund_pool,
@@ -43,6 +44,9 @@ async def make_project(client: AsyncTestClient, world: World, coop: Coop, **over
     rice = await publish(client, world, coop.unit_a, quantity=100)
     flour = await publish(client, world, coop.unit_b, who="unit_admin_b", title="Flour", quantity=40)
     need = await post_need(client, world, quantity=100)
+    teams = ok(await client.get("/api/teams?limit=100", headers=world.auth("manager")))["items"]
+    team = next((t for t in teams if t["name"] == "Party members' team"), None)
+    team = team or await create_team(client, world, name="Party members' team")
     body: dict[str, Any] = {
         "title": "Winter food drive",
         "community_id": world.areas["c1"].id,
@@ -55,7 +59,7 @@ async def make_project(client: AsyncTestClient, world: World, coop: Coop, **over
         "responsibilities": [
             {"task": "Deliver the rice", "unit_id": coop.unit_a},
             {"task": "Hand out bags", "user_id": world.id("volunteer")},
-            {"task": "Keep the list", "team": "Party members' team"},
+            {"task": "Keep the list", "team_id": team["id"]},
         ],
         "participant_ids": [world.id("volunteer"), world.id("volunteer_b")],
     }
@@ -179,7 +183,7 @@ async def test_project_input_is_checked_before_anything_changes(
         ({"commitments": [{"resource_id": 999, "quantity": 1}]}, 409, "resource_not_available"),
         ({"commitments": [{"resource_id": rice["id"], "quantity": 1}] * 2}, 400, "duplicate_resource"),
         ({"need_ids": [need_c2["id"]]}, 409, "need_not_available"),
-        ({"responsibilities": [{"task": "x", "unit_id": coop.unit_a, "team": "y"}]}, 400, "one_assignee"),
+        ({"responsibilities": [{"task": "x", "unit_id": coop.unit_a, "team_id": 1}]}, 400, "one_assignee"),
         ({"responsibilities": [{"task": "x"}]}, 400, "one_assignee"),
         ({"participant_ids": [world.id("resident")]}, 422, "not_a_volunteer"),
         ({"deadline": (world.now - timedelta(days=1)).isoformat()}, 400, "deadline_passed"),
@@ -220,11 +224,10 @@ async def test_every_illegal_action_is_a_409_and_changes_nothing(
         problem(r, 409, code)
         assert await get(client, world, project) == before
 
-    # A draft takes no deliveries, hours, closing or finished tasks.
+    # A draft takes no deliveries, hours or closing (responsibilities are done whenever they are).
     await refused(f"commitments/{project['commitments'][0]['id']}/deliveries", {"quantity": 1}, "unit_admin")
     await refused(f"participants/{participant}/hours", {"hours": 2})
     await refused("close", None)
-    await refused(f"responsibilities/{responsibility}/done", None)
     project = await activate(client, world, project)
     await refused(
         f"commitments/{project['commitments'][0]['id']}/confirm", None, "unit_admin", "already_confirmed"
@@ -434,6 +437,9 @@ async def test_closing_with_everything_delivered_completes_meets_the_needs_and_p
         headers=world.auth("manager"),
     )
     problem(r, 400, "invalid_input")
+    for task in project["responsibilities"]:
+        url = f"/api/projects/{pid}/responsibilities/{task['id']}/done"
+        ok(await client.post(url, headers=world.auth("manager")))
 
     closed = ok(await client.post(f"/api/projects/{pid}/close", headers=world.auth("manager")))
     assert closed["status"] == "completed" and closed["closed_at"]
@@ -491,11 +497,13 @@ async def test_closing_with_deliveries_missing_is_overdue_releases_and_reopens(
     assert closed["status"] == "overdue"
     rice = closed["commitments"][0]
     assert (rice["delivered"], rice["released"], rice["outstanding"]) == (50, 10, 0)
-    assert [m["commitment_id"] for m in closed["summary"]["missing"]] == [rice["id"]]
+    missing = closed["summary"]["missing"]
+    assert [m["params"]["commitment_id"] for m in missing if m["code"] == "commitment_short"] == [rice["id"]]
     state = await resource_state(client, world, rice["resource_id"])
     assert (state["available"], state["held"], state["delivered"]) == (50, 0, 50)
     need = ok(await client.get(f"/api/needs/{closed['needs'][0]['id']}", headers=world.auth("manager")))
-    assert need["status"] == "open" and "50 of 60 delivered" in need["note"]
+    assert need["status"] == "partly_met" and "90 of 100 delivered" in need["note"]
+    assert need["delivered"] == 90
     assert need["project_ids"] == [project["id"]]
     # Only the unit that delivered in full earns credit points; nobody recorded hours.
     assert [u["unit_id"] for u in closed["summary"]["unit_points"]] == [coop.unit_b]
@@ -517,7 +525,8 @@ async def test_cancelling_releases_everything_and_pays_nothing(
     assert cancelled["status"] == "cancelled" and cancelled["summary"]["note"] == "Typhoon"
     state = await resource_state(client, world, cancelled["commitments"][0]["resource_id"])
     assert (state["available"], state["held"], state["delivered"]) == (90, 0, 10)
-    assert [n["status"] for n in cancelled["needs"]] == ["open"]
+    # What was delivered before the cancellation stays delivered.
+    assert [(n["status"], n["delivered"]) for n in cancelled["needs"]] == [("partly_met", 10)]
     assert await project_transfers(session_maker, project["id"]) == []
 
 
@@ -645,7 +654,13 @@ async def test_project_rewards_count_against_the_daily_cap(
     project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
     ok(await record(client, world, project["id"], project["participants"][0]["id"], 2.5, "manager"))
 
-    closed = ok(await client.post(f"/api/projects/{project['id']}/close", headers=world.auth("manager")))
+    closed = ok(
+        await client.post(
+            f"/api/projects/{project['id']}/close",
+            json={"note": "The park is clean"},
+            headers=world.auth("manager"),
+        )
+    )
 
     assert closed["summary"]["volunteer_points"] == [
         {"user_id": world.id("volunteer"), "hours": 2.5, "points": 20, "owed": False, "withheld": 5}

@@ -67,7 +67,10 @@ confirm_commitment   =          -                  -          -        -
 deliver              -          =                  -          -        -
 add_participant      =          =                  -          -        -
 record_hours         -          =                  -          -        -
-responsibility_done  -          =                  -          -        -
+add_responsibility   =          =                  -          -        -
+reassign_responsibility =       =                  -          -        -
+responsibility_done  =          =                  -          -        -
+escalate_responsibility =       =                  -          -        -
 cancel               cancelled  cancelled          -          -        -
 close                -          completed|overdue  -          -        -
 """

@@ -17,6 +17,9 @@ class NeedStatus(enum.StrEnum):
     open = "open"
     # Attached to a draft or active project.
     planned = "planned"
+    # Some of it was delivered and no project serves it now: the rest waits for the next plan.
+    partly_met = "partly_met"
+    # Everything it asked for was delivered.
     met = "met"
     closed = "closed"
 

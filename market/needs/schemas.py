@@ -50,6 +50,8 @@ class NeedRead(msgspec.Struct):
     priority: int
     deadline: datetime
     status: NeedStatus
+    # Delivered across every project that served it; quantity - delivered is what it still lacks.
+    delivered: int
     # What the last project left undone, when it went back to open.
     note: str
     # Every project the need has been part of, oldest first.

@@ -1,8 +1,9 @@
 """Community needs, and allocation plans that match the community's resources to them.
 
 A plan is a transportation problem: supplies are the available quantities of
-the published resources serving the community, demands the open needs'
-quantities weighted by priority. A (resource, need) pair is allowed when the
+the published resources serving the community, demands what the open and partly
+met needs still lack (asked minus delivered, `projects.delivered_to_needs`)
+weighted by priority. A (resource, need) pair is allowed when the
 categories and units of measure match, the resource is available before the
 need's deadline and has not ended. Its cost per unit is 1, plus 1 per day until
 the resource becomes available (so what is ready now goes first), plus 2 per
@@ -97,6 +98,7 @@ async def need_reads(session: AsyncSession, needs: list[Need]) -> list[NeedRead]
         .order_by(ProjectNeed.project_id)
     ):
         projects_of[need_id].append(project_id)
+    delivered = await projects.delivered_to_needs(session, [n.id for n in needs])
     return [
         NeedRead(
             id=n.id,
@@ -110,6 +112,7 @@ async def need_reads(session: AsyncSession, needs: list[Need]) -> list[NeedRead]
             priority=n.priority,
             deadline=n.deadline,
             status=n.status,
+            delivered=delivered[n.id],
             note=n.note,
             project_ids=projects_of[n.id],
             created_at=n.created_at,
@@ -174,7 +177,7 @@ async def update_need(
     need = (await projects.lock_needs(session, [need_id]))[need_id]
     if not actor.manages(need.area_code):
         raise Forbidden("Only the managers of the need's area change it.", code="outside_your_area")
-    if need.status in (NeedStatus.planned, NeedStatus.met):
+    if need.status in (NeedStatus.planned, NeedStatus.met, NeedStatus.partly_met):
         raise Conflict(
             f"This need is {need.status}; it can no longer change.",
             code="need_not_editable",
@@ -272,10 +275,14 @@ async def create_plan(
     needs = list(
         await session.scalars(
             select(Need)
-            .where(Need.community_id == community.id, Need.status == NeedStatus.open)
+            .where(Need.community_id == community.id, Need.status.in_(projects.PLANNABLE))
             .order_by(Need.id)
         )
     )
+    delivered = await projects.delivered_to_needs(session, [n.id for n in needs])
+    # What each need still lacks: no plan proposes more, so nothing is delivered twice.
+    lacking = {n.id: n.quantity - delivered[n.id] for n in needs}
+    needs = [n for n in needs if lacking[n.id] > 0]
     resources = await _plannable_resources(session, community, now)
     reasons = {n.id: _reason(n, resources, now) for n in needs}
     candidates = [n for n in needs if reasons[n.id] is None]
@@ -300,7 +307,7 @@ async def create_plan(
             functools.partial(
                 solve_transport,
                 [r.available for r in resources],
-                [n.quantity for n in candidates],
+                [lacking[n.id] for n in candidates],
                 matrix,
                 priority=[n.priority for n in candidates],
             )
@@ -324,12 +331,12 @@ async def create_plan(
     unmet = [
         AllocationUnmet(
             need_id=n.id,
-            requested=n.quantity,
+            requested=lacking[n.id],
             planned=met[n.id],
             reason=reasons[n.id] or "not_enough_quantity",
         )
         for n in needs
-        if met[n.id] < n.quantity
+        if met[n.id] < lacking[n.id]
     ]
     plan = AllocationPlan(
         community_id=community.id,
@@ -340,10 +347,10 @@ async def create_plan(
         summary={
             "needs": len(needs),
             "resources": len(resources),
-            "requested": sum(n.quantity for n in needs),
+            "requested": sum(lacking[n.id] for n in needs),
             "planned": sum(met.values()),
-            "fully_met": sum(met[n.id] == n.quantity for n in needs),
-            "partly_met": sum(0 < met[n.id] < n.quantity for n in needs),
+            "fully_met": sum(met[n.id] == lacking[n.id] for n in needs),
+            "partly_met": sum(0 < met[n.id] < lacking[n.id] for n in needs),
             "unmet": sum(met[n.id] == 0 for n in needs),
             "total_cost": sum(f.quantity * f.cost for f in flows),
         },
@@ -475,6 +482,9 @@ async def apply_plan(
             code="nothing_to_apply",
         )
     planned_needs = [needs[i] for i in sorted({f.need_id for f in applied})]
+    for_need: dict[tuple[int, int], int] = defaultdict(int)
+    for flow in applied:
+        for_need[flow.resource_id, flow.need_id] += flow.quantity
     project = await projects.open_project(
         session,
         actor,
@@ -484,7 +494,8 @@ async def apply_plan(
         start_at=data.start_at or now,
         deadline=data.deadline or min(n.deadline for n in planned_needs),
         needs=planned_needs,
-        commitments=[(resources[i], taken[i]) for i in sorted(taken)],
+        # One commitment per resource and need, so that each delivery counts for its need.
+        commitments=[(resources[r], q, needs[n]) for (r, n), q in sorted(for_need.items())],
         now=now,
     )
     plan.status, plan.applied_at, plan.applied_by_id, plan.project_id = (

@@ -53,6 +53,10 @@ class NotificationCode(StrEnum):
     project_cancelled = "project_cancelled"  # … "reason"
     project_closed = "project_closed"  # … "outcome"
     project_closing = "project_closing"  # … "deadline", "undelivered"
+    # … "task", "due_at": to whoever now holds a responsibility.
+    responsibility_assigned = "responsibility_assigned"
+    # … "task", "due_at", "level": owner (its holder) | community (the managers).
+    responsibility_overdue = "responsibility_overdue"
     # Rewards: {"reward", "pickup_code", "place", "pickup_by"}; {"name"} of who tried wrong codes.
     redemption_ready = "redemption_ready"
     pickup_codes_guessed = "pickup_codes_guessed"

@@ -29,7 +29,11 @@ class ProjectAction(enum.StrEnum):
     deliver = "deliver"
     add_participant = "add_participant"
     record_hours = "record_hours"
+    add_responsibility = "add_responsibility"
+    reassign_responsibility = "reassign_responsibility"
     responsibility_done = "responsibility_done"
+    # A responsibility past its due date told to its owner, then to the community's managers.
+    escalate_responsibility = "escalate_responsibility"
     cancel = "cancel"
     # At or after the deadline: completed when everything was delivered and done, else overdue.
     close = "close"
@@ -44,7 +48,11 @@ PROJECT_MACHINE = Machine(
         _A.deliver: ({_S.active}, STAYS),
         _A.add_participant: ({_S.draft, _S.active}, STAYS),
         _A.record_hours: ({_S.active}, STAYS),
-        _A.responsibility_done: ({_S.active}, STAYS),
+        # Responsibilities change and are done at any time before the project closes.
+        _A.add_responsibility: ({_S.draft, _S.active}, STAYS),
+        _A.reassign_responsibility: ({_S.draft, _S.active}, STAYS),
+        _A.responsibility_done: ({_S.draft, _S.active}, STAYS),
+        _A.escalate_responsibility: ({_S.draft, _S.active}, STAYS),
         _A.cancel: ({_S.draft, _S.active}, _S.cancelled),
         _A.close: ({_S.active}, frozenset({_S.completed, _S.overdue})),
     },
@@ -103,12 +111,12 @@ class ProjectNeed(Base):
 
 
 class Commitment(Base):
-    """So much of a unit's resource promised to the project: held on the resource until
-    delivered, or released at close-out."""
+    """So much of a unit's resource promised to the project for one of its needs: held on the
+    resource until delivered, or released at close-out. What is delivered counts for that need."""
 
     __tablename__ = "project_commitments"
     __table_args__ = (
-        UniqueConstraint("project_id", "resource_id"),
+        UniqueConstraint("project_id", "resource_id", "need_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint(
             "delivered >= 0 AND released >= 0 AND delivered + released <= quantity", name="quantity_balance"
@@ -119,6 +127,9 @@ class Commitment(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # None for a project that serves no need, and for commitments made before they named their need
+    # whose need could not be told.
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id"), index=True)
     quantity: Mapped[int]
     delivered: Mapped[int] = mapped_column(default=0)
     released: Mapped[int] = mapped_column(default=0)
@@ -144,27 +155,39 @@ class Delivery(Base):
     at: Mapped[datetime]
 
 
+class ResponsibilityEscalation(enum.StrEnum):
+    """Who has been told that a responsibility is past its due date: its owner first, then the
+    community's managers."""
+
+    owner = "owner"
+    community = "community"
+
+
 class Responsibility(Base):
-    """Who does what by when (责任清单): a unit, a volunteer team (by name) or a person."""
+    """Who does what by when (责任清单): a unit, a volunteer team or a person."""
 
     __tablename__ = "project_responsibilities"
     __table_args__ = (
         CheckConstraint(
             "(CASE WHEN unit_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN user_id IS NULL THEN 0 ELSE 1 END)"
-            " + (CASE WHEN team = '' THEN 0 ELSE 1 END) = 1",
+            " + (CASE WHEN team_id IS NULL THEN 0 ELSE 1 END) = 1",
             name="one_assignee",
         ),
+        Index("ix_project_responsibilities_due", "done_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     task: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    team: Mapped[str] = mapped_column(String(100), default="")
-    due_at: Mapped[datetime | None]
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    due_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The highest level told that it is overdue; reassigning or a new due date starts again.
+    escalation: Mapped[ResponsibilityEscalation | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None]
 
 
 class Participant(Base):

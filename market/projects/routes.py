@@ -16,12 +16,15 @@ from market.projects import service
 from market.projects.models import ProjectStatus
 from market.projects.schemas import (
     CancelRequest,
+    CloseRequest,
     DeliveryCreate,
     HoursRequest,
     ParticipantCreate,
     ProjectCreate,
     ProjectListItem,
     ProjectRead,
+    ResponsibilityChange,
+    ResponsibilityCreate,
 )
 from market.settings import Settings
 
@@ -143,8 +146,46 @@ class ProjectController(Controller):
         return await service.project_read(session, project_id)
 
     @post(
+        "/{project_id:int}/responsibilities",
+        summary="Add a responsibility to a draft or active project: a unit, team or person, due by "
+        "the deadline (community managers)",
+        status_code=200,
+        guards=[requires_community_manager],
+    )
+    async def add_responsibility(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: JSONBody[ResponsibilityCreate],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> ProjectRead:
+        await service.add_responsibility(session, request.user, project_id, data, now)
+        return await service.project_read(session, project_id)
+
+    @post(
+        "/{project_id:int}/responsibilities/{responsibility_id:int}",
+        summary="Hand a responsibility to another unit, team or person, or move its due date "
+        "(community managers)",
+        status_code=200,
+        guards=[requires_community_manager],
+    )
+    async def change_responsibility(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        responsibility_id: PathId,
+        data: JSONBody[ResponsibilityChange],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> ProjectRead:
+        await service.change_responsibility(session, request.user, project_id, responsibility_id, data, now)
+        return await service.project_read(session, project_id)
+
+    @post(
         "/{project_id:int}/responsibilities/{responsibility_id:int}/done",
-        summary="Mark a responsibility done (whoever holds it, or a manager)",
+        summary="Mark a responsibility done (whoever holds it: the person, the unit's admins, the "
+        "team's leader; or a community manager)",
         status_code=200,
     )
     async def responsibility_done(
@@ -160,7 +201,8 @@ class ProjectController(Controller):
 
     @post(
         "/{project_id:int}/close",
-        summary="Close the project out now: outcome, releases, needs, points (once)",
+        summary="Close the project out now: outcome, releases, needs, points (once); a project with nothing "
+        "to deliver or do needs a note",
         status_code=200,
         guards=[requires_community_manager],
     )
@@ -171,8 +213,10 @@ class ProjectController(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        data: JSONBody[CloseRequest | None] = None,
     ) -> ProjectRead:
-        await service.close(session, request.user, project_id, now, settings)
+        note = data.note if data is not None else ""
+        await service.close(session, request.user, project_id, now, settings, note)
         return await service.project_read(session, project_id)
 
     @post(

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from market.fields import Id, Moment, text
 from market.needs.models import NeedStatus
-from market.projects.models import ProjectStatus
+from market.projects.models import ProjectStatus, ResponsibilityEscalation
 from market.units.schemas import Quantity
 
 Hours = Annotated[float, msgspec.Meta(ge=0, le=1000, description="Hours served, to a tenth")]
@@ -16,17 +16,36 @@ Hours = Annotated[float, msgspec.Meta(ge=0, le=1000, description="Hours served, 
 class CommitmentCreate(msgspec.Struct, forbid_unknown_fields=True):
     resource_id: Id
     quantity: Quantity
+    # The project's need it serves; may be left out when the project has exactly one need.
+    need_id: Id | None = None
 
 
 class ResponsibilityCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """Exactly one of unit_id, user_id and team says who is responsible."""
+    """Exactly one of unit_id, user_id and team_id says who is responsible."""
 
     task: text(200, required=True)
     unit_id: Id | None = None
     user_id: Id | None = None
-    # A volunteer team, by name.
-    team: text(100) = ""
+    # A volunteer team of the project's community.
+    team_id: Id | None = None
+    # Not past, not after the project's deadline; default: the project's deadline.
     due_at: Moment | None = None
+
+
+class ResponsibilityChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A new holder (exactly one of unit_id, user_id and team_id, or none to keep the holder),
+    a new due date, or both."""
+
+    unit_id: Id | None = None
+    user_id: Id | None = None
+    team_id: Id | None = None
+    due_at: Moment | None = None
+
+
+class CloseRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Why a project with nothing to deliver and no responsibilities is complete (required then)."""
+
+    note: text(500) = ""
 
 
 class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,6 +88,8 @@ class NeedBrief(msgspec.Struct):
     quantity: int
     unit_of_measure: str
     status: NeedStatus
+    # Delivered across every project that served it.
+    delivered: int
 
 
 class DeliveryRead(msgspec.Struct):
@@ -85,6 +106,7 @@ class CommitmentRead(msgspec.Struct):
     resource_title: str
     unit_id: int
     unit_name: str
+    need_id: int | None
     quantity: int
     unit_of_measure: str
     delivered: int
@@ -102,12 +124,14 @@ class ResponsibilityRead(msgspec.Struct):
     task: str
     unit_id: int | None
     user_id: int | None
-    team: str
+    team_id: int | None
     # The unit's, person's or team's name.
     assignee: str
-    due_at: datetime | None
+    due_at: datetime
     done_at: datetime | None
     done_by_id: int | None
+    # Who has been told it is past its due date: "owner", then "community".
+    escalation: ResponsibilityEscalation | None
 
 
 class ParticipantRead(msgspec.Struct):
@@ -138,6 +162,24 @@ class CommitmentOutcome(msgspec.Struct):
     released: int
 
 
+class MissingItem(msgspec.Struct):
+    """Why a project closed overdue, as a code with its params: `commitment_short` (commitment_id,
+    resource, delivered, committed), `responsibility_not_done` (responsibility_id, task, due_at) or
+    `close_note_missing` (nothing was to be delivered or done and no manager said it was complete)."""
+
+    code: str = "commitment_short"
+    params: dict[str, Any] = {}
+
+
+class NeedOutcome(msgspec.Struct):
+    """A need as the close-out left it: delivered across every project that served it."""
+
+    need_id: int
+    quantity: int
+    delivered: int
+    status: NeedStatus
+
+
 class VolunteerPoints(msgspec.Struct):
     user_id: int
     hours: float
@@ -160,14 +202,16 @@ class ProjectSummary(msgspec.Struct):
     # None when the scheduler closed the project at its deadline.
     closed_by_id: int | None
     commitments: list[CommitmentOutcome]
-    # Commitments not fully delivered: what is missing.
-    missing: list[CommitmentOutcome]
+    # What kept the project from completing: empty when it completed.
+    missing: list[MissingItem]
     needs_met: list[int]
+    # Needs left partly met or open, their remainder waiting for the next plan.
     needs_reopened: list[int]
     points_per_hour: int
     volunteer_points: list[VolunteerPoints]
     unit_points: list[UnitPoints]
     note: str
+    needs: list[NeedOutcome] = []
 
 
 class ProjectRead(msgspec.Struct):

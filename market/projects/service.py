@@ -47,26 +47,31 @@ from market.projects.models import (
     ProjectNeed,
     ProjectStatus,
     Responsibility,
+    ResponsibilityEscalation,
 )
 from market.projects.schemas import (
     CommitmentOutcome,
     CommitmentRead,
     DeliveryRead,
     EventRead,
+    MissingItem,
     NeedBrief,
+    NeedOutcome,
     ParticipantRead,
     ProjectCreate,
     ProjectListItem,
     ProjectRead,
     ProjectSummary,
+    ResponsibilityChange,
     ResponsibilityCreate,
     ResponsibilityRead,
     UnitPoints,
     VolunteerPoints,
 )
 from market.settings import Settings
+from market.teams.models import Team
 from market.units import service as units
-from market.units.models import Resource, ResourceStatus, Unit
+from market.units.models import Resource, ResourceStatus, Unit, UnitCommunity
 from market.volunteers.service import lives_in_or_serves, serves_area
 
 S = ProjectStatus
@@ -93,7 +98,11 @@ def _visible(actor: Actor):
         Project.id.in_(select(Participant.project_id).where(Participant.user_id == actor.id)),
         Project.id.in_(
             select(Responsibility.project_id).where(
-                or_(Responsibility.user_id == actor.id, Responsibility.unit_id.in_(mine))
+                or_(
+                    Responsibility.user_id == actor.id,
+                    Responsibility.unit_id.in_(mine),
+                    Responsibility.team_id.in_(select(Team.id).where(Team.leader_id == actor.id)),
+                )
             )
         ),
         Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine))),
@@ -225,11 +234,36 @@ async def lock_needs(session: AsyncSession, need_ids: Iterable[int]) -> dict[int
     return {n.id: n for n in rows}
 
 
+# Needs a plan or a project may take up: nothing serves them now and they still lack something.
+PLANNABLE = frozenset({NeedStatus.open, NeedStatus.partly_met})
+
+
+async def delivered_to_needs(session: AsyncSession, need_ids: Iterable[int]) -> dict[int, int]:
+    """What was delivered to each need across every project that served it (closed, cancelled or
+    running): the one place a need's delivered quantity comes from, for close-out, plans and pages."""
+    delivered = dict.fromkeys(sorted(set(need_ids)), 0)
+    for need_id, quantity in await session.execute(
+        select(Commitment.need_id, func.sum(Delivery.quantity))
+        .join(Delivery, Delivery.commitment_id == Commitment.id)
+        .where(Commitment.need_id.in_(delivered))
+        .group_by(Commitment.need_id)
+    ):
+        delivered[need_id] = int(quantity)
+    return delivered
+
+
+def settled_status(quantity: int, delivered: int) -> NeedStatus:
+    """A need's state when no project serves it: met only when everything it asked was delivered."""
+    if delivered >= quantity:
+        return NeedStatus.met
+    return NeedStatus.partly_met if delivered else NeedStatus.open
+
+
 def need_problem(need: Need | None, community: Area, now: datetime) -> str | None:
     """Why a need cannot join a project now, or None."""
     if need is None or need.community_id != community.id:
         return f"is not a need of {community.name}"
-    if need.status != NeedStatus.open:
+    if need.status not in PLANNABLE:
         return f"is {need.status}, not open"
     if need.deadline <= now:
         return "is past its deadline"
@@ -265,18 +299,53 @@ async def resource_problem(
     return None
 
 
-async def _check_responsibilities(session: AsyncSession, items: Sequence[ResponsibilityCreate]) -> None:
-    for i, r in enumerate(items):
-        if (r.unit_id is not None) + (r.user_id is not None) + bool(r.team.strip()) != 1:
-            raise InvalidInput(
-                f"Responsibility {i + 1}: name exactly one of unit_id, user_id and team.", code="one_assignee"
+async def _check_holder(
+    session: AsyncSession, community_id: int, unit_id: int | None, user_id: int | None, team_id: int | None
+) -> None:
+    """Exactly one holder, and it exists: an active person, a unit, an active team of the community."""
+    if (unit_id is not None) + (user_id is not None) + (team_id is not None) != 1:
+        raise InvalidInput("Name exactly one of unit_id, user_id and team_id.", code="one_assignee")
+    if unit_id is not None and await session.get(Unit, unit_id) is None:
+        raise Unprocessable(f"Unit {unit_id} does not exist.", code="unit_not_found", unit_id=unit_id)
+    if user_id is not None:
+        user = await session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise Unprocessable(f"User {user_id} does not exist.", code="user_not_found", user_id=user_id)
+    if team_id is not None:
+        team = await session.get(Team, team_id)
+        if team is None or not team.is_active or team.community_id != community_id:
+            raise Unprocessable(
+                f"Team {team_id} is not an active team of the project's community.",
+                code="team_not_found",
+                team_id=team_id,
             )
-        if r.unit_id is not None and await session.get(Unit, r.unit_id) is None:
-            raise Unprocessable(f"Unit {r.unit_id} does not exist.", code="unit_not_found")
-        if r.user_id is not None:
-            user = await session.get(User, r.user_id)
-            if user is None or not user.is_active:
-                raise Unprocessable(f"User {r.user_id} does not exist.", code="user_not_found")
+
+
+def _due(due_at: datetime | None, deadline: datetime, now: datetime) -> datetime:
+    """A responsibility's due date: not past, not after the project's deadline (its default)."""
+    if due_at is None:
+        return deadline
+    if due_at <= now:
+        raise InvalidInput("The due date must be in the future.", code="due_passed")
+    if due_at > deadline:
+        raise InvalidInput(
+            "A responsibility is due by the project's deadline at the latest.",
+            code="due_after_deadline",
+            deadline=deadline,
+        )
+    return due_at
+
+
+async def _check_responsibilities(
+    session: AsyncSession,
+    items: Sequence[ResponsibilityCreate],
+    community_id: int,
+    deadline: datetime,
+    now: datetime,
+) -> None:
+    for r in items:
+        await _check_holder(session, community_id, r.unit_id, r.user_id, r.team_id)
+        _due(r.due_at, deadline, now)
 
 
 async def _check_volunteers(session: AsyncSession, user_ids: Iterable[int], community_code: str) -> None:
@@ -316,13 +385,14 @@ async def open_project(
     start_at: datetime,
     deadline: datetime,
     needs: Sequence[Need],
-    commitments: Sequence[tuple[Resource, int]],
+    commitments: Sequence[tuple[Resource, int, Need | None]],
     responsibilities: Sequence[ResponsibilityCreate] = (),
     participant_ids: Iterable[int] = (),
     now: datetime,
 ) -> Project:
     """A draft project over checked, locked needs and resources: holds the quantities, plans the
-    needs and asks the units to confirm. Without commitments there is nothing to confirm: active."""
+    needs and asks the units to confirm. Without commitments there is nothing to confirm: active.
+    Each commitment names the need it serves (None: the project serves no need)."""
     if deadline <= now:
         raise InvalidInput("The deadline must be in the future.", code="deadline_passed")
     if start_at >= deadline:
@@ -340,16 +410,23 @@ async def open_project(
         updated_at=now,
         needs=[ProjectNeed(need_id=n.id) for n in needs],
         commitments=[
-            Commitment(resource_id=r.id, unit_id=r.unit_id, quantity=q, delivered=0, released=0)
-            for r, q in commitments
+            Commitment(
+                resource_id=r.id,
+                unit_id=r.unit_id,
+                need_id=n.id if n else None,
+                quantity=q,
+                delivered=0,
+                released=0,
+            )
+            for r, q, n in commitments
         ],
         responsibilities=[
             Responsibility(
                 task=r.task.strip(),
                 unit_id=r.unit_id,
                 user_id=r.user_id,
-                team=r.team.strip(),
-                due_at=r.due_at,
+                team_id=r.team_id,
+                due_at=_due(r.due_at, deadline, now),
             )
             for r in responsibilities
         ],
@@ -359,7 +436,7 @@ async def open_project(
         ],
     )
     session.add(project)
-    for resource, quantity in commitments:
+    for resource, quantity, _need in commitments:
         units.hold(resource, quantity)
         resource.updated_at = now
     for need in needs:
@@ -374,8 +451,8 @@ async def open_project(
         f"{len(needs)} need(s), {len(commitments)} commitment(s), "
         f"{len(responsibilities)} responsibility(ies)",
     )
-    admins = await units.admins_of(session, {r.unit_id for r, _ in commitments})
-    for resource, quantity in commitments:
+    admins = await units.admins_of(session, {r.unit_id for r, _, _ in commitments})
+    for resource, quantity, _need in commitments:
         notify(
             session,
             admins.get(resource.unit_id, []),
@@ -397,25 +474,54 @@ async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreat
     community = await community_for(session, actor, data.community_id)
     start_at = data.start_at or now
     resource_ids = [c.resource_id for c in data.commitments]
-    if len(set(resource_ids)) != len(resource_ids):
-        raise InvalidInput("Each resource may be committed once per project.", code="duplicate_resource")
-    await _check_responsibilities(session, data.responsibilities)
+    need_ids = sorted(set(data.need_ids))
+    # A commitment left without a need serves the project's only need.
+    served = [c.need_id or (need_ids[0] if len(need_ids) == 1 else None) for c in data.commitments]
+    if len(set(zip(resource_ids, served, strict=True))) != len(resource_ids):
+        raise InvalidInput(
+            "Each resource may be committed once per need of a project.", code="duplicate_resource"
+        )
+    if need_ids and None in served:
+        raise InvalidInput("Say which of the project's needs each commitment serves.", code="need_required")
+    if outside := sorted({n for n in served if n is not None} - set(need_ids)):
+        raise Unprocessable(
+            "A commitment serves one of the project's needs.", code="need_not_in_project", need_ids=outside
+        )
+    await _check_responsibilities(session, data.responsibilities, community.id, data.deadline, now)
     await _check_volunteers(session, data.participant_ids, community.code)
-    needs = await lock_needs(session, data.need_ids)
-    for need_id in sorted(set(data.need_ids)):
+    needs = await lock_needs(session, need_ids)
+    for need_id in need_ids:
         if problem := need_problem(needs.get(need_id), community, now):
             raise Conflict(f"Need {need_id} {problem}.", code="need_not_available", need_id=need_id)
+    # Nobody promises a need more than it still lacks (what would be delivered twice).
+    lacking = {i: needs[i].quantity - d for i, d in (await delivered_to_needs(session, need_ids)).items()}
+    promised = Counter()
+    for c, need_id in zip(data.commitments, served, strict=True):
+        if need_id is not None:
+            promised[need_id] += c.quantity
+    for need_id in sorted(promised):
+        if promised[need_id] > lacking[need_id]:
+            raise Conflict(
+                f"Need {need_id} lacks only {lacking[need_id]}.",
+                code="exceeds_need",
+                need_id=need_id,
+                lacking=lacking[need_id],
+            )
     resources = await units.lock_resources(session, resource_ids)
+    taken: Counter[int] = Counter()
     commitments = []
-    for c in data.commitments:
+    for c, need_id in zip(data.commitments, served, strict=True):
         resource = resources.get(c.resource_id)
-        if problem := await resource_problem(session, resource, c.quantity, community, data.deadline, now):
+        taken[c.resource_id] += c.quantity
+        if problem := await resource_problem(
+            session, resource, taken[c.resource_id], community, data.deadline, now
+        ):
             raise Conflict(
                 f"Resource {c.resource_id} {problem}.",
                 code="resource_not_available",
                 resource_id=c.resource_id,
             )
-        commitments.append((resource, c.quantity))
+        commitments.append((resource, c.quantity, needs[need_id] if need_id else None))
     return await open_project(
         session,
         actor,
@@ -424,7 +530,7 @@ async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreat
         description=data.description,
         start_at=start_at,
         deadline=data.deadline,
-        needs=[needs[i] for i in sorted(needs)],
+        needs=[needs[i] for i in need_ids],
         commitments=commitments,
         responsibilities=data.responsibilities,
         participant_ids=data.participant_ids,
@@ -598,22 +704,112 @@ async def record_hours(
     await session.flush()
 
 
-async def complete_responsibility(
-    session: AsyncSession, actor: Actor, project_id: int, responsibility_id: int, now: datetime
-) -> None:
-    project = await lock_project(session, actor, project_id)
+def _responsibility(project: Project, responsibility_id: int) -> Responsibility:
     item = next((r for r in project.responsibilities if r.id == responsibility_id), None)
     if item is None:
         raise NotFound(
             f"Project {project.id} has no responsibility {responsibility_id}.",
             code="responsibility_not_found",
         )
-    allowed = (
-        actor.manages(project.community_code)
-        or item.user_id == actor.id
-        or (item.unit_id is not None and await units.acts_for(session, actor, item.unit_id))
+    return item
+
+
+async def holders_of(session: AsyncSession, item: Responsibility) -> set[int]:
+    """Who holds a responsibility: the person, the unit's admins, or the team's leader."""
+    if item.user_id is not None:
+        return {item.user_id}
+    if item.unit_id is not None:
+        return set((await units.admins_of(session, [item.unit_id])).get(item.unit_id, []))
+    leader = await session.scalar(select(Team.leader_id).where(Team.id == item.team_id))
+    return {leader} if leader is not None else set()
+
+
+async def add_responsibility(
+    session: AsyncSession, actor: Actor, project_id: int, data: ResponsibilityCreate, now: datetime
+) -> Responsibility:
+    """A new responsibility on a draft or active project, however it was made (a plan's too)."""
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    PROJECT_MACHINE.check(project.status, A.add_responsibility)
+    await _check_holder(session, project.community_id, data.unit_id, data.user_id, data.team_id)
+    item = Responsibility(
+        project_id=project.id,
+        task=data.task.strip(),
+        unit_id=data.unit_id,
+        user_id=data.user_id,
+        team_id=data.team_id,
+        due_at=_due(data.due_at, project.deadline, now),
     )
-    if not allowed:
+    session.add(item)
+    _event(session, project, actor.id, A.add_responsibility, now, item.task)
+    await session.flush()
+    notify(
+        session,
+        await holders_of(session, item),
+        NotificationCode.responsibility_assigned,
+        now,
+        subject=("project", project.id),
+        project=project.title,
+        task=item.task,
+        due_at=item.due_at,
+    )
+    return item
+
+
+async def change_responsibility(
+    session: AsyncSession,
+    actor: Actor,
+    project_id: int,
+    responsibility_id: int,
+    data: ResponsibilityChange,
+    now: datetime,
+) -> None:
+    """Hand a responsibility to another holder, move its due date, or both; its escalation starts over."""
+    project = await lock_project(session, actor, project_id)
+    _require_manager(actor, project)
+    item = _responsibility(project, responsibility_id)
+    PROJECT_MACHINE.check(project.status, A.reassign_responsibility)
+    if item.done_at is not None:
+        raise Conflict("This responsibility is already done.", code="already_done")
+    new_holder = (data.unit_id, data.user_id, data.team_id) != (None, None, None)
+    if not new_holder and data.due_at is None:
+        raise InvalidInput("Give a new holder, a new due date or both.", code="nothing_to_change")
+    if new_holder:
+        await _check_holder(session, project.community_id, data.unit_id, data.user_id, data.team_id)
+        item.unit_id, item.user_id, item.team_id = data.unit_id, data.user_id, data.team_id
+    if data.due_at is not None:
+        item.due_at = _due(data.due_at, project.deadline, now)
+    item.escalation, item.escalated_at = None, None
+    _event(session, project, actor.id, A.reassign_responsibility, now, item.task)
+    await session.flush()
+    notify(
+        session,
+        await holders_of(session, item),
+        NotificationCode.responsibility_assigned,
+        now,
+        subject=("project", project.id),
+        project=project.title,
+        task=item.task,
+        due_at=item.due_at,
+    )
+
+
+async def may_mark_done(session: AsyncSession, actor: Actor, project: Project, item: Responsibility) -> bool:
+    """The community's managers and street admins, the person holding it, the holding unit's
+    admins and the holding team's leader mark a responsibility done."""
+    if actor.is_community_manager and actor.manages(project.community_code):
+        return True
+    if item.unit_id is not None:
+        return await units.acts_for(session, actor, item.unit_id)
+    return actor.id in await holders_of(session, item)
+
+
+async def complete_responsibility(
+    session: AsyncSession, actor: Actor, project_id: int, responsibility_id: int, now: datetime
+) -> None:
+    project = await lock_project(session, actor, project_id)
+    item = _responsibility(project, responsibility_id)
+    if not await may_mark_done(session, actor, project, item):
         raise Forbidden("Only whoever is responsible or a manager marks this done.", code="not_responsible")
     if item.done_at is not None:
         raise Conflict("This responsibility is already done.", code="already_done")
@@ -621,6 +817,143 @@ async def complete_responsibility(
     item.done_at, item.done_by_id = now, actor.id
     _event(session, project, actor.id, A.responsibility_done, now, item.task)
     await session.flush()
+
+
+async def escalate_responsibilities(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """The scheduled job: a responsibility past its due date is told to its holder; still not done
+    `escalate_community_hours` later, to the community's managers. Each level once."""
+    later = timedelta(hours=settings.escalate_community_hours)
+    candidates = (
+        await session.execute(
+            select(Responsibility.project_id, Responsibility.id)
+            .join(Project, Project.id == Responsibility.project_id)
+            .where(
+                Responsibility.done_at.is_(None),
+                Responsibility.due_at <= now,
+                or_(
+                    Responsibility.escalation.is_(None),
+                    Responsibility.escalation != ResponsibilityEscalation.community,
+                ),
+                Project.status.in_(PROJECT_MACHINE.sources(A.escalate_responsibility)),
+            )
+            .order_by(Responsibility.project_id, Responsibility.id)
+        )
+    ).all()
+    raised = 0
+    for project_id, responsibility_id in candidates:
+        project = await lock_project(session, None, project_id)
+        item = _responsibility(project, responsibility_id)
+        # Decided on the locked rows, so two schedulers cannot both tell one level.
+        if not PROJECT_MACHINE.allows(project.status, A.escalate_responsibility) or item.done_at is not None:
+            continue
+        if item.due_at > now:
+            continue
+        if item.escalation is None:
+            level, whom = ResponsibilityEscalation.owner, await holders_of(session, item)
+        elif item.escalation == ResponsibilityEscalation.owner and item.escalated_at + later <= now:
+            level, whom = ResponsibilityEscalation.community, await managers_of(session, project)
+        else:
+            continue
+        item.escalation, item.escalated_at = level, now
+        _event(session, project, None, A.escalate_responsibility, now, f"{item.task}: {level}")
+        notify(
+            session,
+            whom,
+            NotificationCode.responsibility_overdue,
+            now,
+            subject=("project", project.id),
+            project=project.title,
+            task=item.task,
+            due_at=item.due_at,
+            level=str(level),
+        )
+        raised += 1
+    await session.flush()
+    return raised
+
+
+async def unit_responsibilities(
+    session: AsyncSession, actor: Actor, limit: int
+) -> list[Row[tuple[int, str, int, str, datetime, str]]]:
+    """(project id, project title, responsibility id, task, due, unit name) of what the actor's units
+    still have to do in running projects, the soonest due first."""
+    return list(
+        await session.execute(
+            select(
+                Project.id,
+                Project.title,
+                Responsibility.id,
+                Responsibility.task,
+                Responsibility.due_at,
+                Unit.name,
+            )
+            .join(Project, Project.id == Responsibility.project_id)
+            .join(Unit, Unit.id == Responsibility.unit_id)
+            .where(
+                Responsibility.unit_id.in_(units.my_units(actor)),
+                Responsibility.done_at.is_(None),
+                Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
+            )
+            .order_by(Responsibility.due_at, Responsibility.id)
+            .limit(limit)
+        )
+    )
+
+
+async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[str, list[tuple[int, str]]]:
+    """Who may hold a responsibility of the project, as (id, name) by kind: the units paired with
+    its community, the community's active teams, and its people (participants and managers)."""
+    unit_rows = await session.execute(
+        select(Unit.id, Unit.name)
+        .where(
+            Unit.id.in_(
+                select(UnitCommunity.unit_id).where(UnitCommunity.community_id == project.community_id)
+            )
+        )
+        .order_by(Unit.name, Unit.id)
+    )
+    team_rows = await session.execute(
+        select(Team.id, Team.name)
+        .where(Team.community_id == project.community_id, Team.is_active)
+        .order_by(Team.name, Team.id)
+    )
+    managers = select(UserRole.user_id).where(UserRole.role == Role.community_manager)
+    people = await session.execute(
+        select(User.id, User.name)
+        .where(
+            User.is_active,
+            or_(
+                User.id.in_([p.user_id for p in project.participants]),
+                User.id.in_(managers) & (User.area_id == project.community_id),
+            ),
+        )
+        .order_by(User.name, User.id)
+    )
+    return {
+        "unit": [tuple(r) for r in unit_rows],
+        "team": [tuple(r) for r in team_rows],
+        "user": [tuple(r) for r in people],
+    }
+
+
+async def overdue_responsibilities(
+    session: AsyncSession, actor: Actor, now: datetime, limit: int
+) -> tuple[list[Row[tuple[int, str, int, str, datetime]]], int]:
+    """(project id, project title, responsibility id, task, due) of the responsibilities past their
+    due date in the running projects the actor may read, the longest overdue first; and how many."""
+    stmt = (
+        select(Project.id, Project.title, Responsibility.id, Responsibility.task, Responsibility.due_at)
+        .join(Project, Project.id == Responsibility.project_id)
+        .where(
+            _visible(actor),
+            Responsibility.done_at.is_(None),
+            Responsibility.due_at <= now,
+            Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
+        )
+    )
+    total = await count_rows(session, stmt)
+    rows = await session.execute(stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit))
+    return list(rows), total
 
 
 async def _release_holds(session: AsyncSession, project: Project, now: datetime) -> None:
@@ -656,12 +989,7 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
     PROJECT_MACHINE.check(project.status, A.cancel)
     needs = await lock_needs(session, [n.need_id for n in project.needs])
     await _release_holds(session, project, now)
-    for need in needs.values():
-        need.status, need.note, need.updated_at = (
-            NeedStatus.open,
-            f"Project {project.id} was cancelled: {reason}",
-            now,
-        )
+    settled = await _settle_needs(session, needs, f"Project {project.id} was cancelled: {reason}", now)
     _event(session, project, actor.id, A.cancel, now, reason)
     project.closed_at = now
     project.summary = msgspec.to_builtins(
@@ -671,12 +999,13 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
             closed_by_id=actor.id,
             commitments=_outcomes(project),
             missing=[],
-            needs_met=[],
-            needs_reopened=sorted(needs),
+            needs_met=[o.need_id for o in settled if o.status == NeedStatus.met],
+            needs_reopened=[o.need_id for o in settled if o.status != NeedStatus.met],
             points_per_hour=0,
             volunteer_points=[],
             unit_points=[],
             note=reason,
+            needs=settled,
         )
     )
     notify(
@@ -695,12 +1024,69 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
 
 
 async def close(
-    session: AsyncSession, actor: Actor, project_id: int, now: datetime, settings: Settings
+    session: AsyncSession, actor: Actor, project_id: int, now: datetime, settings: Settings, note: str = ""
 ) -> None:
     project = await lock_project(session, actor, project_id)
     _require_manager(actor, project)
     PROJECT_MACHINE.check(project.status, A.close)
-    await _close_out(session, project, actor.id, now, settings)
+    if _idle(project) and not note.strip():
+        raise Conflict(
+            "Nothing was to be delivered or done: say why the project is complete.",
+            code="close_note_required",
+        )
+    await _close_out(session, project, actor.id, now, settings, note.strip())
+
+
+def _idle(project: Project) -> bool:
+    """Nothing to deliver and nobody responsible for anything: nothing shows the project was done."""
+    return not project.commitments and not project.responsibilities
+
+
+def _missing(project: Project, note: str) -> list[MissingItem]:
+    """What keeps the project from completing, each item a code with its params."""
+    missing = [
+        MissingItem(
+            "commitment_short",
+            {
+                "commitment_id": c.id,
+                "resource_id": c.resource_id,
+                "delivered": c.delivered,
+                "committed": c.quantity,
+            },
+        )
+        for c in project.commitments
+        if c.delivered < c.quantity
+    ]
+    missing += [
+        MissingItem(
+            "responsibility_not_done",
+            {"responsibility_id": r.id, "task": r.task, "due_at": r.due_at.isoformat()},
+        )
+        for r in project.responsibilities
+        if r.done_at is None
+    ]
+    if _idle(project) and not note:
+        missing.append(MissingItem("close_note_missing", {}))
+    return missing
+
+
+async def _settle_needs(
+    session: AsyncSession, needs: dict[int, Need], note: str, now: datetime
+) -> list[NeedOutcome]:
+    """Each locked need's state from what was delivered to it across every project: met only in
+    full, else partly met or open with the remainder waiting for the next plan."""
+    delivered = await delivered_to_needs(session, needs)
+    outcomes = []
+    for need_id, need in sorted(needs.items()):
+        need.status = settled_status(need.quantity, delivered[need_id])
+        need.note = (
+            ""
+            if need.status == NeedStatus.met
+            else f"{note}: {delivered[need_id]} of {need.quantity} delivered"
+        )
+        need.updated_at = now
+        outcomes.append(NeedOutcome(need_id, need.quantity, delivered[need_id], need.status))
+    return outcomes
 
 
 async def _award_points(
@@ -767,24 +1153,22 @@ async def _award_points(
 
 
 async def _close_out(
-    session: AsyncSession, project: Project, actor_id: int | None, now: datetime, settings: Settings
+    session: AsyncSession,
+    project: Project,
+    actor_id: int | None,
+    now: datetime,
+    settings: Settings,
+    note: str = "",
 ) -> None:
     """Decide the outcome, release what was not delivered, settle the needs, pay points, tell everyone.
-    The caller holds the project's row lock and has checked that it is active."""
-    complete = all(c.delivered == c.quantity for c in project.commitments)
-    outcome = S.completed if complete else S.overdue
+    The caller holds the project's row lock and has checked that it is active. Completed only when
+    every commitment was delivered and every responsibility done (or, with nothing of either, a
+    manager's note says so); otherwise overdue, naming each missing item."""
+    missing = _missing(project, note)
+    outcome = S.overdue if missing else S.completed
     needs = await lock_needs(session, [n.need_id for n in project.needs])
     await _release_holds(session, project, now)
-    missing = [o for o in _outcomes(project) if o.delivered < o.committed]
-    shortfall = "; ".join(
-        f"commitment {o.commitment_id}: {o.delivered} of {o.committed} delivered" for o in missing
-    )
-    for need in needs.values():
-        if complete:
-            need.status, need.note = NeedStatus.met, ""
-        else:
-            need.status, need.note = NeedStatus.open, f"Project {project.id} closed overdue: {shortfall}"
-        need.updated_at = now
+    settled = await _settle_needs(session, needs, f"Project {project.id} closed {outcome}", now)
     community = await session.get(Area, project.community_id)
     rate, volunteers, unit_points = await _award_points(session, project, community, now, settings)
     summary = ProjectSummary(
@@ -793,16 +1177,25 @@ async def _close_out(
         closed_by_id=actor_id,
         commitments=_outcomes(project),
         missing=missing,
-        needs_met=sorted(needs) if complete else [],
-        needs_reopened=[] if complete else sorted(needs),
+        needs_met=[o.need_id for o in settled if o.status == NeedStatus.met],
+        needs_reopened=[o.need_id for o in settled if o.status != NeedStatus.met],
         points_per_hour=rate,
         volunteer_points=volunteers,
         unit_points=unit_points,
-        note="every commitment delivered" if complete else f"missing: {shortfall}",
+        note=note,
+        needs=settled,
     )
     project.summary = msgspec.to_builtins(summary)
     project.closed_at = now
-    _event(session, project, actor_id, A.close, now, summary.note, outcome=outcome)
+    _event(
+        session,
+        project,
+        actor_id,
+        A.close,
+        now,
+        note or ", ".join(sorted({m.code for m in missing})),
+        outcome=outcome,
+    )
     notify(
         session,
         await _everyone(session, project),
@@ -902,6 +1295,7 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
         n.id: n
         for n in await session.scalars(select(Need).where(Need.id.in_([pn.need_id for pn in project.needs])))
     }
+    delivered = await delivered_to_needs(session, needs)
     resources = {
         r.id: r
         for r in await session.scalars(
@@ -912,6 +1306,15 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
         r.unit_id for r in project.responsibilities if r.unit_id
     }
     unit_names = dict((await session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))).all())
+    team_names = dict(
+        (
+            await session.execute(
+                select(Team.id, Team.name).where(
+                    Team.id.in_({r.team_id for r in project.responsibilities if r.team_id})
+                )
+            )
+        ).all()
+    )
     names = await user_names(
         session,
         {p.user_id for p in project.participants}
@@ -938,6 +1341,7 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
                 quantity=n.quantity,
                 unit_of_measure=n.unit_of_measure,
                 status=n.status,
+                delivered=delivered[n.id],
             )
             for n in (needs[pn.need_id] for pn in project.needs)
         ],
@@ -951,15 +1355,16 @@ async def project_read(session: AsyncSession, project_id: int) -> ProjectRead:
                 task=r.task,
                 unit_id=r.unit_id,
                 user_id=r.user_id,
-                team=r.team,
+                team_id=r.team_id,
                 assignee=unit_names.get(r.unit_id, "")
                 if r.unit_id
                 else names.get(r.user_id, "")
                 if r.user_id
-                else r.team,
+                else team_names.get(r.team_id, ""),
                 due_at=r.due_at,
                 done_at=r.done_at,
                 done_by_id=r.done_by_id,
+                escalation=r.escalation,
             )
             for r in project.responsibilities
         ],
@@ -993,6 +1398,7 @@ def _commitment_read(c: Commitment, resource: Resource, unit_name: str) -> Commi
         resource_title=resource.title,
         unit_id=c.unit_id,
         unit_name=unit_name,
+        need_id=c.need_id,
         quantity=c.quantity,
         unit_of_measure=resource.unit_of_measure,
         delivered=c.delivered,

@@ -1,7 +1,7 @@
 """Pages: the desk's overview of today, where grid workers, community managers, street admins and
 administrators land — the orders waiting, late and escalated in their area, the follow-ups due and
-overdue, the commitments to confirm, the owed rewards and the pools running low, each number a link
-to its page."""
+overdue, the commitments to confirm, the overdue responsibilities, the owed rewards and the pools
+running low, each number a link to its page."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from market.web.pages import page, url
 PATH = "/desk"
 # A community pool with less than this many points left to give is "running low".
 LOW_POOL_POINTS = 1000
+# Overdue responsibilities listed on the overview, the longest overdue first.
+OVERDUE_SHOWN = 10
 # The desk page that lists the approvals (sign-ups, volunteer applications) waiting for the actor.
 APPROVALS_PATH = "/desk/approvals"
 FOLLOWUPS_PATH = "/desk/followups"
@@ -38,6 +40,7 @@ async def overview(session: AsyncSession, actor: Actor, now: datetime, settings:
     pools = await ledger.low_pools(session, actor, LOW_POOL_POINTS)
     board = "/desk/dispatch"
     calls = await followups.open_counts(session, actor, now)
+    overdue, overdue_count = await projects.overdue_responsibilities(session, actor, now, OVERDUE_SHOWN)
     tiles = [
         ("waiting", counts["waiting"], url(board, area_id=actor.area_id, section="waiting")),
         ("late", counts["late"], url(board, area_id=actor.area_id, section="late")),
@@ -46,6 +49,7 @@ async def overview(session: AsyncSession, actor: Actor, now: datetime, settings:
         ("followups_overdue", calls["overdue"], url(FOLLOWUPS_PATH, status="overdue")),
         ("approvals", await people.pending_approvals_count(session, actor), APPROVALS_PATH),
         ("commitments", await projects.commitments_to_confirm(session, actor), "/desk/projects"),
+        ("overdue_responsibilities", overdue_count, "#overdue-responsibilities"),
         ("owed", owed, url("/desk/ledger/owed", status="owed")),
         ("low_pools", len(pools), url("/desk/ledger", kind="community_pool")),
     ]
@@ -54,6 +58,8 @@ async def overview(session: AsyncSession, actor: Actor, now: datetime, settings:
         "pools": pools,
         "pool_names": await area_names(session, {p.area_id for p in pools if p.area_id is not None}),
         "low_pool_points": LOW_POOL_POINTS,
+        "overdue": overdue,
+        "more_overdue": overdue_count - len(overdue),
     }
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -25,7 +26,7 @@ from market.areas.service import area_read, get_area, subtree
 from market.auth.access import Actor, ActorRequest, requires_community_manager, requires_manager
 from market.auth.service import user_names
 from market.errors import NotFound
-from market.fields import ID_MAX, Id, PathId, query_id
+from market.fields import ID_MAX, Id, Moment, PathId, query_id, text
 from market.needs import service as needs
 from market.needs.models import FlowOutcome, NeedStatus, PlanStatus
 from market.needs.schemas import ApplyRequest, NeedCreate, PlanCreate
@@ -34,10 +35,13 @@ from market.projects import service as projects
 from market.projects.models import PROJECT_MACHINE, ProjectAction, ProjectStatus
 from market.projects.schemas import (
     CancelRequest,
+    CloseRequest,
     DeliveryCreate,
     HoursRequest,
     ParticipantCreate,
     ProjectRead,
+    ResponsibilityChange,
+    ResponsibilityCreate,
 )
 from market.settings import Settings
 from market.units import service as units
@@ -65,7 +69,14 @@ LIMIT = 20
 NEED_PLACES = (AreaLevel.community, AreaLevel.grid, AreaLevel.compound)
 # Event notes the service writes for these actions are what a person typed (a reason, a task);
 # the others are generated in English and are shown through the page's own tables instead.
-TYPED_NOTES = frozenset({ProjectAction.cancel, ProjectAction.responsibility_done})
+TYPED_NOTES = frozenset(
+    {
+        ProjectAction.cancel,
+        ProjectAction.responsibility_done,
+        ProjectAction.add_responsibility,
+        ProjectAction.reassign_responsibility,
+    }
+)
 # Volunteers a search for participants lists: a few to pick from, the search narrows them.
 CANDIDATES = 20
 SEARCH_LENGTH = 50
@@ -84,6 +95,40 @@ class HoursForm(HoursRequest, kw_only=True):
     """The project page's hours form: whose hours, then the API's field."""
 
     participant_id: Id
+
+
+# A responsibility's holder in a form: "unit:3", "team:7" or "user:12".
+Holder = Annotated[str, msgspec.Meta(pattern=r"^(unit|team|user):[0-9]{1,10}$")]
+HOLDER_KINDS = {
+    "unit": "projects.assignee_unit",
+    "team": "projects.assignee_team",
+    "user": "projects.assignee_person",
+}
+
+
+def _holder(holder: str | None) -> dict[str, int]:
+    """The API's unit_id, team_id or user_id for a form's holder (none: keep the holder)."""
+    if not holder:
+        return {}
+    kind, _, holder_id = holder.partition(":")
+    return {f"{kind}_id": int(holder_id)}
+
+
+class ResponsibilityForm(msgspec.Struct, kw_only=True):
+    """The project page's form for a new responsibility: what, who (one choice), by when."""
+
+    task: text(200, required=True)
+    holder: Holder
+    due_at: Moment | None = None
+
+
+class ChangeForm(msgspec.Struct, kw_only=True):
+    """The project page's form to reassign a responsibility or move its due date."""
+
+    responsibility_id: Id
+    # Named apart from the add form's holder: both forms are on one page.
+    holder_change: Holder | None = None
+    due_at: Moment | None = None
 
 
 def runs(actor: Actor, community_code: str) -> bool:
@@ -242,7 +287,17 @@ async def _project_context(
             session, project.id, community.code, search.strip(), CANDIDATES + 1
         )
     deliveries = sorted(((d, c) for c in project.commitments for d in c.deliveries), key=lambda dc: dc[0].at)
+    holders = await projects.holder_choices(session, project) if acting else {}
     return {
+        "holder_options": [
+            (
+                f"{kind}:{holder_id}",
+                translate(lang, "projects.holder_option", name=name, kind=translate(lang, word)),
+            )
+            for kind, word in HOLDER_KINDS.items()
+            for holder_id, name in holders.get(kind, [])
+        ],
+        "open_responsibilities": [(r.id, r.task) for r in project.responsibilities if r.done_at is None],
         "project": project,
         "community": community,
         "runs": acting,
@@ -270,6 +325,8 @@ async def _project_context(
         "units": {c.unit_id: c.unit_name for c in project.commitments},
         "resources": {c.resource_id: c for c in project.commitments},
         "need_titles": {n.id: n.title for n in project.needs},
+        "need_measures": {n.id: n.unit_of_measure for n in project.needs},
+        "responsibility_due": {r.id: r.due_at for r in project.responsibilities},
         "typed_notes": TYPED_NOTES,
         "form_for": form_for,
         "due": partial(due, now),
@@ -526,19 +583,73 @@ class ProjectPages(Controller):
 
         return await _act(request, session, now, project_id, None, "responsibility", work)
 
+    @post("/{project_id:int}/responsibilities", guards=[requires_community_manager])
+    async def add_responsibility(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, ResponsibilityForm, settings.tz)
+            data = ResponsibilityCreate(task=body.task, due_at=body.due_at, **_holder(body.holder))
+            await projects.add_responsibility(session, request.user, project_id, data, now)
+
+        fields = {
+            "due_passed": "due_at",
+            "due_after_deadline": "due_at",
+            "unit_not_found": "holder",
+            "team_not_found": "holder",
+            "user_not_found": "holder",
+        }
+        return await _act(request, session, now, project_id, data, "add_responsibility", work, fields)
+
+    @post("/{project_id:int}/responsibilities/change", guards=[requires_community_manager])
+    async def change_responsibility(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async def work(form: Form) -> None:
+            body = parse(form, ChangeForm, settings.tz)
+            change = ResponsibilityChange(due_at=body.due_at, **_holder(body.holder_change))
+            await projects.change_responsibility(
+                session, request.user, project_id, body.responsibility_id, change, now
+            )
+
+        fields = {
+            "due_passed": "due_at",
+            "due_after_deadline": "due_at",
+            "unit_not_found": "holder_change",
+            "team_not_found": "holder_change",
+            "user_not_found": "holder_change",
+            "responsibility_not_found": "responsibility_id",
+        }
+        return await _act(request, session, now, project_id, data, "change_responsibility", work, fields)
+
     @post("/{project_id:int}/close", guards=[requires_community_manager])
     async def close(
         self,
         request: ActorRequest,
         project_id: PathId,
+        data: FormData,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> Redirect:
-        async def work(_form: Form) -> None:
-            await projects.close(session, request.user, project_id, now, settings)
+        async def work(form: Form) -> None:
+            body = parse(form, CloseRequest, settings.tz)
+            await projects.close(session, request.user, project_id, now, settings, body.note)
 
-        return await _act(request, session, now, project_id, None, "close", work)
+        fields = {"close_note_required": "note"}
+        return await _act(request, session, now, project_id, data, "close", work, fields)
 
     @post("/{project_id:int}/cancel", guards=[requires_community_manager])
     async def cancel(

@@ -50,6 +50,8 @@ COMMITMENTS = f"{HOME}/commitments"
 REWARDS = f"{HOME}/rewards"
 FULFIL = f"{HOME}/fulfil"
 LIMIT = 20
+# The responsibilities of the units listed above their commitments, the soonest due first.
+RESPONSIBILITIES_SHOWN = 50
 RESOURCE_FORM = "desk/unit_resource_form.html"
 COMMITMENTS_PAGE = "desk/unit_commitments.html"
 REWARD_FORM = "desk/unit_reward_form.html"
@@ -313,10 +315,12 @@ class UnitDesk(Controller):
     # ---------------------------------------------------------------- commitments and deliveries
 
     async def _commitments_context(
-        self, session: AsyncSession, actor: Actor, offset: int, form_for: int | None = None
+        self, session: AsyncSession, actor: Actor, now: datetime, offset: int, form_for: int | None = None
     ) -> dict[str, Any]:
         found, total = await projects.unit_commitments(session, actor, LIMIT, offset)
         return {
+            "responsibilities": await projects.unit_responsibilities(session, actor, RESPONSIBILITIES_SHOWN),
+            "now": now,
             "projects": found,
             "communities": await area_names(session, {p.community_id for p in found}),
             # Name the unit of each commitment only when the page shows more than one.
@@ -329,9 +333,13 @@ class UnitDesk(Controller):
 
     @get("/commitments")
     async def commitment_list(
-        self, request: ActorRequest, session: NamedDependency[AsyncSession], offset: Offset = 0
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
     ) -> Template:
-        context = await self._commitments_context(session, request.user, offset)
+        context = await self._commitments_context(session, request.user, now, offset)
         return page(request, COMMITMENTS_PAGE, form=None, **context)
 
     @post("/projects/{project_id:int}/commitments/{commitment_id:int}/confirm")
@@ -347,7 +355,10 @@ class UnitDesk(Controller):
         form = Form.of(data)
         offset = _offset(form)
         async with handling(
-            session, form, COMMITMENTS_PAGE, lambda: self._commitments_context(session, request.user, offset)
+            session,
+            form,
+            COMMITMENTS_PAGE,
+            lambda: self._commitments_context(session, request.user, now, offset),
         ):
             await projects.confirm_commitment(session, request.user, project_id, commitment_id, now)
         return see_other(url(COMMITMENTS, offset=offset or None), notice="unit_commitment_confirmed")
@@ -369,7 +380,7 @@ class UnitDesk(Controller):
             session,
             form,
             COMMITMENTS_PAGE,
-            lambda: self._commitments_context(session, request.user, offset, form_for=commitment_id),
+            lambda: self._commitments_context(session, request.user, now, offset, form_for=commitment_id),
             fields={"exceeds_commitment": "quantity"},
         ):
             body = parse(form, DeliveryCreate, settings.tz)
@@ -377,6 +388,27 @@ class UnitDesk(Controller):
                 session, request.user, project_id, commitment_id, body.quantity, body.note, now
             )
         return see_other(url(COMMITMENTS, offset=offset or None), notice="unit_delivery_recorded")
+
+    @post("/projects/{project_id:int}/responsibilities/{responsibility_id:int}/done")
+    async def responsibility_done(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        responsibility_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        form = Form.of(data)
+        offset = _offset(form)
+        async with handling(
+            session,
+            form,
+            COMMITMENTS_PAGE,
+            lambda: self._commitments_context(session, request.user, now, offset),
+        ):
+            await projects.complete_responsibility(session, request.user, project_id, responsibility_id, now)
+        return see_other(url(COMMITMENTS, offset=offset or None), notice="unit_responsibility_done")
 
     # ---------------------------------------------------------------- rewards
 

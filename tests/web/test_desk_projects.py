@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, User, UserRole
+from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.test_projects import activate, make_project
 from tests.test_units_support import Coop, make_coop, ok, post_need, publish, resource_state
@@ -488,3 +489,138 @@ async def test_residents_cannot_post_to_the_pages(
     r = await browser.post("/desk/projects/allocations", {"community_id": str(world.areas["c1"].id)})
     assert r.status_code == 403
     assert ok(await client.get("/api/needs", headers=world.auth("manager")))["total"] == 0
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_responsibilities_are_added_and_reassigned_from_the_project_page(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop, lang: str
+) -> None:
+    project = await make_project(client, world, coop)
+    team = project["responsibilities"][2]["team_id"]
+    base = f"/desk/projects/{project['id']}"
+    browser.login("manager", lang)
+    page = (await browser.get(base)).text
+    assert translate(lang, "projects.add_responsibility") in page
+    assert f'value="team:{team}"' in page and f'value="unit:{coop.unit_a}"' in page
+
+    late = local_input(world, timedelta(days=10))
+    r = await browser.post(
+        f"{base}/responsibilities", {"task": "Count the bags", "holder": f"team:{team}", "due_at": late}
+    )
+    assert r.status_code == 400
+    assert list(field_errors(r.text)) == ["due_at-add"]
+    r = await browser.post(f"{base}/responsibilities", {"task": "Count the bags", "holder": "team:x"})
+    assert r.status_code == 400 and translate(lang, "form.invalid") in r.text
+    r = await browser.post(
+        f"{base}/responsibilities",
+        {"task": "Count the bags", "holder": f"team:{team}", "due_at": local_input(world, timedelta(days=1))},
+    )
+    assert r.status_code == 303, r.text
+    added = (await api_project(client, world, project["id"]))["responsibilities"][-1]
+    assert (added["task"], added["team_id"]) == ("Count the bags", team)
+
+    r = await browser.post(f"{base}/responsibilities/change", {"responsibility_id": str(added["id"])})
+    assert r.status_code == 400 and translate(lang, "error.nothing_to_change") in r.text
+    r = await browser.post(
+        f"{base}/responsibilities/change",
+        {"responsibility_id": str(added["id"]), "holder_change": f"unit:{coop.unit_b}"},
+    )
+    assert r.status_code == 303, r.text
+    changed = (await api_project(client, world, project["id"]))["responsibilities"][-1]
+    assert (changed["unit_id"], changed["team_id"], changed["assignee"]) == (
+        coop.unit_b,
+        None,
+        "Sunny Property",
+    )
+    page = (await browser.get(base)).text
+    assert translate(lang, "projects.action.reassign_responsibility") in page
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_project_with_nothing_to_do_closes_only_with_a_note_from_the_page(
+    browser: Browser, client: AsyncTestClient, world: World, lang: str
+) -> None:
+    body = {
+        "title": "Neighbours' tea",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=2)).isoformat(),
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    base = f"/desk/projects/{project['id']}"
+    browser.login("manager", lang)
+    assert translate(lang, "projects.close_note_hint") in (await browser.get(base)).text
+    r = await browser.post(f"{base}/close", {"note": ""})
+    assert r.status_code == 409 and translate(lang, "error.close_note_required") in r.text
+    assert (await api_project(client, world, project["id"]))["status"] == "active"
+    r = await browser.post(f"{base}/close", {"note": "Forty neighbours came"})
+    assert r.status_code == 303, r.text
+    page = (await browser.get(base)).text
+    assert "Forty neighbours came" in page and translate(lang, "project_status.completed") in page
+
+
+async def test_the_summary_names_what_was_missing(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop
+) -> None:
+    project = await activate(client, world, await make_project(client, world, coop))
+    browser.login("manager", "en")
+    r = await browser.post(f"/desk/projects/{project['id']}/close")
+    assert r.status_code == 303, r.text
+    page = (await browser.get(r.headers["location"])).text
+    missing = page.split('id="missing"')[1].split("</ul>")[0]
+    assert "District Hospital · Rice: 0 of 60 delivered" in missing
+    assert "“Keep the list” not done" in missing
+    assert translate("en", "projects.need_outcomes") in page
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_desk_overview_lists_overdue_responsibilities_in_the_area(
+    browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
+) -> None:
+    body = {
+        "title": "Street fair",
+        "community_id": world.areas["c1"].id,
+        "deadline": (world.now + timedelta(days=5)).isoformat(),
+        "responsibilities": [
+            {
+                "task": "Book the stage",
+                "user_id": world.id("volunteer"),
+                "due_at": (world.now + timedelta(days=1)).isoformat(),
+            },
+            {"task": "Sweep up", "user_id": world.id("volunteer")},
+        ],
+    }
+    project = ok(await client.post("/api/projects", json=body, headers=world.auth("manager")))
+    browser.login("manager", lang)
+    assert 'id="tile-overdue_responsibilities" data-count="0"' in (await browser.get("/desk")).text
+    clock.advance(timedelta(days=2))
+    # A sign-in of the new day: the first one's session has run out.
+    browser.login("manager", lang)
+    html = (await browser.get("/desk")).text
+    assert 'id="tile-overdue_responsibilities" data-count="1"' in html
+    section = html.split('id="overdue-responsibilities"')[1].split("</section>")[0]
+    assert "Book the stage" in section and "Sweep up" not in section
+    assert f'href="/desk/projects/{project["id"]}#responsibilities"' in section
+    browser.login("manager_c2", lang)
+    assert 'id="tile-overdue_responsibilities" data-count="0"' in (await browser.get("/desk")).text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_units_admins_mark_their_units_responsibility_done_from_their_page(
+    browser: Browser, client: AsyncTestClient, world: World, coop: Coop, lang: str
+) -> None:
+    project = await make_project(client, world, coop)
+    task = project["responsibilities"][0]  # "Deliver the rice", the hospital's
+    action = f"/desk/unit/projects/{project['id']}/responsibilities/{task['id']}/done"
+    browser.login("unit_admin_b", lang)
+    assert action not in (await browser.get("/desk/unit/commitments")).text
+    r = await browser.post(action)
+    assert r.status_code == 403 and translate(lang, "error.not_responsible") in r.text
+    browser.login("unit_admin", lang)
+    page = (await browser.get("/desk/unit/commitments")).text
+    assert translate(lang, "unit.responsibilities") in page and action in page
+    r = await browser.post(action)
+    assert r.status_code == 303, r.text
+    assert (await api_project(client, world, project["id"]))["responsibilities"][0]["done_by_id"] == world.id(
+        "unit_admin"
+    )
+    assert action not in (await browser.get("/desk/unit/commitments")).text

@@ -41,7 +41,7 @@ from market.orders.models import (
     Urgency,
 )
 from market.orders.service import REWARD_REASONS
-from market.projects.models import ProjectAction, ProjectStatus
+from market.projects.models import ProjectAction, ProjectStatus, ResponsibilityEscalation
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
@@ -175,6 +175,7 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (OrderAction, "order_action"),
     (WishAction, "wish_action"),
     (ProjectAction, "projects.action"),
+    (ResponsibilityEscalation, "responsibility_escalation"),
     (Speciality, "speciality"),
     (Role, "role"),
     (AreaLevel, "area_level"),

@@ -13,6 +13,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "home.tile.approvals": ("待审核", "Approvals waiting"),
     "home.tile.commitments": ("待单位确认的认领", "Commitments to confirm"),
     "home.tile.owed": ("欠发积分", "Owed rewards"),
+    "home.tile.overdue_responsibilities": ("逾期未完成的分工", "Overdue responsibilities"),
+    "home.col.project": ("项目", "Project"),
     "home.tile.low_pools": ("积分池余额不足", "Pools running low"),
     "home.low_pools": ("余额不足 {points} 分的积分池", "Pools with less than {points} points left"),
     "home.col.pool": ("积分池", "Pool"),

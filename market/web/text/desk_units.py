@@ -77,6 +77,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "unit.no_deliveries": ("还没有交付记录。", "Nothing delivered yet."),
     "notice.unit_commitment_confirmed": ("已确认认领。", "The commitment is confirmed."),
     "notice.unit_delivery_recorded": ("交付已登记。", "The delivery is recorded."),
+    "notice.unit_responsibility_done": ("已标记完成。", "Marked done."),
+    "unit.responsibilities": ("本单位的项目分工", "Our responsibilities in projects"),
+    "unit.overdue": ("已逾期", "Overdue"),
     # Rewards
     "unit.rewards.heading": ("我发布的兑换品", "Rewards I published"),
     "unit.rewards.scope_hint": (

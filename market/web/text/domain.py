@@ -176,7 +176,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "resource_status.used_up": ("已用完", "Used up"),
     "need_status.open": ("待对接", "Open"),
     "need_status.planned": ("已立项", "In a project"),
+    "need_status.partly_met": ("部分满足", "Partly met"),
     "need_status.met": ("已满足", "Met"),
+    "responsibility_escalation.owner": ("已提醒负责方", "Holder told"),
+    "responsibility_escalation.community": ("已上报社区", "Community told"),
     "need_status.closed": ("已关闭", "Closed"),
     "allocation_reason.no_resource_of_category": ("没有这一类资源", "No resource of this category"),
     "allocation_reason.unit_of_measure_differs": (

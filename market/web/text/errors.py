@@ -377,6 +377,31 @@ TEXT: dict[str, tuple[str, str]] = {
         "Give each responsibility exactly one owner: a unit, a person or a team.",
     ),
     "error.project_not_found": ("没有找到这个项目。", "This project does not exist."),
+    "error.need_required": (
+        "项目有多项需求时，请为每项资源承诺选定它满足的需求。",
+        "The project has several needs: say which one each commitment serves.",
+    ),
+    "error.need_not_in_project": (
+        "资源承诺只能满足本项目的需求。",
+        "A commitment can only serve one of the project's needs.",
+    ),
+    "error.exceeds_need": (
+        "承诺数量超过了这项需求还缺的数量。",
+        "This is more than the need still lacks.",
+    ),
+    "error.due_passed": ("完成期限不能早于现在。", "The due date must be in the future."),
+    "error.due_after_deadline": (
+        "完成期限不能晚于项目截止时间。",
+        "A responsibility is due by the project's deadline at the latest.",
+    ),
+    "error.nothing_to_change": (
+        "请选择新的负责方或新的完成期限。",
+        "Choose a new holder, a new due date or both.",
+    ),
+    "error.close_note_required": (
+        "这个项目没有要交付的资源，也没有责任分工：请写明为什么它已经完成。",
+        "Nothing was to be delivered or done: say why the project is complete.",
+    ),
     "error.commitment_not_found": ("这个项目里没有这项资源承诺。", "This project has no such commitment."),
     "error.already_confirmed": ("这项资源承诺已经确认过了。", "This commitment is already confirmed."),
     "error.exceeds_commitment": (

@@ -100,6 +100,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "项目“{project}”将于 {deadline} 截止，还有 {undelivered} 份承诺未交付。",
         "The project {project} closes at {deadline}; {undelivered} committed unit(s) are still to deliver.",
     ),
+    "notification.responsibility_assigned": (
+        "项目“{project}”：请在 {due_at} 前完成“{task}”。",
+        "The project {project}: please do “{task}” by {due_at}.",
+    ),
+    "notification.responsibility_overdue": (
+        "项目“{project}”的“{task}”已过期限 {due_at}，尚未完成（已告知{level}）。",
+        "The project {project}: “{task}” was due {due_at} and is not done (told to {level}).",
+    ),
     "notification.redemption_ready": (
         "“{reward}”可以领取了：请在 {pickup_by} 前到 {place} 出示领取码 {pickup_code}。",
         "{reward} is ready: show the code {pickup_code} at {place} by {pickup_by}.",
@@ -131,6 +139,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Your wish {wish} expired: nobody claimed it in time.",
     ),
     # The words params stand for.
+    "notification_level.owner": ("责任方", "whoever holds it"),
     "notification_level.grid": ("网格", "the grid"),
     "notification_level.community": ("社区", "the community"),
     "notification_level.street": ("街道", "the street"),
