@@ -201,6 +201,8 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         "html_lang": HTML_LANG[lang],
         "other_langs": [code for code in LANGS if code != lang],
         "t": partial(translate, lang),
+        # Whether the catalogue has a word for a value (an order's channel may be an Open311 system's name).
+        "has_text": has_text,
         "actor": actor,
         "sections": found,
         "current_path": request.url.path,
