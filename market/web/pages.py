@@ -97,6 +97,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.teams", "/desk/teams"), COMMUNITY_MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+    (Section("nav.open311", "/desk/open311"), frozenset({Role.street_admin})),
     (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
     (Section("nav.budgets", "/desk/budgets"), COMMUNITY_MANAGER_ROLES),
     (Section("nav.policy", "/desk/policy"), COMMUNITY_MANAGER_ROLES),
