@@ -19,6 +19,7 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from market.auth.tokens import TOKEN_COOKIE
 from tests.world import World
 
 ROLES = (
@@ -803,3 +804,16 @@ async def test_reading_the_reports(
         assert_problem(r, expected, REPORT_REFUSALS)
         return
     assert r.status_code == expected, r.text
+
+
+# Open311 keys let a system post orders into a street as its issuer: only administrators and street
+# admins issue them (the desk's keys page), and each sees only the keys of the streets it manages.
+@pytest.mark.parametrize("role", ROLES)
+async def test_issuing_open311_keys(client: AsyncTestClient, world: World, role: str) -> None:
+    token = world.auth(role)["Authorization"].removeprefix("Bearer ")
+    client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
+    try:
+        r = await client.get("/desk/open311")
+    finally:
+        client.cookies.clear()
+    assert r.status_code == (200 if role in ("admin", "street_admin") else 403), r.text

@@ -66,7 +66,10 @@ CASES: dict[str, tuple[int, str]] = {
     ),
     "attribute_not_defined": (HTTP_400_BAD_REQUEST, "attribute given that this service does not define."),
     "invalid_value": (HTTP_400_BAD_REQUEST, "A parameter's value is not valid."),
-    "invalid_date": (HTTP_400_BAD_REQUEST, "start_date and end_date must be ISO 8601 date-times."),
+    "invalid_date": (
+        HTTP_400_BAD_REQUEST,
+        "start_date and end_date must be ISO 8601 date-times from 2000 to 2099.",
+    ),
     "date_range_too_long": (HTTP_400_BAD_REQUEST, "start_date and end_date may be at most 90 days apart."),
     "date_range_reversed": (HTTP_400_BAD_REQUEST, "end_date must not be before start_date."),
     "invalid_status": (HTTP_400_BAD_REQUEST, "status must be open, closed, or both comma separated."),

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import idempotency
 from market.areas.models import COMMUNITY_CODE_DIGITS, STREET_CODE_DIGITS, Area
 from market.errors import MarketError, lost_a_race
-from market.fields import path_text
+from market.fields import EARLIEST, LATEST, path_text
 from market.open311 import service
 from market.open311.errors import CASES, Open311Error
 from market.open311.format import FORMATS, respond, split
@@ -62,9 +62,9 @@ def errors_response(request: Request[Any, Any, Any], error: Exception) -> Respon
     if isinstance(error, Open311Error):
         status, description = error.status, error.description
     elif isinstance(error, MarketError):
-        # A refusal of the order flow or the registry, passed on: 400, 403 or 404 as the spec allows.
-        status = error.status_code if error.status_code in (403, 404) else 400
-        description = error.detail
+        # A refusal of the order flow or the registry met once the key was accepted: it is about
+        # what the request asks (a place outside the reporter's community, too many orders open).
+        status, description = 400, error.detail
     elif isinstance(error, HTTPException) and error.status_code < 500:
         status = 404 if error.status_code == 404 else 400
         description = CASES["unknown_resource" if status == 404 else "invalid_value"][1]
@@ -151,14 +151,22 @@ def _moment(value: str, tz: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as error:
         raise Open311Error("invalid_date") from error
+    # Dates far out overflow when moved by 90 days or to local time (see market.fields).
+    if not EARLIEST <= moment.date() <= LATEST:
+        raise Open311Error("invalid_date")
     # A date-time without an offset is read in the service's time zone.
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _number(value: str) -> bool:
+    """Digits 0-9 only (`str.isdigit` takes "²" too, which `int` refuses)."""
+    return value.isascii() and value.isdigit()
 
 
 def _whole(value: str | None, default: int, low: int, high: int, case: str) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not _number(value) or not low <= int(value) <= high:
         raise Open311Error(case)
     return int(value)
 
@@ -175,7 +183,7 @@ def _query(params: dict[str, str], tz: ZoneInfo) -> service.RequestQuery:
         if len(ids) > service.MAX_IDS:
             raise Open311Error("too_many_ids")
         # An id that is not a number names no request: it matches nothing, like an unknown one.
-        query.ids = [int(i) for i in ids if i.isdigit() and len(i) < 10]
+        query.ids = [int(i) for i in ids if _number(i) and len(i) < 10]
         return query
     query.service_code = params.get("service_code") or None
     start = _moment(params["start_date"], tz) if params.get("start_date") else None
@@ -276,7 +284,7 @@ async def one_request(
     stem, fmt = _format(name)
     params = _params(request)
     street = await _street_for_reading(session, params)
-    if not stem.isdigit() or len(stem) > 9:
+    if not _number(stem) or len(stem) > 9:
         raise Open311Error("service_request_not_found")
     order = await service.get_request(session, street, int(stem))
     return respond(

@@ -149,9 +149,9 @@ async def revoke_key(session: AsyncSession, actor: Actor, key_id: int, now: date
     )
     street = await session.get(Area, key.street_id) if key else None
     if key is None or street is None or not actor.manages(street.code):
-        raise NotFound(f"Key {key_id} does not exist.", code="open311_key_not_found")
+        raise NotFound(f"Key {key_id} does not exist.", code="api_key_not_found")
     if key.revoked_at is not None:
-        raise Conflict("This key is revoked already.", code="open311_key_revoked")
+        raise Conflict("This key is revoked already.", code="api_key_revoked")
     key.revoked_at = now
     key.revoked_by_id = actor.id
     return key

@@ -78,7 +78,7 @@ class Open311KeyPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         await open311.revoke_key(session, request.user, key_id, now)
-        return see_other(HOME, notice="open311_key_revoked")
+        return see_other(HOME, notice="api_key_revoked")
 
 
 CONTROLLERS: list[type[Controller]] = [Open311KeyPages]

@@ -50,7 +50,9 @@ async def test_a_street_admin_issues_a_key_shown_once_and_revokes_it(
     assert revoked.status_code == 303
     [key] = await keys(session_maker)
     assert key.revoked_at is not None and key.revoked_by_id == world.id("street_admin")
-    assert 'data-revoked="true"' in (await browser.get(HOME)).text
+    after = await browser.get(revoked.headers["location"])
+    assert 'data-revoked="true"' in after.text
+    assert {"zh": "密钥已作废。", "en": "The key is revoked."}[lang] in after.text
 
 
 @pytest.mark.parametrize(

@@ -594,6 +594,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "A system's name is 2 to 16 lower-case letters, digits or _, starting with a letter, "
         "and not a channel's own name.",
     ),
-    "error.open311_key_not_found": ("没有这个密钥。", "There is no such key."),
-    "error.open311_key_revoked": ("这个密钥已经作废。", "This key is revoked already."),
+    "error.api_key_not_found": ("没有这个密钥。", "There is no such key."),
+    "error.api_key_revoked": ("这个密钥已经作废。", "This key is revoked already."),
 }

@@ -37,5 +37,5 @@ TEXT: dict[str, tuple[str, str]] = {
         "新密钥（只显示这一次，请立即交给对方系统）：",
         "The new key (shown this once: hand it over now):",
     ),
-    "notice.open311_key_revoked": ("密钥已作废。", "The key is revoked."),
+    "notice.api_key_revoked": ("密钥已作废。", "The key is revoked."),
 }
