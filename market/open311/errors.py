@@ -76,6 +76,7 @@ CASES: dict[str, tuple[int, str]] = {
     "invalid_page": (HTTP_400_BAD_REQUEST, "page must be a whole number from 1."),
     "invalid_page_size": (HTTP_400_BAD_REQUEST, "page_size must be a whole number from 1 to 100."),
     "too_many_ids": (HTTP_400_BAD_REQUEST, "At most 100 service_request_id values at once."),
+    "busy": (503, "The service was busy; nothing was changed. Please try again."),
     "internal_error": (500, "Something went wrong on our side; nothing was changed. Please try again."),
 }
 

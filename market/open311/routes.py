@@ -70,7 +70,7 @@ def errors_response(request: Request[Any, Any, Any], error: Exception) -> Respon
         description = CASES["unknown_resource" if status == 404 else "invalid_value"][1]
     else:
         if lost_a_race(error):  # every attempt lost a race: a busy moment, not a fault
-            status, description = 503, "The service was busy; nothing was changed. Please try again."
+            status, description = CASES["busy"]
         else:
             log.exception("unexpected error", exc_info=error)
             status, description = CASES["internal_error"]
