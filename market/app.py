@@ -45,6 +45,7 @@ from market.jobs.routes import JobController
 from market.ledger.routes import LedgerController
 from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
+from market.open311.routes import open311_router
 from market.orders.routes import OrderController
 from market.people.routes import PeopleImportController, SignUpController
 from market.photos.routes import PhotoController
@@ -68,9 +69,17 @@ from market.web.pages import on_unknown_path
 from market.web.routes import PUBLIC_PAGE_PATHS, template_config, web_router
 from market.wishes.routes import WishController
 
-PUBLIC_PATHS = ["^/api/auth/login$", "^/api/signup$", "^/schema", "^/health$", *PUBLIC_PAGE_PATHS]
+# Open311 answers without a login: reads are public, a post carries its system's api_key.
+PUBLIC_PATHS = [
+    "^/api/auth/login$",
+    "^/api/signup$",
+    "^/schema",
+    "^/health$",
+    "^/open311/",
+    *PUBLIC_PAGE_PATHS,
+]
 # API writes need the bearer header (see CookieReadsOnlyMiddleware); only page forms carry a CSRF token.
-CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$"]
+CSRF_EXEMPT_PATHS = ["^/api/", "^/schema", "^/health$", "^/open311/"]
 
 
 class Health(Struct):
@@ -170,6 +179,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ReportController,
             PeopleImportController,
             SignUpController,
+            open311_router(),
             web_router(),
         ],
         dependencies={

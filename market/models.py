@@ -11,6 +11,7 @@ from market.jobs.models import JobRun
 from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy, StreetPolicy, Transfer
 from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet, Need
 from market.notifications.models import Notification
+from market.open311.models import Open311Key
 from market.orders.models import Offer, Order, OrderEvent
 from market.people.models import Application, PeopleImport
 from market.photos.models import Photo
@@ -53,6 +54,7 @@ __all__ = [
     "Need",
     "Notification",
     "Offer",
+    "Open311Key",
     "Order",
     "OrderEvent",
     "OwedReward",

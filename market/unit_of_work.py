@@ -129,13 +129,13 @@ OPENS_ON_READ = "opens_on_read"
 
 
 def reads_only(scope: Scope) -> bool:
-    """Whether the request's transaction only reads: an API read (GET, HEAD) not flagged
+    """Whether the request's transaction only reads: an API read (GET, HEAD; Open311's too) not flagged
     `OPENS_ON_READ`. On SQLite it then takes no write lock, so reads neither queue behind writers
     nor hold them up. Pages keep the write lock on GET: some open the ledger account they show."""
     handler = scope.get("route_handler")
     return (
         scope["method"] in SAFE
-        and scope["path"].startswith("/api/")
+        and scope["path"].startswith(("/api/", "/open311/"))
         and not (handler is not None and handler.opt.get(OPENS_ON_READ))
     )
 

@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from tests.test_units_support import unit_body
+from market.auth.tokens import TOKEN_COOKIE
 from tests.world import World
 
 ROLES = (
@@ -877,3 +878,14 @@ async def test_a_projects_responsibilities(
     else:
         assert r.status_code == 200, r.text
         assert after["responsibilities"] != project["responsibilities"]
+# Open311 keys let a system post orders into a street as its issuer: only administrators and street
+# admins issue them (the desk's keys page), and each sees only the keys of the streets it manages.
+@pytest.mark.parametrize("role", ROLES)
+async def test_issuing_open311_keys(client: AsyncTestClient, world: World, role: str) -> None:
+    token = world.auth(role)["Authorization"].removeprefix("Bearer ")
+    client.cookies.set(TOKEN_COOKIE, f"Bearer {token}")
+    try:
+        r = await client.get("/desk/open311")
+    finally:
+        client.cookies.clear()
+    assert r.status_code == (200 if role in ("admin", "street_admin") else 403), r.text

@@ -124,8 +124,9 @@ class OrderRead(msgspec.Struct):
     # Raised by a job when the order is late: grid, then community, then street (None: on time).
     escalation_level: EscalationLevel | None
     escalated_at: datetime | None
-    # `page`: the resident posted it; otherwise who entered it for them, and how it came in.
-    channel: OrderChannel
+    # `page`: the resident posted it; otherwise who entered it for them, and how it came in: an
+    # `OrderChannel`, or the name of the Open311 system it came through.
+    channel: str
     entered_by: PersonRef | None
 
 

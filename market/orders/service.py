@@ -458,14 +458,23 @@ async def create_order(
 
 
 async def enter_order(
-    session: AsyncSession, actor: Actor, data: OrderEntry, now: datetime, *, max_open: int
+    session: AsyncSession,
+    actor: Actor,
+    data: OrderEntry,
+    now: datetime,
+    *,
+    max_open: int,
+    via: str | None = None,
 ) -> Order:
     """Enter an order for a resident of the actor's area who phoned, walked in or was met on a
     round (代下单). The order is the resident's own, under the same rules and limits as one they
-    post themselves; it records who entered it and how it came in, and the resident is told."""
+    post themselves; it records who entered it and how it came in, and the resident is told.
+    `via`: the name of the system the order came through (an Open311 client, acting for the actor
+    who issued its key), recorded as the channel in place of `data.channel`."""
     if not actor.is_manager:
         raise Forbidden("Only grid workers and managers enter orders for residents.", code="manager_required")
-    if data.channel not in ENTERED_CHANNELS:
+    channel = data.channel if via is None else via
+    if via is None and channel not in ENTERED_CHANNELS:
         raise InvalidInput(
             "An order entered for a resident came by phone, a visit or a round.", code="invalid_channel"
         )
@@ -480,9 +489,9 @@ async def enter_order(
     if not actor.manages(area.code):
         raise Forbidden("That place is outside your area.", code="outside_your_area")
     order = await _post_order(
-        session, actor_of(resident), data, now, max_open=max_open, entered_by=actor, channel=data.channel
+        session, actor_of(resident), data, now, max_open=max_open, entered_by=actor, channel=channel
     )
-    tell_resident(session, order, NotificationCode.order_entered, now, name=actor.name, channel=data.channel)
+    tell_resident(session, order, NotificationCode.order_entered, now, name=actor.name, channel=channel)
     await session.flush()
     return order
 
@@ -495,7 +504,7 @@ async def _post_order(
     *,
     max_open: int,
     entered_by: Actor | None = None,
-    channel: OrderChannel = OrderChannel.page,
+    channel: str = OrderChannel.page,
 ) -> Order:
     await active_category(session, data.category)
     area = await get_area(session, data.area_id)

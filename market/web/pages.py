@@ -99,6 +99,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.teams", "/desk/teams"), COMMUNITY_MANAGER_ROLES),
     (Section("nav.unit", "/desk/unit"), frozenset({Role.unit_admin})),
     (Section("nav.failed_attempts", "/desk/failed-attempts"), frozenset({Role.street_admin})),
+    (Section("nav.open311", "/desk/open311"), frozenset({Role.street_admin})),
     (Section("nav.areas", "/desk/areas"), MANAGER_ROLES),
     (Section("nav.budgets", "/desk/budgets"), COMMUNITY_MANAGER_ROLES),
     (Section("nav.policy", "/desk/policy"), COMMUNITY_MANAGER_ROLES),
@@ -203,6 +204,8 @@ def base_context(request: ASGIConnection) -> dict[str, Any]:
         "html_lang": HTML_LANG[lang],
         "other_langs": [code for code in LANGS if code != lang],
         "t": partial(translate, lang),
+        # Whether the catalogue has a word for a value (an order's channel may be an Open311 system's name).
+        "has_text": has_text,
         "actor": actor,
         "sections": found,
         "current_path": request.url.path,

@@ -610,4 +610,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.pause_in_past": ("暂停的截止日期不能早于今天。", "The pause cannot end before today."),
     "error.pause_too_long": ("暂停最长一年。", "A pause can last at most a year."),
     "error.profile_missing": ("请先填写志愿者资料。", "Fill in the volunteer profile first."),
+    "error.street_required": (
+        "请选择街道：密钥的辖区是一个街道。",
+        "Choose a street: a key's jurisdiction is a street.",
+    ),
+    "error.invalid_system_name": (
+        "系统名为 2 到 16 个小写字母、数字或下划线，以字母开头，且不能与来源名称相同。",
+        "A system's name is 2 to 16 lower-case letters, digits or _, starting with a letter, "
+        "and not a channel's own name.",
+    ),
+    "error.api_key_not_found": ("没有这个密钥。", "There is no such key."),
+    "error.api_key_revoked": ("这个密钥已经作废。", "This key is revoked already."),
 }
