@@ -53,6 +53,11 @@ class NotificationCode(StrEnum):
     project_cancelled = "project_cancelled"  # … "reason"
     project_closed = "project_closed"  # … "outcome"
     project_closing = "project_closing"  # … "deadline", "undelivered"
+    # Recruiting: a freed slot went to the first on the waiting list, {"shift", "project", "starts_at"}.
+    shift_promoted = "shift_promoted"
+    # Residents' proposed needs: {"title"}, and "reject_reason" (a RejectReason) when rejected.
+    proposal_approved = "proposal_approved"
+    proposal_rejected = "proposal_rejected"
     # Rewards: {"reward", "pickup_code", "place", "pickup_by"}; {"name"} of who tried wrong codes.
     redemption_ready = "redemption_ready"
     pickup_codes_guessed = "pickup_codes_guessed"
