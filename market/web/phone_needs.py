@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.areas.service import area_read
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import Role
 from market.consultation import service as consultation
@@ -66,7 +67,7 @@ class ResidentNeedPages(Controller):
 
     @get("/propose")
     async def propose_form(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> Template:
-        community = await consultation.home_community(session, request.user)
+        community = area_read(await consultation.home_community(session, request.user))
         return page(request, PROPOSE, form=Form(), community=community)
 
     @post("/propose")
@@ -79,7 +80,8 @@ class ResidentNeedPages(Controller):
         now: NamedDependency[datetime],
     ) -> Redirect:
         form = Form.of(data)
-        community = await consultation.home_community(session, request.user)
+        # Read before the work: a refused form rolls the transaction back, and its rows with it.
+        community = area_read(await consultation.home_community(session, request.user))
         async with handling(session, form, PROPOSE, lambda: {"community": community}):
             await consultation.propose(session, request.user, parse(form, ProposalCreate, settings.tz), now)
         return see_other("/r/needs/proposals", notice="needs_proposed")

@@ -115,6 +115,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "needs.send_proposal": ("提交", "Send"),
     "needs.back": ("返回社区需求", "Back to community needs"),
     "needs.no_proposals": ("您还没有提议过需求。", "You have not proposed a need yet."),
+    "needs.formula": (
+        "分配权重 = 优先级 × (1 + 支持人数 / (支持人数 + {half}))：居民支持越多越靠前，最多为优先级的 2 倍。",
+        "Plan weight = priority × (1 + supporters / (supporters + {half})): residents' support moves a need up, to at most twice its priority.",
+    ),
     "needs.board_weight": ("{supports} 人支持 → 权重 {weight}", "{supports} supporting → weight {weight}"),
     # Notices
     "notice.shifts_opened": ("招募班次已发布。", "The shift is open for sign-ups."),
