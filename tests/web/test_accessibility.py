@@ -150,7 +150,8 @@ async def _find_a_members_account(page: Any) -> None:
 
 
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
-STARTS = {"volunteer": ["/v/rewards?show=mine"]}
+# The page the organiser's QR code opens (the demo's shift): reached by scanning, not by a link.
+STARTS = {"volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan"]}
 MAKERS = {
     "grid_worker": [_run_dispatch_plan, _check_an_import],
     # Adjusting points is a community manager's.
