@@ -14,11 +14,12 @@ id, the minute and an HMAC of both with the app's secret. The code of the curren
 minute is accepted, nothing older, and never another shift's. Checking in opens
 CHECK_IN_OPENS_BEFORE the start and closes at the end; checking out closes CHECK_OUT_GRACE after the
 end. The hours that count are those inside the shift's window; they are added to the volunteer's
-participant record of the project, so close-out pays them as any other hours. After the end, a job
-records those signed up who never checked in as no-shows.
+participant record of the project, so close-out pays them as any other hours; a volunteer who
+checked in and never out gets none from the shift (a manager may still record hours by hand). After
+the end, a job records those signed up who never checked in as no-shows.
 
 Locks, in the projects' order: the project row (check-in and -out change its participants), then
-the shift row, then sign-ups. Signing up and cancelling lock the shift row only.
+the shift row (signing up, cancelling, the no-show job), then sign-ups.
 """
 
 from __future__ import annotations
@@ -429,11 +430,13 @@ async def sign_up(session: AsyncSession, actor: Actor, shift_id: int, now: datet
         raise Conflict("You are already on this shift's list.", code="already_signed_up")
     shift.arrivals += 1
     full = sum(u.status in TAKING for u in signups) >= shift.slots
-    status = SIGNUP_MACHINE.next(S.cancelled, A.sign_up, S.waiting if full else S.signed_up)
+    status = S.waiting if full else S.signed_up
     if mine is None:
         mine = ShiftSignup(shift_id=shift.id, user_id=actor.id, tenths=0)
         session.add(mine)
         signups.append(mine)
+    else:
+        status = SIGNUP_MACHINE.next(mine.status, A.sign_up, status)
     mine.status, mine.arrival, mine.signed_up_at, mine.updated_at = status, shift.arrivals, now, now
     await session.flush()
     return _signup_read(mine, _waiting_positions(signups))
