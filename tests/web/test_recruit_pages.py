@@ -79,7 +79,7 @@ async def test_an_organiser_opens_a_shift_and_a_volunteer_signs_up_and_checks_in
     browser.login("manager", lang)  # the login of two days ago has run out
     page = await browser.get(f"{shift_page}/check-in")
     assert page.status_code == 200
-    assert '<meta http-equiv="refresh"' in page.text and "<svg" in page.text
+    assert 'data-reload-in="' in page.text and "<svg" in page.text
     code = await code_now(client, world, {"id": shift_id})
     assert f'data-code="{code}"' in page.text
 
