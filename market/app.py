@@ -30,6 +30,7 @@ from market.auth.service import actor_for_token
 from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
+from market.consultation.routes import CommunityNeedController, ProposalController
 from market.db import create_engine, read_only
 from market.dispatch.routes import (
     BoardController,
@@ -55,6 +56,7 @@ from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
 from market.settings import Settings
+from market.shifts.routes import ProjectShiftController, ShiftController
 from market.teams.routes import TeamController
 from market.unit_of_work import (
     RetryTransient,
@@ -172,7 +174,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ResourceController,
             NeedController,
             AllocationController,
+            CommunityNeedController,
+            ProposalController,
             ProjectController,
+            ProjectShiftController,
+            ShiftController,
             TeamController,
             WishController,
             JobController,

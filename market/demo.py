@@ -16,6 +16,8 @@ from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
 from market.auth.passwords import hash_password
 from market.auth.service import load_actor
+from market.consultation import service as consultation
+from market.consultation.schemas import ProposalCreate
 from market.dispatch import offers
 from market.dispatch.schemas import DispatchRequest
 from market.ledger import service as ledger
@@ -33,6 +35,8 @@ from market.rewards import service as rewards
 from market.rewards.models import Reward
 from market.rewards.schemas import RedeemRequest, RewardCreate
 from market.settings import Settings
+from market.shifts import service as shifts
+from market.shifts.schemas import ShiftCreate
 from market.teams import service as teams
 from market.teams.models import Speciality, Team
 from market.teams.schemas import TeamCreate
@@ -549,6 +553,29 @@ async def _demo_projects(
         )
     )
     await projects.record_hours(session, manager, drive.id, participant, 3.5, now)
+    # The drive recruits: a round of deliveries tomorrow the first volunteer signed up for.
+    round_starts = now + timedelta(days=1)
+    rounds = await shifts.create_shift(
+        session,
+        manager,
+        drive.id,
+        ShiftCreate(
+            title="入户发放大米（第二批）",
+            area_id=home.id,
+            starts_at=round_starts,
+            ends_at=round_starts + timedelta(hours=3),
+            slots=6,
+            skills=["shopping"],
+        ),
+        now,
+    )
+    await shifts.sign_up(session, await load_actor(session, volunteers[0].id), rounds.id, now)
+    # Residents' say (征求民意): support for the rice, and a proposal waiting for review.
+    resident = await load_actor(session, by_phone["13700000000"])
+    await consultation.support(session, resident, rice_need.id, now)
+    await consultation.propose(
+        session, resident, ProposalCreate(title="楼下增设休息座椅", description="老人买菜回来想歇一歇。"), now
+    )
 
     festival = await projects.create_project(
         session,

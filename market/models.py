@@ -3,6 +3,7 @@
 from market.areas.models import Area
 from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
+from market.consultation.models import NeedProposal, NeedSupport
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.followups.models import FollowUp, FollowUpSampling
@@ -25,6 +26,7 @@ from market.projects.models import (
     Responsibility,
 )
 from market.rewards.models import Redemption, Reward, RewardCommunity
+from market.shifts.models import Shift, ShiftSignup, ShiftSkill
 from market.teams.models import Team, TeamEvent, TeamMember
 from market.units.models import Resource, ResourceCommunity, Unit, UnitAdmin, UnitCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
@@ -52,6 +54,8 @@ __all__ = [
     "Lot",
     "LotUse",
     "Need",
+    "NeedProposal",
+    "NeedSupport",
     "Notification",
     "Offer",
     "Open311Key",
@@ -75,6 +79,9 @@ __all__ = [
     "RewardCommunity",
     "ServiceCategory",
     "ServingArea",
+    "Shift",
+    "ShiftSignup",
+    "ShiftSkill",
     "StreetPolicy",
     "Team",
     "TeamEvent",

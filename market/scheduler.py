@@ -33,6 +33,7 @@ from market.orders import service as orders
 from market.projects import service as projects
 from market.rewards import service as rewards
 from market.settings import Settings
+from market.shifts import service as shifts
 from market.wishes import service as wishes
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
             lambda s, now: projects.escalate_responsibilities(s, now, settings),
             300,
         ),
+        "record_shift_no_shows": (shifts.record_no_shows, 300),
         "expire_pending_transfers": (engine.expire_pending, 60),
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),

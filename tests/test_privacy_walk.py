@@ -124,9 +124,25 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/teams",
     "/desk/teams/new",
     "/desk/teams/{team_id:int}",
+    "/api/shifts/{shift_id:int}/code",
+    "/desk/projects/{project_id:int}/shifts",
+    "/desk/projects/shifts/{shift_id:int}",
+    "/desk/projects/shifts/{shift_id:int}/check-in",
+    "/desk/projects/proposals",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
-RESIDENT_PAGES = {"/r/orders", "/r/orders/new", "/r/orders/{order_id:int}", "/r/wishes/new", "/r/volunteer"}
+RESIDENT_PAGES = {
+    "/r/orders",
+    "/r/orders/new",
+    "/r/orders/{order_id:int}",
+    "/r/wishes/new",
+    "/r/volunteer",
+    "/r/needs",
+    "/r/needs/propose",
+    "/r/needs/proposals",
+    "/api/community-needs",
+    "/api/need-proposals",
+}
 # The area tree and the new order's place picker name every building, as places and not as where
 # someone lives: only there may the resident's building appear.
 AREA_CATALOGUE = {"/api/areas", "/api/areas/{area_id:int}", "/r/orders/new", "/signup"}
@@ -265,6 +281,12 @@ async def _build_scene(
     project_id = (
         await post("/api/projects", {**project, "participant_ids": [world.id(walker)]}, "manager", 201)
     )["id"]
+    # A shift of that project the walker signed up for.
+    shift = {"title": "Sweeping", "area_id": c1.id, "slots": 5}
+    shift.update(starts_at=(clock() + timedelta(days=1)).isoformat())
+    shift.update(ends_at=(clock() + timedelta(days=1, hours=2)).isoformat())
+    shift_id = (await post(f"/api/projects/{project_id}/shifts", shift, "manager", 201))["id"]
+    await post(f"/api/shifts/{shift_id}/sign-up", who=walker)
     reward = {
         "name": "Rice, 5 kg",
         "price": 1,
@@ -294,6 +316,7 @@ async def _build_scene(
         "plan_id": [plan["id"]],
         "team_id": [team_id],
         "project_id": [project_id],
+        "shift_id": [shift_id],
         "redemption_id": [redemption["id"]],
         "import_id": [imported.json()["id"]],
         "transfer_id": ["budget"],

@@ -57,6 +57,11 @@ class NotificationCode(StrEnum):
     responsibility_assigned = "responsibility_assigned"
     # … "task", "due_at", "level": owner (its holder) | community (the managers).
     responsibility_overdue = "responsibility_overdue"
+    # Recruiting: a freed slot went to the first on the waiting list, {"shift", "project", "starts_at"}.
+    shift_promoted = "shift_promoted"
+    # Residents' proposed needs: {"title"}, and "reject_reason" (a RejectReason) when rejected.
+    proposal_approved = "proposal_approved"
+    proposal_rejected = "proposal_rejected"
     # Rewards: {"reward", "pickup_code", "place", "pickup_by"}; {"name"} of who tried wrong codes.
     redemption_ready = "redemption_ready"
     pickup_codes_guessed = "pickup_codes_guessed"

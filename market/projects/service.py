@@ -704,6 +704,33 @@ async def record_hours(
     await session.flush()
 
 
+async def credit_shift(
+    session: AsyncSession, project: Project, user_id: int, tenths: int, note: str, now: datetime
+) -> None:
+    """A volunteer who checked in to one of the project's shifts takes part, and the hours their
+    check-out recorded are added to their participant record, which close-out pays as any other.
+    The caller holds the project's row lock; the project is active."""
+    participant = next((p for p in project.participants if p.user_id == user_id), None)
+    if participant is None:
+        participant = Participant(
+            project_id=project.id, user_id=user_id, tenths=0, added_by_id=user_id, added_at=now
+        )
+        session.add(participant)
+        project.participants.append(participant)
+        _event(session, project, user_id, A.add_participant, now, f"user {user_id}: {note}")
+    if tenths:
+        before, participant.tenths = participant.hours, participant.tenths + tenths
+        _event(
+            session,
+            project,
+            user_id,
+            A.record_hours,
+            now,
+            f"user {user_id}: {before} h → {participant.hours} h ({note})",
+        )
+    await session.flush()
+
+
 def _responsibility(project: Project, responsibility_id: int) -> Responsibility:
     item = next((r for r in project.responsibilities if r.id == responsibility_id), None)
     if item is None:

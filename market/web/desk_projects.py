@@ -220,6 +220,12 @@ async def _board_context(
             offset=skip,
         )
         context["needs"] = Page(await needs.need_reads(session, rows), total, LIMIT, skip)
+        # Residents' support beside each need's priority, and the weight plans give it.
+        context["supports"] = await needs.support_counts(session, [n.id for n in rows])
+        context["support_half"] = needs.SUPPORT_HALF
+        context["weights"] = {
+            n.id: round(needs.plan_weight(n.priority, context["supports"].get(n.id, 0)), 2) for n in rows
+        }
     if show in (None, "resources"):
         rows, total = await units.list_resources(
             session,

@@ -31,6 +31,7 @@ from market.web.text import (
     phone_resident,
     phone_volunteer,
     photos,
+    recruit,
 )
 
 LANGS = ("zh", "en")
@@ -73,6 +74,7 @@ CATALOGUE = _merge(
     notifications,
     photos,
     open311,
+    recruit,
 )
 
 

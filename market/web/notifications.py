@@ -30,7 +30,7 @@ INBOX = "notifications.html"
 BELL = "_bell.html"
 
 # Params that hold a moment (ISO text), shown in local time.
-MOMENTS = frozenset({"answer_by", "deadline", "pickup_by", "due_at"})
+MOMENTS = frozenset({"answer_by", "deadline", "pickup_by", "due_at", "starts_at"})
 # Params that hold a code, shown as the catalogue's word for it (`<prefix>.<code>`).
 WORDS = {
     "level": "notification_level",
@@ -40,6 +40,7 @@ WORDS = {
     "application_kind": "notification_application",
     "channel": "order_channel",
     "outcome": "project_status",
+    "reject_reason": "proposal_reject_reason",
 }
 # Where a message leads, by its code (`{id}`: what it is about).
 LINKS: dict[C, str] = {
@@ -66,6 +67,8 @@ LINKS: dict[C, str] = {
     C.volunteer_approved: "/v/profile",
     C.commitment_to_confirm: "/desk/unit/commitments",
     C.redemption_ready: "/v/redemptions/{id}",
+    C.shift_promoted: "/v/shifts/mine",
+    **dict.fromkeys((C.proposal_approved, C.proposal_rejected), "/r/needs/proposals"),
     **dict.fromkeys(
         (
             C.wish_confirmed,

@@ -150,7 +150,12 @@ async def _find_a_members_account(page: Any) -> None:
 
 
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
-STARTS = {"volunteer": ["/v/rewards?show=mine"]}
+# The demo's shift: its roster (the walk opens one project of several, maybe another), and the page
+# its QR code opens, reached by scanning, not by a link.
+STARTS = {
+    "volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan"],
+    "community_manager": ["/desk/projects/shifts/1"],
+}
 MAKERS = {
     "grid_worker": [_run_dispatch_plan, _check_an_import],
     # Adjusting points is a community manager's.

@@ -14,6 +14,7 @@ import market
 from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
+from market.consultation.models import ProposalStatus, RejectReason
 from market.dispatch.eligibility import Reason
 from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
@@ -43,6 +44,7 @@ from market.orders.models import (
 from market.orders.service import REWARD_REASONS
 from market.projects.models import ProjectAction, ProjectStatus, ResponsibilityEscalation
 from market.rewards.models import RedemptionStatus
+from market.shifts.models import SignupStatus
 from market.teams.models import Speciality
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
 from market.volunteers.models import PauseReason
@@ -179,6 +181,9 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (Speciality, "speciality"),
     (Role, "role"),
     (AreaLevel, "area_level"),
+    (SignupStatus, "shift_signup_status"),
+    (ProposalStatus, "proposal_status"),
+    (RejectReason, "proposal_reject_reason"),
 ]
 
 # Words that are not enums: the solvers' reasons.

@@ -30,6 +30,10 @@
     if (!wrong.matches("input, select, textarea")) { wrong.setAttribute("tabindex", "-1"); }
     wrong.focus();
   }
+  // <div data-reload-in="seconds"> loads the page again then: the check-in QR code, which changes
+  // every minute (a meta refresh would be the same to people, but is refused by accessibility checks).
+  var reload = document.querySelector("[data-reload-in]");
+  if (reload) { setTimeout(function () { location.reload(); }, 1000 * Number(reload.getAttribute("data-reload-in"))); }
   window.marketTick = tick;
   tick();
   setInterval(tick, 1000);

@@ -108,6 +108,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "项目“{project}”的“{task}”已过期限 {due_at}，尚未完成（已告知{level}）。",
         "The project {project}: “{task}” was due {due_at} and is not done (told to {level}).",
     ),
+    "notification.shift_promoted": (
+        "“{project}”的班次“{shift}”有人取消，您已从候补转为报名成功，{starts_at} 开始。",
+        "A place freed up on the shift {shift} of {project}: you moved up from the waiting list. It starts at {starts_at}.",
+    ),
+    "notification.proposal_approved": (
+        "您提议的需求“{title}”已通过审核，已发布到社区需求清单。",
+        "Your proposed need {title} was approved and published on the community's need list.",
+    ),
+    "notification.proposal_rejected": (
+        "您提议的需求“{title}”未通过：{reject_reason}",
+        "Your proposed need {title} was not taken up: {reject_reason}",
+    ),
     "notification.redemption_ready": (
         "“{reward}”可以领取了：请在 {pickup_by} 前到 {place} 出示领取码 {pickup_code}。",
         "{reward} is ready: show the code {pickup_code} at {place} by {pickup_by}.",
