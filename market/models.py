@@ -23,6 +23,7 @@ from market.projects.models import (
     ProjectNeed,
     Responsibility,
 )
+from market.records.models import Certificate, CertificateCounter, CertificateIssuer, RecordEntry
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.teams.models import Team, TeamEvent, TeamMember
 from market.units.models import Resource, ResourceCommunity, Unit, UnitAdmin, UnitCommunity
@@ -40,6 +41,9 @@ __all__ = [
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",
+    "Certificate",
+    "CertificateCounter",
+    "CertificateIssuer",
     "Commitment",
     "Delivery",
     "DispatchPlan",
@@ -65,6 +69,7 @@ __all__ = [
     "Project",
     "ProjectEvent",
     "ProjectNeed",
+    "RecordEntry",
     "Redemption",
     "Resource",
     "ResourceCommunity",

@@ -30,6 +30,7 @@ from market.web.text import (
     phone_resident,
     phone_volunteer,
     photos,
+    records,
 )
 
 LANGS = ("zh", "en")
@@ -71,6 +72,7 @@ CATALOGUE = _merge(
     desk_registry,
     notifications,
     photos,
+    records,
 )
 
 

@@ -34,12 +34,14 @@ from market.web import (
     desk_orders,
     desk_people,
     desk_projects,
+    desk_records,
     desk_setup,
     desk_teams,
     desk_units,
     desk_units_registry,
     notifications,
     phone_profile,
+    phone_records,
     phone_resident,
     phone_volunteer,
 )
@@ -62,7 +64,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$", "^/verify/"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 LARGE_TEXT_PATH = "/account/large-text"
@@ -222,11 +224,13 @@ def web_router() -> Router:
             *phone_resident.CONTROLLERS,
             *phone_volunteer.CONTROLLERS,
             *phone_profile.CONTROLLERS,
+            *phone_records.CONTROLLERS,
             *desk_home.CONTROLLERS,
             *desk_dispatch.CONTROLLERS,
             *desk_followups.CONTROLLERS,
             *desk_orders.CONTROLLERS,
             *desk_projects.CONTROLLERS,
+            *desk_records.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
             *desk_units_registry.CONTROLLERS,
