@@ -89,7 +89,10 @@ TEXT: dict[str, tuple[str, str]] = {
         " request and issues the certificate.",
     ),
     "records.request": ("申请服务证明", "Request a certificate"),
-    "notice.certificate_requested": ("申请已提交，请等待社区审核。", "Requested: the community will review it."),
+    "notice.certificate_requested": (
+        "申请已提交，请等待社区审核。",
+        "Requested: the community will review it.",
+    ),
     "records.honour_roll_setting": ("光荣榜", "Honour roll"),
     "records.honour_roll_setting_hint": (
         "社区每月公布服务时长最多、评价最好的志愿者。您可以选择不上榜。",
