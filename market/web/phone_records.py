@@ -89,7 +89,7 @@ class VolunteerRecordPages(Controller):
         ):
             body = parse(form, CertificateRequest, settings.tz)
             await records.request_certificate(session, request.user, body, now, settings.tz)
-        return see_other(PATH + "#certificates", notice="certificate_requested")
+        return see_other(PATH, notice="certificate_requested")
 
     @get("/certificates/{certificate_id:int}/pdf")
     async def pdf(
