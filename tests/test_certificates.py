@@ -23,8 +23,9 @@ from market.areas.models import Area
 from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.pdf_support import pdf_page_images, pdf_text
+from tests.records_support import closed_project
 from tests.test_authorization import assert_problem
-from tests.test_records import closed_project, served_order
+from tests.test_records import served_order
 from tests.world import World
 
 HOUR = timedelta(hours=1)

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
 from market.orders.service import CHECK_IN_OPENS_BEFORE
-from market.projects.models import Participant, Project, ProjectStatus
+from market.projects.models import ProjectStatus
 from market.records.models import RecordEntry
+from tests.records_support import closed_project
 from tests.test_authorization import assert_problem
 from tests.test_service_window import accepted_order, ok, serve
 from tests.world import World
@@ -52,42 +53,6 @@ async def served_order(client: AsyncTestClient, world: World, clock: FrozenClock
     await serve(client, world, clock, order_id, start - CHECK_IN_OPENS_BEFORE, start + 5 * HOUR)
     await ok(client, world, "resident", f"/api/orders/{order_id}/confirm", {"rating": rating})
     return order_id
-
-
-async def closed_project(
-    session_maker: async_sessionmaker[AsyncSession],
-    world: World,
-    volunteer: str,
-    tenths: int,
-    start: datetime,
-    status: ProjectStatus = ProjectStatus.completed,
-) -> int:
-    """A project of community 1 in `status`, with `volunteer` taking part for `tenths` tenths of an hour;
-    the participant's id."""
-    async with session_maker() as session, session.begin():
-        project = Project(
-            title="社区义诊",
-            community_id=world.areas["c1"].id,
-            community_code=world.areas["c1"].code,
-            status=status,
-            start_at=start,
-            deadline=start + 4 * HOUR,
-            created_by_id=world.id("manager"),
-            created_at=world.now,
-            updated_at=world.now,
-        )
-        session.add(project)
-        await session.flush()
-        participant = Participant(
-            project_id=project.id,
-            user_id=world.id(volunteer),
-            tenths=tenths,
-            added_by_id=world.id("manager"),
-            added_at=world.now,
-        )
-        session.add(participant)
-        await session.flush()
-        return participant.id
 
 
 async def entry(client: AsyncTestClient, world: World, who: str, volunteer: str, **body: Any) -> Any:

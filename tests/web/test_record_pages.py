@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
 from market.web.i18n import translate
-from tests.test_records import closed_project, served_order
+from tests.records_support import closed_project
+from tests.test_records import served_order
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
 

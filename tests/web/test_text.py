@@ -7,6 +7,7 @@ import enum
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -42,6 +43,14 @@ from market.orders.models import (
 )
 from market.orders.service import REWARD_REASONS
 from market.projects.models import ProjectAction, ProjectStatus
+from market.records.models import (
+    CertificateStatus,
+    CorrectionReason,
+    EntryKind,
+    RefusalReason,
+    RevocationReason,
+)
+from market.records.schemas import LineKind
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
@@ -178,6 +187,11 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (Speciality, "speciality"),
     (Role, "role"),
     (AreaLevel, "area_level"),
+    (EntryKind, "record_kind"),
+    (CorrectionReason, "correction_reason"),
+    (RefusalReason, "refusal_reason"),
+    (RevocationReason, "revocation_reason"),
+    (CertificateStatus, "certificate_status"),
 ]
 
 # Words that are not enums: the solvers' reasons.
@@ -185,6 +199,7 @@ WORDS: list[tuple[set[str], str]] = [
     ({str(r) for r in REWARD_REASONS}, "reward_reason"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),
+    (set(get_args(LineKind)), "record_kind"),
 ]
 
 

@@ -149,7 +149,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "records.ratings": ("{count} 次评价", "{count} ratings"),
     "records.nobody_yet": ("本月暂无。", "Nobody yet this month."),
     "records.poster_heading": ("{community} 志愿服务光荣榜", "{community} volunteer honour roll"),
-    "records.poster_month": ("{month}", "{month}"),
+    "records.poster_month": ("{month} 月度榜单", "Month {month}"),
     "records.poster_thanks": ("感谢每一位志愿者的付出！", "Thank you to every volunteer!"),
     # The certificate
     "records.pdf.title": ("志愿服务证明", "Certificate of volunteer service"),
