@@ -46,7 +46,7 @@ def certificate_pdf(certificate: CertificateRead, verify_url: str, t: Translate,
     document.table(
         [t("records.col.date"), t("records.col.what"), t("records.col.place"), t("records.col.hours")],
         [[s.at, s.what, s.place, f"{s.hours:g}"] for s in certificate.services],
-        widths=(28, 72, 50, 20),
+        widths=(28, 64, 50, 28),
     )
     document.fields(
         [

@@ -135,6 +135,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "A certificate names the issuer (the community), its responsible person, the handler (the"
         " manager who issues it) and a contact.",
     ),
+    "records.issuer_settings_link": (
+        "服务证明的出具信息（负责人、联系方式）",
+        "Certificates' issuing details (responsible person, contact)",
+    ),
     "notice.issuer_saved": ("出具信息已保存。", "The issuing details are saved."),
     "records.honour_title": ("光荣榜", "Honour roll"),
     "records.honour_intro": (
