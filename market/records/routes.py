@@ -17,7 +17,7 @@ from market.fields import PathId
 from market.records import documents, service
 from market.records.models import CertificateStatus
 from market.records.schemas import (
-    AreaVolunteer,
+    AreaRecords,
     CertificateDecision,
     CertificateRead,
     CertificateRequest,
@@ -85,7 +85,7 @@ class RecordController(Controller):
         "/",
         summary="The volunteers with service recorded in your area in a year; ?format=xlsx for every line",
         guards=[requires_manager],
-        responses=exports.json_or_download(list[AreaVolunteer]),
+        responses=exports.json_or_download(AreaRecords),
     )
     async def area(
         self,
@@ -95,11 +95,11 @@ class RecordController(Controller):
         now: NamedDependency[datetime],
         year: Year = None,
         format: Annotated[Literal["json", "xlsx"], QueryParameter()] = "json",
-    ) -> list[AreaVolunteer] | Stream:
+    ) -> AreaRecords | Stream:
         year = year or now.astimezone(settings.tz).year
         if format == "xlsx":
             return await export_year(request, session, settings, year)
-        return await service.area_volunteers(session, request.user, year, settings.tz)
+        return AreaRecords(year, await service.area_volunteers(session, request.user, year, settings.tz))
 
     @get(
         "/volunteers/{volunteer_id:int}",

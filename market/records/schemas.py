@@ -87,6 +87,11 @@ class AreaVolunteer(msgspec.Struct):
     lines: int
 
 
+class AreaRecords(msgspec.Struct):
+    year: int
+    items: list[AreaVolunteer]
+
+
 class CertificateRequest(msgspec.Struct, forbid_unknown_fields=True):
     community_id: Id
     period_start: Day
