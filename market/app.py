@@ -52,6 +52,7 @@ from market.people.routes import PeopleImportController, SignUpController
 from market.photos.routes import PhotoController
 from market.photos.storage import storage_for
 from market.projects.routes import ProjectController
+from market.records.routes import CertificateController, RecordController
 from market.reports.routes import ReportController
 from market.rewards.routes import RedemptionController, RewardController
 from market.scheduler import running_scheduler
@@ -179,6 +180,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ProjectController,
             ProjectShiftController,
             ShiftController,
+            RecordController,
+            CertificateController,
             TeamController,
             WishController,
             JobController,

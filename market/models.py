@@ -25,6 +25,7 @@ from market.projects.models import (
     ProjectNeed,
     Responsibility,
 )
+from market.records.models import Certificate, CertificateCounter, CertificateIssuer, RecordEntry
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.shifts.models import Shift, ShiftSignup, ShiftSkill
 from market.teams.models import Team, TeamEvent, TeamMember
@@ -43,6 +44,9 @@ __all__ = [
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",
+    "Certificate",
+    "CertificateCounter",
+    "CertificateIssuer",
     "Commitment",
     "Delivery",
     "DispatchPlan",
@@ -71,6 +75,7 @@ __all__ = [
     "Project",
     "ProjectEvent",
     "ProjectNeed",
+    "RecordEntry",
     "Redemption",
     "Resource",
     "ResourceCommunity",

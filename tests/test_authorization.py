@@ -19,9 +19,11 @@ import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.test_units_support import unit_body
 from market.auth.tokens import TOKEN_COOKIE
+from tests.records_support import closed_project
+from tests.test_units_support import unit_body
 from tests.world import World
 
 ROLES = (
@@ -889,3 +891,81 @@ async def test_issuing_open311_keys(client: AsyncTestClient, world: World, role:
     finally:
         client.cookies.clear()
     assert r.status_code == (200 if role in ("admin", "street_admin") else 403), r.text
+
+
+# Service records and certificates (market/records): a volunteer reads their own record; managers
+# read their area's; the volunteer's community managers (and above) record training and issue
+# certificates of community 1; the honour roll is read by the managers inside the community.
+# fmt: off
+RECORD_COLUMNS = ("own_record", "area_records", "add_training", "set_issuer", "certificates", "issue",
+                  "honour_roll")
+RECORD_MATRIX = {
+    #                  own  area  train issuer certs issue honour
+    "admin":          (200, 200,  201,  200,   200,  200,  200),
+    "street_admin":   (403, 200,  201,  200,   200,  200,  200),
+    "manager":        (403, 200,  201,  200,   200,  200,  200),
+    "manager_c2":     (403, 200,  403,  403,   200,  403,  403),
+    "grid_worker":    (403, 200,  403,  403,   403,  403,  200),
+    "grid_worker_c2": (403, 200,  403,  403,   403,  403,  403),
+    "unit_admin":     (403, 403,  403,  403,   403,  403,  403),
+    "resident":       (403, 403,  403,  403,   403,  403,  403),
+    "resident_b":     (403, 403,  403,  403,   403,  403,  403),
+    "resident_c2":    (403, 403,  403,  403,   403,  403,  403),
+    "volunteer":      (200, 403,  403,  403,   403,  403,  403),
+    "volunteer_b":    (200, 403,  403,  403,   403,  403,  403),
+    "volunteer_c2":   (200, 403,  403,  403,   403,  403,  403),
+}
+# fmt: on
+RECORD_REFUSALS = {"role_required", "outside_your_area"}
+assert set(RECORD_MATRIX) == set(ROLES)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role", "expected"),
+    [
+        pytest.param(e, role, RECORD_MATRIX[role][RECORD_COLUMNS.index(e)], id=f"{e}-{role}")
+        for e in RECORD_COLUMNS
+        for role in ROLES
+    ],
+)
+async def test_service_records_and_certificates(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    endpoint: str,
+    role: str,
+    expected: int,
+) -> None:
+    c1 = world.areas["c1"].id
+    await closed_project(session_maker, world, "volunteer", 20, world.now - timedelta(days=1))
+    issuer = {"responsible_person": "王主任", "contact": "65001234"}
+    await ok(client, world, "admin", "PUT", f"/api/certificates/issuers/{c1}", issuer)
+    today = world.now.astimezone(world.settings.tz).date().isoformat()
+    certificate = await ok(
+        client, world, "volunteer", "POST", "/api/certificates",
+        {"community_id": c1, "period_start": "2026-01-01", "period_end": today},
+    )  # fmt: skip
+    training = {"kind": "training", "title": "急救培训", "at": world.now.isoformat(), "hours": 2}
+    method, path, body = {
+        "own_record": ("GET", "/api/records/me", None),
+        "area_records": ("GET", "/api/records", None),
+        "add_training": ("POST", f"/api/records/volunteers/{world.id('volunteer')}/entries", training),
+        "set_issuer": ("PUT", f"/api/certificates/issuers/{c1}", {**issuer, "contact": "65009999"}),
+        "certificates": ("GET", "/api/certificates", None),
+        "issue": ("POST", f"/api/certificates/{certificate['id']}/issue", None),
+        "honour_roll": ("GET", f"/api/records/honour-roll/{c1}?month={today[:7]}", None),
+    }[endpoint]
+
+    r = await call(client, world, role, method, path, body)
+
+    if expected >= 400:
+        assert_problem(r, expected, RECORD_REFUSALS)
+    else:
+        assert r.status_code == expected, r.text
+    # A refusal changes nothing; a success does what it says.
+    lines = (await ok(client, world, "volunteer", "GET", "/api/records/me"))["lines"]
+    assert len(lines) == 1 + (endpoint == "add_training" and expected == 201)
+    after = await ok(client, world, "admin", "GET", f"/api/certificates/{certificate['id']}")
+    assert after["status"] == ("issued" if endpoint == "issue" and expected == 200 else "requested")
+    contact = (await ok(client, world, "admin", "GET", f"/api/certificates/issuers/{c1}"))["contact"]
+    assert contact == ("65009999" if endpoint == "set_issuer" and expected == 200 else "65001234")

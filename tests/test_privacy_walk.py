@@ -129,6 +129,19 @@ NOT_FOR_VOLUNTEERS = {
     "/desk/projects/shifts/{shift_id:int}",
     "/desk/projects/shifts/{shift_id:int}/check-in",
     "/desk/projects/proposals",
+    "/api/records",
+    "/api/records/volunteers/{volunteer_id:int}",
+    "/api/records/honour-roll/{community_id:int}",
+    "/api/certificates",
+    "/api/certificates/issuers/{community_id:int}",
+    "/desk/records",
+    "/desk/records/export",
+    "/desk/records/volunteers/{volunteer_id:int}",
+    "/desk/certificates",
+    "/desk/certificates/issuer",
+    "/desk/certificates/{certificate_id:int}/pdf",
+    "/desk/honour-roll",
+    "/desk/honour-roll/poster",
 }
 # A resident's own pages: a volunteer uses them only when they are a resident too.
 RESIDENT_PAGES = {
@@ -303,6 +316,14 @@ async def _build_scene(
         "/api/people/imports", files={"file": ("p.csv", people, "text/csv")}, headers=world.auth("manager")
     )
     assert imported.status_code == 201, imported.text
+    # The certificate of the service the walker did for the neighbour, and its verification page.
+    issuer = {"responsible_person": "Director", "contact": "65001234"}
+    r = await client.put(f"/api/certificates/issuers/{c1.id}", json=issuer, headers=world.auth("manager"))
+    assert r.status_code == 200, r.text
+    today = clock().astimezone(world.settings.tz).date().isoformat()
+    asked = {"community_id": c1.id, "period_start": "2026-01-01", "period_end": today}
+    certificate = await post("/api/certificates", asked, walker, 201)
+    certificate = await post(f"/api/certificates/{certificate['id']}/issue", None, "manager")
 
     return {
         "order_id": [pending, lost, cancelled, rejected, declined, neighbour],
@@ -326,6 +347,9 @@ async def _build_scene(
         "resource_id": [1],
         "file_path": ["live.js"],
         "path": ["openapi.json"],
+        "volunteer_id": [world.id(walker), world.id("volunteer_b")],
+        "certificate_id": [certificate["id"]],
+        "token": [certificate["verify_path"].rsplit("/", 1)[1]],
     }
 
 

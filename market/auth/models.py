@@ -47,6 +47,8 @@ class User(Base):
     # 长辈模式: larger text and buttons on every page, kept with the person so that it follows them
     # to another phone.
     large_text: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Left off the honour roll (光荣榜) at the person's own wish.
+    honour_roll_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
 
     area: Mapped[Area | None] = relationship(lazy="raise")

@@ -31,6 +31,7 @@ from market.web.text import (
     phone_resident,
     phone_volunteer,
     photos,
+    records,
     recruit,
 )
 
@@ -75,6 +76,7 @@ CATALOGUE = _merge(
     photos,
     open311,
     recruit,
+    records,
 )
 
 

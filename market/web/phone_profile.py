@@ -121,6 +121,7 @@ async def _context(
         "levels": [(str(level), f"profile.level.{level}") for level in LEVELS],
         "weekdays": [(day, f"profile.weekday.{day}") for day in WEEKDAYS],
         "serving_choices": street,
+        "honour_roll_opt_out": user.honour_roll_opt_out,
         "reasons": word_options(lang, "pause_reason", PauseReason),
         "pause_form": Form(
             {"until": (now.astimezone(tz) + timedelta(days=7)).date().isoformat(), "reason": "away"}

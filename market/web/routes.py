@@ -35,6 +35,7 @@ from market.web import (
     desk_orders,
     desk_people,
     desk_projects,
+    desk_records,
     desk_setup,
     desk_shifts,
     desk_teams,
@@ -43,6 +44,7 @@ from market.web import (
     notifications,
     phone_needs,
     phone_profile,
+    phone_records,
     phone_resident,
     phone_shifts,
     phone_volunteer,
@@ -66,7 +68,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$", "^/verify/"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 LARGE_TEXT_PATH = "/account/large-text"
@@ -228,12 +230,14 @@ def web_router() -> Router:
             *phone_profile.CONTROLLERS,
             *phone_shifts.CONTROLLERS,
             *phone_needs.CONTROLLERS,
+            *phone_records.CONTROLLERS,
             *desk_home.CONTROLLERS,
             *desk_dispatch.CONTROLLERS,
             *desk_followups.CONTROLLERS,
             *desk_orders.CONTROLLERS,
             *desk_projects.CONTROLLERS,
             *desk_shifts.CONTROLLERS,
+            *desk_records.CONTROLLERS,
             *desk_ledger.CONTROLLERS,
             *desk_units.CONTROLLERS,
             *desk_units_registry.CONTROLLERS,

@@ -43,6 +43,9 @@ NOT_PAGES = {
     "/notifications/stream",
     "/desk/areas/import/template",
     "/desk/people/import/template",
+    "/desk/records/export",
+    "/desk/certificates/{certificate_id:int}/pdf",
+    "/v/record/certificates/{certificate_id:int}/pdf",
 }
 # One person of each role (the demo's first volunteer), the least privileged first.
 WALKERS = {role: phone for role, phone, _ in reversed(DEMO_LOGINS)}
@@ -149,17 +152,26 @@ async def _find_a_members_account(page: Any) -> None:
     await page.wait_for_url(re.compile(r"/desk/ledger/accounts/\d+/adjust"))
 
 
+async def _open_a_volunteers_record(page: Any) -> None:
+    await page.goto("/desk/people?role=volunteer")
+    href = await page.get_attribute("td a[href^='/desk/people/']", "href")
+    await page.goto("/desk/records/volunteers/" + href.rsplit("/", 1)[1])
+    await page.wait_for_url(re.compile(r"/desk/records/volunteers/\d+"))
+
+
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
 # The demo's shift: its roster (the walk opens one project of several, maybe another), and the page
 # its QR code opens, reached by scanning, not by a link.
+# A certificate's verification page answers anyone, also for a code it does not know.
 STARTS = {
     "volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan"],
     "community_manager": ["/desk/projects/shifts/1"],
+    "resident": ["/verify/unknown-code"],
 }
 MAKERS = {
     "grid_worker": [_run_dispatch_plan, _check_an_import],
     # Adjusting points is a community manager's.
-    "community_manager": [_plan_allocations, _find_a_members_account],
+    "community_manager": [_plan_allocations, _find_a_members_account, _open_a_volunteers_record],
 }
 
 

@@ -7,6 +7,7 @@ import enum
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -43,6 +44,14 @@ from market.orders.models import (
 )
 from market.orders.service import REWARD_REASONS
 from market.projects.models import ProjectAction, ProjectStatus, ResponsibilityEscalation
+from market.records.models import (
+    CertificateStatus,
+    CorrectionReason,
+    EntryKind,
+    RefusalReason,
+    RevocationReason,
+)
+from market.records.schemas import LineKind
 from market.rewards.models import RedemptionStatus
 from market.shifts.models import SignupStatus
 from market.teams.models import Speciality
@@ -184,6 +193,11 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (SignupStatus, "shift_signup_status"),
     (ProposalStatus, "proposal_status"),
     (RejectReason, "proposal_reject_reason"),
+    (EntryKind, "record_kind"),
+    (CorrectionReason, "correction_reason"),
+    (RefusalReason, "refusal_reason"),
+    (RevocationReason, "revocation_reason"),
+    (CertificateStatus, "certificate_status"),
 ]
 
 # Words that are not enums: the solvers' reasons.
@@ -191,6 +205,7 @@ WORDS: list[tuple[set[str], str]] = [
     ({str(r) for r in REWARD_REASONS}, "reward_reason"),
     (set(EXPLANATIONS), "dispatch_reason"),
     (set(ALLOCATION_REASONS), "allocation_reason"),
+    (set(get_args(LineKind)), "record_kind"),
 ]
 
 
