@@ -880,6 +880,8 @@ async def test_a_projects_responsibilities(
     else:
         assert r.status_code == 200, r.text
         assert after["responsibilities"] != project["responsibilities"]
+
+
 # Open311 keys let a system post orders into a street as its issuer: only administrators and street
 # admins issue them (the desk's keys page), and each sees only the keys of the streets it manages.
 @pytest.mark.parametrize("role", ROLES)
