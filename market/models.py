@@ -3,6 +3,7 @@
 from market.areas.models import Area
 from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
+from market.credit.models import CreditEntry
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.followups.models import FollowUp, FollowUpSampling
@@ -12,6 +13,7 @@ from market.ledger.models import Account, Lot, LotUse, OwedReward, PointsPolicy,
 from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet, Need
 from market.notifications.models import Notification
 from market.orders.models import Offer, Order, OrderEvent
+from market.party.models import CommendationThreshold, PartyEvaluation, PartyMember
 from market.people.models import Application, PeopleImport
 from market.photos.models import Photo
 from market.projects.models import (
@@ -25,6 +27,7 @@ from market.projects.models import (
 )
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.teams.models import Team, TeamEvent, TeamMember
+from market.unit_reviews.models import UnitRating
 from market.units.models import Resource, ResourceCommunity, Unit, UnitAdmin, UnitCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from market.wishes.models import Wish, WishEvent
@@ -40,7 +43,9 @@ __all__ = [
     "Area",
     "AutoDispatch",
     "AvailabilityWindow",
+    "CommendationThreshold",
     "Commitment",
+    "CreditEntry",
     "Delivery",
     "DispatchPlan",
     "FailedAttempt",
@@ -57,6 +62,8 @@ __all__ = [
     "OrderEvent",
     "OwedReward",
     "Participant",
+    "PartyEvaluation",
+    "PartyMember",
     "PeopleImport",
     "Photo",
     "PlanPair",
@@ -81,6 +88,7 @@ __all__ = [
     "Unit",
     "UnitAdmin",
     "UnitCommunity",
+    "UnitRating",
     "User",
     "UserRole",
     "VolunteerProfile",

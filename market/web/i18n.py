@@ -25,6 +25,7 @@ from market.web.text import (
     domain,
     errors,
     notifications,
+    party,
     people,
     phone_profile,
     phone_resident,
@@ -71,6 +72,7 @@ CATALOGUE = _merge(
     desk_registry,
     notifications,
     photos,
+    party,
 )
 
 
