@@ -29,7 +29,7 @@ from market.db import upsert
 from market.errors import Conflict, Forbidden, NotFound
 from market.ledger import service as ledger
 from market.ledger.engine import Draft
-from market.ledger.models import AccountKind, Asset, TransferCode
+from market.ledger.models import Account, AccountKind, Asset, TransferCode
 from market.projects.models import Participant, Project, ProjectStatus
 from market.wishes.models import ClaimerKind, Wish, WishStatus
 
@@ -114,7 +114,7 @@ async def enter_compact(
     user = await session.get(User, user_id)
     home = await session.get(Area, user.area_id) if user and user.area_id else None
     code = community_code_of(home.code) if home else None
-    if user is None or code is None or not actor.manages(code):
+    if user is None or home is None or code is None or not actor.manages(home.code):
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     if not actor.is_manager:
         raise Forbidden("Only the community's managers enter compact credit.", code="manager_required")
@@ -246,7 +246,10 @@ def _read(e: CreditEntry) -> CreditEntryRead:
 
 async def credit_record(session: AsyncSession, actor: Actor, limit: int, offset: int) -> CreditRecord:
     """The person's own credit record: the ledger's balance and the entries, latest first."""
-    account = await ledger.member_account(session, actor.id, Asset.credit)
+    # Read, not opened: a reading transaction writes nothing (no account yet: no credit yet).
+    account = await session.scalar(
+        select(Account).where(Account.key == f"{Asset.credit}:{AccountKind.member}:user:{actor.id}")
+    )
     total = (
         await session.scalar(select(func.count(CreditEntry.id)).where(CreditEntry.user_id == actor.id)) or 0
     )
@@ -260,7 +263,7 @@ async def credit_record(session: AsyncSession, actor: Actor, limit: int, offset:
     return CreditRecord(
         user_id=actor.id,
         name=actor.name,
-        balance=account.balance,
+        balance=account.balance if account else 0,
         entries=[_read(e) for e in entries],
         total=total,
     )
