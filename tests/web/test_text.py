@@ -14,6 +14,7 @@ import market
 from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
+from market.credit.models import CompactReason, CreditSource
 from market.dispatch.eligibility import Reason
 from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
@@ -41,9 +42,11 @@ from market.orders.models import (
     Urgency,
 )
 from market.orders.service import REWARD_REASONS
+from market.party.models import Grade, ReportStatus
 from market.projects.models import ProjectAction, ProjectStatus
 from market.rewards.models import RedemptionStatus
 from market.teams.models import Speciality
+from market.unit_reviews.models import RaterKind
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
 from market.volunteers.models import PauseReason
 from market.web.i18n import CATALOGUE
@@ -178,6 +181,11 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (Speciality, "speciality"),
     (Role, "role"),
     (AreaLevel, "area_level"),
+    (Grade, "party_grade"),
+    (ReportStatus, "report_status"),
+    (CreditSource, "credit_source"),
+    (CompactReason, "compact_reason"),
+    (RaterKind, "rater_kind"),
 ]
 
 # Words that are not enums: the solvers' reasons.
