@@ -38,7 +38,7 @@ from market.party.schemas import (
     YearRow,
 )
 from market.projects.models import Participant
-from market.units.models import Unit
+from market.units.models import Unit, UnitCommunity
 from market.wishes.models import Wish, WishStatus
 
 CLAIMED = (WishStatus.claimed, WishStatus.fulfilled, WishStatus.confirmed)
@@ -408,3 +408,18 @@ async def street_list(
         select(Area).where(Area.parent_id == street.id, Area.level == AreaLevel.community).order_by(Area.code)
     )
     return [await year_of(session, actor, c.id, year, tz) for c in communities]
+
+
+async def employer_units(session: AsyncSession, actor: Actor) -> list[tuple[int, str]]:
+    """The co-building units paired with the person's home community, to name as an employer."""
+    code = community_code_of(actor.area_code)
+    if code is None:
+        return []
+    rows = await session.execute(
+        select(Unit.id, Unit.name)
+        .join(UnitCommunity, UnitCommunity.unit_id == Unit.id)
+        .join(Area, Area.id == UnitCommunity.community_id)
+        .where(Area.code == code)
+        .order_by(Unit.name, Unit.id)
+    )
+    return [(unit_id, name) for unit_id, name in rows]

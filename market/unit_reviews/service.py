@@ -5,7 +5,7 @@ rate each unit that worked on it, once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -277,3 +277,33 @@ async def review(
     if unit is None:
         raise NotFound(f"Unit {unit_id} does not exist.", code="unit_not_found")
     return await review_one(session, unit, year, half, tz)
+
+
+# How long after a project closes it is offered for rating on the pages.
+RATING_WINDOW_DAYS = 90
+
+
+async def projects_to_rate(
+    session: AsyncSession, actor: Actor, now: datetime
+) -> list[tuple[int, str, datetime, list[tuple[int, str, int | None]]]]:
+    """Closed projects the actor may rate the units of (taken part in, or of a community they run),
+    closed in the last RATING_WINDOW_DAYS, latest first: (id, title, closed at, `units_to_rate`)."""
+    conditions = [Project.id.in_(select(Participant.project_id).where(Participant.user_id == actor.id))]
+    if actor.is_community_manager:
+        conditions.append(Project.community_code.startswith(actor.area_code, autoescape=True))
+    projects = await session.scalars(
+        select(Project)
+        .where(
+            or_(*conditions),
+            Project.status.in_(CLOSED),
+            Project.closed_at >= now - timedelta(days=RATING_WINDOW_DAYS),
+        )
+        .order_by(Project.closed_at.desc(), Project.id.desc())
+        .limit(50)
+    )
+    found = []
+    for project in projects:
+        units = await units_to_rate(session, actor, project.id)
+        if units:
+            found.append((project.id, project.title, project.closed_at, units))
+    return found
