@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.unit_reviews.score import WEIGHTS
 from market.web.i18n import translate
 from tests.pdf_support import pdf_page_images, pdf_text
 from tests.test_authorization import ok
@@ -112,8 +113,7 @@ async def test_unit_reviews_show_the_formula_and_print_for_the_meeting(
     browser.login("street_admin", lang)
     page = await browser.get("/desk/unit-reviews")
     assert page.status_code == 200
-    assert escape(translate(lang, "reviews.formula", keeping=50, residents=15, communities=15, giving=20, per_wish=4,
-                     per_redeemed=1)) in page.text  # fmt: skip
+    assert escape(translate(lang, "reviews.formula", **WEIGHTS)) in page.text
     # Unit A: 50 × 1/1 + 15 × (5 − 1)/4 = 65.
     assert 'data-score="65.0"' in page.text
     report = await browser.get("/desk/unit-reviews/report.pdf")
