@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
-from market.credit.service import COMPACT_MONTHLY_CAP, PROJECT_CREDIT, award_credit
+from market.credit.service import COMPACT_MONTHLY_CAP, PROJECT_CREDIT, WISH_CREDIT, award_credit
 from market.ledger.models import Account, Asset, Transfer, TransferCode
 from tests.test_authorization import assert_problem, call, ok
 from tests.test_party import project_hours
+from tests.test_wishes import act, balance, fund_pool, post_wish
 from tests.world import World
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -99,3 +100,25 @@ async def test_taking_part_in_a_closed_project_is_credited_once_through_the_ledg
     assert_problem(r, 403, {"outside_your_area"})
     r = await call(client, world, "resident", "GET", f"/api/credit/roll?community_id={world.areas['c1'].id}")
     assert_problem(r, 403, {"role_required"})
+
+
+async def test_fulfilling_a_wish_is_credited_once_and_its_service_points_stay_apart(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    await fund_pool(session_maker, world)
+    wish_id = await post_wish(client, world)
+    for who, action in (("volunteer", "claim"), ("volunteer", "fulfil"), ("resident", "confirm")):
+        r = await act(client, world, who, wish_id, action, note="好")
+        assert r.status_code == 200, r.text
+    service_before = await balance(session_maker, world.id("volunteer"))
+    for _ in range(2):
+        async with session_maker() as session, session.begin():
+            await award_credit(session, world.clock(), world.settings.tz)
+
+    record = await ok(client, world, "volunteer", "GET", "/api/credit/me")
+    assert [(e["source"], e["subject_id"], e["points"]) for e in record["entries"]] == [
+        ("wish", wish_id, WISH_CREDIT)
+    ]
+    assert record["balance"] == WISH_CREDIT
+    # Credit points are a record on their own asset: the spendable service points are unchanged.
+    assert await balance(session_maker, world.id("volunteer")) == service_before

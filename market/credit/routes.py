@@ -13,7 +13,7 @@ from market import exports
 from market.auth.access import ActorRequest, requires_manager
 from market.credit import service
 from market.credit.schemas import CompactEntryWrite, CreditEntryRead, CreditRecord, RollRow
-from market.fields import Id, PathId
+from market.fields import ID_MAX, PathId
 from market.pagination import Limit, Offset
 from market.settings import Settings
 
@@ -64,7 +64,7 @@ class CreditController(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
-        community_id: Annotated[Id, QueryParameter()],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         format: Annotated[Literal["json", "xlsx"], QueryParameter()] = "json",
     ) -> list[RollRow] | Stream:
         rows = await service.credit_roll(session, request.user, community_id, now, settings.tz)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import exports
 from market.auth.access import ActorRequest
-from market.fields import Id, PathId, query_text
+from market.fields import ID_MAX, PathId, query_text
 from market.pagination import Limit, Offset, Page
 from market.party import service
 from market.party.models import ReportStatus
@@ -21,6 +21,7 @@ from market.party.schemas import (
     EvaluationWrite,
     MemberRead,
     ReportRequest,
+    StreetRead,
     ThresholdWrite,
     YearRead,
 )
@@ -99,7 +100,7 @@ class PartyController(Controller):
         self,
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         status: Annotated[ReportStatus | None, QueryParameter()] = None,
         q: query_text(50, "Name or employer") = "",
         format: Download = "json",
@@ -168,7 +169,7 @@ class PartyController(Controller):
         year: YearPath,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
-        community_id: Annotated[Id, QueryParameter()],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         format: Download = "json",
     ) -> YearRead | Stream:
         found = await service.year_of(session, request.user, community_id, year, settings.tz)
@@ -182,7 +183,7 @@ class PartyController(Controller):
     @get(
         "/street/{year:int}",
         summary="The list for the street: every community's members and evaluations; ?format=xlsx",
-        responses=exports.json_or_download(list[YearRead]),
+        responses=exports.json_or_download(StreetRead),
     )
     async def street_list(
         self,
@@ -190,12 +191,12 @@ class PartyController(Controller):
         year: YearPath,
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
-        street_id: Annotated[Id, QueryParameter()],
+        street_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         format: Download = "json",
-    ) -> list[YearRead] | Stream:
+    ) -> StreetRead | Stream:
         found = await service.street_list(session, request.user, street_id, year, settings.tz)
         if format == "xlsx":
-            rows = [row for y in found for row in year_cells(y)]
+            rows = [row for y in found.communities for row in year_cells(y)]
             return exports.download(
                 "xlsx", f"party-street-{year}", YEAR_COLUMNS, exports.one_batch(rows), sheet=str(year)
             )

@@ -90,3 +90,11 @@ class YearRead(msgspec.Struct):
     year: int
     threshold_hours: int | None
     rows: list[YearRow]
+
+
+class StreetRead(msgspec.Struct):
+    """The list for the street: each of its communities' year."""
+
+    street_id: int
+    year: int
+    communities: list[YearRead]

@@ -33,6 +33,7 @@ from market.party.schemas import (
     EvaluationWrite,
     MemberRead,
     ReportRequest,
+    StreetRead,
     ThresholdWrite,
     YearRead,
     YearRow,
@@ -407,7 +408,11 @@ async def street_list(
     communities = await session.scalars(
         select(Area).where(Area.parent_id == street.id, Area.level == AreaLevel.community).order_by(Area.code)
     )
-    return [await year_of(session, actor, c.id, year, tz) for c in communities]
+    return StreetRead(
+        street_id=street.id,
+        year=year,
+        communities=[await year_of(session, actor, c.id, year, tz) for c in communities],
+    )
 
 
 async def employer_units(session: AsyncSession, actor: Actor) -> list[tuple[int, str]]:

@@ -19,7 +19,7 @@ from market import exports
 from market.areas.models import Area, AreaLevel
 from market.areas.service import managed_areas
 from market.auth.access import ActorRequest, requires_community_manager
-from market.fields import PathId, query_text
+from market.fields import ID_MAX, PathId, query_text
 from market.pagination import Offset
 from market.party import service as party
 from market.party.letters import commendation_letters, employer_letters
@@ -35,7 +35,7 @@ MEMBERS_PAGE = "desk/party_members.html"
 YEAR_PAGE = "desk/party_year.html"
 STREET_PAGE = "desk/party_street.html"
 LIMIT = 20
-CommunityQuery = Annotated[int | None, QueryParameter(ge=1)]
+CommunityQuery = Annotated[int | None, QueryParameter(ge=1, le=ID_MAX)]
 YearQuery = Annotated[int | None, QueryParameter(ge=2000, le=2099)]
 StatusQuery = Annotated[str | None, QueryParameter(pattern="^(" + "|".join(ReportStatus) + ")?$")]
 
@@ -117,7 +117,7 @@ class PartyDesk(Controller):
         self,
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         status: StatusQuery = None,
         q: query_text(50) = None,
     ) -> Stream:
@@ -239,7 +239,7 @@ class PartyDesk(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         settings: NamedDependency[Settings],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         year: Annotated[int, QueryParameter(ge=2000, le=2099)],
     ) -> Response[bytes]:
         found = await self._year_read(request, session, community_id, year)
@@ -254,7 +254,7 @@ class PartyDesk(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         settings: NamedDependency[Settings],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         year: Annotated[int, QueryParameter(ge=2000, le=2099)],
     ) -> Response[bytes]:
         found = await self._year_read(request, session, community_id, year)
@@ -267,7 +267,7 @@ class PartyDesk(Controller):
         self,
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
         year: Annotated[int, QueryParameter(ge=2000, le=2099)],
     ) -> Stream:
         found = await self._year_read(request, session, community_id, year)
@@ -278,6 +278,15 @@ class PartyDesk(Controller):
 
     # ---------------------------------------------------------------- the street's list
 
+    async def _street(self, request: ActorRequest, session: AsyncSession, year: int):
+        settings: Settings = request.app.state.settings
+        streets = await managed_areas(session, request.user, (AreaLevel.street,))
+        return [
+            y
+            for s in streets
+            for y in (await party.street_list(session, request.user, s.id, year, settings.tz)).communities
+        ]
+
     @get("/street")
     async def street(
         self,
@@ -286,21 +295,21 @@ class PartyDesk(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
         year: YearQuery = None,
-        format: Annotated[str | None, QueryParameter(pattern="^(xlsx)?$")] = None,
-    ) -> Template | Stream:
+    ) -> Template:
         year = year or _this_year(now, settings)
-        streets = await managed_areas(session, request.user, (AreaLevel.street,))
-        years = [
-            y
-            for s in streets
-            for y in await party.street_list(session, request.user, s.id, year, settings.tz)
-        ]
-        if format == "xlsx":
-            rows = [row for y in years for row in year_cells(y)]
-            return exports.download(
-                "xlsx", f"party-street-{year}", YEAR_COLUMNS, exports.one_batch(rows), sheet=str(year)
-            )
-        return page(request, STREET_PAGE, year=year, years=years)
+        return page(request, STREET_PAGE, year=year, years=await self._street(request, session, year))
+
+    @get("/street.xlsx")
+    async def street_download(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        year: Annotated[int, QueryParameter(ge=2000, le=2099)],
+    ) -> Stream:
+        rows = [row for y in await self._street(request, session, year) for row in year_cells(y)]
+        return exports.download(
+            "xlsx", f"party-street-{year}", YEAR_COLUMNS, exports.one_batch(rows), sheet=str(year)
+        )
 
 
 CONTROLLERS: list[type[Controller]] = [PartyDesk]

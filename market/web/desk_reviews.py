@@ -27,6 +27,7 @@ from market.credit.routes import ROLL_COLUMNS
 from market.credit.schemas import CompactEntryWrite
 from market.documents.pdf import PdfDocument
 from market.errors import MarketError
+from market.fields import ID_MAX
 from market.settings import Settings
 from market.unit_reviews import service as reviews
 from market.unit_reviews.routes import REVIEW_COLUMNS, review_cells
@@ -194,7 +195,7 @@ class CreditDesk(Controller):
         request: ActorRequest,
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
-        community_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        community_id: Annotated[int | None, QueryParameter(ge=1, le=ID_MAX)] = None,
     ) -> Template:
         return page(
             request, CREDIT_PAGE, form=Form(), **await self._context(request, session, community_id, now)
@@ -207,7 +208,7 @@ class CreditDesk(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
-        community_id: Annotated[int, QueryParameter(ge=1)],
+        community_id: Annotated[int, QueryParameter(ge=1, le=ID_MAX)],
     ) -> Stream:
         rows = await credit.credit_roll(session, request.user, community_id, now, settings.tz)
         cells = [[r.name, r.phone, r.points, r.points_this_month, r.entries] for r in rows]

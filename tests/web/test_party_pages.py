@@ -90,6 +90,8 @@ async def test_a_resident_reports_in_and_the_desk_confirms_evaluates_and_prints(
     street = await browser.get(f"/desk/party/street?year={year}")
     assert street.status_code == 200 and "王芳" in street.text
     assert translate(lang, "party_grade.excellent") in street.text
+    street_xlsx = await browser.get(f"/desk/party/street.xlsx?year={year}")
+    assert street_xlsx.status_code == 200 and street_xlsx.headers["content-type"] == XLSX
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -155,7 +155,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "{wishes} wishes claimed, {donated} rewards donated, {redeemed} items redeemed",
     ),
     "reviews.score_parts": (
-        "{total} = {keeping} + {residents} + {communities} + {giving}",
+        "{total} 分 = {keeping} + {residents} + {communities} + {giving}",
         "{total} = {keeping} + {residents} + {communities} + {giving}",
     ),
     "reviews.empty": ("这一时期没有可评议的共建单位。", "No unit to review for this half-year."),
