@@ -31,6 +31,7 @@ from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.consultation.routes import CommunityNeedController, ProposalController
+from market.credit.routes import CreditController
 from market.db import create_engine, read_only
 from market.dispatch.routes import (
     BoardController,
@@ -48,6 +49,7 @@ from market.needs.routes import AllocationController, NeedController
 from market.notifications.routes import NotificationController
 from market.open311.routes import open311_router
 from market.orders.routes import OrderController
+from market.party.routes import PartyController
 from market.people.routes import PeopleImportController, SignUpController
 from market.photos.routes import PhotoController
 from market.photos.storage import storage_for
@@ -66,6 +68,7 @@ from market.unit_of_work import (
     remember_response,
     replay_response,
 )
+from market.unit_reviews.routes import UnitRatingController, UnitReviewController
 from market.units.routes import ResourceController, UnitController
 from market.volunteers.routes import VolunteerController
 from market.web.pages import on_unknown_path
@@ -182,6 +185,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ShiftController,
             RecordController,
             CertificateController,
+            PartyController,
+            UnitReviewController,
+            UnitRatingController,
+            CreditController,
             TeamController,
             WishController,
             JobController,

@@ -4,6 +4,7 @@ from market.areas.models import Area
 from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
 from market.consultation.models import NeedProposal, NeedSupport
+from market.credit.models import CreditEntry
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
 from market.followups.models import FollowUp, FollowUpSampling
@@ -14,6 +15,7 @@ from market.needs.models import AllocationFlow, AllocationPlan, AllocationUnmet,
 from market.notifications.models import Notification
 from market.open311.models import Open311Key
 from market.orders.models import Offer, Order, OrderEvent
+from market.party.models import CommendationThreshold, PartyEvaluation, PartyMember
 from market.people.models import Application, PeopleImport
 from market.photos.models import Photo
 from market.projects.models import (
@@ -29,6 +31,7 @@ from market.records.models import Certificate, CertificateCounter, CertificateIs
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.shifts.models import Shift, ShiftSignup, ShiftSkill
 from market.teams.models import Team, TeamEvent, TeamMember
+from market.unit_reviews.models import UnitRating
 from market.units.models import Resource, ResourceCommunity, Unit, UnitAdmin, UnitCommunity
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from market.wishes.models import Wish, WishEvent
@@ -47,7 +50,9 @@ __all__ = [
     "Certificate",
     "CertificateCounter",
     "CertificateIssuer",
+    "CommendationThreshold",
     "Commitment",
+    "CreditEntry",
     "Delivery",
     "DispatchPlan",
     "FailedAttempt",
@@ -67,6 +72,8 @@ __all__ = [
     "OrderEvent",
     "OwedReward",
     "Participant",
+    "PartyEvaluation",
+    "PartyMember",
     "PeopleImport",
     "Photo",
     "PlanPair",
@@ -95,6 +102,7 @@ __all__ = [
     "Unit",
     "UnitAdmin",
     "UnitCommunity",
+    "UnitRating",
     "User",
     "UserRole",
     "VolunteerProfile",

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import throttle
 from market.clock import Clock
+from market.credit import service as credit
 from market.dispatch import offers
 from market.dispatch import service as dispatch
 from market.idempotency import purge_idempotency_keys
@@ -66,6 +67,7 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         ),
         "record_shift_no_shows": (shifts.record_no_shows, 300),
         "expire_pending_transfers": (engine.expire_pending, 60),
+        "award_resident_credit": (lambda s, now: credit.award_credit(s, now, tz), 900),
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),
         "check_journal": (ledger.check_journal, 86400),

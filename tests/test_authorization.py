@@ -971,3 +971,92 @@ async def test_service_records_and_certificates(
     assert after["status"] == ("issued" if endpoint == "issue" and expected == 200 else "requested")
     contact = (await ok(client, world, "admin", "GET", f"/api/certificates/issuers/{c1}"))["contact"]
     assert contact == ("65009999" if endpoint == "set_issuer" and expected == 200 else "65001234")
+
+
+# ---------------------------------------------------------------- 双报到, unit reviews, resident credit
+
+# Community 1's party members, unit A's half-year review (unit A is paired with communities 1 and 2),
+# rating unit A after a closed project in community 1 (volunteer and volunteer_b took part), and
+# resident credit: a compact entry for "resident" and the roll of community 1.
+# fmt: off
+REVIEW_COLUMNS = ("party_list", "party_decide", "unit_review", "rate_unit", "compact", "credit_roll")
+REVIEW_MATRIX = {
+    #                  list decide review rate compact roll
+    "admin":          (200, 200,   200,   200, 200,    200),
+    "street_admin":   (200, 200,   200,   200, 200,    200),
+    "manager":        (200, 200,   200,   200, 200,    200),
+    "manager_c2":     (403, 404,   200,   403, 404,    403),
+    "grid_worker":    (403, 404,   404,   403, 200,    200),
+    "grid_worker_c2": (403, 404,   404,   403, 404,    403),
+    "unit_admin":     (403, 404,   200,   403, 403,    403),
+    "resident":       (403, 404,   404,   403, 403,    403),
+    "resident_b":     (403, 404,   404,   403, 403,    403),
+    "resident_c2":    (403, 404,   404,   403, 403,    403),
+    "volunteer":      (403, 404,   404,   200, 403,    403),
+    "volunteer_b":    (403, 404,   404,   200, 403,    403),
+    "volunteer_c2":   (403, 404,   404,   403, 403,    403),
+}
+# fmt: on
+REVIEW_REFUSALS = {"role_required", "manager_required", "outside_your_area", "not_a_participant"}
+REVIEW_NOT_FOUND = {"party_member_not_found", "unit_not_found", "user_not_found"}
+assert set(REVIEW_MATRIX) == set(ROLES)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role", "expected"),
+    [
+        pytest.param(e, role, REVIEW_MATRIX[role][REVIEW_COLUMNS.index(e)], id=f"{e}-{role}")
+        for e in REVIEW_COLUMNS
+        for role in ROLES
+    ],
+)
+async def test_party_members_unit_reviews_and_credit_by_role(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    endpoint: str,
+    role: str,
+    expected: int,
+) -> None:
+    # Here, not at the top: both modules import this one's helpers.
+    from tests.test_unit_reviews import closed_project
+    from tests.test_units_support import make_coop
+
+    c1 = world.areas["c1"].id
+    local = world.clock().astimezone(world.settings.tz)
+    period = {"year": local.year, "half": 1 if local.month <= 6 else 2}
+    if endpoint in ("party_list", "party_decide"):
+        body = {"employer_name": "北京市第一中学", "contact_name": "刘主任", "contact_phone": "13912345678"}
+        member = await ok(client, world, "resident_b", "POST", "/api/party/report", body)
+        before = await ok(client, world, "resident_b", "GET", "/api/party/report")
+        if endpoint == "party_list":
+            r = await client.get("/api/party/members", params={"community_id": c1}, headers=world.auth(role))
+        else:
+            r = await call(
+                client, world, role, "POST", f"/api/party/members/{member['id']}/decision", {"confirm": True}
+            )
+        if expected >= 400:
+            assert_problem(r, expected, REVIEW_REFUSALS | REVIEW_NOT_FOUND)
+            assert await ok(client, world, "resident_b", "GET", "/api/party/report") == before
+            return
+    elif endpoint in ("unit_review", "rate_unit"):
+        coop = await make_coop(client, world, session_maker)
+        if endpoint == "unit_review":
+            r = await client.get(f"/api/unit-reviews/{coop.unit_a}", params=period, headers=world.auth(role))
+        else:
+            project = await closed_project(client, world, coop)
+            path = f"/api/projects/{project['id']}/unit-ratings"
+            r = await call(client, world, role, "POST", path, {"unit_id": coop.unit_a, "stars": 4})
+    elif endpoint == "compact":
+        body = {"reason": "civility", "memo": "劝阻高空抛物", "points": 3}
+        r = await call(client, world, role, "POST", f"/api/credit/compact/{world.id('resident')}", body)
+        if expected >= 400:
+            assert_problem(r, expected, REVIEW_REFUSALS | REVIEW_NOT_FOUND)
+            assert (await ok(client, world, "resident", "GET", "/api/credit/me"))["balance"] == 0
+            return
+    else:
+        r = await client.get("/api/credit/roll", params={"community_id": c1}, headers=world.auth(role))
+    if expected >= 400:
+        assert_problem(r, expected, REVIEW_REFUSALS | REVIEW_NOT_FOUND)
+        return
+    assert r.status_code in (200, 201), r.text

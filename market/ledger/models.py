@@ -46,6 +46,8 @@ class TransferCode(enum.StrEnum):
     gift = "gift"
     adjustment = "adjustment"
     reversal = "reversal"
+    # A resident's credit points (信用积分), posted by market.credit: a record, never spent.
+    resident_credit = "resident_credit"
 
 
 class AdjustmentReason(enum.StrEnum):

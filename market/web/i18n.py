@@ -26,6 +26,7 @@ from market.web.text import (
     errors,
     notifications,
     open311,
+    party,
     people,
     phone_profile,
     phone_resident,
@@ -77,6 +78,7 @@ CATALOGUE = _merge(
     open311,
     recruit,
     records,
+    party,
 )
 
 

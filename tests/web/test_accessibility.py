@@ -46,6 +46,14 @@ NOT_PAGES = {
     "/desk/records/export",
     "/desk/certificates/{certificate_id:int}/pdf",
     "/v/record/certificates/{certificate_id:int}/pdf",
+    "/desk/party/letters.pdf",
+    "/desk/party/commendations.pdf",
+    "/desk/party/members.xlsx",
+    "/desk/party/year.xlsx",
+    "/desk/party/street.xlsx",
+    "/desk/unit-reviews/report.pdf",
+    "/desk/unit-reviews/report.xlsx",
+    "/desk/credit/roll.xlsx",
 }
 # One person of each role (the demo's first volunteer), the least privileged first.
 WALKERS = {role: phone for role, phone, _ in reversed(DEMO_LOGINS)}

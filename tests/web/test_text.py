@@ -16,6 +16,7 @@ from market.areas.models import AreaLevel
 from market.auth.access import RESTRICTIONS
 from market.auth.models import Role
 from market.consultation.models import ProposalStatus, RejectReason
+from market.credit.models import CompactReason, CreditSource
 from market.dispatch.eligibility import Reason
 from market.dispatch.models import BoardMode, PairOutcome, PlanStatus
 from market.dispatch.service import EXPLANATIONS
@@ -43,6 +44,7 @@ from market.orders.models import (
     Urgency,
 )
 from market.orders.service import REWARD_REASONS
+from market.party.models import Grade, ReportStatus
 from market.projects.models import ProjectAction, ProjectStatus, ResponsibilityEscalation
 from market.records.models import (
     CertificateStatus,
@@ -55,6 +57,7 @@ from market.records.schemas import LineKind
 from market.rewards.models import RedemptionStatus
 from market.shifts.models import SignupStatus
 from market.teams.models import Speciality
+from market.unit_reviews.models import RaterKind
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
 from market.volunteers.models import PauseReason
 from market.web.i18n import CATALOGUE
@@ -198,6 +201,11 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (RefusalReason, "refusal_reason"),
     (RevocationReason, "revocation_reason"),
     (CertificateStatus, "certificate_status"),
+    (Grade, "party_grade"),
+    (ReportStatus, "report_status"),
+    (CreditSource, "credit_source"),
+    (CompactReason, "compact_reason"),
+    (RaterKind, "rater_kind"),
 ]
 
 # Words that are not enums: the solvers' reasons.

@@ -137,6 +137,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "transfer_code.service_reward": ("服务积分", "Service reward"),
     "transfer_code.wish_reward": ("心愿积分", "Wish reward"),
     "transfer_code.project_reward": ("项目积分", "Project reward"),
+    "transfer_code.resident_credit": ("居民信用积分", "Resident credit"),
     "transfer_code.budget": ("预算拨付", "Budget"),
     "transfer_code.redemption": ("积分兑换", "Redemption"),
     "transfer_code.expiry": ("积分过期", "Expiry"),

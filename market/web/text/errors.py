@@ -621,4 +621,32 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "error.api_key_not_found": ("没有这个密钥。", "There is no such key."),
     "error.api_key_revoked": ("这个密钥已经作废。", "This key is revoked already."),
+    # 双报到, unit reviews and resident credit
+    "error.already_reported": ("您已经向社区报到过了。", "You have already reported in to your community."),
+    "error.employer_required": (
+        "请填写工作单位：选择共建单位，或填写单位名称、联系人和联系电话。",
+        "Name your employer: choose a co-building unit, or give an organisation's name, contact and phone.",
+    ),
+    "error.decline_reason_required": ("请填写不通过的原因。", "Say why the report is declined."),
+    "error.party_member_not_found": ("没有找到这名报到党员。", "This party member does not exist."),
+    "error.party_member_not_confirmed": (
+        "只有已确认报到的党员才能评定。",
+        "Only members whose report is confirmed are evaluated.",
+    ),
+    "error.year_not_begun": ("这一年还没有开始。", "That year has not begun."),
+    "error.not_a_street": ("请选择一个街道。", "Choose a street."),
+    "error.not_a_participant": (
+        "只有参加项目的居民和项目所在社区才能评价共建单位。",
+        "Only the project's participants and its community rate its units.",
+    ),
+    "error.project_not_closed": ("项目结束后才能评价共建单位。", "Units are rated after the project closes."),
+    "error.unit_not_in_project": ("这个单位没有参与该项目。", "That unit did not work on this project."),
+    "error.already_rated": (
+        "您已经评价过这个单位在本项目中的表现。",
+        "You have already rated this unit for this project.",
+    ),
+    "error.credit_monthly_cap": (
+        "这位居民本月的公约信用积分已达上限。",
+        "This resident's compact credit for the month has reached its cap.",
+    ),
 }
