@@ -5,6 +5,7 @@ from market.auth.models import FailedAttempt, User, UserRole
 from market.categories.models import ServiceCategory
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
+from market.doorplates.models import Doorplate
 from market.followups.models import FollowUp, FollowUpSampling
 from market.idempotency import IdempotencyRecord
 from market.jobs.models import JobRun
@@ -43,6 +44,7 @@ __all__ = [
     "Commitment",
     "Delivery",
     "DispatchPlan",
+    "Doorplate",
     "FailedAttempt",
     "FollowUp",
     "FollowUpSampling",
