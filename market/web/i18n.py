@@ -23,6 +23,7 @@ from market.web.text import (
     desk_setup,
     desk_units,
     domain,
+    doorplates,
     errors,
     notifications,
     people,
@@ -71,6 +72,7 @@ CATALOGUE = _merge(
     desk_registry,
     notifications,
     photos,
+    doorplates,
 )
 
 

@@ -82,6 +82,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.new_order", "/r/orders/new"), frozenset({Role.resident})),
     (Section("nav.wishes", "/r/wishes"), frozenset({Role.resident, Role.volunteer})),
     (Section("nav.volunteer_apply", "/r/volunteer"), frozenset({Role.resident})),
+    (Section("nav.informant_reports", "/i/reports"), frozenset({Role.informant})),
     (Section("nav.offers", "/v/offers"), frozenset({Role.volunteer})),
     (Section("nav.board", "/v/board"), frozenset({Role.volunteer})),
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
@@ -118,6 +119,7 @@ _HOMES: list[tuple[frozenset[Role], str]] = [
     (MANAGER_ROLES, "/desk"),
     (frozenset({Role.unit_admin}), "/desk/unit/fulfil"),
     (frozenset({Role.volunteer}), "/v/offers"),
+    (frozenset({Role.informant}), "/i/reports"),
     (frozenset({Role.resident}), "/r/orders"),
 ]
 

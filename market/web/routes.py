@@ -27,6 +27,7 @@ from market.settings import Settings
 from market.web import (
     desk_areas,
     desk_dispatch,
+    desk_doorplates,
     desk_failed_attempts,
     desk_followups,
     desk_home,
@@ -39,6 +40,8 @@ from market.web import (
     desk_units,
     desk_units_registry,
     notifications,
+    phone_informant,
+    phone_place,
     phone_profile,
     phone_resident,
     phone_volunteer,
@@ -62,7 +65,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$", "^/p/"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 LARGE_TEXT_PATH = "/account/large-text"
@@ -233,6 +236,9 @@ def web_router() -> Router:
             *desk_teams.CONTROLLERS,
             *desk_failed_attempts.CONTROLLERS,
             *desk_areas.CONTROLLERS,
+            *desk_doorplates.CONTROLLERS,
+            *phone_place.CONTROLLERS,
+            *phone_informant.CONTROLLERS,
             *desk_setup.CONTROLLERS,
             *desk_people.CONTROLLERS,
             *notifications.CONTROLLERS,

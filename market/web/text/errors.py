@@ -585,4 +585,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.pause_in_past": ("暂停的截止日期不能早于今天。", "The pause cannot end before today."),
     "error.pause_too_long": ("暂停最长一年。", "A pause can last at most a year."),
     "error.profile_missing": ("请先填写志愿者资料。", "Fill in the volunteer profile first."),
+    "error.doorplate_not_found": (
+        "没有找到这个门牌码对应的地点。",
+        "No place has this doorplate code.",
+    ),
+    "error.informant_without_grid": (
+        "您的住址不在任何网格内，无法上报。",
+        "Your home is in no grid to report in.",
+    ),
+    "error.outside_your_grid": ("这超出了您所在的网格。", "This is outside your grid."),
 }
