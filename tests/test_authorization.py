@@ -1060,3 +1060,71 @@ async def test_party_members_unit_reviews_and_credit_by_role(
         assert_problem(r, expected, REVIEW_REFUSALS | REVIEW_NOT_FOUND)
         return
     assert r.status_code in (200, 201), r.text
+
+
+# ---------------------------------------------------------------- grid informants
+
+# A grid informant (appointed by their grid worker) reports for neighbours on their phone, and
+# reaches nothing of the desk: no page, no manager's API, not even the doorplate sheet.
+INFORMANT_DESK_PAGES = (
+    "/desk",
+    "/desk/dispatch",
+    "/desk/orders/new",
+    "/desk/followups",
+    "/desk/projects",
+    "/desk/ledger",
+    "/desk/reports",
+    "/desk/areas",
+    "/desk/areas/doorplates",
+    "/desk/people",
+    "/desk/approvals",
+    "/desk/units",
+    "/desk/teams",
+)
+INFORMANT_REFUSED_API = (
+    ("GET", "/api/users", None),
+    ("GET", "/api/approvals", None),
+    ("GET", "/api/followups", None),
+    ("GET", "/api/reports/areas", None),
+    ("GET", "/api/reports/summary", None),
+    ("GET", "/api/dispatch/plans", None),
+    ("POST", "/api/orders/for-resident", "entry"),
+    ("PUT", "/api/users/{resident}/roles", {"roles": ["resident", "informant"]}),
+)
+
+
+async def _informant(client: AsyncTestClient, world: World) -> str:
+    """`resident_b`, appointed grid informant of grid 1-1 by its grid worker."""
+    await ok(
+        client,
+        world,
+        "grid_worker",
+        "PUT",
+        f"/api/users/{world.id('resident_b')}/roles",
+        {"roles": ["resident", "informant"]},
+    )
+    return "resident_b"
+
+
+@pytest.mark.parametrize("path", INFORMANT_DESK_PAGES)
+async def test_an_informant_reaches_no_desk_page(client: AsyncTestClient, world: World, path: str) -> None:
+    informant = await _informant(client, world)
+    r = await client.get(
+        path, headers={**world.auth(informant), "accept": "text/html"}, follow_redirects=False
+    )
+    assert r.status_code == 403, (path, r.status_code)
+    # Their own page is theirs.
+    assert (await client.get("/i/reports", headers=world.auth(informant))).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body"), INFORMANT_REFUSED_API)
+async def test_an_informant_reaches_no_managers_api(
+    client: AsyncTestClient, world: World, method: str, path: str, body: Any
+) -> None:
+    informant = await _informant(client, world)
+    if body == "entry":
+        body = {**world.order_body(), "resident_id": world.id("resident"), "channel": "informant"}
+    before = await order_total(client, world)
+    r = await call(client, world, informant, method, path.format(resident=world.id("resident")), body)
+    assert_problem(r, 403, {"role_required", "role_not_grantable"})
+    assert await order_total(client, world) == before

@@ -554,7 +554,9 @@ async def test_complaints_and_follow_up_outcomes_count_by_the_month_of_the_order
         headers=grid_months.auth("manager"),
     )
     sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(r.content)).active.iter_rows()]
-    columns = sheet[0][-7:]
+    # The follow-ups' columns, then the informants' (last).
+    assert sheet[0][-1] == "reported_by_informants"
+    columns = sheet[0][-8:-1]
     assert columns == [
         "complaints",
         "followups_total",
@@ -564,7 +566,7 @@ async def test_complaints_and_follow_up_outcomes_count_by_the_month_of_the_order
         "followups_unresolved",
         "followups_unreachable",
     ]
-    assert sheet[2][-7:] == [1, 2, 0, 1, 0, 1, 0]
+    assert sheet[2][-8:] == [1, 2, 0, 1, 0, 1, 0, 0]
 
 
 async def test_a_month_counts_the_orders_posted_in_it(client: AsyncTestClient, grid_months: World) -> None:

@@ -22,6 +22,7 @@ from market.errors import Forbidden
 ROLE_RANK = {
     Role.resident: 0,
     Role.volunteer: 0,
+    Role.informant: 0,
     Role.unit_admin: 1,
     Role.grid_worker: 1,
     Role.community_manager: 2,

@@ -13,6 +13,8 @@ from market.db import Base
 class Role(enum.StrEnum):
     resident = "resident"
     volunteer = "volunteer"
+    # 网格信息员: a neighbour a grid worker appoints to report needs in their grid for others.
+    informant = "informant"
     unit_admin = "unit_admin"
     grid_worker = "grid_worker"
     community_manager = "community_manager"

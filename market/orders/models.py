@@ -100,6 +100,8 @@ class OrderChannel(enum.StrEnum):
     phone = "phone"
     walk_in = "walk_in"
     patrol = "patrol"
+    # Reported for the resident by a grid informant (网格信息员) of their grid.
+    informant = "informant"
 
 
 # The channels of an order entered for a resident by someone else.

@@ -496,6 +496,27 @@ async def enter_order(
     return order
 
 
+async def report_for_resident(
+    session: AsyncSession,
+    reporter: Actor,
+    resident: User,
+    data: OrderCreate,
+    now: datetime,
+    *,
+    max_open: int,
+    channel: OrderChannel,
+) -> Order:
+    """An order reported for a resident by someone the caller has already found may do so for them
+    (a grid informant for a neighbour in their grid, market.informants): the resident's own order,
+    as one entered by a grid worker is, recording who reported it and how; the resident is told."""
+    order = await _post_order(
+        session, actor_of(resident), data, now, max_open=max_open, entered_by=reporter, channel=channel
+    )
+    tell_resident(session, order, NotificationCode.order_entered, now, name=reporter.name, channel=channel)
+    await session.flush()
+    return order
+
+
 async def _post_order(
     session: AsyncSession,
     requester: Actor,

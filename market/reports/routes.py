@@ -51,6 +51,7 @@ def performance_columns(rows: list[AreaPerformance]) -> list[str]:
         "good_rating_share",
         "complaints",
         *(f"followups_{figure}" for figure in FOLLOWUP_FIGURES),
+        "reported_by_informants",
     ]
 
 
@@ -70,6 +71,7 @@ def performance_cells(row: AreaPerformance) -> list[object]:
         row.good_rating_share,
         row.complaints,
         *(getattr(row.followups, figure) for figure in FOLLOWUP_FIGURES),
+        row.reported_by_informants,
     ]
 
 

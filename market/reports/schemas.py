@@ -118,6 +118,8 @@ class AreaPerformance(msgspec.Struct):
     # Confirmations the resident marked as a complaint.
     complaints: int
     followups: FollowUpCounts
+    # Orders grid informants (网格信息员) reported for residents (channel `informant`).
+    reported_by_informants: int
 
 
 class AreaPerformancePage(msgspec.Struct):

@@ -26,7 +26,7 @@ from market.categories.models import ServiceCategory
 from market.errors import Unprocessable
 from market.followups.models import FollowUp, FollowUpOutcome, FollowUpReason
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
-from market.orders.models import Order, OrderStatus
+from market.orders.models import Order, OrderChannel, OrderStatus
 from market.orders.service import WAITING, escalation_rules
 from market.reports.schemas import (
     AreaPerformance,
@@ -343,6 +343,7 @@ async def area_performance(
                 func.count().filter(rated),
                 func.sum(Order.rating).filter(rated),
                 func.count().filter(rated & (Order.rating >= GOOD_RATING)),
+                func.count().filter(Order.channel == OrderChannel.informant),
             )
             .where(*where)
             .group_by(unit)
@@ -352,7 +353,7 @@ async def area_performance(
     medians = await _medians(session, [_to_accept(session), _to_finish(session)], where, unit)
     rows = []
     for compared in await subtree(session, area, [level]):
-        received, handled, *figures = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 3))
+        received, handled, *figures, informed = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 4))
         n_rated, rating_sum, good = figures[-3:]
         rows.append(
             AreaPerformance(
@@ -381,6 +382,7 @@ async def area_performance(
                 good_rating_share=_rate(good, n_rated),
                 complaints=followups.get(compared.code, NO_FOLLOWUPS)[0],
                 followups=followups.get(compared.code, NO_FOLLOWUPS)[1],
+                reported_by_informants=informed,
             )
         )
 

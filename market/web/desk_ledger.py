@@ -244,6 +244,7 @@ def _ranking(rows: list[AreaPerformance], lang: str) -> dict[str, Any]:
                 row.complaints,
                 f"{row.followups.total - row.followups.open}/{row.followups.total}",
                 row.followups.unresolved,
+                row.reported_by_informants,
             ]
             for row in rows
         ],

@@ -42,7 +42,9 @@ from market.web.pages import (
     page,
     parse,
     place_name,
+    safe_next,
     see_other,
+    url,
     word_options,
 )
 
@@ -387,12 +389,20 @@ class ApprovalPages(Controller):
 class SignUpPages(Controller):
     include_in_schema = False
 
-    async def _signup_context(self, session: AsyncSession) -> dict[str, Any]:
-        return {"buildings": await _building_options(session, "")}
+    async def _signup_context(self, session: AsyncSession, back: str = "") -> dict[str, Any]:
+        # `next`: where the person was going (a scanned doorplate's order form), once approved.
+        return {"buildings": await _building_options(session, ""), "next": back}
 
     @get(SIGNUP)
-    async def signup_form(self, request: Request, session: NamedDependency[AsyncSession]) -> Template:
-        return page(request, "signup.html", form=Form(), **await self._signup_context(session))
+    async def signup_form(
+        self,
+        request: Request,
+        session: NamedDependency[AsyncSession],
+        next: query_text(500, "Where to go on once approved") = None,
+    ) -> Template:
+        return page(
+            request, "signup.html", form=Form(), **await self._signup_context(session, safe_next(next, ""))
+        )
 
     @post(SIGNUP)
     async def signup(
@@ -406,20 +416,29 @@ class SignUpPages(Controller):
         from market.web.routes import log_in
 
         form = Form.of(data)
+        back = safe_next(form.value("next"), "")
         async with handling(
-            session, form, "signup.html", lambda: self._signup_context(session), fields=SIGNUP_FIELDS
+            session, form, "signup.html", lambda: self._signup_context(session, back), fields=SIGNUP_FIELDS
         ):
             body = parse(form, SignUp, settings.tz)
             if form.value("password_again") != body.password:
                 form.errors["password_again"] = ("account.password_mismatch", {})
                 raise FormInvalid
             user = await people.sign_up(session, settings, body, client_address(request), now)
-        return log_in(see_other(SIGNUP_STATUS, notice="signed_up"), settings, user, now)
+        return log_in(see_other(url(SIGNUP_STATUS, next=back), notice="signed_up"), settings, user, now)
 
     @get(SIGNUP_STATUS)
-    async def status(self, request: ActorRequest, session: NamedDependency[AsyncSession]) -> Template:
+    async def status(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        next: query_text(500, "Where to go on once approved") = None,
+    ) -> Template:
         return page(
-            request, "signup_status.html", applications=await people.my_applications(session, request.user)
+            request,
+            "signup_status.html",
+            applications=await people.my_applications(session, request.user),
+            next=safe_next(next, ""),
         )
 
 

@@ -23,6 +23,7 @@ from market.web.text import (
     desk_setup,
     desk_units,
     domain,
+    doorplates,
     errors,
     notifications,
     open311,
@@ -79,6 +80,7 @@ CATALOGUE = _merge(
     recruit,
     records,
     party,
+    doorplates,
 )
 
 

@@ -85,6 +85,7 @@ _SECTIONS: list[tuple[Section, frozenset[Role]]] = [
     (Section("nav.community_needs", "/r/needs"), frozenset({Role.resident})),
     (Section("nav.credit", "/r/credit"), frozenset({Role.resident, Role.volunteer})),
     (Section("nav.party", "/r/party"), frozenset({Role.resident, Role.volunteer})),
+    (Section("nav.informant_reports", "/i/reports"), frozenset({Role.informant})),
     (Section("nav.offers", "/v/offers"), frozenset({Role.volunteer})),
     (Section("nav.board", "/v/board"), frozenset({Role.volunteer})),
     (Section("nav.tasks", "/v/tasks"), frozenset({Role.volunteer})),
@@ -130,6 +131,7 @@ _HOMES: list[tuple[frozenset[Role], str]] = [
     (MANAGER_ROLES, "/desk"),
     (frozenset({Role.unit_admin}), "/desk/unit/fulfil"),
     (frozenset({Role.volunteer}), "/v/offers"),
+    (frozenset({Role.informant}), "/i/reports"),
     (frozenset({Role.resident}), "/r/orders"),
 ]
 

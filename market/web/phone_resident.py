@@ -19,7 +19,8 @@ from market.areas.models import community_code_of
 from market.areas.service import ancestors
 from market.auth.access import Actor, ActorRequest, requires
 from market.auth.models import MANAGER_ROLES, Role
-from market.fields import PathId
+from market.doorplates import service as doorplates
+from market.fields import PLAIN_TEXT, PathId
 from market.orders import service as orders
 from market.orders.models import ORDER_MACHINE, OrderAction, OrderStatus, Urgency
 from market.orders.schemas import (
@@ -193,11 +194,17 @@ class ResidentOrderPages(Controller):
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
+        place: Annotated[
+            str | None, QueryParameter(max_length=64, pattern=PLAIN_TEXT, description="A doorplate's code")
+        ] = None,
     ) -> Template:
         context = await _order_form_context(request, session)
         tz = settings.tz
         start = _days_ahead_at(now, tz, 1, 9)
-        home = request.user.area_id if any(a == request.user.area_id for a, _ in context["areas"]) else ""
+        # From a scanned doorplate: its place, when the resident may order there.
+        plate = await doorplates.area_of_plate(session, place) if place else None
+        offered = {a for a, _ in context["areas"]}
+        home = next((a for a in (plate, request.user.area_id) if a is not None and a in offered), "")
         form = Form(
             {
                 "area_id": home,

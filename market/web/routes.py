@@ -27,6 +27,7 @@ from market.settings import Settings
 from market.web import (
     desk_areas,
     desk_dispatch,
+    desk_doorplates,
     desk_failed_attempts,
     desk_followups,
     desk_home,
@@ -44,8 +45,10 @@ from market.web import (
     desk_units,
     desk_units_registry,
     notifications,
+    phone_informant,
     phone_needs,
     phone_party,
+    phone_place,
     phone_profile,
     phone_records,
     phone_resident,
@@ -71,7 +74,7 @@ from market.web.static import StaticFileSystem
 HERE = Path(__file__).parent
 NextPath = Annotated[str | None, QueryParameter(max_length=500, pattern=PLAIN_TEXT)]
 # Paths the pages serve without a login (regular expressions, matched from the start).
-PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$", "^/verify/"]
+PUBLIC_PAGE_PATHS = ["^/login$", "^/lang$", "^/static/", "^/signup$", "^/verify/", "^/p/"]
 PASSWORD_PATH = "/account/password"
 PASSWORD_PAGE = "account_password.html"
 LARGE_TEXT_PATH = "/account/large-text"
@@ -248,6 +251,9 @@ def web_router() -> Router:
             *desk_failed_attempts.CONTROLLERS,
             *desk_open311.CONTROLLERS,
             *desk_areas.CONTROLLERS,
+            *desk_doorplates.CONTROLLERS,
+            *phone_place.CONTROLLERS,
+            *phone_informant.CONTROLLERS,
             *desk_setup.CONTROLLERS,
             *desk_people.CONTROLLERS,
             *desk_party.CONTROLLERS,

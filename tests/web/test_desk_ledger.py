@@ -309,11 +309,11 @@ async def test_the_reports_page_ranks_the_grids_and_communities_of_a_month(
     assert tables["grid"] == [
         # Q1's rating of 2 opened a follow-up; P1 and P2 fell outside the 10% sample.
         ["1", "Grid 1-2", "1", "1", "100.0%", "100.0% (1/1)", "100.0% (1/1)", "100.0% (1/1)",
-         t("reports.minutes", n="10"), t("reports.minutes", n="60"), "2.00", "0.0%", "0", "0/1", "0"],
+         t("reports.minutes", n="10"), t("reports.minutes", n="60"), "2.00", "0.0%", "0", "0/1", "0", "0"],
         ["2", "Grid 1-1", "4", "2", "50.0%", "33.3% (1/3)", "66.7% (2/3)", "100.0% (2/2)",
-         t("reports.minutes", n="60"), t("reports.minutes", n="80"), "4.50", "100.0%", "0", "0/0", "0"],
+         t("reports.minutes", n="60"), t("reports.minutes", n="80"), "4.50", "100.0%", "0", "0/0", "0", "0"],
         ["3", "Grid 2-1", "1", "0", "0.0%", "0.0% (0/1)", "0.0% (0/1)", none, none, none, none, none,
-         "0", "0/0", "0"],
+         "0", "0/0", "0", "0"],
     ]  # fmt: skip
     assert [row[:5] for row in tables["community"]] == [
         ["1", "Community 1", "5", "3", "60.0%"],

@@ -196,6 +196,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reports.col_area.community": ("社区", "Community"),
     "reports.col_received": ("受理", "Received"),
     "reports.col_handled": ("办结", "Handled"),
+    "reports.col_informants": ("信息员上报", "Reported by informants"),
     "reports.col_resolution": ("化解率", "Resolution rate"),
     "reports.col_to_accept": ("接单用时中位数", "Median to accept"),
     "reports.col_to_finish": ("完成用时中位数", "Median to finish"),

@@ -61,6 +61,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "order_channel.phone": ("电话", "Phone call"),
     "order_channel.walk_in": ("上门", "Walk-in"),
     "order_channel.patrol": ("走访", "On a round"),
+    "order_channel.informant": ("网格信息员上报", "Reported by a grid informant"),
     "pause_reason.away": ("外出", "Away"),
     "pause_reason.busy": ("忙碌", "Busy"),
     "urgency.normal": ("一般", "Normal"),
@@ -214,6 +215,7 @@ TEXT: dict[str, tuple[str, str]] = {
     # People and places
     "role.resident": ("居民", "Resident"),
     "role.volunteer": ("志愿者", "Volunteer"),
+    "role.informant": ("网格信息员", "Grid informant"),
     "role.unit_admin": ("共建单位管理员", "Unit admin"),
     "role.grid_worker": ("网格员", "Grid worker"),
     "role.community_manager": ("社区工作者", "Community manager"),

@@ -649,4 +649,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "这位居民本月的公约信用积分已达上限。",
         "This resident's compact credit for the month has reached its cap.",
     ),
+    "error.doorplate_not_found": (
+        "没有找到这个门牌码对应的地点。",
+        "No place has this doorplate code.",
+    ),
+    "error.informant_without_grid": (
+        "您的住址不在任何网格内，无法上报。",
+        "Your home is in no grid to report in.",
+    ),
+    "error.outside_your_grid": ("这超出了您所在的网格。", "This is outside your grid."),
 }
