@@ -86,7 +86,7 @@ class PhotoController(Controller):
         order_id: PathId,
         data: Multipart,
         kind: Annotated[
-            PhotoKind, QueryParameter(description="posted: the resident's; result: the volunteer's")
+            PhotoKind, QueryParameter(description=PhotoKind.__doc__)
         ],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
