@@ -85,9 +85,7 @@ class PhotoController(Controller):
         request: ActorRequest,
         order_id: PathId,
         data: Multipart,
-        kind: Annotated[
-            PhotoKind, QueryParameter(description=PhotoKind.__doc__)
-        ],
+        kind: Annotated[PhotoKind, QueryParameter(description=PhotoKind.__doc__)],
         session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
