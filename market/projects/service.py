@@ -770,6 +770,12 @@ async def add_responsibility(
     session.add(item)
     _event(session, project, actor.id, A.add_responsibility, now, item.task)
     await session.flush()
+    await _tell_holders(session, project, item, now)
+    return item
+
+
+async def _tell_holders(session: AsyncSession, project: Project, item: Responsibility, now: datetime) -> None:
+    """Whoever now holds the responsibility is told what to do and by when."""
     notify(
         session,
         await holders_of(session, item),
@@ -780,7 +786,6 @@ async def add_responsibility(
         task=item.task,
         due_at=item.due_at,
     )
-    return item
 
 
 async def change_responsibility(
@@ -809,16 +814,7 @@ async def change_responsibility(
     item.escalation, item.escalated_at = None, None
     _event(session, project, actor.id, A.reassign_responsibility, now, item.task)
     await session.flush()
-    notify(
-        session,
-        await holders_of(session, item),
-        NotificationCode.responsibility_assigned,
-        now,
-        subject=("project", project.id),
-        project=project.title,
-        task=item.task,
-        due_at=item.due_at,
-    )
+    await _tell_holders(session, project, item, now)
 
 
 async def may_mark_done(session: AsyncSession, actor: Actor, project: Project, item: Responsibility) -> bool:
