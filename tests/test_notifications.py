@@ -57,6 +57,10 @@ SAMPLES: dict[NotificationCode, dict[str, Any]] = {
         "reward": "Soap", "pickup_code": "123456", "place": "Hall", "pickup_by": MOMENT,
     },
     NotificationCode.pickup_codes_guessed: {"name": "Grid Worker"},
+    NotificationCode.responsibility_assigned: {"project": "Fair", "task": "Book the stage", "due_at": MOMENT},
+    NotificationCode.responsibility_overdue: {
+        "project": "Fair", "task": "Book the stage", "due_at": MOMENT, "level": "community"
+    },
     NotificationCode.shift_promoted: {"shift": "Stalls", "project": "Fair", "starts_at": MOMENT},
     NotificationCode.proposal_approved: {"title": "Benches"},
     NotificationCode.proposal_rejected: {"title": "Benches", "reject_reason": "duplicate"},

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base
+from market.state_machine import Machine
 
 
 class NeedSupport(Base):
@@ -28,6 +29,21 @@ class ProposalStatus(enum.StrEnum):
     proposed = "proposed"
     approved = "approved"
     rejected = "rejected"
+
+
+class ProposalAction(enum.StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+# A proposal is reviewed once: published as a need, or turned down.
+PROPOSAL_MACHINE = Machine(
+    "proposal",
+    {
+        ProposalAction.approve: ({ProposalStatus.proposed}, ProposalStatus.approved),
+        ProposalAction.reject: ({ProposalStatus.proposed}, ProposalStatus.rejected),
+    },
+)
 
 
 class RejectReason(enum.StrEnum):

@@ -14,7 +14,14 @@ from market.areas.models import Area, community_code_of
 from market.auth.access import Actor
 from market.auth.models import Role
 from market.auth.service import user_names
-from market.consultation.models import NeedProposal, NeedSupport, ProposalStatus, RejectReason
+from market.consultation.models import (
+    PROPOSAL_MACHINE,
+    NeedProposal,
+    NeedSupport,
+    ProposalAction,
+    ProposalStatus,
+    RejectReason,
+)
 from market.consultation.schemas import (
     CommunityNeedRead,
     ProposalApprove,
@@ -180,7 +187,7 @@ async def _proposal_to_review(session: AsyncSession, actor: Actor, proposal_id: 
         raise NotFound(f"Proposal {proposal_id} does not exist.", code="proposal_not_found")
     if not actor.is_community_manager:
         raise Forbidden("Only the community's managers review proposals.", code="manager_required")
-    if proposal.status != ProposalStatus.proposed:
+    if not PROPOSAL_MACHINE.actions_from(proposal.status):
         raise Conflict(f"This proposal is already {proposal.status}.", code="proposal_decided")
     return proposal
 
@@ -208,7 +215,8 @@ async def approve(
     if need.community_id != proposal.community_id:
         raise Conflict("The need must be of the proposal's community.", code="place_outside_community")
     session.add(NeedSupport(need_id=need.id, user_id=proposal.proposed_by_id, at=now))
-    proposal.status, proposal.need_id = ProposalStatus.approved, need.id
+    proposal.status = PROPOSAL_MACHINE.next(proposal.status, ProposalAction.approve)
+    proposal.need_id = need.id
     proposal.reviewed_by_id, proposal.reviewed_at = actor.id, now
     notify(
         session,
@@ -226,7 +234,8 @@ async def reject(
     session: AsyncSession, actor: Actor, proposal_id: int, reason: RejectReason, now: datetime
 ) -> NeedProposal:
     proposal = await _proposal_to_review(session, actor, proposal_id)
-    proposal.status, proposal.reject_reason = ProposalStatus.rejected, reason
+    proposal.status = PROPOSAL_MACHINE.next(proposal.status, ProposalAction.reject)
+    proposal.reject_reason = reason
     proposal.reviewed_by_id, proposal.reviewed_at = actor.id, now
     notify(
         session,

@@ -41,9 +41,11 @@ from market.areas.models import AreaLevel, code_length
 from market.auth.access import COMMUNITY_MANAGER_ROLES, RESTRICTIONS, Actor
 from market.auth.models import MANAGER_ROLES, Role
 from market.categories.service import list_categories
+from market.consultation.models import PROPOSAL_MACHINE
 from market.errors import Busy, MarketError, as_problem, lost_a_race
 from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
 from market.orders.models import OFFER_MACHINE, ORDER_MACHINE
+from market.party.models import REPORT_MACHINE
 from market.projects.models import PROJECT_MACHINE
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 from market.wishes.models import WISH_MACHINE
@@ -200,7 +202,12 @@ def word_options(lang: str, prefix: str, values: Iterable[str]) -> list[tuple[st
 
 # The state machines' tables (market.state_machine), by what they move.
 MACHINES = SimpleNamespace(
-    order=ORDER_MACHINE, offer=OFFER_MACHINE, wish=WISH_MACHINE, project=PROJECT_MACHINE
+    order=ORDER_MACHINE,
+    offer=OFFER_MACHINE,
+    wish=WISH_MACHINE,
+    project=PROJECT_MACHINE,
+    proposal=PROPOSAL_MACHINE,
+    report=REPORT_MACHINE,
 )
 
 

@@ -170,11 +170,12 @@ async def _open_a_volunteers_record(page: Any) -> None:
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
 # The demo's shift: its roster (the walk opens one project of several, maybe another), and the page
 # its QR code opens, reached by scanning, not by a link.
-# A certificate's verification page answers anyone, also for a code it does not know.
+# A certificate's verification page and a doorplate's place page answer anyone, also for a code
+# they do not know.
 STARTS = {
     "volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan"],
     "community_manager": ["/desk/projects/shifts/1"],
-    "resident": ["/verify/unknown-code"],
+    "resident": ["/verify/unknown-code", "/p/unknown-code"],
 }
 MAKERS = {
     "grid_worker": [_run_dispatch_plan, _check_an_import],
