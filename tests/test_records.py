@@ -135,10 +135,12 @@ async def test_a_correction_is_a_new_entry_the_line_stays_and_the_totals_use_it(
     for bad in ({"reason": "because"}, {"hours": -1}, {"corrects": "order:x"}):
         r = await client.post("/api/records/corrections", json=fix | bad, headers=world.auth("manager"))
         assert_problem(r, 400)
-    r = await client.post(
-        "/api/records/corrections", json=fix | {"corrects": "order:999999:1"}, headers=world.auth("manager")
-    )
-    assert_problem(r, 404, {"record_line_not_found"})
+    # A line that does not exist, also past the ids a database keeps.
+    for missing in ("order:999999:1", "order:9936240229033:6343", "project:99999999999", "entry:99999999999"):
+        r = await client.post(
+            "/api/records/corrections", json=fix | {"corrects": missing}, headers=world.auth("manager")
+        )
+        assert_problem(r, 404, {"record_line_not_found"})
     assert line(await record(client, world), ref)["hours"] == 2.0, "a refused correction changed the hours"
 
     r = await client.post("/api/records/corrections", json=fix, headers=world.auth("manager"))

@@ -27,6 +27,7 @@ from market.auth.service import user_names
 from market.categories.models import ServiceCategory
 from market.db import upsert
 from market.errors import Conflict, Forbidden, NotFound, Unprocessable
+from market.fields import ID_MAX
 from market.orders.models import Order, OrderStatus, ServiceReward
 from market.privacy import mask_name
 from market.projects.models import Participant, Project, ProjectStatus
@@ -338,9 +339,12 @@ async def add_entry(
 async def _line(session: AsyncSession, ref: str) -> tuple[int, str]:
     """The volunteer and recording community of the line `ref` names (a correction is a line too)."""
     kind, _, rest = ref.partition(":")
+    numbers = [int(part) for part in rest.split(":")]
+    if any(n > ID_MAX for n in numbers):  # no row has such an id (and the database's ints stop there)
+        raise NotFound("No such line in any record.", code="record_line_not_found")
     found: tuple[int, str] | None = None
     if kind == "order":
-        order_id, round_ = (int(part) for part in rest.split(":"))
+        order_id, round_ = numbers
         row = (
             await session.execute(
                 select(ServiceReward.volunteer_id, Order.area_code)
@@ -354,12 +358,12 @@ async def _line(session: AsyncSession, ref: str) -> tuple[int, str]:
             await session.execute(
                 select(Participant.user_id, Project.community_code)
                 .join(Project, Project.id == Participant.project_id)
-                .where(Participant.id == int(rest), Project.status.in_(CLOSED_PROJECTS))
+                .where(Participant.id == numbers[0], Project.status.in_(CLOSED_PROJECTS))
             )
         ).first()
         found = (row[0], row[1]) if row else None
     else:
-        entry = await session.get(RecordEntry, int(rest))
+        entry = await session.get(RecordEntry, numbers[0])
         found = (entry.volunteer_id, entry.community_code) if entry else None
     if found is None:
         raise NotFound("No such line in any record.", code="record_line_not_found")
