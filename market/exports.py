@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 
 import anyio.to_thread
 from litestar.openapi import ResponseSpec
-from litestar.response import Stream
+from litestar.response import Response, Stream
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -53,6 +53,15 @@ def json_or_download(data: Any) -> dict[int, ResponseSpec]:
             data_container=data, description="JSON; with ?format= a download", generate_examples=False
         )
     }
+
+
+def pdf_download(content: bytes, filename: str) -> Response[bytes]:
+    """A PDF the browser saves as `filename`.pdf."""
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'},
+    )
 
 
 class Sheet(NamedTuple):

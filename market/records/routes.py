@@ -48,11 +48,7 @@ def pdf_response(request: Request, certificate: CertificateRead, settings: Setti
     body = documents.certificate_pdf(
         certificate, verify_url, partial(translate, lang_of(request)), settings.tz
     )
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="certificate-{certificate.number}.pdf"'},
-    )
+    return exports.pdf_download(body, f"certificate-{certificate.number}")
 
 
 class RecordController(Controller):

@@ -57,14 +57,6 @@ def _this_year(now: datetime, settings: Settings) -> int:
     return now.astimezone(settings.tz).year
 
 
-def _pdf(content: bytes, filename: str) -> Response[bytes]:
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'},
-    )
-
-
 class PartyDesk(Controller):
     path = HOME
     guards = [requires_community_manager]
@@ -245,7 +237,7 @@ class PartyDesk(Controller):
         found = await self._year_read(request, session, community_id, year)
         say = partial(translate, lang_of(request))
         content = employer_letters(say, found, now, now.astimezone(settings.tz).date().isoformat())
-        return _pdf(content, f"party-letters-{year}")
+        return exports.pdf_download(content, f"party-letters-{year}")
 
     @get("/commendations.pdf")
     async def commendations(
@@ -260,7 +252,7 @@ class PartyDesk(Controller):
         found = await self._year_read(request, session, community_id, year)
         say = partial(translate, lang_of(request))
         content = commendation_letters(say, found, now, now.astimezone(settings.tz).date().isoformat())
-        return _pdf(content, f"party-commendations-{year}")
+        return exports.pdf_download(content, f"party-commendations-{year}")
 
     @get("/year.xlsx")
     async def year_download(

@@ -135,11 +135,7 @@ class UnitReviewDesk(Controller):
         year, half = _period(now, settings, year, half)
         found = await reviews.reviews(session, request.user, year, half, settings.tz)
         content = review_pdf(partial(translate, lang_of(request)), found, year, half, now)
-        return Response(
-            content,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="unit-reviews-{year}-H{half}.pdf"'},
-        )
+        return exports.pdf_download(content, f"unit-reviews-{year}-H{half}")
 
     @get("/report.xlsx")
     async def download(
