@@ -247,11 +247,13 @@ async def test_a_day_s_credits_share_one_lot_and_a_reversal_takes_back_from_it(
     session_maker: async_sessionmaker[AsyncSession], world: World
 ) -> None:
     t0 = world.now
+    # Nine and one minute past nine, local time, five days on: one Shanghai day whatever the clock.
+    day = (t0 + timedelta(days=5)).astimezone(TZ).replace(hour=9, minute=0, second=0, microsecond=0)
     async with session_maker() as session, session.begin():
         pool, member, _ = await _setup(session, world, months=1)
         await _pay(session, "old", pool, member, 100, t0)
-        await _pay(session, "a", pool, member, 10, t0 + timedelta(days=5))
-        await _pay(session, "b", pool, member, 20, t0 + timedelta(days=5, minutes=1))
+        await _pay(session, "a", pool, member, 10, day)
+        await _pay(session, "b", pool, member, 20, day + timedelta(minutes=1))
         lots = {lot.transfer_id: (lot.amount, lot.remaining) for lot in await session.scalars(select(Lot))}
         assert lots == {"old": (100, 100), "a": (30, 30)}  # "b" expires the same day as "a"
         (reversed_,) = await ledger.transfer(
