@@ -369,7 +369,7 @@ async def holders(session: AsyncSession, role: Role, area_code: str) -> list[int
     )
 
 
-# Who decides what waits at an area, nearest first, when no `first` holder has it: the street's admins.
+# Who decides what waits at an area when none of those asked first is there: the street's admins.
 STREET_DECIDES = (AreaLevel.street, Role.street_admin)
 # A community's own matters (a volunteer's application, a certificate, a party member's report):
 # its community managers.
