@@ -20,11 +20,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area
+from market.auth.models import User
 from market.clock import FrozenClock
 from market.web.i18n import translate
 from tests.pdf_support import pdf_page_images, pdf_text
 from tests.records_support import closed_project
 from tests.test_authorization import assert_problem
+from tests.test_notifications import told
 from tests.test_records import served_order
 from tests.world import World
 
@@ -149,6 +151,12 @@ async def test_a_request_is_refused_with_a_reason(
     assert r.status_code == 200 and r.json()["status"] == "refused" and r.json()["number"] is None
     mine = (await client.get("/api/certificates/mine", headers=world.auth("volunteer"))).json()
     assert [(c["status"], c["reason"]) for c in mine] == [("refused", "record_under_review")]
+    (refused,) = await told(client, world, "volunteer", "certificate_refused")
+    assert (refused["params"], refused["subject_type"], refused["subject_id"]) == (
+        {"community": "Community 1", "refusal_reason": "record_under_review"},
+        "certificate",
+        certificate,
+    )
 
 
 async def test_the_pdf_prints_the_chinese_issuer_and_the_number_and_renders(
@@ -284,3 +292,50 @@ async def test_the_honour_roll_ranks_the_months_volunteers_and_leaves_off_who_op
         "/api/records/me/honour-roll", json={"opt_out": False}, headers=world.auth("volunteer_b")
     )
     assert [r["name"] for r in (await roll())["by_hours"]] == ["Volunteer B", "Volunteer"]
+
+
+async def test_the_communitys_managers_hear_of_a_request_and_the_volunteer_of_each_decision(
+    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    certificate = await issued(client, world, clock, session_maker)
+    (asked,) = await told(client, world, "manager", "certificate_requested")
+    assert (asked["params"], asked["subject_type"], asked["subject_id"]) == (
+        {"community": "Community 1", "name": "Volunteer"},
+        "certificate",
+        certificate["id"],
+    )
+    # Only the community's own managers: not another community's, nor the street while it has some.
+    for who in ("manager_c2", "street_admin", "admin", "grid_worker", "volunteer"):
+        assert await told(client, world, who, "certificate_requested") == [], who
+
+    path = f"/api/certificates/{certificate['id']}/revoke"
+    r = await client.post(path, json={"reason": "issued_in_error"}, headers=world.auth("manager"))
+    assert r.status_code == 200, r.text
+    decisions = ("certificate_issued", "certificate_refused", "certificate_revoked")
+    assert [(n["code"], n["params"]) for n in await told(client, world, "volunteer", *decisions)] == [
+        ("certificate_issued", {"community": "Community 1", "number": certificate["number"]}),
+        (
+            "certificate_revoked",
+            {
+                "community": "Community 1",
+                "number": certificate["number"],
+                "revocation_reason": "issued_in_error",
+            },
+        ),
+    ]
+    for who in ("volunteer_b", "manager", "manager_c2"):
+        assert await told(client, world, who, *decisions) == [], who
+
+
+async def test_a_community_without_managers_sends_requests_to_its_streets_admins(
+    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """As a volunteer's application does: the rule of who decides a community's matters is one."""
+    await served_order(client, world, clock)
+    clock.now += 24 * HOUR
+    async with session_maker() as session, session.begin():
+        await session.execute(update(User).where(User.id == world.id("manager")).values(is_active=False))
+    certificate = await request(client, world, clock)
+    (asked,) = await told(client, world, "street_admin", "certificate_requested")
+    assert asked["subject_id"] == certificate
+    assert await told(client, world, "manager_c2", "certificate_requested") == []

@@ -70,6 +70,19 @@ SAMPLES: dict[NotificationCode, dict[str, Any]] = {
     NotificationCode.wish_released: {"wish": "Glasses"},
     NotificationCode.wish_fulfilled: {"wish": "Glasses"},
     NotificationCode.wish_expired: {"wish": "Glasses"},
+    NotificationCode.certificate_requested: {"community": "Community 1", "name": "Volunteer"},
+    NotificationCode.certificate_issued: {"community": "Community 1", "number": "C1-2026-0001"},
+    NotificationCode.certificate_refused: {"community": "Community 1", "refusal_reason": "no_service"},
+    NotificationCode.certificate_revoked: {
+        "community": "Community 1", "number": "C1-2026-0001", "revocation_reason": "misuse",
+    },
+    NotificationCode.service_record_corrected: {
+        "community": "Community 1", "what": "陪同就医", "served_at": MOMENT, "was": 2.0, "hours": 1.5,
+        "correction_reason": "wrong_hours",
+    },
+    NotificationCode.party_report_pending: {"community": "Community 1", "community_id": 7, "name": "张伟"},
+    NotificationCode.party_report_confirmed: {"community": "Community 1"},
+    NotificationCode.party_report_declined: {"community": "Community 1", "reason": "单位名称不全"},
 }  # fmt: skip
 
 
@@ -106,6 +119,12 @@ def test_codes_read_as_words_and_spans_in_the_reader_s_language() -> None:
     assert translate("en", "notification_reason.window_ended") in message_text("en", str, expired)
     assert message_link(expired) == "/r/orders/3"
     assert message_link(message) == "/desk/dispatch/orders/3"
+    revoked = _message(NotificationCode.certificate_revoked, SAMPLES[NotificationCode.certificate_revoked])
+    assert translate("zh", "revocation_reason.misuse") in message_text("zh", str, revoked)
+    assert message_link(revoked) == "/v/record"
+    # A link may name the message's params: the desk opens the community the member reported to.
+    pending = _message(NotificationCode.party_report_pending, SAMPLES[NotificationCode.party_report_pending])
+    assert message_link(pending) == "/desk/party?community_id=7&status=pending"
 
 
 async def _offer(client: AsyncTestClient, world: World) -> int:
@@ -170,6 +189,11 @@ async def _inbox(client: AsyncTestClient, world: World, who: str) -> list[dict[s
     r = await client.get("/api/notifications?limit=100", headers=world.auth(who))
     assert r.status_code == 200, r.text
     return r.json()["items"][::-1]  # oldest first
+
+
+async def told(client: AsyncTestClient, world: World, who: str, *codes: str) -> list[dict[str, Any]]:
+    """The person's messages of these codes, oldest first."""
+    return [n for n in await _inbox(client, world, who) if n["code"] in codes]
 
 
 async def _post(client: AsyncTestClient, world: World, **overrides: Any) -> int:

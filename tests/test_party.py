@@ -20,6 +20,7 @@ from market.projects.models import Participant, Project, ProjectStatus
 from market.web.i18n import translate
 from tests.pdf_support import pdf_page_images, pdf_text
 from tests.test_authorization import assert_problem, call, ok
+from tests.test_notifications import told
 from tests.world import World
 
 # Three members of community 1 with their Chinese names and employers (an organisation each).
@@ -121,6 +122,25 @@ async def test_a_member_reports_in_and_the_community_confirms(client: AsyncTestC
         client, world, "manager", "GET", f"/api/party/members?community_id={world.areas['c1'].id}"
     )
     assert [m["employer"] for m in page["items"]] == ["北京市第一中学高中部"]
+    await ok(
+        client, world, "manager", "POST", f"/api/party/members/{member['id']}/decision", {"confirm": True}
+    )
+
+    # Each report tells the community's managers, each decision the member.
+    c1 = world.areas["c1"]
+    pending = {"community": c1.name, "community_id": c1.id, "name": "Resident"}
+    reports = await told(client, world, "manager", "party_report_pending")
+    assert [(n["params"], n["subject_type"], n["subject_id"]) for n in reports] == [
+        (pending, "party_member", member["id"])
+    ] * 2
+    decisions = ("party_report_confirmed", "party_report_declined")
+    assert [(n["code"], n["params"]) for n in await told(client, world, "resident", *decisions)] == [
+        ("party_report_declined", {"community": c1.name, "reason": "单位名称不全"}),
+        ("party_report_confirmed", {"community": c1.name}),
+    ]
+    # Nobody else: not another community's manager, nor the street while the community has managers.
+    for who in ("manager_c2", "street_admin", "grid_worker", "resident_b"):
+        assert await told(client, world, who, "party_report_pending", *decisions) == [], who
     r = await call(
         client, world, "manager_c2", "GET", f"/api/party/members?community_id={world.areas['c1'].id}"
     )

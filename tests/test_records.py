@@ -20,6 +20,7 @@ from market.projects.models import ProjectStatus
 from market.records.models import RecordEntry
 from tests.records_support import closed_project
 from tests.test_authorization import assert_problem
+from tests.test_notifications import told
 from tests.test_service_window import accepted_order, ok, serve
 from tests.world import World
 
@@ -163,6 +164,26 @@ async def test_a_correction_is_a_new_entry_the_line_stays_and_the_totals_use_it(
     latest = line(await record(client, world), ref)
     assert [c["hours"] for c in latest["corrections"]] == [1.5, 0] and latest["hours"] == 0
     assert year(await record(client, world), this_year)["service_hours"] == 0
+
+    # The volunteer hears of each correction (and not of the refused ones); nobody else does.
+    heard = await told(client, world, "volunteer", "service_record_corrected")
+    assert [n["params"] | {"served_at": None} for n in heard] == [
+        {
+            "community": "Community 1",
+            "what": latest["what"],
+            "served_at": None,
+            "was": was,
+            "hours": hours,
+            "correction_reason": reason,
+        }
+        for was, hours, reason in ((2.0, 1.5, "wrong_hours"), (1.5, 0, "not_served"))
+    ]
+    assert {datetime.fromisoformat(n["params"]["served_at"]) for n in heard} == {
+        datetime.fromisoformat(latest["at"])
+    }
+    assert [n["subject_type"] for n in heard] == ["record_entry", "record_entry"]
+    for who in ("volunteer_b", "manager", "manager_c2", "street_admin"):
+        assert await told(client, world, who, "service_record_corrected") == [], who
     async with session_maker() as session:
         assert await session.scalar(select(func.count(RecordEntry.id))) == 2
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, selectinload
 
-from market.areas.models import Area
+from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import ROLE_RANK, Actor
@@ -367,6 +367,27 @@ async def holders(session: AsyncSession, role: Role, area_code: str) -> list[int
             .order_by(User.id)
         )
     )
+
+
+# Who decides what waits at an area when none of those asked first is there: the street's admins.
+STREET_DECIDES = (AreaLevel.street, Role.street_admin)
+# A community's own matters (a volunteer's application, a certificate, a party member's report):
+# its community managers.
+COMMUNITY_DECIDES = ((AreaLevel.community, Role.community_manager),)
+
+
+async def deciders(
+    session: AsyncSession, area_code: str, first: Sequence[tuple[AreaLevel, Role]] = COMMUNITY_DECIDES
+) -> list[int]:
+    """Whom to tell that something at `area_code` waits for a decision: the holders of the first
+    (level, role) in `first` that the area lies in and that has any, else the street's admins."""
+    for level, role in (*first, STREET_DECIDES):
+        length = code_length(level)
+        if len(area_code) < length:
+            continue
+        if found := await holders(session, role, area_code[:length]):
+            return found
+    return []
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:

@@ -72,6 +72,21 @@ class NotificationCode(StrEnum):
     wish_released = "wish_released"
     wish_fulfilled = "wish_fulfilled"
     wish_expired = "wish_expired"
+    # Certificates (志愿服务证明), {"community"}, and …: to the managers who may issue it, "name"
+    # (who asks); to the volunteer, "number" (issued, revoked), "refusal_reason" (a RefusalReason),
+    # "revocation_reason" (a RevocationReason).
+    certificate_requested = "certificate_requested"
+    certificate_issued = "certificate_issued"
+    certificate_refused = "certificate_refused"
+    certificate_revoked = "certificate_revoked"
+    # The volunteer: a line of their service record corrected, {"community", "what", "served_at",
+    # "was" and "hours" (the line's hours before and now), "correction_reason" (a CorrectionReason)}.
+    service_record_corrected = "service_record_corrected"
+    # 双报到, {"community"}, and …: to its managers, "name" (who reported in) and "community_id" (the
+    # desk page to open); to the member, the outcome, and "reason" (as typed) when declined.
+    party_report_pending = "party_report_pending"
+    party_report_confirmed = "party_report_confirmed"
+    party_report_declined = "party_report_declined"
 
 
 class Notification(Base):

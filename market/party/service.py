@@ -15,8 +15,11 @@ from market.areas.models import Area, AreaLevel, community_code_of
 from market.areas.service import get_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User
+from market.auth.service import deciders
 from market.db import upsert
 from market.errors import Conflict, Forbidden, NotFound, Unprocessable
+from market.notifications.models import NotificationCode
+from market.notifications.service import notify
 from market.orders.models import Order, ServiceReward
 from market.party.models import (
     REPORT_MACHINE,
@@ -173,6 +176,16 @@ async def report_in(session: AsyncSession, actor: Actor, data: ReportRequest, no
         for key, value in employer.items():
             setattr(member, key, value)
         await session.flush()
+    notify(
+        session,
+        await deciders(session, community.code),
+        NotificationCode.party_report_pending,
+        now,
+        subject=("party_member", member.id),
+        community=community.name,
+        community_id=community.id,
+        name=actor.name,
+    )
     return (await _reads(session, [member]))[0]
 
 
@@ -257,6 +270,19 @@ async def decide(
     member.decided_by_id, member.decided_at = actor.id, now
     member.decline_reason = "" if data.confirm else data.reason.strip()
     await session.flush()
+    community = await get_area(session, member.community_id)
+    code, reason = NotificationCode.party_report_confirmed, {}
+    if not data.confirm:
+        code, reason = NotificationCode.party_report_declined, {"reason": member.decline_reason}
+    notify(
+        session,
+        [member.user_id],
+        code,
+        now,
+        subject=("party_member", member.id),
+        community=community.name,
+        **reason,
+    )
     return (await _reads(session, [member]))[0]
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.areas.models import Area, AreaLevel, code_length
+from market.areas.models import Area, AreaLevel
 from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
 from market.auth.passwords import hash_password
-from market.auth.service import actor_of, get_user, holders
+from market.auth.service import COMMUNITY_DECIDES, actor_of, deciders, get_user
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
@@ -141,27 +141,20 @@ TOLD_FIRST = {
         (AreaLevel.grid, Role.grid_worker),
         (AreaLevel.community, Role.community_manager),
     ),
-    ApplicationKind.volunteer: ((AreaLevel.community, Role.community_manager),),
+    ApplicationKind.volunteer: COMMUNITY_DECIDES,
 }
 
 
 async def _tell_deciders(session: AsyncSession, application: Application, name: str, now: datetime) -> None:
-    levels = (*TOLD_FIRST[application.kind], (AreaLevel.street, Role.street_admin))
-    for level, role in levels:
-        length = code_length(level)
-        if len(application.area_code) < length:
-            continue
-        if deciders := await holders(session, role, application.area_code[:length]):
-            notify(
-                session,
-                deciders,
-                NotificationCode.approval_pending,
-                now,
-                subject=("application", application.id),
-                application_kind=str(application.kind),
-                name=name,
-            )
-            return
+    notify(
+        session,
+        await deciders(session, application.area_code, TOLD_FIRST[application.kind]),
+        NotificationCode.approval_pending,
+        now,
+        subject=("application", application.id),
+        application_kind=str(application.kind),
+        name=name,
+    )
 
 
 def _may_decide(actor: Actor, kind: ApplicationKind, area_code: str) -> bool:

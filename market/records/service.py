@@ -23,11 +23,13 @@ from market.areas.models import Area, AreaLevel, community_code_of, community_sc
 from market.areas.service import community_for_reading, get_area, require_community
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
-from market.auth.service import user_names
+from market.auth.service import deciders, user_names
 from market.categories.models import ServiceCategory
 from market.db import upsert
 from market.errors import Conflict, Forbidden, NotFound, Unprocessable
 from market.fields import ID_MAX
+from market.notifications.models import NotificationCode
+from market.notifications.service import notify
 from market.orders.models import Order, OrderStatus, ServiceReward
 from market.privacy import mask_name
 from market.projects.models import Participant, Project, ProjectStatus
@@ -397,7 +399,22 @@ async def correct(session: AsyncSession, actor: Actor, data: CorrectionWrite, no
     except IntegrityError as error:
         raise Conflict("That line was corrected already.", code="line_already_corrected") from error
     lines = await record_lines(session, volunteer_ids={volunteer_id}, scope=community)
-    return next(line for line in lines if any(c.id == fix.id for c in line.corrections))
+    corrected = next(line for line in lines if any(c.id == fix.id for c in line.corrections))
+    before = corrected.corrections[-2].hours if len(corrected.corrections) > 1 else corrected.original_hours
+    notify(
+        session,
+        [volunteer_id],
+        NotificationCode.service_record_corrected,
+        now,
+        subject=("record_entry", fix.id),
+        community=(await _community_names(session, {community})).get(community, community),
+        what=corrected.what,
+        served_at=corrected.at,
+        was=round(before, 2),
+        hours=round(fix.hours, 2),
+        correction_reason=fix.reason,
+    )
+    return corrected
 
 
 # ---------------------------------------------------------------- certificates
@@ -485,6 +502,15 @@ async def request_certificate(
     )
     session.add(certificate)
     await session.flush()
+    notify(
+        session,
+        await deciders(session, community.code),
+        NotificationCode.certificate_requested,
+        now,
+        subject=("certificate", certificate.id),
+        community=community.name,
+        name=actor.name,
+    )
     return await _certificate_read(session, certificate)
 
 
@@ -517,6 +543,22 @@ async def _certificate(session: AsyncSession, certificate_id: int, *, lock: bool
     if certificate is None:
         raise NotFound("No such certificate.", code="certificate_not_found")
     return certificate
+
+
+async def _tell_volunteer(
+    session: AsyncSession, certificate: Certificate, code: NotificationCode, now: datetime, **params: object
+) -> None:
+    """The volunteer hears of each decision on their certificate."""
+    community = await get_area(session, certificate.community_id)
+    notify(
+        session,
+        [certificate.volunteer_id],
+        code,
+        now,
+        subject=("certificate", certificate.id),
+        community=community.name,
+        **params,
+    )
 
 
 async def _readable(session: AsyncSession, actor: Actor, certificate_id: int) -> Certificate:
@@ -600,6 +642,9 @@ async def issue(
     certificate.handler_name = actor.name
     certificate.decided_at = now
     await session.flush()
+    await _tell_volunteer(
+        session, certificate, NotificationCode.certificate_issued, now, number=certificate.number
+    )
     return await _certificate_read(session, certificate)
 
 
@@ -613,6 +658,9 @@ async def refuse(
     certificate.reason, certificate.memo = str(data.reason), data.memo
     certificate.handler_id, certificate.handler_name, certificate.decided_at = actor.id, actor.name, now
     await session.flush()
+    await _tell_volunteer(
+        session, certificate, NotificationCode.certificate_refused, now, refusal_reason=certificate.reason
+    )
     return await _certificate_read(session, certificate)
 
 
@@ -626,6 +674,14 @@ async def revoke(
     certificate.reason, certificate.memo = str(data.reason), data.memo
     certificate.revoked_by_id, certificate.revoked_at = actor.id, now
     await session.flush()
+    await _tell_volunteer(
+        session,
+        certificate,
+        NotificationCode.certificate_revoked,
+        now,
+        number=certificate.number,
+        revocation_reason=certificate.reason,
+    )
     return await _certificate_read(session, certificate)
 
 

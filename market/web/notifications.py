@@ -30,7 +30,7 @@ INBOX = "notifications.html"
 BELL = "_bell.html"
 
 # Params that hold a moment (ISO text), shown in local time.
-MOMENTS = frozenset({"answer_by", "deadline", "pickup_by", "due_at", "starts_at"})
+MOMENTS = frozenset({"answer_by", "deadline", "pickup_by", "due_at", "starts_at", "served_at"})
 # Params that hold a code, shown as the catalogue's word for it (`<prefix>.<code>`).
 WORDS = {
     "level": "notification_level",
@@ -41,8 +41,11 @@ WORDS = {
     "channel": "order_channel",
     "outcome": "project_status",
     "reject_reason": "proposal_reject_reason",
+    "refusal_reason": "refusal_reason",
+    "revocation_reason": "revocation_reason",
+    "correction_reason": "correction_reason",
 }
-# Where a message leads, by its code (`{id}`: what it is about).
+# Where a message leads, by its code (`{id}`: what it is about; other names: the message's params).
 LINKS: dict[C, str] = {
     **dict.fromkeys(
         (
@@ -80,6 +83,13 @@ LINKS: dict[C, str] = {
         ),
         "/r/wishes/{id}",
     ),
+    C.certificate_requested: "/desk/certificates?status=requested",
+    **dict.fromkeys(
+        (C.certificate_issued, C.certificate_refused, C.certificate_revoked, C.service_record_corrected),
+        "/v/record",
+    ),
+    C.party_report_pending: "/desk/party?community_id={community_id}&status=pending",
+    **dict.fromkeys((C.party_report_confirmed, C.party_report_declined), "/r/party"),
 }
 
 
@@ -108,7 +118,7 @@ def message_text(lang: str, local: Callable[[datetime], str], n: NotificationRea
 
 def message_link(n: NotificationRead) -> str | None:
     pattern = LINKS.get(C(n.code))
-    return pattern.format(id=n.subject_id) if pattern else None
+    return pattern.format_map({**n.params, "id": n.subject_id}) if pattern else None
 
 
 def _message_helpers(request: ActorRequest) -> dict[str, Any]:

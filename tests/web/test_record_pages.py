@@ -1,5 +1,6 @@
 """Pages for service records, certificates and the honour roll, in both languages: the volunteer's
-/v/record with its certificate request (a refused request shown again in the reader's language),
+/v/record with its certificate request (a refused request shown again in the reader's language, the
+request in its community managers' inboxes),
 the honour-roll setting on /v/profile, the desk's records with training, corrections and the export,
 certificates issued from /desk/certificates once the issuing details are set, the honour roll and
 its poster, and the public verification page."""
@@ -51,6 +52,13 @@ async def test_the_volunteer_reads_their_record_and_requests_a_certificate(
     page = await browser.get(r.headers["location"])
     assert translate(lang, "notice.certificate_requested") in page.text
     assert translate(lang, "certificate_status.requested") in page.text
+
+    # The community's manager reads of it in their inbox, in their language, with the way to the desk.
+    browser.login("manager", lang)
+    inbox = await browser.get("/notifications")
+    asked = translate(lang, "notification.certificate_requested", name="Volunteer", community="Community 1")
+    assert str(escape(asked)) in inbox.text
+    assert 'href="/desk/certificates?status=requested"' in inbox.text
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -150,6 +150,39 @@ TEXT: dict[str, tuple[str, str]] = {
         "您的心愿“{wish}”到期无人认领。",
         "Your wish {wish} expired: nobody claimed it in time.",
     ),
+    "notification.certificate_requested": (
+        "{name} 申请{community}出具志愿服务证明，等待您审核。",
+        "{name} asks {community} for a volunteer service certificate: it waits for your decision.",
+    ),
+    "notification.certificate_issued": (
+        "{community}已为您出具志愿服务证明，编号 {number}。",
+        "{community} issued your volunteer service certificate, number {number}.",
+    ),
+    "notification.certificate_refused": (
+        "{community}未予出具您申请的志愿服务证明：{refusal_reason}。",
+        "{community} did not issue the certificate you asked for: {refusal_reason}.",
+    ),
+    "notification.certificate_revoked": (
+        "{community}撤销了您的志愿服务证明 {number}：{revocation_reason}。",
+        "{community} revoked your certificate {number}: {revocation_reason}.",
+    ),
+    "notification.service_record_corrected": (
+        "{community}更正了您的服务记录“{what}”（{served_at}）：由 {was} 小时改为 {hours} 小时（{correction_reason}）。",
+        "{community} corrected the line {what} ({served_at}) of your service record:"
+        " {hours} h instead of {was} h ({correction_reason}).",
+    ),
+    "notification.party_report_pending": (
+        "{name} 向{community}报到（双报到），等待您确认。",
+        "{name} reported in to {community} as a party member: please confirm or decline.",
+    ),
+    "notification.party_report_confirmed": (
+        "{community}已确认您的双报到。",
+        "{community} confirmed your report as a party member.",
+    ),
+    "notification.party_report_declined": (
+        "{community}未确认您的双报到：{reason}",
+        "{community} declined your report as a party member: {reason}",
+    ),
     # The words params stand for.
     "notification_level.owner": ("责任方", "whoever holds it"),
     "notification_level.grid": ("网格", "the grid"),
