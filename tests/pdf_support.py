@@ -3,13 +3,14 @@ copy, and each page drawn as an image, so a missing font or a broken file fails 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import IN_CI
 
 POPPLER = ("pdftotext", "pdftoppm")
 
@@ -19,7 +20,7 @@ def _poppler_or_skip() -> None:
     if not missing:
         return
     message = f"no {', '.join(missing)}: `make test` installs poppler-utils (apt-get install poppler-utils)"
-    if os.environ.get("CI", "").lower() == "true":
+    if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
 

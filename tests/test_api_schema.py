@@ -23,7 +23,6 @@ text, a problem's `status` member) are pinned one request each in `test_edge_cas
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -48,7 +47,7 @@ from market.app import create_app
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
 from market.settings import Settings
-from tests.conftest import TEST_SECRET, empty_tables, test_moment
+from tests.conftest import IN_CI, TEST_SECRET, empty_tables, test_moment
 from tests.world import World
 
 # Fuzzing every operation is the slowest part of the suite: `make test` runs it once, on
@@ -65,7 +64,6 @@ SCHEMA_PATH = "/schema/openapi.json"
 # `test_edge_case` below, which always runs. And `vol_resident` gets fewer examples: most
 # operations turn them away at the guard (one 403 whatever the request), and the admin's examples
 # already exercise validation.
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CALLERS = {"admin": not IN_CI, "vol_resident": False}  # caller -> coverage phase
 MAX_EXAMPLES = {"admin": 20, "vol_resident": 6 if IN_CI else 20}
 SEED = 20_251_122

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,5 +30,8 @@ async def verify_password(password_hash: str, password: str) -> bool:
     return await anyio.to_thread.run_sync(_verify, password_hash, password)
 
 
-# Compared against when the phone is unknown, so a miss costs as long as a wrong password.
-DUMMY_HASH = hash_password_sync("not-a-real-password")
+@cache
+def dummy_hash() -> str:
+    """Compared against when the phone is unknown, so a miss costs as long as a wrong password.
+    Made on first use: a hash costs a quarter of a second, which no process should pay at import."""
+    return hash_password_sync("not-a-real-password")

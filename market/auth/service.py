@@ -14,7 +14,7 @@ from market.areas.service import get_area
 from market.auth import throttle
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
-from market.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from market.auth.passwords import dummy_hash, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
 from market.auth.tokens import read_device_token
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -150,7 +150,7 @@ async def _checked_password(
     # An unknown phone costs as long as a wrong password.
     # People imported or registered for someone have no password yet: never a match.
     stored = user.password_hash if user is not None else None
-    matches = await verify_password(stored or DUMMY_HASH, password)
+    matches = await verify_password(stored or dummy_hash(), password)
     if not matches or user is None or stored is None or not user.is_active:
         return None
     async with session_maker() as session, session.begin():

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import IN_CI
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
@@ -46,7 +48,7 @@ def chromium_or_skip() -> str:
     message = (
         f"no Chromium at {CHROMIUM}: `make browser` installs it (apt-get install chromium fonts-wqy-microhei)"
     )
-    if os.environ.get("CI", "").lower() == "true":
+    if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
 

@@ -20,6 +20,7 @@ import pytest
 
 from market.demo import DEMO_LOGINS
 from market.web.routes import web_router
+from tests.conftest import IN_CI
 from tests.test_privacy_walk import get_routes
 from tests.web.browser_support import (
     DEMO_PASSWORD,
@@ -191,6 +192,16 @@ class Walk:
         self.demo = demo
         self.problems: list[str] = []
         self.seen_in = {"zh": set(), "en": set()}
+        self.routes_seen = 0
+
+    def languages(self, route: str) -> tuple[str, ...]:
+        """The languages to check a route in when it first comes up: both; under CI=true one, each in
+        turn, so that each language meets about half the routes (the walk is the slowest test, and a
+        route's pages are built the same in both)."""
+        if route in self.seen_in["zh"] | self.seen_in["en"]:
+            return ()
+        self.routes_seen += 1
+        return (("zh", "en")[self.routes_seen % 2],) if IN_CI else ("en", "zh")
 
     async def check(self, page: Any, lang: str, who: str) -> None:
         """Run axe on the page as it stands, and measure it when it is a phone page."""
@@ -211,17 +222,18 @@ class Walk:
             self.problems += [f"{where}: smaller than a finger: {s}" for s in sizes["tiny"]]
 
     async def visit(self, page: Any, path: str, who: str) -> list[str]:
-        """Open the page at `path`, check it in English and in Chinese the first time its route comes
-        up (by the least privileged role that reaches it: the walk goes from residents up, and a
-        route's pages differ between roles in what they list, not in how they are built); its links."""
+        """Open the page at `path`, check it in its `languages` the first time its route comes up
+        (by the least privileged role that reaches it: the walk goes from residents up, and a route's
+        pages differ between roles in what they list, not in how they are built); its links."""
         route = route_of(urlsplit(path).path)
-        for lang in ("en", "zh") if route not in self.seen_in["zh"] else ("zh",):
+        check_in = self.languages(route)
+        for lang in check_in or ("zh",):
             await page.context.add_cookies([{"name": "lang", "value": lang, "url": self.demo.url}])
             response = await page.goto(path)
             assert response is not None and response.status < 500, (
                 f"{who} {path}: {response and response.status}"
             )
-            if route not in self.seen_in[lang]:
+            if lang in check_in:
                 await self.check(page, lang, who)
                 self.seen_in[lang].add(route)
         links = await page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))")
@@ -284,9 +296,10 @@ async def test_every_page_of_every_role_passes_axe_in_both_languages(chromium: A
         await context.close()
 
     assert walk.problems == [], "\n".join(walk.problems)
-    unvisited = set(PAGE_ROUTES) - walk.seen_in["zh"]
+    unvisited = set(PAGE_ROUTES) - walk.seen_in["zh"] - walk.seen_in["en"]
     assert not unvisited, f"page routes the walk never reached (link them, or list them): {sorted(unvisited)}"
-    assert walk.seen_in["en"] == walk.seen_in["zh"]
+    if not IN_CI:
+        assert walk.seen_in["en"] == walk.seen_in["zh"]
 
 
 async def test_a_refused_form_puts_the_cursor_on_the_first_field_to_correct(

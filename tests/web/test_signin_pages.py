@@ -216,7 +216,7 @@ async def test_the_login_page_remembers_the_device_past_a_strangers_guesses_and_
     browser: Browser, client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        passwords, "_verify", lambda hashed, typed: hashed != passwords.DUMMY_HASH and typed == PASSWORD
+        passwords, "_verify", lambda hashed, typed: hashed != passwords.dummy_hash() and typed == PASSWORD
     )
     await logged_in(browser)
     device = browser.client.cookies[DEVICE_COOKIE]
