@@ -7,7 +7,7 @@ from market.consultation.models import NeedProposal, NeedSupport
 from market.credit.models import CreditEntry
 from market.db import Base
 from market.dispatch.models import AutoDispatch, DispatchPlan, PlanPair, PlanUnassigned
-from market.doorplates.models import Doorplate
+from market.doorplates.models import Doorplate, RevokedDoorplate
 from market.followups.models import FollowUp, FollowUpSampling
 from market.idempotency import IdempotencyRecord
 from market.jobs.models import JobRun
@@ -89,6 +89,7 @@ __all__ = [
     "Resource",
     "ResourceCommunity",
     "Responsibility",
+    "RevokedDoorplate",
     "Reward",
     "RewardCommunity",
     "ServiceCategory",

@@ -16,12 +16,13 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area
 from market.auth.models import User
 from market.clock import FrozenClock
+from market.records.models import Certificate, CertificateStatus
 from market.web.i18n import translate
 from tests.pdf_support import pdf_page_images, pdf_text
 from tests.records_support import closed_project
@@ -263,6 +264,50 @@ async def test_two_certificates_issued_at_once_get_different_consecutive_numbers
     assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
     numbers = sorted(r.json()["number"] for r in responses)
     assert numbers == [number_of(world, clock, serial) for serial in (1, 2, 3)]
+
+
+ROUNDS = 3
+AT_ONCE = 6
+
+
+async def test_requests_sent_at_once_make_one_waiting_request(
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+    racing: httpx.AsyncClient,
+) -> None:
+    """The same volunteer asking the same community several times at once: one request waits, the
+    others are told so (409, not a 500); on PostgreSQL only the index stops the second insert."""
+    await closed_project(session_maker, world, "volunteer", 10, clock() - 24 * HOUR)
+    for _ in range(ROUNDS):
+        responses = await asyncio.gather(
+            *(
+                racing.post("/api/certificates", json=period(clock, world), headers=world.auth("volunteer"))
+                for _ in range(AT_ONCE)
+            )
+        )
+        assert sorted(r.status_code for r in responses) == [201] + [409] * (AT_ONCE - 1), [
+            r.text for r in responses
+        ]
+        for r in responses:
+            if r.status_code == 409:
+                assert_problem(r, 409, {"certificate_already_requested"})
+        async with session_maker() as session:
+            waiting = (
+                await session.scalars(
+                    select(Certificate.id).where(
+                        Certificate.volunteer_id == world.id("volunteer"),
+                        Certificate.status == CertificateStatus.requested,
+                    )
+                )
+            ).all()
+        assert waiting == [next(r.json()["id"] for r in responses if r.status_code == 201)]
+        # Once it is decided the volunteer may ask again.
+        r = await client.post(
+            f"/api/certificates/{waiting[0]}/refuse", json={"reason": "other"}, headers=world.auth("manager")
+        )
+        assert r.status_code == 200, r.text
 
 
 async def test_the_honour_roll_ranks_the_months_volunteers_and_leaves_off_who_opted_out(

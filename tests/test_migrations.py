@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -289,3 +291,70 @@ def test_commitments_find_their_need_and_team_names_become_teams(tmp_path: Path)
         (2, "Sweep up (Unknown crew)", None, 5, None, "2026-01-20"),
         (3, "Bring chairs", 1, None, None, "2026-02-01"),
     ]
+
+
+ONE_WAITING_REVISION = "0031"
+
+
+def test_duplicate_waiting_certificate_requests_are_refused_but_the_oldest_and_it_goes_down(
+    tmp_path: Path,
+) -> None:
+    """Requests sent at once before the index could both wait: the upgrade keeps the oldest waiting
+    and refuses the others; the downgrade drops the index and keeps the rows."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    config = migrate.alembic_config(url)
+    before = ScriptDirectory.from_config(config).get_revision(ONE_WAITING_REVISION)
+    _run_in_thread(migrate.upgrade, url, before.down_revision)
+    moment = "2026-01-01 00:00:00"
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.executemany(
+            "INSERT INTO areas (id, code, name, level, parent_id) VALUES (?, ?, ?, ?, ?)",
+            [
+                (1, "110105001", "Sunny Street", "street", None),
+                (2, "110105001001", "Community 1", "community", 1),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO users (id, phone, name, password_hash, area_id, is_active, created_at)"
+            f" VALUES (?, ?, 'V', 'x', 2, 1, '{moment}')",
+            [(1, "13900000001"), (2, "13900000002")],
+        )
+        db.executemany(
+            "INSERT INTO certificates (id, volunteer_id, community_id, community_code, period_start,"
+            " period_end, status, requested_at, volunteer_name, issuer_name, responsible_person, contact,"
+            " handler_name, reason, memo) VALUES (?, ?, 2, '110105001001', '2025-12-01', '2025-12-31',"
+            " ?, ?, 'V', '', '', '', '', '', '')",
+            [
+                (1, 1, "issued", moment),
+                (2, 1, "requested", "2026-01-02 00:00:00"),
+                (3, 1, "requested", "2026-01-02 00:00:01"),
+                (4, 1, "requested", "2026-01-02 00:00:02"),
+                (5, 2, "requested", moment),
+            ],
+        )
+
+    _run_in_thread(migrate.upgrade, url, ONE_WAITING_REVISION)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        rows = db.execute("SELECT id, status, reason FROM certificates ORDER BY id").fetchall()
+        assert rows == [
+            (1, "issued", ""),
+            (2, "requested", ""),
+            (3, "refused", "other"),
+            (4, "refused", "other"),
+            (5, "requested", ""),
+        ]
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(
+                "INSERT INTO certificates (volunteer_id, community_id, community_code, period_start,"
+                " period_end, status, requested_at, volunteer_name, issuer_name, responsible_person,"
+                " contact, handler_name, reason, memo) VALUES (1, 2, '110105001001', '2025-12-01',"
+                f" '2025-12-31', 'requested', '{moment}', 'V', '', '', '', '', '', '')"
+            )
+
+    _run_in_thread(command.downgrade, config, before.down_revision)
+
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        indexes = {row[1] for row in db.execute("PRAGMA index_list('certificates')")}
+        assert "uq_certificates_one_waiting" not in indexes
+        assert db.execute("SELECT count(*) FROM certificates").fetchone() == (5,)

@@ -537,3 +537,32 @@ async def test_the_same_request_posted_twice_at_once_with_one_idempotency_key_ma
     )
     assert other.status_code == 400
     assert "different request" in errors(other, "json")[0]["description"]
+
+
+async def test_a_new_reporters_requests_posted_at_once_are_all_taken_for_one_resident(
+    world: World,
+    keys: dict[str, str],
+    session_maker: async_sessionmaker[AsyncSession],
+    racing: httpx.AsyncClient,
+) -> None:
+    """Several requests of a phone not yet known, at once, under different idempotency keys or none:
+    one registers the resident, the others find them (on PostgreSQL they met at the phone's unique
+    index, and were a 400); every request is an order of that one resident."""
+    for n, phone in enumerate(("13600000002", "13600000003", "13600000004")):
+        responses = await asyncio.gather(
+            *(
+                racing.post(
+                    f"{BASE}/requests.json",
+                    data=report(world, keys["here"], phone=phone, description=f"Round {n}, report {i}"),
+                    headers={"X-Idempotency-Key": f"case-{n}-{i}"} if i % 2 else {},
+                )
+                for i in range(4)
+            )
+        )
+        assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+        ids = {int(r.json()[0]["service_request_id"]) for r in responses}
+        assert len(ids) == 4
+        async with session_maker() as session:
+            [resident] = (await session.scalars(select(User.id).where(User.phone == phone))).all()
+            requesters = (await session.scalars(select(Order.requester_id).where(Order.id.in_(ids)))).all()
+        assert requesters == [resident] * 4

@@ -3,7 +3,9 @@ for that place — post an order there, call the grid worker, see the place's op
 
 The code carries a random token kept per place, never the area's id: a plate leads to its own
 place and cannot be turned into another's by changing a number. Tokens are issued for a
-manager's area when they print its sheet, and kept, so a reprint carries the same codes."""
+manager's area when they print its sheet, and kept, so a reprint carries the same codes; a manager
+revokes a place's code (the plate was torn off, or copied where it should not be) and issues it a
+new one, and the old code's page then says it was revoked."""
 
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ from market.areas.service import get_area, place_paths, subtree
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.db import upsert
-from market.doorplates.models import Doorplate
-from market.errors import Forbidden, NotFound
+from market.doorplates.models import Doorplate, RevokedDoorplate
+from market.errors import Conflict, Forbidden, NotFound
 from market.wishes.models import Wish, WishStatus
 from market.wishes.schemas import WishRead
 from market.wishes.service import wish_reads
@@ -75,6 +77,11 @@ async def issue_plates(session: AsyncSession, actor: Actor, area_id: int, now: d
     places = await subtree(session, root, PLATED_LEVELS)
     if root.level in PLATED_LEVELS:
         places = [root, *places]
+    return await _give_codes(session, places, now)
+
+
+async def _give_codes(session: AsyncSession, places: list[Area], now: datetime) -> int:
+    """A code for each of the places that has none; how many were given."""
     have = set(
         await session.scalars(select(Doorplate.area_id).where(Doorplate.area_id.in_([a.id for a in places])))
     )
@@ -92,6 +99,37 @@ async def issue_plates(session: AsyncSession, actor: Actor, area_id: int, now: d
             .on_conflict_do_nothing(index_elements=[Doorplate.area_id])
         )
     return len(missing)
+
+
+async def revoke_plate(
+    session: AsyncSession, actor: Actor, area_id: int, now: datetime, *, reissue: bool = False
+) -> Area:
+    """Revoke the place's code: its page says so from now on, and the place has none until one is
+    issued (at once when `reissue`, else with the sheet's button). Two managers revoking at once:
+    the second finds no code left (`doorplate_not_issued`)."""
+    place = await _sheet_root(session, actor, area_id)
+    plate = await session.scalar(
+        select(Doorplate)
+        .where(Doorplate.area_id == place.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if plate is None:
+        raise Conflict("This place has no doorplate code to revoke.", code="doorplate_not_issued")
+    session.add(
+        RevokedDoorplate(
+            token=plate.token,
+            area_id=place.id,
+            issued_at=plate.issued_at,
+            revoked_at=now,
+            revoked_by_id=actor.id,
+        )
+    )
+    await session.delete(plate)
+    await session.flush()
+    if reissue:
+        await _give_codes(session, [place], now)
+    return place
 
 
 async def sheet(session: AsyncSession, actor: Actor, area_id: int) -> tuple[Area, list[Plate], int]:
@@ -128,6 +166,8 @@ async def place_of(session: AsyncSession, token: str) -> Place:
         select(Area).join(Doorplate, Doorplate.area_id == Area.id).where(Doorplate.token == token)
     )
     if area is None:
+        if await session.get(RevokedDoorplate, token) is not None:
+            raise NotFound("This doorplate code was revoked.", code="doorplate_revoked")
         raise NotFound("No place has this doorplate code.", code="doorplate_not_found")
     grid = area.code[: code_length(AreaLevel.grid)]
     # Only their name and the phone they serve the grid on: a doorplate is public, as the grid

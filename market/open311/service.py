@@ -254,6 +254,22 @@ def _checked(value: str, kind: object, case: str) -> str:
         raise Open311Error(case, f"{CASES[case][1]} ({error})") from error
 
 
+async def _resident_here(session: AsyncSession, street: Area, phone: str) -> User | None:
+    """The account with the phone, when it is an active resident of the street; None when there is
+    none (`reporter_elsewhere` when it is someone else's)."""
+    user = await session.scalar(
+        select(User).where(User.phone == phone).options(joinedload(User.area), selectinload(User.role_rows))
+    )
+    if user is not None and (
+        not user.is_active
+        or Role.resident not in user.roles
+        or user.area is None
+        or not user.area.code.startswith(street.code)
+    ):
+        raise Open311Error("reporter_elsewhere")
+    return user
+
+
 async def _reporter(
     session: AsyncSession, issuer: Actor, street: Area, data: NewRequest, place: Area, now: datetime
 ) -> User:
@@ -261,17 +277,8 @@ async def _reporter(
     if not data.phone.strip():
         raise Open311Error("phone_required")
     phone = _checked(data.phone.strip(), Phone, "phone_required")
-    user = await session.scalar(
-        select(User).where(User.phone == phone).options(joinedload(User.area), selectinload(User.role_rows))
-    )
+    user = await _resident_here(session, street, phone)
     if user is not None:
-        if (
-            not user.is_active
-            or Role.resident not in user.roles
-            or user.area is None
-            or not user.area.code.startswith(street.code)
-        ):
-            raise Open311Error("reporter_elsewhere")
         return user
     first, last = data.first_name.strip(), data.last_name.strip()
     # Chinese names are written family name first, without a space.
@@ -280,7 +287,15 @@ async def _reporter(
         raise Open311Error("name_required")
     name = _checked(name, PersonName, "invalid_value")
     new = UserCreate(phone=phone, name=name, password=None, roles=[Role.resident], area_id=place.id)
-    return await auth.create_user(session, issuer, new, now)
+    try:
+        # A savepoint: when the phone is taken the transaction goes on, to read who took it.
+        async with session.begin_nested():
+            return await auth.create_user(session, issuer, new, now)
+    except Conflict as error:
+        # Two requests of a new reporter at once: the other one registered them a moment ago.
+        if error.code != "phone_taken" or (user := await _resident_here(session, street, phone)) is None:
+            raise
+        return user
 
 
 async def post_request(

@@ -13,7 +13,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base
@@ -107,6 +107,9 @@ CERTIFICATE_MACHINE = Machine(
 )
 
 
+WAITING = "status = 'requested'"
+
+
 class Certificate(Base):
     """A volunteer's request for a certificate of a period, and the certificate once issued: what
     it states is kept as issued (later corrections do not change a letter already handed out)."""
@@ -116,6 +119,15 @@ class Certificate(Base):
         UniqueConstraint("community_id", "year", "serial", name="uq_certificates_serial"),
         CheckConstraint("period_start <= period_end", name="period_order"),
         Index("ix_certificates_community_status", "community_id", "status"),
+        # One request waits at a community per volunteer: two sent at once cannot both be made.
+        Index(
+            "uq_certificates_one_waiting",
+            "volunteer_id",
+            "community_id",
+            unique=True,
+            sqlite_where=text(WAITING),
+            postgresql_where=text(WAITING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -490,7 +490,7 @@ async def request_certificate(
         )
     )
     if waiting is not None:
-        raise Conflict("You have a request waiting at that community.", code="certificate_already_requested")
+        raise _already_requested()
     certificate = Certificate(
         volunteer_id=actor.id,
         community_id=community.id,
@@ -501,7 +501,10 @@ async def request_certificate(
         volunteer_name=actor.name,
     )
     session.add(certificate)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:  # another request of theirs, sent at the same moment, waits now
+        raise _already_requested() from error
     notify(
         session,
         await deciders(session, community.code),
@@ -512,6 +515,10 @@ async def request_certificate(
         name=actor.name,
     )
     return await _certificate_read(session, certificate)
+
+
+def _already_requested() -> Conflict:
+    return Conflict("You have a request waiting at that community.", code="certificate_already_requested")
 
 
 async def my_certificates(session: AsyncSession, actor: Actor) -> list[CertificateRead]:

@@ -1,6 +1,7 @@
 """Pages: the printable sheet of doorplate codes (数字门牌码上服务) for a manager's community, grid or
 compound — an A4 page of QR codes, each with its place's full name and code, to stick on the
-buildings and compound gates. Codes are issued once (a button) and every reprint shows the same."""
+buildings and compound gates. Codes are issued once (a button) and every reprint shows the same;
+a plate's code is revoked (its page then says so) or replaced by a new one, each after a question."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from market.areas.service import managed_areas
 from market.auth.access import ActorRequest, requires_manager
 from market.doorplates import service as doorplates
 from market.errors import NotFound
-from market.fields import query_id
+from market.fields import PathId, query_id
 from market.web.pages import page, see_other, url
 
 SHEET_PATH = "/desk/areas/doorplates"
@@ -76,6 +77,30 @@ class DoorplateDesk(Controller):
             raise NotFound("Choose the area first.", code="area_not_found")
         await doorplates.issue_plates(session, request.user, root, now)
         return see_other(url(SHEET_PATH, root=root), notice="doorplates_issued")
+
+    @post("/{area_id:int}/revoke")
+    async def revoke(
+        self,
+        request: ActorRequest,
+        area_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        root: query_id("The sheet to go back to") = None,
+    ) -> Redirect:
+        await doorplates.revoke_plate(session, request.user, area_id, now)
+        return see_other(url(SHEET_PATH, root=root or area_id), notice="doorplate_revoked")
+
+    @post("/{area_id:int}/replace")
+    async def replace(
+        self,
+        request: ActorRequest,
+        area_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        root: query_id("The sheet to go back to") = None,
+    ) -> Redirect:
+        await doorplates.revoke_plate(session, request.user, area_id, now, reissue=True)
+        return see_other(url(SHEET_PATH, root=root or area_id), notice="doorplate_replaced")
 
 
 CONTROLLERS: list[type[Controller]] = [DoorplateDesk]

@@ -4,6 +4,7 @@ carries a random token kept per place: stable across reprints, and no way into a
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.doorplates.models import Doorplate
+from market.web.i18n import translate
 from tests.web.conftest import Browser
 from tests.world import PASSWORD, World
 
@@ -220,3 +222,75 @@ async def test_logging_in_goes_back_only_to_a_local_path(browser: Browser, world
         "/login", {"phone": world.users["resident"].phone, "password": PASSWORD, "next": target}
     )
     assert response.status_code == 303 and response.headers["location"] == "/r/orders"
+
+
+# ---------------------------------------------------------------- revoking a plate's code
+
+REVOKED_TEXT = {"zh": "这个门牌码已作废", "en": "This doorplate code was revoked"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_manager_revokes_a_plate_after_a_question_and_its_page_says_so(
+    browser: Browser, world: World, session_maker: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    old = await issued_token(browser, world, "c1_building")
+    building, grid = world.areas["c1_building"], world.areas["c1_grid"]
+    browser.login("manager", lang)
+    sheet = await browser.get(SHEET, params={"root": grid.id})
+    revoke = f"{SHEET}/{building.id}/revoke?root={grid.id}"
+    replace = f"{SHEET}/{building.id}/replace?root={grid.id}"
+    # Each plate has its two buttons, each asking first, in the person's language; none prints.
+    for action, key in ((revoke, "doorplates.revoke_confirm"), (replace, "doorplates.replace_confirm")):
+        question = translate(lang, key, place="Building 1")
+        assert (
+            f'action="{html.escape(action)}" class="inline-form" data-confirm="{html.escape(question)}"'
+            in (sheet.text)
+        )
+    assert translate(lang, "doorplates.revoke") in sheet.text and ".plate-actions" in sheet.text
+
+    response = await browser.post(revoke)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{SHEET}?root={grid.id}&notice=doorplate_revoked"
+    # The old code's page says it was revoked, and shows nothing of the place.
+    page = await browser.get(f"/p/{old}", headers={"accept": "text/html"})
+    assert page.status_code == 404 and REVOKED_TEXT[lang] in page.text and "Building 1" not in page.text
+    # The place has no code now: the sheet offers to issue one, which is a new code.
+    after = await browser.get(SHEET, params={"root": grid.id})
+    assert 'id="issue-form"' in after.text and building.code not in dict(PLATE.findall(after.text))
+    assert (await browser.post(revoke)).status_code == 409
+    await issue(browser, grid.id)
+    new = (await tokens(session_maker))[building.id]
+    assert new != old and (await browser.get(f"/p/{new}")).status_code == 200
+    assert REVOKED_TEXT[lang] in (await browser.get(f"/p/{old}")).text
+
+
+async def test_replacing_a_plate_revokes_its_code_and_issues_a_new_one_at_once(
+    browser: Browser, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    old = await issued_token(browser, world, "c1_building")
+    building, compound = world.areas["c1_building"], world.areas["c1_compound"]
+    before = await tokens(session_maker)
+    browser.login("grid_worker", "en")
+    response = await browser.post(f"{SHEET}/{building.id}/replace?root={compound.id}")
+    assert response.headers["location"] == f"{SHEET}?root={compound.id}&notice=doorplate_replaced"
+    after = await tokens(session_maker)
+    # Only that place's code changed; the compound's stays.
+    assert after[compound.id] == before[compound.id] and after[building.id] != old
+    sheet = await plates(browser, compound.id)
+    assert sheet[building.code].endswith("/p/" + after[building.id])
+    assert (await browser.get(f"/p/{after[building.id]}")).status_code == 200
+    assert "This doorplate code was revoked" in (await browser.get(f"/p/{old}")).text
+
+
+async def test_a_plate_outside_ones_area_is_not_revoked(
+    browser: Browser, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    await issued_token(browser, world, "c1_building")
+    building = world.areas["c1_building"].id
+    before = await tokens(session_maker)
+    for who, status in (("grid_worker_c2", 403), ("manager_c2", 403), ("resident", 403), ("volunteer", 403)):
+        browser.login(who, "en")
+        for action in ("revoke", "replace"):
+            response = await browser.post(f"{SHEET}/{building}/{action}")
+            assert response.status_code == status, (who, action, response.text)
+    assert await tokens(session_maker) == before

@@ -19,6 +19,26 @@ TEXT: dict[str, tuple[str, str]] = {
     "doorplates.issue": ("生成门牌码", "Issue their codes"),
     "doorplates.qr_label": ("{place}的门牌二维码", "The doorplate QR code of {place}"),
     "notice.doorplates_issued": ("门牌码已生成。", "The doorplate codes are issued."),
+    "doorplates.revoke": ("作废", "Revoke"),
+    "doorplates.revoke_confirm": (
+        "作废{place}的门牌码？扫描旧码将显示“已作废”，这里在重新生成前没有门牌码。",
+        "Revoke the doorplate code of {place}? Scanning the old code will say it was revoked, and the "
+        "place has no code until a new one is issued.",
+    ),
+    "doorplates.replace": ("换新码", "Replace the code"),
+    "doorplates.replace_confirm": (
+        "作废{place}的门牌码并生成新码？旧门牌需要换成新打印的。",
+        "Revoke the doorplate code of {place} and issue a new one? The old plate must be replaced "
+        "with the new print.",
+    ),
+    "notice.doorplate_revoked": (
+        "门牌码已作废。需要新码时点“生成门牌码”。",
+        "The doorplate code is revoked. Issue a new one with “Issue their codes” when needed.",
+    ),
+    "notice.doorplate_replaced": (
+        "旧门牌码已作废，新码已生成，请打印换上。",
+        "The old code is revoked and a new one issued: print it and replace the plate.",
+    ),
     # The place a plate opens
     "place.post_order": ("在这里点单", "Post an order here"),
     "place.login_first": (

@@ -653,6 +653,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "没有找到这个门牌码对应的地点。",
         "No place has this doorplate code.",
     ),
+    "error.doorplate_revoked": (
+        "这个门牌码已作废，请联系网格员更换门牌。",
+        "This doorplate code was revoked; ask the grid worker for the new plate.",
+    ),
+    "error.doorplate_not_issued": (
+        "这个地点没有可作废的门牌码。",
+        "This place has no doorplate code to revoke.",
+    ),
     "error.informant_without_grid": (
         "您的住址不在任何网格内，无法上报。",
         "Your home is in no grid to report in.",
