@@ -358,3 +358,40 @@ def test_duplicate_waiting_certificate_requests_are_refused_but_the_oldest_and_i
         indexes = {row[1] for row in db.execute("PRAGMA index_list('certificates')")}
         assert "uq_certificates_one_waiting" not in indexes
         assert db.execute("SELECT count(*) FROM certificates").fetchone() == (5,)
+
+
+SHIFT_CANCEL_REVISION = "0032"
+
+
+def test_cancelled_shifts_go_down_and_up_again(tmp_path: Path) -> None:
+    """Going down from the revision that lets an organiser cancel a shift turns its called-off
+    sign-ups into cancelled ones (the older code knows no other word) and drops the columns."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shifts.db'}"
+    config = migrate.alembic_config(url)
+    before = ScriptDirectory.from_config(config).get_revision(SHIFT_CANCEL_REVISION)
+    _run_in_thread(migrate.upgrade, url, SHIFT_CANCEL_REVISION)
+    with sqlite3.connect(tmp_path / "shifts.db") as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute(
+            "INSERT INTO shifts (id, project_id, title, description, area_id, starts_at, ends_at, slots,"
+            " cancel_cutoff_hours, arrivals, created_by_id, created_at, status, cancel_reason)"
+            " VALUES (1, 1, 'Stalls', '', 1, '2026-02-01 01:00:00', '2026-02-01 04:00:00', 2, 12, 2, 1,"
+            " '2026-01-01 00:00:00', 'cancelled', 'weather')"
+        )
+        db.executemany(
+            "INSERT INTO shift_signups (id, shift_id, user_id, status, arrival, signed_up_at, updated_at,"
+            " tenths) VALUES (?, 1, ?, ?, ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)",
+            [(1, 1, "called_off", 1), (2, 2, "cancelled", 2)],
+        )
+
+    _run_in_thread(command.downgrade, config, before.down_revision)
+
+    with sqlite3.connect(tmp_path / "shifts.db") as db:
+        signups = db.execute("SELECT id, status FROM shift_signups ORDER BY id").fetchall()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(shifts)")}
+    assert signups == [(1, "cancelled"), (2, "cancelled")]
+    assert not columns & {"status", "cancelled_at", "cancelled_by_id", "cancel_reason"}
+
+    _run_in_thread(migrate.upgrade, url)
+    with sqlite3.connect(tmp_path / "shifts.db") as db:
+        assert db.execute("SELECT status, cancel_reason FROM shifts").fetchall() == [("open", None)]

@@ -62,6 +62,12 @@ SAMPLES: dict[NotificationCode, dict[str, Any]] = {
         "project": "Fair", "task": "Book the stage", "due_at": MOMENT, "level": "community"
     },
     NotificationCode.shift_promoted: {"shift": "Stalls", "project": "Fair", "starts_at": MOMENT},
+    NotificationCode.shift_cancelled: {
+        "shift": "Stalls",
+        "project": "Fair",
+        "starts_at": MOMENT,
+        "reason_code": "weather",
+    },
     NotificationCode.proposal_approved: {"title": "Benches"},
     NotificationCode.proposal_rejected: {"title": "Benches", "reject_reason": "duplicate"},
     NotificationCode.wish_confirmed: {"wish": "Glasses", "points": 20},

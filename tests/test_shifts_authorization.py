@@ -17,22 +17,22 @@ from tests.world import World
 
 # fmt: off
 COLUMNS = ("create", "list", "get", "open", "sign_up", "cancel", "code", "check_in",
-           "support", "propose", "proposals", "approve", "reject")
+           "support", "propose", "proposals", "approve", "reject", "call_off")
 MATRIX = {
-    #                  create list get  open sign cancel code in   supp prop list appr rej
-    "admin":          (200,   200, 200, 200, 403, 404,   200, 409, 403, 403, 200, 200, 200),
-    "street_admin":   (200,   200, 200, 403, 403, 403,   200, 403, 403, 403, 200, 200, 200),
-    "manager":        (200,   200, 200, 403, 403, 403,   200, 403, 403, 403, 200, 200, 200),
-    "manager_c2":     (404,   404, 404, 403, 403, 403,   404, 403, 403, 403, 200, 404, 404),
-    "grid_worker":    (403,   200, 200, 403, 403, 403,   403, 403, 403, 403, 403, 403, 403),
-    "grid_worker_c2": (403,   404, 404, 403, 403, 403,   404, 403, 403, 403, 403, 403, 403),
-    "unit_admin":     (403,   404, 404, 403, 403, 403,   403, 403, 403, 403, 403, 403, 403),
-    "resident":       (403,   404, 404, 403, 403, 403,   403, 403, 200, 200, 200, 403, 403),
-    "resident_b":     (403,   404, 404, 403, 403, 403,   403, 403, 200, 200, 200, 403, 403),
-    "resident_c2":    (403,   404, 404, 403, 403, 403,   403, 403, 404, 200, 200, 403, 403),
-    "volunteer":      (403,   404, 200, 200, 409, 200,   403, 200, 403, 403, 403, 403, 403),
-    "volunteer_b":    (403,   404, 200, 200, 200, 404,   403, 409, 403, 403, 403, 403, 403),
-    "volunteer_c2":   (403,   404, 404, 200, 404, 404,   403, 409, 403, 403, 403, 403, 403),
+    #                  create list get  open sign cancel code in   supp prop list appr rej call
+    "admin":          (200,   200, 200, 200, 403, 404,   200, 409, 403, 403, 200, 200, 200, 200),
+    "street_admin":   (200,   200, 200, 403, 403, 403,   200, 403, 403, 403, 200, 200, 200, 200),
+    "manager":        (200,   200, 200, 403, 403, 403,   200, 403, 403, 403, 200, 200, 200, 200),
+    "manager_c2":     (404,   404, 404, 403, 403, 403,   404, 403, 403, 403, 200, 404, 404, 404),
+    "grid_worker":    (403,   200, 200, 403, 403, 403,   403, 403, 403, 403, 403, 403, 403, 403),
+    "grid_worker_c2": (403,   404, 404, 403, 403, 403,   404, 403, 403, 403, 403, 403, 403, 403),
+    "unit_admin":     (403,   404, 404, 403, 403, 403,   403, 403, 403, 403, 403, 403, 403, 403),
+    "resident":       (403,   404, 404, 403, 403, 403,   403, 403, 200, 200, 200, 403, 403, 403),
+    "resident_b":     (403,   404, 404, 403, 403, 403,   403, 403, 200, 200, 200, 403, 403, 403),
+    "resident_c2":    (403,   404, 404, 403, 403, 403,   403, 403, 404, 200, 200, 403, 403, 403),
+    "volunteer":      (403,   404, 200, 200, 409, 200,   403, 200, 403, 403, 403, 403, 403, 403),
+    "volunteer_b":    (403,   404, 200, 200, 200, 404,   403, 409, 403, 403, 403, 403, 403, 403),
+    "volunteer_c2":   (403,   404, 404, 200, 404, 404,   403, 409, 403, 403, 403, 403, 403, 403),
 }
 # fmt: on
 assert set(MATRIX) == set(ROLES) and all(len(row) == len(COLUMNS) for row in MATRIX.values())
@@ -80,6 +80,7 @@ def _call(world: World, state: dict[str, Any], endpoint: str, code: str) -> tupl
         "proposals": ("GET", "/api/need-proposals", None),
         "approve": ("POST", f"/api/need-proposals/{state['proposal']['id']}/approve", approve),
         "reject": ("POST", f"/api/need-proposals/{state['proposal']['id']}/reject", {"reason": "duplicate"}),
+        "call_off": ("POST", f"/api/shifts/{shift}/call-off", {"reason": "weather"}),
     }[endpoint]  # fmt: skip
 
 
@@ -105,3 +106,37 @@ async def test_recruiting_and_needs_endpoints(
     assert_problem(r, expected)
     # A refusal changes nothing on the shift.
     assert ok(await client.get(f"/api/shifts/{state['shift']['id']}", headers=world.auth("admin"))) == before
+
+
+# Marking the roster, once the shift has started: the organisers only (the column of "code").
+# fmt: off
+MARKS = ("attended", "no-show")
+MARK_MATRIX = {
+    "admin": 200, "street_admin": 200, "manager": 200, "manager_c2": 404, "grid_worker": 403,
+    "grid_worker_c2": 403, "unit_admin": 403, "resident": 403, "resident_b": 403, "resident_c2": 403,
+    "volunteer": 403, "volunteer_b": 403, "volunteer_c2": 403,
+}
+# fmt: on
+assert set(MARK_MATRIX) == set(ROLES)
+
+
+@pytest.mark.parametrize(
+    ("how", "role", "expected"),
+    [pytest.param(how, role, MARK_MATRIX[role], id=f"{how}-{role}") for how in MARKS for role in ROLES],
+)
+async def test_marking_the_roster(
+    client: AsyncTestClient, world: World, clock: FrozenClock, how: str, role: str, expected: int
+) -> None:
+    state = await _world_state(client, world, clock)
+    clock.advance(timedelta(minutes=30))  # the shift has started; "volunteer" never scanned
+    shift = state["shift"]["id"]
+    before = ok(await client.get(f"/api/shifts/{shift}", headers=world.auth("admin")))
+    path = f"/api/shifts/{shift}/roster/{world.id('volunteer')}/{how}"
+    r = await client.post(path, headers=world.auth(role))
+    if expected < 400:
+        assert r.status_code == 200, r.text
+        return
+    assert_problem(r, expected)
+    assert ok(await client.get(f"/api/shifts/{shift}", headers=world.auth("admin"))) == before
+    read = ok(await client.get(f"/api/projects/{state['project']['id']}", headers=world.auth("admin")))
+    assert read["participants"] == []

@@ -59,6 +59,8 @@ class NotificationCode(StrEnum):
     responsibility_overdue = "responsibility_overdue"
     # Recruiting: a freed slot went to the first on the waiting list, {"shift", "project", "starts_at"}.
     shift_promoted = "shift_promoted"
+    # The organiser cancelled a shift: {"shift", "project", "starts_at", "reason_code"} (a ShiftCancelReason).
+    shift_cancelled = "shift_cancelled"
     # Residents' proposed needs: {"title"}, and "reject_reason" (a RejectReason) when rejected.
     proposal_approved = "proposal_approved"
     proposal_rejected = "proposal_rejected"

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
-from market.state_machine import Machine
+from market.state_machine import STAYS, Machine
 
 
 class SignupStatus(enum.StrEnum):
@@ -20,8 +20,10 @@ class SignupStatus(enum.StrEnum):
     cancelled = "cancelled"
     checked_in = "checked_in"
     checked_out = "checked_out"
-    # Signed up and never checked in by the shift's end.
+    # Signed up and never checked in by the shift's end, or so marked by the organiser after the start.
     no_show = "no_show"
+    # The organiser cancelled the whole shift (ShiftStatus.cancelled): no hours, no signing up again.
+    called_off = "called_off"
 
 
 class SignupAction(enum.StrEnum):
@@ -32,6 +34,10 @@ class SignupAction(enum.StrEnum):
     check_in = "check_in"
     check_out = "check_out"
     no_show = "no_show"
+    # The organiser, after the start, vouches for a volunteer who did not scan in or out.
+    attend = "attend"
+    # The organiser cancels the shift: every one on its lists is told.
+    call_off = "call_off"
 
 
 _S, _A = SignupStatus, SignupAction
@@ -43,7 +49,41 @@ SIGNUP_MACHINE = Machine(
         _A.promote: ({_S.waiting}, _S.signed_up),
         _A.check_in: ({_S.signed_up}, _S.checked_in),
         _A.check_out: ({_S.checked_in}, _S.checked_out),
-        _A.no_show: ({_S.signed_up}, _S.no_show),
+        # The job after the end (signed up only), or the organiser after the start.
+        _A.no_show: ({_S.signed_up, _S.checked_in}, _S.no_show),
+        _A.attend: ({_S.signed_up, _S.checked_in, _S.no_show}, _S.checked_out),
+        _A.call_off: ({_S.signed_up, _S.waiting, _S.checked_in}, _S.called_off),
+    },
+)
+# What the organiser marks on the roster after the start (the others are the volunteer's own).
+ROSTER_MARKS = (_A.attend, _A.no_show)
+
+
+class ShiftStatus(enum.StrEnum):
+    open = "open"
+    cancelled = "cancelled"
+
+
+class ShiftAction(enum.StrEnum):
+    # Volunteers sign up (the state stays); the organiser cancels before the start.
+    sign_up = "sign_up"
+    cancel = "cancel"
+
+
+class ShiftCancelReason(enum.StrEnum):
+    weather = "weather"
+    venue_unavailable = "venue_unavailable"
+    too_few_volunteers = "too_few_volunteers"
+    project_changed = "project_changed"
+    safety = "safety"
+    other = "other"
+
+
+SHIFT_MACHINE = Machine(
+    "shift",
+    {
+        ShiftAction.sign_up: ({ShiftStatus.open}, STAYS),
+        ShiftAction.cancel: ({ShiftStatus.open}, ShiftStatus.cancelled),
     },
 )
 
@@ -76,6 +116,11 @@ class Shift(Base):
     created_at: Mapped[datetime]
     # When those who never checked in were recorded as no-shows (once, after the end).
     roll_called_at: Mapped[datetime | None]
+    status: Mapped[ShiftStatus] = mapped_column(String(16), default=ShiftStatus.open, server_default="open")
+    # The organiser's cancelling: when, who, and why (a ShiftCancelReason).
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[ShiftCancelReason | None] = mapped_column(String(24))
 
     skills: Mapped[list[ShiftSkill]] = relationship(
         lazy="raise", order_by="ShiftSkill.category_code", cascade="all, delete-orphan"

@@ -13,7 +13,15 @@ from market.fields import PathId
 from market.pagination import Limit, Offset, Page
 from market.settings import Settings
 from market.shifts import service
-from market.shifts.schemas import CheckInCodeRead, CodeRequest, ShiftCreate, ShiftRead, SignupRead
+from market.shifts.models import SignupAction
+from market.shifts.schemas import (
+    CheckInCodeRead,
+    CodeRequest,
+    ShiftCancel,
+    ShiftCreate,
+    ShiftRead,
+    SignupRead,
+)
 
 volunteers = requires(Role.volunteer)
 
@@ -170,3 +178,52 @@ class ShiftController(Controller):
         now: NamedDependency[datetime],
     ) -> SignupRead:
         return await service.check_out(session, request.user, shift_id, data.code, settings.secret_key, now)
+
+    @post(
+        "/{shift_id:int}/call-off",
+        summary="Cancel the shift before its start, with a reason: everyone on its lists is told",
+        status_code=200,
+        guards=[requires_community_manager],
+    )
+    async def call_off(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        data: JSONBody[ShiftCancel],
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> ShiftRead:
+        shift = await service.cancel_shift(session, request.user, shift_id, data.reason, now)
+        return (await service.shift_reads(session, request.user, [shift], roster=True))[0]
+
+    @post(
+        "/{shift_id:int}/roster/{user_id:int}/attended",
+        summary="Mark a volunteer who did not scan as attended: the shift's hours go to the project",
+        status_code=200,
+        guards=[requires_community_manager],
+    )
+    async def mark_attended(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        user_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> SignupRead:
+        return await service.mark(session, request.user, shift_id, user_id, SignupAction.attend, now)
+
+    @post(
+        "/{shift_id:int}/roster/{user_id:int}/no-show",
+        summary="Mark a volunteer as a no-show, from the shift's start on: no hours",
+        status_code=200,
+        guards=[requires_community_manager],
+    )
+    async def mark_no_show(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        user_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> SignupRead:
+        return await service.mark(session, request.user, shift_id, user_id, SignupAction.no_show, now)

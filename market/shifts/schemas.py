@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 
 from market.fields import Id, Moment, text
-from market.shifts.models import SignupStatus
+from market.shifts.models import ShiftCancelReason, ShiftStatus, SignupStatus
 
 Slots = Annotated[int, msgspec.Meta(ge=1, le=1000, description="Volunteers the shift needs")]
 CutoffHours = Annotated[
@@ -27,6 +27,10 @@ class ShiftCreate(msgspec.Struct, forbid_unknown_fields=True):
     skills: Annotated[list[Annotated[str, msgspec.Meta(max_length=32)]], msgspec.Meta(max_length=20)] = []
     cancel_cutoff_hours: CutoffHours | None = None
     description: text(2000) = ""
+
+
+class ShiftCancel(msgspec.Struct, forbid_unknown_fields=True):
+    reason: ShiftCancelReason
 
 
 class CodeRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,6 +68,10 @@ class ShiftRead(msgspec.Struct):
     cancel_cutoff_hours: int
     cancel_closes_at: datetime
     roll_called_at: datetime | None
+    # Open, or cancelled by the organiser (when, and a ShiftCancelReason).
+    status: ShiftStatus
+    cancelled_at: datetime | None
+    cancel_reason: ShiftCancelReason | None
     # The caller's own sign-up, when they have one.
     my_status: SignupStatus | None = None
     my_waiting_position: int | None = None

@@ -20,6 +20,16 @@ the end, a job records those signed up who never checked in as no-shows.
 
 Locks, in the projects' order: the project row (check-in and -out change its participants), then
 the shift row (signing up, cancelling, the no-show job), then sign-ups.
+
+Cancelling the shift (the organiser, before the start, with a ShiftCancelReason): the shift takes no
+more sign-ups, and every one signed up, waiting or already checked in is called off and told
+(`shift_cancelled`); nobody can check in or out of it, so none of its hours reach a service record.
+Cancelling it again is a 409.
+
+Marking the roster (the organiser, from the start on): a volunteer who did not scan is marked
+attended, which records the shift's hours as a check-out would (from their check-in if they scanned
+in, else from the start, to the end); or a no-show, which records no hours (checking in recorded
+none). A volunteer already checked out keeps their hours: a no-show cannot take them back.
 """
 
 from __future__ import annotations
@@ -48,7 +58,19 @@ from market.notifications.service import notify
 from market.pagination import count_rows
 from market.projects import service as projects
 from market.projects.models import PROJECT_MACHINE, Project, ProjectAction
-from market.shifts.models import SIGNUP_MACHINE, Shift, ShiftSignup, ShiftSkill, SignupAction, SignupStatus
+from market.shifts.models import (
+    ROSTER_MARKS,
+    SHIFT_MACHINE,
+    SIGNUP_MACHINE,
+    Shift,
+    ShiftAction,
+    ShiftCancelReason,
+    ShiftSignup,
+    ShiftSkill,
+    ShiftStatus,
+    SignupAction,
+    SignupStatus,
+)
 from market.shifts.schemas import CheckInCodeRead, RosterEntry, ShiftCreate, ShiftRead, SignupRead
 
 S, A = SignupStatus, SignupAction
@@ -110,6 +132,15 @@ def _follows(actor: Actor, project: Project) -> bool:
     return actor.is_admin or (
         actor.is_manager and project.community_code.startswith(community_scope(actor.area_code))
     )
+
+
+def _check_organises(actor: Actor, shift: Shift, project: Project, doing: str) -> None:
+    """Only the organisers run a shift: to those who do not follow its community it does not exist,
+    to the others who follow it (grid workers) it is refused."""
+    if not _follows(actor, project):
+        raise NotFound(f"Shift {shift.id} does not exist.", code="shift_not_found")
+    if not organises(actor, project):
+        raise Forbidden(f"Only the community's managers {doing}.", code="manager_required")
 
 
 def eligible(facts: VolunteerFacts, community_code: str, wanted: Sequence[str]) -> bool:
@@ -245,6 +276,9 @@ async def shift_reads(
                 cancel_cutoff_hours=shift.cancel_cutoff_hours,
                 cancel_closes_at=cancel_closes_at(shift),
                 roll_called_at=shift.roll_called_at,
+                status=shift.status,
+                cancelled_at=shift.cancelled_at,
+                cancel_reason=shift.cancel_reason,
                 my_status=mine.status if mine else None,
                 my_waiting_position=positions.get(actor.id),
                 roster=[
@@ -358,10 +392,7 @@ async def current_code(
 ) -> CheckInCodeRead:
     """The code the organiser shows at the venue now, and the phone page it opens."""
     shift, project = await _shift(session, shift_id)
-    if not _follows(actor, project):
-        raise NotFound(f"Shift {shift_id} does not exist.", code="shift_not_found")
-    if not organises(actor, project):
-        raise Forbidden("Only the community's managers show the check-in code.", code="manager_required")
+    _check_organises(actor, shift, project, "show the check-in code")
     code = check_in_code(secret, shift.id, now)
     return CheckInCodeRead(
         shift_id=shift.id,
@@ -384,7 +415,13 @@ async def open_shifts(
     stmt = (
         select(Shift)
         .join(Project, Project.id == Shift.project_id)
-        .where(Shift.starts_at > now, Project.status.in_(RECRUITING), _near(facts), _wants_mine(facts))
+        .where(
+            Shift.starts_at > now,
+            Shift.status.in_(SHIFT_MACHINE.sources(ShiftAction.sign_up)),
+            Project.status.in_(RECRUITING),
+            _near(facts),
+            _wants_mine(facts),
+        )
     )
     total = await count_rows(session, stmt)
     rows = await session.scalars(
@@ -419,7 +456,11 @@ async def sign_up(session: AsyncSession, actor: Actor, shift_id: int, now: datet
     await _readable(session, actor, shift, project, now)
     if Role.volunteer not in actor.roles:
         raise Forbidden("Only volunteers sign up for shifts.", code="not_a_volunteer")
-    if project.status not in RECRUITING or shift.starts_at <= now:
+    if (
+        project.status not in RECRUITING
+        or shift.starts_at <= now
+        or not SHIFT_MACHINE.allows(shift.status, ShiftAction.sign_up)
+    ):
         raise Conflict("This shift no longer takes sign-ups.", code="shift_closed")
     facts = await _facts(session, actor, now)
     if not eligible(facts, project.community_code, [s.category_code for s in shift.skills]):
@@ -483,6 +524,7 @@ async def _scanned(
     """The shift, its project (locked) and the volunteer's sign-up (locked) for a scanned code."""
     shift, project = await _shift(session, shift_id)
     verify_code(secret, shift.id, code, now)
+    _check_not_cancelled(shift)
     project = await projects.lock_project(session, None, shift.project_id)
     PROJECT_MACHINE.check(project.status, ProjectAction.record_hours)
     mine = await session.scalar(
@@ -531,6 +573,88 @@ async def check_out(
     mine.tenths = counted_tenths(shift, mine.checked_in_at, now)
     await projects.credit_shift(session, project, actor.id, mine.tenths, f"shift {shift.id} check-out", now)
     return _signup_read(mine, {})
+
+
+# ---------------------------------------------------------------- the organiser
+
+
+def _check_not_cancelled(shift: Shift) -> None:
+    if shift.status == ShiftStatus.cancelled:
+        raise Conflict("The shift was cancelled.", code="shift_cancelled")
+
+
+async def cancel_shift(
+    session: AsyncSession, actor: Actor, shift_id: int, reason: ShiftCancelReason, now: datetime
+) -> Shift:
+    """Cancel the shift before its start: everyone on its lists is called off and told why."""
+    shift, project = await _shift(session, shift_id, lock=True)
+    _check_organises(actor, shift, project, "cancel a shift")
+    SHIFT_MACHINE.check(shift.status, ShiftAction.cancel)
+    if now >= shift.starts_at:
+        raise Conflict("The shift has started: it can no longer be cancelled.", code="shift_started")
+    shift.status = SHIFT_MACHINE.next(shift.status, ShiftAction.cancel)
+    shift.cancelled_at, shift.cancelled_by_id, shift.cancel_reason = now, actor.id, reason
+    told = []
+    for signup in await _signups(session, shift.id, lock=True):
+        if SIGNUP_MACHINE.allows(signup.status, A.call_off):
+            signup.status, signup.updated_at = SIGNUP_MACHINE.next(signup.status, A.call_off), now
+            told.append(signup.user_id)
+    notify(
+        session,
+        told,
+        NotificationCode.shift_cancelled,
+        now,
+        subject=("shift", shift.id),
+        shift=shift.title,
+        project=project.title,
+        starts_at=shift.starts_at,
+        reason_code=str(reason),
+    )
+    await session.flush()
+    return shift
+
+
+async def mark(
+    session: AsyncSession, actor: Actor, shift_id: int, user_id: int, action: SignupAction, now: datetime
+) -> SignupRead:
+    """The organiser marks a volunteer on the roster attended (the shift's hours, as a check-out
+    records them) or a no-show (no hours), from the shift's start on."""
+    if action not in ROSTER_MARKS:
+        raise ValueError(f"{action} is not a roster mark")
+    shift, project = await _shift(session, shift_id)
+    _check_organises(actor, shift, project, "mark the roster")
+    if action == A.attend:
+        project = await projects.lock_project(session, None, shift.project_id)
+        PROJECT_MACHINE.check(project.status, ProjectAction.record_hours)
+    # The shift row, locked after the project's (as everywhere), so that a cancelling waits or wins.
+    shift = await session.scalar(
+        select(Shift).where(Shift.id == shift_id).with_for_update().execution_options(populate_existing=True)
+    )
+    _check_not_cancelled(shift)
+    if now < shift.starts_at:
+        raise Conflict(
+            "The shift has not started: mark the roster from its start on.",
+            code="shift_not_started",
+            starts_at=shift.starts_at.isoformat(),
+        )
+    signup = await session.scalar(
+        select(ShiftSignup)
+        .where(ShiftSignup.shift_id == shift.id, ShiftSignup.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if signup is None:
+        raise NotFound("This volunteer is not on the shift's roster.", code="signup_not_found")
+    signup.status, signup.updated_at = SIGNUP_MACHINE.next(signup.status, action), now
+    if action == A.attend:
+        signup.checked_in_at = signup.checked_in_at or shift.starts_at
+        signup.checked_out_at = shift.ends_at
+        signup.tenths = counted_tenths(shift, signup.checked_in_at, shift.ends_at)
+        await projects.credit_shift(
+            session, project, user_id, signup.tenths, f"shift {shift.id} attended, marked by {actor.id}", now
+        )
+    await session.flush()
+    return _signup_read(signup, {})
 
 
 # ---------------------------------------------------------------- after the shift

@@ -26,8 +26,9 @@ from market.projects import service as projects
 from market.projects.models import PROJECT_MACHINE, ProjectAction
 from market.settings import Settings
 from market.shifts import service as shifts
+from market.shifts.models import ROSTER_MARKS, ShiftCancelReason, SignupAction
 from market.shifts.routes import base_url
-from market.shifts.schemas import ShiftCreate
+from market.shifts.schemas import ShiftCancel, ShiftCreate
 from market.units.models import ResourceCategory
 from market.web.desk_projects import NEED_PLACES, runs
 from market.web.i18n import lang_of, translate
@@ -77,6 +78,10 @@ async def _shift_context(
         "on_roster": [r for r in roster if r.status not in ("waiting", "cancelled")],
         "waiting": [r for r in roster if r.status == "waiting"],
         "categories": await category_names(session, lang),
+        # Cancelling closes at the start; marking the roster opens then.
+        "started": now >= read.starts_at,
+        "marks": ROSTER_MARKS,
+        "reason_options": word_options(lang, "shift_cancel_reason", ShiftCancelReason),
     }
 
 
@@ -134,6 +139,69 @@ class ShiftPages(Controller):
     ) -> Template:
         context = await _shift_context(session, request.user, lang_of(request), shift_id, now)
         return page(request, SHIFT, form=None, **context)
+
+    @post("/shifts/{shift_id:int}/call-off", guards=[requires_community_manager])
+    async def call_off(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        data: FormData,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        """Cancel the shift with a reason: everyone on its lists is told."""
+        form = Form.of(data)
+        async with handling(
+            session,
+            form,
+            SHIFT,
+            lambda: _shift_context(session, request.user, lang_of(request), shift_id, now),
+            fields={"invalid_input": "reason"},
+        ):
+            body = parse(form, ShiftCancel, settings.tz)
+            await shifts.cancel_shift(session, request.user, shift_id, body.reason, now)
+        return see_other(f"/desk/projects/shifts/{shift_id}", notice="shifts_called_off")
+
+    async def _mark(
+        self,
+        request: ActorRequest,
+        session: AsyncSession,
+        shift_id: int,
+        user_id: int,
+        action: SignupAction,
+        now: datetime,
+    ) -> Redirect:
+        async with handling(
+            session,
+            Form(),
+            SHIFT,
+            lambda: _shift_context(session, request.user, lang_of(request), shift_id, now),
+        ):
+            await shifts.mark(session, request.user, shift_id, user_id, action, now)
+        return see_other(f"/desk/projects/shifts/{shift_id}", notice=f"shifts_marked_{action}")
+
+    @post("/shifts/{shift_id:int}/roster/{user_id:int}/attended", guards=[requires_community_manager])
+    async def mark_attended(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        user_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await self._mark(request, session, shift_id, user_id, SignupAction.attend, now)
+
+    @post("/shifts/{shift_id:int}/roster/{user_id:int}/no-show", guards=[requires_community_manager])
+    async def mark_no_show(
+        self,
+        request: ActorRequest,
+        shift_id: PathId,
+        user_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        return await self._mark(request, session, shift_id, user_id, SignupAction.no_show, now)
 
     @get("/shifts/{shift_id:int}/check-in", guards=[requires_community_manager])
     async def check_in_code(

@@ -70,7 +70,7 @@ LINKS: dict[C, str] = {
     C.volunteer_approved: "/v/profile",
     C.commitment_to_confirm: "/desk/unit/commitments",
     C.redemption_ready: "/v/redemptions/{id}",
-    C.shift_promoted: "/v/shifts/mine",
+    **dict.fromkeys((C.shift_promoted, C.shift_cancelled), "/v/shifts/mine"),
     **dict.fromkeys((C.proposal_approved, C.proposal_rejected), "/r/needs/proposals"),
     **dict.fromkeys(
         (

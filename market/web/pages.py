@@ -47,6 +47,7 @@ from market.fields import EARLIEST, LATEST, OUT_OF_RANGE, RangedMoment, decode
 from market.orders.models import OFFER_MACHINE, ORDER_MACHINE
 from market.party.models import REPORT_MACHINE
 from market.projects.models import PROJECT_MACHINE
+from market.shifts.models import SHIFT_MACHINE, SIGNUP_MACHINE
 from market.web.i18n import HTML_LANG, LANGS, Message, has_text, lang_of, translate
 from market.wishes.models import WISH_MACHINE
 
@@ -207,6 +208,8 @@ MACHINES = SimpleNamespace(
     wish=WISH_MACHINE,
     project=PROJECT_MACHINE,
     proposal=PROPOSAL_MACHINE,
+    shift=SHIFT_MACHINE,
+    signup=SIGNUP_MACHINE,
     report=REPORT_MACHINE,
 )
 

@@ -55,7 +55,7 @@ from market.records.models import (
 )
 from market.records.schemas import LineKind
 from market.rewards.models import RedemptionStatus
-from market.shifts.models import SignupStatus
+from market.shifts.models import ShiftCancelReason, ShiftStatus, SignupStatus
 from market.teams.models import Speciality
 from market.unit_reviews.models import RaterKind
 from market.units.models import ResourceCategory, ResourceStatus, UnitKind
@@ -194,6 +194,10 @@ ENUMS: list[tuple[type[enum.Enum], str]] = [
     (Role, "role"),
     (AreaLevel, "area_level"),
     (SignupStatus, "shift_signup_status"),
+    (ShiftStatus, "shift_status"),
+    (ShiftCancelReason, "shift_cancel_reason"),
+    # A cancelled shift's reason, as its notification's reason_code.
+    (ShiftCancelReason, "notification_reason"),
     (ProposalStatus, "proposal_status"),
     (RejectReason, "proposal_reject_reason"),
     (EntryKind, "record_kind"),

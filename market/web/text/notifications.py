@@ -112,6 +112,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "“{project}”的班次“{shift}”有人取消，您已从候补转为报名成功，{starts_at} 开始。",
         "A place freed up on the shift {shift} of {project}: you moved up from the waiting list. It starts at {starts_at}.",
     ),
+    "notification.shift_cancelled": (
+        "“{project}”的班次“{shift}”（{starts_at} 开始）已被组织者取消：{reason_code}。",
+        "The shift {shift} of {project} (starting {starts_at}) was cancelled by the organiser: {reason_code}.",
+    ),
     "notification.proposal_approved": (
         "您提议的需求“{title}”已通过审核，已发布到社区需求清单。",
         "Your proposed need {title} was approved and published on the community's need list.",
@@ -194,6 +198,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "服务时间已过，仍没有志愿者接单",
         "the time window ended before anyone accepted",
     ),
+    # A cancelled shift's reason (market.shifts.models.ShiftCancelReason).
+    "notification_reason.weather": ("天气原因", "the weather"),
+    "notification_reason.venue_unavailable": ("场地无法使用", "the place is not available"),
+    "notification_reason.too_few_volunteers": ("报名人数不足", "too few volunteers"),
+    "notification_reason.project_changed": ("项目安排有变", "the project's plans changed"),
+    "notification_reason.safety": ("安全原因", "safety"),
+    "notification_reason.other": ("其他原因", "another reason"),
     "notification_application.resident": ("注册申请", "sign-up"),
     "notification_application.volunteer": ("志愿者申请", "volunteer application"),
     "duration.minutes": ("{n} 分钟", "{n} min"),
