@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.models import Role, UserRole
 from market.clock import FrozenClock
 from market.orders.service import CHECK_IN_OPENS_BEFORE
 from market.projects.models import ProjectStatus
@@ -118,6 +119,30 @@ async def test_training_and_awards_are_recorded_by_the_volunteers_community_mana
     total = year(found, (clock() - 24 * HOUR).astimezone(world.settings.tz).year)
     assert total["training_hours"] == 9.0 and total["awards"] == 1 and total["service_hours"] == 0
     assert {item["recorded_by"] for item in found["lines"]} == {"Manager", "Street Admin", "Admin"}
+
+
+async def test_a_manager_who_volunteers_records_corrects_and_certifies_others_service_only(
+    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_maker() as session, session.begin():
+        session.add(UserRole(user_id=world.id("manager"), role=Role.volunteer))
+    at = (clock() - 24 * HOUR).isoformat()
+    training = {"kind": "training", "title": "急救培训", "place": "社区活动室", "at": at, "hours": 3}
+    assert_problem(await entry(client, world, "manager", "manager", **training), 403, {"own_hours"})
+    # Another manager records it; the manager may neither correct it nor certify it for themself.
+    line = (await entry(client, world, "street_admin", "manager", **training)).json()
+    fix = {"corrects": line["ref"], "hours": 30, "reason": "wrong_hours", "memo": ""}
+    r = await client.post("/api/records/corrections", json=fix, headers=world.auth("manager"))
+    assert_problem(r, 403, {"own_hours"})
+    served = clock() - 48 * HOUR
+    await closed_project(session_maker, world, "manager", 20, served)
+    day = served.astimezone(world.settings.tz).date().isoformat()
+    period = {"period_start": day, "period_end": day, "community_id": world.areas["c1"].id}
+    request = await client.post("/api/certificates", json=period, headers=world.auth("manager"))
+    assert request.status_code == 201, request.text
+    r = await client.post(f"/api/certificates/{request.json()['id']}/issue", headers=world.auth("manager"))
+    assert_problem(r, 403, {"own_hours"})
+    assert sorted(line["hours"] for line in (await record(client, world, "manager"))["lines"]) == [2, 3]
 
 
 async def test_a_correction_is_a_new_entry_the_line_stays_and_the_totals_use_it(

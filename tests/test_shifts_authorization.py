@@ -108,7 +108,7 @@ async def test_recruiting_and_needs_endpoints(
     assert ok(await client.get(f"/api/shifts/{state['shift']['id']}", headers=world.auth("admin"))) == before
 
 
-# Marking the roster, once the shift has started: the organisers only (the column of "code").
+# Marking the roster, once the shift has ended: the organisers only (the column of "code").
 # fmt: off
 MARKS = ("attended", "no-show")
 MARK_MATRIX = {
@@ -128,7 +128,7 @@ async def test_marking_the_roster(
     client: AsyncTestClient, world: World, clock: FrozenClock, how: str, role: str, expected: int
 ) -> None:
     state = await _world_state(client, world, clock)
-    clock.advance(timedelta(minutes=30))  # the shift has started; "volunteer" never scanned
+    clock.advance(timedelta(hours=3, minutes=30))  # the shift has ended; "volunteer" never scanned
     shift = state["shift"]["id"]
     before = ok(await client.get(f"/api/shifts/{shift}", headers=world.auth("admin")))
     path = f"/api/shifts/{shift}/roster/{world.id('volunteer')}/{how}"

@@ -137,14 +137,14 @@ async def test_cancelling_closes_at_the_start_and_calls_off_those_already_checke
     clock.advance(timedelta(minutes=50))
     code = await code_now(client, world, shift)
     problem(await scan(client, world, shift, "volunteer", code, "check-out"), 409, "shift_cancelled")
-    # Checking in recorded no hours, and a cancelled shift never adds any.
-    assert await hours(client, world, project) == {"Volunteer": 0}
+    # Checking in made nobody a participant, and a cancelled shift never adds any.
+    assert await hours(client, world, project) == {}
 
     problem(await call_off(client, world, late), 409, "shift_started")
     assert statuses(await shift_of(client, world, late)) == {"Volunteer": "signed_up"}
 
 
-async def test_the_organiser_marks_the_roster_attended_or_no_show_from_the_start_on(
+async def test_the_organiser_marks_no_shows_from_the_start_and_attendance_from_the_end(
     client: AsyncTestClient,
     world: World,
     clock: FrozenClock,
@@ -154,30 +154,34 @@ async def test_the_organiser_marks_the_roster_attended_or_no_show_from_the_start
     shift = await open_shift(client, world, project, slots=4)
     for who in ("volunteer", "volunteer_b", "volunteer_c", "vol_resident"):
         ok(await sign_up(client, world, shift, who))
-    problem(await mark(client, world, shift, "volunteer", "attended"), 409, "shift_not_started")
+    problem(await mark(client, world, shift, "volunteer", "attended"), 409, "shift_not_ended")
     problem(await mark(client, world, shift, "volunteer_b", "no-show"), 409, "shift_not_started")
 
     clock.advance(STARTS_IN + timedelta(minutes=10))
     ok(await scan(client, world, shift, "volunteer_c", await code_now(client, world, shift)))
-    attended = ok(await mark(client, world, shift, "volunteer", "attended"))
-    assert (attended["status"], attended["hours"]) == ("checked_out", 3.0)
     absent = ok(await mark(client, world, shift, "volunteer_b", "no-show"))
     assert (absent["status"], absent["hours"]) == ("no_show", 0)
+    # Hours are vouched for once served, never ahead.
+    problem(await mark(client, world, shift, "volunteer", "attended"), 409, "shift_not_ended")
+
+    # After the end the job records those left as no-shows; the organiser may still correct them.
+    clock.advance(LENGTH)
+    async with session_maker() as session, session.begin():
+        assert await shifts.record_no_shows(session, clock()) == 2
+    assert statuses(await shift_of(client, world, shift))["Vol Resident"] == "no_show"
+    attended = ok(await mark(client, world, shift, "volunteer", "attended"))
+    assert (attended["status"], attended["hours"]) == ("checked_out", 3.0)
     # Checked in and never out: the hours count from their check-in to the end.
     forgot = ok(await mark(client, world, shift, "volunteer_c", "attended"))
     assert (forgot["status"], forgot["hours"]) == ("checked_out", 2.8)
+    corrected = ok(await mark(client, world, shift, "vol_resident", "attended"))
+    assert (corrected["status"], corrected["hours"]) == ("checked_out", 3.0)
 
     problem(await mark(client, world, shift, "volunteer", "attended"), 409, "illegal_transition")
     problem(await mark(client, world, shift, "volunteer", "no-show"), 409, "illegal_transition")
     problem(await mark(client, world, shift, "volunteer_c2", "no-show"), 404, "signup_not_found")
-
-    # After the end the job records the one left as a no-show; the organiser may still correct it.
-    clock.advance(LENGTH)
-    async with session_maker() as session, session.begin():
-        assert await shifts.record_no_shows(session, clock()) == 1
-    assert statuses(await shift_of(client, world, shift))["Vol Resident"] == "no_show"
-    corrected = ok(await mark(client, world, shift, "vol_resident", "attended"))
-    assert (corrected["status"], corrected["hours"]) == ("checked_out", 3.0)
+    # Nobody marks their own service, whether or not they are on the roster.
+    problem(await mark(client, world, shift, "manager", "attended"), 403, "own_hours")
 
     # A no-show is on no service record; the others' hours are, once each.
     assert await hours(client, world, project) == {"Volunteer": 3.0, "Volunteer C": 2.8, "Vol Resident": 3.0}

@@ -75,6 +75,12 @@ class Actor:
     def rank(self) -> int:
         return max(ROLE_RANK[r] for r in self.roles) if self.roles else -1
 
+    def refuse_own_service(self, volunteer_id: int) -> None:
+        """Nobody records, marks, corrects or certifies their own service: a manager who also
+        volunteers has another manager do it."""
+        if volunteer_id == self.id:
+            raise Forbidden("Nobody records their own service; another manager does.", code="own_hours")
+
 
 def requires(*roles: Role):
     """A guard admitting callers who hold any of `roles` (administrators always pass)."""

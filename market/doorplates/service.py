@@ -102,11 +102,18 @@ async def _give_codes(session: AsyncSession, places: list[Area], now: datetime) 
 
 
 async def revoke_plate(
-    session: AsyncSession, actor: Actor, area_id: int, now: datetime, *, reissue: bool = False
+    session: AsyncSession,
+    actor: Actor,
+    area_id: int,
+    token: str | None,
+    now: datetime,
+    *,
+    reissue: bool = False,
 ) -> Area:
-    """Revoke the place's code: its page says so from now on, and the place has none until one is
-    issued (at once when `reissue`, else with the sheet's button). Two managers revoking at once:
-    the second finds no code left (`doorplate_not_issued`)."""
+    """Revoke the place's code `token` (as the sheet showed it): its page says so from now on, and
+    the place has none until one is issued (at once when `reissue`, else with the sheet's button).
+    A second press, or a sheet older than the code, finds another code or none and changes nothing
+    (`doorplate_changed`, `doorplate_not_issued`): a code on the wall is never revoked unseen."""
     place = await _sheet_root(session, actor, area_id)
     plate = await session.scalar(
         select(Doorplate)
@@ -116,6 +123,8 @@ async def revoke_plate(
     )
     if plate is None:
         raise Conflict("This place has no doorplate code to revoke.", code="doorplate_not_issued")
+    if plate.token != token:
+        raise Conflict("The place's code changed since this sheet was shown.", code="doorplate_changed")
     session.add(
         RevokedDoorplate(
             token=plate.token,

@@ -681,8 +681,7 @@ async def record_hours(
         raise NotFound(
             f"Project {project.id} has no participant {participant_id}.", code="participant_not_found"
         )
-    if participant.user_id == actor.id:
-        raise Forbidden("Nobody records their own hours; another manager does.", code="own_hours")
+    actor.refuse_own_service(participant.user_id)
     PROJECT_MACHINE.check(project.status, A.record_hours)
     # Nobody serves longer than the project has run.
     span = (project.deadline - project.start_at).total_seconds() / 3600
@@ -707,8 +706,9 @@ async def record_hours(
 async def credit_shift(
     session: AsyncSession, project: Project, user_id: int, tenths: int, note: str, now: datetime
 ) -> None:
-    """A volunteer who checked in to one of the project's shifts takes part, and the hours their
-    check-out recorded are added to their participant record, which close-out pays as any other.
+    """A volunteer who served one of the project's shifts (checked out, or marked attended) takes
+    part, and the shift's hours are added to their participant record, which close-out pays as any
+    other. Not at check-in: one called off or marked a no-show after it took no part.
     The caller holds the project's row lock; the project is active."""
     participant = next((p for p in project.participants if p.user_id == user_id), None)
     if participant is None:

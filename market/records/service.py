@@ -314,6 +314,7 @@ async def add_entry(
     if community is None:
         raise Unprocessable("The volunteer lives in no community.", code="not_in_a_community")
     _may_record(actor, community)
+    actor.refuse_own_service(volunteer.id)
     if data.at > now:
         raise Unprocessable("Record what has happened, not what will.", code="entry_in_future")
     entry = RecordEntry(
@@ -377,6 +378,7 @@ async def correct(session: AsyncSession, actor: Actor, data: CorrectionWrite, no
     so that of two corrections made at once one is refused (the unique `corrects`)."""
     volunteer_id, community = await _line(session, data.corrects)
     _may_record(actor, community)
+    actor.refuse_own_service(volunteer_id)
     if await session.scalar(select(RecordEntry.id).where(RecordEntry.corrects == data.corrects)) is not None:
         raise Conflict(
             "That line was corrected already: correct the correction.", code="line_already_corrected"
@@ -609,6 +611,7 @@ async def issue(
     community and year, an unguessable token for its verification page."""
     certificate = await _certificate(session, certificate_id, lock=True)
     _may_issue(actor, certificate)
+    actor.refuse_own_service(certificate.volunteer_id)
     CERTIFICATE_MACHINE.check(certificate.status, CertificateAction.issue)
     issuer = await session.get(CertificateIssuer, certificate.community_id)
     if issuer is None:

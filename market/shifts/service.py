@@ -541,7 +541,7 @@ async def _scanned(
 async def check_in(
     session: AsyncSession, actor: Actor, shift_id: int, code: str, secret: str, now: datetime
 ) -> SignupRead:
-    shift, project, mine = await _scanned(session, actor, shift_id, code, secret, now)
+    shift, _, mine = await _scanned(session, actor, shift_id, code, secret, now)
     if now < check_in_opens_at(shift):
         raise Conflict(
             "Check-in opens 30 minutes before the shift.",
@@ -552,7 +552,6 @@ async def check_in(
         raise Conflict("The shift is over.", code="shift_over")
     mine.status = SIGNUP_MACHINE.next(mine.status, A.check_in)
     mine.checked_in_at, mine.updated_at = now, now
-    await projects.credit_shift(session, project, actor.id, 0, f"shift {shift.id} check-in", now)
     return _signup_read(mine, {})
 
 
@@ -614,15 +613,22 @@ async def cancel_shift(
     return shift
 
 
+def roster_marks(shift: Shift, now: datetime) -> list[SignupAction]:
+    """The marks the organiser may make now: a no-show from the start, attended from the end (hours
+    are vouched for once served, never ahead)."""
+    return [mark for mark, opens in ((A.no_show, shift.starts_at), (A.attend, shift.ends_at)) if now >= opens]
+
+
 async def mark(
     session: AsyncSession, actor: Actor, shift_id: int, user_id: int, action: SignupAction, now: datetime
 ) -> SignupRead:
-    """The organiser marks a volunteer on the roster attended (the shift's hours, as a check-out
-    records them) or a no-show (no hours), from the shift's start on."""
+    """The organiser marks a volunteer on the roster a no-show (no hours) or attended (the shift's
+    hours, as a check-out records them), when `roster_marks` opens them; never their own service."""
     if action not in ROSTER_MARKS:
         raise ValueError(f"{action} is not a roster mark")
     shift, project = await _shift(session, shift_id)
     _check_organises(actor, shift, project, "mark the roster")
+    actor.refuse_own_service(user_id)
     if action == A.attend:
         project = await projects.lock_project(session, None, shift.project_id)
         PROJECT_MACHINE.check(project.status, ProjectAction.record_hours)
@@ -631,9 +637,15 @@ async def mark(
         select(Shift).where(Shift.id == shift_id).with_for_update().execution_options(populate_existing=True)
     )
     _check_not_cancelled(shift)
-    if now < shift.starts_at:
+    if action not in roster_marks(shift, now):
+        if action == A.attend:
+            raise Conflict(
+                "The shift has not ended: mark attendance once it has.",
+                code="shift_not_ended",
+                ends_at=shift.ends_at.isoformat(),
+            )
         raise Conflict(
-            "The shift has not started: mark the roster from its start on.",
+            "The shift has not started: mark no-shows from its start on.",
             code="shift_not_started",
             starts_at=shift.starts_at.isoformat(),
         )

@@ -19,7 +19,7 @@ from market.areas.service import managed_areas
 from market.auth.access import ActorRequest, requires_manager
 from market.doorplates import service as doorplates
 from market.errors import NotFound
-from market.fields import PathId, query_id
+from market.fields import PathId, query_id, query_text
 from market.web.pages import page, see_other, url
 
 SHEET_PATH = "/desk/areas/doorplates"
@@ -86,8 +86,9 @@ class DoorplateDesk(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         root: query_id("The sheet to go back to") = None,
+        token: query_text(64, "The code as the sheet showed it") = None,
     ) -> Redirect:
-        await doorplates.revoke_plate(session, request.user, area_id, now)
+        await doorplates.revoke_plate(session, request.user, area_id, token, now)
         return see_other(url(SHEET_PATH, root=root or area_id), notice="doorplate_revoked")
 
     @post("/{area_id:int}/replace")
@@ -98,8 +99,9 @@ class DoorplateDesk(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         root: query_id("The sheet to go back to") = None,
+        token: query_text(64, "The code as the sheet showed it") = None,
     ) -> Redirect:
-        await doorplates.revoke_plate(session, request.user, area_id, now, reissue=True)
+        await doorplates.revoke_plate(session, request.user, area_id, token, now, reissue=True)
         return see_other(url(SHEET_PATH, root=root or area_id), notice="doorplate_replaced")
 
 

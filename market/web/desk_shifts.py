@@ -26,7 +26,7 @@ from market.projects import service as projects
 from market.projects.models import PROJECT_MACHINE, ProjectAction
 from market.settings import Settings
 from market.shifts import service as shifts
-from market.shifts.models import ROSTER_MARKS, ShiftCancelReason, SignupAction
+from market.shifts.models import ShiftCancelReason, SignupAction
 from market.shifts.routes import base_url
 from market.shifts.schemas import ShiftCancel, ShiftCreate
 from market.units.models import ResourceCategory
@@ -78,9 +78,10 @@ async def _shift_context(
         "on_roster": [r for r in roster if r.status not in ("waiting", "cancelled")],
         "waiting": [r for r in roster if r.status == "waiting"],
         "categories": await category_names(session, lang),
-        # Cancelling closes at the start; marking the roster opens then.
+        # Cancelling closes at the start; marking the roster opens then (no one marks their own).
         "started": now >= read.starts_at,
-        "marks": ROSTER_MARKS,
+        "marks": shifts.roster_marks(shift, now),
+        "actor_id": actor.id,
         "reason_options": word_options(lang, "shift_cancel_reason", ShiftCancelReason),
     }
 

@@ -117,8 +117,13 @@ def message_text(lang: str, local: Callable[[datetime], str], n: NotificationRea
 
 
 def message_link(n: NotificationRead) -> str | None:
+    """Where the message leads, or nowhere when its params lack what the link needs (a message kept
+    from before the link took that param): the bell is on every page, so it must never fail."""
     pattern = LINKS.get(C(n.code))
-    return pattern.format_map({**n.params, "id": n.subject_id}) if pattern else None
+    try:
+        return pattern.format_map({**n.params, "id": n.subject_id}) if pattern else None
+    except KeyError:
+        return None
 
 
 def _message_helpers(request: ActorRequest) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """An organiser cancels a shift: its status, when, who and why
 
 Revision ID: 0032
-Revises: 0030 (the merger re-chains it after 0031)
+Revises: 0031
 Create Date: 2026-12-03 12:55:00
 """
 

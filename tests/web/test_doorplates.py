@@ -237,8 +237,8 @@ async def test_a_manager_revokes_a_plate_after_a_question_and_its_page_says_so(
     building, grid = world.areas["c1_building"], world.areas["c1_grid"]
     browser.login("manager", lang)
     sheet = await browser.get(SHEET, params={"root": grid.id})
-    revoke = f"{SHEET}/{building.id}/revoke?root={grid.id}"
-    replace = f"{SHEET}/{building.id}/replace?root={grid.id}"
+    revoke = f"{SHEET}/{building.id}/revoke?root={grid.id}&token={old}"
+    replace = f"{SHEET}/{building.id}/replace?root={grid.id}&token={old}"
     # Each plate has its two buttons, each asking first, in the person's language; none prints.
     for action, key in ((revoke, "doorplates.revoke_confirm"), (replace, "doorplates.replace_confirm")):
         question = translate(lang, key, place="Building 1")
@@ -271,9 +271,14 @@ async def test_replacing_a_plate_revokes_its_code_and_issues_a_new_one_at_once(
     building, compound = world.areas["c1_building"], world.areas["c1_compound"]
     before = await tokens(session_maker)
     browser.login("grid_worker", "en")
-    response = await browser.post(f"{SHEET}/{building.id}/replace?root={compound.id}")
+    replace = f"{SHEET}/{building.id}/replace?root={compound.id}&token={old}"
+    response = await browser.post(replace)
     assert response.headers["location"] == f"{SHEET}?root={compound.id}&notice=doorplate_replaced"
     after = await tokens(session_maker)
+    # A second press (or a sheet older than the new code) revokes nothing: the new code stays.
+    again = await browser.post(replace, headers={"accept": "text/html"})
+    assert again.status_code == 409 and "changed since the sheet was opened" in again.text
+    assert await tokens(session_maker) == after
     # Only that place's code changed; the compound's stays.
     assert after[compound.id] == before[compound.id] and after[building.id] != old
     sheet = await plates(browser, compound.id)
@@ -285,12 +290,12 @@ async def test_replacing_a_plate_revokes_its_code_and_issues_a_new_one_at_once(
 async def test_a_plate_outside_ones_area_is_not_revoked(
     browser: Browser, world: World, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await issued_token(browser, world, "c1_building")
+    token = await issued_token(browser, world, "c1_building")
     building = world.areas["c1_building"].id
     before = await tokens(session_maker)
     for who, status in (("grid_worker_c2", 403), ("manager_c2", 403), ("resident", 403), ("volunteer", 403)):
         browser.login(who, "en")
         for action in ("revoke", "replace"):
-            response = await browser.post(f"{SHEET}/{building}/{action}")
+            response = await browser.post(f"{SHEET}/{building}/{action}?token={token}")
             assert response.status_code == status, (who, action, response.text)
     assert await tokens(session_maker) == before

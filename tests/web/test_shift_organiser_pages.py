@@ -72,7 +72,7 @@ async def test_an_organiser_cancels_a_shift_and_its_volunteers_see_why(
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-async def test_the_organiser_marks_the_roster_once_the_shift_has_started(
+async def test_the_organiser_marks_no_shows_from_the_start_and_attendance_from_the_end(
     browser: Browser, client: AsyncTestClient, world: World, clock: FrozenClock, lang: str
 ) -> None:
     project = await make_project(client, world)
@@ -86,29 +86,36 @@ async def test_the_organiser_marks_the_roster_once_the_shift_has_started(
     browser.login("manager", lang)
     page = await browser.get(page_path)
     assert f'action="{attended}"' not in page.text
-    refused = await browser.post(attended)
+    refused = await browser.post(no_show)
     assert refused.status_code == 409 and text(lang, "error.shift_not_started") in refused.text
 
     clock.advance(STARTS_IN + timedelta(hours=1))
     browser.login("grid_worker", lang)
     page = await browser.get(page_path)
-    assert f'action="{attended}"' not in page.text
-    assert (await browser.post(attended)).status_code == 403
+    assert f'action="{no_show}"' not in page.text
+    assert (await browser.post(no_show)).status_code == 403
     browser.login("manager", lang)
     page = await browser.get(page_path)
-    assert f'action="{attended}"' in page.text and f'action="{no_show}"' in page.text
-    assert text(lang, "shifts.mark_attend") in page.text and text(lang, "shifts.mark_no_show") in page.text
+    # No-shows from the start; attendance only once the shift has ended (hours never ahead).
+    assert f'action="{no_show}"' in page.text and f'action="{attended}"' not in page.text
+    assert text(lang, "shifts.mark_no_show") in page.text
+    refused = await browser.post(attended)
+    assert refused.status_code == 409 and text(lang, "error.shift_not_ended") in refused.text
     # A call-off form no longer: the shift has started.
     assert f'action="{page_path}/call-off"' not in page.text
-
-    r = await browser.post(attended)
-    assert r.headers["location"] == f"{page_path}?notice=shifts_marked_attend"
     r = await browser.post(no_show)
     assert r.headers["location"] == f"{page_path}?notice=shifts_marked_no_show"
     page = await browser.get(r.headers["location"])
     assert text(lang, "notice.shifts_marked_no_show") in page.text
-    assert text(lang, "shift_signup_status.checked_out") in page.text
     assert text(lang, "shift_signup_status.no_show") in page.text
+
+    clock.advance(timedelta(hours=3))
+    page = await browser.get(page_path)
+    assert f'action="{attended}"' in page.text and text(lang, "shifts.mark_attend") in page.text
+    r = await browser.post(attended)
+    assert r.headers["location"] == f"{page_path}?notice=shifts_marked_attend"
+    page = await browser.get(r.headers["location"])
+    assert text(lang, "shift_signup_status.checked_out") in page.text
     assert f'action="{attended}"' not in page.text
     # A no-show may still be corrected to attended.
     assert f'action="{page_path}/roster/{world.id("volunteer_b")}/attended"' in page.text

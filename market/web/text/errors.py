@@ -411,8 +411,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.already_participating": ("这位志愿者已经参加了这个项目。", "This volunteer already takes part."),
     "error.participant_not_found": ("这个项目里没有这位参与者。", "This project has no such participant."),
     "error.own_hours": (
-        "不能给自己记录时长，请由另一位管理员记录。",
-        "Nobody records their own hours; another manager does.",
+        "不能给自己记录、更正或证明服务时长，请由另一位管理员办理。",
+        "Nobody records, corrects or certifies their own service; another manager does.",
     ),
     "error.hours_beyond_span": (
         "时长不能超过项目从开始到截止的时长。",
@@ -660,6 +660,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.doorplate_not_issued": (
         "这个地点没有可作废的门牌码。",
         "This place has no doorplate code to revoke.",
+    ),
+    "error.doorplate_changed": (
+        "这个地点的门牌码在此页打开后已更换，请刷新门牌页后再操作。",
+        "This place's code changed since the sheet was opened: reload the sheet and try again.",
     ),
     "error.informant_without_grid": (
         "您的住址不在任何网格内，无法上报。",

@@ -234,8 +234,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "The shift has started: it can no longer be cancelled.",
     ),
     "error.shift_not_started": (
-        "班次开始后才能登记到岗或缺席。",
-        "Mark attendance from the shift's start on.",
+        "班次开始后才能登记缺席。",
+        "Mark no-shows from the shift's start on.",
+    ),
+    "error.shift_not_ended": (
+        "班次结束后才能登记到岗，时长按实际服务计算。",
+        "Mark attendance once the shift has ended: hours count when served.",
     ),
     "error.shift_over": ("班次已经结束。", "The shift is over."),
     "error.check_out_closed": ("签退时间已过。", "Checking out of this shift has closed."),
