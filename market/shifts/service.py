@@ -26,10 +26,11 @@ more sign-ups, and every one signed up, waiting or already checked in is called 
 (`shift_cancelled`); nobody can check in or out of it, so none of its hours reach a service record.
 Cancelling it again is a 409.
 
-Marking the roster (the organiser, from the start on): a volunteer who did not scan is marked
-attended, which records the shift's hours as a check-out would (from their check-in if they scanned
-in, else from the start, to the end); or a no-show, which records no hours (checking in recorded
-none). A volunteer already checked out keeps their hours: a no-show cannot take them back.
+Marking the roster (the organiser, never on their own service): a no-show from the start on, which
+records no hours (a check-in alone made nobody a participant); attended once the shift has ended,
+which records the shift's hours as a check-out would (from their check-in if they scanned in, else
+from the start, to the end). A volunteer already checked out keeps their hours: a no-show cannot
+take them back.
 """
 
 from __future__ import annotations
