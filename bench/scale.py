@@ -16,8 +16,9 @@ transfers (the trial balance balances). One resident (the "busy" member) receive
 
 Then it serves the app with uvicorn in a thread and prints, for each read, the median of
 --repeat runs against its target (and measured ÷ target): the order list's pages 1 and 500 per
-role, the street's reports summary and its grid and community rankings of a month, the street's
-trial balance, and the busy member's statement as CSV (time, time to the first byte, bytes on the
+role, the street's reports summary (read from the transfers alone, then again once the hourly job
+`roll_up_points` has summed the ended months, as it would in a running street) and its grid and
+community rankings of a month, the street's trial balance, and the busy member's statement as CSV (time, time to the first byte, bytes on the
 wire, and the peak of Python memory allocated while it is sent, traced in a run of its own).
 
 Not part of the test suite (pytest collects only tests/).
@@ -39,9 +40,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from market import migrate
@@ -50,6 +51,8 @@ from market.areas.models import AreaLevel, code_length
 from market.auth.models import User
 from market.auth.tokens import issue_token
 from market.clock import FrozenClock
+from market.reports.models import PointsMonth
+from market.scheduler import jobs, run_job
 from market.settings import Settings
 
 # Bump when the build below changes: a cached street of another version is rebuilt.
@@ -572,6 +575,14 @@ async def measure(url: str, street: Street, repeat: int) -> None:
                     total = (await get(client, path, user_id)).json()["total"]
                     _line(f"{role} page {page} (of {total:,})", ms, TARGETS_MS["orders"])
             print("street")
+            # The summary read from the transfers alone, then as it is read once the hourly job
+            # `roll_up_points` has summed the ended months.
+            await _forget_roll_up(url)
+            ms = await _median_ms(repeat, lambda: get(client, "/api/reports/summary", 2))
+            _line("reports summary (12 months, no roll-up)", ms, TARGETS_MS["summary"])
+            started = time.perf_counter()
+            months = await _roll_up(settings)
+            print(f"  job roll_up_points: {months} ended months in {time.perf_counter() - started:.1f} s")
             ms = await _median_ms(repeat, lambda: get(client, "/api/reports/summary", 2))
             _line("reports summary (12 months)", ms, TARGETS_MS["summary"])
             for level, count in (
@@ -589,6 +600,27 @@ async def measure(url: str, street: Street, repeat: int) -> None:
             except Failed as failure:
                 print(f"  {'trial balance':<44} failed: {failure}")
             await _statement(client, auth(2), busy_account, busy_entries, repeat)
+
+
+async def _forget_roll_up(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(delete(PointsMonth))
+    await engine.dispose()
+
+
+async def _roll_up(settings: Settings) -> int:
+    engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    run = await run_job(
+        async_sessionmaker(engine, expire_on_commit=False),
+        FrozenClock(NOW),
+        "roll_up_points",
+        jobs(settings)["roll_up_points"][0],
+    )
+    await engine.dispose()
+    if run.outcome != "succeeded":
+        raise Failed(f"roll_up_points {run.outcome}: {run.error}")
+    return run.handled
 
 
 async def _statement(

@@ -29,6 +29,7 @@ from market.projects.models import (
     Responsibility,
 )
 from market.records.models import Certificate, CertificateCounter, CertificateIssuer, RecordEntry
+from market.reports.models import PointsMonth
 from market.rewards.models import Redemption, Reward, RewardCommunity
 from market.shifts.models import Shift, ShiftSignup, ShiftSkill
 from market.teams.models import Team, TeamEvent, TeamMember
@@ -80,6 +81,7 @@ __all__ = [
     "Photo",
     "PlanPair",
     "PlanUnassigned",
+    "PointsMonth",
     "PointsPolicy",
     "Project",
     "ProjectEvent",

@@ -32,6 +32,7 @@ from market.ledger import engine
 from market.ledger import service as ledger
 from market.orders import service as orders
 from market.projects import service as projects
+from market.reports import service as reports
 from market.rewards import service as rewards
 from market.settings import Settings
 from market.shifts import service as shifts
@@ -71,6 +72,7 @@ def jobs(settings: Settings) -> dict[str, tuple[Job, int]]:
         "post_owed_rewards": (lambda s, now: ledger.post_owed_rewards(s, now, tz), 300),
         "expire_points": (lambda s, now: ledger.expire_points(s, now, tz), 3600),
         "check_journal": (ledger.check_journal, 86400),
+        "roll_up_points": (lambda s, now: reports.roll_up_points(s, now, tz), 3600),
         "expire_redemptions": (lambda s, now: rewards.expire_redemptions(s, now, tz), 300),
         "purge_idempotency_keys": (purge_idempotency_keys, 3600),
         "purge_dispatch_plans": (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.areas.models import Area, AreaLevel
@@ -26,6 +26,8 @@ from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.ledger.service import area_account, member_account, transfer_one
 from market.orders.models import Order
+from market.reports.models import PointsMonth
+from market.scheduler import jobs, run_job
 from tests.world import World, add_neighbours
 
 # Monday 10 March 2025, 10:00 in Beijing.
@@ -269,6 +271,74 @@ async def test_the_default_period_is_twelve_months_and_admins_see_everything(
     assert report["area_id"] is None and report["months"] == 12
     assert report["points"][0]["month"] == "2024-04"
     assert sum(p["issued"] for p in report["points"]) == 40 + 15 + 30 + 83
+
+
+async def roll_up(world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]) -> int:
+    job = jobs(world.settings)["roll_up_points"][0]
+    run = await run_job(session_maker, clock, "roll_up_points", job)
+    assert run.outcome == "succeeded", run.error
+    return run.handled
+
+
+async def test_ended_months_are_rolled_up_once_and_read_the_same(
+    client: AsyncTestClient,
+    scenario: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    readers = [("manager", {"months": 3}), ("street_admin", {"months": 4}), ("admin", {"months": 24})]
+    readers.append(("street_admin", {"months": 3, "area_id": scenario.areas["c2"].id}))
+    before = [await summary(client, scenario, who, **query) for who, query in readers]
+    # Every ended month of the last 24 (April 2023 to February 2025), not March, which is still going.
+    assert await roll_up(scenario, clock, session_maker) == 23
+    assert await roll_up(scenario, clock, session_maker) == 0
+    async with session_maker() as session:
+        rows = (await session.scalars(select(PointsMonth))).all()
+    assert {r.month for r in rows if r.area_code == ""} == {f"{y}-{m:02}" for y, m in _months(2023, 4, 23)}
+    assert "2025-03" not in {r.month for r in rows}
+    assert [await summary(client, scenario, who, **query) for who, query in readers] == before
+
+
+def _months(year: int, month: int, count: int) -> list[tuple[int, int]]:
+    index = year * 12 + month - 1
+    return [(i // 12, i % 12 + 1) for i in range(index, index + count)]
+
+
+async def test_the_summary_reads_rolled_up_months_and_the_transfers_after_them(
+    client: AsyncTestClient,
+    scenario: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    await roll_up(scenario, clock, session_maker)
+    # A rolled-up month's sums are what the summary shows for it (here altered to tell them apart).
+    async with session_maker() as session, session.begin():
+        await session.execute(
+            update(PointsMonth).where(PointsMonth.month == "2025-02").values(issued=PointsMonth.issued + 1000)
+        )
+    report = await summary(client, scenario, "manager", months=3)
+    assert report["points"] == [C1_POINTS[0], {**C1_POINTS[1], "issued": 1030}, C1_POINTS[2]]
+
+
+async def test_a_month_is_rolled_up_an_hour_after_it_ends(
+    client: AsyncTestClient,
+    scenario: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    clock.now = at("2025-03-31T16:59:59")  # 00:59:59 on 1 April in Beijing: March ended under an hour ago
+    await roll_up(scenario, clock, session_maker)
+    march = select(PointsMonth).where(PointsMonth.month == "2025-03")
+    async with session_maker() as session:
+        assert (await session.scalars(march)).all() == []
+    clock.now = at("2025-03-31T17:00:00")
+    assert await roll_up(scenario, clock, session_maker) == 1
+    async with session_maker() as session:
+        rows = {(r.area_code, r.issued, r.redeemed) for r in await session.scalars(march)}
+    c1, c2 = scenario.areas["c1"].code, scenario.areas["c2"].code
+    assert sum(i for code, i, _ in rows if code.startswith(c1)) == 33
+    assert sum(r for code, _, r in rows if code.startswith(c2)) == 10
+    assert ("", 0, 0) in rows
 
 
 async def test_only_managers_of_the_area_read_its_figures(client: AsyncTestClient, scenario: World) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.areas.models import Area, AreaLevel, code_length
@@ -28,6 +29,7 @@ from market.followups.models import FollowUp, FollowUpOutcome, FollowUpReason
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
 from market.orders.models import Order, OrderChannel, OrderStatus
 from market.orders.service import WAITING, escalation_rules
+from market.reports.models import PointsMonth
 from market.reports.schemas import (
     AreaPerformance,
     CategoryCount,
@@ -90,44 +92,142 @@ async def _report_area(session: AsyncSession, actor: Actor, area_id: int | None)
     return await managed_area(session, actor, area_id if area_id is not None else actor.area_id)
 
 
-async def _points_per_month(
-    session: AsyncSession,
+# Each figure of MonthPoints: the member's side of its transfers, and their codes.
+POINT_FLOWS = (
+    (Transfer.credit_account_id, REWARD_CODES),  # issued
+    (Transfer.debit_account_id, (TransferCode.redemption,)),  # redeemed
+)
+# A month is rolled up this long after it ends, when every transfer posted in it has long committed.
+ROLL_UP_AFTER = timedelta(hours=1)
+
+
+def _points_moved(
     member_side: ColumnElement[int],
     codes: tuple[TransferCode, ...],
-    prefix: str,
-    bounds: list[datetime],
-) -> list[int]:
-    """Posted service points moved to or from members of the area (`member_side`), per month."""
-    month = case(*((Transfer.timestamp < end, index) for index, end in enumerate(bounds[1:])))
-    moved = (
-        select(month.label("month"), Transfer.amount)
+    since: datetime,
+    until: datetime,
+    *columns: ColumnElement[Any],
+) -> Select:
+    """`columns` of the posted service points moved to or from members (`member_side`) in [since, until)."""
+    return (
+        select(*columns)
+        .select_from(Transfer)
         .join(Account, Account.id == member_side)
         .where(
             Transfer.asset == Asset.service,
             Transfer.code.in_(codes),
             ~Transfer.pending,
             ~Transfer.void_pending,
-            Transfer.timestamp >= bounds[0],
-            Transfer.timestamp < bounds[-1],
+            Transfer.timestamp >= since,
+            Transfer.timestamp < until,
             Account.kind == AccountKind.member,
-            Account.area_code.startswith(prefix, autoescape=True),
         )
-        .subquery()
     )
-    totals = dict(
-        (await session.execute(select(moved.c.month, func.sum(moved.c.amount)).group_by(moved.c.month))).all()
+
+
+async def _points_from_transfers(
+    session: AsyncSession, prefix: str, bounds: list[datetime]
+) -> list[tuple[int, int]]:
+    """(issued, redeemed) for members of the area, per month between `bounds`, read from the transfers."""
+    month = case(*((Transfer.timestamp < end, index) for index, end in enumerate(bounds[1:])))
+    per_flow = []
+    for member_side, codes in POINT_FLOWS:
+        moved = (
+            _points_moved(member_side, codes, bounds[0], bounds[-1], month.label("month"), Transfer.amount)
+            .where(Account.area_code.startswith(prefix, autoescape=True))
+            .subquery()
+        )
+        totals = dict(
+            (
+                await session.execute(select(moved.c.month, func.sum(moved.c.amount)).group_by(moved.c.month))
+            ).all()
+        )
+        per_flow.append([int(totals.get(index, 0)) for index in range(len(bounds) - 1)])
+    return list(zip(*per_flow, strict=True))
+
+
+async def _points(
+    session: AsyncSession, prefix: str, bounds: list[datetime], tz: ZoneInfo
+) -> list[MonthPoints]:
+    """Points per month for members of the area: the rolled-up months from their sums, the months
+    from the first one not rolled up (this one, at least) from the transfers."""
+    months = [month_of(start, tz) for start in bounds[:-1]]
+    in_area = PointsMonth.area_code.startswith(prefix, autoescape=True)
+    rolled = {
+        month: (int(issued), int(redeemed))
+        for month, issued, redeemed in await session.execute(
+            select(
+                PointsMonth.month,
+                func.coalesce(func.sum(PointsMonth.issued).filter(in_area), 0),
+                func.coalesce(func.sum(PointsMonth.redeemed).filter(in_area), 0),
+            )
+            .where(
+                PointsMonth.time_zone == tz.key,
+                PointsMonth.month.in_(months),
+                # The empty code's row marks a rolled-up month, also when the area moved nothing.
+                in_area | (PointsMonth.area_code == ""),
+            )
+            .group_by(PointsMonth.month)
+        )
+    }
+    first_live = next((i for i, month in enumerate(months) if month not in rolled), len(months))
+    figures = [rolled[month] for month in months[:first_live]]
+    if first_live < len(months):
+        figures += await _points_from_transfers(session, prefix, bounds[first_live:])
+    return [
+        MonthPoints(month=month, issued=issued, redeemed=redeemed)
+        for month, (issued, redeemed) in zip(months, figures, strict=True)
+    ]
+
+
+async def roll_up_points(session: AsyncSession, now: datetime, tz: ZoneInfo) -> int:
+    """Sum the points of each ended month of the last MAX_MONTHS not rolled up yet, per member home
+    area (job `roll_up_points`). Returns how many months it rolled up."""
+    starts = month_starts(now, tz, MAX_MONTHS)
+    ended = {
+        month_of(start, tz): (start, end) for start, end in pairwise(starts) if end <= now - ROLL_UP_AFTER
+    }
+    done = set(
+        await session.scalars(
+            select(PointsMonth.month).where(
+                PointsMonth.time_zone == tz.key, PointsMonth.month.in_(ended), PointsMonth.area_code == ""
+            )
+        )
     )
-    return [int(totals.get(index, 0)) for index in range(len(bounds) - 1)]
+    for month, (start, end) in ended.items():
+        if month in done:
+            continue
+        sums: dict[str, list[int]] = {"": [0, 0]}
+        for index, (member_side, codes) in enumerate(POINT_FLOWS):
+            moved = _points_moved(
+                member_side, codes, start, end, Account.area_code, func.sum(Transfer.amount)
+            )
+            for area_code, amount in await session.execute(moved.group_by(Account.area_code)):
+                sums.setdefault(area_code, [0, 0])[index] = int(amount)
+        session.add_all(
+            PointsMonth(time_zone=tz.key, month=month, area_code=code, issued=issued, redeemed=redeemed)
+            for code, (issued, redeemed) in sums.items()
+        )
+    return len(ended) - len(done)
+
+
+def _measured(session: AsyncSession, start: ColumnElement[datetime], end: ColumnElement[datetime]):
+    """Whether `_minutes` from `start` to `end` has a value: a cheaper test than computing it."""
+    known = start.is_not(None) & end.is_not(None)
+    if session.get_bind().dialect.name == "postgresql":
+        # asyncpg stores the very last moment (9999-12-31 23:59:59.999999) as infinity: no duration.
+        return known & func.isfinite(start) & func.isfinite(end)
+    return known
 
 
 def _minutes(session: AsyncSession, start: ColumnElement[datetime], end: ColumnElement[datetime]):
     """Minutes from `start` to `end` in SQL (NULL when either is), as Python's timedelta would count them."""
     if session.get_bind().dialect.name == "postgresql":
-        # asyncpg stores the very last moment (9999-12-31 23:59:59.999999) as infinity: no duration.
-        finite = func.isfinite(start) & func.isfinite(end)
-        return case((finite, cast(func.extract("epoch", end - start), Float) / 60), else_=None)
-    # SQLite keeps timestamps as text: julianday's days, back to whole microseconds.
-    return func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
+        minutes = cast(func.extract("epoch", end - start), Float) / 60
+    else:
+        # SQLite keeps timestamps as text: julianday's days, back to whole microseconds.
+        minutes = func.round((func.julianday(end) - func.julianday(start)) * 86400, 6) / 60
+    return case((_measured(session, start, end), minutes), else_=None)
 
 
 async def _medians(
@@ -167,12 +267,9 @@ async def _medians(
     return found
 
 
-def _to_accept(session: AsyncSession) -> ColumnElement[float]:
-    return _minutes(session, Order.created_at, Order.accepted_at)
-
-
-def _to_finish(session: AsyncSession) -> ColumnElement[float]:
-    return _minutes(session, Order.accepted_at, Order.completed_at)
+# The spans whose medians the reports show.
+TO_ACCEPT = (Order.created_at, Order.accepted_at)
+TO_FINISH = (Order.accepted_at, Order.completed_at)
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
@@ -182,7 +279,6 @@ def _rounded(value: float | None, digits: int = 1) -> float | None:
 async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict[str, Any]:
     """The order figures of the summary: counts in one pass over the period's orders (grouped by
     status, category and rating, added up here), the two medians in another."""
-    to_accept, to_finish = _to_accept(session), _to_finish(session)
     by_status: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     ratings: Counter[int] = Counter()
@@ -193,8 +289,8 @@ async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict
             Order.category_code,
             Order.rating,
             func.count(),
-            func.count(to_accept),
-            func.count(to_finish),
+            func.count().filter(_measured(session, *TO_ACCEPT)),
+            func.count().filter(_measured(session, *TO_FINISH)),
         )
         .where(in_period)
         .group_by(Order.status, Order.category_code, Order.rating)
@@ -214,9 +310,8 @@ async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict
             )
         )
     }
-    to_accept_median, to_finish_median = (await _medians(session, [to_accept, to_finish], [in_period])).get(
-        None, [None, None]
-    )
+    spans = [_minutes(session, *TO_ACCEPT), _minutes(session, *TO_FINISH)]
+    to_accept_median, to_finish_median = (await _medians(session, spans, [in_period])).get(None, [None, None])
     rated = ratings.total()
     return {
         "orders": by_status.total(),
@@ -245,10 +340,6 @@ async def summary(
     area = await _report_area(session, actor, area_id)
     prefix = area.code if area else ""
     bounds = month_starts(now, tz, months)
-    issued = await _points_per_month(session, Transfer.credit_account_id, REWARD_CODES, prefix, bounds)
-    redeemed = await _points_per_month(
-        session, Transfer.debit_account_id, (TransferCode.redemption,), prefix, bounds
-    )
     in_period = Order.area_code.startswith(prefix, autoescape=True) & (Order.created_at >= bounds[0])
     return ReportSummary(
         area_id=area.id if area else None,
@@ -256,10 +347,7 @@ async def summary(
         months=months,
         since=bounds[0],
         until=now,
-        points=[
-            MonthPoints(month=month_of(start, tz), issued=i, redeemed=r)
-            for start, i, r in zip(bounds[:-1], issued, redeemed, strict=True)
-        ],
+        points=await _points(session, prefix, bounds, tz),
         **await _orders(session, in_period),
     )
 
@@ -350,7 +438,9 @@ async def area_performance(
         )
     }
     followups = await _followups(session, unit, where)
-    medians = await _medians(session, [_to_accept(session), _to_finish(session)], where, unit)
+    medians = await _medians(
+        session, [_minutes(session, *TO_ACCEPT), _minutes(session, *TO_FINISH)], where, unit
+    )
     rows = []
     for compared in await subtree(session, area, [level]):
         received, handled, *figures, informed = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 4))
