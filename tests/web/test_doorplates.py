@@ -247,6 +247,9 @@ async def test_a_manager_revokes_a_plate_after_a_question_and_its_page_says_so(
             in (sheet.text)
         )
     assert translate(lang, "doorplates.revoke") in sheet.text and ".plate-actions" in sheet.text
+    # A screen reader hears which plate each button acts on, not "Revoke" on every plate.
+    for key in ("doorplates.revoke_named", "doorplates.replace_named"):
+        assert f'aria-label="{html.escape(translate(lang, key, place="Building 1"))}"' in sheet.text
 
     response = await browser.post(revoke)
     assert response.status_code == 303, response.text

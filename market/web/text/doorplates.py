@@ -20,12 +20,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "doorplates.qr_label": ("{place}的门牌二维码", "The doorplate QR code of {place}"),
     "notice.doorplates_issued": ("门牌码已生成。", "The doorplate codes are issued."),
     "doorplates.revoke": ("作废", "Revoke"),
+    "doorplates.revoke_named": ("作废{place}的门牌码", "Revoke the code of {place}"),
     "doorplates.revoke_confirm": (
         "作废{place}的门牌码？扫描旧码将显示“已作废”，这里在重新生成前没有门牌码。",
         "Revoke the doorplate code of {place}? Scanning the old code will say it was revoked, and the "
         "place has no code until a new one is issued.",
     ),
     "doorplates.replace": ("换新码", "Replace the code"),
+    "doorplates.replace_named": ("给{place}换新码", "Replace the code of {place}"),
     "doorplates.replace_confirm": (
         "作废{place}的门牌码并生成新码？旧门牌需要换成新打印的。",
         "Revoke the doorplate code of {place} and issue a new one? The old plate must be replaced "
