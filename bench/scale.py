@@ -18,8 +18,9 @@ Then it serves the app with uvicorn in a thread and prints, for each read, the m
 --repeat runs against its target (and measured ÷ target): the order list's pages 1 and 500 per
 role, the street's reports summary (read from the transfers alone, then again once the hourly job
 `roll_up_points` has summed the ended months, as it would in a running street) and its grid and
-community rankings of a month, the street's trial balance, and the busy member's statement as CSV (time, time to the first byte, bytes on the
-wire, and the peak of Python memory allocated while it is sent, traced in a run of its own).
+community rankings of a month, the street's trial balance, and the busy member's statement as CSV
+(time, time to the first byte, bytes on the wire, and the peak of Python memory allocated while it
+is sent, traced in a run of its own).
 
 Not part of the test suite (pytest collects only tests/).
 """
