@@ -923,6 +923,31 @@ async def unit_responsibilities(
     )
 
 
+async def held_responsibilities(
+    session: AsyncSession, actor: Actor, limit: int, offset: int
+) -> tuple[list[Row[tuple[int, str, int, str, datetime]]], int]:
+    """(project id, project title, responsibility id, task, due) of what the actor holds as the
+    person or as the team's leader (as `holders_of` says) and has still to do in running projects,
+    the soonest due first; and how many."""
+    stmt = (
+        select(Project.id, Project.title, Responsibility.id, Responsibility.task, Responsibility.due_at)
+        .join(Project, Project.id == Responsibility.project_id)
+        .where(
+            or_(
+                Responsibility.user_id == actor.id,
+                Responsibility.team_id.in_(select(Team.id).where(Team.leader_id == actor.id)),
+            ),
+            Responsibility.done_at.is_(None),
+            Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
+        )
+    )
+    total = await count_rows(session, stmt)
+    rows = await session.execute(
+        stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
 async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[str, list[tuple[int, str]]]:
     """Who may hold a responsibility of the project, as (id, name) by kind: the units paired with
     its community, the community's active teams, and its people (participants and managers)."""

@@ -1,5 +1,6 @@
-"""Phone pages for recruiting: the volunteer's open shifts and their own with sign-up and cancel, and
-the page the organiser's QR code opens, which checks them in, or out once they are in."""
+"""Phone pages for a volunteer's part in projects: open shifts and their own with sign-up and cancel,
+the page the organiser's QR code opens, which checks them in, or out once they are in; and the
+responsibilities they hold, to mark done."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from market.auth.models import Role
 from market.errors import MarketError
 from market.fields import PathId
 from market.pagination import Offset
+from market.projects import service as projects
 from market.settings import Settings
 from market.shifts import service as shifts
 from market.shifts.models import SignupStatus
@@ -26,6 +28,7 @@ from market.web.pages import Form, FormData, category_names, handling, page, see
 OPEN = "phone/shifts_open.html"
 MINE = "phone/shifts_mine.html"
 SCAN = "phone/shifts_scan.html"
+RESPONSIBILITIES = "phone/responsibilities.html"
 PAGE_SIZE = 20
 Code = Annotated[str, QueryParameter(max_length=80, pattern=r"^[0-9a-f.]*$")]
 
@@ -165,4 +168,54 @@ class VolunteerShiftPages(Controller):
         return see_other("/v/shifts/mine", notice=notice)
 
 
-CONTROLLERS: list[type[Controller]] = [VolunteerShiftPages]
+async def _responsibilities_context(
+    session: AsyncSession, actor: Actor, now: datetime, offset: int
+) -> dict[str, Any]:
+    rows, total = await projects.held_responsibilities(session, actor, PAGE_SIZE, offset)
+    return {
+        "responsibilities": rows,
+        "total": total,
+        "limit": PAGE_SIZE,
+        "offset": offset,
+        "now": now,
+        "form": None,
+    }
+
+
+class VolunteerResponsibilityPages(Controller):
+    path = "/v/responsibilities"
+    guards = [guard]
+    include_in_schema = False
+
+    @get("/")
+    async def held(
+        self,
+        request: ActorRequest,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        offset: Offset = 0,
+    ) -> Template:
+        return page(
+            request, RESPONSIBILITIES, **await _responsibilities_context(session, request.user, now, offset)
+        )
+
+    @post("/{project_id:int}/{responsibility_id:int}/done")
+    async def done(
+        self,
+        request: ActorRequest,
+        project_id: PathId,
+        responsibility_id: PathId,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+    ) -> Redirect:
+        async with handling(
+            session,
+            Form(),
+            RESPONSIBILITIES,
+            lambda: _responsibilities_context(session, request.user, now, 0),
+        ):
+            await projects.complete_responsibility(session, request.user, project_id, responsibility_id, now)
+        return see_other("/v/responsibilities", notice="projects_responsibility_done")
+
+
+CONTROLLERS: list[type[Controller]] = [VolunteerShiftPages, VolunteerResponsibilityPages]

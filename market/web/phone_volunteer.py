@@ -31,6 +31,7 @@ from market.pagination import Offset
 from market.photos import service as photos
 from market.photos.models import PhotoKind
 from market.photos.storage import PhotoStorage
+from market.projects import service as projects
 from market.rewards import service as rewards
 from market.rewards.models import RedemptionStatus
 from market.rewards.schemas import RedeemRequest
@@ -199,10 +200,12 @@ async def _tasks_context(
     request: ActorRequest, session: AsyncSession, offset: int = 0, failed: int | None = None
 ) -> dict[str, Any]:
     items, total = await orders.list_tasks(session, request.user, PAGE_SIZE, offset)
+    _, held = await projects.held_responsibilities(session, request.user, 1, 0)
     # Where to go: a building with its compound ("Garden 1 · Building 3"), or the compound.
     above = {code: a.name for code, a in (await ancestors(session, {o.area.code for o in items})).items()}
     return {
         "tasks": items,
+        "responsibilities_held": held,
         "places": {o.id: place_name(o.area.code, o.area.name, above) for o in items},
         "check_in_opens": {o.id: orders.check_in_opens_at(o.window_start) for o in items},
         "total": total,

@@ -169,12 +169,13 @@ async def _open_a_volunteers_record(page: Any) -> None:
 
 
 # Where a role's walk starts besides its sections: pages behind a query, and pages its forms make.
+# The responsibilities a volunteer holds (linked from their tasks when there are any).
 # The demo's shift: its roster (the walk opens one project of several, maybe another), and the page
 # its QR code opens, reached by scanning, not by a link.
 # A certificate's verification page and a doorplate's place page answer anyone, also for a code
 # they do not know.
 STARTS = {
-    "volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan"],
+    "volunteer": ["/v/rewards?show=mine", "/v/shifts/1/scan", "/v/responsibilities"],
     "community_manager": ["/desk/projects/shifts/1"],
     "resident": ["/verify/unknown-code", "/p/unknown-code"],
 }

@@ -9,11 +9,13 @@ from datetime import timedelta
 import pytest
 from litestar.testing import AsyncTestClient
 from markupsafe import escape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import FrozenClock
 from market.web.i18n import translate
+from tests.test_projects import make_project as make_project_with_holders
 from tests.test_shifts import STARTS_IN, code_now, make_project, open_shift
-from tests.test_units_support import ok, post_need
+from tests.test_units_support import make_coop, ok, post_need
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
 
@@ -187,3 +189,48 @@ async def test_residents_support_and_propose_needs_and_a_manager_reviews_them(
     assert text(lang, "proposal_reject_reason.cannot_be_met") in page.text
     page = await browser.get("/notifications")
     assert text(lang, "proposal_reject_reason.cannot_be_met") in page.text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_volunteer_marks_done_what_they_hold_and_nothing_else(
+    browser: Browser,
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    lang: str,
+) -> None:
+    coop = await make_coop(client, world, session_maker)
+    project = await make_project_with_holders(client, world, coop)
+    task = {r["task"]: r["id"] for r in project["responsibilities"]}
+    done = f"/v/responsibilities/{project['id']}/{{}}/done"
+    browser.login("volunteer", lang)
+    # Their own task and their team's (they lead it), linked from their tasks; not the unit's.
+    assert text(lang, "responsibilities.link", n=2) in (await browser.get("/v/tasks")).text
+    page = await browser.get("/v/responsibilities")
+    assert (
+        "Hand out bags" in page.text and "Keep the list" in page.text and "Deliver the rice" not in page.text
+    )
+    assert text(lang, "responsibilities.done_named", task="Hand out bags") in page.text
+
+    r = await browser.post(done.format(task["Hand out bags"]))
+    assert (r.status_code, r.headers["location"]) == (
+        303,
+        "/v/responsibilities?notice=projects_responsibility_done",
+    )
+    page = await browser.get(r.headers["location"])
+    assert text(lang, "notice.projects_responsibility_done") in page.text and "Hand out bags" not in page.text
+    # A second press (an old page) is told it is done already.
+    again = await browser.post(done.format(task["Hand out bags"]))
+    assert again.status_code == 409 and text(lang, "error.already_done") in again.text
+
+    # Another participant holds nothing here and marks nothing.
+    browser.login("volunteer_b", lang)
+    assert text(lang, "responsibilities.empty") in (await browser.get("/v/responsibilities")).text
+    refused = await browser.post(done.format(task["Keep the list"]))
+    assert refused.status_code == 403 and text(lang, "error.not_responsible") in refused.text
+    after = ok(await client.get(f"/api/projects/{project['id']}", headers=world.auth("manager")))
+    assert {r["task"]: r["done_by_id"] for r in after["responsibilities"]} == {
+        "Deliver the rice": None,
+        "Hand out bags": world.id("volunteer"),
+        "Keep the list": None,
+    }

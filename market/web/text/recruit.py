@@ -1,6 +1,17 @@
 """Page text: recruiting (招募 / 签到) and residents shaping the need list (征求民意) — desk and phone."""
 
 TEXT: dict[str, tuple[str, str]] = {
+    # A volunteer's responsibilities in projects
+    "responsibilities.title": ("我负责的分工", "My responsibilities"),
+    "responsibilities.link": ("我负责的分工（{n} 项未完成）", "My responsibilities ({n} to do)"),
+    "responsibilities.empty": (
+        "您在进行中的项目里没有未完成的分工。",
+        "You hold nothing still to do in running projects.",
+    ),
+    "responsibilities.project": ("项目", "Project"),
+    "responsibilities.overdue": ("已逾期", "Overdue"),
+    "responsibilities.done_confirm": ("确认“{task}”已经完成？", "Mark “{task}” done?"),
+    "responsibilities.done_named": ("标记完成：{task}", "Mark done: {task}"),
     "nav.shifts": ("招募", "Shifts"),
     "nav.community_needs": ("社区需求", "Community needs"),
     # Desk: a project's shifts
