@@ -11,7 +11,8 @@ A batch runs in three steps, as TigerBeetle runs one:
    that fails is undone in memory, so a rejected transfer changes nothing.
 3. Write (`_write`): one multi-row INSERT each for the new transfers, lots and lot uses, and one
    UPDATE per table (executed for many rows at once) for the accounts, lots, lot uses and
-   pending transfers that changed.
+   pending transfers that changed; on PostgreSQL the lot uses and the updates go as one array
+   per column (`unnest`), a debit's lot use costing no statement execution of its own.
 
 The state is plain dataclasses whose fields are the tables' columns, not ORM objects: the
 session's unit of work would write them a row at a time. ORM objects the caller's session
@@ -218,7 +219,8 @@ class _Undo:
     """What the current chain changed in memory, to take back if it fails; and what the chains
     that succeeded made (`created`) and changed in rows read (`changed`), to write at the end."""
 
-    steps: list[Callable[[], None]] = field(default_factory=list)
+    # Each step is a function and its arguments (no closure per change: a batch makes thousands).
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
     chain_created: list[Any] = field(default_factory=list)
     chain_changed: list[Any] = field(default_factory=list)
     created: list[Any] = field(default_factory=list)
@@ -226,26 +228,27 @@ class _Undo:
     changed: dict[Any, None] = field(default_factory=dict)
 
     def set(self, obj: Any, attr: str, value: Any) -> None:
-        old = getattr(obj, attr)
-        self.steps.append(lambda: setattr(obj, attr, old))
+        self.steps.append((setattr, obj, attr, getattr(obj, attr)))
         setattr(obj, attr, value)
         self.chain_changed.append(obj)
 
     def append(self, items: list[Any], item: Any) -> None:
         items.append(item)
-        self.steps.append(lambda: items.remove(item))
+        self.steps.append((list.remove, items, item))
 
     def put(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
         old = mapping.get(key, _MISSING)
         mapping[key] = value
-        self.steps.append(lambda: mapping.pop(key) if old is _MISSING else mapping.__setitem__(key, old))
+        self.steps.append(
+            (dict.pop, mapping, key) if old is _MISSING else (dict.__setitem__, mapping, key, old)
+        )
 
     def new(self, row: Any) -> None:
         self.chain_created.append(row)
 
     def rollback(self) -> None:
-        for step in reversed(self.steps):
-            step()
+        for undo, *args in reversed(self.steps):
+            undo(*args)
         self.steps.clear()
         self.chain_created.clear()
         self.chain_changed.clear()
@@ -626,9 +629,14 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
             for lot, lot_id in zip(lots, ids, strict=True):
                 lot.id = lot_id
         if uses:
-            await session.execute(
-                insert(LOT_USES),
-                [{"lot_id": u.lot.id, "transfer_id": u.transfer_id, "amount": u.amount} for u in uses],
+            await _insert(
+                session,
+                LOT_USES,
+                {
+                    "lot_id": [u.lot.id for u in uses],
+                    "transfer_id": [u.transfer_id for u in uses],
+                    "amount": [u.amount for u in uses],
+                },
             )
     except IntegrityError as error:
         if not _is_unique_violation(error):
@@ -647,6 +655,21 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         _sync(session, model, list(batch.accounts.values()) if kind is AccountState else rows, columns)
 
 
+async def _insert(session: AsyncSession, table: Table, columns: dict[str, list[Any]]) -> None:
+    """Insert the rows given column by column (name: values) in one statement: on PostgreSQL an
+    INSERT … SELECT from the arrays (`unnest`), one parameter per column rather than a row of them
+    per row; SQLite runs the row-at-a-time form over all the rows in one executemany."""
+    if session.bind.dialect.name != "postgresql":
+        rows = zip(*columns.values(), strict=True)
+        await session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    new = _arrays(table, columns)
+    await session.execute(
+        insert(table).from_select(list(columns), select(*new.c)),
+        {f"new_{name}": values for name, values in columns.items()},
+    )
+
+
 async def _update(session: AsyncSession, table: Table, rows: list[Any], columns: tuple[str, ...]) -> None:
     """Set these columns of these rows to the states' values in one statement: on PostgreSQL an
     UPDATE … FROM the arrays of new values (`unnest`); SQLite runs the row-at-a-time form over all
@@ -658,14 +681,19 @@ async def _update(session: AsyncSession, table: Table, rows: list[Any], columns:
         )
         return
     names = ("id", *columns)
-    new = (
-        func.unnest(*(bindparam(f"new_{name}", type_=postgresql.ARRAY(table.c[name].type)) for name in names))
-        .table_valued(*names)
-        .render_derived(name="new")
-    )
+    new = _arrays(table, names)
     await session.execute(
         update(table).where(table.c.id == new.c.id).values({name: new.c[name] for name in columns}),
         {f"new_{name}": [getattr(row, name) for row in rows] for name in names},
+    )
+
+
+def _arrays(table: Table, names: Iterable[str]) -> Any:
+    """PostgreSQL: the rows of one array parameter per column (`new_<column>`), as the table `new`."""
+    return (
+        func.unnest(*(bindparam(f"new_{name}", type_=postgresql.ARRAY(table.c[name].type)) for name in names))
+        .table_valued(*names)
+        .render_derived(name="new")
     )
 
 
