@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/scale.py [--scale 0.1] [--database-url URL] [--rebuild] [--repeat 5]
 
-Builds a street (20 communities, 200 grids; at scale 1: 20k residents, 5k volunteers, 500k orders
-with their events and offers, 2M transfers) with set-based SQL in a database of its own
+Builds a street (20 communities, 200 grids; at scale 1: 20k residents, 5k volunteers with skills
+and weekly times, 500k orders with their events and offers, 2M transfers; at any scale one grid
+with 2,000 orders waiting for dispatch) with set-based SQL in a database of its own
 (postgresql+asyncpg://postgres@127.0.0.1:5432/bench_scale, or bench_scale_0_1 at --scale 0.1),
 created with `createdb` when missing. The build is kept: a re-run migrates it to the newest
 revision and reuses it unless the build's version or scale differ, or --rebuild.
@@ -18,9 +19,10 @@ Then it serves the app with uvicorn in a thread and prints, for each read, the m
 --repeat runs against its target (and measured ÷ target): the order list's pages 1 and 500 per
 role, the street's reports summary (read from the transfers alone, then again once the hourly job
 `roll_up_points` has summed the ended months, as it would in a running street) and its grid and
-community rankings of a month, the street's trial balance, and the busy member's statement as CSV
+community rankings of a month, the street's trial balance, the busy member's statement as CSV
 (time, time to the first byte, bytes on the wire, and the peak of Python memory allocated while it
-is sent, traced in a run of its own).
+is sent, traced in a run of its own), and the grid worker's dispatch plan for the busy grid's 2,000
+waiting orders.
 
 Not part of the test suite (pytest collects only tests/).
 """
@@ -57,7 +59,7 @@ from market.scheduler import jobs, run_job
 from market.settings import Settings
 
 # Bump when the build below changes: a cached street of another version is rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 NOW = datetime.fromisoformat("2026-12-01T10:00:00+08:00")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -65,7 +67,9 @@ SECRET = "bench-scale-secret-key-0123456789abcdef"
 STREET = "110105001"
 COMMUNITIES, GRIDS, COMPOUNDS, BUILDINGS = 20, 10, 2, 5  # each per parent
 PAGE = 20
-TARGETS_MS = {"orders": 100.0, "summary": 1000.0, "areas": 1000.0, "trial": 100.0}
+# The first grid of the first community: its grid worker plans this many waiting orders.
+WAITING = 2_000
+TARGETS_MS = {"orders": 100.0, "summary": 1000.0, "areas": 1000.0, "trial": 100.0, "plan": 1000.0}
 # The last whole month before NOW: the grid ranking's month.
 LAST_MONTH = "2026-11"
 
@@ -211,6 +215,26 @@ async def _build(conn: AsyncConnection, street: Street) -> None:
         SELECT id, 3, 0, 0 FROM people WHERE role = 'volunteer'
         """)
     )
+    # Three skills each, categories in turn; weekday evenings or every day's daytime.
+    await conn.execute(
+        text("""
+        INSERT INTO volunteer_skills (user_id, category_code, level)
+        SELECT p.id, c.code, 1 + (p.id + k) % 3 FROM people p
+        CROSS JOIN generate_series(0, 2) k
+        JOIN (SELECT code, row_number() OVER (ORDER BY code) - 1 AS n FROM service_categories) c
+             ON c.n = (p.id + 4 * k) % (SELECT count(*) FROM service_categories)
+        WHERE p.role = 'volunteer'
+        """)
+    )
+    await conn.execute(
+        text("""
+        INSERT INTO volunteer_availability (user_id, weekday, start_minute, end_minute)
+        SELECT p.id, d, CASE WHEN p.id % 2 = 0 THEN 1080 ELSE 480 END,
+               CASE WHEN p.id % 2 = 0 THEN 1260 ELSE 1080 END
+        FROM people p CROSS JOIN generate_series(0, 6) d
+        WHERE p.role = 'volunteer' AND (p.id % 2 = 1 OR d < 5)
+        """)
+    )
     await conn.execute(
         text("""
         INSERT INTO volunteer_serving_areas (user_id, area_id, area_code)
@@ -314,6 +338,7 @@ async def _build(conn: AsyncConnection, street: Street) -> None:
         """),
         params,
     )
+    await _build_waiting_grid(conn, street, params, categories)
     await conn.execute(
         text("""
         UPDATE volunteer_profiles v SET rating_sum = r.total, rating_count = r.n
@@ -323,6 +348,38 @@ async def _build(conn: AsyncConnection, street: Street) -> None:
         """)
     )
     await _build_ledger(conn, street, params)
+
+
+async def _build_waiting_grid(
+    conn: AsyncConnection, street: Street, params: dict, categories: list[str]
+) -> None:
+    """WAITING orders posted over the last day in the first grid's buildings (its first
+    COMPOUNDS * BUILDINGS), by residents of the street, for windows over the next three days."""
+    await conn.execute(
+        text(f"""
+        INSERT INTO orders (id, requester_id, area_id, area_code, category_code, description,
+            address_detail, window_start, window_end, urgency, status, created_at, updated_at, channel)
+        SELECT :orders + g, :fr + (g * 13) % :residents, a.id, a.code,
+               (ARRAY[{", ".join(f"'{c}'" for c in categories)}])[1 + g % {len(categories)}],
+               '需要帮助 #' || g, '', w.start, w.start + interval '2 hours',
+               CASE WHEN g % 10 = 0 THEN 'urgent' ELSE 'normal' END, 'submitted', w.posted, w.posted,
+               'page'
+        FROM generate_series(1, :waiting) g
+        JOIN areas a ON a.id = :fb + g % {COMPOUNDS * BUILDINGS}
+        CROSS JOIN LATERAL (SELECT CAST(:now AS timestamptz) - (g % 1440) * interval '1 minute' AS posted,
+                                   date_trunc('hour', CAST(:now AS timestamptz))
+                                   + (1 + g % 72) * interval '1 hour' AS start) w
+        """),
+        {**params, "orders": street.orders, "waiting": WAITING},
+    )
+    await conn.execute(
+        text("""
+        INSERT INTO order_events (order_id, actor_id, action, from_status, to_status, note, at)
+        SELECT id, requester_id, 'post', NULL, 'submitted', '', created_at
+        FROM orders WHERE id > :orders ORDER BY id
+        """),
+        {"orders": street.orders},
+    )
 
 
 async def _build_ledger(conn: AsyncConnection, street: Street, params: dict) -> None:
@@ -533,7 +590,8 @@ def _line(name: str, measured: float, target: float, unit: str = "ms") -> None:
 
 
 async def measure(url: str, street: Street, repeat: int) -> None:
-    settings = Settings(database_url=url, scheduler=False, secret_key=SECRET)
+    # Plans are limited per person and minute; the measurement runs one after another.
+    settings = Settings(database_url=url, scheduler=False, secret_key=SECRET, plans_per_minute=1000)
     engine = create_async_engine(url, poolclass=NullPool)
     async with engine.connect() as conn:
         busy_account = await conn.scalar(
@@ -562,6 +620,15 @@ async def measure(url: str, street: Street, repeat: int) -> None:
 
     async def get(client: httpx.AsyncClient, path: str, user_id: int) -> httpx.Response:
         response = await client.get(path, headers=auth(user_id))
+        if response.is_error:
+            raise Failed(f"HTTP {response.status_code}")
+        return response
+
+    async def plan(client: httpx.AsyncClient) -> httpx.Response:
+        # The first grid (after the street and the communities), by its own grid worker.
+        response = await client.post(
+            "/api/dispatch/plans", json={"area_id": COMMUNITIES + 2}, headers=auth(street.first_grid_worker)
+        )
         if response.is_error:
             raise Failed(f"HTTP {response.status_code}")
         return response
@@ -601,6 +668,10 @@ async def measure(url: str, street: Street, repeat: int) -> None:
             except Failed as failure:
                 print(f"  {'trial balance':<44} failed: {failure}")
             await _statement(client, auth(2), busy_account, busy_entries, repeat)
+            ms = await _median_ms(repeat, lambda: plan(client))
+            summary = (await plan(client)).json()["summary"]
+            print(f"dispatch plan of the busy grid ({summary['orders']:,} waiting orders)")
+            _line(f"grid worker's plan ({summary['assigned']:,} proposed)", ms, TARGETS_MS["plan"])
 
 
 async def _forget_roll_up(url: str) -> None:

@@ -18,7 +18,13 @@ measured to be fastest for its shape (bench/dispatch.py; a street-sized componen
   Tried on it and slower: solving each task's 2 cheapest pairs (components of ≤ 600 tasks), then adding
   the pairs of negative reduced cost under shortest-path potentials until none is left (6-7 rounds, and
   the added pairs re-form a 65k-task component by the second: 25 s against 18 s); LAPJVsp given those
-  reduced costs as a warm start (10× slower on a 10k city);
+  reduced costs as a warm start (10× slower on a 10k city). Why it grows so: scipy's port resets its
+  distances over every column for each row its initialisation leaves unmatched, and scans every column at
+  each new distance. Also tried on the giant shape (10k city, against 0.6 s): reordering or transposing
+  the square matrix, or adding constants to rows (0.6-2.9 s); HiGHS dual simplex and interior point
+  (2.1 s, 6.5 s); primal-dual phases with csgraph's `dijkstra` and Hopcroft-Karp on the tight pairs
+  (309 phases, 57 s). What would do it is a min-cost flow that keeps its potentials between
+  augmentations, compiled, which neither numpy nor scipy has;
 * those where copying agents per slot would multiply the edges, and those with fractional costs
   (LAPJVsp needs integers): a linear program with HiGHS, whose constraint matrix is totally unimodular,
   so the optimal vertex is integral. (On large components it is no faster than LAPJVsp, and takes
