@@ -32,7 +32,7 @@ from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.consultation.routes import CommunityNeedController, ProposalController
 from market.credit.routes import CreditController
-from market.db import create_engine, read_only
+from market.db import create_engine
 from market.dispatch.routes import (
     BoardController,
     DispatchController,
@@ -63,8 +63,8 @@ from market.shifts.routes import ProjectShiftController, ShiftController
 from market.teams.routes import TeamController
 from market.unit_of_work import (
     RetryTransient,
+    load_caller,
     provide_transaction,
-    reads_only,
     remember_response,
     replay_response,
 )
@@ -116,15 +116,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         holder = token.holder()
         if holder is None or token.expired(clock()):
             return None
-        # Read in the request's own session (its handler's `session`) without SQLite's write lock:
-        # an API read carries on in this transaction; anything else ends it, so that what writes
-        # begins its own (some handlers write only in sessions of their own, see `_checked_password`).
         session = alchemy.provide_session(connection.app.state, connection.scope)
-        await read_only(session)
-        actor = await actor_for_token(session, *holder)
-        if not reads_only(connection.scope):
-            await session.commit()
-        return actor
+        return await load_caller(session, connection.scope, lambda: actor_for_token(session, *holder))
 
     jwt_auth = JWTCookieAuth[Actor](
         retrieve_user_handler=retrieve_actor,

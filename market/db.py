@@ -65,12 +65,19 @@ def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqli
     return dialect.insert(model)
 
 
-async def read_only(session: AsyncSession) -> None:
+async def read_only(session: AsyncSession, *, autocommit: bool = False) -> None:
     """Begin the session's transaction for reading only. On SQLite that is a deferred BEGIN, which
     takes no write lock: a page polling every few seconds must not queue the writers behind it.
     A write in such a transaction is refused (`_refuse_writes`): on SQLite it could not wait for
-    the lock a deferred transaction never took."""
-    await session.connection(execution_options={READ_ONLY: True})
+    the lock a deferred transaction never took.
+
+    With `autocommit`, PostgreSQL runs each statement on its own instead: under READ COMMITTED a
+    transaction gives its statements no common snapshot anyway, so this only saves BEGIN and COMMIT,
+    two round trips. A server-side cursor (`session.stream`) needs a transaction: not for those."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if autocommit and session.bind.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    await session.connection(execution_options=options)
 
 
 class WriteInReadOnlyTransaction(RuntimeError):
@@ -97,7 +104,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if not settings.database_pool:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: on asyncpg it is three round trips (BEGIN, ping, ROLLBACK) per checkout. A
+        # connection that died in the pool fails its first statement instead, SQLAlchemy then drops
+        # the pool's older connections, and that request is run again (`errors.lost_a_race`).
+        options.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(settings.database_url, **options)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
     if settings.is_sqlite:

@@ -6,6 +6,7 @@ AsyncTestClient runs it on another event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import threading
@@ -283,6 +284,13 @@ async def world(
 def live_server(app: Litestar) -> Iterator[str]:
     """The app served by uvicorn in a thread, for tests that need truly parallel requests
     (the in-process test client handles one request at a time)."""
+    with serving(app) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: Litestar) -> Iterator[str]:
+    """`app` served by uvicorn in a thread, on its own event loop, until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -293,6 +301,8 @@ def live_server(app: Litestar) -> Iterator[str]:
     else:
         raise RuntimeError("the test server did not start")
     host, port = server.servers[0].sockets[0].getsockname()[:2]
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

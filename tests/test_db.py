@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
+from market.app import create_app
 from market.categories.models import ServiceCategory
+from market.clock import FrozenClock
 from market.db import WriteInReadOnlyTransaction, create_engine, read_only
 from market.settings import Settings
+from tests.conftest import serving
 from tests.world import World
 
 
@@ -49,3 +55,41 @@ async def test_an_api_read_goes_on_while_another_transaction_writes(
         orders = await asyncio.wait_for(client.get("/api/orders", headers=world.auth("resident")), 5)
     assert me.status_code == 200 and me.json()["id"] == world.id("resident")
     assert orders.status_code == 200
+
+
+async def test_a_request_on_a_pooled_connection_that_died_is_answered_on_a_new_one(
+    settings: Settings, clock: FrozenClock, world: World, is_postgres: bool
+) -> None:
+    """The pool does not ping a connection before each use: one that died while pooled (a database
+    restart) fails its first statement, and the request runs again on a fresh connection."""
+    if not is_postgres:
+        pytest.skip("SQLite has no server to lose the connection to")
+    app = create_app(replace(settings, database_pool=True), clock=clock)
+
+    async def drop_connections() -> None:
+        engine = create_async_engine(settings.database_url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                where = " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                assert all(await conn.scalars(text(sql + where)))
+        finally:
+            await engine.dispose()
+
+    resident = world.auth("resident")
+    with serving(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            assert (await http.get("/api/me", headers=resident)).status_code == 200
+            await drop_connections()
+            # Loading the caller (a read's first statement) is run again.
+            assert (await http.get("/api/orders", headers=resident)).status_code == 200
+            await drop_connections()
+            # So is a change, from its first statement.
+            r = await http.post("/api/orders", json=world.order_body(), headers=resident)
+            assert r.status_code == 201, r.text
+            await drop_connections()
+            # A login reads in sessions of its own, outside the unit of work: it is told to try again.
+            login = {"phone": world.users["resident"].phone, "password": "not the password"}
+            r = await http.post("/api/auth/login", json=login)
+            assert (r.status_code, r.json()["code"], r.headers["retry-after"]) == (503, "busy_try_again", "1")
+            assert (await http.post("/api/auth/login", json=login)).status_code == 401

@@ -391,12 +391,14 @@ async def deciders(
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
-    user = await session.scalar(
+    # One user: their roles come in the same statement (a row each), not in a second one.
+    found = await session.scalars(
         select(User)
         .where(User.id == user_id)
-        .options(*_with_roles_and_area())
+        .options(joinedload(User.role_rows), joinedload(User.area))
         .execution_options(populate_existing=True)
     )
+    user = found.unique().one_or_none()
     if user is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     return user

@@ -331,13 +331,14 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         .options(
             *order_options(),
             selectinload(Order.events).joinedload(OrderEvent.actor),
-            selectinload(Order.offers),
+            # An order has few offers: a row each in the order's SELECT, not a SELECT of their own.
+            joinedload(Order.offers),
         )
         .execution_options(populate_existing=True)
     )
     if visible is not None:
         stmt = stmt.where(visible)
-    order = await session.scalar(stmt)
+    order = (await session.scalars(stmt)).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     (read,) = await order_reads(session, actor, [order])
