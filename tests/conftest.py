@@ -69,6 +69,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["MARKET_TEST_NOW"] = random.choice(TEST_MOMENTS) if IN_CI else DEFAULT_TEST_MOMENT
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The SQLite pass of `make test` (`-m "not fuzz"`) runs nothing of the schema fuzz: do not
+    import it there, which builds the app and two schemas in every worker."""
+    if collection_path.name == "test_api_schema.py" and config.option.markexpr == "not fuzz":
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, only the tests that reach a database: the others ran in the SQLite pass."""
     if not os.environ.get("MARKET_TEST_DATABASE_URL"):

@@ -3,6 +3,8 @@ SQLite file, and Debian's Chromium driven by Playwright. Screenshots go to test-
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import socket
@@ -80,16 +82,21 @@ class DemoServer:
     database: Path
 
 
-def serve_demo(workdir: Path) -> Iterator[DemoServer]:
-    """Upgrade a new SQLite file, load the demo and serve it, as `make run` does (scheduler off,
-    so that no job changes the data under the test)."""
-    yield from serve(workdir, ["demo"])
+def serve_demo(workdir: Path, templates: Path) -> Iterator[DemoServer]:
+    """A new copy of the upgraded demo served as `make run` serves it (scheduler off, so that no job
+    changes the data under the test)."""
+    yield from serve(workdir, templates, ["demo"])
 
 
-def serve(workdir: Path, *setup: list[str]) -> Iterator[DemoServer]:
-    """Upgrade a new SQLite file, run each `market` command of `setup` on it, and serve it."""
-    database = workdir / "market.db"
-    env = {
+def templates_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where a run keeps the installs it copies: shared by its xdist workers (their temporary
+    folders sit side by side), its own when it runs alone."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _environment(database: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "MARKET_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "MARKET_SCHEDULER": "off",
@@ -98,9 +105,35 @@ def serve(workdir: Path, *setup: list[str]) -> Iterator[DemoServer]:
         # moment whatever the hour (the moment is printed in the test run's header).
         "MARKET_NOW": os.environ["MARKET_TEST_NOW"],
     }
-    _market(env, workdir, "db", "upgrade")
-    for command in setup:
-        _market(env, workdir, *command)
+
+
+def _install(templates: Path, setup: tuple[list[str], ...]) -> Path:
+    """The folder of an install (its SQLite file and the secret it made) upgraded, then set up by
+    each `market` command of `setup`. Made once per run, from the install one command shorter, and
+    copied by every module that serves it: migrating and loading the demo took most of a module's
+    start-up, once for each worker its tests were spread over."""
+    name = hashlib.sha256(repr(setup).encode()).hexdigest()[:12]
+    folder = templates / f"install-{name}"
+    with (templates / f"install-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first to make it
+        if not folder.exists():
+            building = templates / f"install-{name}.building"
+            shutil.rmtree(building, ignore_errors=True)
+            if setup:
+                shutil.copytree(_install(templates, setup[:-1]), building)
+                _market(_environment(building / "market.db"), building, *setup[-1])
+            else:
+                building.mkdir()
+                _market(_environment(building / "market.db"), building, "db", "upgrade")
+            building.rename(folder)
+    return folder
+
+
+def serve(workdir: Path, templates: Path, *setup: list[str]) -> Iterator[DemoServer]:
+    """A new copy of the install upgraded and set up by each `market` command of `setup`, served."""
+    shutil.copytree(_install(templates, setup), workdir, dirs_exist_ok=True)
+    database = workdir / "market.db"
+    env = _environment(database)
     port = _free_port()
     log = (workdir / "server.log").open("w")
     server = subprocess.Popen(

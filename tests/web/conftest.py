@@ -13,7 +13,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from market.auth.tokens import TOKEN_COOKIE, issue_token
-from tests.web.browser_support import DemoServer, chromium_or_skip, launch_chromium, serve_demo
+from tests.web.browser_support import (
+    DemoServer,
+    chromium_or_skip,
+    launch_chromium,
+    serve_demo,
+    templates_folder,
+)
 from tests.world import World
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([\w.-]+)-error">([^<]*)</p>')
@@ -68,7 +74,7 @@ async def browser(app: Litestar, world: World) -> AsyncIterator[Browser]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     chromium_or_skip()
-    yield from serve_demo(tmp_path_factory.mktemp("demo"))
+    yield from serve_demo(tmp_path_factory.mktemp("demo"), templates_folder(tmp_path_factory))
 
 
 @pytest.fixture(scope="module")

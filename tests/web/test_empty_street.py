@@ -29,6 +29,7 @@ from tests.web.browser_support import (
     launch_chromium,
     serve,
     served_for_hours,
+    templates_folder,
     window_starts_soon,
 )
 from tests.web.test_browser import Screens
@@ -81,7 +82,7 @@ def street(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
         "--password",
         PASSWORD,
     ]
-    yield from serve(tmp_path_factory.mktemp("empty"), admin)
+    yield from serve(tmp_path_factory.mktemp("empty"), templates_folder(tmp_path_factory), admin)
 
 
 @pytest.fixture(scope="module")
