@@ -104,10 +104,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if not settings.database_pool:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # No pre-ping: on asyncpg it is three round trips (BEGIN, ping, ROLLBACK) per checkout. A
-        # connection that died in the pool fails its first statement instead, SQLAlchemy then drops
-        # the pool's older connections, and that request is run again (`errors.lost_a_race`).
-        options.update(pool_size=10, max_overflow=20)
+        # The ping costs three round trips a checkout on asyncpg (BEGIN, ping, ROLLBACK), but a
+        # connection that died in the pool (a restart) would otherwise fail a request part-way,
+        # perhaps after another of its sessions had committed: not something to run again.
+        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(settings.database_url, **options)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
     if settings.is_sqlite:

@@ -135,10 +135,6 @@ def lost_a_race(error: BaseException) -> bool:
         # Two requests inserted the same transfer id at once: run again, it reports "exists".
         return error.code == "transfer_conflict"
     if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            # The pool's connection had died (a database restart): the pool has let go of it and
-            # every one as old, so the next try connects afresh. Not asked of a COMMIT (unit_of_work).
-            return True
         code = getattr(error.orig, "pgcode", None) or getattr(error.orig, "sqlstate", None)
         return code in TRANSIENT_SQLSTATES
     return False

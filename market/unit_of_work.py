@@ -1,8 +1,8 @@
 """Each request's unit of work: one transaction, committed when the handler succeeds and rolled back
 otherwise, with its Idempotency-Key claimed and its response stored inside that same transaction,
 and run again from the start when the database says it lost a race it may win on a second try
-(a deadlock or a serialisation failure on PostgreSQL, or a pooled connection that had died, see
-`errors.lost_a_race`); when every attempt loses, the person is told to try again (503), never a 500.
+(a deadlock or a serialisation failure on PostgreSQL, see `errors.lost_a_race`); when every attempt
+loses, the person is told to try again (503), never a 500.
 
 Three pieces cooperate through one `Attempt` per try: `RetryTransient` (middleware) runs the
 attempts, `provide_transaction` (the `session` dependency) owns the transaction, and
@@ -119,8 +119,7 @@ async def provide_transaction(
             await db_session.commit()
         except DBAPIError as error:
             await db_session.rollback()
-            # A connection lost during COMMIT may have committed first: never run that again.
-            attempt.lost_race = lost_a_race(error) and not error.connection_invalidated
+            attempt.lost_race = lost_a_race(error)
             raise
 
 
@@ -152,27 +151,16 @@ async def load_caller(
 ) -> Actor | None:
     """Load the caller (`load`) in the request's session, which its handler's `session` carries on.
 
-    An API read carries on in that transaction. A change on PostgreSQL does too (reading takes no
-    lock there): one BEGIN and COMMIT fewer. Anything else reads the caller without SQLite's write
-    lock and ends that transaction: a page's GET may hold its stream open for minutes, and on SQLite
-    what writes must begin its own (some handlers write only in sessions of their own, see
-    `_checked_password`). This is the request's first statement, outside `RetryTransient`: when its
-    pooled connection had died (see `db.create_engine`) it is run again, once, on a fresh one."""
-    ends = not reads_only(scope) and (scope["method"] in SAFE or session.bind.dialect.name == "sqlite")
-    for last in (False, True):
-        if ends:
-            await read_only(session)
-        else:
-            await begin(session, scope)
-        try:
-            actor = await load()
-            break
-        except DBAPIError as error:
-            await session.rollback()
-            if last or not error.connection_invalidated:
-                raise
-    if ends:
-        await session.commit()
+    An API read carries on in that transaction. Anything else reads the caller without SQLite's
+    write lock and ends that transaction: a page's GET may hold its stream open for minutes, what
+    writes begins its own, and a handler that writes only in sessions of its own (see
+    `_checked_password`) holds no idle connection meanwhile."""
+    if reads_only(scope):
+        await begin(session, scope)
+        return await load()
+    await read_only(session)
+    actor = await load()
+    await session.commit()
     return actor
 
 
