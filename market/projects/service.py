@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import Row, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -926,26 +926,13 @@ async def unit_responsibilities(
 async def held_responsibilities(
     session: AsyncSession, actor: Actor, limit: int, offset: int
 ) -> tuple[list[Row[tuple[int, str, int, str, datetime]]], int]:
-    """(project id, project title, responsibility id, task, due) of what the actor holds as the
-    person or as the team's leader (as `holders_of` says) and has still to do in running projects,
-    the soonest due first; and how many."""
-    stmt = (
-        select(Project.id, Project.title, Responsibility.id, Responsibility.task, Responsibility.due_at)
-        .join(Project, Project.id == Responsibility.project_id)
-        .where(
-            or_(
-                Responsibility.user_id == actor.id,
-                Responsibility.team_id.in_(select(Team.id).where(Team.leader_id == actor.id)),
-            ),
-            Responsibility.done_at.is_(None),
-            Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
-        )
+    """What the actor holds as the person or as the team's leader (as `holders_of` says) and has
+    still to do in running projects (see `_open_responsibilities`)."""
+    held = or_(
+        Responsibility.user_id == actor.id,
+        Responsibility.team_id.in_(select(Team.id).where(Team.leader_id == actor.id)),
     )
-    total = await count_rows(session, stmt)
-    rows = await session.execute(
-        stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    return await _open_responsibilities(session, [held], limit, offset)
 
 
 async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[str, list[tuple[int, str]]]:
@@ -987,20 +974,29 @@ async def holder_choices(session: AsyncSession, project: ProjectRead) -> dict[st
 async def overdue_responsibilities(
     session: AsyncSession, actor: Actor, now: datetime, limit: int
 ) -> tuple[list[Row[tuple[int, str, int, str, datetime]]], int]:
-    """(project id, project title, responsibility id, task, due) of the responsibilities past their
-    due date in the running projects the actor may read, the longest overdue first; and how many."""
+    """The responsibilities past their due date in the running projects the actor may read (see
+    `_open_responsibilities`): the longest overdue first."""
+    return await _open_responsibilities(session, [_visible(actor), Responsibility.due_at <= now], limit)
+
+
+async def _open_responsibilities(
+    session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int = 0
+) -> tuple[list[Row[tuple[int, str, int, str, datetime]]], int]:
+    """(project id, project title, responsibility id, task, due) of the responsibilities `where`
+    chooses that are still to do in running projects, the soonest due first; and how many."""
     stmt = (
         select(Project.id, Project.title, Responsibility.id, Responsibility.task, Responsibility.due_at)
         .join(Project, Project.id == Responsibility.project_id)
         .where(
-            _visible(actor),
+            *where,
             Responsibility.done_at.is_(None),
-            Responsibility.due_at <= now,
             Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
         )
     )
     total = await count_rows(session, stmt)
-    rows = await session.execute(stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit))
+    rows = await session.execute(
+        stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit).offset(offset)
+    )
     return list(rows), total
 
 

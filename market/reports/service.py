@@ -272,6 +272,11 @@ TO_ACCEPT = (Order.created_at, Order.accepted_at)
 TO_FINISH = (Order.accepted_at, Order.completed_at)
 
 
+def _spans(session: AsyncSession) -> list[ColumnElement[float]]:
+    """Minutes to accept and to finish, in that order, for `_medians`."""
+    return [_minutes(session, *TO_ACCEPT), _minutes(session, *TO_FINISH)]
+
+
 def _rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -310,8 +315,9 @@ async def _orders(session: AsyncSession, in_period: ColumnElement[bool]) -> dict
             )
         )
     }
-    spans = [_minutes(session, *TO_ACCEPT), _minutes(session, *TO_FINISH)]
-    to_accept_median, to_finish_median = (await _medians(session, spans, [in_period])).get(None, [None, None])
+    to_accept_median, to_finish_median = (await _medians(session, _spans(session), [in_period])).get(
+        None, [None, None]
+    )
     rated = ratings.total()
     return {
         "orders": by_status.total(),
@@ -438,9 +444,7 @@ async def area_performance(
         )
     }
     followups = await _followups(session, unit, where)
-    medians = await _medians(
-        session, [_minutes(session, *TO_ACCEPT), _minutes(session, *TO_FINISH)], where, unit
-    )
+    medians = await _medians(session, _spans(session), where, unit)
     rows = []
     for compared in await subtree(session, area, [level]):
         received, handled, *figures, informed = counts.get(compared.code, (0,) * (2 + 2 * len(deadlines) + 4))
