@@ -133,12 +133,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
 
     @asynccontextmanager
-    async def scheduler_lifespan(_app: Litestar) -> AsyncIterator[None]:
-        if not settings.scheduler:
-            yield
-            return
-        async with running_scheduler(session_maker, clock, settings):
-            yield
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        """The scheduler when it is on; at shutdown the pool is emptied, so that no connection outlives
+        the event loop it was made on (the plugin's own disposal misses every app after a process's
+        first, whose engine it files under another key)."""
+        try:
+            if not settings.scheduler:
+                yield
+                return
+            async with running_scheduler(session_maker, clock, settings):
+                yield
+        finally:
+            await engine.dispose()
 
     def provide_settings() -> Settings:
         return settings
@@ -227,7 +233,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # An unknown path matches no router: a browser gets a page, the API problem+json.
         exception_handlers={Replay: replay_response, NotFoundException: on_unknown_path},
         on_app_init=[jwt_auth.on_app_init],
-        lifespan=[scheduler_lifespan],
+        lifespan=[lifespan],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="Linli market",

@@ -1,7 +1,8 @@
 """Test set-up: one database per run (SQLite by default, PostgreSQL when
 MARKET_TEST_DATABASE_URL is set), upgraded by the real migrations, emptied
-between tests. The app under test gets its own NullPool engine, because
-AsyncTestClient runs it on another event loop."""
+between tests. The app under test has a pooled engine of its own: each AsyncTestClient runs it on
+an event loop of its own, and the app's lifespan empties the pool when the client closes, so a
+connection never outlives its loop. The apps served in threads use NullPool."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import Receive, Scope, Send
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -241,7 +244,6 @@ def clock() -> FrozenClock:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         database_url=database_url,
-        database_pool=False,
         scheduler=False,
         secret_key=TEST_SECRET,
         # Never the working copy's ./var/photos: one folder per test session (and xdist worker).
@@ -268,6 +270,10 @@ def app(settings: Settings, clock: FrozenClock) -> Litestar:
     """The app under test. Building one registers 300-odd handlers (half a second), so each worker
     builds one per distinct settings and reuses it; the app keeps no state of its own between
     requests (the database holds it all)."""
+    return _shared_app(settings, clock)
+
+
+def _shared_app(settings: Settings, clock: FrozenClock) -> Litestar:
     _RUNNING_TEST_CLOCK.current = clock
     if settings not in _APPS:
         _APPS[settings] = create_app(settings, clock=_RUNNING_TEST_CLOCK)
@@ -280,6 +286,21 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
         yield client
 
 
+def another_client(client: AsyncTestClient, calling_from: str | None = None) -> AsyncTestClient:
+    """A second client of `client`'s app with a cookie jar of its own (another phone, someone without
+    a login), perhaps calling from another address, served on `client`'s event loop: the app's pooled
+    connections belong to that loop."""
+    app = client.app
+    if calling_from is not None:
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await client.app({**scope, "client": (calling_from, 50000)}, receive, send)
+
+    other = AsyncTestClient(app=app)
+    other.blocking_portal = client.blocking_portal
+    return other
+
+
 @pytest.fixture
 async def world(
     session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock
@@ -289,10 +310,11 @@ async def world(
 
 
 @pytest.fixture
-def live_server(app: Litestar) -> Iterator[str]:
-    """The app served by uvicorn in a thread, for tests that need truly parallel requests
-    (the in-process test client handles one request at a time)."""
-    with serving(app) as url:
+def live_server(settings: Settings, clock: FrozenClock) -> Iterator[str]:
+    """The app served by uvicorn in a thread, for tests that need truly parallel requests (the
+    in-process test client handles one request at a time). Its engine has no pool: the test's
+    client may use the other app at the same time, on another loop."""
+    with serving(_shared_app(replace(settings, database_pool=False), clock)) as url:
         yield url
 
 

@@ -24,6 +24,7 @@ from market.auth.models import User
 from market.clock import FrozenClock
 from market.records.models import Certificate, CertificateStatus
 from market.web.i18n import translate
+from tests.conftest import another_client
 from tests.pdf_support import pdf_page_images, pdf_text
 from tests.records_support import closed_project
 from tests.test_authorization import assert_problem
@@ -209,41 +210,39 @@ async def test_verification_shows_only_the_number_masked_name_hours_issuer_and_v
     client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
     certificate = await issued(client, world, clock, session_maker)
-    anonymous = AsyncTestClient(app=client.app)
-    async with anonymous:
-        page = await anonymous.get(certificate["verify_path"])
-        assert page.status_code == 200, page.text
-        html = page.text
-        assert certificate["number"] in html and "V********" in html and "Community 1" in html
-        assert 'data-valid="true"' in html and translate("zh", "verify.valid") in html
-        # Nothing else: not the name, the phone, the services, the responsible person or contact.
-        phone = world.users["volunteer"].phone
-        for hidden in (
-            "Volunteer",
-            phone,
-            phone[:7],
-            "王主任",
-            "010-6500",
-            certificate["services"][0]["place"],
-        ):
-            assert hidden not in html, hidden
-        # The number is not the key: a guessed token finds nothing.
-        assert (await anonymous.get("/verify/" + certificate["number"])).status_code == 404
-        assert (await anonymous.get("/verify/not-a-token")).status_code == 404
+    anonymous = another_client(client)
+    page = await anonymous.get(certificate["verify_path"])
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert certificate["number"] in html and "V********" in html and "Community 1" in html
+    assert 'data-valid="true"' in html and translate("zh", "verify.valid") in html
+    # Nothing else: not the name, the phone, the services, the responsible person or contact.
+    phone = world.users["volunteer"].phone
+    for hidden in (
+        "Volunteer",
+        phone,
+        phone[:7],
+        "王主任",
+        "010-6500",
+        certificate["services"][0]["place"],
+    ):
+        assert hidden not in html, hidden
+    # The number is not the key: a guessed token finds nothing.
+    assert (await anonymous.get("/verify/" + certificate["number"])).status_code == 404
+    assert (await anonymous.get("/verify/not-a-token")).status_code == 404
 
     path = f"/api/certificates/{certificate['id']}/revoke"
     assert_problem(await client.post(path, json={"reason": "misuse"}, headers=world.auth("manager_c2")), 403)
     r = await client.post(path, json={"reason": "misuse", "memo": "内部备注"}, headers=world.auth("manager"))
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     assert_problem(await client.post(path, json={"reason": "misuse"}, headers=world.auth("manager")), 409)
-    async with AsyncTestClient(app=client.app) as anonymous:
-        for lang in ("zh", "en"):
-            anonymous.cookies.set("lang", lang)
-            html = (await anonymous.get(certificate["verify_path"])).text
-            assert 'data-valid="false"' in html
-            reason = translate(lang, "revocation_reason.misuse")
-            assert translate(lang, "verify.revoked", reason=reason) in html
-            assert "内部备注" not in html, "the memo stays with the community"
+    for lang in ("zh", "en"):
+        anonymous.cookies.set("lang", lang)
+        html = (await anonymous.get(certificate["verify_path"])).text
+        assert 'data-valid="false"' in html
+        reason = translate(lang, "revocation_reason.misuse")
+        assert translate(lang, "verify.revoked", reason=reason) in html
+        assert "内部备注" not in html, "the memo stays with the community"
 
 
 async def test_two_certificates_issued_at_once_get_different_consecutive_numbers(

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +26,7 @@ from market.auth.tokens import read_device_token
 from market.clock import FrozenClock
 from market.scheduler import jobs, run_job
 from market.settings import Settings, SettingsError
+from tests.conftest import another_client
 from tests.world import PASSWORD, World
 
 RESIDENT = "13700000001"
@@ -36,14 +36,12 @@ Address = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
-def address(app: Litestar, client: AsyncTestClient) -> Address:
+def address(client: AsyncTestClient) -> Address:
     """Clients calling the app from a given address (`client` keeps the app's lifespan running)."""
 
     @asynccontextmanager
-    async def calling_from(host: str) -> AsyncIterator[httpx.AsyncClient]:
-        transport = httpx.ASGITransport(app=app, client=(host, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as caller:
-            yield caller
+    async def calling_from(host: str) -> AsyncIterator[AsyncTestClient]:
+        yield another_client(client, calling_from=host)
 
     return calling_from
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from market.auth.tokens import TOKEN_COOKIE, issue_token
+from tests.conftest import another_client
 from tests.web.browser_support import (
     DemoServer,
     chromium_or_skip,
@@ -65,9 +65,8 @@ def field_errors(html: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def browser(app: Litestar, world: World) -> AsyncIterator[Browser]:
-    async with AsyncTestClient(app=app) as client:
-        yield Browser(client, world)
+def browser(client: AsyncTestClient, world: World) -> Browser:
+    return Browser(another_client(client), world)
 
 
 # The browser tests: the demo served for a module, and Chromium to drive it.

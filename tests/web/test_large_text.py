@@ -4,12 +4,11 @@ person, so that it follows them to another phone, and nobody can set it for some
 from __future__ import annotations
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import User
+from tests.conftest import another_client
 from tests.web.conftest import Browser
 from tests.world import PASSWORD, World
 
@@ -30,7 +29,7 @@ def _html_class(html: str) -> str | None:
 
 @pytest.mark.parametrize(("lang", "said"), [("zh", "已开启长辈模式"), ("en", "Large text is on")])
 async def test_large_text_is_kept_on_the_person_and_follows_them_to_another_phone(
-    app: Litestar, browser: Browser, lang: str, said: str
+    browser: Browser, lang: str, said: str
 ) -> None:
     browser.login("resident", lang)
     page = await browser.get("/r/orders")
@@ -44,14 +43,13 @@ async def test_large_text_is_kept_on_the_person_and_follows_them_to_another_phon
     assert 'aria-pressed="true"' in page.text and said in page.text
 
     # Another phone: a login of its own, and the pages are large there too.
-    async with AsyncTestClient(app=app) as other_client:
-        other = Browser(other_client, browser.world)
-        r = await other.post("/login", {"phone": browser.world.users["resident"].phone, "password": PASSWORD})
-        assert r.status_code == 303
-        assert _html_class((await other.get("/r/wishes")).text) == "large-text"
-        # Turned off there, it is off here.
-        r = await other.post(SWITCH, {"large_text": "off", "next": "/r/wishes"})
-        assert r.headers["location"] == "/r/wishes?notice=large_text_off"
+    other = Browser(another_client(browser.client), browser.world)
+    r = await other.post("/login", {"phone": browser.world.users["resident"].phone, "password": PASSWORD})
+    assert r.status_code == 303
+    assert _html_class((await other.get("/r/wishes")).text) == "large-text"
+    # Turned off there, it is off here.
+    r = await other.post(SWITCH, {"large_text": "off", "next": "/r/wishes"})
+    assert r.headers["location"] == "/r/wishes?notice=large_text_off"
     assert _html_class((await browser.get("/r/orders")).text) is None
 
 
