@@ -24,7 +24,6 @@ from litestar.testing import AsyncTestClient
 from litestar.types import Receive, Scope, Send
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -36,9 +35,9 @@ from market import migrate
 from market.app import create_app
 from market.clock import Clock, FrozenClock, system_clock
 from market.db import configure_sqlite
-from market.models import metadata
 from market.settings import Settings
-from tests.world import World, build_world
+from tests.database import BetweenTests, empty_tables
+from tests.world import World, world_in
 
 TEST_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuv"
 # The moment the suite's clock stands at: never the real time, so that no test depends on the hour
@@ -59,7 +58,6 @@ TEST_MOMENTS = (
     "2026-05-20T04:00:00+08:00",  # before dawn
 )
 DEFAULT_TEST_MOMENT = "2026-03-12T10:00:00+08:00"
-KEEP_TABLES = {"service_categories", "alembic_version"}
 # CI=true: the CI profile. A moment drawn at random, a missing tool (Chromium, poppler) fails the
 # run instead of skipping, and the heaviest walks and fuzzing take a smaller, still searching, size.
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -181,53 +179,24 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-# Children before parents, so that deleting never trips a foreign key.
-EMPTIED_TABLES = [t for t in reversed(metadata.sorted_tables) if t.name not in KEEP_TABLES]
-_ANY_ROWS = " UNION ALL ".join(
-    f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in EMPTIED_TABLES
-)
-# PostgreSQL: one round trip that deletes everything and restarts every id at 1. The replica role
-# skips the foreign keys' triggers (the suite connects as a superuser), which would otherwise plan
-# a check of every referring table on each new connection: a tenth of a second a test for `users`.
-_EMPTY_POSTGRES = " ".join(
-    [
-        "SET LOCAL session_replication_role = replica;",
-        *(f"DELETE FROM {t.name};" for t in EMPTIED_TABLES),
-        "SELECT "
-        + ", ".join(
-            f"setval(pg_get_serial_sequence('{t.name}', '{t.autoincrement_column.name}'), 1, false)"
-            for t in EMPTIED_TABLES
-            if t.autoincrement_column is not None
-        )
-        + ";",
-    ]
-)
-
-
-async def empty_tables(conn: AsyncConnection) -> None:
-    """Delete the rows the last test left and start the ids at 1 again (as SQLite does). DELETE, not
-    TRUNCATE: on PostgreSQL a TRUNCATE makes new files for each table, about a second a test for
-    all of them, while a test's few rows delete in milliseconds."""
-    if conn.dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.execute(_EMPTY_POSTGRES)  # simple protocol: many statements
-        return
-    used = set(await conn.scalars(text(_ANY_ROWS)))
-    for table in EMPTIED_TABLES:
-        if table.name in used:
-            await conn.execute(table.delete())
+@pytest.fixture(scope="session")
+def between_tests(database_url: str) -> Iterator[BetweenTests]:
+    between = BetweenTests(database_url)
+    yield between
+    between.close()
 
 
 @pytest.fixture(autouse=True)
-async def _empty_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+def _empty_database(request: pytest.FixtureRequest) -> None:
     """Each test that reaches the database starts from an empty one (the categories kept)."""
     if "database_url" in request.fixturenames:
-        engine = create_async_engine(request.getfixturevalue("database_url"), poolclass=NullPool)
-        async with engine.begin() as conn:
-            await empty_tables(conn)
-            await conn.execute(text("DELETE FROM service_categories WHERE code LIKE 'test%'"))
-        await engine.dispose()
-    yield
+        request.getfixturevalue("between_tests").run(_empty)
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await empty_tables(conn)
+        await conn.execute(text("DELETE FROM service_categories WHERE code LIKE 'test%'"))
 
 
 @pytest.fixture
@@ -302,11 +271,8 @@ def another_client(client: AsyncTestClient, calling_from: str | None = None) -> 
 
 
 @pytest.fixture
-async def world(
-    session_maker: async_sessionmaker[AsyncSession], settings: Settings, clock: FrozenClock
-) -> World:
-    async with session_maker() as session, session.begin():
-        return await build_world(session, settings, clock)
+def world(between_tests: BetweenTests, settings: Settings, clock: FrozenClock) -> World:
+    return between_tests.run(lambda engine: world_in(engine, settings, clock))
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from market.areas.models import Area, AreaLevel
 from market.auth.models import Role, User, UserRole
@@ -16,6 +18,7 @@ from market.clock import Clock
 from market.ledger.models import StreetPolicy
 from market.settings import Settings
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
+from tests.database import Rows, put_rows, take_rows, used_tables
 
 PASSWORD = "correct-horse-9"
 ALL_SKILLS = ["escort", "repair", "shopping", "legal", "elderly_care", "cleaning"]
@@ -56,6 +59,36 @@ class World:
         }
         body.update(overrides)
         return body
+
+
+# The world a worker built first, by the moment it was built at: its rows, and the ids of the areas
+# and people it names.
+_BUILT_WORLDS: dict[datetime, tuple[Rows, dict[str, int], dict[str, int]]] = {}
+
+
+async def world_in(engine: AsyncEngine, settings: Settings, clock: Clock) -> World:
+    """The test world in `engine`'s database. A worker builds it once and copies its rows into each
+    later test's empty database, a statement a table: built row by row it took 60 ms (SQLite) to
+    70 ms (PostgreSQL). Copied only where its tables are empty, and taken only from a database that
+    held nothing else, so that the copy is the world alone."""
+    async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+        conn = await session.connection()
+        built = _BUILT_WORLDS.get(clock())
+        if built is None:
+            if await used_tables(conn):
+                return await build_world(session, settings, clock)
+            world = await build_world(session, settings, clock)
+            _BUILT_WORLDS[clock()] = (
+                await take_rows(conn),
+                {key: area.id for key, area in world.areas.items()},
+                {key: user.id for key, user in world.users.items()},
+            )
+            return world
+        rows, areas, users = built
+        if await used_tables(conn, [table for table, _ in rows]):
+            return await build_world(session, settings, clock)
+        await put_rows(conn, rows)
+        return await load_world(session, settings, clock, areas, users)
 
 
 async def build_world(session: AsyncSession, settings: Settings, clock: Clock) -> World:
@@ -121,6 +154,24 @@ async def build_world(session: AsyncSession, settings: Settings, clock: Clock) -
     for key, (_, home, capacity) in [*volunteers.items(), ("vol_resident", ("", "c1_building", 1))]:
         await add_volunteer_profile(session, world.users[key], world.areas[home[:2]], capacity)
     await session.flush()
+    return world
+
+
+async def load_world(
+    session: AsyncSession, settings: Settings, clock: Clock, areas: dict[str, int], users: dict[str, int]
+) -> World:
+    """A world whose rows are already in the database (copied from one `build_world` made), by the
+    ids its areas and people have there."""
+    world = World(settings=settings, now=clock(), clock=clock)
+    found_areas = {a.id: a for a in await session.scalars(select(Area).where(Area.id.in_(areas.values())))}
+    found_users = {
+        u.id: u
+        for u in await session.scalars(
+            select(User).options(selectinload(User.role_rows)).where(User.id.in_(users.values()))
+        )
+    }
+    world.areas = {key: found_areas[id_] for key, id_ in areas.items()}
+    world.users = {key: found_users[id_] for key, id_ in users.items()}
     return world
 
 
