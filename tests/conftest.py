@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 import threading
@@ -78,14 +79,34 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, only the tests that reach a database: the others ran in the SQLite pass."""
-    if not os.environ.get("MARKET_TEST_DATABASE_URL"):
-        return
-    pure = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
-    if pure:
-        config.hook.pytest_deselected(items=pure)
-        items[:] = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    """On PostgreSQL, only the tests that reach a database: the others ran in the SQLite pass. Then
+    the long tests' modules go first in the workers' shares."""
+    if os.environ.get("MARKET_TEST_DATABASE_URL"):
+        pure = [item for item in items if "database_url" not in getattr(item, "fixturenames", ())]
+        if pure:
+            config.hook.pytest_deselected(items=pure)
+            items[:] = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    items[:] = _long_modules_first(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+def _long_modules_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """`items` with each module holding a test marked `long` at the start of a worker's share, one
+    module a share in turn. pytest-xdist's worksteal hands each worker an equal run of the list
+    and lets idle workers take from the end of the others' runs: a test of minutes left at the end
+    of a run started last and held the whole pass up. Modules move whole, so that their fixtures
+    are set up once."""
+    long = list(dict.fromkeys(item.path for item in items if item.get_closest_marker("long")))
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for i, path in enumerate(long):
+        shares[i % workers] += [item for item in items if item.path == path]
+    rest = iter([item for item in items if item.path not in long])
+    ordered: list[pytest.Item] = []
+    for i, share in enumerate(shares):
+        size = (len(items) - len(ordered)) // (workers - i)  # as worksteal divides them
+        ordered += share + list(itertools.islice(rest, max(0, size - len(share))))
+    return ordered + list(rest)
 
 
 def pytest_report_header() -> str:

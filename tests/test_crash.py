@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -257,6 +258,7 @@ async def _setup(
     return names, reward_id, offers
 
 
+@pytest.mark.long
 async def test_killing_the_servers_under_load_loses_invents_and_doubles_nothing(
     world: World,
     database_url: str,

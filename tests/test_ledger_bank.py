@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -616,6 +617,7 @@ async def open_bank(
 # ---------------------------------------------------------------- the test
 
 
+@pytest.mark.long
 async def test_bank_many_clients_random_transfers_conserve_every_point(
     session_maker: async_sessionmaker[AsyncSession], world: World, database_url: str
 ) -> None:

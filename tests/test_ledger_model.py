@@ -960,6 +960,7 @@ def context(database_url: str, world: World) -> Iterator[Context]:
         loop.close()
 
 
+@pytest.mark.long
 def test_ledger_behaves_like_the_model(context: Context) -> None:
     machine = type("LedgerModelMachine", (LedgerMachine,), {"ctx": context})
     run_state_machine_as_test(machine, settings=PROFILE)

@@ -253,6 +253,7 @@ class Walk:
             queue += await self.visit(page, path, who)
 
 
+@pytest.mark.long
 async def test_every_page_of_every_role_passes_axe_in_both_languages(chromium: Any, demo: DemoServer) -> None:
     walk = Walk(demo)
     # Before logging in: the login page, sign-up, and what someone who has just signed up sees.

@@ -143,6 +143,7 @@ def local(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.mark.long
 async def test_a_street_from_an_empty_database_to_its_first_points(chromium: Any, street: DemoServer) -> None:
     from playwright.async_api import expect
 
