@@ -7,15 +7,18 @@ PostgreSQL: by default postgresql+asyncpg://postgres@127.0.0.1:5432/bench_ledger
 answers, created with `createdb` when missing; its `public` schema is dropped and
 migrated again) and for each batch size (1 transfer per transaction, 100 and 1000 per
 call), one client sends N random transfers (N/10 one per transaction) through
-`market.ledger.service.transfer`, then writes the same kind of rows with plain
-SQLAlchemy Core: an INSERT of the ledger_transfers rows and one counter UPDATE per
-account touched, in as many transactions. Each figure is the median of --repeat runs,
+`market.ledger.service.transfer`, then writes the same rows with plain SQLAlchemy
+Core: an INSERT of the ledger_transfers rows and one counter UPDATE per account
+touched and, for member accounts, an INSERT of a lot use per transfer and one UPDATE
+per lot touched, in as many transactions. Each figure is the median of --repeat runs,
 service and raw interleaved. The ratio service ÷ raw is what the engine costs over the
 bare writes (locks, reads of the accounts and transfers, idempotency checks, lots).
 
 Two workloads: `unit` accounts (guarded, no lots: the engine alone) and `member`
 accounts (guarded, credits kept as lots: a day's credits add up in one lot, every
-debit inserts a lot use; the raw baseline does not write lots). At the end the trial
+debit inserts a lot use). Each member account holds one lot, the day's: the service
+spends from it and adds to it, and the raw baseline writes the same lot uses and
+lot updates. At the end the trial
 balance must still balance: the raw rows are valid transfers too, and the run ends
 with the target: service ÷ raw at least TARGET for batches of 100 and 1,000, both
 workloads, on each database measured.
@@ -50,7 +53,7 @@ from market import migrate
 from market.db import configure_sqlite
 from market.ledger import service as ledger
 from market.ledger.engine import Draft, Result
-from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
+from market.ledger.models import Account, AccountKind, Asset, Lot, LotUse, Transfer, TransferCode
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_ledger"
 BATCHES = (1, 100, 1000)
@@ -87,6 +90,8 @@ class Bench:
         self.rng = random.Random(seed)
         self.serial = 0
         self.issuance = 0
+        # Member accounts: each account's one lot, which the raw baseline spends from and adds to.
+        self.lots: dict[int, int] = {}
 
     def next_id(self, prefix: str) -> str:
         self.serial += 1
@@ -122,6 +127,11 @@ class Bench:
             for account in ids
         ]
         await self.service(funding)
+        async with self.engine.connect() as conn:
+            self.lots = dict(
+                (await conn.execute(select(Lot.account_id, Lot.id).where(Lot.account_id.in_(ids)))).all()
+            )
+        assert not self.lots or len(self.lots) == len(ids), "a member account holds one lot"
         if self.engine.dialect.name == "postgresql":
             # Fresh tables have no statistics until autovacuum comes round, and without them
             # PostgreSQL reads the transfers by a sequential scan; a running database has them.
@@ -155,15 +165,30 @@ class Bench:
 
     async def raw(self, drafts: list[Draft]) -> None:
         now = datetime.now(UTC)
+        rows = [_row(d, now) for d in drafts]
         deltas: dict[int, list[int]] = {}
         for d in drafts:
             deltas.setdefault(d.debit_account_id, [0, 0])[0] += d.amount
             deltas.setdefault(d.credit_account_id, [0, 0])[1] += d.amount
+        touched = sorted(deltas.items())
         async with self.engine.begin() as conn:
-            await conn.execute(insert(Transfer.__table__), [_row(d, now) for d in drafts])
+            await conn.execute(insert(Transfer.__table__), rows)
+            if self.lots:
+                uses = [
+                    {
+                        "lot_id": self.lots[row["debit_account_id"]],
+                        "transfer_id": row["id"],
+                        "amount": row["amount"],
+                    }
+                    for row in rows
+                ]
+                await conn.execute(insert(LotUse.__table__), uses)
+                await conn.execute(
+                    LOT_COUNTERS,
+                    [{"lot": self.lots[a], "debits": dr, "credits": cr} for a, (dr, cr) in touched],
+                )
             await conn.execute(
-                COUNTERS,
-                [{"account": a, "debits": dr, "credits": cr} for a, (dr, cr) in sorted(deltas.items())],
+                COUNTERS, [{"account": a, "debits": dr, "credits": cr} for a, (dr, cr) in touched]
             )
 
     def batches(self, accounts: list[int], size: int, count: int) -> list[list[Draft]]:
@@ -209,6 +234,16 @@ COUNTERS = (
     .values(
         debits_posted=Account.debits_posted + bindparam("debits"),
         credits_posted=Account.credits_posted + bindparam("credits"),
+    )
+)
+
+
+LOT_COUNTERS = (
+    update(Lot)
+    .where(Lot.id == bindparam("lot"))
+    .values(
+        amount=Lot.amount + bindparam("credits"),
+        remaining=Lot.remaining + bindparam("credits") - bindparam("debits"),
     )
 )
 
@@ -403,7 +438,8 @@ def main() -> int:
     )
     print(
         f"one client, sequential transactions, median of {args.repeat} runs; raw = Core INSERT of the "
-        "transfer rows + one counter UPDATE per account touched, same batching; "
+        "transfer rows + one counter UPDATE per account touched (members: + a lot use INSERT per transfer "
+        "and one UPDATE per lot touched), same batching; "
         f"{time.perf_counter() - started:.0f} s in all"
     )
     return 0
