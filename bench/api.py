@@ -54,6 +54,7 @@ from market import demo, migrate
 from market.areas.models import Area
 from market.auth.models import Role, User, UserRole
 from market.auth.tokens import TOKEN_ALGORITHM, ServiceToken, issue_token
+from market.cli import frozen
 from market.db import READ_ONLY, create_engine
 from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus
 from market.settings import Settings
@@ -126,7 +127,7 @@ def floor_app() -> Litestar:
             )
         return {"user_id": request.user}
 
-    return Litestar([health, read, write], on_app_init=[auth.on_app_init])
+    return frozen(Litestar([health, read, write], on_app_init=[auth.on_app_init]))
 
 
 # ---------------------------------------------------------------- data

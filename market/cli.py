@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import msgspec
@@ -23,6 +24,9 @@ from market.clock import clock_at
 from market.db import create_engine
 from market.errors import MarketError
 from market.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 T = TypeVar("T")
 
@@ -65,12 +69,29 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (OpenAPI docs under /schema)."""
     settings = _settings()  # fail here, clearly, rather than in every worker
     click.echo(f"Linli market on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
-    serve_app("market.app:create_app", host, port, workers, settings.worker_timeout_seconds)
+    serve_app("market.cli:served_app", host, port, workers, settings.worker_timeout_seconds)
+
+
+def served_app() -> Litestar:
+    """The app `market serve` runs, made in each worker."""
+    from market.app import create_app
+
+    return frozen(create_app())
+
+
+def frozen(app: Litestar) -> Litestar:
+    """`app`, with everything alive once it is made (the modules, the routes, the app) moved out of
+    the garbage collector's reach. Each full collection walked all of it, about 150 ms in a worker
+    holding the product: GET /api/me on PostgreSQL had a p99 of 170 ms beside a p50 of 12, and 19
+    ms once frozen. What requests make is collected as before."""
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def serve_app(factory: str, host: str, port: int, workers: int, worker_timeout: int) -> None:
     """Serve the app `factory` ("module:function") as `market serve` does (bench/api.py serves its
-    floor app here too, so both run under the same server settings)."""
+    floor app here too, frozen as well, so both run under the same server settings)."""
     import uvicorn
 
     uvicorn.run(

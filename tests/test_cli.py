@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,13 @@ def test_serve_gives_workers_time_to_start_on_a_loaded_machine(monkeypatch: pyte
     monkeypatch.setenv("MARKET_WORKER_TIMEOUT_SECONDS", "90")
     run("serve", "--workers", "2")
     assert calls[0]["workers"] == 2 and calls[0]["timeout_worker_healthcheck"] == 90
+
+
+def test_each_served_worker_freezes_what_it_holds_once_made(fresh_db: Path) -> None:
+    """`market serve`'s app is made by `served_app` in each worker, which moves everything alive by
+    then out of the garbage collector's reach (the full collections over it were the API's p99).
+    In a process of its own: freezing is for the life of the process."""
+    run("db", "upgrade")
+    script = "import gc; from market.cli import served_app; served_app(); print(gc.get_freeze_count())"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert int(done.stdout) > 100_000, done.stdout
