@@ -117,6 +117,9 @@ def test_moment() -> datetime:
     return datetime.fromisoformat(os.environ["MARKET_TEST_NOW"]).astimezone(UTC)
 
 
+test_moment.__test__ = False  # a helper, not a test, in the modules that import it
+
+
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("MARKET_TEST_DATABASE_URL")
     if not url:
