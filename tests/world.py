@@ -18,7 +18,7 @@ from market.clock import Clock
 from market.ledger.models import StreetPolicy
 from market.settings import Settings
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
-from tests.database import Rows, put_rows, take_rows, used_tables
+from tests.database import EMPTIED_TABLES, Rows, put_rows, take_rows, used_tables
 
 PASSWORD = "correct-horse-9"
 ALL_SKILLS = ["escort", "repair", "shopping", "legal", "elderly_care", "cleaning"]
@@ -74,21 +74,19 @@ async def world_in(engine: AsyncEngine, settings: Settings, clock: Clock) -> Wor
     async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
         conn = await session.connection()
         built = _BUILT_WORLDS.get(clock())
-        if built is None:
-            if await used_tables(conn):
-                return await build_world(session, settings, clock)
-            world = await build_world(session, settings, clock)
-            _BUILT_WORLDS[clock()] = (
-                await take_rows(conn),
-                {key: area.id for key, area in world.areas.items()},
-                {key: user.id for key, user in world.users.items()},
-            )
-            return world
-        rows, areas, users = built
-        if await used_tables(conn, [table for table, _ in rows]):
+        if await used_tables(conn, [table for table, _ in built[0]] if built else EMPTIED_TABLES):
             return await build_world(session, settings, clock)
-        await put_rows(conn, rows)
-        return await load_world(session, settings, clock, areas, users)
+        if built:
+            rows, areas, users = built
+            await put_rows(conn, rows)
+            return await load_world(session, settings, clock, areas, users)
+        world = await build_world(session, settings, clock)
+        _BUILT_WORLDS[clock()] = (
+            await take_rows(conn),
+            {key: area.id for key, area in world.areas.items()},
+            {key: user.id for key, user in world.users.items()},
+        )
+        return world
 
 
 async def build_world(session: AsyncSession, settings: Settings, clock: Clock) -> World:
