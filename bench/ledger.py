@@ -18,10 +18,9 @@ Two workloads: `unit` accounts (guarded, no lots: the engine alone) and `member`
 accounts (guarded, credits kept as lots: a day's credits add up in one lot, every
 debit inserts a lot use). Each member account holds one lot, the day's: the service
 spends from it and adds to it, and the raw baseline writes the same lot uses and
-lot updates. At the end the trial
-balance must still balance: the raw rows are valid transfers too, and the run ends
-with the target: service ÷ raw at least TARGET for batches of 100 and 1,000, both
-workloads, on each database measured.
+lot updates. At the end the trial balance must still balance: the raw rows are
+valid transfers too, and the run ends with the target: service ÷ raw at least
+TARGET for batches of 100 and 1,000, both workloads, on each database measured.
 
 Not part of the test suite (pytest collects only tests/).
 """

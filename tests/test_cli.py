@@ -126,7 +126,6 @@ def test_each_served_worker_freezes_what_it_holds_once_made(fresh_db: Path) -> N
     """`market serve`'s app is made by `served_app` in each worker, which moves everything alive by
     then out of the garbage collector's reach (the full collections over it were the API's p99).
     In a process of its own: freezing is for the life of the process."""
-    run("db", "upgrade")
     script = "import gc; from market.cli import served_app; served_app(); print(gc.get_freeze_count())"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert int(done.stdout) > 100_000, done.stdout
