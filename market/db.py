@@ -4,20 +4,25 @@ SQLite is the embedded default, so its connections get WAL, foreign keys and a
 busy timeout, and every transaction starts with BEGIN IMMEDIATE: SQLite ignores
 SELECT ... FOR UPDATE, and a deferred transaction that reads and then writes
 fails at once with "database is locked" when another writer got there first.
+Within a process, writers queue for that lock in turn (`WriterQueue`).
 PostgreSQL uses row locks (`with_for_update`) in the services instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 from market.settings import Settings
 
@@ -40,7 +45,48 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTimeUTC(timezone=True)}
 
 
+class WriterQueue:
+    """SQLite's writers of one engine take the write lock in the order they asked for it.
+
+    SQLite's busy handler makes a waiting writer poll with growing sleeps (up to 100 ms), and a
+    newcomer can take the lock between two polls, so under load some writers waited seconds. Here
+    a writer first waits its turn on an asyncio lock (first come, first served) and holds it until
+    its transaction ends; only writers of other processes still meet the busy handler. One lock per
+    event loop: an asyncio lock belongs to one loop, and tests run the app on a loop of its own."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def take_turn(self, info: dict[str, Any]) -> None:
+        """Wait for this connection's turn to write (`info`: the connection's own dictionary); a
+        connection that has it already keeps it. As long as SQLite's busy timeout at most."""
+        if _WRITE_TURN in info:
+            return
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            await_only(asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
+        except TimeoutError:
+            # What SQLite itself says when its busy timeout runs out.
+            locked = sqlite3.OperationalError("database is locked")
+            raise exc.OperationalError("BEGIN IMMEDIATE", None, locked) from None
+        info[_WRITE_TURN] = lock
+
+    @staticmethod
+    def end_turn(info: dict[str, Any]) -> None:
+        lock = info.pop(_WRITE_TURN, None)
+        if lock is not None:
+            lock.release()
+
+
+# Where a connection's `info` keeps the writer lock it holds.
+_WRITE_TURN = "market_write_turn"
+
+
 def configure_sqlite(engine: AsyncEngine) -> None:
+    writers = WriterQueue()
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (below) instead of the driver's implicit one.
@@ -54,8 +100,23 @@ def configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        writers.take_turn(connection.info)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # The turn ends with the transaction: the next writer's BEGIN may meet this COMMIT still under
+    # way, and waits out those few milliseconds in the busy handler. A connection returned to the
+    # pool without either (its BEGIN failed, say) ends its turn there.
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        writers.end_turn(connection.info)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        writers.end_turn(record.info)
 
 
 def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -88,3 +89,71 @@ async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_i
             await drop_connections()
             login = {"phone": world.users["resident"].phone, "password": "not the password"}
             assert (await http.post("/api/auth/login", json=login)).status_code == 401
+
+
+async def test_sqlite_writers_take_the_write_lock_in_the_order_they_asked(
+    session_maker: async_sessionmaker[AsyncSession], is_postgres: bool
+) -> None:
+    """SQLite's busy handler lets a late writer in ahead of one that has polled for seconds; within
+    a process writers queue instead, first come, first served."""
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    began: list[int] = []
+
+    async def write(number: int, asked: asyncio.Event) -> None:
+        async with session_maker() as session:
+            asked.set()
+            async with session.begin():
+                await session.execute(text("UPDATE service_categories SET is_active = is_active"))
+                began.append(number)
+
+    async with session_maker() as holder, holder.begin():
+        await holder.execute(text("UPDATE service_categories SET is_active = is_active"))
+        writers = []
+        for number in range(6):
+            asked = asyncio.Event()
+            writers.append(asyncio.create_task(write(number, asked)))
+            await asked.wait()
+            await asyncio.sleep(0.05)  # its BEGIN is waiting before the next one asks
+        assert began == []
+    await asyncio.wait_for(asyncio.gather(*writers), 10)
+    assert began == list(range(6))
+
+
+async def test_a_sqlite_writer_gives_up_its_turn_however_its_transaction_ends(
+    session_maker: async_sessionmaker[AsyncSession], is_postgres: bool
+) -> None:
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    touch = text("UPDATE service_categories SET is_active = is_active")
+
+    async def next_writer_gets_in() -> None:
+        async with session_maker() as session, session.begin():
+            await asyncio.wait_for(session.execute(touch), 5)
+
+    with pytest.raises(RuntimeError):
+        async with session_maker() as session, session.begin():
+            await session.execute(touch)
+            raise RuntimeError("rolled back")
+    await next_writer_gets_in()
+    async with session_maker() as session:
+        await session.execute(touch)
+        await session.commit()
+        await session.execute(touch)  # a second transaction on the session, closed unfinished
+    await next_writer_gets_in()
+
+
+async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
+    session_maker: async_sessionmaker[AsyncSession], is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    monkeypatch.setattr("market.db.SQLITE_BUSY_TIMEOUT_MS", 100)
+    touch = text("UPDATE service_categories SET is_active = is_active")
+    async with session_maker() as holder, holder.begin():
+        await holder.execute(touch)
+        async with session_maker() as waiter:
+            with pytest.raises(OperationalError, match="database is locked"):
+                await waiter.execute(touch)
+    async with session_maker() as session, session.begin():
+        await asyncio.wait_for(session.execute(touch), 5)
