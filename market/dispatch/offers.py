@@ -32,7 +32,7 @@ from market.orders.models import (
 from market.pagination import count_rows
 from market.settings import Settings
 from market.teams import service as teams
-from market.volunteers.service import current_load, load_profile
+from market.volunteers.service import current_load, locked_capacity
 
 
 def ineligible(found: dict[int, tuple[eligibility.Reason, ...]]) -> list[dict[str, object]]:
@@ -233,8 +233,8 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         await session.flush()
         raise OfferExpired("This offer has expired.", code="offer_expired")
-    profile = await load_profile(session, actor.id, for_update=True)
-    if profile is None or await current_load(session, actor.id) >= profile.capacity:
+    capacity = await locked_capacity(session, actor.id)
+    if capacity is None or await current_load(session, actor.id) >= capacity:
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
     orders.hand_to(session, order, OrderAction.accept, actor, now)
     offer.status = OFFER_MACHINE.next(offer.status, OfferAction.accept)

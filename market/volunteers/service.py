@@ -87,6 +87,14 @@ async def load_profile(
     return await session.scalar(stmt)
 
 
+async def locked_capacity(session: AsyncSession, user_id: int) -> int | None:
+    """The volunteer's capacity (None without a profile), their profile locked: two takes of theirs
+    then count their held orders one after the other."""
+    return await session.scalar(
+        select(VolunteerProfile.capacity).where(VolunteerProfile.user_id == user_id).with_for_update()
+    )
+
+
 async def current_load(session: AsyncSession, user_id: int) -> int:
     return (
         await session.scalar(
