@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import NullPool
 
 from market import migrate
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.ledger import service as ledger
 from market.ledger.engine import Draft, Result
 from market.ledger.models import Account, AccountKind, Asset, Lot, LotUse, Transfer, TransferCode
@@ -345,9 +345,7 @@ async def _reset_postgres(url: str) -> None:
 
 
 async def _bench(name: str, url: str, transfers: int, repeat: int, seed: int) -> list[Line]:
-    engine = create_async_engine(url)
-    if url.startswith("sqlite"):
-        configure_sqlite(engine)
+    engine = engine_for(url)
     try:
         async with engine.connect() as conn:
             version = await conn.scalar(

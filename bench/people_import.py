@@ -33,7 +33,7 @@ from market import migrate
 from market.areas.models import Area, AreaLevel
 from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.people import importing
 from market.people.models import PeopleImport
 from market.volunteers.models import (
@@ -199,9 +199,7 @@ async def main(url: str, rows: int) -> None:
             await conn.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
     await asyncio.to_thread(migrate.upgrade, url)
-    engine = create_async_engine(url)
-    if url.startswith("sqlite"):
-        configure_sqlite(engine)
+    engine = engine_for(url)
     maker = async_sessionmaker(engine, expire_on_commit=False)
     try:
         actor, buildings = await seed(maker)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
+from market import sqlite_driver
 from market.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -84,7 +85,7 @@ class WriterQueue:
 _WRITE_TURN = "market_write_turn"
 
 
-def configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine) -> None:
     writers = WriterQueue()
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -169,8 +170,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # connection that died in the pool (a restart) would otherwise fail a request part-way,
         # perhaps after another of its sessions had committed: not something to run again.
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-    engine = create_async_engine(settings.database_url, **options)
+    engine = engine_for(settings.database_url, **options)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
-    if settings.is_sqlite:
-        configure_sqlite(engine)
+    return engine
+
+
+def engine_for(url: str, **options: Any) -> AsyncEngine:
+    """`create_async_engine`, and on SQLite the product's driver (`sqlite_driver`) and connection
+    set-up (WAL, foreign keys, BEGIN IMMEDIATE, the writers' queue): what every engine on the
+    product's database needs, tests' and benchmarks' too."""
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, **options)
+    engine = create_async_engine(url, module=sqlite_driver.dbapi(), **options)
+    _configure_sqlite(engine)
     return engine

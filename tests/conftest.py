@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from market import migrate
 from market.app import create_app
 from market.clock import Clock, FrozenClock, system_clock
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.settings import Settings
 from tests.database import BetweenTests, empty_tables
 from tests.world import World, world_in
@@ -196,9 +196,7 @@ def is_postgres(database_url: str) -> bool:
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url, poolclass=NullPool)
-    if database_url.startswith("sqlite"):
-        configure_sqlite(engine)
+    engine = engine_for(database_url, poolclass=NullPool)
     yield engine
     await engine.dispose()
 

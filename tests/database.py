@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.models import metadata
 
 T = TypeVar("T")
@@ -105,9 +105,7 @@ class BetweenTests:
         self._thread = threading.Thread(target=self._loop.run_forever, name="between-tests", daemon=True)
         self._thread.start()
         # Pinged before use: a test that restarts the server's connections ends this one too.
-        self.engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
-        if url.startswith("sqlite"):
-            configure_sqlite(self.engine)
+        self.engine = engine_for(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
 
     def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         return asyncio.run_coroutine_threadsafe(work(self.engine), self._loop).result()

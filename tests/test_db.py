@@ -9,8 +9,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from market.app import create_app
@@ -157,3 +157,31 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
                 await waiter.execute(touch)
     async with session_maker() as session, session.begin():
         await asyncio.wait_for(session.execute(touch), 5)
+
+
+async def test_the_sqlite_driver_tells_what_sqlite3_tells_of_each_statement(
+    engine: AsyncEngine, is_postgres: bool
+) -> None:
+    """Each statement runs in one trip to the driver's thread (`market.sqlite_driver`); what a
+    cursor tells afterwards is still there: rows, row counts, the new row's id and errors."""
+    if is_postgres:
+        pytest.skip("the driver adapter is SQLite's")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TEMP TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE)"))
+        inserted = await conn.execute(text("INSERT INTO notes (body) VALUES ('a')"))
+        assert inserted.lastrowid == 1 and inserted.rowcount == 1
+        many = await conn.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "b"}, {"body": "c"}]
+        )
+        assert many.rowcount == 2
+        changed = await conn.execute(text("UPDATE notes SET body = body || '!' WHERE id > 1"))
+        assert changed.rowcount == 2
+        rows = await conn.execute(text("SELECT id, body FROM notes ORDER BY id"))
+        assert list(rows.keys()) == ["id", "body"]
+        assert [tuple(r) for r in rows] == [(1, "a"), (2, "b!"), (3, "c!")]
+        returned = await conn.execute(text("INSERT INTO notes (body) VALUES ('d') RETURNING id, body"))
+        assert returned.one() == (4, "d")
+        with pytest.raises(IntegrityError):
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('a')"))
+        streamed = await conn.stream(text("SELECT body FROM notes ORDER BY id"))
+        assert [body async for (body,) in streamed] == ["a", "b!", "c!", "d"]

@@ -42,11 +42,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.areas.models import Area
 from market.auth.models import Role, User, UserRole
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.errors import Conflict
 from market.ledger import service as ledger
 from market.ledger.engine import SUCCESS, Draft, Result, expire_pending
@@ -188,9 +188,7 @@ def transient(error: BaseException) -> str | None:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=2, max_overflow=0)
-    if url.startswith("sqlite"):
-        configure_sqlite(engine)
+    engine = engine_for(url, pool_size=2, max_overflow=0)
     return engine
 
 

@@ -44,12 +44,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from market.auth.access import Actor
 from market.auth.models import Role
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.errors import MarketError
 from market.ledger import service
 from market.ledger.engine import Draft, expire_pending
@@ -927,9 +927,7 @@ class LedgerMachine(RuleBasedStateMachine):
 @pytest.fixture
 def context(database_url: str, world: World) -> Iterator[Context]:
     loop = LoopThread()
-    engine: AsyncEngine = create_async_engine(database_url, poolclass=NullPool)
-    if database_url.startswith("sqlite"):
-        configure_sqlite(engine)
+    engine: AsyncEngine = engine_for(database_url, poolclass=NullPool)
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
 
     async def policy() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db import configure_sqlite
+from market.db import engine_for
 from market.orders.service import auto_confirm_orders
 from market.privacy import mask_name
 from market.settings import Settings
@@ -76,8 +76,7 @@ def completed_days_ago(demo: DemoServer, order_id: int, days: int) -> None:
 async def run_auto_confirm(demo: DemoServer) -> int:
     """The scheduler's auto-confirm job, run once on the demo's database at the server's moment."""
     settings = Settings()
-    engine = create_async_engine(f"sqlite+aiosqlite:///{demo.database}")
-    configure_sqlite(engine)
+    engine = engine_for(f"sqlite+aiosqlite:///{demo.database}")
     try:
         async with AsyncSession(engine) as session, session.begin():
             now = datetime.fromisoformat(os.environ["MARKET_TEST_NOW"])
