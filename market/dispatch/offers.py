@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from market.auth.access import Actor
 from market.dispatch import eligibility
@@ -168,7 +168,8 @@ async def list_offers(
     total = await count_rows(session, stmt)
     offers = (
         await session.scalars(
-            stmt.options(selectinload(Offer.order).options(*orders.order_options()))
+            # Each offer has one order, and the order one of each: all joined into one SELECT.
+            stmt.options(joinedload(Offer.order).options(*orders.order_options()))
             .order_by(Offer.created_at.desc(), Offer.id.desc())
             .limit(limit)
             .offset(offset)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors, get_area
@@ -330,7 +330,6 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         .where(Order.id == order_id)
         .options(
             *order_options(),
-            selectinload(Order.events).joinedload(OrderEvent.actor),
             # An order has few offers: a row each in the order's SELECT, not a SELECT of their own.
             joinedload(Order.offers),
         )
@@ -341,6 +340,15 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     order = (await session.scalars(stmt)).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    events = (
+        await session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id)
+            .options(joinedload(OrderEvent.actor))
+            .order_by(OrderEvent.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
     (read,) = await order_reads(session, actor, [order])
     offers = [o for o in order.offers if actor.manages(order.area_code) or o.volunteer_id == actor.id]
     names = await user_names(session, {o.volunteer_id for o in offers})
@@ -367,7 +375,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 actor_id=None if mask is not None and mask.hides(e.actor_id) else e.actor_id,
                 actor_name=actor_name(e),
             )
-            for e in order.events
+            for e in events
         ],
         offers=[
             OfferSummary(
