@@ -5,7 +5,7 @@ calls a statement: make a cursor, execute, fetch the rows, close the cursor. Eac
 that thread and back to the event loop (a queue, a wake-up through the loop's self-pipe), which cost
 more than the statement itself: ~140 µs of CPU a statement against ~35 µs in one trip, measured on
 this machine. Here the four happen in one call; everything else is SQLAlchemy's own (server-side
-cursors for `session.stream` included). Installed by `create_engine` through `module=`.
+cursors for `session.stream` included). Installed by `market.db.engine_for` through `module=`.
 """
 
 from __future__ import annotations
