@@ -101,6 +101,10 @@ def serve_app(factory: str, host: str, port: int, workers: int, worker_timeout: 
         port=port,
         workers=workers,
         proxy_headers=True,
+        # Named, not left to uvicorn's "auto", so that a missing one fails at start instead of
+        # quietly serving fewer requests (see pyproject.toml).
+        loop="asyncio" if sys.platform == "win32" else "uvloop",
+        http="httptools",
         log_level="info",
         timeout_worker_healthcheck=worker_timeout,
     )

@@ -122,6 +122,13 @@ def test_serve_gives_workers_time_to_start_on_a_loaded_machine(monkeypatch: pyte
     assert calls[0]["workers"] == 2 and calls[0]["timeout_worker_healthcheck"] == 90
 
 
+def test_serve_runs_on_libuv_and_a_c_http_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
+    run("serve")
+    assert (calls[0]["loop"], calls[0]["http"]) == ("uvloop", "httptools")
+
+
 def test_each_served_worker_freezes_what_it_holds_once_made(fresh_db: Path) -> None:
     """`market serve`'s app is made by `served_app` in each worker, which moves everything alive by
     then out of the garbage collector's reach (the full collections over it were the API's p99).
