@@ -52,7 +52,8 @@ class WriterQueue:
     SQLite's busy handler makes a waiting writer poll with growing sleeps (up to 100 ms), and a
     newcomer can take the lock between two polls, so under load some writers waited seconds. Here
     a writer first waits its turn on an asyncio lock (first come, first served) and holds it until
-    its transaction ends; only writers of other processes still meet the busy handler. One lock per
+    its transaction ends; then it waits for other processes' writers by trying at a steady pace
+    (`sqlite_driver.begin_immediate`), not in the busy handler. One lock per
     event loop: an asyncio lock belongs to one loop, and tests run the app on a loop of its own."""
 
     def __init__(self) -> None:
@@ -105,10 +106,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN")
             return
         writers.take_turn(connection.info)
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            connection.connection.dbapi_connection.begin_immediate()
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
 
     # The turn ends with the transaction: the next writer's BEGIN may meet this COMMIT still under
-    # way, and waits out those few milliseconds in the busy handler. A connection returned to the
+    # way, and tries again until it is done. A connection returned to the
     # pool without either (its BEGIN failed, say) ends its turn there.
     @event.listens_for(engine.sync_engine, "commit")
     @event.listens_for(engine.sync_engine, "rollback")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,10 +17,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from market import sqlite_driver
 from market.app import create_app
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
-from market.db import WriteInReadOnlyTransaction, create_engine, read_only
+from market.db import SQLITE_BUSY_TIMEOUT_MS, WriteInReadOnlyTransaction, create_engine, read_only
 from market.settings import Settings
 from tests.conftest import serving
 from tests.world import World
@@ -157,6 +162,55 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
                 await waiter.execute(touch)
     async with session_maker() as session, session.begin():
         await asyncio.wait_for(session.execute(touch), 5)
+
+
+async def test_a_sqlite_writer_tries_for_another_process_s_lock_at_a_steady_pace(
+    engine: AsyncEngine, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer of another process (here: a plain sqlite3 connection) holds the write lock. SQLite's
+    busy handler would try again after longer and longer sleeps, letting newcomers in first; the
+    driver tries every WRITE_LOCK_POLL_SECONDS instead, gets in once the lock is free, and leaves
+    the connection's busy timeout as it was."""
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    slept: list[float] = []
+    tried_often = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) >= 5:
+            tried_often.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(sqlite_driver, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    other = sqlite3.connect(engine.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    async with engine.connect() as conn:
+        writing = asyncio.create_task(conn.execute(text("UPDATE service_categories SET is_active = 1")))
+        assert await asyncio.to_thread(tried_often.wait, 10), "the writer did not try again"
+        assert not writing.done()
+        other.execute("ROLLBACK")
+        await asyncio.wait_for(writing, 10)
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == SQLITE_BUSY_TIMEOUT_MS
+        await conn.commit()
+    other.close()
+    assert set(slept) == {sqlite_driver.WRITE_LOCK_POLL_SECONDS}
+
+
+async def test_a_sqlite_writer_waits_for_another_process_no_longer_than_the_busy_timeout(
+    engine: AsyncEngine, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    monkeypatch.setattr("market.db.SQLITE_BUSY_TIMEOUT_MS", 100)
+    other = sqlite3.connect(engine.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(OperationalError, match="database is locked"):
+                await asyncio.wait_for(conn.execute(text("UPDATE service_categories SET is_active = 1")), 10)
+    finally:
+        other.close()
 
 
 async def test_the_sqlite_driver_tells_what_sqlite3_tells_of_each_statement(
