@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 from litestar import Request, Response
+from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -147,14 +148,19 @@ async def begin(session: AsyncSession, scope: Scope) -> None:
 
 
 def works_in_its_transaction(scope: Scope) -> bool:
-    """Whether the request's handler does all its work in the request's transaction: it takes the
-    `session` dependency and no `session_maker` (which streams and password checks use to work in
-    sessions of their own)."""
+    """Whether the request's handler does all its work in the request's transaction, from its start:
+    it takes the `session` dependency and no `session_maker` (which streams and password checks use
+    to work in sessions of their own), and it is not given an upload, which is parsed (a spreadsheet
+    read, say) before it reads anything: SQLite's write lock is not held meanwhile."""
     handler = scope.get("route_handler")
     if handler is None:
         return False
     parameters = handler.parsed_fn_signature.parameters
-    return "session" in parameters and "session_maker" not in parameters
+    return (
+        "session" in parameters
+        and "session_maker" not in parameters
+        and not Headers.from_scope(scope).get("content-type", "").startswith("multipart/")
+    )
 
 
 async def load_caller(

@@ -10,6 +10,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from tests.test_authorization import build_order
+from tests.test_photos import png, upload
 from tests.world import PASSWORD, World
 
 
@@ -49,4 +51,16 @@ async def test_a_handler_working_in_sessions_of_its_own_reads_its_caller_apart(
             headers=world.auth("resident"),
         )
     assert r.status_code == 200, r.text
+    assert len(begun) >= 2
+
+
+async def test_an_upload_is_read_before_the_change_s_transaction_begins(
+    client: AsyncTestClient, world: World
+) -> None:
+    # The photo is parsed before the handler reads anything: on SQLite the write lock is not held
+    # meanwhile, so the caller is read in a transaction of its own.
+    order, _ = await build_order(client, world, "submitted")
+    with transactions() as begun:
+        r = await upload(client, world, "resident", order, "posted", ("door.png", png(), "image/png"))
+    assert r.status_code == 201, r.text
     assert len(begun) >= 2
