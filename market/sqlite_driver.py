@@ -65,7 +65,9 @@ def _begin_immediate(connection: sqlite3.Connection) -> None:
                 connection.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                # Any SQLITE_BUSY: another writer, or another process recovering the WAL.
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
                     raise
             time.sleep(WRITE_LOCK_POLL_SECONDS)
     finally:
@@ -136,8 +138,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def begin_immediate(self) -> None:
         """BEGIN IMMEDIATE in one trip, waiting for another process's write lock (`_begin_immediate`);
-        raises what sqlite3 raises."""
-        await_only(self._begin_immediate())
+        raises sqlite3's errors (aiosqlite's own, a closed connection say, translated as SQLAlchemy's
+        adapter does)."""
+        try:
+            await_only(self._begin_immediate())
+        except Exception as error:
+            self._handle_exception(error)
 
     async def _begin_immediate(self) -> None:
         async with self._execute_mutex:

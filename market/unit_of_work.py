@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 from litestar import Request, Response
-from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -147,36 +146,17 @@ async def begin(session: AsyncSession, scope: Scope) -> None:
         await read_only(session, autocommit=True)
 
 
-def works_in_its_transaction(scope: Scope) -> bool:
-    """Whether the request's handler does all its work in the request's transaction, from its start:
-    it takes the `session` dependency and no `session_maker` (which streams and password checks use
-    to work in sessions of their own), and it is not given an upload, which is parsed (a spreadsheet
-    read, say) before it reads anything: SQLite's write lock is not held meanwhile."""
-    handler = scope.get("route_handler")
-    if handler is None:
-        return False
-    parameters = handler.parsed_fn_signature.parameters
-    return (
-        "session" in parameters
-        and "session_maker" not in parameters
-        and not Headers.from_scope(scope).get("content-type", "").startswith("multipart/")
-    )
-
-
 async def load_caller(
     session: AsyncSession, scope: Scope, load: Callable[[], Awaitable[Actor | None]]
 ) -> Actor | None:
     """Load the caller (`load`) in the request's session, which its handler's `session` carries on.
 
-    An API read, and a change whose handler works in the request's transaction, carry on in the
-    transaction the caller was read in (a change's takes SQLite's write lock from its first
-    statement). Anything else reads the caller without that lock and ends that transaction: a page's
-    GET may hold its stream open for minutes, and a handler that writes only in sessions of its own
-    (see `_checked_password`) must hold no lock and no idle connection meanwhile."""
+    An API read carries on in that transaction. Anything else reads the caller without SQLite's
+    write lock and ends that transaction: a page's GET may hold its stream open for minutes, what
+    writes begins its own, and a handler that writes only in sessions of its own (see
+    `_checked_password`) holds no idle connection meanwhile."""
     if reads_only(scope):
         await begin(session, scope)
-        return await load()
-    if works_in_its_transaction(scope) and scope["method"] not in SAFE:
         return await load()
     await read_only(session)
     actor = await load()
