@@ -9,26 +9,19 @@ A plain assignment (every agent takes at most one task, every task must be place
 agents) goes straight to scipy: `linear_sum_assignment` on a dense matrix, LAPJVsp on a sparse one with
 small integer costs (bench/solvers.py: within a few percent of calling them directly).
 
-Otherwise the candidate graph is split into connected components, each solved exactly by the method
-measured to be fastest for its shape (bench/dispatch.py; a street-sized component is ~1000 tasks):
+Otherwise the candidate graph is split into connected components, each solved exactly:
 
-* tiny ones: the Hungarian method on a dense matrix with one column per agent slot;
-* most: the same slot columns kept sparse, with LAPJVsp (`min_weight_full_bipartite_matching`), whose time
-  grows with rows × columns (a city-wide component of 70k tasks takes ~9 s, where OR-tools takes ~3 s).
-  Tried on it and slower: solving each task's 2 cheapest pairs (components of ≤ 600 tasks), then adding
-  the pairs of negative reduced cost under shortest-path potentials until none is left (6-7 rounds, and
-  the added pairs re-form a 65k-task component by the second: 25 s against 18 s); LAPJVsp given those
-  reduced costs as a warm start (10× slower on a 10k city). Why it grows so: scipy's port resets its
-  distances over every column for each row its initialisation leaves unmatched, and scans every column at
-  each new distance. Also tried on the giant shape (10k city, against 0.6 s): reordering or transposing
-  the square matrix, or adding constants to rows (0.6-2.9 s); HiGHS dual simplex and interior point
-  (2.1 s, 6.5 s); primal-dual phases with csgraph's `dijkstra` and Hopcroft-Karp on the tight pairs
-  (309 phases, 57 s). What would do it is a min-cost flow that keeps its potentials between
-  augmentations, compiled, which neither numpy nor scipy has;
-* those where copying agents per slot would multiply the edges, and those with fractional costs
-  (LAPJVsp needs integers): a linear program with HiGHS, whose constraint matrix is totally unimodular,
-  so the optimal vertex is integral. (On large components it is no faster than LAPJVsp, and takes
-  several times the memory.)
+* with integer costs (dispatch's are), as that min-cost flow by LEMON's network simplex (pylmcf): one
+  city-wide component of 100k orders and 200k volunteers in 3.7 CPU-s, where OR-tools' min-cost flow
+  takes 4.8 (bench/dispatch.py --giant).
+  Before it, each agent slot was a column of a sparse perfect matching for scipy's LAPJVsp
+  (`min_weight_full_bipartite_matching`), whose port resets its distances over every column for each
+  row its initialisation leaves unmatched: ~18 s on that component. Tried there and slower: solving each
+  task's 2 cheapest pairs first, then adding pairs of negative reduced cost (the added pairs re-form the
+  giant component), reordering or transposing the matrix, HiGHS dual simplex and interior point, and
+  primal-dual phases with csgraph; what it needed was a compiled min-cost flow that keeps its potentials;
+* with fractional costs, as a linear program with HiGHS, whose constraint matrix is totally unimodular,
+  so the optimal vertex is integral.
 
 Big problems spread their components over two processes; every component is solved the same way in
 either case, so the result does not depend on it.
@@ -41,19 +34,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from pylmcf import pylmcf_cpp
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment, linprog
 from scipy.sparse.csgraph import connected_components, maximum_flow, min_weight_full_bipartite_matching
 
-# Components whose dense Hungarian matrix stays below this many cells use it.
-DENSE_CELLS = 200_000
-# Components whose slot copies exceed this many per edge use the LP.
-LP_COPIES_PER_EDGE = 10
 # Below this many edges in all, a second process costs more than it saves.
 PARALLEL_EDGES = 500_000
 PROCESSES = 2
 INTEGRAL_TOLERANCE = 1e-6
-# LAPJVsp gets only integer costs below this (see _small_integers).
+# LAPJVsp and the network simplex get only integer costs below this (see _small_integers).
 INTEGER_LIMIT = 2**31
 
 
@@ -280,20 +270,15 @@ def _solve_all(components: list[_Component]) -> list[np.ndarray]:
 
 def _solve_component(component: _Component) -> np.ndarray:
     """Which of the component's edges are chosen."""
-    n = component.n_tasks
-    slots = int(component.capacity.sum())
-    copies = int(component.capacity[component.edges.agent].sum())
-    if n * (slots + (n if component.penalty is not None else 0)) <= DENSE_CELLS:
-        return _hungarian(component)
-    if copies > LP_COPIES_PER_EDGE * len(component.edges.cost) or not _small_integers(component):
-        return _linear_program(component)
-    return _sparse_matching(component)
+    if _small_integers(component):
+        return _min_cost_flow(component)
+    return _linear_program(component)
 
 
 def _small_integers(component: _Component) -> bool:
-    """Whether every cost is an integer small enough for LAPJVsp's sums of them to stay exact in float64.
-    LAPJVsp compares reduced costs for equality; with fractional costs it can loop forever (seen with
-    random float costs)."""
+    """Whether every cost is an integer small enough for sums of them to stay exact (in float64 for
+    LAPJVsp, which compares reduced costs for equality and can loop forever on fractional ones; in int64
+    for the network simplex)."""
     values = [component.edges.cost, component.slot_cost * component.capacity]
     if component.penalty is not None:
         values.append(component.penalty)
@@ -304,77 +289,39 @@ def _small_integer_values(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)) and np.all(np.abs(values) < INTEGER_LIMIT))
 
 
-@dataclass(frozen=True)
-class _Copies:
-    """Each edge once per slot of its agent; the k-th copy costs pair cost + k × slot cost. The slot
-    columns of an agent are consecutive, numbered from 0 up to the component's total capacity."""
+def _min_cost_flow(component: _Component) -> np.ndarray:
+    """The component as the min-cost flow of the module's docstring, solved by LEMON's network simplex.
+    Nodes: the tasks (a supply of 1 each), the agents, then the sink. Arcs, each of capacity 1: the
+    edges first, then a reject arc per task to the sink, then an agent's slots to the sink, its k-th
+    costing k × its slot cost.
 
-    edge: np.ndarray
-    task: np.ndarray
-    column: np.ndarray
-    cost: np.ndarray
-
-
-def _slot_copies(component: _Component) -> _Copies:
-    edges, capacity = component.edges, component.capacity
-    copies = capacity[edges.agent]
-    edge = np.repeat(np.arange(len(copies)), copies)
-    k = np.arange(len(edge)) - np.repeat(np.cumsum(copies) - copies, copies)
-    agent = edges.agent[edge]
-    first_slot = np.cumsum(capacity) - capacity
-    return _Copies(
-        edge=edge,
-        task=edges.task[edge],
-        column=first_slot[agent] + k,
-        cost=edges.cost[edge] + k * component.slot_cost[agent],
-    )
-
-
-def _chosen(component: _Component, copies: _Copies, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """The edges behind a matching's task rows that took a slot column (other rows and columns aside)."""
-    match = np.full(component.n_tasks, -1)
-    is_task = rows < component.n_tasks
-    match[rows[is_task]] = columns[is_task]
-    chosen = np.zeros(len(component.edges.cost), dtype=bool)
-    chosen[copies.edge[match[copies.task] == copies.column]] = True
-    return chosen
-
-
-def _hungarian(component: _Component) -> np.ndarray:
-    """Tiny components: a dense matrix, one column per agent slot, plus a private reject column per task."""
-    copies = _slot_copies(component)
-    n, slots, penalty = component.n_tasks, int(component.capacity.sum()), component.penalty
-    matrix = np.full((n, slots + (n if penalty is not None else 0)), np.inf)
-    matrix[copies.task, copies.column] = copies.cost
+    The network simplex takes non-negative costs only: a task's edges and its reject arc are raised
+    together by the lowest of them, and every task sends its unit over exactly one of those arcs, so
+    this does not change which flow is cheapest."""
+    edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
+    m = len(capacity)
+    sink = n + m
+    slot_agent = np.repeat(np.arange(m), capacity)
+    slot_k = np.arange(len(slot_agent)) - np.repeat(np.cumsum(capacity) - capacity, capacity)
+    starts = [edges.task, n + slot_agent]
+    ends = [n + edges.agent, np.full(len(slot_agent), sink)]
+    costs = [edges.cost, slot_k * component.slot_cost[slot_agent]]
     if penalty is not None:
-        matrix[np.arange(n), slots + np.arange(n)] = penalty
-    return _chosen(component, copies, *linear_sum_assignment(matrix))
-
-
-def _sparse_matching(component: _Component) -> np.ndarray:
-    """The slot columns as a sparse perfect matching for LAPJVsp, made square so that its initialisation
-    runs (measured twice as fast as the rectangular form on large components). Rows: the tasks, then an
-    'idle' row per slot. Columns: the slots, then a reject column per task. An idle row takes its own slot
-    (unused) or the reject column of a task that slot could serve (free, as that task is placed), both at
-    no cost, so a perfect matching costs what the tasks' choices cost and vice versa.
-
-    LAPJVsp drops zero weights, so the task rows' weights are shifted to a minimum of 1; every row is
-    matched exactly once, so this does not change which matching is cheapest."""
-    copies = _slot_copies(component)
-    n, slots, penalty = component.n_tasks, int(component.capacity.sum()), component.penalty
-    lowest = min(copies.cost.min(), penalty.min()) if penalty is not None else copies.cost.min()
-    rows = [copies.task, n + np.arange(slots), n + copies.column]
-    columns = [copies.column, np.arange(slots), slots + copies.task]
-    weights = [copies.cost - lowest + 1, np.ones(slots), np.ones(len(copies.edge))]
-    if penalty is not None:
-        rows.append(np.arange(n))
-        columns.append(slots + np.arange(n))
-        weights.append(penalty - lowest + 1)
-    size = n + slots
-    matrix = sparse.csr_array(
-        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))), shape=(size, size)
+        starts.insert(1, np.arange(n))
+        ends.insert(1, np.full(n, sink))
+        costs.insert(1, penalty)
+    lowest = min(c.min(initial=0) for c in costs[:-1])
+    costs[:-1] = [c - lowest for c in costs[:-1]]
+    supply = np.zeros(sink + 1, dtype=np.int64)
+    supply[:n], supply[sink] = 1, -n
+    flows = pylmcf_cpp.lmcf(
+        supply,
+        np.concatenate(starts).astype(np.int64),
+        np.concatenate(ends).astype(np.int64),
+        np.ones(sum(len(s) for s in starts), dtype=np.int64),
+        np.rint(np.concatenate(costs)).astype(np.int64),
     )
-    return _chosen(component, copies, *min_weight_full_bipartite_matching(matrix))
+    return flows[: len(edges.cost)] > 0
 
 
 def _linear_program(component: _Component) -> np.ndarray:
