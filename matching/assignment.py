@@ -43,7 +43,8 @@ from scipy.sparse.csgraph import connected_components, maximum_flow, min_weight_
 PARALLEL_EDGES = 500_000
 PROCESSES = 2
 INTEGRAL_TOLERANCE = 1e-6
-# LAPJVsp and the network simplex get only integer costs below this (see _small_integers).
+# LAPJVsp and the network simplex get only integer costs below this: sums of a few million of them
+# stay exact in float64 (LAPJVsp's) and far inside int64 (the network simplex's).
 INTEGER_LIMIT = 2**31
 
 
@@ -121,7 +122,8 @@ def _plain_assignment(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> A
         matrix = _csr(costs)
         if not _small_integer_values(matrix.data):
             return None
-        data = matrix.data
+        # In float64 (LAPJVsp's own type): the shift below would wrap around in a narrow integer type.
+        data = matrix.data.astype(np.float64)
         # LAPJVsp drops zero weights: shifted to a minimum of 1, as every task takes exactly one pair.
         shifted = sparse.csr_array(
             (data - data.min(initial=0) + 1, matrix.indices, matrix.indptr), matrix.shape
@@ -257,7 +259,7 @@ def _group(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray, n
 def _solve_all(components: list[_Component]) -> list[np.ndarray]:
     """Solve the components, in two processes when there is enough work to pay for starting them.
     Forked workers start in milliseconds (spawned ones spend a second importing scipy); a fork copies
-    only the calling thread, and the workers run nothing but numpy and scipy on their arguments."""
+    only the calling thread, and the workers run nothing but numpy, scipy and pylmcf on their arguments."""
     if (
         len(components) < 2
         or sum(len(c.edges.cost) for c in components) < PARALLEL_EDGES
@@ -276,10 +278,9 @@ def _solve_component(component: _Component) -> np.ndarray:
 
 
 def _small_integers(component: _Component) -> bool:
-    """Whether every cost is an integer small enough for sums of them to stay exact (in float64 for
-    LAPJVsp, which compares reduced costs for equality and can loop forever on fractional ones; in int64
-    for the network simplex)."""
-    values = [component.edges.cost, component.slot_cost * component.capacity]
+    """Whether every cost is an integer below INTEGER_LIMIT (the network simplex works in integers).
+    A slot's cost is at most slot cost × capacity, multiplied in float64 so that it cannot wrap."""
+    values = [component.edges.cost, component.slot_cost.astype(np.float64) * component.capacity]
     if component.penalty is not None:
         values.append(component.penalty)
     return all(_small_integer_values(v) for v in values)
@@ -295,9 +296,10 @@ def _min_cost_flow(component: _Component) -> np.ndarray:
     edges first, then a reject arc per task to the sink, then an agent's slots to the sink, its k-th
     costing k × its slot cost.
 
-    The network simplex takes non-negative costs only: a task's edges and its reject arc are raised
-    together by the lowest of them, and every task sends its unit over exactly one of those arcs, so
-    this does not change which flow is cheapest."""
+    The network simplex takes non-negative costs only: every edge and reject arc of the component is
+    raised by the lowest of them. Each task sends its one unit over exactly one of those arcs, so every
+    flow costs the same amount more and the cheapest stays the cheapest. Costs are in int64 first:
+    shifted in the input's own type (float32, int8, …) they could round or wrap around."""
     edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
     m = len(capacity)
     sink = n + m
@@ -310,6 +312,7 @@ def _min_cost_flow(component: _Component) -> np.ndarray:
         starts.insert(1, np.arange(n))
         ends.insert(1, np.full(n, sink))
         costs.insert(1, penalty)
+    costs = [np.rint(c).astype(np.int64) for c in costs]
     lowest = min(c.min(initial=0) for c in costs[:-1])
     costs[:-1] = [c - lowest for c in costs[:-1]]
     supply = np.zeros(sink + 1, dtype=np.int64)
@@ -319,7 +322,7 @@ def _min_cost_flow(component: _Component) -> np.ndarray:
         np.concatenate(starts).astype(np.int64),
         np.concatenate(ends).astype(np.int64),
         np.ones(sum(len(s) for s in starts), dtype=np.int64),
-        np.rint(np.concatenate(costs)).astype(np.int64),
+        np.concatenate(costs),
     )
     return flows[: len(edges.cost)] > 0
 
