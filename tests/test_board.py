@@ -168,7 +168,12 @@ async def test_claims_race_a_hand_dispatch_a_plan_and_auto_dispatch_and_one_wins
         )
         *claimed, dispatched, applied, auto_offered = await asyncio.gather(*claims, dispatch, apply, auto())
 
-        for r in [*claimed, dispatched]:
+        # `volunteer` (capacity 2) may have won the claims of two earlier rounds: then the hand
+        # dispatch to them is refused as they are full, which is no win either.
+        full = dispatched.status_code == 422 and [v["reasons"] for v in dispatched.json()["volunteers"]] == [
+            ["at_capacity"]
+        ]
+        for r in [*claimed] + ([] if full else [dispatched]):
             assert r.status_code in (200, 409), r.text
             if r.status_code == 409:
                 assert r.headers["content-type"].startswith("application/problem+json")
