@@ -723,6 +723,17 @@ def test_truncation_ties_go_to_the_lower_volunteer_id() -> None:
     assert [p.volunteer_id for p in plan.proposals] == [2]
 
 
+def test_truncation_ranks_costs_too_wide_for_one_sort_key() -> None:
+    """Orders × costs × volunteers beyond int64: the pairs are ranked by lexsort instead (a wrapped
+    key would rank the dear neighbour first, and the order would be left out)."""
+    plan = plan_dispatch(
+        [order()],
+        [volunteer(id=5), volunteer(id=2, home=STREET)],
+        Weights(candidates_per_order=1, same_street=2**62),
+    )
+    assert [p.volunteer_id for p in plan.proposals] == [5]
+
+
 def test_truncation_ranks_by_the_whole_cost() -> None:
     """A busy neighbour (load 6: 90) costs more than an idle volunteer a street away (same_street: 80),
     so the one candidate kept is the one a street away, not the nearest."""
