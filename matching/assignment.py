@@ -12,8 +12,8 @@ small integer costs (bench/solvers.py: within a few percent of calling them dire
 Otherwise the candidate graph is split into connected components, each solved exactly:
 
 * with integer costs (dispatch's are), as that min-cost flow by LEMON's network simplex (pylmcf): one
-  city-wide component of 100k orders and 200k volunteers in 3.7 CPU-s, where OR-tools' min-cost flow
-  takes 4.8 (bench/dispatch.py --giant).
+  city-wide component of 100k orders and 200k volunteers in ~2.2 CPU-s, where OR-tools' min-cost flow
+  takes 4.8-5.9 (bench/dispatch.py --giant).
   Before it, each agent slot was a column of a sparse perfect matching for scipy's LAPJVsp
   (`min_weight_full_bipartite_matching`), whose port resets its distances over every column for each
   row its initialisation leaves unmatched: ~18 s on that component. Tried there and slower: solving each
@@ -23,14 +23,13 @@ Otherwise the candidate graph is split into connected components, each solved ex
 * with fractional costs, as a linear program with HiGHS, whose constraint matrix is totally unimodular,
   so the optimal vertex is integral.
 
-Big problems spread their components over two processes; every component is solved the same way in
-either case, so the result does not depend on it.
+All in one process: a second one (forked, the components pickled to it and back) used to halve the
+time of LAPJVsp's street components, but the network simplex solves the 100k city's in 0.5 CPU-s, and
+two processes took 0.7-0.9.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,9 +38,6 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment, linprog
 from scipy.sparse.csgraph import connected_components, maximum_flow, min_weight_full_bipartite_matching
 
-# Below this many edges in all, a second process costs more than it saves.
-PARALLEL_EDGES = 500_000
-PROCESSES = 2
 INTEGRAL_TOLERANCE = 1e-6
 # LAPJVsp and the network simplex get only integer costs below this: sums of a few million of them
 # stay exact in float64 (LAPJVsp's) and far inside int64 (the network simplex's).
@@ -192,9 +188,8 @@ def solve_assignment(
         _raise_if_infeasible(edges, n_tasks, n_agents, capacity)
 
     chosen = np.zeros(len(edges.task), dtype=bool)
-    pieces = _split(edges, n_tasks, n_agents, capacity, slot_cost, penalty)
-    for (where, _), chosen_here in zip(pieces, _solve_all([c for _, c in pieces]), strict=True):
-        chosen[where] = chosen_here
+    for where, component in _split(edges, n_tasks, n_agents, capacity, slot_cost, penalty):
+        chosen[where] = _solve_component(component)
 
     pairs = sorted(zip(edges.task[chosen].tolist(), edges.agent[chosen].tolist(), strict=True))
     assigned = np.zeros(n_tasks, dtype=bool)
@@ -254,20 +249,6 @@ def _group(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray, n
     rank = np.empty(len(labels), dtype=np.int64)
     rank[order] = np.arange(len(labels)) - starts[labels[order]]
     return order, starts, rank
-
-
-def _solve_all(components: list[_Component]) -> list[np.ndarray]:
-    """Solve the components, in two processes when there is enough work to pay for starting them.
-    Forked workers start in milliseconds (spawned ones spend a second importing scipy); a fork copies
-    only the calling thread, and the workers run nothing but numpy, scipy and pylmcf on their arguments."""
-    if (
-        len(components) < 2
-        or sum(len(c.edges.cost) for c in components) < PARALLEL_EDGES
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        return [_solve_component(c) for c in components]
-    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(_solve_component, components))
 
 
 def _solve_component(component: _Component) -> np.ndarray:

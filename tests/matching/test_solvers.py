@@ -50,7 +50,7 @@ def brute_force(
 @contextlib.contextmanager
 def forced(method: str):
     """Every component solved by one method: 'flow' as integer costs are (the LP must not run), 'lp' as
-    fractional ones are (it takes integer costs too); 'parallel' spreads the components over processes."""
+    fractional ones are (it takes integer costs too)."""
 
     def no_lp(component):
         raise AssertionError("a component went to the LP")
@@ -58,7 +58,6 @@ def forced(method: str):
     patches = {
         "flow": {"_linear_program": no_lp},
         "lp": {"_small_integers": lambda component: False},
-        "parallel": {"PARALLEL_EDGES": 0},
     }[method]
     with contextlib.ExitStack() as stack:
         for name, value in patches.items():
@@ -165,7 +164,7 @@ def dense_reference(cost, allowed, capacity, penalty, slot_cost) -> float:
     st.sampled_from([60, 150]),
     st.booleans(),
     st.sampled_from([np.int64, np.float64]),
-    st.sampled_from(["flow", "lp", "parallel"]),
+    st.sampled_from(["flow", "lp"]),
 )
 def test_medium_instances_with_slot_costs_match_a_dense_assignment(seed, n, penalties, dtype, method) -> None:
     assume(not (method == "flow" and dtype is np.float64))  # fractional costs go to the LP
@@ -229,20 +228,6 @@ def test_duplicate_sparse_entries_are_summed() -> None:
     # As scipy reads a COO array: (0, 0) costs 3 + 4.
     cost = sparse.coo_array(([3, 4, 5], ([0, 0, 0], [0, 0, 1])), shape=(1, 2))
     assert solve_assignment(cost).pairs == [(0, 1)]
-
-
-def test_components_in_parallel_give_what_one_process_gives() -> None:
-    cost, allowed, capacity, penalty, slot_cost = clustered_problem(11, 300, True, np.float64)
-    rows, cols = np.nonzero(allowed)
-    matrix = sparse.csr_array((cost[rows, cols], (rows, cols)), shape=cost.shape)
-    serial = solve_assignment(matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost)
-    pool = mock.patch.object(assignment, "ProcessPoolExecutor", wraps=assignment.ProcessPoolExecutor)
-    with forced("parallel"), pool as spy:
-        parallel = solve_assignment(
-            matrix, capacities=capacity, unassigned_penalty=penalty, slot_costs=slot_cost
-        )
-    assert spy.called
-    assert parallel == serial
 
 
 def test_the_same_input_gives_the_same_output() -> None:
