@@ -24,8 +24,8 @@ Otherwise the candidate graph is split into connected components, each solved ex
   so the optimal vertex is integral.
 
 All in one process: a second one (forked, the components pickled to it and back) used to halve the
-time of LAPJVsp's street components, but the network simplex solves the 100k city's in 0.5 CPU-s, and
-two processes took 0.7-0.9.
+time of LAPJVsp's street components, but the network simplex solves the 100k city's street components
+in 0.5 CPU-s, and two processes took 0.7-0.9.
 """
 
 from __future__ import annotations
@@ -88,9 +88,16 @@ def _shape(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> tuple[int, i
     return shape
 
 
+def _wide(costs: np.ndarray) -> np.ndarray:
+    """Costs in float64 or int64: in a narrow type (float32, int8, bool, …) their shifts and sums would
+    round or wrap around."""
+    return costs.astype(np.float64 if costs.dtype.kind == "f" else np.int64, copy=False)
+
+
 def _csr(costs: sparse.sparray | sparse.spmatrix) -> sparse.csr_array:
     """Duplicate entries summed, as scipy reads them; explicit zeros stay: an allowed, free pair."""
     matrix = sparse.csr_array(costs, copy=True)
+    matrix = sparse.csr_array((_wide(matrix.data), matrix.indices, matrix.indptr), matrix.shape)
     matrix.sum_duplicates()
     if np.any(~np.isfinite(matrix.data)):
         raise ValueError("allowed pairs must have finite costs")
@@ -104,7 +111,7 @@ def _edges(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> _Edges:
         coo = _csr(costs).tocoo()
         task, agent, cost = coo.row, coo.col, coo.data
     else:
-        dense = np.asarray(costs)
+        dense = _wide(np.asarray(costs))
         task, agent = np.nonzero(np.isfinite(dense))
         cost = dense[task, agent]
     return _Edges(task.astype(np.int64), agent.astype(np.int64), cost)
@@ -113,13 +120,13 @@ def _edges(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> _Edges:
 def _plain_assignment(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> Assignment | None:
     """Every task to its own agent at least cost, with `linear_sum_assignment` on a dense matrix and
     LAPJVsp on a sparse one; None when that is infeasible (the general path names the tasks) or the
-    sparse costs are not small integers (see _small_integers)."""
+    sparse costs are not small integers (LAPJVsp compares reduced costs for equality: with fractional
+    costs it can loop forever)."""
     if sparse.issparse(costs):
         matrix = _csr(costs)
         if not _small_integer_values(matrix.data):
             return None
-        # In float64 (LAPJVsp's own type): the shift below would wrap around in a narrow integer type.
-        data = matrix.data.astype(np.float64)
+        data = matrix.data
         # LAPJVsp drops zero weights: shifted to a minimum of 1, as every task takes exactly one pair.
         shifted = sparse.csr_array(
             (data - data.min(initial=0) + 1, matrix.indices, matrix.indptr), matrix.shape
@@ -130,7 +137,7 @@ def _plain_assignment(costs: np.ndarray | sparse.sparray | sparse.spmatrix) -> A
             return None
         total = matrix[rows, cols].sum()
     else:
-        dense = np.asarray(costs)
+        dense = _wide(np.asarray(costs))
         finite = np.isfinite(dense)
         try:
             rows, cols = linear_sum_assignment(dense if finite.all() else np.where(finite, dense, np.inf))
@@ -268,7 +275,8 @@ def _small_integers(component: _Component) -> bool:
 
 
 def _small_integer_values(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.round(values)) and np.all(np.abs(values) < INTEGER_LIMIT))
+    whole = np.all(values == np.round(values))
+    return bool(whole and np.all((values > -INTEGER_LIMIT) & (values < INTEGER_LIMIT)))
 
 
 def _min_cost_flow(component: _Component) -> np.ndarray:
@@ -279,8 +287,8 @@ def _min_cost_flow(component: _Component) -> np.ndarray:
 
     The network simplex takes non-negative costs only: every edge and reject arc of the component is
     raised by the lowest of them. Each task sends its one unit over exactly one of those arcs, so every
-    flow costs the same amount more and the cheapest stays the cheapest. Costs are in int64 first:
-    shifted in the input's own type (float32, int8, …) they could round or wrap around."""
+    flow costs the same amount more and the cheapest stays the cheapest. All in int64, the network
+    simplex's type."""
     edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
     m = len(capacity)
     sink = n + m
@@ -328,7 +336,8 @@ def _linear_program(component: _Component) -> np.ndarray:
             sparse.coo_array((-np.ones(s), (slot_agent, np.arange(s))), shape=(m, s)),
         ]
     )
-    objective = np.concatenate([edges.cost, slot_k * component.slot_cost[slot_agent]]).astype(float)
+    # In float64: slot costs too large for the flow would wrap around in int64.
+    objective = np.concatenate([edges.cost, slot_k * component.slot_cost[slot_agent].astype(float)])
     if penalty is not None:
         task_rows = sparse.hstack([task_rows, sparse.eye_array(n)])
         agent_rows = sparse.hstack([agent_rows, sparse.coo_array((m, n))])

@@ -412,16 +412,18 @@ def candidate_graph(
 
 
 def _cheapest_first(o: np.ndarray, cost: np.ndarray, volunteer_id: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Positions of the pairs by order, then cost, then volunteer id. As one int64 key (when it fits)
-    they sort ten times faster than in lexsort's three stable passes (1.4M pairs: 0.04 s against
-    0.35); an order and a volunteer make one pair at most, so the key is unique and any sort agrees."""
-    id_rank = np.empty(len(volunteer_id), dtype=np.int64)
-    id_rank[np.argsort(volunteer_id, kind="stable")] = np.arange(len(volunteer_id))
-    lowest = int(cost.min(initial=0))
-    span = int(cost.max(initial=0)) - lowest + 1
-    if (int(o.max(initial=0)) + 1) * span * len(volunteer_id) >= 2**63:
-        return np.lexsort((volunteer_id[v], cost, o))
-    return np.argsort((o * span + (cost - lowest)) * len(volunteer_id) + id_rank[v])
+    """Positions of the pairs by order, then cost, then volunteer id. As one int64 key they sort ten
+    times faster than in lexsort's three stable passes (1.4M pairs: 0.04 s against 0.35). The key gives
+    lexsort's order where it is unique (an order and a volunteer make one pair at most): with integer
+    costs and distinct volunteer ids, and where it fits in int64; otherwise lexsort it is."""
+    ids, id_rank = np.unique(volunteer_id, return_inverse=True)
+    if cost.dtype.kind in "iu" and len(ids) == len(volunteer_id):
+        lowest = int(cost.min(initial=0))
+        span = int(cost.max(initial=0)) - lowest + 1
+        if (int(o.max(initial=0)) + 1) * span * len(ids) < 2**63:
+            key = (o.astype(np.int64) * span + (cost.astype(np.int64) - lowest)) * len(ids) + id_rank[v]
+            return np.argsort(key)
+    return np.lexsort((volunteer_id[v], cost, o))
 
 
 def _ints(values: Iterable[int], count: int = -1) -> np.ndarray:

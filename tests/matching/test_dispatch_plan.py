@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from market.volunteers.availability import is_free
+from matching import dispatch
 from matching.dispatch import (
     DISTANCES,
     ENOUGH_MINUTES,
@@ -732,6 +733,26 @@ def test_truncation_ranks_costs_too_wide_for_one_sort_key() -> None:
         Weights(candidates_per_order=1, same_street=2**62),
     )
     assert [p.volunteer_id for p in plan.proposals] == [5]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_candidates_are_ranked_as_lexsort_ranks_them(seed: int) -> None:
+    """By order, cost and volunteer id, the same permutation whichever sort makes it: integer costs of
+    any width, fractional ones, repeated volunteer ids (pairs in no particular order)."""
+    rng = np.random.default_rng(seed)
+    n_orders, n_volunteers = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+    pairs = n_orders * n_volunteers
+    keys = rng.choice(pairs, size=int(rng.integers(0, pairs)), replace=False)
+    o, v = keys // n_volunteers, keys % n_volunteers
+    width = 2 ** int(rng.choice([3, 20, 61]))
+    cost = rng.integers(-width, width, len(o))
+    if seed % 4 == 1:
+        cost = cost / 8  # fractional
+    volunteer_id = rng.permutation(1000)[:n_volunteers]
+    if seed % 4 == 2:
+        volunteer_id = rng.integers(0, 3, n_volunteers)  # repeated ids
+    expected = np.lexsort((volunteer_id[v], cost, o))
+    assert np.array_equal(dispatch._cheapest_first(o, cost, volunteer_id, v), expected)
 
 
 def test_truncation_ranks_by_the_whole_cost() -> None:

@@ -182,28 +182,26 @@ def test_medium_instances_with_slot_costs_match_a_dense_assignment(seed, n, pena
 
 
 NARROW_COSTS = [
-    # A spread beyond float32's 24-bit mantissa.
-    (np.float32, [[-(2**25), 5, 4], [2, 2, 0], [0, 0, 1]], [2, 2, 2], 10**6),
+    # Spreads beyond float32's 24-bit mantissa: the shifts and the total must not round.
+    (np.float32, [[-(2**25), 2**20, 2**20], [3, 1, 1], [3, 8, 6]], [2, 2, 2], 10**6),
+    (np.float32, [[2**24, 2**30], [2**30, 1]], [2, 2], None),
     # Spreads beyond each integer type's range.
     (np.int8, [[-100, 100], [100, -100]], [2, 2], None),
     (np.int16, [[-20_000, 20_000], [20_000, -20_000]], [2, 2], None),
     (np.int32, [[-(2 * 10**9), 2 * 10**9], [2 * 10**9, -(2 * 10**9)]], [2, 2], None),
-    (np.bool_, [[True, False], [False, True], [True, True]], [2, 2], None),
+    (np.bool_, [[True, False, True], [False, True, True]], [2, 2, 2], None),
 ]
 
 
 @pytest.mark.parametrize(("dtype", "cost", "capacity", "slot_cost"), NARROW_COSTS)
 @pytest.mark.parametrize("plain", [False, True])
 def test_costs_of_a_narrow_type_give_the_best_assignment(dtype, cost, capacity, slot_cost, plain) -> None:
-    """Costs are shifted to be positive in a wider type than theirs: shifted in their own, they would
-    round (float32) or wrap around (integers), and the answer would be wrong. `plain`: one task per
-    agent, which goes straight to scipy; otherwise the min-cost flow."""
+    """Costs are shifted and summed in a wider type than theirs: in their own, they would round
+    (float32) or wrap around (integers), and the answer or its total would be wrong. `plain`: one task
+    per agent, which goes straight to scipy; otherwise the min-cost flow."""
     cost = np.array(cost, dtype=dtype)
-    n, m = cost.shape
-    if plain and n > m:
-        pytest.skip("more tasks than agents is not a plain assignment")
-    capacity = [1] * m if plain else capacity
-    slots = None if plain or slot_cost is None else [slot_cost] * m
+    capacity = [1] * cost.shape[1] if plain else capacity
+    slots = None if plain or slot_cost is None else [slot_cost] * cost.shape[1]
     allowed = np.ones(cost.shape, dtype=bool)
     expected = brute_force(cost.astype(np.int64), allowed, capacity, None, slots)
     every_pair = sparse.csr_array((cost.ravel(), np.nonzero(allowed)), shape=cost.shape)  # zeros kept
@@ -211,6 +209,15 @@ def test_costs_of_a_narrow_type_give_the_best_assignment(dtype, cost, capacity, 
         result = solve_assignment(matrix, capacities=capacity, slot_costs=slots)
         assert result.total_cost == expected
         assert recomputed_total(result, cost.astype(np.int64), None, slots) == expected
+
+
+def test_slot_costs_too_large_for_the_flow_do_not_wrap_around() -> None:
+    """A slot cost of 2^62 leaves the network simplex for the LP, which prices the slots in float64:
+    in int64, the third slot's 2 × 2^62 wrapped around to a bargain."""
+    result = solve_assignment(
+        np.zeros((3, 1)), capacities=[3], unassigned_penalty=[10, 10, 10], slot_costs=np.array([2**62])
+    )
+    assert (len(result.pairs), result.total_cost) == (1, 20)
 
 
 def test_slot_costs_spread_the_work() -> None:
