@@ -279,6 +279,12 @@ def _small_integer_values(values: np.ndarray) -> bool:
     return bool(whole and np.all((values > -INTEGER_LIMIT) & (values < INTEGER_LIMIT)))
 
 
+def _slots(capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent's slots, in order: (agent, k) for k = 0 … capacity - 1."""
+    agent = np.repeat(np.arange(len(capacity)), capacity)
+    return agent, np.arange(len(agent)) - np.repeat(np.cumsum(capacity) - capacity, capacity)
+
+
 def _min_cost_flow(component: _Component) -> np.ndarray:
     """The component as the min-cost flow of the module's docstring, solved by LEMON's network simplex.
     Nodes: the tasks (a supply of 1 each), the agents, then the sink. Arcs, each of capacity 1: the
@@ -292,8 +298,7 @@ def _min_cost_flow(component: _Component) -> np.ndarray:
     edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
     m = len(capacity)
     sink = n + m
-    slot_agent = np.repeat(np.arange(m), capacity)
-    slot_k = np.arange(len(slot_agent)) - np.repeat(np.cumsum(capacity) - capacity, capacity)
+    slot_agent, slot_k = _slots(capacity)
     starts = [edges.task, n + slot_agent]
     ends = [n + edges.agent, np.full(len(slot_agent), sink)]
     costs = [edges.cost, slot_k * component.slot_cost[slot_agent]]
@@ -323,9 +328,9 @@ def _linear_program(component: _Component) -> np.ndarray:
     Presolve is off: measured twice as fast on these LPs."""
     edges, capacity, penalty, n = component.edges, component.capacity, component.penalty, component.n_tasks
     e, m = len(edges.cost), len(capacity)
-    extra = capacity - 1
-    slot_agent = np.repeat(np.arange(m), extra)
-    slot_k = 1 + np.arange(len(slot_agent)) - np.repeat(np.cumsum(extra) - extra, extra)
+    slot_agent, slot_k = _slots(capacity)
+    extra = slot_k >= 1
+    slot_agent, slot_k = slot_agent[extra], slot_k[extra]
     s = len(slot_agent)
     task_rows = sparse.hstack(
         [sparse.coo_array((np.ones(e), (edges.task, np.arange(e))), shape=(n, e)), sparse.coo_array((n, s))]
