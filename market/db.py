@@ -30,6 +30,8 @@ from market.settings import Settings
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # An execution option marking a connection whose transaction only reads (see `read_only`).
 READ_ONLY = "market_read_only"
+# With READ_ONLY on SQLite: no BEGIN at all, each statement runs on its own (see `read_only`).
+AUTOCOMMIT_READS = "market_autocommit_reads"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -102,14 +104,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-            return
-        writers.take_turn(connection.info)
+        options = connection.get_execution_options()
+        driver = connection.connection.dbapi_connection
+        if options.get(READ_ONLY):
+            if options.get(AUTOCOMMIT_READS):
+                driver.begin_nothing()
+                return
+            begin, statement = driver.begin, "BEGIN"
+        else:
+            writers.take_turn(connection.info)
+            begin, statement = driver.begin_immediate, "BEGIN IMMEDIATE"
         try:
-            connection.connection.dbapi_connection.begin_immediate()
+            begin()
         except sqlite3.Error as error:
-            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
     # The turn ends with the transaction: the next writer's BEGIN may meet this COMMIT still under
     # way, and tries again until it is done. A connection returned to the
@@ -131,18 +139,25 @@ def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqli
     return dialect.insert(model)
 
 
-async def read_only(session: AsyncSession, *, autocommit: bool = False) -> None:
+async def read_only(session: AsyncSession, *, autocommit: bool = False, snapshot: bool = False) -> None:
     """Begin the session's transaction for reading only. On SQLite that is a deferred BEGIN, which
     takes no write lock: a page polling every few seconds must not queue the writers behind it.
     A write in such a transaction is refused (`_refuse_writes`): on SQLite it could not wait for
     the lock a deferred transaction never took.
 
-    With `autocommit`, PostgreSQL runs each statement on its own instead: under READ COMMITTED a
-    transaction gives its statements no common snapshot anyway, so this only saves BEGIN and COMMIT,
-    two round trips. A server-side cursor (`session.stream`) needs a transaction: not for those."""
+    With `autocommit`, each statement runs on its own instead, as PostgreSQL's READ COMMITTED gives
+    a transaction's statements no common snapshot anyway; it saves BEGIN and COMMIT, two round trips
+    (on SQLite two hand-overs to the driver's thread). A server-side cursor (`session.stream`) needs
+    a transaction: not for those. With `snapshot`, every statement reads the same snapshot, on
+    PostgreSQL too (REPEATABLE READ); on SQLite a deferred transaction already does."""
     options: dict[str, Any] = {READ_ONLY: True}
-    if autocommit and session.bind.dialect.name == "postgresql":
+    postgres = session.bind.dialect.name == "postgresql"
+    if autocommit and postgres:
         options["isolation_level"] = "AUTOCOMMIT"
+    elif autocommit:
+        options[AUTOCOMMIT_READS] = True
+    elif snapshot and postgres:
+        options["isolation_level"] = "REPEATABLE READ"
     await session.connection(execution_options=options)
 
 

@@ -30,3 +30,12 @@ class Page(msgspec.Struct, Generic[T]):
 async def count_rows(session: AsyncSession, query: Select) -> int:
     """How many rows `query` returns, before any limit and offset: a page's `total`."""
     return await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+async def page_total(session: AsyncSession, query: Select, limit: int, offset: int, shown: int) -> int:
+    """The `total` of a page of `query` that showed `shown` rows: a page with room left over ends
+    the list, so it tells the total itself (most people's lists fit on one page), unless it is empty
+    past the first page; otherwise the rows are counted (`count_rows`)."""
+    if shown < limit and (shown > 0 or offset == 0):
+        return offset + shown
+    return await count_rows(session, query)

@@ -31,8 +31,9 @@ WRITE_LOCK_POLL_SECONDS = 0.001
 
 def _run(
     connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
-) -> tuple[Any, int, int | None, list[Any] | None]:
-    """In the driver's thread: the statement, and what a cursor would tell of it afterwards."""
+) -> tuple[Any, int, int | None, list[Any] | None, bool]:
+    """In the driver's thread: the statement, what a cursor would tell of it afterwards, and whether
+    a transaction is open after it (a SAVEPOINT outside one opens one)."""
     cursor = connection.cursor()
     try:
         if many:
@@ -42,9 +43,13 @@ def _run(
         else:
             cursor.execute(operation, parameters)
         rows = cursor.fetchall() if cursor.description else None
-        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows, connection.in_transaction
     finally:
         cursor.close()
+
+
+def _begin(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN")
 
 
 def _begin_immediate(connection: sqlite3.Connection) -> None:
@@ -120,9 +125,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._trip(operation, seq_of_parameters, many=True)
 
     async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneTripConnection = self._adapt_connection
+        async with adapted._execute_mutex:
             connection: aiosqlite.Connection = self._connection
-            description, rowcount, lastrowid, rows = await connection._execute(
+            description, rowcount, lastrowid, rows, adapted._transaction_open = await connection._execute(
                 _run, connection._conn, operation, parameters, many
             )
         self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
@@ -133,21 +139,54 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """SQLAlchemy's adapted connection, which knows whether a transaction is open: its transactions
+    begin here (`market.db` calls `begin`, `begin_immediate` or `begin_nothing` for each), and each
+    statement's trip brings back sqlite3's `in_transaction`. A COMMIT or ROLLBACK with none open
+    (after `begin_nothing`, or the pool's ROLLBACK at check-in after a COMMIT) costs no trip to the
+    driver's thread. As the connection's `isolation_level` is None, sqlite3 never begins one by
+    itself."""
+
+    __slots__ = ("_transaction_open",)
     _cursor_cls = OneTripCursor
 
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)
+        self._transaction_open = False
+
+    def begin_nothing(self) -> None:
+        """Begin no transaction: each statement runs on its own (SQLite's autocommit)."""
+
+    def begin(self) -> None:
+        """BEGIN (deferred: it takes no lock until its first statement) in one trip."""
+        self._begin_in_one_trip(_begin)
+
     def begin_immediate(self) -> None:
-        """BEGIN IMMEDIATE in one trip, waiting for another process's write lock (`_begin_immediate`);
-        raises sqlite3's errors (aiosqlite's own, a closed connection say, translated as SQLAlchemy's
-        adapter does)."""
+        """BEGIN IMMEDIATE in one trip, waiting for another process's write lock (`_begin_immediate`)."""
+        self._begin_in_one_trip(_begin_immediate)
+
+    def _begin_in_one_trip(self, begin: Any) -> None:
+        """Raises sqlite3's errors (aiosqlite's own, a closed connection say, translated as
+        SQLAlchemy's adapter does). The transaction counts as open from before the trip: one that
+        failed, or whose caller was cancelled while the driver's thread began it, gets its ROLLBACK."""
+        self._transaction_open = True
         try:
-            await_only(self._begin_immediate())
+            await_only(self._run_in_one_trip(begin))
         except Exception as error:
             self._handle_exception(error)
 
-    async def _begin_immediate(self) -> None:
+    async def _run_in_one_trip(self, function: Any) -> None:
         async with self._execute_mutex:
-            await self._connection._execute(_begin_immediate, self._connection._conn)
+            await self._connection._execute(function, self._connection._conn)
+
+    def commit(self) -> None:
+        if self._transaction_open:
+            super().commit()
+            self._transaction_open = False
+
+    def rollback(self) -> None:
+        if self._transaction_open:
+            super().rollback()
+            self._transaction_open = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -126,6 +126,9 @@ async def provide_transaction(
 # A route handler's `opt` flag: its GET may write (it opens the ledger accounts it shows the first
 # time they are looked at), so it keeps the write lock like any change.
 OPENS_ON_READ = "opens_on_read"
+# A route handler's `opt` flag: its GET reads in several statements that must agree (a trial
+# balance's sums and counters), so they read one snapshot of the database, not each their own.
+ONE_SNAPSHOT = "one_snapshot"
 
 
 def reads_only(scope: Scope) -> bool:
@@ -141,9 +144,15 @@ def reads_only(scope: Scope) -> bool:
 
 
 async def begin(session: AsyncSession, scope: Scope) -> None:
-    """Begin the request's transaction, unless loading the caller already began it (`load_caller`)."""
+    """Begin the request's transaction, unless loading the caller already began it (`load_caller`).
+    An API read's statements each run on their own (`read_only`), unless its handler asks for
+    `ONE_SNAPSHOT`."""
     if not session.in_transaction() and reads_only(scope):
-        await read_only(session, autocommit=True)
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get(ONE_SNAPSHOT):
+            await read_only(session, snapshot=True)
+        else:
+            await read_only(session, autocommit=True)
 
 
 async def load_caller(

@@ -9,10 +9,11 @@ import time
 from dataclasses import replace
 from types import SimpleNamespace
 
+import aiosqlite
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -21,8 +22,9 @@ from market import sqlite_driver
 from market.app import create_app
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
-from market.db import SQLITE_BUSY_TIMEOUT_MS, WriteInReadOnlyTransaction, create_engine, read_only
+from market.db import SQLITE_BUSY_TIMEOUT_MS, WriteInReadOnlyTransaction, create_engine, engine_for, read_only
 from market.settings import Settings
+from market.unit_of_work import ONE_SNAPSHOT, begin
 from tests.conftest import serving
 from tests.world import World
 
@@ -49,6 +51,105 @@ async def test_a_write_in_a_read_only_transaction_is_refused(settings: Settings)
                 await session.execute(update(ServiceCategory).values(is_active=ServiceCategory.is_active))
     finally:
         await engine.dispose()
+
+
+async def test_an_autocommit_read_on_sqlite_sends_no_begin_and_ends_without_a_trip(
+    database_url: str, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API read's statements run on their own (`read_only(autocommit=True)`): no BEGIN, and the
+    COMMIT or ROLLBACK that ends the session, and the pool's at check-in, cost no hand-over to the
+    driver's thread; nor does the pool's ROLLBACK after a COMMIT. The pooled connection then begins
+    its next transactions as before, and ends them."""
+    if is_postgres:
+        pytest.skip("PostgreSQL's autocommit is its own isolation level")
+    engine = engine_for(database_url, pool_size=1, max_overflow=0)
+    sent: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    trips: list[object] = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        trips.append(fn)
+        return await real_execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    sessions = async_sessionmaker(engine)
+    active = select(func.count()).select_from(ServiceCategory).where(ServiceCategory.is_active)
+    async with sessions() as session:
+        codes = select(ServiceCategory.code).where(ServiceCategory.is_active)
+        were_active = set(await session.scalars(codes))
+    try:
+        for end in ("commit", "rollback"):
+            sent.clear()
+            trips.clear()
+            async with sessions() as session:
+                await read_only(session, autocommit=True)
+                assert await session.scalar(active) > 0
+                await getattr(session, end)()
+            assert len(sent) == 1 and sent[0].startswith("SELECT")
+            assert len(trips) == 1, end  # the SELECT's
+        # The same connection (a pool of one) writes in a transaction, which it commits ...
+        trips.clear()
+        async with sessions() as session, session.begin():
+            await session.execute(update(ServiceCategory).values(is_active=False))
+        assert len(trips) == 3  # BEGIN IMMEDIATE, UPDATE, COMMIT: no ROLLBACK at check-in after it
+        # ... or rolls back.
+        async with sessions() as session, session.begin():
+            await session.execute(update(ServiceCategory).values(is_active=True))
+            await session.rollback()
+        async with sessions() as session:
+            await read_only(session)
+            assert await session.scalar(active) == 0
+    finally:
+        async with engine.begin() as conn:
+            restore = update(ServiceCategory).values(is_active=ServiceCategory.code.in_(were_active))
+            await conn.execute(restore)
+        await engine.dispose()
+
+
+async def test_a_savepoint_outside_a_transaction_is_ended_too(database_url: str, is_postgres: bool) -> None:
+    """SQLite opens a transaction for a SAVEPOINT sent outside one; the driver learns it from the
+    statement's trip, so the COMMIT is sent and the pooled connection reads the present after it."""
+    if is_postgres:
+        pytest.skip("the driver that skips COMMITs is SQLite's")
+    engine = engine_for(database_url, pool_size=1, max_overflow=0)
+    sessions = async_sessionmaker(engine)
+    count = select(func.count()).select_from(ServiceCategory)
+    try:
+        async with sessions() as session:
+            await read_only(session, autocommit=True)
+            savepoint = await session.begin_nested()
+            before = await session.scalar(count)
+            # Its ROLLBACK TO leaves the transaction open (where a RELEASE would have ended it).
+            await savepoint.rollback()
+            await session.commit()
+        another = engine_for(database_url, poolclass=NullPool)
+        async with async_sessionmaker(another)() as other, other.begin():
+            other.add(ServiceCategory(code="test_savepoint", name_zh="测", name_en="test"))
+        await another.dispose()
+        async with sessions() as session:
+            await read_only(session, autocommit=True)
+            assert await session.scalar(count) == before + 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("one_snapshot", [False, True])
+async def test_an_api_read_sees_one_snapshot_only_when_its_handler_asks(
+    session_maker: async_sessionmaker[AsyncSession], one_snapshot: bool
+) -> None:
+    """An API read's statements each see the database as it is (`begin`), unless its handler is
+    flagged ONE_SNAPSHOT (the trial balance): then a write committed between two of them is unseen."""
+    handler = SimpleNamespace(opt={ONE_SNAPSHOT: True} if one_snapshot else {})
+    scope = {"method": "GET", "path": "/api/ledger/trial-balance", "route_handler": handler}
+    count = select(func.count()).select_from(ServiceCategory)
+    async with session_maker() as reader:
+        await begin(reader, scope)
+        before = await reader.scalar(count)
+        async with session_maker() as writer, writer.begin():
+            writer.add(ServiceCategory(code="test_snapshot", name_zh="测", name_en="test"))
+        after = await reader.scalar(count)
+    assert after == (before if one_snapshot else before + 1)
 
 
 async def test_an_api_read_goes_on_while_another_transaction_writes(

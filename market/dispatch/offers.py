@@ -29,7 +29,7 @@ from market.orders.models import (
     Order,
     OrderAction,
 )
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.settings import Settings
 from market.teams import service as teams
 from market.volunteers.service import current_load, locked_capacity
@@ -165,7 +165,6 @@ async def list_offers(
     stmt = select(Offer).where(Offer.volunteer_id == actor.id)
     if status is not None:
         stmt = stmt.where(Offer.status == status)
-    total = await count_rows(session, stmt)
     offers = (
         await session.scalars(
             # Each offer has one order, and the order one of each: all joined into one SELECT.
@@ -175,6 +174,7 @@ async def list_offers(
             .offset(offset)
         )
     ).all()
+    total = await page_total(session, stmt, limit, offset, len(offers))
     reads = await orders.order_reads(session, actor, [o.order for o in offers])
     return [
         OfferRead(

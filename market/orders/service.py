@@ -63,7 +63,7 @@ from market.orders.schemas import (
     ReopenRequest,
     ServiceRewardRead,
 )
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.settings import Settings
 from market.volunteers.service import load_profile
@@ -436,7 +436,6 @@ async def list_orders(
     if filters.escalated is not None:
         escalated = Order.escalation_level.is_not(None)
         stmt = stmt.where(escalated if filters.escalated else ~escalated)
-    total = await count_rows(session, stmt)
     newest_first = (Order.created_at.desc(), Order.id.desc())
     # The page's ids first, then their rows: the joins are made for the page's orders alone, not for
     # every order the offset skips (a street's page 500 joined 10,000 orders: 55 ms, now 15).
@@ -446,6 +445,7 @@ async def list_orders(
             select(Order).options(*order_options()).where(Order.id.in_(page)).order_by(*newest_first)
         )
     ).all()
+    total = await page_total(session, stmt, limit, offset, len(orders))
     return await order_reads(session, actor, orders), total
 
 
@@ -705,12 +705,12 @@ async def list_tasks(
 ) -> tuple[list[OrderRead], int]:
     """The orders the actor serves in one of `TASK_STATUSES`, the soonest window first."""
     stmt = select(Order).where(Order.volunteer_id == actor.id, Order.status.in_(TASK_STATUSES))
-    total = await count_rows(session, stmt)
     orders = (
         await session.scalars(
             stmt.options(*order_options()).order_by(Order.window_start, Order.id).limit(limit).offset(offset)
         )
     ).all()
+    total = await page_total(session, stmt, limit, offset, len(orders))
     return await order_reads(session, actor, orders), total
 
 
@@ -921,14 +921,16 @@ async def list_service_rewards(
     stmt = (
         select(ServiceReward, Order.category_code).join(Order).where(ServiceReward.volunteer_id == actor.id)
     )
-    total = await count_rows(session, stmt)
-    rows = await session.execute(
-        stmt.order_by(
-            ServiceReward.created_at.desc(), ServiceReward.order_id.desc(), ServiceReward.round.desc()
+    rows = (
+        await session.execute(
+            stmt.order_by(
+                ServiceReward.created_at.desc(), ServiceReward.order_id.desc(), ServiceReward.round.desc()
+            )
+            .limit(limit)
+            .offset(offset)
         )
-        .limit(limit)
-        .offset(offset)
-    )
+    ).all()
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return [
         ServiceRewardRead(
             order_id=r.order_id,
@@ -941,7 +943,7 @@ async def list_service_rewards(
             reasons=r.reasons,
             created_at=r.created_at,
         )
-        for r, category in rows.tuples()
+        for r, category in rows
     ], total
 
 
