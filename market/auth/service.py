@@ -18,7 +18,7 @@ from market.auth.passwords import dummy_hash, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
 from market.auth.tokens import read_device_token
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.settings import Settings
 
 
@@ -473,11 +473,12 @@ async def list_users(
         stmt = stmt.where(
             User.name.contains(query, autoescape=True) | User.phone.contains(query, autoescape=True)
         )
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(
-        stmt.options(*_with_roles_and_area()).order_by(User.id).limit(limit).offset(offset)
+    rows = list(
+        await session.scalars(
+            stmt.options(*_with_roles_and_area()).order_by(User.id).limit(limit).offset(offset)
+        )
     )
-    return list(rows), total
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
@@ -500,12 +501,12 @@ async def list_failed_attempts(
         stmt = stmt.where(FailedAttempt.user_id.in_(in_area) | FailedAttempt.actor_id.in_(in_area))
     if kind is not None:
         stmt = stmt.where(FailedAttempt.kind == kind)
-    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.order_by(FailedAttempt.at.desc(), FailedAttempt.id.desc()).limit(limit).offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     names = await user_names(session, {i for r in rows for i in (r.user_id, r.actor_id) if i is not None})
     return [
         FailedAttemptRead(

@@ -34,7 +34,7 @@ from market.needs.models import Need, NeedStatus
 from market.needs.schemas import NeedCreate
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.projects import service as projects
 
 # Needs residents see and support: published and not yet met or closed.
@@ -58,12 +58,12 @@ async def community_needs(
     """The published needs of the resident's community, weightiest first."""
     community = await home_community(session, actor)
     stmt = select(Need).where(Need.community_id == community.id, Need.status.in_(PUBLISHED))
-    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.order_by(Need.priority.desc(), Need.deadline, Need.id).limit(limit).offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return await community_need_reads(session, actor, rows), total
 
 
@@ -171,9 +171,8 @@ async def list_proposals(
         stmt = stmt.where(NeedProposal.community_id == community_id)
     if status is not None:
         stmt = stmt.where(NeedProposal.status == status)
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(stmt.order_by(NeedProposal.id).limit(limit).offset(offset))
-    return list(rows), total
+    rows = list(await session.scalars(stmt.order_by(NeedProposal.id).limit(limit).offset(offset)))
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 async def _proposal_to_review(session: AsyncSession, actor: Actor, proposal_id: int) -> NeedProposal:

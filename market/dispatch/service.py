@@ -56,7 +56,7 @@ from market.orders.models import (
     OrderAction,
     OrderStatus,
 )
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.settings import Settings
 from market.volunteers.models import ServingArea
 from matching.dispatch import REASONS, Weights, plan_dispatch, price_pair
@@ -303,8 +303,8 @@ async def list_plans(
 ) -> tuple[list[PlanListItem], int]:
     root = (await managed_area(session, actor, area_id)).code if area_id is not None else actor.area_code
     stmt = select(DispatchPlan).where(DispatchPlan.area_code.startswith(root, autoescape=True))
-    total = await count_rows(session, stmt)
-    plans = await session.scalars(stmt.order_by(DispatchPlan.id.desc()).limit(limit).offset(offset))
+    plans = (await session.scalars(stmt.order_by(DispatchPlan.id.desc()).limit(limit).offset(offset))).all()
+    total = await page_total(session, stmt, limit, offset, len(plans))
     return [
         PlanListItem(
             id=p.id,

@@ -22,7 +22,7 @@ from market.informants.schemas import NeighbourCreate, ReportRead
 from market.orders import service as orders
 from market.orders.models import Order, OrderChannel
 from market.orders.schemas import OrderCreate
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.privacy import mask_name
 
 GRID = code_length(AreaLevel.grid)
@@ -130,18 +130,22 @@ async def my_reports(
 ) -> tuple[list[ReportRead], int]:
     """The informant's reports, newest first, with the state each order is in now."""
     stmt = select(Order).where(Order.entered_by_id == actor.id, Order.channel == OrderChannel.informant)
-    total = await count_rows(session, stmt)
     rows = (
-        await session.execute(
-            select(Order, User.name, Area.name)
-            .join(User, User.id == Order.requester_id)
-            .join(Area, Area.id == Order.area_id)
-            .where(Order.entered_by_id == actor.id, Order.channel == OrderChannel.informant)
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(limit)
-            .offset(offset)
+        (
+            await session.execute(
+                select(Order, User.name, Area.name)
+                .join(User, User.id == Order.requester_id)
+                .join(Area, Area.id == Order.area_id)
+                .where(Order.entered_by_id == actor.id, Order.channel == OrderChannel.informant)
+                .order_by(Order.created_at.desc(), Order.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
         )
-    ).tuples()
+        .tuples()
+        .all()
+    )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return [
         ReportRead(
             order_id=order.id,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.jobs.models import JobOutcome, JobRun
 from market.jobs.schemas import JobRunRead, JobSummary
-from market.pagination import count_rows
+from market.pagination import page_total
 
 ERROR_CHARS = 2000
 
@@ -61,11 +61,12 @@ async def list_runs(
         stmt = stmt.where(JobRun.job == job)
     if outcome is not None:
         stmt = stmt.where(JobRun.outcome == outcome)
-    total = await count_rows(session, stmt)
-    runs = await session.scalars(
-        stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit).offset(offset)
-    )
-    return [run_read(r) for r in runs], total
+    runs = (
+        await session.scalars(
+            stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit).offset(offset)
+        )
+    ).all()
+    return [run_read(r) for r in runs], await page_total(session, stmt, limit, offset, len(runs))
 
 
 async def summaries(session: AsyncSession, every_seconds: Mapping[str, int]) -> list[JobSummary]:

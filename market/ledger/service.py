@@ -76,7 +76,7 @@ from market.ledger.schemas import (
     TrialBalance,
     TrialBalanceLine,
 )
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.privacy import mask_name
 
 STREET = code_length(AreaLevel.street)
@@ -288,8 +288,8 @@ async def list_accounts(
                 | (Account.user_id.is_(None) & Area.name.contains(q, autoescape=True))
             )
         )
-    total = await count_rows(session, stmt)
     accounts = list(await session.scalars(stmt.order_by(Account.id).limit(limit).offset(offset)))
+    total = await page_total(session, stmt, limit, offset, len(accounts))
     names = await _owner_names(session, accounts)
     return [_account_read(a, names[a.id]) for a in accounts], total
 
@@ -359,8 +359,8 @@ async def entries(
 ) -> tuple[list[Entry], int]:
     account = await visible_account(session, actor, account_id)
     stmt = _entries_query(account.id, code, since, until)
-    total = await count_rows(session, stmt)
     transfers = (await session.execute(_newest_first(stmt).offset(offset).limit(limit))).all()
+    total = await page_total(session, stmt, limit, offset, len(transfers))
     return await _entries_of(session, actor, account.id, transfers), total
 
 
@@ -808,10 +808,10 @@ async def pending_adjustments(
         or_(Transfer.expires_at.is_(None), Transfer.expires_at > now),
         or_(Transfer.debit_account_id.in_(pools), Transfer.credit_account_id.in_(pools)),
     )
-    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(stmt.order_by(Transfer.timestamp, Transfer.id).limit(limit).offset(offset))
     )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     ids = {a for t in rows for a in (t.debit_account_id, t.credit_account_id)}
     accounts = {a.id: a for a in await session.scalars(select(Account).where(Account.id.in_(ids)))}
     names = await user_names(
@@ -1242,8 +1242,8 @@ async def list_owed(
         stmt = stmt.where(Area.code.startswith(community_scope(actor.area_code)))
     if status is not None:
         stmt = stmt.where(OwedReward.status == status)
-    total = await count_rows(session, stmt)
     rows = list(await session.scalars(stmt.order_by(OwedReward.id).limit(limit).offset(offset)))
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return rows, await user_names(session, {r.user_id for r in rows}), total
 
 

@@ -51,7 +51,7 @@ from market.needs.schemas import (
     PlanSummary,
     UnmetRead,
 )
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.projects import service as projects
 from market.projects.models import Project, ProjectNeed
 from market.units import service as units
@@ -220,11 +220,12 @@ async def list_needs(
         stmt = stmt.where(Need.status == status)
     if category is not None:
         stmt = stmt.where(Need.category == category)
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(
-        stmt.order_by(Need.priority.desc(), Need.deadline, Need.id).limit(limit).offset(offset)
+    rows = list(
+        await session.scalars(
+            stmt.order_by(Need.priority.desc(), Need.deadline, Need.id).limit(limit).offset(offset)
+        )
     )
-    return list(rows), total
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 # ---------------------------------------------------------------- allocation plans

@@ -14,7 +14,7 @@ from market.auth.access import Actor
 from market.errors import NotFound
 from market.notifications.models import Notification, NotificationCode
 from market.notifications.schemas import NotificationRead
-from market.pagination import count_rows
+from market.pagination import page_total
 
 
 def notify(
@@ -62,16 +62,18 @@ async def list_notifications(
     mine = select(Notification).where(Notification.user_id == actor.id)
     if unread:
         mine = mine.where(Notification.read_at.is_(None))
-    total = await count_rows(session, mine)
     unread_count = (
         await session.scalar(
             select(func.count()).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
         )
         or 0
     )
-    rows = await session.scalars(
-        mine.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit).offset(offset)
-    )
+    rows = (
+        await session.scalars(
+            mine.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit).offset(offset)
+        )
+    ).all()
+    total = await page_total(session, mine, limit, offset, len(rows))
     return [_read(n) for n in rows], total, unread_count
 
 

@@ -22,7 +22,7 @@ from market.auth.service import COMMUNITY_DECIDES, actor_of, deciders, get_user
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import count_rows, page_total
 from market.people.models import Application, ApplicationKind, ApplicationStatus
 from market.people.schemas import ApplicationRead, SignUp, VolunteerApplicationCreate
 from market.settings import Settings
@@ -210,12 +210,12 @@ async def list_approvals(
 ) -> tuple[list[ApplicationRead], int]:
     """The applications waiting for the actor, oldest first."""
     stmt = _decidable(actor)
-    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.order_by(Application.created_at, Application.id).limit(limit).offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return await application_reads(session, rows), total
 
 

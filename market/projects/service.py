@@ -35,7 +35,7 @@ from market.ledger.models import AccountKind, Asset, Transfer, TransferCode
 from market.needs.models import Need, NeedStatus
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.projects.models import (
     PROJECT_MACHINE,
     Commitment,
@@ -993,11 +993,9 @@ async def _open_responsibilities(
             Project.status.in_(PROJECT_MACHINE.sources(A.responsibility_done)),
         )
     )
-    total = await count_rows(session, stmt)
-    rows = await session.execute(
-        stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    page = stmt.order_by(Responsibility.due_at, Responsibility.id).limit(limit).offset(offset)
+    rows = (await session.execute(page)).all()
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 async def _release_holds(session: AsyncSession, project: Project, now: datetime) -> None:
@@ -1491,8 +1489,8 @@ async def unit_commitments(
     stmt = select(Project.id, Project.title, Project.community_id, Project.status, Project.deadline).where(
         Project.id.in_(select(Commitment.project_id).where(Commitment.unit_id.in_(mine)))
     )
-    total = await count_rows(session, stmt)
     projects = (await session.execute(stmt.order_by(Project.id.desc()).limit(limit).offset(offset))).all()
+    total = await page_total(session, stmt, limit, offset, len(projects))
     commitments: dict[int, list[CommitmentRead]] = {p.id: [] for p in projects}
     for commitment, resource, unit_name in await session.execute(
         select(Commitment, Resource, Unit.name)
@@ -1538,7 +1536,6 @@ async def list_projects(
         stmt = stmt.where(Project.community_id == community_id)
     if status is not None:
         stmt = stmt.where(Project.status == status)
-    total = await count_rows(session, stmt)
     projects = list(
         await session.scalars(
             stmt.options(selectinload(Project.commitments))
@@ -1547,6 +1544,7 @@ async def list_projects(
             .offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(projects))
     return [
         ProjectListItem(
             id=p.id,

@@ -25,7 +25,7 @@ from market.ledger.engine import Draft
 from market.ledger.models import AccountKind, Asset, TransferCode
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.rewards.models import Redemption, RedemptionStatus, Reward, RewardCommunity
 from market.rewards.schemas import RedeemRequest, RedemptionRead, RewardCreate, RewardRead
 from market.settings import Settings
@@ -120,7 +120,6 @@ async def list_rewards(
     elif actor.is_manager or actor.has(Role.unit_admin):
         conditions.append(Reward.area_code.startswith(actor.area_code))
     stmt = select(Reward).where(or_(*conditions))
-    total = await count_rows(session, stmt)
     rewards = list(
         await session.scalars(
             stmt.options(selectinload(Reward.communities))
@@ -129,6 +128,7 @@ async def list_rewards(
             .offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rewards))
     return rewards, total
 
 
@@ -137,7 +137,6 @@ async def published_rewards(
 ) -> tuple[list[Reward], int]:
     """The rewards the actor published (and so hands out), newest first."""
     stmt = select(Reward).where(Reward.created_by_id == actor.id)
-    total = await count_rows(session, stmt)
     rewards = list(
         await session.scalars(
             stmt.options(selectinload(Reward.communities))
@@ -146,6 +145,7 @@ async def published_rewards(
             .offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rewards))
     return rewards, total
 
 
@@ -474,7 +474,6 @@ async def list_redemptions(
     stmt = stmt.where(mine if own else scope if to_hand_out else or_(mine, scope))
     if status is not None:
         stmt = stmt.where(Redemption.status == status)
-    total = await count_rows(session, stmt)
     rows = list(
         await session.scalars(
             stmt.options(selectinload(Redemption.reward))
@@ -483,6 +482,7 @@ async def list_redemptions(
             .offset(offset)
         )
     )
+    total = await page_total(session, stmt, limit, offset, len(rows))
     return rows, total
 
 

@@ -56,7 +56,7 @@ from market.dispatch.eligibility import VolunteerFacts, serves, volunteer_facts
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.projects import service as projects
 from market.projects.models import PROJECT_MACHINE, Project, ProjectAction
 from market.shifts.models import (
@@ -424,14 +424,15 @@ async def open_shifts(
             _wants_mine(facts),
         )
     )
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(
-        stmt.options(selectinload(Shift.skills))
-        .order_by(Shift.starts_at, Shift.id)
-        .limit(limit)
-        .offset(offset)
+    rows = list(
+        await session.scalars(
+            stmt.options(selectinload(Shift.skills))
+            .order_by(Shift.starts_at, Shift.id)
+            .limit(limit)
+            .offset(offset)
+        )
     )
-    return list(rows), total
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 async def my_shifts(session: AsyncSession, actor: Actor, limit: int, offset: int) -> tuple[list[Shift], int]:
@@ -441,14 +442,15 @@ async def my_shifts(session: AsyncSession, actor: Actor, limit: int, offset: int
         .join(ShiftSignup, ShiftSignup.shift_id == Shift.id)
         .where(ShiftSignup.user_id == actor.id, ShiftSignup.status != S.cancelled)
     )
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(
-        stmt.options(selectinload(Shift.skills))
-        .order_by(Shift.starts_at.desc(), Shift.id)
-        .limit(limit)
-        .offset(offset)
+    rows = list(
+        await session.scalars(
+            stmt.options(selectinload(Shift.skills))
+            .order_by(Shift.starts_at.desc(), Shift.id)
+            .limit(limit)
+            .offset(offset)
+        )
     )
-    return list(rows), total
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 async def sign_up(session: AsyncSession, actor: Actor, shift_id: int, now: datetime) -> SignupRead:

@@ -19,7 +19,7 @@ from market.auth.service import user_names
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.teams.models import Speciality, Team, TeamEvent, TeamMember
 from market.teams.schemas import (
     MAX_MEMBERS,
@@ -192,10 +192,10 @@ async def list_teams(
         stmt = stmt.where(Team.id.in_(select(TeamMember.team_id).where(TeamMember.user_id == member_id)))
     if active is not None:
         stmt = stmt.where(Team.is_active == active)
-    total = await count_rows(session, stmt)
     teams = list(
         await session.scalars(stmt.order_by(Team.area_code, Team.name, Team.id).limit(limit).offset(offset))
     )
+    total = await page_total(session, stmt, limit, offset, len(teams))
     return await team_reads(session, teams), total
 
 

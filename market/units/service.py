@@ -22,7 +22,7 @@ from market.auth.service import user_names, visible_user_by_phone
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger.models import Account, AccountKind, Asset
 from market.ledger.service import get_or_create_account
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.units.models import (
     Resource,
     ResourceCategory,
@@ -282,14 +282,15 @@ async def list_units(
         stmt = stmt.where(Unit.kind == kind)
     if q:
         stmt = stmt.where(Unit.name.contains(q, autoescape=True))
-    total = await count_rows(session, stmt)
-    units = await session.scalars(
-        stmt.options(selectinload(Unit.communities), selectinload(Unit.admins))
-        .order_by(Unit.id)
-        .limit(limit)
-        .offset(offset)
+    units = list(
+        await session.scalars(
+            stmt.options(selectinload(Unit.communities), selectinload(Unit.admins))
+            .order_by(Unit.id)
+            .limit(limit)
+            .offset(offset)
+        )
     )
-    return list(units), total
+    return units, await page_total(session, stmt, limit, offset, len(units))
 
 
 async def units_of(session: AsyncSession, actor: Actor) -> list[Unit]:
@@ -558,9 +559,8 @@ async def list_resources(
         stmt = stmt.where(Resource.category == category)
     if status is not None:
         stmt = stmt.where(Resource.status == status)
-    total = await count_rows(session, stmt)
-    rows = await session.scalars(stmt.order_by(Resource.id).limit(limit).offset(offset))
-    return list(rows), total
+    rows = list(await session.scalars(stmt.order_by(Resource.id).limit(limit).offset(offset)))
+    return rows, await page_total(session, stmt, limit, offset, len(rows))
 
 
 # ---------------------------------------------------------------- quantities, on locked rows

@@ -16,7 +16,7 @@ from market.categories.models import ServiceCategory
 from market.db import upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
-from market.pagination import MAX_PAGE_SIZE, count_rows
+from market.pagination import MAX_PAGE_SIZE, page_total
 from market.volunteers.availability import is_free
 from market.volunteers.models import AvailabilityWindow, ServingArea, VolunteerProfile, VolunteerSkill
 from market.volunteers.schemas import (
@@ -303,8 +303,8 @@ async def list_volunteers(
             exists().where(VolunteerSkill.user_id == User.id, VolunteerSkill.category_code == skill)
         )
     if free_from is None or free_until is None:
-        total = await count_rows(session, stmt)
         rows = (await session.execute(stmt.limit(limit).offset(offset))).all()
+        total = await page_total(session, stmt, limit, offset, len(rows))
     else:
         # Weekly windows are matched in Python; the subtree bounds how many rows that is.
         candidates = [

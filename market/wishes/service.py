@@ -25,7 +25,7 @@ from market.ledger.models import TransferCode, WithheldReason
 from market.notifications.models import NotificationCode
 from market.notifications.service import notify
 from market.orders.schemas import AreaRef
-from market.pagination import count_rows
+from market.pagination import page_total
 from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.volunteers.service import serves_area
 from market.wishes.models import WISH_MACHINE, ClaimerKind, Wish, WishAction, WishEvent, WishStatus
@@ -227,7 +227,6 @@ async def list_wishes(
         stmt = stmt.where(Wish.resident_id == actor.id)
     if claimed_by_me:
         stmt = stmt.where(Wish.claimer_id == actor.id)
-    total = await count_rows(session, stmt)
     wishes = (
         await session.scalars(
             stmt.options(*_wish_options())
@@ -236,6 +235,7 @@ async def list_wishes(
             .offset(offset)
         )
     ).all()
+    total = await page_total(session, stmt, limit, offset, len(wishes))
     return await wish_reads(session, actor, wishes), total
 
 
