@@ -204,12 +204,19 @@ async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[in
 
 
 async def own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
-    offer = await session.get(Offer, offer_id)
-    if offer is None or offer.volunteer_id != actor.id:
+    """The actor's pending offer and its order, locked; the offer is read under the order's lock, as
+    another request may have settled it before."""
+    # An offer's volunteer never changes: whose it is can be asked before the lock is taken.
+    order = await session.scalar(
+        select(Order)
+        .join(Offer, Offer.order_id == Order.id)
+        .where(Offer.id == offer_id, Offer.volunteer_id == actor.id)
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+    if order is None:
         raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
-    order = await orders.lock_order(session, offer.order_id)
-    # Re-read under the order's lock: another request may have settled it meanwhile.
-    await session.refresh(offer)
+    offer = await session.get_one(Offer, offer_id, populate_existing=True)
     if offer.status != OfferStatus.pending:
         if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
             raise Conflict("Another volunteer has already taken this order.", code="order_taken")
