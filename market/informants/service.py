@@ -133,10 +133,9 @@ async def my_reports(
     rows = (
         (
             await session.execute(
-                select(Order, User.name, Area.name)
+                stmt.add_columns(User.name, Area.name)
                 .join(User, User.id == Order.requester_id)
                 .join(Area, Area.id == Order.area_id)
-                .where(Order.entered_by_id == actor.id, Order.channel == OrderChannel.informant)
                 .order_by(Order.created_at.desc(), Order.id.desc())
                 .limit(limit)
                 .offset(offset)
