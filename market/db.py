@@ -108,8 +108,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         driver = connection.connection.dbapi_connection
         if options.get(READ_ONLY):
             if options.get(AUTOCOMMIT_READS):
-                driver.begin_nothing()
-                return
+                return  # no transaction: each statement runs on its own (SQLite's autocommit)
             begin, statement = driver.begin, "BEGIN"
         else:
             writers.take_turn(connection.info)

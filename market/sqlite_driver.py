@@ -140,11 +140,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's adapted connection, which knows whether a transaction is open: its transactions
-    begin here (`market.db` calls `begin`, `begin_immediate` or `begin_nothing` for each), and each
-    statement's trip brings back sqlite3's `in_transaction`. A COMMIT or ROLLBACK with none open
-    (after `begin_nothing`, or the pool's ROLLBACK at check-in after a COMMIT) costs no trip to the
-    driver's thread. As the connection's `isolation_level` is None, sqlite3 never begins one by
-    itself."""
+    begin here (`market.db` calls `begin` or `begin_immediate`, or neither for reads whose
+    statements run on their own), and each statement's trip brings back sqlite3's `in_transaction`.
+    A COMMIT or ROLLBACK with none open (after such reads, or the pool's ROLLBACK at check-in after
+    a COMMIT) costs no trip to the driver's thread. As the connection's `isolation_level` is None,
+    sqlite3 never begins one by itself."""
 
     __slots__ = ("_transaction_open",)
     _cursor_cls = OneTripCursor
@@ -152,9 +152,6 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
         super().__init__(dbapi, connection)
         self._transaction_open = False
-
-    def begin_nothing(self) -> None:
-        """Begin no transaction: each statement runs on its own (SQLite's autocommit)."""
 
     def begin(self) -> None:
         """BEGIN (deferred: it takes no lock until its first statement) in one trip."""
