@@ -199,9 +199,10 @@ async def test_get_one_order(
         assert r.status_code == 200, r.text
         detail = r.json()
         assert detail["id"] == order and detail["masked"] is (role not in FULL_VIEW_C1)
-        # Offers are shown to managers of the area and to the volunteer they were made to.
-        assert [o["volunteer_id"] for o in detail["offers"]] == (
-            [] if role == "resident" else [world.id("volunteer")]
+        # Offers are shown, with their volunteer's name, to managers of the area and to the volunteer
+        # they were made to.
+        assert [(o["volunteer_id"], o["volunteer_name"]) for o in detail["offers"]] == (
+            [] if role == "resident" else [(world.id("volunteer"), world.users["volunteer"].name)]
         )
     else:
         assert_problem(r, 404, {"order_not_found"})

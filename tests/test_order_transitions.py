@@ -305,6 +305,10 @@ async def test_pool_dispatch_first_accept_wins_and_withdraws_the_others(flow: Fl
         f"/api/offers/{offers[world.id('volunteer_b')]}/accept", headers=world.auth("volunteer_b")
     )
     assert r.status_code == 200, r.text
+    # The volunteer who took it sees their own offer only: the others' are the desk's business.
+    assert [(o["volunteer_id"], o["volunteer_name"], o["status"]) for o in r.json()["offers"]] == [
+        (world.id("volunteer_b"), world.users["volunteer_b"].name, "accepted")
+    ]
     detail = await flow.detail(ticket)
     assert detail["status"] == "accepted"
     assert detail["volunteer"]["id"] == world.id("volunteer_b")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from market.privacy import Mask
 from tests.world import World
@@ -122,3 +126,24 @@ def test_a_mask_hides_the_name_phone_and_places_in_free_text() -> None:
     assert mask("nothing of hers") == "nothing of hers"
     # A one-character name or an empty place would mask far too much.
     assert Mask("李", "13700000001", ("", " "))("李先生") == "李先生"
+
+
+async def test_an_order_is_read_with_its_history_in_one_statement(
+    client: AsyncTestClient, world: World
+) -> None:
+    """One snapshot: each note is masked by the order as it stood when the note was read, never by
+    the order of a moment before, as a second statement could see it."""
+    order_id, _ = await _dispatched_order(client, world)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        r = await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert r.status_code == 200 and len(r.json()["events"]) == 2
+    (history,) = [s for s in sent if "order_events" in s]
+    assert "FROM orders" in history

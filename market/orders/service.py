@@ -22,7 +22,7 @@ from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors, get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User
-from market.auth.service import actor_of, get_visible_user, holders, user_names
+from market.auth.service import actor_of, get_visible_user, holders
 from market.categories.service import active_category
 from market.clock import shifted
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
@@ -324,44 +324,53 @@ async def order_reads(session: AsyncSession, actor: Actor, orders: Sequence[Orde
     return [_order_read(o, actor, compounds) for o in orders]
 
 
-# An order's page, its accept and its post all end here: the two statements are built once, on
-# first use (once the mappers are all known), with the order's id as a parameter. Building them and
-# their cache keys anew took ~0.3 ms a call, more than running them.
+# An order's page, its accept and its post all end here: the statements are built once, on first
+# use (once the mappers are all known), with the ids as parameters. Building them and their cache
+# keys anew took ~0.3 ms a call, more than running them.
 @functools.cache
-def _order_with_offers() -> Select[tuple[Order]]:
+def _order_with_history() -> Select[tuple[Order]]:
     return (
         select(Order)
         .where(Order.id == bindparam("order_id"))
         .options(
             *order_options(),
-            # An order has few offers: a row each in the order's SELECT, not a SELECT of their own.
-            joinedload(Order.offers),
+            # The history in the order's own SELECT (a row each; an order has few): one snapshot, so
+            # each note is masked as the order it belongs to is, in one statement rather than two.
+            joinedload(Order.events).joinedload(OrderEvent.actor),
         )
         .execution_options(populate_existing=True)
     )
 
 
 @functools.cache
-def _history() -> Select[tuple[OrderEvent]]:
-    return (
-        select(OrderEvent)
-        .where(OrderEvent.order_id == bindparam("order_id"))
-        .options(joinedload(OrderEvent.actor))
-        .order_by(OrderEvent.id)
-        .execution_options(populate_existing=True)
-    )
+def _offers_with_names(own: bool) -> Select[tuple[Offer, str]]:
+    stmt = select(Offer, User.name).join(User, User.id == Offer.volunteer_id)
+    stmt = stmt.where(Offer.order_id == bindparam("order_id"))
+    if own:
+        stmt = stmt.where(Offer.volunteer_id == bindparam("volunteer_id"))
+    return stmt.order_by(Offer.id).execution_options(populate_existing=True)
+
+
+async def _offers_shown(session: AsyncSession, actor: Actor, order: Order) -> list[tuple[Offer, str]]:
+    """The order's offers with their volunteers' names: all of them for its area's managers, their
+    own for a volunteer. Anyone else sees only orders they asked for, and nobody is offered their own
+    order: no statement for them."""
+    if actor.manages(order.area_code):
+        return list(await session.execute(_offers_with_names(False), {"order_id": order.id}))
+    if actor.has(Role.volunteer):
+        params = {"order_id": order.id, "volunteer_id": actor.id}
+        return list(await session.execute(_offers_with_names(True), params))
+    return []
 
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
     visible = _visible_to(session, actor)
-    stmt = _order_with_offers() if visible is None else _order_with_offers().where(visible)
+    stmt = _order_with_history() if visible is None else _order_with_history().where(visible)
     order = (await session.scalars(stmt, {"order_id": order_id})).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
-    events = (await session.scalars(_history(), {"order_id": order.id})).all()
     (read,) = await order_reads(session, actor, [order])
-    offers = [o for o in order.offers if actor.manages(order.area_code) or o.volunteer_id == actor.id]
-    names = await user_names(session, {o.volunteer_id for o in offers})
+    offers = await _offers_shown(session, actor, order)
     # The history masks the resident as the order does: their name where they acted, and every note.
     mask = _resident_mask(order, actor)
 
@@ -385,13 +394,13 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 actor_id=None if mask is not None and mask.hides(e.actor_id) else e.actor_id,
                 actor_name=actor_name(e),
             )
-            for e in events
+            for e in order.events
         ],
         offers=[
             OfferSummary(
                 id=o.id,
                 volunteer_id=o.volunteer_id,
-                volunteer_name=names.get(o.volunteer_id, ""),
+                volunteer_name=name,
                 mode=o.mode,
                 status=o.status,
                 created_at=o.created_at,
@@ -399,7 +408,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 responded_at=o.responded_at,
                 decline_reason=o.decline_reason,
             )
-            for o in offers
+            for o, name in offers
         ],
     )
 
