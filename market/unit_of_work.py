@@ -160,14 +160,15 @@ async def load_caller(
 ) -> Actor | None:
     """Load the caller (`load`) in the request's session, which its handler's `session` carries on.
 
-    An API read carries on in that transaction. Anything else reads the caller without SQLite's
-    write lock and ends that transaction: a page's GET may hold its stream open for minutes, what
-    writes begins its own, and a handler that writes only in sessions of its own (see
-    `_checked_password`) holds no idle connection meanwhile."""
+    An API read carries on in that transaction. Anything else reads the caller in one statement of
+    its own, outside any transaction (so without SQLite's write lock), and gives the connection
+    back: a page's GET may hold its stream open for minutes, what writes begins its own, and a
+    handler that writes only in sessions of its own (see `_checked_password`) holds no idle
+    connection meanwhile."""
     if reads_only(scope):
         await begin(session, scope)
         return await load()
-    await read_only(session)
+    await read_only(session, autocommit=True)
     actor = await load()
     await session.commit()
     return actor

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
 import aiosqlite
 import httpx
@@ -162,6 +163,31 @@ async def test_an_api_read_goes_on_while_another_transaction_writes(
         orders = await asyncio.wait_for(client.get("/api/orders", headers=world.auth("resident")), 5)
     assert me.status_code == 200 and me.json()["id"] == world.id("resident")
     assert orders.status_code == 200
+
+
+async def test_a_change_reads_its_caller_in_one_trip_before_its_transaction(
+    client: AsyncTestClient, world: World, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that changes data reads its caller in a statement of its own, outside any
+    transaction: no BEGIN and COMMIT around it, only the write's own BEGIN IMMEDIATE after it."""
+    if is_postgres:
+        pytest.skip("PostgreSQL's autocommit is its own isolation level")
+    trips: list[str] = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def named(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> object:
+        trips.append(args[1].split()[0] if fn is sqlite_driver._run else fn.__name__)
+        return await real_execute(self, fn, *args, **kwargs)
+
+    def sent() -> list[str]:  # a new connection's set-up (PRAGMAs, functions) aside
+        kept = {"SELECT", "INSERT", "_begin", "_begin_immediate", "commit", "rollback"}
+        return [t for t in trips if t in kept]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", named)
+    r = await client.post("/api/orders", json=world.order_body(), headers=world.auth("resident"))
+    assert r.status_code == 201, r.text
+    assert sent()[:2] == ["SELECT", "_begin_immediate"]
+    assert sent()[-1] == "commit" and sent().count("commit") == 1
 
 
 async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_it(
