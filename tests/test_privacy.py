@@ -142,8 +142,13 @@ async def test_an_order_is_read_with_its_history_in_one_statement(
     event.listen(Engine, "before_cursor_execute", record)
     try:
         r = await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))
+        assert r.status_code == 200 and len(r.json()["events"]) == 2
+        (history,) = [s for s in sent if "order_events" in s]
+        assert "FROM orders" in history
+        # The resident is offered nothing: no statement asks for the offers they could not see.
+        sent.clear()
+        r = await client.get(f"/api/orders/{order_id}", headers=world.auth("resident"))
+        assert r.status_code == 200 and r.json()["offers"] == []
+        assert not [s for s in sent if "offers" in s]
     finally:
         event.remove(Engine, "before_cursor_execute", record)
-    assert r.status_code == 200 and len(r.json()["events"]) == 2
-    (history,) = [s for s in sent if "order_events" in s]
-    assert "FROM orders" in history
