@@ -184,13 +184,24 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if not settings.database_pool:
         options["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # The ping costs three round trips a checkout on asyncpg (BEGIN, ping, ROLLBACK), but a
-        # connection that died in the pool (a restart) would otherwise fail a request part-way,
-        # perhaps after another of its sessions had committed: not something to run again.
-        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        options.update(pool_size=10, max_overflow=20)
     engine = engine_for(settings.database_url, **options)
+    if settings.database_pool and not settings.is_sqlite:
+        event.listen(engine.sync_engine.pool, "checkout", _ping)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
     return engine
+
+
+def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Each PostgreSQL connection the pool hands out is tried first: one that died in the pool (a
+    restart) would otherwise fail a request part-way, perhaps after another of its sessions had
+    committed, which is not something to run again. The pool replaces a connection whose try fails
+    (`DisconnectionError`). SQLAlchemy's own `pool_pre_ping` wraps its try in BEGIN and ROLLBACK,
+    for PgBouncer's transaction mode: three round trips a checkout, where this takes one."""
+    try:
+        await_only(dbapi_connection.driver_connection.execute("SELECT 1"))
+    except Exception as error:
+        raise exc.DisconnectionError(f"the pooled connection failed its ping: {error!r}") from error
 
 
 def engine_for(url: str, **options: Any) -> AsyncEngine:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
@@ -221,6 +222,31 @@ async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_i
             await drop_connections()
             login = {"phone": world.users["resident"].phone, "password": "not the password"}
             assert (await http.post("/api/auth/login", json=login)).status_code == 401
+
+
+async def test_a_pooled_connection_is_pinged_in_one_round_trip(
+    settings: Settings, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every checkout pays the ping: one statement, not SQLAlchemy's BEGIN, ping and ROLLBACK."""
+    if not is_postgres:
+        pytest.skip("SQLite's pool is never pinged: its file does not restart")
+    engine = create_engine(replace(settings, database_pool=True))
+    sent: list[str] = []
+    real_execute = asyncpg.Connection.execute
+
+    async def recorded(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> str:
+        sent.append(query)
+        return await real_execute(self, query, *args, **kwargs)
+
+    try:
+        async with engine.connect() as conn:  # the pool's first connection, set up
+            await conn.execute(text("SELECT 2"))
+        monkeypatch.setattr(asyncpg.Connection, "execute", recorded)
+        async with engine.connect() as conn:  # the same connection, checked out again
+            assert await conn.scalar(text("SELECT 2")) == 2
+        assert sent == ["SELECT 1", "BEGIN;", "ROLLBACK;"]  # the ping, then the connection's own work
+    finally:
+        await engine.dispose()
 
 
 async def test_sqlite_writers_take_the_write_lock_in_the_order_they_asked(
