@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, any_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, any_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -190,21 +190,39 @@ async def requeue_if_unoffered(
 # ---------------------------------------------------------------- visibility and views
 
 
-def _visible_to(session: AsyncSession, actor: Actor):
-    if actor.is_admin:
+def _visible_to(session: AsyncSession, actor: Actor) -> ColumnElement[bool] | None:
+    """Which orders the actor sees (None: every order, for an administrator)."""
+    return _seen_by(_viewer_kind(session, actor), actor.id, actor.area_code)
+
+
+# What decides which orders a viewer sees: (on PostgreSQL, administrator, volunteer, manager).
+ViewerKind = tuple[bool, bool, bool, bool]
+
+
+def _viewer_kind(session: AsyncSession, actor: Actor) -> ViewerKind:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return postgres, actor.is_admin, actor.has(Role.volunteer), actor.is_manager
+
+
+def _seen_by(kind: ViewerKind, viewer: Any, area_code: Any) -> ColumnElement[bool] | None:
+    """The orders a viewer (`viewer`, an id, of `area_code`; values or parameters) sees: every order
+    (None) as an administrator; else their own, and as a volunteer those they hold or were
+    offered, and as a manager their area's."""
+    postgres, admin, volunteer, manager = kind
+    if admin:
         return None
-    conditions = [Order.requester_id == actor.id]
-    if actor.has(Role.volunteer):
-        conditions.append(Order.volunteer_id == actor.id)
-        offered = select(Offer.order_id).where(Offer.volunteer_id == actor.id)
-        if session.get_bind().dialect.name == "postgresql":
+    conditions = [Order.requester_id == viewer]
+    if volunteer:
+        conditions.append(Order.volunteer_id == viewer)
+        offered = select(Offer.order_id).where(Offer.volunteer_id == viewer)
+        if postgres:
             # An array read once: PostgreSQL can look it up in the primary key beside the other
             # conditions (a bitmap OR), where `IN (subquery)` under an OR is a filter on every order.
             conditions.append(Order.id == any_(func.array(offered.scalar_subquery())))
         else:
             conditions.append(Order.id.in_(offered))
-    if actor.is_manager:
-        conditions.append(Order.area_code.startswith(actor.area_code))
+    if manager:
+        conditions.append(Order.area_code.startswith(area_code))
     return or_(*conditions)
 
 
@@ -363,10 +381,17 @@ async def _offers_shown(session: AsyncSession, actor: Actor, order: Order) -> li
     return []
 
 
+@functools.cache
+def _order_seen_by(kind: ViewerKind) -> Select[tuple[Order]]:
+    """`_order_with_history` as a kind of viewer sees it, built once a kind; the viewer is a parameter."""
+    seen = _seen_by(kind, bindparam("viewer_id"), bindparam("viewer_area"))
+    return _order_with_history() if seen is None else _order_with_history().where(seen)
+
+
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
-    visible = _visible_to(session, actor)
-    stmt = _order_with_history() if visible is None else _order_with_history().where(visible)
-    order = (await session.scalars(stmt, {"order_id": order_id})).unique().one_or_none()
+    stmt = _order_seen_by(_viewer_kind(session, actor))
+    params = {"order_id": order_id, "viewer_id": actor.id, "viewer_area": actor.area_code}
+    order = (await session.scalars(stmt, params)).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     (read,) = await order_reads(session, actor, [order])
