@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, selectinload
@@ -390,14 +391,21 @@ async def deciders(
     return []
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User:
-    # One user: their roles come in the same statement (a row each), not in a second one.
-    found = await session.scalars(
+@functools.cache
+def _user_with_roles() -> Select[tuple[User]]:
+    # One user: their roles come in the same statement (a row each), not in a second one. Built
+    # once, on first use, with the id a parameter: building it and its cache key cost more than
+    # running it.
+    return (
         select(User)
-        .where(User.id == user_id)
+        .where(User.id == bindparam("user_id"))
         .options(joinedload(User.role_rows), joinedload(User.area))
         .execution_options(populate_existing=True)
     )
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    found = await session.scalars(_user_with_roles(), {"user_id": user_id})
     user = found.unique().one_or_none()
     if user is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
