@@ -436,3 +436,35 @@ async def test_two_dispatchers_applying_one_plan_at_once_offer_once(
     async with session_maker() as session:
         offers = (await session.scalars(select(Offer).where(Offer.status == OfferStatus.pending))).all()
     assert len(offers) == 3 and len({o.order_id for o in offers}) == 3
+
+
+async def test_a_volunteers_offers_page_newest_first_with_the_same_total_on_every_page(desk: Desk) -> None:
+    orders = [await desk.post_order() for _ in range(3)]
+    for order in orders:
+        r = await desk.client.post(
+            f"/api/orders/{order}/dispatch",
+            json={"volunteer_ids": [desk.world.id("volunteer")], "mode": "direct"},
+            headers=desk.world.auth("grid_worker"),
+        )
+        assert r.status_code == 200, r.text
+    volunteer = desk.world.auth("volunteer")
+    (taken,) = [o for o in await desk.offers("volunteer") if o["order_id"] == orders[0]]
+    r = await desk.client.post(f"/api/offers/{taken['id']}/accept", headers=volunteer)
+    assert r.status_code == 200, r.text
+
+    async def page(query: str) -> tuple[list[int], int]:
+        r = await desk.client.get(f"/api/offers?{query}", headers=volunteer)
+        assert r.status_code == 200, r.text
+        return [o["order_id"] for o in r.json()["items"]], r.json()["total"]
+
+    newest_first = orders[::-1]
+    for limit in (1, 2, 3, 5):
+        for offset in range(5):
+            assert await page(f"limit={limit}&offset={offset}") == (newest_first[offset : offset + limit], 3)
+    assert await page("status=pending&limit=1") == ([orders[2]], 2)
+    assert await page("status=pending&limit=1&offset=1") == ([orders[1]], 2)
+    assert await page("status=accepted") == ([orders[0]], 1)
+    assert await page("status=declined") == ([], 0)
+    # Another volunteer sees none of them.
+    r = await desk.client.get("/api/offers", headers=desk.world.auth("volunteer_b"))
+    assert r.json()["items"] == [] and r.json()["total"] == 0

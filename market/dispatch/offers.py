@@ -6,9 +6,11 @@ and a claim, exactly one wins."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -159,22 +161,32 @@ async def make_offers(
 # ---------------------------------------------------------------- the volunteer's offers
 
 
+def _offers_of(volunteer: Any, status: Any) -> Select[tuple[Offer]]:
+    """A volunteer's offers, in one status or (None) all; values or parameters."""
+    stmt = select(Offer).where(Offer.volunteer_id == volunteer)
+    return stmt if status is None else stmt.where(Offer.status == status)
+
+
+@functools.cache
+def _offers_page(by_status: bool) -> Select[tuple[Offer]]:
+    # Built once for each shape, the volunteer, status and page parameters: building it with its
+    # joined orders and their cache key cost ~0.27 ms a request.
+    return (
+        _offers_of(bindparam("volunteer_id"), bindparam("status") if by_status else None)
+        # Each offer has one order, and the order one of each: all joined into one SELECT.
+        .options(joinedload(Offer.order).options(*orders.order_options()))
+        .order_by(Offer.created_at.desc(), Offer.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
 async def list_offers(
     session: AsyncSession, actor: Actor, status: OfferStatus | None, limit: int, offset: int
 ) -> tuple[list[OfferRead], int]:
-    stmt = select(Offer).where(Offer.volunteer_id == actor.id)
-    if status is not None:
-        stmt = stmt.where(Offer.status == status)
-    offers = (
-        await session.scalars(
-            # Each offer has one order, and the order one of each: all joined into one SELECT.
-            stmt.options(joinedload(Offer.order).options(*orders.order_options()))
-            .order_by(Offer.created_at.desc(), Offer.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    total = await page_total(session, stmt, limit, offset, len(offers))
+    page = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
+    offers = (await session.scalars(_offers_page(status is not None), page)).all()
+    total = await page_total(session, _offers_of(actor.id, status), limit, offset, len(offers))
     reads = await orders.order_reads(session, actor, [o.order for o in offers])
     return [
         OfferRead(
