@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
@@ -27,15 +27,23 @@ class Page(msgspec.Struct, Generic[T]):
     offset: int
 
 
-async def count_rows(session: AsyncSession, query: Select) -> int:
-    """How many rows `query` returns, before any limit and offset: a page's `total`."""
-    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+async def count_rows(session: AsyncSession, query: Select, params: Mapping[str, Any] | None = None) -> int:
+    """How many rows `query` (with its bound `params`) returns, before any limit and offset: a
+    page's `total`."""
+    return await session.scalar(select(func.count()).select_from(query.subquery()), params) or 0
 
 
-async def page_total(session: AsyncSession, query: Select, limit: int, offset: int, shown: int) -> int:
-    """The `total` of a page of `query` that showed `shown` rows: a page with room left over ends
-    the list, so it tells the total itself (most people's lists fit on one page), unless it is empty
-    past the first page; otherwise the rows are counted (`count_rows`)."""
+async def page_total(
+    session: AsyncSession,
+    query: Select,
+    limit: int,
+    offset: int,
+    shown: int,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """The `total` of a page of `query` (with its bound `params`) that showed `shown` rows: a page
+    with room left over ends the list, so it tells the total itself (most people's lists fit on one
+    page), unless it is empty past the first page; otherwise the rows are counted (`count_rows`)."""
     if shown < limit and (shown > 0 or offset == 0):
         return offset + shown
-    return await count_rows(session, query)
+    return await count_rows(session, query, params)

@@ -3,7 +3,9 @@ first), each visible order once across the pages, and every page telling the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -64,3 +66,62 @@ async def test_a_filtered_list_pages_and_counts_the_matching_orders_alone(
 
     assert [o["id"] for page in pages for o in page["items"]] == ids[1::2][::-1]
     assert {page["total"] for page in pages} == {2}
+
+
+class Posted(NamedTuple):
+    id: int
+    category: str
+    place: str
+    days_ahead: int
+
+
+async def test_each_filter_narrows_the_list_and_its_total_alone_and_together(
+    client: AsyncTestClient, world: World
+) -> None:
+    made = []
+    for category, place, days in [
+        ("escort", "c1_building", 0),
+        ("shopping", "c1_building", 2),
+        ("escort", "c1_compound", 2),
+        ("shopping", "c1_compound", 5),
+    ]:
+        start = world.now + timedelta(days=days, minutes=15)
+        body = world.order_body(
+            category=category,
+            area_id=world.areas[place].id,
+            window_start=start.isoformat(),
+            window_end=(start + timedelta(hours=6)).isoformat(),
+        )
+        r = await client.post("/api/orders", json=body, headers=world.auth("resident"))
+        assert r.status_code == 201, r.text
+        made.append(Posted(r.json()["id"], category, place, days))
+    cancelled = made[1].id
+    r = await client.post(
+        f"/api/orders/{cancelled}/cancel", json={"reason": "not needed"}, headers=world.auth("resident")
+    )
+    assert r.status_code == 200, r.text
+    in_two_days = (world.now + timedelta(days=2)).date().isoformat()  # world.now is at +08:00
+    building, compound = world.areas["c1_building"].id, world.areas["c1_compound"].id
+
+    cases: list[tuple[str, Callable[[Posted], bool]]] = [
+        ("category=shopping", lambda o: o.category == "shopping"),
+        (f"area_id={building}", lambda o: o.place == "c1_building"),
+        (f"area_id={compound}", lambda o: True),  # its buildings' orders too
+        ("status=cancelled", lambda o: o.id == cancelled),
+        (f"date_from={in_two_days}", lambda o: o.days_ahead >= 2),
+        (f"date_to={in_two_days}", lambda o: o.days_ahead <= 2),
+        (f"date_from={in_two_days}&date_to={in_two_days}", lambda o: o.days_ahead == 2),
+        ("escalated=false", lambda o: True),
+        ("escalated=true", lambda o: False),
+        (
+            f"category=escort&date_from={in_two_days}&area_id={compound}",
+            lambda o: o.category == "escort" and o.days_ahead >= 2,
+        ),
+    ]
+    for query, keeps in cases:
+        expected = [o.id for o in reversed(made) if keeps(o)]
+        for who in ("resident", "grid_worker", "admin"):
+            for size in (1, 20):
+                pages = await _pages(client, world, who, size, "&" + query)
+                assert [o["id"] for page in pages for o in page["items"]] == expected, (query, who)
+                assert {page["total"] for page in pages} == {len(expected)}, (query, who)
