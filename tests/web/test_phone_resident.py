@@ -394,3 +394,26 @@ async def test_the_wall_is_the_communitys_own(
     browser.login("grid_worker", "en")
     wall = await browser.get("/r/wishes")
     assert wall.status_code == 200 and "Ours" in wall.text and "/claim" not in wall.text
+
+
+async def test_my_orders_lists_only_what_i_asked_for_though_i_volunteer_too(
+    browser: Browser, client: AsyncTestClient, world: World
+) -> None:
+    """Someone who is both resident and volunteer sees the orders they posted in their list, not
+    the ones they hold or were offered as a volunteer."""
+    asked, mine = [
+        (await client.post("/api/orders", json=world.order_body(who), headers=world.auth(who))).json()["id"]
+        for who in ("resident", "vol_resident")
+    ]
+    r = await client.post(
+        f"/api/orders/{asked}/dispatch",
+        json={"volunteer_ids": [world.id("vol_resident")], "mode": "direct"},
+        headers=world.auth("grid_worker"),
+    )
+    assert r.status_code == 200, r.text
+    browser.login("vol_resident")
+
+    page = (await browser.get("/r/orders")).text
+
+    assert f'href="/r/orders/{mine}"' in page
+    assert f'href="/r/orders/{asked}"' not in page
