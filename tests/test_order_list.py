@@ -4,7 +4,7 @@ first), each visible order once across the pages, and every page telling the sam
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import pytest
@@ -72,7 +72,7 @@ class Posted(NamedTuple):
     id: int
     category: str
     place: str
-    days_ahead: int
+    day: date  # the window's, in the service's zone, as the date filters read it
 
 
 async def test_each_filter_narrows_the_list_and_its_total_alone_and_together(
@@ -94,13 +94,14 @@ async def test_each_filter_narrows_the_list_and_its_total_alone_and_together(
         )
         r = await client.post("/api/orders", json=body, headers=world.auth("resident"))
         assert r.status_code == 201, r.text
-        made.append(Posted(r.json()["id"], category, place, days))
+        made.append(Posted(r.json()["id"], category, place, start.astimezone(world.settings.tz).date()))
     cancelled = made[1].id
     r = await client.post(
         f"/api/orders/{cancelled}/cancel", json={"reason": "not needed"}, headers=world.auth("resident")
     )
     assert r.status_code == 200, r.text
-    in_two_days = (world.now + timedelta(days=2)).date().isoformat()  # world.now is at +08:00
+    day = made[1].day  # two days after the first's, three before the last's
+    in_two_days = day.isoformat()
     building, compound = world.areas["c1_building"].id, world.areas["c1_compound"].id
 
     cases: list[tuple[str, Callable[[Posted], bool]]] = [
@@ -108,14 +109,14 @@ async def test_each_filter_narrows_the_list_and_its_total_alone_and_together(
         (f"area_id={building}", lambda o: o.place == "c1_building"),
         (f"area_id={compound}", lambda o: True),  # its buildings' orders too
         ("status=cancelled", lambda o: o.id == cancelled),
-        (f"date_from={in_two_days}", lambda o: o.days_ahead >= 2),
-        (f"date_to={in_two_days}", lambda o: o.days_ahead <= 2),
-        (f"date_from={in_two_days}&date_to={in_two_days}", lambda o: o.days_ahead == 2),
+        (f"date_from={in_two_days}", lambda o: o.day >= day),
+        (f"date_to={in_two_days}", lambda o: o.day <= day),
+        (f"date_from={in_two_days}&date_to={in_two_days}", lambda o: o.day == day),
         ("escalated=false", lambda o: True),
         ("escalated=true", lambda o: False),
         (
             f"category=escort&date_from={in_two_days}&area_id={compound}",
-            lambda o: o.category == "escort" and o.days_ahead >= 2,
+            lambda o: o.category == "escort" and o.day >= day,
         ),
     ]
     for query, keeps in cases:
