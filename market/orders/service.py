@@ -204,6 +204,12 @@ def _viewer_kind(session: AsyncSession, actor: Actor) -> ViewerKind:
     return postgres, actor.is_admin, actor.has(Role.volunteer), actor.is_manager
 
 
+def _viewer(actor: Actor) -> dict[str, Any]:
+    """The values of the parameters the statements built once for a kind of viewer take
+    (`bindparam("viewer_id")`, `bindparam("viewer_area")` given to `_seen_by`)."""
+    return {"viewer_id": actor.id, "viewer_area": actor.area_code}
+
+
 def _seen_by(kind: ViewerKind, viewer: Any, area_code: Any) -> ColumnElement[bool] | None:
     """The orders a viewer (`viewer`, an id, of `area_code`; values or parameters) sees: every order
     (None) as an administrator; else their own, and as a volunteer those they hold or were
@@ -342,24 +348,6 @@ async def order_reads(session: AsyncSession, actor: Actor, orders: Sequence[Orde
     return [_order_read(o, actor, compounds) for o in orders]
 
 
-# An order's page, its accept and its post all end here: the statements are built once, on first
-# use (once the mappers are all known), with the ids as parameters. Building them and their cache
-# keys anew took ~0.3 ms a call, more than running them.
-@functools.cache
-def _order_with_history() -> Select[tuple[Order]]:
-    return (
-        select(Order)
-        .where(Order.id == bindparam("order_id"))
-        .options(
-            *order_options(),
-            # The history in the order's own SELECT (a row each; an order has few): one snapshot, so
-            # each note is masked as the order it belongs to is, in one statement rather than two.
-            joinedload(Order.events).joinedload(OrderEvent.actor),
-        )
-        .execution_options(populate_existing=True)
-    )
-
-
 @functools.cache
 def _offers_with_names(own: bool) -> Select[tuple[Offer, str]]:
     stmt = select(Offer, User.name).join(User, User.id == Offer.volunteer_id)
@@ -381,17 +369,29 @@ async def _offers_shown(session: AsyncSession, actor: Actor, order: Order) -> li
     return []
 
 
+# An order's page, its accept and its post all end here: the statement is built once for each kind
+# of viewer, on first use (once the mappers are all known), with the order and the viewer as
+# parameters. Building it and its cache key anew took ~0.3 ms a call, more than running it.
 @functools.cache
 def _order_seen_by(kind: ViewerKind) -> Select[tuple[Order]]:
-    """`_order_with_history` as a kind of viewer sees it, built once a kind; the viewer is a parameter."""
+    stmt = (
+        select(Order)
+        .where(Order.id == bindparam("order_id"))
+        .options(
+            *order_options(),
+            # The history in the order's own SELECT (a row each; an order has few): one snapshot, so
+            # each note is masked as the order it belongs to is, in one statement rather than two.
+            joinedload(Order.events).joinedload(OrderEvent.actor),
+        )
+        .execution_options(populate_existing=True)
+    )
     seen = _seen_by(kind, bindparam("viewer_id"), bindparam("viewer_area"))
-    return _order_with_history() if seen is None else _order_with_history().where(seen)
+    return stmt if seen is None else stmt.where(seen)
 
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
     stmt = _order_seen_by(_viewer_kind(session, actor))
-    params = {"order_id": order_id, "viewer_id": actor.id, "viewer_area": actor.area_code}
-    order = (await session.scalars(stmt, params)).unique().one_or_none()
+    order = (await session.scalars(stmt, {"order_id": order_id, **_viewer(actor)})).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     (read,) = await order_reads(session, actor, [order])
@@ -462,7 +462,7 @@ async def list_orders(
         narrowing["window_to"] = datetime.combine(filters.date_to + timedelta(days=1), time.min, tz)
     kind = _viewer_kind(session, actor)
     query, page = _orders_seen(kind, own, frozenset(narrowing), filters.escalated)
-    params = {**narrowing, "viewer_id": actor.id, "viewer_area": actor.area_code}
+    params = {**narrowing, **_viewer(actor)}
     orders = (await session.scalars(page, {**params, "limit": limit, "offset": offset})).all()
     total = await page_total(session, query, limit, offset, len(orders), params)
     return await order_reads(session, actor, orders), total
