@@ -15,7 +15,6 @@ import random
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import anyio
@@ -83,16 +82,18 @@ class RetryTransient(ASGIMiddleware):
 
 
 async def provide_transaction(
-    db_session: NamedDependency[AsyncSession],
-    request: Request[Any, Any, Any],
-    now: NamedDependency[datetime],
+    db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]
 ) -> AsyncGenerator[AsyncSession, None]:
     """The request's unit of work. Litestar runs this cleanup after the response is rendered and before
-    it is sent, so a failed commit becomes an error response instead of a success that never happened."""
+    it is sent, so a failed commit becomes an error response instead of a success that never happened.
+
+    It asks for no dependency but the plugin's session: Litestar resolves the dependencies of one
+    level side by side, a task each in a task group, which a handler asking only for `session` is
+    then spared."""
     attempt = _ATTEMPT.get() or Attempt(may_retry=False)
     try:
         await begin(db_session, request.scope)
-        attempt.claim = await _claim(db_session, request, now)
+        attempt.claim = await _claim(db_session, request)
     except BaseException:
         await db_session.rollback()
         raise
@@ -175,7 +176,7 @@ async def load_caller(
 
 
 async def _claim(
-    session: AsyncSession, request: Request[Any, Any, Any], now: datetime
+    session: AsyncSession, request: Request[Any, Any, Any]
 ) -> idempotency.IdempotencyRecord | None:
     key = request.headers.get(idempotency.HEADER)
     actor = request.scope.get("user")
@@ -184,6 +185,7 @@ async def _claim(
     if not isinstance(actor, Actor):
         return None  # no caller to keep the key for: a login, whose response is a credential anyway
     request_fingerprint = idempotency.fingerprint(request.method, request.url.path, await request.body())
+    now = request.app.state.clock()  # the `now` dependency's clock
     return await idempotency.claim(session, actor.id, key, request_fingerprint, now)
 
 

@@ -9,6 +9,7 @@ what it may see). A refusal is a problem+json with a `code` and changes nothing.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -747,6 +748,18 @@ async def test_adding_photos(client: AsyncTestClient, world: World, role: str) -
             assert_problem(r, 404, {"order_not_found"})
         listed = await call(client, world, "admin", "GET", f"/api/orders/{order}/photos")
         assert len(listed.json()) == (role == adder)
+
+
+def test_every_guard_is_a_coroutine(client: AsyncTestClient) -> None:
+    # Litestar runs a plain function guard in a worker thread: a hop there and back on every request.
+    guards = {
+        (route.path, guard)
+        for route in client.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        for guard in handler.resolve_guards()
+    }
+    assert guards
+    assert {path for path, guard in guards if not inspect.iscoroutinefunction(guard)} == set()
 
 
 async def test_options_on_every_path_answers_without_a_login(client: AsyncTestClient) -> None:

@@ -86,7 +86,8 @@ def requires(*roles: Role):
     """A guard admitting callers who hold any of `roles` (administrators always pass)."""
     allowed = frozenset(roles) | {Role.admin}
 
-    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    # A coroutine: Litestar hands a plain function guard to a worker thread, a thread hop per request.
+    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         # OPTIONS is answered without a login (it names the methods, nothing else): no caller to judge.
         if connection.scope["method"] == "OPTIONS":
             return
@@ -125,8 +126,9 @@ RESTRICTED_MAY_USE = (
 )
 
 
-def restricted(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    """An application-wide guard: a restricted person reaches only `RESTRICTED_MAY_USE`."""
+async def restricted(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """An application-wide guard: a restricted person reaches only `RESTRICTED_MAY_USE`. A coroutine,
+    as `requires`' guards are."""
     actor = connection.scope.get("user")
     if not isinstance(actor, Actor) or actor.restriction is None:
         return
