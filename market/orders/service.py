@@ -150,23 +150,29 @@ def hand_to(
     tell_resident(session, order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name))
 
 
+# The statements every change of an order runs are built once, with their values as parameters:
+# building one and its cache key costs ~0.1 ms, a few percent of a change.
+@functools.cache
+def _locked_order() -> Select[tuple[Order]]:
+    stmt = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
+    return stmt.execution_options(populate_existing=True)
+
+
+@functools.cache
+def _pending_offers_of_order() -> Select[tuple[Offer]]:
+    stmt = select(Offer).where(Offer.order_id == bindparam("order_id"), Offer.status == OfferStatus.pending)
+    return stmt.execution_options(populate_existing=True)
+
+
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
-    order = await session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    )
+    order = await session.scalar(_locked_order(), {"order_id": order_id})
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     return order
 
 
 async def _pending_offers(session: AsyncSession, order_id: int) -> Sequence[Offer]:
-    return (
-        await session.scalars(
-            select(Offer)
-            .where(Offer.order_id == order_id, Offer.status == OfferStatus.pending)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
+    return (await session.scalars(_pending_offers_of_order(), {"order_id": order_id})).all()
 
 
 async def close_offers(
@@ -670,17 +676,26 @@ def _check_window(start: datetime, end: datetime, now: datetime) -> None:
         raise InvalidInput("Orders can be posted at most 90 days ahead.", code="window_too_far")
 
 
+@functools.cache
+def _open_orders_of_requester() -> tuple[Select[tuple[int]], Select[tuple[int]]]:
+    """(lock the requester, count their open orders), built once (see `_locked_order`)."""
+    requester = bindparam("requester_id")
+    return (
+        select(User.id).where(User.id == requester).with_for_update(),
+        select(func.count(Order.id)).where(
+            Order.requester_id == requester, Order.status.not_in(FINAL_STATUSES)
+        ),
+    )
+
+
 async def _check_open_orders(
     session: AsyncSession, requester_id: int, max_open: int, *, entered: bool
 ) -> None:
     """A resident has at most `max_open` orders open at once."""
     # Lock the requester first, so that two posts at once cannot both fit under the limit.
-    await session.scalar(select(User.id).where(User.id == requester_id).with_for_update())
-    still_open = await session.scalar(
-        select(func.count(Order.id)).where(
-            Order.requester_id == requester_id, Order.status.not_in(FINAL_STATUSES)
-        )
-    )
+    lock, count = _open_orders_of_requester()
+    await session.scalar(lock, {"requester_id": requester_id})
+    still_open = await session.scalar(count, {"requester_id": requester_id})
     if still_open >= max_open:
         who = "The resident has" if entered else "You already have"
         raise TooManyRequests(
