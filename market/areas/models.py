@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base
 
@@ -54,3 +54,4 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[AreaLevel] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    parent: Mapped[Area | None] = relationship(remote_side=[id], lazy="raise")

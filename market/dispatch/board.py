@@ -174,7 +174,7 @@ async def list_board(
             select(Order).where(Order.id.in_([o.id for o, _ in page])).options(*orders.order_options())
         )
     }
-    reads = await orders.order_reads(session, actor, [loaded[o.id] for o, _ in page])
+    reads = orders.order_reads(actor, [loaded[o.id] for o, _ in page])
     return [BoardItem(order=r, distance=d) for r, (_, d) in zip(reads, page, strict=True)], len(open_to_me)
 
 

@@ -185,7 +185,7 @@ async def list_offers(
     params = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
     offers = (await session.scalars(page, params)).all()
     total = await page_total(session, query, limit, offset, len(offers), params)
-    reads = await orders.order_reads(session, actor, [o.order for o in offers])
+    reads = orders.order_reads(actor, [o.order for o in offers])
     return [
         OfferRead(
             id=o.id,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from market.areas.models import Area, AreaLevel, code_length, community_code_of
-from market.areas.service import ancestors, get_area
+from market.areas.service import get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
@@ -261,7 +261,8 @@ def order_options():
         joinedload(Order.requester),
         joinedload(Order.volunteer),
         joinedload(Order.entered_by),
-        joinedload(Order.area),
+        # The parent is the compound a masked order shows in place of its building.
+        joinedload(Order.area).joinedload(Area.parent),
     )
 
 
@@ -313,10 +314,11 @@ def _volunteer_ref(order: Order, actor: Actor) -> PersonRef | None:
     )
 
 
-def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> OrderRead:
+def _order_read(order: Order, actor: Actor) -> OrderRead:
     mask = _resident_mask(order, actor)
     full = mask is None
-    area = order.area if full else compounds.get(order.area_code[:COMPOUND], order.area)
+    # A masked order shows its compound, never its building (a building's parent is its compound).
+    area = order.area if full or len(order.area_code) <= COMPOUND else order.area.parent
     requester = order.requester
     return OrderRead(
         id=order.id,
@@ -349,9 +351,9 @@ def _order_read(order: Order, actor: Actor, compounds: dict[str, Area]) -> Order
     )
 
 
-async def order_reads(session: AsyncSession, actor: Actor, orders: Sequence[Order]) -> list[OrderRead]:
-    compounds = await ancestors(session, {o.area_code for o in orders if not _full_view(o, actor)})
-    return [_order_read(o, actor, compounds) for o in orders]
+def order_reads(actor: Actor, orders: Sequence[Order]) -> list[OrderRead]:
+    """The actor's view of orders loaded with `order_options`."""
+    return [_order_read(o, actor) for o in orders]
 
 
 @functools.cache
@@ -400,7 +402,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     order = (await session.scalars(stmt, {"order_id": order_id, **_viewer(actor)})).unique().one_or_none()
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
-    (read,) = await order_reads(session, actor, [order])
+    (read,) = order_reads(actor, [order])
     offers = await _offers_shown(session, actor, order)
     # The history masks the resident as the order does: their name where they acted, and every note.
     mask = _resident_mask(order, actor)
@@ -471,7 +473,7 @@ async def list_orders(
     params = {**narrowing, **_viewer(actor)}
     orders = (await session.scalars(page, {**params, "limit": limit, "offset": offset})).all()
     total = await page_total(session, query, limit, offset, len(orders), params)
-    return await order_reads(session, actor, orders), total
+    return order_reads(actor, orders), total
 
 
 @functools.cache
@@ -780,7 +782,7 @@ async def list_tasks(
         )
     ).all()
     total = await page_total(session, stmt, limit, offset, len(orders))
-    return await order_reads(session, actor, orders), total
+    return order_reads(actor, orders), total
 
 
 # ---------------------------------------------------------------- the assigned volunteer: service
@@ -1384,7 +1386,7 @@ async def list_board(
         .limit(limit)
         .offset(offset)
     )
-    return await order_reads(session, actor, orders.all())
+    return order_reads(actor, orders.all())
 
 
 async def pending_offer_counts(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, int]:
@@ -1401,7 +1403,7 @@ async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[
     stmt = select(Order).where(Order.id.in_(order_ids)).options(*order_options())
     if (visible := _visible_to(session, actor)) is not None:
         stmt = stmt.where(visible)
-    return {o.id: o for o in await order_reads(session, actor, (await session.scalars(stmt)).all())}
+    return {o.id: o for o in order_reads(actor, (await session.scalars(stmt)).all())}
 
 
 # ---------------------------------------------------------------- for the domains above: photos
