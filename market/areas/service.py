@@ -111,7 +111,7 @@ async def ancestors(session: AsyncSession, codes: set[str]) -> dict[str, Area]:
 
 @functools.cache
 def _areas_by_code() -> Select[tuple[Area]]:
-    # Built once (an order list masks its orders' places with their compounds, on every read).
+    # Built once: lists look up their items' places on every read (Open311's requests, wishes, pages).
     return select(Area).where(Area.code.in_(bindparam("codes", expanding=True)))
 
 
