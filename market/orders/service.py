@@ -245,11 +245,16 @@ def _full_view(order: Order, actor: Actor) -> bool:
     return order.volunteer_id == actor.id and order.status in (HELD_STATUSES | {S.completed})
 
 
+def _in_a_building(order: Order) -> bool:
+    """Whether the order is for a building (else a compound): a masked view names the compound only."""
+    return len(order.area_code) > COMPOUND
+
+
 def _resident_mask(order: Order, actor: Actor) -> Mask | None:
     """How the actor's view masks the resident, in fields and free text; None: a full view."""
     if _full_view(order, actor):
         return None
-    building = (order.area.name,) if len(order.area_code) > COMPOUND else ()
+    building = (order.area.name,) if _in_a_building(order) else ()
     return Mask(
         order.requester.name, order.requester.phone, (*building, order.address_detail), order.requester_id
     )
@@ -317,8 +322,8 @@ def _volunteer_ref(order: Order, actor: Actor) -> PersonRef | None:
 def _order_read(order: Order, actor: Actor) -> OrderRead:
     mask = _resident_mask(order, actor)
     full = mask is None
-    # A masked order shows its compound, never its building (a building's parent is its compound).
-    area = order.area if full or len(order.area_code) <= COMPOUND else order.area.parent
+    # A building's parent is its compound.
+    area = order.area.parent if not full and _in_a_building(order) else order.area
     requester = order.requester
     return OrderRead(
         id=order.id,
