@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth import tokens
 from market.clock import FrozenClock, clock_at, system_clock
 from market.settings import Settings, SettingsError
 from tests.world import PASSWORD, World, add_neighbours
@@ -54,6 +56,39 @@ async def test_a_token_lasts_its_hours_by_the_service_clock(
     clock.advance(timedelta(seconds=1))
     r = await client.get("/api/me", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+async def test_a_tokens_signature_is_checked_once_a_process_and_a_forged_ones_every_time(
+    client: AsyncTestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens._verified_payload.cache_clear()
+    checked: list[str] = []
+    real_decode = jwt.decode
+
+    def counted(**kwargs: object) -> object:
+        checked.append(kwargs["jwt"])
+        return real_decode(**kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    headers = world.auth("resident")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    for _ in range(3):
+        assert (await client.get("/api/me", headers=headers)).status_code == 200
+    assert checked == [token]
+    # One character of the signature changed: refused, and checked again each time it comes.
+    head, body, signature = token.split(".")
+    middle = len(signature) // 2
+    swapped = "A" if signature[middle] != "A" else "B"
+    forged = f"{head}.{body}.{signature[:middle]}{swapped}{signature[middle + 1 :]}"
+    for _ in range(2):
+        r = await client.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+    assert checked == [token, forged, forged]
+    # Each decode gets claims of its own: what one request's token holds is not another's.
+    first, second = (
+        tokens.ServiceToken.decode(token, world.settings.secret_key, tokens.TOKEN_ALGORITHM) for _ in "ab"
+    )
+    assert first == second and first.extras is not second.extras
 
 
 async def test_managers_create_accounts_only_in_their_area_and_below_their_rank(

@@ -15,8 +15,11 @@ checks `exp` and `iat` against the real time, which a stopped clock would contra
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +61,9 @@ class ServiceToken(Token):
     ) -> Any:
         # PyJWT would hold `iat` and `exp` against the machine's clock.
         options = {**(options or {}), "verify_iat": False, "verify_exp": False}  # type: ignore[typeddict-unknown-key]
-        return super().decode_payload(encoded_token, secret, algorithms, issuer, audience, options)
+        checks = json.dumps([algorithms, issuer, audience, options], sort_keys=True)
+        # Token.decode rewrites the payload it is given: each request gets a copy of its own.
+        return copy.deepcopy(_verified_payload(encoded_token, secret, checks))
 
     def expired(self, now: datetime) -> bool:
         return self.exp <= now
@@ -69,6 +74,17 @@ class ServiceToken(Token):
         if not self.sub.isdecimal() or len(self.sub) > 18 or type(version) is not int:
             return None
         return int(self.sub), version
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_payload(encoded_token: str, secret: str, checks: str) -> Any:
+    """The claims of a token whose signature held, checked once a process: a caller sends the same
+    token with every request, and checking it was ~8% of a read's time. The verdict cannot go
+    stale. It rests only on the token's bytes, the secret and the checks (`checks`, as JSON), all
+    part of the key; what can end a token (its expiry, the account's token version) is checked on
+    every request, when the caller is loaded. A token that fails raises, and nothing is kept."""
+    algorithms, issuer, audience, options = json.loads(checks)
+    return Token.decode_payload(encoded_token, secret, algorithms, issuer, audience, options)
 
 
 def issue_token(settings: Settings, user: User, now: datetime) -> tuple[str, datetime]:
