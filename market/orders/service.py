@@ -653,20 +653,19 @@ async def _post_order(
         preferred_volunteer_id=data.preferred_volunteer_id,
         created_at=now,
         updated_at=now,
+        # Its first event goes in with it, in the same flush.
+        events=[
+            OrderEvent(
+                actor_id=entered_by.id if entered_by else requester.id,
+                action=A.post,
+                from_status=None,
+                to_status=S.submitted,
+                note=f"entered for the resident ({channel})" if entered_by else "",
+                at=now,
+            )
+        ],
     )
     session.add(order)
-    await session.flush()
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            actor_id=entered_by.id if entered_by else requester.id,
-            action=A.post,
-            from_status=None,
-            to_status=S.submitted,
-            note=f"entered for the resident ({channel})" if entered_by else "",
-            at=now,
-        )
-    )
     await session.flush()
     return order
 
