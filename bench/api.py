@@ -537,7 +537,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL to reset and use")
     parser.add_argument(
-        "--accepts-per-second", type=int, default=200, help="offers prepared per second of accept load"
+        "--accepts-per-second",
+        type=int,
+        default=500,
+        help="offers prepared per second of accept load: more than a run accepts, or wrk sends the first"
+        " ones again and they fail (already accepted)",
     )
     parser.add_argument(
         "--baseline",
