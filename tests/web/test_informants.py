@@ -54,11 +54,19 @@ async def orders(session_maker: async_sessionmaker[AsyncSession]) -> list[Order]
 
 @pytest.fixture
 async def next_grid(world: World, session_maker: async_sessionmaker[AsyncSession]) -> World:
-    """Grid 1-2 of community 1, with a building and a resident of its own."""
+    """Grid 1-2 of community 1, with a compound, its building and a resident of its own."""
     async with session_maker() as session, session.begin():
         await add_neighbours(session, world)
+        compound = Area(
+            code="110105001001002001",
+            name="Garden 12",
+            level=AreaLevel.compound,
+            parent_id=world.areas["c1_grid2"].id,
+        )
+        session.add(compound)
+        await session.flush()
         building = Area(
-            code="110105001001002001001", name="Building 12", level=AreaLevel.building, parent_id=None
+            code="110105001001002001001", name="Building 12", level=AreaLevel.building, parent_id=compound.id
         )
         session.add(building)
         await session.flush()
