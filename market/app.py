@@ -40,7 +40,7 @@ from market.dispatch.routes import (
     OrderDispatchController,
 )
 from market.edge import MarketRequest
-from market.errors import problem_details_plugin
+from market.errors import describe_bad_requests, problem_details_plugin
 from market.followups.routes import FollowUpController
 from market.idempotency import Replay
 from market.jobs.routes import JobController
@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     def provide_session_maker() -> async_sessionmaker[AsyncSession]:
         return session_maker
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             AuthController,
@@ -243,3 +243,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    describe_bad_requests(app)
+    return app

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
+from litestar import Litestar
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -185,6 +188,42 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
         title=_TITLES[HTTP_500_INTERNAL_SERVER_ERROR],
         extra={"code": "internal_error"},
     )
+
+
+class FieldProblem(msgspec.Struct):
+    """One field a 400 found wrong (`Problem.errors`)."""
+
+    field: str | None
+    source: str | None
+    message: str
+
+
+class Problem(msgspec.Struct):
+    """A problem as the API document describes it. Besides these members a problem carries its
+    code's parameters (a limit, a status), each a member of its own."""
+
+    status: int
+    type: str
+    title: str
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+def describe_bad_requests(app: Litestar) -> None:
+    """Litestar's document gives every operation with parameters a 400 of its own default shape
+    (`status_code`, `detail`, `extra`, as application/json). The API answers problem details
+    instead (`_from_http_exception`), and its operations' 400s are described as sent."""
+    bad_request = ResponseSpec(
+        data_container=Problem,
+        media_type="application/problem+json",
+        description="The request is not valid: problem details, each field found wrong in `errors`",
+        generate_examples=False,
+    )
+    for route in app.routes:
+        if route.path.startswith("/api/"):
+            for handler in getattr(route, "route_handlers", ()):
+                handler.responses = {HTTP_400_BAD_REQUEST: bad_request, **(handler.responses or {})}
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
