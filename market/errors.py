@@ -213,11 +213,13 @@ class Problem(msgspec.Struct):
 def describe_bad_requests(app: Litestar) -> None:
     """Litestar's document gives every operation with parameters a 400 of its own default shape
     (`status_code`, `detail`, `extra`, as application/json). The API answers problem details
-    instead (`_from_http_exception`), and its operations' 400s are described as sent."""
+    instead (`_from_http_exception`, and the services' refusals), so every API operation's 400 is
+    described as sent. The handlers changed are this app's own copies (Litestar copies each one
+    it registers)."""
     bad_request = ResponseSpec(
         data_container=Problem,
         media_type="application/problem+json",
-        description="The request is not valid: problem details, each field found wrong in `errors`",
+        description="The request is not valid (problem details; a malformed field is named in `errors`)",
         generate_examples=False,
     )
     for route in app.routes:
