@@ -3,6 +3,7 @@ SQLite file, and Debian's Chromium driven by Playwright. Screenshots go to test-
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import os
@@ -63,6 +64,23 @@ async def launch_chromium() -> AsyncIterator[Any]:
         browser = await playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
         yield browser
         await browser.close()
+
+
+async def save_screenshot(page: Any, path: Path, *, full_page: bool = False) -> None:
+    """The page as a picture at `path`. Chromium now and then refuses one capture ("Unable to capture
+    screenshot") and takes the same picture when asked again; the pictures are a record, not a check,
+    so that refusal is asked again a few times before it fails the test."""
+    from playwright.async_api import Error
+
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        try:
+            await page.screenshot(path=str(path), full_page=full_page)
+            return
+        except Error as refused:
+            if "Unable to capture screenshot" not in refused.message or attempt == attempts:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _free_port() -> int:

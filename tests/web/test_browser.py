@@ -20,6 +20,7 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
+    save_screenshot,
     served_for_hours,
     window_starts_soon,
 )
@@ -47,7 +48,7 @@ class Screens:
 
     async def __call__(self, page: Any, name: str) -> None:
         self.count += 1
-        await page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+        await save_screenshot(page, self.folder / f"{self.count:02d}-{name}.png", full_page=True)
 
 
 async def test_an_order_from_posting_to_points_and_a_reward_handed_out(
@@ -201,3 +202,36 @@ async def test_a_new_order_appears_on_the_dispatch_board_without_a_reload(
     # The full place, from the community down to the building.
     await expect(row.locator("td.place")).to_contain_text(" › ")
     await shot(desk, "desk-board-order-arrived")
+
+
+async def test_a_screenshot_chromium_refuses_once_is_asked_again_and_any_other_error_fails(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import Error
+
+    class Page:
+        def __init__(self, *failures: str) -> None:
+            self.failures = list(failures)
+            self.asked = 0
+            self.saved: list[str] = []
+
+        async def screenshot(self, path: str, full_page: bool) -> None:
+            self.asked += 1
+            if self.failures:
+                raise Error(self.failures.pop(0))
+            self.saved.append(path)
+
+    refused_once = Page("Protocol error (Page.captureScreenshot): Unable to capture screenshot")
+    await save_screenshot(refused_once, tmp_path / "a.png", full_page=True)
+    assert refused_once.asked == 2
+    assert refused_once.saved == [str(tmp_path / "a.png")]
+
+    closed = Page("Target page, context or browser has been closed")
+    with pytest.raises(Error, match="closed"):
+        await save_screenshot(closed, tmp_path / "b.png")
+    assert closed.asked == 1
+
+    always_refused = Page(*["Unable to capture screenshot"] * 3)
+    with pytest.raises(Error, match="Unable to capture"):
+        await save_screenshot(always_refused, tmp_path / "c.png")
+    assert always_refused.asked == 3

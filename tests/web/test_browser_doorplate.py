@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser_support import DEMO_PASSWORD, DESK, PHONE, SCREENSHOTS, DemoServer, log_in
+from tests.web.browser_support import (
+    DEMO_PASSWORD,
+    DESK,
+    PHONE,
+    SCREENSHOTS,
+    DemoServer,
+    log_in,
+    save_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +42,7 @@ async def test_a_scanned_doorplate_leads_to_login_and_back_to_an_order_at_that_p
     await desk.wait_for_load_state()
     plates = desk.locator("figure.plate")
     await expect(plates.first).to_be_visible()
-    await desk.screenshot(path=str(folder / "01-sheet.png"), full_page=True)
+    await save_screenshot(desk, folder / "01-sheet.png", full_page=True)
     building = None
     for i in range(await plates.count()):
         if BUILDING_CODE.match(await plates.nth(i).get_attribute("data-code") or ""):
@@ -53,7 +61,7 @@ async def test_a_scanned_doorplate_leads_to_login_and_back_to_an_order_at_that_p
     await phone.goto(link)
     await expect(phone.locator("#place")).to_have_attribute("data-code", code)
     await expect(phone.locator("#grid-workers a[href^='tel:']").first).to_be_visible()
-    await phone.screenshot(path=str(folder / "02-place.png"), full_page=True)
+    await save_screenshot(phone, folder / "02-place.png", full_page=True)
 
     # Posting an order there asks them to log in first, and brings them back to the form.
     await phone.click("#post-order")
@@ -63,13 +71,13 @@ async def test_a_scanned_doorplate_leads_to_login_and_back_to_an_order_at_that_p
     await phone.click("form[action='/login'] button[type=submit]")
     await phone.wait_for_url(re.compile(r"/r/orders/new\?place="))
     await expect(phone.locator("#area_id option:checked")).to_contain_text(name)
-    await phone.screenshot(path=str(folder / "03-order-form.png"), full_page=True)
+    await save_screenshot(phone, folder / "03-order-form.png", full_page=True)
     await phone.check("input[name=category][value=escort]")
     await phone.fill("#description", "扫门牌码点单：陪我去社区卫生站")
     await phone.click("form[action='/r/orders/new'] button[type=submit]")
     await phone.wait_for_url(re.compile(r"/r/orders/\d+"))
     await expect(phone.locator("body")).to_contain_text("待派单")
-    await phone.screenshot(path=str(folder / "04-order-posted.png"), full_page=True)
+    await save_screenshot(phone, folder / "04-order-posted.png", full_page=True)
 
     # The order is at the scanned place.
     order_id = int(phone.url.split("?")[0].rsplit("/", 1)[1])

@@ -27,6 +27,7 @@ from tests.web.browser_support import (
     SCREENSHOTS,
     DemoServer,
     log_in,
+    save_screenshot,
     window_starts_soon,
 )
 
@@ -121,7 +122,7 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
             await expect(page.locator("#bell .bell-count")).to_have_text(str(before + unread))
             await expect(fresh).to_have_attribute("href", f"/r/orders/{order_id}")
             assert await page.evaluate("window.stillTheSamePage") is True, "no reload"
-            await page.screenshot(path=str(folder / f"{unread:02d}-{step}-{lang}.png"))
+            await save_screenshot(page, folder / f"{unread:02d}-{step}-{lang}.png")
 
     async with httpx.AsyncClient(base_url=demo.url, timeout=20) as http:
         grid = await Api.log_in(http, GRID_WORKER)
@@ -164,7 +165,7 @@ async def test_each_step_of_an_order_reaches_the_resident_s_pages_without_a_relo
             "en", "notification.order_auto_confirmed", order_id=order_id, days=settings.auto_confirm_days
         )
     )
-    await en.screenshot(path=str(folder / "inbox-en.png"), full_page=True)
+    await save_screenshot(en, folder / "inbox-en.png", full_page=True)
     await en.click("form[action='/notifications/read-all'] button[type=submit]")
     await en.wait_for_url(re.compile(r"/notifications\?notice=notifications_all_read"))
     await expect(en.locator("ul.inbox > li.unread")).to_have_count(0)
