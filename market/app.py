@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         create_all=False,
+        # Its listener stamps `updated_at` with the machine's clock on every flush of a request's
+        # session; the services set it from the service's clock (`now`), in jobs' sessions too.
+        enable_touch_updated_timestamp_listener=False,
     )
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
     photo_storage = storage_for(settings.photo_storage)

@@ -149,6 +149,7 @@ async def test_an_order_no_one_takes_climbs_each_level_at_its_deadline_and_tells
         detail = await desk.detail(order_id)
         assert detail["escalation_level"] == next_level
         assert datetime.fromisoformat(detail["escalated_at"]) == desk.clock()
+        assert detail["updated_at"] == detail["escalated_at"]  # the order changed then
         assert await desk.escalate() == 0  # once per level
         level, inboxes = next_level, next_inboxes
         assert await desk.inboxes() == inboxes

@@ -204,6 +204,8 @@ async def test_state_action_matrix(flow: Flow, state: str, action: str) -> None:
         assert len(after["events"]) == len(before["events"]) + 1
         event = after["events"][-1]
         assert (event["from_status"], event["to_status"]) == (before["status"], want.target)
+        # Changed at the service's moment, as its history says: never the machine's clock.
+        assert after["updated_at"] == event["at"]
     else:
         assert want.code
         assert_problem(r, want.http, want.code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -90,9 +91,11 @@ async def test_a_volunteer_asked_for_who_cannot_take_it_is_passed_over(
     )["offers"][0]
     await post(client, world, f"/api/offers/{offer['id']}/accept", "volunteer_b")
 
+    clock.advance(timedelta(minutes=1))
     assert await run(session_maker, clock, settings) == 0
     r = await client.get(f"/api/orders/{order['id']}", headers=world.auth("manager"))
     last = r.json()["events"][-1]
     assert (last["action"], last["note"]) == ("pass_preferred", f"{world.id('volunteer_b')} at_capacity")
+    assert r.json()["updated_at"] == last["at"]  # the order changed then: its preference is gone
     plan = await post(client, world, "/api/dispatch/plans", "manager", {"area_id": world.areas["c1"].id})
     assert [p["order_id"] for p in plan["pairs"]] == [order["id"]]

@@ -1283,7 +1283,7 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         level, statuses, after, why = due
         session.add(event(order, A.escalate, None, now, f"to the {level}: {why}"))
         order.escalation_level = level
-        order.escalated_at = now
+        order.escalated_at = order.updated_at = now
         notify(
             session,
             await _level_managers(session, order, level),
