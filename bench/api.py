@@ -6,8 +6,9 @@
 For each database (a fresh SQLite file, and PostgreSQL: by default
 postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
 `public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
-(so that POST /api/orders stays under the open-orders limit) and 20 volunteers holding enough
-pending offers for every accept. Then for each worker count the floor app (below, served by
+(so that POST /api/orders stays under the open-orders limit) and 20 volunteers. Before each accept
+point they are offered more orders than it can accept: as many as the floor wrote in the same
+time, and a quarter more. Then for each worker count the floor app (below, served by
 `market.cli.serve_app`, what `market serve` runs) and the product (`market serve`; with
 --baseline, another checkout's too, measured in turn with this one's) are started, and `wrk`
 (installed with apt-get when missing) drives each endpoint for --duration seconds with 8
@@ -77,6 +78,8 @@ LABELS = {
 POSTING_RESIDENTS = 1000
 # Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
 TAKERS = 20
+# The phone prefixes of the residents who post, those whose orders are offered, and the takers.
+POSTER_PHONES, ASKER_PHONES, TAKER_PHONES = "136", "134", "135"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -140,12 +143,12 @@ class Fixture:
     order_id: int
     order_body: str
     poster_tokens: list[str]
-    # (offer id, its volunteer's token): the takers' offers in turn.
-    accepts: list[tuple[int, str]]
+    # Each taker's token by their id: an offer's volunteer accepts it.
+    taker_tokens: dict[int, str]
 
 
-async def prepare(url: str, offers: int) -> Fixture:
-    """The demo street, residents who post, and a volunteer with `offers` pending offers."""
+async def prepare(url: str) -> Fixture:
+    """The demo street, residents who post, and volunteers to take offers (`add_offers`)."""
     settings = Settings(database_url=url, database_pool=False, secret_key=SECRET)
     now = datetime.fromisoformat(NOW)
     engine = create_engine(settings)
@@ -161,15 +164,26 @@ async def prepare(url: str, offers: int) -> Fixture:
                 )
             )
         async with sessions() as session, session.begin():
-            return await _fixture(session, settings, now, offers)
+            return await _fixture(session, settings, now)
     finally:
         await engine.dispose()
 
 
-async def _fixture(session: AsyncSession, settings: Settings, now: datetime, offers: int) -> Fixture:
+def _order_fields(home: Area, now: datetime) -> dict[str, Any]:
+    """What every benchmark order asks for: shopping, tomorrow, at the demo resident's building."""
+    start = (now + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    return {
+        "category": "shopping",
+        "description": "帮忙买一周的米面油",
+        "area_id": home.id,
+        "window_start": start,
+        "window_end": start + timedelta(hours=6),
+    }
+
+
+async def _fixture(session: AsyncSession, settings: Settings, now: datetime) -> Fixture:
     by_phone = {u.phone: u for u in await session.scalars(select(User))}
     resident, volunteer = by_phone["13700000000"], by_phone["13900000000"]
-    grid_worker = by_phone["13800000020"]
     home = await session.get(Area, resident.area_id)
     community = await session.scalar(select(Area).where(Area.code == home.code[:9]))
     order_id = await session.scalar(select(Order.id).where(Order.requester_id == resident.id).limit(1))
@@ -186,9 +200,10 @@ async def _fixture(session: AsyncSession, settings: Settings, now: datetime, off
         session.add(user)
         return user
 
-    posters = [add(f"136{i:08d}", [Role.resident]) for i in range(POSTING_RESIDENTS)]
-    askers = [add(f"134{i:08d}", [Role.resident]) for i in range(TAKERS)]
-    takers = [add(f"135{i:08d}", [Role.volunteer]) for i in range(TAKERS)]
+    posters = [add(f"{POSTER_PHONES}{i:08d}", [Role.resident]) for i in range(POSTING_RESIDENTS)]
+    for i in range(TAKERS):
+        add(f"{ASKER_PHONES}{i:08d}", [Role.resident])
+    takers = [add(f"{TAKER_PHONES}{i:08d}", [Role.volunteer]) for i in range(TAKERS)]
     await session.flush()
     for taker in takers:
         session.add(
@@ -200,65 +215,78 @@ async def _fixture(session: AsyncSession, settings: Settings, now: datetime, off
                 serving_areas=[ServingArea(area_id=community.id, area_code=community.code)],
             )
         )
-    start = (now + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
-    order = {
-        "category": "shopping",
-        "description": "帮忙买一周的米面油",
-        "area_id": home.id,
-        "window_start": start,
-        "window_end": start + timedelta(hours=6),
-    }
-    # Orders dispatched to the takers in turn, written as the services would leave them (posted,
-    # then offered directly), in bulk: making thousands through the services takes minutes.
-    offered = [
-        Order(
-            requester_id=askers[i % TAKERS].id,
-            area_code=home.code,
-            category_code=order["category"],
-            description=order["description"],
-            area_id=home.id,
-            window_start=start,
-            window_end=order["window_end"],
-            status=OrderStatus.dispatched,
-            created_at=now,
-            updated_at=now,
-            events=[
-                OrderEvent(
-                    actor_id=askers[i % TAKERS].id, action="post", to_status=OrderStatus.submitted, at=now
-                ),
-                OrderEvent(
-                    actor_id=grid_worker.id,
-                    action="dispatch",
-                    from_status=OrderStatus.submitted,
-                    to_status=OrderStatus.dispatched,
-                    at=now,
-                ),
-            ],
-            offers=[
-                Offer(
-                    volunteer_id=takers[i % TAKERS].id,
-                    dispatched_by_id=grid_worker.id,
-                    mode=DispatchMode.direct,
-                    status=OfferStatus.pending,
-                    created_at=now,
-                    expires_at=now + timedelta(days=1),
-                )
-            ],
-        )
-        for i in range(offers)
-    ]
-    session.add_all(offered)
-    await session.flush()
-    tokens = {t.id: issue_token(settings, t, now)[0] for t in takers}
-    body = {**order, "window_start": start.isoformat(), "window_end": order["window_end"].isoformat()}
+    order = _order_fields(home, now)
+    window = {k: order[k].isoformat() for k in ("window_start", "window_end")}
     return Fixture(
         resident_token=issue_token(settings, resident, now)[0],
         volunteer_token=issue_token(settings, volunteer, now)[0],
         order_id=order_id,
-        order_body=json.dumps(body),
+        order_body=json.dumps(order | window),
         poster_tokens=[issue_token(settings, p, now)[0] for p in posters],
-        accepts=[(o.offers[0].id, tokens[o.offers[0].volunteer_id]) for o in offered],
+        taker_tokens={t.id: issue_token(settings, t, now)[0] for t in takers},
     )
+
+
+async def add_offers(url: str, fx: Fixture, count: int) -> list[tuple[int, str]]:
+    """`count` orders dispatched to the takers in turn, each with its pending offer: (offer id, its
+    volunteer's token). Written as the services would leave them (posted, then offered directly),
+    in bulk: making thousands through the services takes minutes."""
+    settings = Settings(database_url=url, database_pool=False, secret_key=SECRET)
+    now = datetime.fromisoformat(NOW)
+    engine = create_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+            by_phone = {u.phone: u for u in await session.scalars(select(User))}
+            home = await session.get(Area, by_phone["13700000000"].area_id)
+            grid_worker = by_phone["13800000020"]
+            askers = [by_phone[f"{ASKER_PHONES}{i:08d}"] for i in range(TAKERS)]
+            takers = [by_phone[f"{TAKER_PHONES}{i:08d}"] for i in range(TAKERS)]
+            order = _order_fields(home, now)
+            offered = [
+                Order(
+                    requester_id=askers[i % TAKERS].id,
+                    area_code=home.code,
+                    category_code=order["category"],
+                    description=order["description"],
+                    area_id=home.id,
+                    window_start=order["window_start"],
+                    window_end=order["window_end"],
+                    status=OrderStatus.dispatched,
+                    created_at=now,
+                    updated_at=now,
+                    events=[
+                        OrderEvent(
+                            actor_id=askers[i % TAKERS].id,
+                            action="post",
+                            to_status=OrderStatus.submitted,
+                            at=now,
+                        ),
+                        OrderEvent(
+                            actor_id=grid_worker.id,
+                            action="dispatch",
+                            from_status=OrderStatus.submitted,
+                            to_status=OrderStatus.dispatched,
+                            at=now,
+                        ),
+                    ],
+                    offers=[
+                        Offer(
+                            volunteer_id=takers[i % TAKERS].id,
+                            dispatched_by_id=grid_worker.id,
+                            mode=DispatchMode.direct,
+                            status=OfferStatus.pending,
+                            created_at=now,
+                            expires_at=now + timedelta(days=1),
+                        )
+                    ],
+                )
+                for i in range(count)
+            ]
+            session.add_all(offered)
+            await session.flush()
+            return [(o.offers[0].id, fx.taker_tokens[o.offers[0].volunteer_id]) for o in offered]
+    finally:
+        await engine.dispose()
 
 
 # ---------------------------------------------------------------- load
@@ -434,15 +462,19 @@ def floor_kind(endpoint: str) -> str:
     return "write" if endpoint in WRITES else "read"
 
 
+def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
+    """Offers enough for an accept point: more than it can accept, or wrk sends the first ones again
+    and they fail (already accepted). An accept does more than the floor's one INSERT a request, so
+    the floor's writes in the same run bound it; a quarter more leaves room for noise."""
+    return int(floor_writes.rps * duration * 1.25) + connections
+
+
 def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
     """For each worker count: the floor, then each endpoint on each product in turn."""
     products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
-    per_point = int(args.accepts_per_second * args.duration)
-    points = len(args.workers) * len(products) if "accept" in args.endpoints else 0
     started = time.monotonic()
-    fx = asyncio.run(prepare(url, per_point * points))
+    fx = asyncio.run(prepare(url))
     print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
-    accepts = iter(fx.accepts[i : i + per_point] for i in range(0, len(fx.accepts), per_point))
     results: Results = {}
     for workers in args.workers:
         with contextlib.ExitStack() as servers:
@@ -459,7 +491,12 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
                 run_wrk(wrk, bases[label], product_requests(fx, "me", []), 1, args.connections)  # warm-up
             for endpoint in args.endpoints:
                 for label, base in bases.items():
-                    requests = product_requests(fx, endpoint, next(accepts) if endpoint == "accept" else [])
+                    accepts = []
+                    if endpoint == "accept":
+                        floor_writes = results[("floor", workers, "write")]
+                        count = offers_for(floor_writes, args.duration, args.connections)
+                        accepts = asyncio.run(add_offers(url, fx, count))
+                    requests = product_requests(fx, endpoint, accepts)
                     point = run_wrk(wrk, base, requests, args.duration, args.connections)
                     results[(label, workers, endpoint)] = point
                     print(
@@ -536,13 +573,6 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL to reset and use")
-    parser.add_argument(
-        "--accepts-per-second",
-        type=int,
-        default=500,
-        help="offers prepared per second of accept load: more than a run accepts, or wrk sends the first"
-        " ones again and they fail (already accepted)",
-    )
     parser.add_argument(
         "--baseline",
         type=Path,
