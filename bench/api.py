@@ -78,6 +78,8 @@ LABELS = {
 POSTING_RESIDENTS = 1000
 # Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
 TAKERS = 20
+# Offers made for each second of an accept point, at least (see `offers_for`).
+MIN_ACCEPTS_PER_SECOND = 500
 # The phone prefixes of the residents who post, those whose orders are offered, and the takers.
 POSTER_PHONES, ASKER_PHONES, TAKER_PHONES = "136", "134", "135"
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,25 +313,19 @@ def ensure_wrk() -> str:
     return found
 
 
-def _lua(requests: list[tuple[str, str, str, str | None]]) -> str:
-    """A wrk script sending these (method, path, token, body) requests in turn."""
-
-    def lua(value: str | None) -> str:
-        # JSON's string escapes are Lua's too, as long as nothing is escaped as \uXXXX.
-        return "nil" if value is None else json.dumps(value, ensure_ascii=False)
-
-    rows = ",\n".join("{" + ", ".join(map(lua, request)) + "}" for request in requests)
-    return f"""
-local spec = {{
-{rows}
-}}
-local prepared = {{}}
+# A wrk script sending the requests of the file named after `--` in turn, one a line: method, path,
+# token and body (empty for none), separated by tabs. They are read at start, not written into the
+# script as constants: LuaJIT refuses a function of more than 65,536, and wrk then sends `GET /`.
+_SCRIPT = """
+local prepared = {}
 local i = 0
 function init(args)
-  for k, r in ipairs(spec) do
-    local headers = {{["Authorization"] = "Bearer " .. r[3], ["Content-Type"] = "application/json"}}
-    prepared[k] = wrk.format(r[1], r[2], headers, r[4])
+  for line in io.lines(args[1]) do
+    local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+    prepared[#prepared + 1] = wrk.format(method, path, headers, body ~= "" and body or nil)
   end
+  if #prepared == 0 then error("no requests in " .. args[1]) end
 end
 function request()
   i = i + 1
@@ -337,6 +333,13 @@ function request()
   return prepared[i]
 end
 """
+
+
+def _request_lines(requests: list[tuple[str, str, str, str | None]]) -> str:
+    rows = ["\t".join((*request[:3], request[3] or "")) for request in requests]
+    if any(row.count("\t") != 3 or "\n" in row for row in rows):
+        raise ValueError("a request holds a tab or a line break")
+    return "".join(row + "\n" for row in rows)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -348,13 +351,16 @@ def _ms(value: str) -> float:
 
 
 def run_wrk(wrk: str, base: str, requests: list, duration: int, connections: int) -> Point:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(requests))
-    try:
-        command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, base]
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(script.name)
+    with tempfile.TemporaryDirectory() as folder:
+        script, lines = Path(folder, "requests.lua"), Path(folder, "requests.tsv")
+        script.write_text(_SCRIPT)
+        lines.write_text(_request_lines(requests), encoding="utf-8")
+        command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base]
+        done = subprocess.run([*command, "--", str(lines)], capture_output=True, text=True)
+    # A script that fails to load is reported on stderr, and wrk may still exit 0, having sent `GET /`.
+    if done.returncode != 0 or done.stderr.strip():
+        sys.exit(f"wrk failed (exit {done.returncode}): {done.stderr.strip()}")
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
@@ -465,8 +471,9 @@ def floor_kind(endpoint: str) -> str:
 def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
     """Offers enough for an accept point: more than it can accept, or wrk sends the first ones again
     and they fail (already accepted). An accept does more than the floor's one INSERT a request, so
-    the floor's writes in the same run bound it; a quarter more leaves room for noise."""
-    return int(floor_writes.rps * duration * 1.25) + connections
+    the floor's writes in the same run bound it; a quarter more, and never fewer than
+    `MIN_ACCEPTS_PER_SECOND`, leave room for a floor measured in a slow moment."""
+    return int(max(floor_writes.rps, MIN_ACCEPTS_PER_SECOND) * duration * 1.25) + connections
 
 
 def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
