@@ -220,8 +220,9 @@ async def test_a_resident_hurries_an_order_once_per_period_and_the_grid_worker_i
     assert await hurried(session_maker, world) == 1
 
     clock.advance(MINUTE)
-    await ok(client, world, "resident", path)
+    again = await ok(client, world, "resident", path)
     assert await hurried(session_maker, world) == 2
+    assert again["updated_at"] == again["events"][-1]["at"]  # its history grew then
 
     # Once the service is done there is nothing to hurry.
     await ok(client, world, "resident", f"/api/orders/{order_id}/cancel", {"reason": "no longer needed"})

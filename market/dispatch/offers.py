@@ -328,7 +328,7 @@ async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Set
         if found := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
             volunteer_id
         ):
-            order.preferred_volunteer_id, order.updated_at = None, now
+            order.preferred_volunteer_id = None
             session.add(
                 orders.event(order, OrderAction.pass_preferred, None, now, f"{volunteer_id} {found[0]}")
             )

@@ -121,7 +121,9 @@ def transition(
 def event(
     order: Order, action: OrderAction, actor_id: int | None, now: datetime, note: str = ""
 ) -> OrderEvent:
-    """An event that leaves the order's state as it is (escalated, a preference passed over)."""
+    """An event that leaves the order's state as it is (escalated, a preference passed over, hurried).
+    The order was still updated: its history grew."""
+    order.updated_at = now
     return OrderEvent(
         order_id=order.id,
         actor_id=actor_id,
@@ -1283,7 +1285,7 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
         level, statuses, after, why = due
         session.add(event(order, A.escalate, None, now, f"to the {level}: {why}"))
         order.escalation_level = level
-        order.escalated_at = order.updated_at = now
+        order.escalated_at = now
         notify(
             session,
             await _level_managers(session, order, level),
