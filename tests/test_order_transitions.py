@@ -19,8 +19,10 @@ from httpx import Response
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.auth.service import load_actor
 from market.clock import FrozenClock
-from market.dispatch.offers import expire_offers
+from market.dispatch.offers import accept_offer, expire_offers
+from market.orders import service as orders_service
 from market.orders.service import expire_orders
 from tests.world import World
 
@@ -366,3 +368,30 @@ async def test_every_transition_writes_an_event_from_the_old_state_to_the_new(
     ]
     # The history is a chain: each event starts where the previous one ended.
     assert all(a["to_status"] == b["from_status"] for a, b in pairwise(events))
+
+
+@pytest.mark.parametrize("viewer", ["manager", "volunteer"])
+async def test_an_accept_committed_while_the_order_page_is_read_shows_once_on_the_order_and_its_offer(
+    flow: Flow, world: World, monkeypatch: pytest.MonkeyPatch, viewer: str
+) -> None:
+    """The order and its offers are read in two statements: an accept committed between them would
+    show the order taken beside its offer still pending, unless the page reads both again."""
+    ticket = await flow.reach("dispatched")
+    read_offers = orders_service._offers_shown
+    accepts = []
+
+    async def accept_between(session: AsyncSession, actor: Any, order: Any) -> Any:
+        if not accepts:
+            async with flow.session_maker() as other, other.begin():
+                volunteer = await load_actor(other, world.id("volunteer"))
+                accepts.append(await accept_offer(other, volunteer, ticket.offer, flow.clock()))
+        return await read_offers(session, actor, order)
+
+    monkeypatch.setattr(orders_service, "_offers_shown", accept_between)
+    r = await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert len(accepts) == 1
+    held_by = page["volunteer"] and page["volunteer"]["id"]
+    shown = (page["status"], held_by, [o["status"] for o in page["offers"]])
+    assert shown == ("accepted", world.id("volunteer"), ["accepted"])

@@ -364,15 +364,22 @@ def order_reads(actor: Actor, orders: Sequence[Order]) -> list[OrderRead]:
 
 
 @functools.cache
-def _offers_with_names(own: bool) -> Select[tuple[Offer, str]]:
-    stmt = select(Offer, User.name).join(User, User.id == Offer.volunteer_id)
+def _offers_with_names(own: bool) -> Select[tuple[Offer, str, OrderStatus, int | None]]:
+    # With the order's status and volunteer as this statement sees them (see `get_order`).
+    stmt = (
+        select(Offer, User.name, Order.status, Order.volunteer_id)
+        .join(User, User.id == Offer.volunteer_id)
+        .join(Order, Order.id == Offer.order_id)
+    )
     stmt = stmt.where(Offer.order_id == bindparam("order_id"))
     if own:
         stmt = stmt.where(Offer.volunteer_id == bindparam("volunteer_id"))
     return stmt.order_by(Offer.id).execution_options(populate_existing=True)
 
 
-async def _offers_shown(session: AsyncSession, actor: Actor, order: Order) -> list[tuple[Offer, str]]:
+async def _offers_shown(
+    session: AsyncSession, actor: Actor, order: Order
+) -> list[tuple[Offer, str, OrderStatus, int | None]]:
     """The order's offers with their volunteers' names: all of them for its area's managers, their
     own for a volunteer. Anyone else sees only orders they asked for, and nobody is offered their own
     order: no statement for them."""
@@ -404,13 +411,24 @@ def _order_seen_by(kind: ViewerKind) -> Select[tuple[Order]]:
     return stmt if seen is None else stmt.where(seen)
 
 
+# How many times an order's page reads the order and its offers before it shows what it read.
+ORDER_PAGE_READS = 3
+
+
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
     stmt = _order_seen_by(_viewer_kind(session, actor))
-    order = (await session.scalars(stmt, {"order_id": order_id, **_viewer(actor)})).unique().one_or_none()
-    if order is None:
-        raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    params = {"order_id": order_id, **_viewer(actor)}
+    # The order and its offers are two statements, each reading what is committed when it runs. A
+    # change committed between them (an accept: the order taken, its offer still pending) shows as
+    # the order's status or volunteer differing between the two; then both are read again.
+    for _ in range(ORDER_PAGE_READS):
+        order = (await session.scalars(stmt, params)).unique().one_or_none()
+        if order is None:
+            raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+        offers = await _offers_shown(session, actor, order)
+        if all((status, held_by) == (order.status, order.volunteer_id) for *_, status, held_by in offers):
+            break
     (read,) = order_reads(actor, [order])
-    offers = await _offers_shown(session, actor, order)
     # The history masks the resident as the order does: their name where they acted, and every note.
     mask = _resident_mask(order, actor)
 
@@ -448,7 +466,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
                 responded_at=o.responded_at,
                 decline_reason=o.decline_reason,
             )
-            for o, name in offers
+            for o, name, *_ in offers
         ],
     )
 
