@@ -21,9 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.service import load_actor
 from market.clock import FrozenClock
-from market.dispatch.offers import accept_offer, expire_offers
+from market.dispatch.offers import accept_offer, dispatch, expire_offers
+from market.dispatch.schemas import DispatchRequest
+from market.dispatch.service import decline_offer
 from market.orders import service as orders_service
+from market.orders.models import DispatchMode
 from market.orders.service import expire_orders
+from market.settings import Settings
 from tests.world import World
 
 # How a fresh order reaches each state: the steps after it is posted. Two states are
@@ -129,6 +133,7 @@ class Flow:
     world: World
     clock: FrozenClock
     session_maker: async_sessionmaker[AsyncSession]
+    settings: Settings
 
     async def post_order(self, **overrides: object) -> Ticket:
         body = self.world.order_body(**overrides)
@@ -180,9 +185,13 @@ class Flow:
 
 @pytest.fixture
 def flow(
-    client: AsyncTestClient, world: World, clock: FrozenClock, session_maker: async_sessionmaker[AsyncSession]
+    client: AsyncTestClient,
+    world: World,
+    clock: FrozenClock,
+    session_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
 ) -> Flow:
-    return Flow(client, world, clock, session_maker)
+    return Flow(client, world, clock, session_maker, settings)
 
 
 CELLS = [
@@ -370,28 +379,62 @@ async def test_every_transition_writes_an_event_from_the_old_state_to_the_new(
     assert all(a["to_status"] == b["from_status"] for a, b in pairwise(events))
 
 
+async def _accept(other: AsyncSession, flow: Flow, ticket: Ticket) -> None:
+    volunteer = await load_actor(other, flow.world.id("volunteer"))
+    await accept_offer(other, volunteer, ticket.offer, flow.clock())
+
+
+async def _decline_and_dispatch_again(other: AsyncSession, flow: Flow, ticket: Ticket) -> None:
+    """The order leaves `dispatched` and comes back to it, with a second offer."""
+    now = flow.clock()
+    volunteer = await load_actor(other, flow.world.id("volunteer"))
+    await decline_offer(other, volunteer, ticket.offer, "away", now, flow.settings)
+    grid_worker = await load_actor(other, flow.world.id("grid_worker"))
+    request = DispatchRequest(volunteer_ids=[flow.world.id("volunteer_b")], mode=DispatchMode.direct)
+    await dispatch(other, grid_worker, ticket.order, request, now, flow.settings)
+
+
+# A move committed between the page's two statements: (the order's status after it, the offers the
+# manager and the volunteer then see, the history).
+MOVES_BETWEEN = {
+    "accept": (_accept, "accepted", {"manager": ["accepted"], "volunteer": ["accepted"]}, ["accept"]),
+    "decline and dispatch again": (
+        _decline_and_dispatch_again,
+        "dispatched",
+        {"manager": ["declined", "pending"], "volunteer": ["declined"]},
+        ["requeue", "dispatch"],
+    ),
+}
+
+
 @pytest.mark.parametrize("viewer", ["manager", "volunteer"])
-async def test_an_accept_committed_while_the_order_page_is_read_shows_once_on_the_order_and_its_offer(
-    flow: Flow, world: World, monkeypatch: pytest.MonkeyPatch, viewer: str
+@pytest.mark.parametrize("move", list(MOVES_BETWEEN))
+async def test_a_move_committed_while_the_order_page_is_read_shows_on_the_order_and_its_offers_at_once(
+    flow: Flow, world: World, monkeypatch: pytest.MonkeyPatch, move: str, viewer: str
 ) -> None:
-    """The order and its offers are read in two statements: an accept committed between them would
-    show the order taken beside its offer still pending, unless the page reads both again."""
+    """The order (with its history) and its offers are read in two statements: a move committed
+    between them would show the order as it was beside its offers as they are, unless the page reads
+    both again."""
+    make_move, status, offers, actions = MOVES_BETWEEN[move]
     ticket = await flow.reach("dispatched")
     read_offers = orders_service._offers_shown
-    accepts = []
+    reads = []
 
-    async def accept_between(session: AsyncSession, actor: Any, order: Any) -> Any:
-        if not accepts:
+    async def move_between(session: AsyncSession, actor: Any, order: Any) -> Any:
+        if not reads:
             async with flow.session_maker() as other, other.begin():
-                volunteer = await load_actor(other, world.id("volunteer"))
-                accepts.append(await accept_offer(other, volunteer, ticket.offer, flow.clock()))
+                await make_move(other, flow, ticket)
+        reads.append(order.id)
         return await read_offers(session, actor, order)
 
-    monkeypatch.setattr(orders_service, "_offers_shown", accept_between)
+    monkeypatch.setattr(orders_service, "_offers_shown", move_between)
     r = await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))
     assert r.status_code == 200, r.text
     page = r.json()
-    assert len(accepts) == 1
-    held_by = page["volunteer"] and page["volunteer"]["id"]
-    shown = (page["status"], held_by, [o["status"] for o in page["offers"]])
-    assert shown == ("accepted", world.id("volunteer"), ["accepted"])
+    assert len(reads) == 2  # read again once, then it agreed
+    shown = (page["status"], [o["status"] for o in page["offers"]], [e["action"] for e in page["events"]])
+    assert shown == (status, offers[viewer], ["post", "dispatch", *actions])
+
+    reads[:] = ["nothing moves this time"]
+    assert (await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))).json() == page
+    assert len(reads) == 2  # one read of each

@@ -364,22 +364,17 @@ def order_reads(actor: Actor, orders: Sequence[Order]) -> list[OrderRead]:
 
 
 @functools.cache
-def _offers_with_names(own: bool) -> Select[tuple[Offer, str, OrderStatus, int | None]]:
-    # With the order's status and volunteer as this statement sees them (see `get_order`).
-    stmt = (
-        select(Offer, User.name, Order.status, Order.volunteer_id)
-        .join(User, User.id == Offer.volunteer_id)
-        .join(Order, Order.id == Offer.order_id)
-    )
+def _offers_with_names(own: bool) -> Select[tuple[Offer, str, int]]:
+    # With the order's latest event as this statement sees it (see `get_order`).
+    latest_event = select(func.max(OrderEvent.id)).where(OrderEvent.order_id == Offer.order_id)
+    stmt = select(Offer, User.name, latest_event.scalar_subquery()).join(User, User.id == Offer.volunteer_id)
     stmt = stmt.where(Offer.order_id == bindparam("order_id"))
     if own:
         stmt = stmt.where(Offer.volunteer_id == bindparam("volunteer_id"))
     return stmt.order_by(Offer.id).execution_options(populate_existing=True)
 
 
-async def _offers_shown(
-    session: AsyncSession, actor: Actor, order: Order
-) -> list[tuple[Offer, str, OrderStatus, int | None]]:
+async def _offers_shown(session: AsyncSession, actor: Actor, order: Order) -> list[tuple[Offer, str, int]]:
     """The order's offers with their volunteers' names: all of them for its area's managers, their
     own for a volunteer. Anyone else sees only orders they asked for, and nobody is offered their own
     order: no statement for them."""
@@ -419,14 +414,15 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
     stmt = _order_seen_by(_viewer_kind(session, actor))
     params = {"order_id": order_id, **_viewer(actor)}
     # The order and its offers are two statements, each reading what is committed when it runs. A
-    # change committed between them (an accept: the order taken, its offer still pending) shows as
-    # the order's status or volunteer differing between the two; then both are read again.
+    # move committed between them (an accept: the order taken, its offer still pending) shows as a
+    # later event than the order's history holds, as every move writes one; then both are read again.
     for _ in range(ORDER_PAGE_READS):
         order = (await session.scalars(stmt, params)).unique().one_or_none()
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
         offers = await _offers_shown(session, actor, order)
-        if all((status, held_by) == (order.status, order.volunteer_id) for *_, status, held_by in offers):
+        latest_event = max(e.id for e in order.events)
+        if all(seen == latest_event for *_, seen in offers):
             break
     (read,) = order_reads(actor, [order])
     # The history masks the resident as the order does: their name where they acted, and every note.
