@@ -421,7 +421,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
         offers = await _offers_shown(session, actor, order)
-        latest_event = max(e.id for e in order.events)
+        latest_event = max((e.id for e in order.events), default=None)
         if all(seen == latest_event for *_, seen in offers):
             break
     (read,) = order_reads(actor, [order])
