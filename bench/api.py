@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,6 +81,8 @@ POSTING_RESIDENTS = 1000
 TAKERS = 20
 # Offers made for each second of an accept point, at least (see `offers_for`).
 MIN_ACCEPTS_PER_SECOND = 500
+# The demo's resident (who reads and whose building the orders are at), volunteer and grid worker.
+DEMO_RESIDENT, DEMO_VOLUNTEER, DEMO_GRID_WORKER = "13700000000", "13900000000", "13800000020"
 # The phone prefixes of the residents who post, those whose orders are offered, and the takers.
 POSTER_PHONES, ASKER_PHONES, TAKER_PHONES = "136", "134", "135"
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,13 +152,21 @@ class Fixture:
     taker_tokens: dict[int, str]
 
 
-async def prepare(url: str) -> Fixture:
-    """The demo street, residents who post, and volunteers to take offers (`add_offers`)."""
+@contextlib.asynccontextmanager
+async def _sessions(url: str) -> AsyncIterator[tuple[Settings, async_sessionmaker[AsyncSession]]]:
+    """The benchmark's settings and sessions on the database at `url`, through the product's engine."""
     settings = Settings(database_url=url, database_pool=False, secret_key=SECRET)
-    now = datetime.fromisoformat(NOW)
     engine = create_engine(settings)
     try:
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        yield settings, async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        await engine.dispose()
+
+
+async def prepare(url: str) -> Fixture:
+    """The demo street, residents who post, and volunteers to take offers (`add_offers`)."""
+    now = datetime.fromisoformat(NOW)
+    async with _sessions(url) as (settings, sessions):
         async with sessions() as session, session.begin():
             await demo.load_demo(session, now)
             await session.execute(
@@ -167,8 +178,6 @@ async def prepare(url: str) -> Fixture:
             )
         async with sessions() as session, session.begin():
             return await _fixture(session, settings, now)
-    finally:
-        await engine.dispose()
 
 
 def _order_fields(home: Area, now: datetime) -> dict[str, Any]:
@@ -185,7 +194,7 @@ def _order_fields(home: Area, now: datetime) -> dict[str, Any]:
 
 async def _fixture(session: AsyncSession, settings: Settings, now: datetime) -> Fixture:
     by_phone = {u.phone: u for u in await session.scalars(select(User))}
-    resident, volunteer = by_phone["13700000000"], by_phone["13900000000"]
+    resident, volunteer = by_phone[DEMO_RESIDENT], by_phone[DEMO_VOLUNTEER]
     home = await session.get(Area, resident.area_id)
     community = await session.scalar(select(Area).where(Area.code == home.code[:9]))
     order_id = await session.scalar(select(Order.id).where(Order.requester_id == resident.id).limit(1))
@@ -233,62 +242,60 @@ async def add_offers(url: str, fx: Fixture, count: int) -> list[tuple[int, str]]
     """`count` orders dispatched to the takers in turn, each with its pending offer: (offer id, its
     volunteer's token). Written as the services would leave them (posted, then offered directly),
     in bulk: making thousands through the services takes minutes."""
-    settings = Settings(database_url=url, database_pool=False, secret_key=SECRET)
     now = datetime.fromisoformat(NOW)
-    engine = create_engine(settings)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-            by_phone = {u.phone: u for u in await session.scalars(select(User))}
-            home = await session.get(Area, by_phone["13700000000"].area_id)
-            grid_worker = by_phone["13800000020"]
-            askers = [by_phone[f"{ASKER_PHONES}{i:08d}"] for i in range(TAKERS)]
-            takers = [by_phone[f"{TAKER_PHONES}{i:08d}"] for i in range(TAKERS)]
-            order = _order_fields(home, now)
-            offered = [
-                Order(
-                    requester_id=askers[i % TAKERS].id,
-                    area_code=home.code,
-                    category_code=order["category"],
-                    description=order["description"],
-                    area_id=home.id,
-                    window_start=order["window_start"],
-                    window_end=order["window_end"],
-                    status=OrderStatus.dispatched,
-                    created_at=now,
-                    updated_at=now,
-                    events=[
-                        OrderEvent(
-                            actor_id=askers[i % TAKERS].id,
-                            action="post",
-                            to_status=OrderStatus.submitted,
-                            at=now,
-                        ),
-                        OrderEvent(
-                            actor_id=grid_worker.id,
-                            action="dispatch",
-                            from_status=OrderStatus.submitted,
-                            to_status=OrderStatus.dispatched,
-                            at=now,
-                        ),
-                    ],
-                    offers=[
-                        Offer(
-                            volunteer_id=takers[i % TAKERS].id,
-                            dispatched_by_id=grid_worker.id,
-                            mode=DispatchMode.direct,
-                            status=OfferStatus.pending,
-                            created_at=now,
-                            expires_at=now + timedelta(days=1),
-                        )
-                    ],
-                )
-                for i in range(count)
-            ]
-            session.add_all(offered)
-            await session.flush()
-            return [(o.offers[0].id, fx.taker_tokens[o.offers[0].volunteer_id]) for o in offered]
-    finally:
-        await engine.dispose()
+    asker_phones = [f"{ASKER_PHONES}{i:08d}" for i in range(TAKERS)]
+    taker_phones = [f"{TAKER_PHONES}{i:08d}" for i in range(TAKERS)]
+    phones = [DEMO_RESIDENT, DEMO_GRID_WORKER, *asker_phones, *taker_phones]
+    async with _sessions(url) as (_settings, sessions), sessions() as session, session.begin():
+        by_phone = {u.phone: u for u in await session.scalars(select(User).where(User.phone.in_(phones)))}
+        home = await session.get(Area, by_phone[DEMO_RESIDENT].area_id)
+        grid_worker = by_phone[DEMO_GRID_WORKER]
+        askers = [by_phone[phone] for phone in asker_phones]
+        takers = [by_phone[phone] for phone in taker_phones]
+        order = _order_fields(home, now)
+        offered = [
+            Order(
+                requester_id=askers[i % TAKERS].id,
+                area_code=home.code,
+                category_code=order["category"],
+                description=order["description"],
+                area_id=home.id,
+                window_start=order["window_start"],
+                window_end=order["window_end"],
+                status=OrderStatus.dispatched,
+                created_at=now,
+                updated_at=now,
+                events=[
+                    OrderEvent(
+                        actor_id=askers[i % TAKERS].id,
+                        action="post",
+                        to_status=OrderStatus.submitted,
+                        at=now,
+                    ),
+                    OrderEvent(
+                        actor_id=grid_worker.id,
+                        action="dispatch",
+                        from_status=OrderStatus.submitted,
+                        to_status=OrderStatus.dispatched,
+                        at=now,
+                    ),
+                ],
+                offers=[
+                    Offer(
+                        volunteer_id=takers[i % TAKERS].id,
+                        dispatched_by_id=grid_worker.id,
+                        mode=DispatchMode.direct,
+                        status=OfferStatus.pending,
+                        created_at=now,
+                        expires_at=now + timedelta(days=1),
+                    )
+                ],
+            )
+            for i in range(count)
+        ]
+        session.add_all(offered)
+        await session.flush()
+        return [(o.offers[0].id, fx.taker_tokens[o.offers[0].volunteer_id]) for o in offered]
 
 
 # ---------------------------------------------------------------- load
