@@ -170,8 +170,8 @@ async def list_board(
     page = open_to_me[offset : offset + limit]
     loaded = {
         o.id: o
-        for o in await session.scalars(
-            select(Order).where(Order.id.in_([o.id for o, _ in page])).options(*orders.order_options())
+        for o in await orders.order_views(
+            session, orders.order_view_select().where(Order.id.in_([o.id for o, _ in page]))
         )
     }
     reads = orders.order_reads(actor, [loaded[o.id] for o, _ in page])

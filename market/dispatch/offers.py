@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import join
 
 from market.auth.access import Actor
 from market.dispatch import eligibility
@@ -160,22 +161,36 @@ async def make_offers(
 # ---------------------------------------------------------------- the volunteer's offers
 
 
+# An offer's own columns (`OfferRead`'s fields): what a volunteer's list shows beside its order.
+_OFFER_COLUMNS = (
+    Offer.id,
+    Offer.order_id,
+    Offer.mode,
+    Offer.status,
+    Offer.created_at,
+    Offer.expires_at,
+    Offer.responded_at,
+    Offer.decline_reason,
+)
+
+
 @functools.cache
-def _offers_page(by_status: bool) -> tuple[Select[tuple[Offer]], Select[tuple[Offer]]]:
-    """(the offers, a page of them), built once for each shape with the volunteer, status and page
-    as parameters: building the page with its joined orders and their cache key cost ~0.27 ms a
+def _offers_page(by_status: bool) -> tuple[Select[tuple[Offer]], Select[Any]]:
+    """(the offers, a page of them with their orders), built once for each shape with the
+    volunteer, status and page as parameters: building the page and its cache key cost ~0.27 ms a
     request."""
-    query = select(Offer).where(Offer.volunteer_id == bindparam("volunteer_id"))
+    mine = [Offer.volunteer_id == bindparam("volunteer_id")]
     if by_status:
-        query = query.where(Offer.status == bindparam("status"))
+        mine.append(Offer.status == bindparam("status"))
     page = (
         # Each offer has one order, and the order one of each: all joined into one SELECT.
-        query.options(joinedload(Offer.order).options(*orders.order_options()))
+        orders.order_view_select(*_OFFER_COLUMNS, start=join(Offer, Order, Order.id == Offer.order_id))
+        .where(*mine)
         .order_by(Offer.created_at.desc(), Offer.id.desc())
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
-    return query, page
+    return select(Offer).where(*mine), page
 
 
 async def list_offers(
@@ -183,22 +198,12 @@ async def list_offers(
 ) -> tuple[list[OfferRead], int]:
     query, page = _offers_page(status is not None)
     params = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
-    offers = (await session.scalars(page, params)).all()
-    total = await page_total(session, query, limit, offset, len(offers), params)
-    reads = orders.order_reads(actor, [o.order for o in offers])
+    rows = (await session.execute(page, params)).all()
+    total = await page_total(session, query, limit, offset, len(rows), params)
+    reads = orders.order_reads(actor, [orders.order_view(row, skip=len(_OFFER_COLUMNS)) for row in rows])
     return [
-        OfferRead(
-            id=o.id,
-            order_id=o.order_id,
-            mode=o.mode,
-            status=o.status,
-            created_at=o.created_at,
-            expires_at=o.expires_at,
-            responded_at=o.responded_at,
-            decline_reason=o.decline_reason,
-            order=read,
-        )
-        for o, read in zip(offers, reads, strict=True)
+        OfferRead(**{c.key: value for c, value in zip(_OFFER_COLUMNS, row, strict=False)}, order=read)
+        for row, read in zip(rows, reads, strict=True)
     ], total
 
 
