@@ -31,7 +31,7 @@ async def get_area(session: AsyncSession, area_id: int) -> Area:
 async def area_names(session: AsyncSession, ids: Collection[int]) -> dict[int, str]:
     """The areas' names by id, in id order."""
     rows = await session.execute(select(Area.id, Area.name).where(Area.id.in_(sorted(ids))).order_by(Area.id))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def managed_area(session: AsyncSession, actor: Actor | None, area_id: int) -> Area:

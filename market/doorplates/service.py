@@ -155,9 +155,7 @@ async def sheet(session: AsyncSession, actor: Actor, area_id: int) -> tuple[Area
                     Doorplate.area_id.in_([a.id for a in places])
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     paths = await place_paths(session, {a.code for a in places})
     plates = [
@@ -203,7 +201,7 @@ async def place_of(session: AsyncSession, token: str) -> Place:
         code=area.code,
         level=area.level,
         place=paths[area.code],
-        grid_workers=[GridWorker(name, phone) for name, phone in workers.tuples()],
+        grid_workers=[GridWorker(name, phone) for name, phone in workers],
         wishes=await wish_reads(session, PASSER_BY, wishes),
     )
 

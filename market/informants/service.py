@@ -131,19 +131,15 @@ async def my_reports(
     """The informant's reports, newest first, with the state each order is in now."""
     stmt = select(Order).where(Order.entered_by_id == actor.id, Order.channel == OrderChannel.informant)
     rows = (
-        (
-            await session.execute(
-                stmt.add_columns(User.name, Area.name)
-                .join(User, User.id == Order.requester_id)
-                .join(Area, Area.id == Order.area_id)
-                .order_by(Order.created_at.desc(), Order.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
+        await session.execute(
+            stmt.add_columns(User.name, Area.name)
+            .join(User, User.id == Order.requester_id)
+            .join(Area, Area.id == Order.area_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     total = await page_total(session, stmt, limit, offset, len(rows))
     return [
         ReportRead(

@@ -1537,7 +1537,7 @@ async def pending_offer_counts(session: AsyncSession, order_ids: Sequence[int]) 
         .where(Offer.order_id.in_(order_ids), Offer.status == OfferStatus.pending)
         .group_by(Offer.order_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def orders_by_id(session: AsyncSession, actor: Actor, order_ids: Sequence[int]) -> dict[int, OrderRead]:

@@ -78,7 +78,7 @@ async def _community_names(session: AsyncSession, codes: Collection[str]) -> dic
     if not codes:
         return {}
     rows = await session.execute(select(Area.code, Area.name).where(Area.code.in_(set(codes))))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def record_lines(
@@ -118,13 +118,9 @@ async def record_lines(
         participants = participants.where(Project.community_code.startswith(scope, autoescape=True))
         entries = entries.where(RecordEntry.community_code.startswith(scope, autoescape=True))
         corrections = corrections.where(RecordEntry.community_code.startswith(scope, autoescape=True))
-    categories = dict(
-        (await session.execute(select(ServiceCategory.code, ServiceCategory.name_zh))).tuples().all()
-    )
+    categories = dict((await session.execute(select(ServiceCategory.code, ServiceCategory.name_zh))).all())
 
-    for reward, category, area_code, checked_in_at, window_start, area_name in (
-        await session.execute(rewards)
-    ).tuples():
+    for reward, category, area_code, checked_in_at, window_start, area_name in await session.execute(rewards):
         lines.append(
             RecordLine(
                 ref=f"order:{reward.order_id}:{reward.round}",
@@ -140,7 +136,7 @@ async def record_lines(
                 recorded_by="",
             )
         )
-    for participant, project in (await session.execute(participants)).tuples():
+    for participant, project in await session.execute(participants):
         lines.append(
             RecordLine(
                 ref=f"project:{participant.id}",
@@ -294,7 +290,7 @@ async def people(session: AsyncSession, ids: Collection[int]) -> dict[int, tuple
     if not ids:
         return {}
     rows = await session.execute(select(User.id, User.name, User.phone).where(User.id.in_(set(ids))))
-    return {i: (name, phone) for i, name, phone in rows.tuples()}
+    return {i: (name, phone) for i, name, phone in rows}
 
 
 # ---------------------------------------------------------------- writing: training, awards, corrections
@@ -808,7 +804,7 @@ async def honour_roll(
                 )
                 .group_by(Order.volunteer_id)
             )
-        ).tuples()
+        )
         if volunteer is not None
     }
     shown = {
@@ -819,7 +815,7 @@ async def honour_roll(
                     User.id.in_(set(hours) | set(ratings)), User.honour_roll_opt_out.is_(False)
                 )
             )
-        ).tuples()
+        )
     }
 
     def row(i: int) -> HonourRow:

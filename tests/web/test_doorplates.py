@@ -38,7 +38,7 @@ async def plates(browser: Browser, root: int) -> dict[str, str]:
 
 async def tokens(session_maker: async_sessionmaker[AsyncSession]) -> dict[int, str]:
     async with session_maker() as session:
-        return dict((await session.execute(select(Doorplate.area_id, Doorplate.token))).tuples().all())
+        return dict((await session.execute(select(Doorplate.area_id, Doorplate.token))).all())
 
 
 async def issued_token(browser: Browser, world: World, place: str) -> str:
