@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 
 from market import sqlite_driver
 from market.app import create_app
+from market.auth import service as auth_service
+from market.auth.models import User
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
 from market.db import SQLITE_BUSY_TIMEOUT_MS, WriteInReadOnlyTransaction, create_engine, engine_for, read_only
@@ -53,6 +55,32 @@ async def test_a_write_in_a_read_only_transaction_is_refused(settings: Settings)
                 await session.execute(update(ServiceCategory).values(is_active=ServiceCategory.is_active))
     finally:
         await engine.dispose()
+
+
+async def test_an_api_read_that_changes_what_it_read_is_refused_and_changes_nothing(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An API read ends without a commit, as its transaction only reads: a change its handler left
+    in the session is a programming error, refused (a 500), not lost unseen behind a 200."""
+    resident = world.users["resident"]
+    real_get_user = auth_service.get_user
+
+    async def renaming(session: AsyncSession, user_id: int) -> User:
+        user = await real_get_user(session, user_id)
+        user.name = "Renamed by a read"
+        return user
+
+    monkeypatch.setattr(auth_service, "get_user", renaming)
+    r = await client.get("/api/me", headers=world.auth("resident"))
+
+    assert r.status_code == 500, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "internal_error"
+    async with session_maker() as session:
+        assert await session.scalar(select(User.name).where(User.id == resident.id)) == resident.name
 
 
 async def test_an_autocommit_read_on_sqlite_sends_no_begin_and_ends_without_a_trip(

@@ -200,7 +200,7 @@ async def list_offers(
     params = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
     rows = (await session.execute(page, params)).all()
     total = await page_total(session, query, limit, offset, len(rows), params)
-    reads = orders.order_reads(actor, [orders.order_view(row, skip=len(_OFFER_COLUMNS)) for row in rows])
+    reads = orders.order_reads(actor, [orders.order_view(row) for row in rows])
     return [
         OfferRead(**{c.key: value for c, value in zip(_OFFER_COLUMNS, row, strict=False)}, order=read)
         for row, read in zip(rows, reads, strict=True)

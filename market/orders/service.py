@@ -310,8 +310,9 @@ ORDER_VIEW_COLUMNS = (
 
 
 def order_view_select(*columns: Any, start: Any = Order) -> Select[Any]:
-    """SELECT `columns` (if any: they come first in each row) and the `OrderView` columns, from
-    `start` (Order, or a join ending in it) joined to the order's people and place.
+    """SELECT `columns` (if any: they come first in each row) and then the `OrderView` columns, last
+    (`order_view` reads them from the end of the row), from `start` (Order, or a join ending in it)
+    joined to the order's people and place.
     A row each: an order has one of each. Its columns are mapped ones, so the session flushes what a
     change left pending before it runs, as for any ORM statement."""
     return (
@@ -329,8 +330,9 @@ def _person_or_none(values: Sequence[Any]) -> PersonView | None:
     return None if values[0] is None else PersonView(*values)
 
 
-def order_view(row: Sequence[Any], skip: int = 0) -> OrderView:
-    """The `OrderView` in a row of `order_view_select`, after its first `skip` columns."""
+def order_view(row: Sequence[Any]) -> OrderView:
+    """The `OrderView` in a row of `order_view_select`: its last columns, whatever comes before."""
+    skip = len(row) - len(ORDER_VIEW_COLUMNS)
     own, person, area = skip + len(_OWN), len(_PERSON), len(_AREA)
     volunteer, entered_by, places = own + person, own + 2 * person, own + 3 * person
     parent = row[places + area : places + 2 * area]
@@ -541,7 +543,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
         rows = (await session.execute(stmt, params)).all()
         if not rows:
             raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
-        order = order_view(rows[0], skip=len(_EVENT_COLUMNS))
+        order = order_view(rows[0])
         # An order with no history yet (none is made so) has one row, its event columns empty.
         events = [row[: len(_EVENT_COLUMNS)] for row in rows if row[0] is not None]
         offers = await _offers_shown(session, actor, order)
