@@ -161,17 +161,8 @@ async def make_offers(
 # ---------------------------------------------------------------- the volunteer's offers
 
 
-# An offer's own columns (`OfferRead`'s fields): what a volunteer's list shows beside its order.
-_OFFER_COLUMNS = (
-    Offer.id,
-    Offer.order_id,
-    Offer.mode,
-    Offer.status,
-    Offer.created_at,
-    Offer.expires_at,
-    Offer.responded_at,
-    Offer.decline_reason,
-)
+# An offer's own columns, `OfferRead`'s fields in turn: what a volunteer's list shows beside its order.
+_OFFER_COLUMNS = tuple(getattr(Offer, field) for field in OfferRead.__struct_fields__ if field != "order")
 
 
 @functools.cache
@@ -202,8 +193,7 @@ async def list_offers(
     total = await page_total(session, query, limit, offset, len(rows), params)
     reads = orders.order_reads(actor, [orders.order_view(row) for row in rows])
     return [
-        OfferRead(**{c.key: value for c, value in zip(_OFFER_COLUMNS, row, strict=False)}, order=read)
-        for row, read in zip(rows, reads, strict=True)
+        OfferRead(*row[: len(_OFFER_COLUMNS)], order=read) for row, read in zip(rows, reads, strict=True)
     ], total
 
 

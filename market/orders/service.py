@@ -468,18 +468,10 @@ def order_reads(actor: Actor, orders: Sequence[OrderView]) -> list[OrderRead]:
 def _offers_with_names(own: bool) -> Select[Any]:
     # With the order's latest event as this statement sees it (see `get_order`).
     latest_event = select(func.max(OrderEvent.id)).where(OrderEvent.order_id == Offer.order_id)
-    stmt = select(
-        Offer.id,
-        Offer.volunteer_id,
-        User.name,
-        Offer.mode,
-        Offer.status,
-        Offer.created_at,
-        Offer.expires_at,
-        Offer.responded_at,
-        Offer.decline_reason,
-        latest_event.scalar_subquery(),
-    ).join(User, User.id == Offer.volunteer_id)
+    # `OfferSummary`'s fields in turn, then the latest event.
+    named = OfferSummary.__struct_fields__
+    summary = (User.name if field == "volunteer_name" else getattr(Offer, field) for field in named)
+    stmt = select(*summary, latest_event.scalar_subquery()).join(User, User.id == Offer.volunteer_id)
     stmt = stmt.where(Offer.order_id == bindparam("order_id"))
     if own:
         stmt = stmt.where(Offer.volunteer_id == bindparam("volunteer_id"))
@@ -574,20 +566,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
             )
             for event_id, action, from_status, to_status, note, at, actor_id, actor_name in events
         ],
-        offers=[
-            OfferSummary(
-                id=o.id,
-                volunteer_id=o.volunteer_id,
-                volunteer_name=o.name,
-                mode=o.mode,
-                status=o.status,
-                created_at=o.created_at,
-                expires_at=o.expires_at,
-                responded_at=o.responded_at,
-                decline_reason=o.decline_reason,
-            )
-            for o in offers
-        ],
+        offers=[OfferSummary(*offer[:-1]) for offer in offers],
     )
 
 
