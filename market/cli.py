@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import click
 import msgspec
@@ -24,9 +23,6 @@ from market.clock import clock_at
 from market.db import create_engine
 from market.errors import MarketError
 from market.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from litestar import Litestar
 
 T = TypeVar("T")
 
@@ -69,45 +65,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (OpenAPI docs under /schema)."""
     settings = _settings()  # fail here, clearly, rather than in every worker
     click.echo(f"Linli market on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
-    serve_app("market.cli:served_app", host, port, workers, settings.worker_timeout_seconds)
+    from market.serving import serve_app
 
-
-def served_app() -> Litestar:
-    """The app `market serve` runs, made in each worker."""
-    from market.app import create_app
-
-    return frozen(create_app())
-
-
-def frozen(app: Litestar) -> Litestar:
-    """`app`, with everything alive once it is made (the modules, the routes, the app) moved out of
-    the garbage collector's reach. Each full collection walked all of it, about 150 ms in a worker
-    holding the product: GET /api/me on PostgreSQL had a p99 of 170 ms beside a p50 of 12, and 19
-    ms once frozen. What requests make is collected as before."""
-    gc.collect()
-    gc.freeze()
-    return app
-
-
-def serve_app(factory: str, host: str, port: int, workers: int, worker_timeout: int) -> None:
-    """Serve the app `factory` ("module:function") as `market serve` does (bench/api.py serves its
-    floor app here too, frozen as well, so both run under the same server settings)."""
-    import uvicorn
-
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        # Named, not left to uvicorn's "auto", so that a missing one fails at start instead of
-        # quietly serving fewer requests (see pyproject.toml).
-        loop="asyncio" if sys.platform == "win32" else "uvloop",
-        http="httptools",
-        log_level="info",
-        timeout_worker_healthcheck=worker_timeout,
-    )
+    serve_app("market.serving:served_app", host, port, workers, settings.worker_timeout_seconds)
 
 
 @main.command()

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -62,6 +63,13 @@ DEFAULT_TEST_MOMENT = "2026-03-12T10:00:00+08:00"
 # CI=true: the CI profile. A moment drawn at random, a missing tool (Chromium, poppler) fails the
 # run instead of skipping, and the heaviest walks and fuzzing take a smaller, still searching, size.
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def free_port() -> int:
+    """A port nothing listens on, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -40,7 +39,7 @@ from market.ledger.models import Account, AccountKind, Asset, PendingStatus, Tra
 from market.orders.models import HELD_STATUSES, Offer, OfferStatus, Order, OrderStatus
 from market.rewards.models import Redemption, RedemptionStatus, Reward
 from market.volunteers.models import VolunteerProfile
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, free_port
 from tests.world import World, add_volunteer_profile, password_hash
 
 CLIENTS = int(os.environ.get("MARKET_CRASH_CLIENTS", "6"))
@@ -57,17 +56,11 @@ PATIENCE_SECONDS = 300
 ANSWER_SECONDS = 120
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     """The API (two workers) and the jobs' worker, started and killed as a whole process group."""
 
     def __init__(self, database_url: str, now: str, log_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,

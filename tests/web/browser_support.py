@@ -8,7 +8,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -81,12 +80,6 @@ async def save_screenshot(page: Any, path: Path, *, full_page: bool = False) -> 
             if "Unable to capture screenshot" not in refused.message or attempt == attempts:
                 raise
             await asyncio.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _market(env: dict[str, str], workdir: Path, *args: str) -> None:
@@ -152,7 +145,7 @@ def serve(workdir: Path, templates: Path, *setup: list[str]) -> Iterator[DemoSer
     shutil.copytree(_install(templates, setup), workdir, dirs_exist_ok=True)
     database = workdir / "market.db"
     env = _environment(database)
-    port = _free_port()
+    port = free_port()
     log = (workdir / "server.log").open("w")
     server = subprocess.Popen(
         [MARKET, "serve", "--port", str(port)], env=env, cwd=workdir, stdout=log, stderr=log
