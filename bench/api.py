@@ -13,8 +13,9 @@ time, and a quarter more. Then for each worker count the floor app (below, serve
 --baseline, another checkout's too, measured in turn with this one's) are started, each measured
 once all its workers are serving, and `wrk` (installed with apt-get when missing) drives each
 endpoint for --duration seconds with 8 connections. The table shows req/s, p50 and p99, failed
-requests and product ÷ floor req/s; with 1 and 2 workers, each server's 2-worker ÷ 1-worker req/s
-and how many of the machine's CPUs were busy with 2 workers.
+requests and product ÷ floor req/s, then the CPU time each request took in the server, in
+PostgreSQL and in wrk; with 1 and 2 workers, each server's 2-worker ÷ 1-worker req/s and how many
+of the machine's CPUs were busy with 2 workers.
 
 The floor is the least any endpoint can cost through this stack: Litestar with the same JWT decode
 and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
@@ -32,6 +33,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -310,6 +312,16 @@ class Point:
     p99_ms: float
     failed: int
     busy_cores: float  # of the whole machine while wrk ran: the server, the database and wrk
+    # CPU time per request, in ms: the server's processes, PostgreSQL's (none on SQLite), wrk's.
+    server_ms: float
+    database_ms: float
+    wrk_ms: float
+
+
+@dataclass
+class Served:
+    url: str
+    group: int  # the server's process group: its supervisor and workers
 
 
 def ensure_wrk() -> str:
@@ -360,15 +372,17 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(wrk: str, base: str, requests: list, duration: int, connections: int) -> Point:
+def run_wrk(wrk: str, server: Served, requests: list, duration: int, connections: int) -> Point:
     with tempfile.TemporaryDirectory() as folder:
         script, lines = Path(folder, "requests.lua"), Path(folder, "requests.tsv")
         script.write_text(_SCRIPT)
         lines.write_text(_request_lines(requests), encoding="utf-8")
-        command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base]
+        command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
         busy_before, all_before = _cpu_ticks()
-        done = subprocess.run([*command, "--", str(lines)], capture_output=True, text=True)
+        cpu_before, wrk_before = _cpu_of(server.group), resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([*command, server.url, "--", str(lines)], capture_output=True, text=True)
         busy_after, all_after = _cpu_ticks()
+        cpu_after, wrk_after = _cpu_of(server.group), resource.getrusage(resource.RUSAGE_CHILDREN)
     # A script that fails to load is reported on stderr, and wrk may still exit 0, having sent `GET /`.
     if done.returncode != 0 or done.stderr.strip():
         sys.exit(f"wrk failed (exit {done.returncode}): {done.stderr.strip()}")
@@ -380,13 +394,41 @@ def run_wrk(wrk: str, base: str, requests: list, duration: int, connections: int
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)
     busy_cores = (busy_after - busy_before) / max(all_after - all_before, 1) * os.cpu_count()
-    return Point(rps, p50, p99, failed, busy_cores)
+    per_request = 1000 / max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
+    wrk_seconds = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in ("ru_utime", "ru_stime"))
+    return Point(
+        rps,
+        p50,
+        p99,
+        failed,
+        busy_cores,
+        server_ms=(cpu_after[0] - cpu_before[0]) * per_request,
+        database_ms=(cpu_after[1] - cpu_before[1]) * per_request,
+        wrk_ms=wrk_seconds * per_request,
+    )
+
+
+def _cpu_of(group: int) -> tuple[float, float]:
+    """CPU seconds so far of the processes in `group`, and of PostgreSQL's (Linux's /proc)."""
+    server = database = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            name, _, rest = stat.read_text().rpartition(") ")
+            fields = rest.split()
+            ticks = int(fields[11]) + int(fields[12])  # user and system time
+            if int(fields[2]) == group:
+                server += ticks
+            elif name.endswith("(postgres"):
+                database += ticks
+    hz = os.sysconf("SC_CLK_TCK")
+    return server / hz, database / hz
 
 
 def _cpu_ticks() -> tuple[int, int]:
     """(busy, all) time of the machine's CPUs so far, in ticks (Linux's /proc/stat)."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, and idle waiting on a disk
+    # user, nice, system, idle, iowait, irq, softirq, steal (the guests' time is in user and nice)
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]
     return sum(ticks) - idle, sum(ticks)
 
 
@@ -443,7 +485,7 @@ def served(root: Path | None, url: str, workers: int):
                 if child.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"{' '.join(command)} did not start (in {root or ROOT}):\n{said[-2000:]}")
                 time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
+            yield Served(f"http://127.0.0.1:{port}", group=child.pid)
         finally:
             os.killpg(child.pid, signal.SIGTERM)
             try:
@@ -558,6 +600,14 @@ def report(name: str, results: Results, args: argparse.Namespace) -> None:
                 gain = results[("product", w, endpoint)].rps / results[("baseline", w, endpoint)].rps
                 line += f" | {gain:>18.2f}"
             print(line)
+    print("CPU ms per request: the server's processes / PostgreSQL's / wrk's")
+    print(f"{'endpoint':<30}{'w':>2}" + "".join(f"{label:>22}" for label in ["floor", *servers]))
+    for endpoint in args.endpoints:
+        for w in args.workers:
+            keys = [("floor", w, floor_kind(endpoint)), *((label, w, endpoint) for label in servers)]
+            points = [results[key] for key in keys]
+            cpu = "".join(f"{p.server_ms:>10.2f} /{p.database_ms:>5.2f} /{p.wrk_ms:>4.2f}" for p in points)
+            print(f"{LABELS[endpoint]:<30}{w:>2}{cpu}")
     if 1 in args.workers and 2 in args.workers:
         # With 2 workers on 2 CPUs the machine runs out before the workers do: the database and wrk
         # share the CPUs, so a server scales only as far as they leave it room (the floor as well).

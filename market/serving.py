@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 
@@ -52,7 +53,10 @@ def serve_app(factory: str, host: str, port: int, workers: int, worker_timeout: 
     # Fails, as uvicorn does, when something already listens there: the workers' own sockets
     # would otherwise share the port with it, even with an earlier `market serve` still running.
     config.bind_socket().close()
-    WorkerSockets(config, sockets=[]).run()
+    supervisor = WorkerSockets(config, sockets=[])
+    supervisor.run()
+    if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)  # as uvicorn exits with one worker, so that a service manager sees it
 
 
 class WorkerSockets(Multiprocess):
@@ -61,6 +65,7 @@ class WorkerSockets(Multiprocess):
     connections over the workers. On one shared socket the worker that wakes first accepts every
     connection waiting: 8 keep-alive connections opened at once all went to one of 2 workers now and
     then, and served what one worker serves (GET /api/me: 866 req/s where a [5, 3] split served 1,430).
+    The cost (README): a worker that stops taking connections still gets its share of new ones.
     """
 
     @property
@@ -79,3 +84,13 @@ class WorkerSockets(Multiprocess):
     @sockets.setter
     def sockets(self, shared: list[socket.socket]) -> None:
         """uvicorn's `__init__` sets the one shared socket; there is none here."""
+
+    def run(self) -> None:
+        # A socket that cannot be bound for a worker started later (a restart, SIGTTIN) raises here,
+        # out of uvicorn's loop: the other workers stop too, rather than serve with no supervisor.
+        try:
+            super().run()
+        except BaseException:
+            self.terminate_all()
+            self.join_all()
+            raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,13 +10,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from litestar import Litestar
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from market.cli import main
 from market.serving import WorkerSockets
@@ -132,42 +137,86 @@ def test_serve_gives_workers_time_to_start_on_a_loaded_machine(monkeypatch: pyte
     assert configs[0].workers == 2 and configs[0].timeout_worker_healthcheck == 90
 
 
-def test_each_worker_is_started_on_a_listening_socket_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On one shared socket, the worker that wakes first takes every connection waiting: a client's
-    8 keep-alive connections could all go to one of 2 workers. Each worker's own socket on the same
-    port (SO_REUSEPORT) lets the kernel spread them. uvicorn starts each worker (at start, on a
-    restart, on SIGTTIN) with its supervisor's `sockets`, which binds a new one each time."""
-    started: list[list[socket.socket]] = []
-    monkeypatch.setattr("uvicorn.supervisors.multiprocess.signal.signal", lambda *_: None)
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """The workers uvicorn's supervisor starts, in order, as stand-ins without a process; and the
+    supervisor's signal handlers left out of the test's process."""
+    started: list[Worker] = []
 
-    class Started:  # a worker, without its process
+    class Worker:  # uvicorn's `Process`, without the process
         def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
-            started.append(sockets)
+            self.sockets, self.alive, self.exitcode, self.pid = sockets, True, None, 0
+            self.joined = False
+            started.append(self)
 
         def start(self) -> None:
             pass
 
-    monkeypatch.setattr("uvicorn.supervisors.multiprocess.Process", Started)
+        def is_alive(self, timeout: float) -> bool:
+            return self.alive
+
+        def wait_until_ready(self, timeout: float, should_exit: object) -> bool:
+            return True
+
+        def kill(self) -> None:
+            self.alive, self.exitcode = False, -signal.SIGKILL
+
+        terminate = kill
+
+        def join(self) -> None:
+            self.joined = True
+
+    monkeypatch.setattr("uvicorn.supervisors.multiprocess.signal.signal", lambda *_: None)
+    monkeypatch.setattr("uvicorn.supervisors.multiprocess.Process", Worker)
+    yield started
+    for worker in started:
+        worker.sockets[0].close()
+
+
+def test_each_worker_is_started_on_a_listening_socket_of_its_own(workers: list[Any]) -> None:
+    """On one shared socket, the worker that wakes first takes every connection waiting: a client's
+    8 keep-alive connections could all go to one of 2 workers. Each worker's own socket on the same
+    port (SO_REUSEPORT) lets the kernel spread them. uvicorn starts each worker (at start, in place
+    of a dead one, on SIGHUP, on SIGTTIN) with its supervisor's `sockets`, which binds a new one."""
     port = free_port()
     supervisor = WorkerSockets(uvicorn.Config("market.serving:served_app", port=port, workers=2), sockets=[])
     supervisor.init_processes()
-    supervisor.handle_ttin()
-    try:
-        assert [len(sockets) for sockets in started] == [1, 1, 1]
-        own = [sockets[0] for sockets in started]
-        assert len({sock.fileno() for sock in own}) == 3
-        for sock in own:
-            assert sock.getsockname() == ("127.0.0.1", port)
-            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
-            assert sock.proto == socket.IPPROTO_TCP  # so that replies get TCP_NODELAY (pyproject.toml)
-    finally:
-        for sockets in started:
-            sockets[0].close()
+    workers[0].alive = False
+    supervisor.keep_subprocess_alive()  # one in place of the dead one
+    supervisor.handle_hup()  # two more, one in place of each
+    supervisor.handle_ttin()  # and one more
+    assert len(workers) == 6 and [worker.alive for worker in supervisor.processes] == [True] * 3
+    own = [sock for worker in workers for sock in worker.sockets]
+    assert len(own) == 6 and len({sock.fileno() for sock in own}) == 6
+    for sock in own:
+        assert sock.getsockname() == ("127.0.0.1", port)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        assert sock.proto == socket.IPPROTO_TCP  # so that replies get TCP_NODELAY (pyproject.toml)
+
+
+def test_workers_stop_with_their_supervisor_when_it_fails(
+    workers: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's socket that cannot be bound after the start (its address gone, no file handles
+    left) fails the supervisor's loop: the workers it started stop too, not serve unsupervised."""
+    supervisor = WorkerSockets(
+        uvicorn.Config("market.serving:served_app", port=free_port(), workers=2), sockets=[]
+    )
+
+    def fails(self: WorkerSockets) -> None:
+        self.init_processes()
+        raise OSError("Cannot assign requested address")
+
+    monkeypatch.setattr(Multiprocess, "run", fails)
+    with pytest.raises(OSError, match="Cannot assign"):
+        supervisor.run()
+    assert len(workers) == 2 and all(not worker.alive and worker.joined for worker in workers)
 
 
 def test_serve_with_workers_refuses_a_port_something_listens_on(monkeypatch: pytest.MonkeyPatch) -> None:
     # The workers' own sockets would otherwise share the port with whatever is there: an earlier
     # `market serve` still running would answer half the requests.
+    monkeypatch.setattr("uvicorn.supervisors.multiprocess.signal.signal", lambda *_: None)
     monkeypatch.setattr(WorkerSockets, "run", lambda self: pytest.fail("workers started"))
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -193,30 +242,63 @@ def test_each_served_worker_freezes_what_it_holds_once_made(fresh_db: Path) -> N
     assert int(done.stdout) > 100_000, done.stdout
 
 
-def test_served_workers_listen_each_on_a_socket_of_their_own(fresh_db: Path) -> None:
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreads connections on Linux")
+def test_served_workers_listen_each_on_a_socket_of_their_own(fresh_db: Path, tmp_path: Path) -> None:
     """`market serve --workers 2` itself: two listening sockets on its port (where uvicorn alone
     has one, shared), and the API answers."""
     run("db", "upgrade")
+    listening = _served(tmp_path, "market.serving:served_app", worker_timeout=60)
+    assert len(listening) == 2
+
+
+def test_serve_with_workers_fails_when_a_worker_cannot_start(tmp_path: Path) -> None:
+    """As with one worker (uvicorn exits 3), so that a service manager sees the failure."""
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        # uvicorn waits up to the health check's timeout for the failed worker's answer.
+        _served(tmp_path, "tests.test_cli:an_app_that_fails_to_start", worker_timeout=5)
+    assert failed.value.returncode == STARTUP_FAILURE
+
+
+def an_app_that_fails_to_start() -> Litestar:
+    def fail() -> None:
+        raise RuntimeError("the database is not there")
+
+    return Litestar([], on_startup=[fail])
+
+
+def _served(folder: Path, factory: str, *, worker_timeout: int) -> set[str]:
+    """Serve `factory` with 2 workers as `market serve` does until both listen; their sockets.
+    Raises CalledProcessError when the server stops first."""
     port = free_port()
-    log = fresh_db.parent / "serve.log"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("market")), "serve", "--port", str(port), "--workers", "2"],
-        env={**os.environ, "MARKET_SCHEDULER": "off"},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        start_new_session=True,
-    )
+    arguments = f"{factory!r}, '127.0.0.1', {port}, 2, {worker_timeout}"
+    code = f"from market.serving import serve_app; serve_app({arguments})"
+    log = folder / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-c", code],
+            # The checkout, for a factory among the tests; the working folder stays the test's own.
+            env={**os.environ, "MARKET_SCHEDULER": "off", "PYTHONPATH": str(Path(__file__).parents[1])},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
     try:
-        listening: set[str] = set()
         for _ in range(1200):  # two workers start in a few seconds; a loaded machine may take minutes
-            if len(listening := _listening_sockets(port)) == 2 or server.poll() is not None:
-                break
+            if len(listening := _listening_sockets(port)) == 2:
+                assert httpx.get(f"http://127.0.0.1:{port}/health").status_code in (200, 404)
+                return listening
+            if (returncode := server.poll()) is not None:
+                raise subprocess.CalledProcessError(returncode, code, log.read_text())
             time.sleep(0.1)
-        assert len(listening) == 2, log.read_text()
-        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+        raise AssertionError(log.read_text())
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def _listening_sockets(port: int) -> set[str]:
