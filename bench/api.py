@@ -435,8 +435,8 @@ def _cpu_ticks() -> tuple[int, int]:
 @contextlib.contextmanager
 def served(root: Path | None, url: str, workers: int):
     """`market serve` of the checkout at `root`, or with `root` None the floor app served by this
-    checkout's `market.serving.serve_app` (what `market serve` runs), in a child process until the block
-    ends; yields its address."""
+    checkout's `market.serving.serve_app` (what `market serve` runs), in a child process until the
+    block ends; yields its address and process group."""
     port = _free_port()
     env = {
         **os.environ,
