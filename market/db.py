@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import MetaData, event, exc
+from sqlalchemy import MetaData, Select, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -129,6 +129,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine.pool, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         writers.end_turn(record.info)
+
+
+async def lock_rows(session: AsyncSession, stmt: Select[Any], params: dict[str, Any] | None = None) -> None:
+    """Take the row locks of `stmt` (a SELECT … FOR UPDATE whose rows nobody reads) on PostgreSQL. On
+    SQLite the transaction's BEGIN IMMEDIATE, sent with its first statement, takes the database's
+    write lock, and FOR UPDATE is dropped: the statement would only cost a trip to the driver's
+    thread."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(stmt, params)
 
 
 def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:

@@ -264,7 +264,7 @@ async def _demo_orders(
             urgency=Urgency.urgent if category == "escort" else Urgency.normal,
             address_detail=f"{rng.randint(1, 6)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}",
         )
-        order = await orders.create_order(
+        order_id = await orders.create_order(
             session,
             await load_actor(session, resident.id),
             data,
@@ -277,15 +277,15 @@ async def _demo_orders(
             volunteer_ids=[volunteer.id], mode=DispatchMode.direct, offer_ttl_minutes=24 * 60
         )
         (offer,) = await offers.dispatch(
-            session, dispatcher, order.id, dispatch, posted + timedelta(hours=1), Settings()
+            session, dispatcher, order_id, dispatch, posted + timedelta(hours=1), Settings()
         )
         if status == OrderStatus.dispatched:
             continue
         await offers.accept_offer(session, helper, offer.id, posted + timedelta(hours=2))
         if status == OrderStatus.completed:
-            await orders.check_in(session, helper, order.id, now - timedelta(hours=3))
-            await orders.check_out(session, helper, order.id, now - timedelta(hours=1))
-            await orders.complete(session, helper, order.id, "已打扫完毕", now - timedelta(hours=1))
+            await orders.check_in(session, helper, order_id, now - timedelta(hours=3))
+            await orders.check_out(session, helper, order_id, now - timedelta(hours=1))
+            await orders.complete(session, helper, order_id, "已打扫完毕", now - timedelta(hours=1))
 
 
 async def _demo_points(

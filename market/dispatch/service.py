@@ -25,7 +25,7 @@ from market.areas.service import community_for_reading, get_area, managed_area, 
 from market.auth.access import Actor
 from market.auth.models import User
 from market.auth.service import user_names
-from market.db import upsert
+from market.db import lock_rows, upsert
 from market.dispatch import eligibility, offers
 from market.dispatch.eligibility import Reason, VolunteerFacts
 from market.dispatch.models import (
@@ -178,7 +178,7 @@ async def create_plan(
 async def _within_plan_rate(session: AsyncSession, actor: Actor, now: datetime, per_minute: int) -> None:
     """A plan costs the solver seconds of CPU: one person runs at most `per_minute` a minute."""
     # Lock the person first, so that plans started at once are counted one after the other.
-    await session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    await lock_rows(session, select(User.id).where(User.id == actor.id).with_for_update())
     recent = list(
         await session.scalars(
             select(DispatchPlan.created_at)

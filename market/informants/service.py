@@ -113,8 +113,8 @@ async def register_neighbour(
 
 async def report(
     session: AsyncSession, actor: Actor, resident_id: int, data: OrderCreate, now: datetime, *, max_open: int
-) -> Order:
-    """Report a need of a neighbour in the informant's grid, at a place in the grid."""
+) -> int:
+    """Report a need of a neighbour in the informant's grid, at a place in the grid: the order's id."""
     grid = grid_of(actor)
     resident = await neighbour(session, actor, resident_id)
     area = await get_area(session, data.area_id)

@@ -17,7 +17,7 @@ from market.areas.models import Area, AreaLevel, code_length, community_code_of,
 from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import user_names
-from market.db import upsert
+from market.db import lock_rows, upsert
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import authority
 from market.ledger.accounts import (  # noqa: F401 - re-exported: the ledger's callers find them here
@@ -595,7 +595,7 @@ async def adjusted_alone(session: AsyncSession, actor: Actor, now: datetime) -> 
     """Points the actor adjusted alone (posted at once, either way) within the authority's window.
     Their own user row is locked first, so that two adjustments of theirs at once queue here and
     cannot both fit under the threshold (FOR NO KEY UPDATE: transfers naming them still insert)."""
-    await session.execute(select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
+    await lock_rows(session, select(User.id).where(User.id == actor.id).with_for_update(key_share=True))
     total = await session.scalar(
         select(func.coalesce(func.sum(Transfer.amount), 0)).where(
             Transfer.code == TransferCode.adjustment,

@@ -319,11 +319,11 @@ async def create_request(
             if k.startswith("attribute[") and k.endswith("]")
         },
     )
-    order = await service.post_request(session, key, data, now, max_open=settings.open_orders_per_resident)
+    order_id = await service.post_request(session, key, data, now, max_open=settings.open_orders_per_resident)
     answer = respond(
         fmt,
         "service_requests",
-        [{"service_request_id": str(order.id), "service_notice": service.SERVICE_NOTICE, "account_id": ""}],
+        [{"service_request_id": str(order_id), "service_notice": service.SERVICE_NOTICE, "account_id": ""}],
     )
     if claim is not None:
         await idempotency.finish(

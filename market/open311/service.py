@@ -300,8 +300,8 @@ async def _reporter(
 
 async def post_request(
     session: AsyncSession, key: Open311Key, data: NewRequest, now: datetime, *, max_open: int
-) -> Order:
-    """Enter the request as an order for the reporter, as the key's issuer would at the desk."""
+) -> int:
+    """Enter the request as an order for the reporter, as the key's issuer would at the desk: its id."""
     street = key.street
     issuer = await auth.load_actor(session, key.issued_by_id)
     if issuer is None or not issuer.manages(street.code):
@@ -327,9 +327,9 @@ async def post_request(
         resident_id=reporter.id,
         channel=key.system,
     )
-    order = await orders.enter_order(session, issuer, entry, now, max_open=max_open, via=key.system)
+    order_id = await orders.enter_order(session, issuer, entry, now, max_open=max_open, via=key.system)
     key.last_used_at = now
-    return order
+    return order_id
 
 
 @dataclass

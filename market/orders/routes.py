@@ -42,10 +42,10 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
-        order = await service.create_order(
+        order_id = await service.create_order(
             session, request.user, data, now, max_open=settings.open_orders_per_resident
         )
-        return await service.get_order(session, request.user, order.id)
+        return await service.get_order(session, request.user, order_id)
 
     @post(
         "/for-resident",
@@ -61,10 +61,10 @@ class OrderController(Controller):
         settings: NamedDependency[Settings],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
-        order = await service.enter_order(
+        order_id = await service.enter_order(
             session, request.user, data, now, max_open=settings.open_orders_per_resident
         )
-        return await service.get_order(session, request.user, order.id)
+        return await service.get_order(session, request.user, order_id)
 
     @get("/", summary="Orders you may see: your own, offered to you, or in your area")
     async def list_orders(

@@ -19,6 +19,7 @@ from market.areas.models import Area, AreaLevel, code_length, community_scope
 from market.auth.access import ROLE_RANK, Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import user_names, visible_user_by_phone
+from market.db import lock_rows
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 from market.ledger.models import Account, AccountKind, Asset
 from market.ledger.service import get_or_create_account
@@ -140,7 +141,7 @@ async def create_unit(session: AsyncSession, actor: Actor, data: UnitCreate, now
     name = data.name.strip()
     # Registrations on one street take turns (its row locked), so that a double click registers once.
     street = actor.area_code[:STREET]
-    await session.execute(select(Area.id).where(Area.code == street).with_for_update())
+    await lock_rows(session, select(Area.id).where(Area.code == street).with_for_update())
     if await session.scalar(
         select(Unit.id).where(Unit.name == name, Unit.area_code.startswith(street, autoescape=True)).limit(1)
     ):

@@ -218,10 +218,10 @@ class OrderEntryDesk(Controller):
                 except idempotency.Replay as replay:
                     # The same form sent twice (a double click): show the order the first one entered.
                     return see_other(replay.response.body.decode(), notice="desk_order_entered")
-            order = await orders.enter_order(
+            order_id = await orders.enter_order(
                 session, actor, body, now, max_open=settings.open_orders_per_resident
             )
-            done = f"/desk/dispatch/orders/{order.id}"
+            done = f"/desk/dispatch/orders/{order_id}"
             if claim is not None:
                 await idempotency.finish(
                     session, claim, idempotency.StoredResponse(303, "text/plain", done.encode())

@@ -230,14 +230,14 @@ class ResidentOrderPages(Controller):
             session, form, ORDER_NEW, lambda: _order_form_context(request, session), fields=ORDER_FIELDS
         ):
             body = parse(form, OrderCreate, settings.tz)
-            order = await orders.create_order(
+            order_id = await orders.create_order(
                 session, request.user, body, now, max_open=settings.open_orders_per_resident
             )
             if files:  # the order and its photos are posted together, or neither is
                 await photos.add_photos(
-                    session, request.user, order.id, PhotoKind.posted, files, now, settings, photo_storage
+                    session, request.user, order_id, PhotoKind.posted, files, now, settings, photo_storage
                 )
-        return see_other(f"/r/orders/{order.id}", notice="resident_order_posted")
+        return see_other(f"/r/orders/{order_id}", notice="resident_order_posted")
 
     @get("/{order_id:int}")
     async def order(

@@ -19,6 +19,7 @@ from market.areas.models import Area, AreaLevel, code_length, community_code_of
 from market.areas.service import ancestors
 from market.auth.access import Actor
 from market.auth.models import Role, User
+from market.db import lock_rows
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode, WithheldReason
@@ -253,7 +254,7 @@ async def create_wish(session: AsyncSession, actor: Actor, data: WishCreate, now
     if data.deadline - now > MAX_LEAD_TIME:
         raise InvalidInput("The deadline can be at most 90 days ahead.", code="deadline_too_far")
     # Lock the resident's row before counting, so two posts at once cannot both squeeze under the limit.
-    await session.scalar(select(User.id).where(User.id == actor.id).with_for_update())
+    await lock_rows(session, select(User.id).where(User.id == actor.id).with_for_update())
     active = (
         await session.scalar(
             select(func.count()).where(Wish.resident_id == actor.id, Wish.status.in_(ACTIVE_STATUSES))
