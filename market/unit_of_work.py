@@ -11,10 +11,12 @@ attempts, `provide_transaction` (the `session` dependency) owns the transaction,
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import anyio
@@ -23,7 +25,8 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.serialization import get_serializer
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +61,16 @@ class RetryTransient(ASGIMiddleware):
         self.release_session = release_session
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        body = await _read_body(receive)
+        body = await _read_body(scope, receive)
+        if body.end is BodyEnd.client_gone:
+            # The client left before its body was read: nothing to run, nobody to answer. The session
+            # opened to load the caller is closed here, as a response would have closed it.
+            await self.release_session({"type": "http.disconnect"}, scope)
+            return
+        if body.end is BodyEnd.over_limit:
+            # Over the route's limit: Litestar refuses it (413) when something reads it. Run once.
+            await next_app(scope, _replay(body.data, receive, more_body=True), send)
+            return
         for number in range(1, ATTEMPTS + 1):
             attempt = Attempt(may_retry=number < ATTEMPTS)
             swallowed = False
@@ -72,12 +84,15 @@ class RetryTransient(ASGIMiddleware):
 
             token = _ATTEMPT.set(attempt)
             try:
-                await next_app(scope, _replay(body, receive), send_unless_retrying)
+                await next_app(scope, _replay(body.data, receive), send_unless_retrying)
             finally:
                 _ATTEMPT.reset(token)
             if not swallowed:
                 return
             await self.release_session({"type": "http.response.start", "status": 503, "headers": []}, scope)
+            # Litestar keeps the form it parsed in the scope, and closed its files as the attempt ended:
+            # the next attempt parses the body anew.
+            ScopeState.from_scope(scope).form = Empty
             await anyio.sleep(random.uniform(0.005, 0.02) * number)
 
 
@@ -224,19 +239,45 @@ def replay_response(_request: Request[Any, Any, Any], replay: idempotency.Replay
     )
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+class BodyEnd(Enum):
+    """How reading a request's body ended."""
+
+    whole = "whole"
+    over_limit = "over_limit"  # the route's limit: what came until then is kept
+    client_gone = "client_gone"  # before the body's end
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request's body, as far as it was read."""
+
+    end: BodyEnd
+    data: bytes
+
+
+async def _read_body(scope: Scope, receive: Receive) -> Body:
+    """The request's body, read once for every attempt. Reading stops once the body is over the
+    route's limit (`request_max_body_size`), as sent in its Content-Length or as the bytes come."""
+    handler = scope.get("route_handler")
+    limit = (handler.resolve_request_max_body_size() if handler is not None else None) or math.inf
+    announced = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+    if announced.isdigit() and len(announced) < 20 and int(announced) > limit:
+        return Body(BodyEnd.over_limit, b"")
+    data = bytearray()
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
+            return Body(BodyEnd.client_gone, bytes(data))
+        data += message.get("body", b"")
+        if len(data) > limit:
+            return Body(BodyEnd.over_limit, bytes(data))
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return Body(BodyEnd.whole, bytes(data))
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body read once, then the connection's own messages (a stream waits for its disconnect)."""
+def _replay(body: bytes, receive: Receive, *, more_body: bool = False) -> Receive:
+    """The body read once, then the connection's own messages (the rest of a body read in part; a
+    stream waits for its disconnect)."""
     sent = False
 
     async def replayed() -> Message:
@@ -244,6 +285,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         if sent:
             return await receive()
         sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": more_body}
 
     return replayed

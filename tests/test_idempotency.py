@@ -12,6 +12,7 @@ the request, never a 500.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx import Response
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +31,7 @@ from market.idempotency import IdempotencyRecord, fingerprint, purge_idempotency
 from market.ledger import service as ledger_service
 from market.ledger.models import Account, AccountKind, Asset, Transfer, TransferCode
 from market.ledger.service import area_account, member_account
+from market.orders.models import Order
 from market.rewards.models import Redemption, Reward
 from market.unit_of_work import ATTEMPTS
 from tests.world import PASSWORD, World, allow_adjustments_alone
@@ -483,3 +486,94 @@ async def test_a_request_that_keeps_losing_is_told_to_try_again_not_a_500(
     assert r.headers["retry-after"] == "1"
     assert calls == ATTEMPTS
     assert (await keys(session_maker), await gifts(session_maker)) == (0, 0)
+
+
+def _residents_request(world: World, method: str = "POST", path: str = "/api/orders") -> dict[str, Any]:
+    """The ASGI scope of a request of the resident's (a JSON body), for an app called directly (once the
+    test client has started it)."""
+    token = world.auth("resident")["Authorization"].encode()
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", token), (b"content-type", b"application/json"), (b"host", b"test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
+        "state": {},
+    }
+
+
+async def test_a_change_whose_client_leaves_before_its_body_is_in_is_not_run(
+    app: Litestar, client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A body cut short (the client gone) is not taken for the whole: a truncated form may still parse."""
+    body = json.dumps(world.order_body()).encode()
+    messages = [{"type": "http.request", "body": body[:10], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    count = select(func.count()).select_from(Order)
+    async with session_maker() as session:
+        before = await session.scalar(count)
+    await app(_residents_request(world), receive, send)  # type: ignore[arg-type]
+    assert sent == []
+    async with session_maker() as session:
+        assert await session.scalar(count) == before
+
+
+async def test_a_read_whose_client_leaves_gives_its_session_back(
+    app: Litestar, client: AsyncTestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's session, opened before the client was found gone, is closed all the same."""
+    closed: list[AsyncSession] = []
+    real_close = AsyncSession.close
+
+    async def recorded(self: AsyncSession) -> None:
+        closed.append(self)
+        await real_close(self)
+
+    monkeypatch.setattr(AsyncSession, "close", recorded)
+    scope = _residents_request(world, "GET", "/api/me")
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == [] and len(closed) == 1
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    app: Litestar, client: AsyncTestClient, world: World
+) -> None:
+    """A body whose Content-Length is over the route's limit is refused (413) without a byte of it
+    read: the retrying middleware keeps bodies in memory only up to the limit."""
+    scope = _residents_request(world)
+    scope["headers"].append((b"content-length", str(app.request_max_body_size + 1).encode()))
+    received: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append({})
+        return {"type": "http.request", "body": b"{", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 413 and received == []
+    assert b"request_too_large" in sent[1]["body"]

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.app import create_app
@@ -26,6 +28,7 @@ from market.photos.schemas import PhotoFile
 from market.photos.storage import FolderStorage, S3Storage, storage_for, thumbnail_key
 from market.settings import Settings
 from tests.test_authorization import assert_problem, build_order
+from tests.test_idempotency import Deadlock
 from tests.world import World
 
 GPS_IFD = 0x8825
@@ -349,3 +352,28 @@ async def test_s3_files_of_a_transaction_that_rolls_back_are_deleted(s3_env: str
     assert await store.get("orders/1/a.png") == png()
     store.discard(["orders/1/a.png", "orders/1/never-written.png"])
     assert s3_keys(s3_env) == []
+
+
+async def test_an_upload_that_loses_a_race_is_run_again_with_its_files(
+    client: AsyncTestClient,
+    world: World,
+    session_maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry reads the form anew: the first attempt's parsed files were closed when it ended."""
+    order, _ = await build_order(client, world, "submitted")
+    real_add = service.add_photos
+    calls = 0
+
+    async def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise DBAPIError("INSERT INTO order_photos …", {}, Deadlock())
+        return await real_add(*args, **kwargs)
+
+    monkeypatch.setattr(service, "add_photos", deadlocked_once)
+    r = await upload(client, world, "resident", order, "posted", ("door.png", png(), "image/png"))
+
+    assert r.status_code == 201, r.text
+    assert calls == 2 and await photo_count(session_maker) == 1
