@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from sqlalchemy import MetaData, Select, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
@@ -138,6 +140,16 @@ async def lock_rows(session: AsyncSession, stmt: Select[Any], params: dict[str, 
     thread."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(stmt, params)
+
+
+def sync_loaded(session: AsyncSession, model: type, rows: Iterable[Any], columns: tuple[str, ...]) -> None:
+    """Give the ORM objects the session holds for these rows (written by a statement, not the unit of
+    work) their new values, as if read again."""
+    by_id = {row.id: row for row in rows}
+    for key, obj in session.identity_map.items():
+        if key[0] is model and (row := by_id.get(key[1][0])) is not None:  # key: (class, (id,), token)
+            for name in columns:
+                set_committed_value(obj, name, getattr(row, name))
 
 
 def upsert(session: AsyncSession, model: type[Base]) -> postgresql.Insert | sqlite.Insert:

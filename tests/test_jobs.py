@@ -105,7 +105,7 @@ async def test_a_failed_run_changes_nothing_and_still_leaves_its_record(
     session_maker: async_sessionmaker[AsyncSession], clock: FrozenClock, world: World
 ) -> None:
     async def job(session: AsyncSession, now: datetime) -> int:
-        notify(
+        await notify(
             session, [world.id("resident")], NotificationCode.earlier_message, now, title="half done", body=""
         )
         await session.flush()

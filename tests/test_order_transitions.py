@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.service import load_actor
@@ -25,7 +26,7 @@ from market.dispatch.offers import accept_offer, dispatch, expire_offers
 from market.dispatch.schemas import DispatchRequest
 from market.dispatch.service import decline_offer
 from market.orders import service as orders_service
-from market.orders.models import DispatchMode
+from market.orders.models import DispatchMode, Offer, Order
 from market.orders.service import expire_orders
 from market.settings import Settings
 from tests.world import World
@@ -336,6 +337,31 @@ async def test_pool_dispatch_first_accept_wins_and_withdraws_the_others(flow: Fl
         assert_problem(await flow.act(late, "accept", who=loser), 409, "order_taken")
         assert_problem(await flow.act(late, "decline", who=loser), 409, "order_taken")
     assert await flow.detail(ticket) == detail
+
+
+async def test_a_change_leaves_the_order_and_offers_its_session_holds_as_they_are_stored(
+    flow: Flow, world: World
+) -> None:
+    """Orders and offers are written by statements, not the ORM's unit of work: the objects the
+    transaction already holds take the new values too, so a later step in it reads them as stored."""
+    ticket = await flow.post_order()
+    now = flow.clock()
+    async with flow.session_maker() as session, session.begin():
+        grid_worker = await load_actor(session, world.id("grid_worker"))
+        pool = DispatchRequest(
+            volunteer_ids=[world.id("volunteer"), world.id("volunteer_b")], mode=DispatchMode.pool
+        )
+        offered = await dispatch(session, grid_worker, ticket.order, pool, now, flow.settings)
+        volunteer = await load_actor(session, world.id("volunteer"))
+        taken = next(o for o in offered if o.volunteer_id == volunteer.id)
+        order = await accept_offer(session, volunteer, taken.id, now)
+        held = (order.status, order.volunteer_id, {o.id: o.status for o in offered})
+        stored = await session.execute(
+            select(Order.status, Order.volunteer_id).where(Order.id == ticket.order)
+        )
+        offers = await session.execute(select(Offer.id, Offer.status).where(Offer.order_id == ticket.order))
+        assert held == (*stored.one(), dict(offers.all()))
+    assert held[2] == {o.id: "accepted" if o is taken else "withdrawn" for o in offered}
 
 
 async def test_complete_needs_a_check_out_first(flow: Flow) -> None:

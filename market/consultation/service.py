@@ -217,7 +217,7 @@ async def approve(
     proposal.status = PROPOSAL_MACHINE.next(proposal.status, ProposalAction.approve)
     proposal.need_id = need.id
     proposal.reviewed_by_id, proposal.reviewed_at = actor.id, now
-    notify(
+    await notify(
         session,
         [proposal.proposed_by_id],
         NotificationCode.proposal_approved,
@@ -236,7 +236,7 @@ async def reject(
     proposal.status = PROPOSAL_MACHINE.next(proposal.status, ProposalAction.reject)
     proposal.reject_reason = reason
     proposal.reviewed_by_id, proposal.reviewed_at = actor.id, now
-    notify(
+    await notify(
         session,
         [proposal.proposed_by_id],
         NotificationCode.proposal_rejected,

@@ -199,7 +199,7 @@ async def claim(
         raise Unprocessable(
             "You cannot take this order.", code="not_eligible", reasons=[str(r) for r in found]
         )
-    orders.hand_to(session, order, OrderAction.claim, actor, now)
+    await orders.hand_to(session, order, OrderAction.claim, actor, now)
     session.add(
         Offer(
             order_id=order.id,

@@ -135,16 +135,15 @@ async def make_offers(
         for v in volunteer_ids
     ]
     session.add_all(offers)
-    session.add(
-        orders.transition(
-            order,
-            OrderAction.dispatch,
-            actor_id,
-            now,
-            note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
-        )
+    await orders.transition(
+        session,
+        order,
+        OrderAction.dispatch,
+        actor_id,
+        now,
+        note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
     )
-    notify(
+    await notify(
         session,
         volunteer_ids,
         NotificationCode.offer,
@@ -153,7 +152,7 @@ async def make_offers(
         order_id=order.id,
         answer_by=expires_at,
     )
-    orders.tell_resident(session, order, NotificationCode.order_dispatched, now)
+    await orders.tell_resident(session, order, NotificationCode.order_dispatched, now)
     await session.flush()
     return offers
 
@@ -248,19 +247,15 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
     (held orders, as `eligibility` counts them)."""
     offer, order = await own_offer_locked(session, actor, offer_id)
     if offer.expires_at <= now:
-        offer.status = OFFER_MACHINE.next(offer.status, OfferAction.expire)
-        offer.responded_at = now
+        await orders.answer_offer(session, offer, OfferAction.expire, now)
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
-        await session.flush()
         raise OfferExpired("This offer has expired.", code="offer_expired")
     capacity = await locked_capacity(session, actor.id)
     if capacity is None or await current_load(session, actor.id) >= capacity:
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
-    orders.hand_to(session, order, OrderAction.accept, actor, now)
-    offer.status = OFFER_MACHINE.next(offer.status, OfferAction.accept)
-    offer.responded_at = now
+    await orders.hand_to(session, order, OrderAction.accept, actor, now)
+    await orders.answer_offer(session, offer, OfferAction.accept, now)
     await orders.close_offers(session, order.id, OfferAction.withdraw, now, keep=offer.id)
-    await session.flush()
     return order
 
 
@@ -323,9 +318,9 @@ async def offer_to_preferred(session: AsyncSession, now: datetime, settings: Set
         if found := (await eligibility.check(session, order, [volunteer_id], now, settings.tz)).get(
             volunteer_id
         ):
-            order.preferred_volunteer_id = None
-            session.add(
-                orders.event(order, OrderAction.pass_preferred, None, now, f"{volunteer_id} {found[0]}")
+            note = f"{volunteer_id} {found[0]}"
+            await orders.event(
+                session, order, OrderAction.pass_preferred, None, now, note, preferred_volunteer_id=None
             )
             continue
         await make_offers(

@@ -48,7 +48,6 @@ from market.dispatch.schemas import (
 from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
 from market.orders.models import (
-    OFFER_MACHINE,
     ORDER_MACHINE,
     DispatchMode,
     OfferAction,
@@ -555,10 +554,6 @@ async def decline_offer(
     """A volunteer declines an offer; in an auto-dispatch community the order goes straight on to
     the next best volunteer."""
     offer, order = await offers.own_offer_locked(session, actor, offer_id)
-    offer.status = OFFER_MACHINE.next(offer.status, OfferAction.decline)
-    offer.responded_at = now
-    offer.decline_reason = reason
-    await session.flush()
+    await orders.answer_offer(session, offer, OfferAction.decline, now, decline_reason=reason)
     await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
-    await session.flush()
     await redispatch(session, order.id, now, settings)

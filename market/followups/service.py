@@ -91,7 +91,7 @@ async def open_followup(
     )
     session.add(followup)
     await session.flush()
-    notify(
+    await notify(
         session,
         handlers,
         NotificationCode.followup_due,

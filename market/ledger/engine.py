@@ -31,8 +31,8 @@ from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
+from market.db import sync_loaded
 from market.errors import Conflict
 from market.ledger.models import (
     Account,
@@ -652,7 +652,7 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
             await _update(session, model.__table__, rows, columns)
         # The caller's ORM objects as read under the locks (as `lock_accounts` leaves them):
         # every account locked, and the other rows the batch changed.
-        _sync(session, model, list(batch.accounts.values()) if kind is AccountState else rows, columns)
+        sync_loaded(session, model, list(batch.accounts.values()) if kind is AccountState else rows, columns)
 
 
 async def _insert(session: AsyncSession, table: Table, columns: dict[str, list[Any]]) -> None:
@@ -699,15 +699,6 @@ def _arrays(table: Table, names: Iterable[str]) -> Any:
 
 def _values(row: Any, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(row, name) for name in names}
-
-
-def _sync(session: AsyncSession, model: type, rows: list[Any], columns: tuple[str, ...]) -> None:
-    """Give the ORM objects the session holds for these rows their new values, as if read again."""
-    by_id = {row.id: row for row in rows}
-    for key, obj in session.identity_map.items():
-        if key[0] is model and (row := by_id.get(key[1][0])) is not None:  # key: (class, (id,), token)
-            for name in columns:
-                set_committed_value(obj, name, getattr(row, name))
 
 
 def _is_unique_violation(error: IntegrityError) -> bool:

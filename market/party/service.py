@@ -176,7 +176,7 @@ async def report_in(session: AsyncSession, actor: Actor, data: ReportRequest, no
         for key, value in employer.items():
             setattr(member, key, value)
         await session.flush()
-    notify(
+    await notify(
         session,
         await deciders(session, community.code),
         NotificationCode.party_report_pending,
@@ -274,7 +274,7 @@ async def decide(
     code, reason = NotificationCode.party_report_confirmed, {}
     if not data.confirm:
         code, reason = NotificationCode.party_report_declined, {"reason": member.decline_reason}
-    notify(
+    await notify(
         session,
         [member.user_id],
         code,

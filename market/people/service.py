@@ -146,7 +146,7 @@ TOLD_FIRST = {
 
 
 async def _tell_deciders(session: AsyncSession, application: Application, name: str, now: datetime) -> None:
-    notify(
+    await notify(
         session,
         await deciders(session, application.area_code, TOLD_FIRST[application.kind]),
         NotificationCode.approval_pending,
@@ -257,7 +257,7 @@ async def decide(
         # The profile as the volunteer asked for it, under the rules of their own profile page.
         profile = msgspec.json.decode(application.details, type=ProfileWrite)
         await put_profile(session, actor_of(user), user.id, profile)
-    notify(
+    await notify(
         session,
         [user.id],
         OUTCOME_CODES[(application.kind, application.status)],

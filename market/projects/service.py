@@ -453,7 +453,7 @@ async def open_project(
     )
     admins = await units.admins_of(session, {r.unit_id for r, _, _ in commitments})
     for resource, quantity, _need in commitments:
-        notify(
+        await notify(
             session,
             admins.get(resource.unit_id, []),
             NotificationCode.commitment_to_confirm,
@@ -544,7 +544,7 @@ async def create_project(session: AsyncSession, actor: Actor, data: ProjectCreat
 async def _activate(session: AsyncSession, project: Project, actor_id: int | None, now: datetime) -> None:
     _event(session, project, actor_id, A.activate, now)
     project.activated_at = now
-    notify(
+    await notify(
         session,
         await managers_of(session, project) | {p.user_id for p in project.participants},
         NotificationCode.project_active,
@@ -636,7 +636,7 @@ async def add_participant(
         Participant(project_id=project.id, user_id=user_id, tenths=0, added_by_id=actor.id, added_at=now)
     )
     _event(session, project, actor.id, A.add_participant, now, f"user {user_id}")
-    notify(
+    await notify(
         session,
         [user_id],
         NotificationCode.project_joined,
@@ -776,7 +776,7 @@ async def add_responsibility(
 
 async def _tell_holders(session: AsyncSession, project: Project, item: Responsibility, now: datetime) -> None:
     """Whoever now holds the responsibility is told what to do and by when."""
-    notify(
+    await notify(
         session,
         await holders_of(session, item),
         NotificationCode.responsibility_assigned,
@@ -879,7 +879,7 @@ async def escalate_responsibilities(session: AsyncSession, now: datetime, settin
             continue
         item.escalation, item.escalated_at = level, now
         _event(session, project, None, A.escalate_responsibility, now, f"{item.task}: {level}")
-        notify(
+        await notify(
             session,
             whom,
             NotificationCode.responsibility_overdue,
@@ -1050,7 +1050,7 @@ async def cancel(session: AsyncSession, actor: Actor, project_id: int, reason: s
             needs=settled,
         )
     )
-    notify(
+    await notify(
         session,
         await _everyone(session, project),
         NotificationCode.project_cancelled,
@@ -1238,7 +1238,7 @@ async def _close_out(
         note or ", ".join(sorted({m.code for m in missing})),
         outcome=outcome,
     )
-    notify(
+    await notify(
         session,
         await _everyone(session, project),
         NotificationCode.project_closed,
@@ -1295,7 +1295,7 @@ async def warn_closing_projects(session: AsyncSession, now: datetime, settings: 
         if not PROJECT_MACHINE.allows(project.status, A.close) or project.warned_at is not None:
             continue
         undelivered = sum(c.quantity - c.delivered for c in project.commitments)
-        notify(
+        await notify(
             session,
             await managers_of(session, project),
             NotificationCode.project_closing,

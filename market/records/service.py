@@ -399,7 +399,7 @@ async def correct(session: AsyncSession, actor: Actor, data: CorrectionWrite, no
     lines = await record_lines(session, volunteer_ids={volunteer_id}, scope=community)
     corrected = next(line for line in lines if any(c.id == fix.id for c in line.corrections))
     before = corrected.corrections[-2].hours if len(corrected.corrections) > 1 else corrected.original_hours
-    notify(
+    await notify(
         session,
         [volunteer_id],
         NotificationCode.service_record_corrected,
@@ -503,7 +503,7 @@ async def request_certificate(
         await session.flush()
     except IntegrityError as error:  # another request of theirs, sent at the same moment, waits now
         raise _already_requested() from error
-    notify(
+    await notify(
         session,
         await deciders(session, community.code),
         NotificationCode.certificate_requested,
@@ -555,7 +555,7 @@ async def _tell_volunteer(
 ) -> None:
     """The volunteer hears of each decision on their certificate."""
     community = await get_area(session, certificate.community_id)
-    notify(
+    await notify(
         session,
         [certificate.volunteer_id],
         code,

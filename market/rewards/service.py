@@ -209,7 +209,7 @@ async def redeem(
     )
     ledger.refuse(result, "The redemption was refused")
     reward.held += data.quantity
-    notify(
+    await notify(
         session,
         [actor.id],
         NotificationCode.redemption_ready,
@@ -336,7 +336,7 @@ async def _wrong_code(
     if used_up:
         fellows = select(UnitAdmin.unit_id).where(UnitAdmin.user_id == counter)
         admins = set(await session.scalars(select(UnitAdmin.user_id).where(UnitAdmin.unit_id.in_(fellows))))
-        notify(
+        await notify(
             session,
             admins | {counter},
             NotificationCode.pickup_codes_guessed,

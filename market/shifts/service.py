@@ -507,7 +507,7 @@ async def cancel(session: AsyncSession, actor: Actor, shift_id: int, now: dateti
         first = next((u for u in signups if u.status == S.waiting), None)
         if first is not None:
             first.status, first.updated_at = SIGNUP_MACHINE.next(first.status, A.promote), now
-            notify(
+            await notify(
                 session,
                 [first.user_id],
                 NotificationCode.shift_promoted,
@@ -601,7 +601,7 @@ async def cancel_shift(
         if SIGNUP_MACHINE.allows(signup.status, A.call_off):
             signup.status, signup.updated_at = SIGNUP_MACHINE.next(signup.status, A.call_off), now
             told.append(signup.user_id)
-    notify(
+    await notify(
         session,
         told,
         NotificationCode.shift_cancelled,

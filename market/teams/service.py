@@ -239,13 +239,13 @@ async def create_team(session: AsyncSession, actor: Actor, data: TeamCreate, now
     for user_id in member_ids:
         session.add(TeamMember(team_id=team.id, user_id=user_id, added_by_id=actor.id, joined_at=now))
         session.add(_event(team, actor, "member_added", now, user_id))
-    _notify_added(session, team, [u for u in member_ids if u != actor.id], now)
+    await _notify_added(session, team, [u for u in member_ids if u != actor.id], now)
     await session.flush()
     return team
 
 
-def _notify_added(session: AsyncSession, team: Team, user_ids: list[int], now: datetime) -> None:
-    notify(
+async def _notify_added(session: AsyncSession, team: Team, user_ids: list[int], now: datetime) -> None:
+    await notify(
         session,
         user_ids,
         NotificationCode.team_joined,
@@ -317,7 +317,7 @@ async def add_member(session: AsyncSession, actor: Actor, team_id: int, user_id:
     session.add(_event(team, actor, "member_added", now, user_id))
     team.updated_at = now
     if user_id != actor.id:
-        _notify_added(session, team, [user_id], now)
+        await _notify_added(session, team, [user_id], now)
     await session.flush()
 
 

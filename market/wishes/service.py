@@ -338,7 +338,7 @@ async def confirm(
             tz=tz,
             limit=partial(_pair_limit, session, wish, now),
         )
-    notify(
+    await notify(
         session,
         [wish.claimer_id],
         NotificationCode.wish_confirmed,
@@ -364,7 +364,7 @@ async def withdraw(session: AsyncSession, actor: Actor, wish_id: int, note: str,
         )
     session.add(transition(wish, A.withdraw, actor.id, now, note))
     if wish.claimer_id is not None:
-        notify(
+        await notify(
             session,
             [wish.claimer_id],
             NotificationCode.wish_withdrawn,
@@ -426,7 +426,7 @@ async def claim(
     wish.claimer_id = actor.id
     wish.claimer_kind = kind
     wish.claimed_at = now
-    notify(
+    await notify(
         session,
         [wish.resident_id],
         NotificationCode.wish_claimed,
@@ -452,7 +452,7 @@ async def release(session: AsyncSession, actor: Actor, wish_id: int, note: str, 
     wish.claimer_id = None
     wish.claimer_kind = None
     wish.claimed_at = None
-    notify(
+    await notify(
         session,
         [wish.resident_id],
         NotificationCode.wish_released,
@@ -474,7 +474,7 @@ async def fulfil(session: AsyncSession, actor: Actor, wish_id: int, note: str, n
         )
     session.add(transition(wish, A.fulfil, actor.id, now, note))
     wish.fulfilled_at = now
-    notify(
+    await notify(
         session,
         [wish.resident_id],
         NotificationCode.wish_fulfilled,
@@ -502,7 +502,7 @@ async def expire_wishes(session: AsyncSession, now: datetime) -> int:
         wish = await lock_wish(session, wish_id)
         if WISH_MACHINE.allows(wish.status, A.expire) and wish.deadline <= now:
             session.add(transition(wish, A.expire, None, now, "the deadline passed before anyone claimed it"))
-            notify(
+            await notify(
                 session,
                 [wish.resident_id],
                 NotificationCode.wish_expired,

@@ -120,7 +120,7 @@ async def test_the_inbox_pages_twenty_at_a_time(
 ) -> None:
     async with session_maker() as session, session.begin():
         for n in range(notifications.PAGE_SIZE + 1):
-            notify(
+            await notify(
                 session, [world.id("resident")], NotificationCode.wish_expired, clock(), wish=f"Wish {n:02d}"
             )
     r = await browser.login("resident", "en").get("/notifications")
