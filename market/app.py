@@ -64,9 +64,9 @@ from market.teams.routes import TeamController
 from market.unit_of_work import (
     RetryTransient,
     load_caller,
-    provide_transaction,
     remember_response,
     replay_response,
+    transaction_provider,
 )
 from market.unit_reviews.routes import UnitRatingController, UnitReviewController
 from market.units.routes import ResourceController, UnitController
@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             web_router(),
         ],
         dependencies={
-            "session": Provide(provide_transaction),
+            "session": Provide(transaction_provider(alchemy.provide_session)),
             "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
             "now": Provide(provide_now, sync_to_thread=False),
             # For work that outlives one transaction (the live streams open one per poll).

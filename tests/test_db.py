@@ -182,14 +182,17 @@ async def test_an_api_read_sees_one_snapshot_only_when_its_handler_asks(
     assert after == (before if one_snapshot else before + 1)
 
 
-def test_a_handler_asking_only_for_its_session_resolves_it_without_a_task_group(
-    client: AsyncTestClient,
+@pytest.mark.parametrize(
+    ("path", "method"), [("/api/me", "GET"), ("/api/offers/{offer_id:int}/accept", "POST")]
+)
+def test_a_handler_asking_for_its_session_and_the_moment_resolves_them_without_a_task_group(
+    client: AsyncTestClient, path: str, method: str
 ) -> None:
     # Litestar resolves dependencies of one level side by side, in a task group spawning a task for
-    # each; the session's provider asks for none but the plugin's, so these resolve one by one.
-    route = next(r for r in client.app.routes if r.path == "/api/me")
-    _handler, kwargs = route.route_handler_map["GET"]
-    assert [[d.key for d in batch] for batch in kwargs.dependency_batches] == [["db_session"], ["session"]]
+    # each; the session's provider asks for `now` only, so these resolve one by one.
+    route = next(r for r in client.app.routes if r.path == path)
+    _handler, kwargs = route.route_handler_map[method]
+    assert [[d.key for d in batch] for batch in kwargs.dependency_batches] == [["now"], ["session"]]
 
 
 async def test_an_api_read_goes_on_while_another_transaction_writes(
