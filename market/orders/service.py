@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
+    Table,
     Update,
     any_,
     bindparam,
@@ -162,17 +163,17 @@ async def _record(
         "note": note,
         "at": now,
     }
-    await _write_row(session, _order_update(), order, updated_at=now, **columns)
+    await _write_row(session, order, updated_at=now, **columns)
     await (await session.connection()).execute(_new_event(), recorded)
 
 
-async def _write_row(session: AsyncSession, statement: Update, row: Order | Offer, **values: Any) -> None:
-    """Change a loaded order's or offer's columns with one UPDATE (`statement`, by `row_id`) on the
-    transaction's connection, and give the object the values as its committed state. The ORM's
-    flush of a changed row costs three times the Python calls, and a state change is one of the
-    product's most frequent writes. (A rollback of the whole transaction expires the object; a
-    savepoint's would not, so no state change runs inside one.)"""
-    await (await session.connection()).execute(statement, {"row_id": row.id, **values})
+async def _write_row(session: AsyncSession, row: Order | Offer, **values: Any) -> None:
+    """Change a loaded order's or offer's columns with one UPDATE on the transaction's connection,
+    and give the object the values as its committed state. The ORM's flush of a changed row costs
+    three times the Python calls, and a state change is one of the product's most frequent writes.
+    (A rollback of the whole transaction expires the object; a savepoint's would not, so no state
+    change runs inside one.)"""
+    await (await session.connection()).execute(_row_update(type(row).__table__), {"row_id": row.id, **values})
     for key, value in values.items():
         set_committed_value(row, key, value)
 
@@ -229,15 +230,8 @@ def _new_event() -> Insert:
 
 
 @functools.cache
-def _order_update() -> Update:
-    orders = Order.__table__
-    return update(orders).where(orders.c.id == bindparam("row_id"))
-
-
-@functools.cache
-def _offer_update() -> Update:
-    offers = Offer.__table__
-    return update(offers).where(offers.c.id == bindparam("row_id"))
+def _row_update(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam("row_id"))
 
 
 @functools.cache
@@ -285,7 +279,7 @@ async def answer_offer(
 ) -> None:
     """The offer is accepted, declined or lapses, as `OFFER_MACHINE` says (or refuses)."""
     status = OFFER_MACHINE.next(offer.status, action)
-    await _write_row(session, _offer_update(), offer, status=status, responded_at=now, **columns)
+    await _write_row(session, offer, status=status, responded_at=now, **columns)
 
 
 async def requeue_if_unoffered(
