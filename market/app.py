@@ -18,6 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.security.jwt import JWTCookieAuth
+from litestar.types import Scope
 from msgspec import Struct
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +28,7 @@ from market.areas.routes import AreaController
 from market.auth.access import Actor, CookieReadsOnlyMiddleware, restricted
 from market.auth.routes import AuthController
 from market.auth.service import actor_for_token
-from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken
+from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken, TokenHolder
 from market.categories.routes import CategoryController
 from market.clock import Clock, clock_at
 from market.consultation.routes import CommunityNeedController, ProposalController
@@ -62,6 +63,7 @@ from market.settings import Settings
 from market.shifts.routes import ProjectShiftController, ShiftController
 from market.teams.routes import TeamController
 from market.unit_of_work import (
+    LoadCaller,
     RetryTransient,
     load_caller,
     remember_response,
@@ -115,21 +117,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
     photo_storage = storage_for(settings.photo_storage)
 
-    async def retrieve_actor(token: ServiceToken, connection: ASGIConnection) -> Actor | None:
+    async def token_holder(token: ServiceToken, _connection: ASGIConnection) -> TokenHolder | None:
+        # Authentication checks the token alone, before the body is read; `LoadCaller` loads the
+        # account it names, inside each attempt at the request.
         holder = token.holder()
-        if holder is None or token.expired(clock()):
-            return None
-        session = alchemy.provide_session(connection.app.state, connection.scope)
-        return await load_caller(session, connection.scope, lambda: actor_for_token(session, *holder))
+        return None if holder is None or token.expired(clock()) else holder
 
-    jwt_auth = JWTCookieAuth[Actor](
-        retrieve_user_handler=retrieve_actor,
+    async def load_actor(scope: Scope) -> Actor | None:
+        session = alchemy.provide_session(scope["app"].state, scope)
+        return await load_caller(session, scope, lambda: actor_for_token(session, *scope["auth"].holder()))
+
+    jwt_auth = JWTCookieAuth[TokenHolder](
+        retrieve_user_handler=token_holder,
         token_secret=settings.secret_key,
         algorithm=TOKEN_ALGORITHM,
         exclude=PUBLIC_PATHS,
         key=TOKEN_COOKIE,
         token_cls=ServiceToken,
-        # Expiry is checked against the service's clock in retrieve_actor.
+        # Expiry is checked against the service's clock in token_holder.
         verify_expiry=False,
         authentication_middleware_class=CookieReadsOnlyMiddleware,
         description="A bearer token from POST /api/auth/login",
@@ -231,10 +236,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ],
         ),
         plugins=[SQLAlchemyPlugin(config=alchemy), problem_details_plugin()],
-        middleware=[RetryTransient(alchemy.before_send_handler)],
-        after_request=remember_response,
         # An unknown path matches no router: a browser gets a page, the API problem+json.
         exception_handlers={Replay: replay_response, NotFoundException: on_unknown_path},
+        after_request=remember_response,
+        # Authentication puts itself first: the token is checked, then the body read (`RetryTransient`),
+        # then the caller loaded (`LoadCaller`), in each attempt's own session.
+        middleware=[RetryTransient(alchemy.before_send_handler), LoadCaller(load_actor)],
         on_app_init=[jwt_auth.on_app_init],
         lifespan=[lifespan],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

@@ -6,7 +6,8 @@ loses, the person is told to try again (503), never a 500.
 
 Three pieces cooperate through one `Attempt` per try: `RetryTransient` (middleware) runs the
 attempts, `provide_transaction` (the `session` dependency) owns the transaction, and
-`remember_response` (an after-request hook) renders the response the transaction stores.
+`remember_response` (an after-request hook) renders the response the transaction stores. In each
+attempt `LoadCaller` (middleware) loads the caller first.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.serialization import get_serializer
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
@@ -65,9 +67,8 @@ class RetryTransient(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         body = await _read_body(scope, receive)
         if body.end is BodyEnd.client_gone:
-            # The client left before its body was read: nothing to run, nobody to answer. The session
-            # opened to load the caller is closed here, as a response would have closed it.
-            await self.release_session({"type": "http.disconnect"}, scope)
+            # The client left before its body was read: nothing to run (the caller is not loaded yet),
+            # nobody to answer.
             return
         if body.end is BodyEnd.over_limit:
             # Over the route's limit: Litestar refuses it (413) when something reads it. Run once.
@@ -96,6 +97,26 @@ class RetryTransient(ASGIMiddleware):
             # the next attempt parses the body anew.
             ScopeState.from_scope(scope).form = Empty
             await anyio.sleep(random.uniform(0.005, 0.02) * number)
+
+
+class LoadCaller(ASGIMiddleware):
+    """Loads the caller a checked token names (`load`, see `load_caller`), in each attempt: it runs
+    after `RetryTransient`, so the body is in first and each attempt loads its caller in its own
+    session. Authentication, before both, checked the token alone and left its holder as the user:
+    a request without a valid token is refused before any byte of its body is read."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, load: Callable[[Scope], Awaitable[Actor | None]]) -> None:
+        self.load = load
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("auth") is not None:  # the token authentication checked: not a public path
+            actor = await self.load(scope)
+            if actor is None:
+                raise NotAuthorizedException()
+            scope["user"] = actor
+        await next_app(scope, receive, send)
 
 
 def transaction_provider(
@@ -197,18 +218,36 @@ async def load_caller(
 ) -> Actor | None:
     """Load the caller (`load`) in the request's session, which its handler's `session` carries on.
 
-    An API read carries on in that transaction. Anything else reads the caller in one statement of
-    its own, outside any transaction (so without SQLite's write lock), and gives the connection
-    back: a page's GET may hold its stream open for minutes, what writes begins its own, and a
-    handler that writes only in sessions of its own (see `_checked_password`) holds no idle
-    connection meanwhile."""
+    An API read carries on in that transaction. On PostgreSQL, so does a change whose handler works
+    in that session: its caller is read in the transaction the change is made in, one connection
+    and one BEGIN for both. The body is in by then (`LoadCaller` runs after `RetryTransient`), so no
+    slow client holds the transaction open.
+
+    Anything else reads the caller in one statement of its own, outside any transaction, and gives
+    the connection back: a page's GET may hold its stream open for minutes, a handler that works in
+    sessions of its own (`session_maker`) holds no idle connection meanwhile, and on SQLite a
+    change's transaction holds the database's write lock from its first statement (BEGIN
+    IMMEDIATE), which a refusal by a guard, or a form's parsing, should not wait for."""
     if reads_only(scope):
         await begin(session, scope)
+        return await load()
+    if _changes_in_the_request_session(session, scope):
         return await load()
     await read_only(session, autocommit=True)
     actor = await load()
     await session.commit()
     return actor
+
+
+def _changes_in_the_request_session(session: AsyncSession, scope: Scope) -> bool:
+    handler = scope.get("route_handler")
+    return (
+        scope["method"] not in SAFE
+        and session.bind.dialect.name == "postgresql"
+        and handler is not None
+        and "session" in (asks_for := handler.parsed_fn_signature.parameters)
+        and "session_maker" not in asks_for
+    )
 
 
 async def _claim(

@@ -207,13 +207,27 @@ async def test_an_api_read_goes_on_while_another_transaction_writes(
     assert orders.status_code == 200
 
 
+async def test_a_refused_change_does_not_wait_for_another_transaction_s_write(
+    session_maker: async_sessionmaker[AsyncSession], client: AsyncTestClient, world: World
+) -> None:
+    """A change refused by a guard is refused at once: loading its caller took no write lock (on
+    SQLite, BEGIN IMMEDIATE would wait for the writer)."""
+    async with session_maker() as writer, writer.begin():
+        await writer.execute(text("UPDATE service_categories SET is_active = is_active"))
+        body = {"code": "tutoring", "name_zh": "辅导", "name_en": "Tutoring"}
+        r = await asyncio.wait_for(
+            client.post("/api/categories", json=body, headers=world.auth("resident")), 5
+        )
+    assert r.status_code == 403, r.text
+
+
 async def test_a_change_reads_its_caller_in_one_trip_before_its_transaction(
     client: AsyncTestClient, world: World, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A request that changes data reads its caller in a statement of its own, outside any
+    """On SQLite a request that changes data reads its caller in a statement of its own, outside any
     transaction: no BEGIN and COMMIT around it, only the write's own BEGIN IMMEDIATE after it."""
     if is_postgres:
-        pytest.skip("PostgreSQL's autocommit is its own isolation level")
+        pytest.skip("on PostgreSQL the caller is read in the write's transaction (see test_idempotency)")
     trips: list[str] = []
     real_execute = aiosqlite.Connection._execute
 

@@ -12,8 +12,9 @@ the request, never a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,9 +23,10 @@ import pytest
 from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import Pool
 
 from market.clock import FrozenClock
 from market.idempotency import IdempotencyRecord, fingerprint, purge_idempotency_keys
@@ -532,18 +534,52 @@ async def test_a_change_whose_client_leaves_before_its_body_is_in_is_not_run(
         assert await session.scalar(count) == before
 
 
-async def test_a_read_whose_client_leaves_gives_its_session_back(
-    app: Litestar, client: AsyncTestClient, world: World, monkeypatch: pytest.MonkeyPatch
+@contextlib.contextmanager
+def counted_checkouts() -> Iterator[list[object]]:
+    """The connections every pool hands out while the block runs."""
+    handed_out: list[object] = []
+
+    def checkout(dbapi_connection: object, _record: object, _proxy: object) -> None:
+        handed_out.append(dbapi_connection)
+
+    event.listen(Pool, "checkout", checkout)
+    try:
+        yield handed_out
+    finally:
+        event.remove(Pool, "checkout", checkout)
+
+
+async def test_a_change_loads_its_caller_once_its_body_is_in_on_the_connection_it_writes_on(
+    app: Litestar, client: AsyncTestClient, world: World, is_postgres: bool
 ) -> None:
-    """The caller's session, opened before the client was found gone, is closed all the same."""
-    closed: list[AsyncSession] = []
-    real_close = AsyncSession.close
+    """While a change's body is still coming, nothing is taken from the database for it; once it is
+    in, on PostgreSQL the caller and the change use one connection."""
+    body = json.dumps(world.order_body()).encode()
+    body_sent = asyncio.Event()
+    sent: list[dict[str, Any]] = []
 
-    async def recorded(self: AsyncSession) -> None:
-        closed.append(self)
-        await real_close(self)
+    async def receive() -> dict[str, Any]:
+        await body_sent.wait()
+        return {"type": "http.request", "body": body, "more_body": False}
 
-    monkeypatch.setattr(AsyncSession, "close", recorded)
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with counted_checkouts() as handed_out:
+        request = asyncio.create_task(app(_residents_request(world), receive, send))  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        assert handed_out == [] and sent == []
+        body_sent.set()
+        await asyncio.wait_for(request, 10)
+    assert sent[0]["status"] == 201
+    # On SQLite the caller is read on a connection of its own, outside the write's transaction.
+    assert len(handed_out) == (1 if is_postgres else 2)
+
+
+async def test_a_read_whose_client_leaves_takes_nothing_from_the_database(
+    app: Litestar, client: AsyncTestClient, world: World
+) -> None:
+    """The body is read before the caller is loaded: a client gone by then costs no connection."""
     scope = _residents_request(world, "GET", "/api/me")
     sent: list[dict[str, Any]] = []
 
@@ -553,8 +589,33 @@ async def test_a_read_whose_client_leaves_gives_its_session_back(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)  # type: ignore[arg-type]
-    assert sent == [] and len(closed) == 1
+    with counted_checkouts() as handed_out:
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == [] and handed_out == []
+
+
+@pytest.mark.parametrize("token", [None, b"Bearer not-a-token"])
+async def test_a_request_without_a_valid_token_is_refused_before_its_body_is_read(
+    app: Litestar, client: AsyncTestClient, world: World, token: bytes | None
+) -> None:
+    """The token is checked before the body is read: nobody unknown has the server hold a body."""
+    scope = _residents_request(world)
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+    if token is not None:
+        scope["headers"].append((b"authorization", token))
+    received: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append({})
+        return {"type": "http.request", "body": b"{", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with counted_checkouts() as handed_out:
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 401 and received == [] and handed_out == []
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(

@@ -41,6 +41,8 @@ TOKEN_COOKIE = "market_token"
 DEVICE_COOKIE = "market_device"
 # The claim carrying the account's token version.
 VERSION_CLAIM = "ver"
+# Whom a token names: the account's id and the token version it was issued at.
+TokenHolder = tuple[int, int]
 
 
 @dataclass
@@ -68,7 +70,7 @@ class ServiceToken(Token):
     def expired(self, now: datetime) -> bool:
         return self.exp <= now
 
-    def holder(self) -> tuple[int, int] | None:
+    def holder(self) -> TokenHolder | None:
         """The account's id and the token version the token was issued at, if it names both."""
         version = self.extras.get(VERSION_CLAIM)
         if not self.sub.isdecimal() or len(self.sub) > 18 or type(version) is not int:

@@ -4,12 +4,14 @@ administrators see failed attempts, and the counter waits after too many wrong p
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import Pool
 
 from market.auth import passwords
 from market.auth.models import FailedAttempt
@@ -124,6 +126,45 @@ async def test_changing_the_password_keeps_this_browser_logged_in_and_ends_the_o
         for p in (PASSWORD, new)
     ]
     assert logins == [401, 200]
+
+
+async def test_changing_the_password_holds_no_connection_of_the_request_while_hashing(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password page works in sessions of its own, around slow hashes: the request's session
+    holds no connection meanwhile (on PostgreSQL its caller is not read in a transaction left open)."""
+    await logged_in(browser)
+    checked_out: set[int] = set()
+    held_while_hashing: list[int] = []
+    lock = threading.Lock()
+
+    def checkout(_dbapi_connection: object, record: object, _proxy: object) -> None:
+        with lock:
+            checked_out.add(id(record))
+
+    def checkin(_dbapi_connection: object, record: object) -> None:
+        with lock:
+            checked_out.discard(id(record))
+
+    real_verify = passwords._verify
+
+    def verify(password_hash: str, password: str) -> bool:
+        with lock:
+            held_while_hashing.append(len(checked_out))
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "_verify", verify)
+    new = "a-new-secret-9"
+    form = {"current_password": PASSWORD, "new_password": new, "new_password_again": new}
+    event.listen(Pool, "checkout", checkout)
+    event.listen(Pool, "checkin", checkin)
+    try:
+        r = await browser.post("/account/password", form)
+    finally:
+        event.remove(Pool, "checkout", checkout)
+        event.remove(Pool, "checkin", checkin)
+    assert r.status_code == 303, r.text
+    assert held_while_hashing == [0]
 
 
 async def test_too_many_wrong_passwords_on_the_login_page_are_told_to_wait(browser: Browser) -> None:
