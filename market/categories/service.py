@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.categories.models import ServiceCategory
@@ -29,11 +29,13 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Servic
     return category
 
 
-async def active_category(session: AsyncSession, code: str) -> ServiceCategory:
-    category = await session.get(ServiceCategory, code)
-    if category is None or not category.is_active:
+# Whether a category takes new orders: one column, not the category (a post reads nothing else).
+_IS_ACTIVE = select(ServiceCategory.is_active).where(ServiceCategory.code == bindparam("code"))
+
+
+async def check_active_category(session: AsyncSession, code: str) -> None:
+    if not await session.scalar(_IS_ACTIVE, {"code": code}):
         raise InvalidInput(f"Unknown service category {code!r}.", code="unknown_category")
-    return category
 
 
 async def update_category(session: AsyncSession, code: str, data: CategoryUpdate) -> ServiceCategory:

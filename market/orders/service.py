@@ -39,7 +39,7 @@ from market.areas.service import get_area
 from market.auth.access import Actor
 from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
-from market.categories.service import active_category
+from market.categories.service import check_active_category
 from market.clock import shifted
 from market.db import lock_rows, sync_loaded
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
@@ -825,7 +825,7 @@ async def _post_order(
 ) -> int:
     """The new order's id. One entered for the resident (`entered_by`) is theirs all the same, recording
     who entered it and how it came in; the resident is told."""
-    await active_category(session, data.category)
+    await check_active_category(session, data.category)
     area = await get_area(session, data.area_id)
     community = community_code_of(requester.area_code)
     if community is None or not area.code.startswith(community):
