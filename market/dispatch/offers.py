@@ -254,8 +254,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
     if capacity is None or await current_load(session, actor.id) >= capacity:
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
     await orders.hand_to(session, order, OrderAction.accept, actor, now)
-    await orders.answer_offer(session, offer, OfferAction.accept, now)
-    await orders.close_offers(session, order.id, OfferAction.withdraw, now, keep=offer.id)
+    await orders.close_offers(session, order.id, OfferAction.withdraw, now, accepted=offer)
     return order
 
 

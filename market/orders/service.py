@@ -23,6 +23,7 @@ from sqlalchemy import (
     Update,
     any_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -237,10 +238,16 @@ def _row_update(table: Table) -> Update:
 @functools.cache
 def _closing_offers() -> ReturningUpdate[tuple[int, OfferStatus, datetime]]:
     offers = Offer.__table__
+    status = offers.c.status.type
     closing = update(offers).where(
-        offers.c.order_id == bindparam("closed_order_id"),
-        offers.c.status == OfferStatus.pending,
-        offers.c.id.is_distinct_from(bindparam("kept_offer_id")),
+        offers.c.order_id == bindparam("closed_order_id"), offers.c.status == OfferStatus.pending
+    )
+    # The accepted offer, if any, takes its own status in the same statement.
+    closing = closing.values(
+        status=case(
+            (offers.c.id == bindparam("accepted_offer_id"), bindparam("accepted_status", type_=status)),
+            else_=bindparam("closed_status", type_=status),
+        )
     )
     return closing.returning(offers.c.id, offers.c.status, offers.c.responded_at)
 
@@ -259,25 +266,32 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order:
 
 
 async def close_offers(
-    session: AsyncSession, order_id: int, action: OfferAction, now: datetime, *, keep: int | None = None
+    session: AsyncSession, order_id: int, action: OfferAction, now: datetime, *, accepted: Offer | None = None
 ) -> None:
-    """Withdraw or expire the order's pending offers (but `keep`), in one UPDATE."""
+    """Withdraw or expire the order's pending offers, in one UPDATE, which accepts `accepted` (one of
+    them) as it closes the others: a volunteer took the order."""
     closed = await (await session.connection()).execute(
         _closing_offers(),
         {
             "closed_order_id": order_id,
-            "kept_offer_id": keep,
-            "status": OFFER_MACHINE.next(OfferStatus.pending, action),
+            "closed_status": OFFER_MACHINE.next(OfferStatus.pending, action),
+            "accepted_offer_id": accepted.id if accepted else None,
+            "accepted_status": OFFER_MACHINE.next(accepted.status, OfferAction.accept) if accepted else None,
             "responded_at": now,
         },
     )
-    sync_loaded(session, Offer, closed.all(), ("status", "responded_at"))
+    rows = closed.all()
+    if accepted is not None and accepted.id not in {row.id for row in rows}:
+        # Every change of an offer locks its order first: one read pending under that lock still is.
+        raise RuntimeError(f"Offer {accepted.id} was not pending on order {order_id} to accept.")
+    sync_loaded(session, Offer, rows, ("status", "responded_at"))
 
 
 async def answer_offer(
     session: AsyncSession, offer: Offer, action: OfferAction, now: datetime, **columns: Any
 ) -> None:
-    """The offer is accepted, declined or lapses, as `OFFER_MACHINE` says (or refuses)."""
+    """The offer is declined or lapses, as `OFFER_MACHINE` says (or refuses); it is accepted with the
+    others closed (`close_offers`)."""
     status = OFFER_MACHINE.next(offer.status, action)
     await _write_row(session, offer, status=status, responded_at=now, **columns)
 
