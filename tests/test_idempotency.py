@@ -594,6 +594,25 @@ async def test_a_read_whose_client_leaves_takes_nothing_from_the_database(
     assert sent == [] and handed_out == []
 
 
+async def _call_with_an_endless_body(
+    app: Litestar, scope: dict[str, Any]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Call the app with a body that never ends: (how many times it asked for more, what it sent)."""
+    received = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": b"{", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return received, sent
+
+
 @pytest.mark.parametrize("token", [None, b"Bearer not-a-token"])
 async def test_a_request_without_a_valid_token_is_refused_before_its_body_is_read(
     app: Litestar, client: AsyncTestClient, world: World, token: bytes | None
@@ -603,19 +622,9 @@ async def test_a_request_without_a_valid_token_is_refused_before_its_body_is_rea
     scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
     if token is not None:
         scope["headers"].append((b"authorization", token))
-    received: list[dict[str, Any]] = []
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        received.append({})
-        return {"type": "http.request", "body": b"{", "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     with counted_checkouts() as handed_out:
-        await app(scope, receive, send)  # type: ignore[arg-type]
-    assert sent[0]["status"] == 401 and received == [] and handed_out == []
+        received, sent = await _call_with_an_endless_body(app, scope)
+    assert sent[0]["status"] == 401 and received == 0 and handed_out == []
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(
@@ -625,16 +634,6 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(
     read: the retrying middleware keeps bodies in memory only up to the limit."""
     scope = _residents_request(world)
     scope["headers"].append((b"content-length", str(app.request_max_body_size + 1).encode()))
-    received: list[dict[str, Any]] = []
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        received.append({})
-        return {"type": "http.request", "body": b"{", "more_body": True}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)  # type: ignore[arg-type]
-    assert sent[0]["status"] == 413 and received == []
+    received, sent = await _call_with_an_endless_body(app, scope)
+    assert sent[0]["status"] == 413 and received == 0
     assert b"request_too_large" in sent[1]["body"]
