@@ -21,6 +21,11 @@ The floor is the least any endpoint can cost through this stack: Litestar with t
 and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
 write transaction (writes) through the same engine set-up (`market.db.create_engine`).
 
+A write's own statements cost round trips the floor's one does not make. So each write is also
+measured against the floor making as many statements in its transaction (primary-key SELECTs, then
+its INSERT), the number counted by sending the write once to this checkout's product in-process
+(`statements_of`): what is left between the two is the product's own work, not its round trips.
+
 Targets (marked `<` when missed): reads ≥ 0.5 of the floor, writes ≥ 0.3, p99 ≤ 5 × p50, and on
 PostgreSQL 2 workers ≥ 1.6 × one. Not part of the test suite (pytest collects only tests/).
 """
@@ -31,6 +36,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import resource
@@ -51,15 +57,18 @@ from typing import Any
 from litestar import Litestar, get, post
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from litestar.testing import TestClient
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from market import demo, migrate
+from market.app import create_app
 from market.areas.models import Area
 from market.auth.models import Role, User, UserRole
 from market.auth.tokens import TOKEN_ALGORITHM, ServiceToken, issue_token
+from market.clock import FrozenClock
 from market.db import READ_ONLY, create_engine
 from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus
 from market.serving import frozen
@@ -94,6 +103,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------- the floor app
 
+_READ = text("SELECT id, name, phone FROM users WHERE id = :id")
+
 
 def floor_app() -> Litestar:
     """Litestar, the product's JWT decode, one statement per request through the product's engine."""
@@ -121,18 +132,17 @@ def floor_app() -> Litestar:
     async def read(request: Any) -> dict[str, Any]:
         async with engine.connect() as conn:
             conn = await conn.execution_options(**{READ_ONLY: True})
-            row = (
-                await conn.execute(
-                    text("SELECT id, name, phone FROM users WHERE id = :id"), {"id": request.user}
-                )
-            ).one()
+            row = (await conn.execute(_READ, {"id": request.user})).one()
             await conn.commit()
         return {"id": row.id, "name": row.name, "phone": row.phone}
 
-    @post("/floor")
-    async def write(request: Any) -> dict[str, Any]:
+    @post("/floor/{statements:int}")
+    async def write(request: Any, statements: int) -> dict[str, Any]:
+        """The INSERT, after `statements` − 1 primary-key SELECTs in the same transaction."""
         body = await request.body()
         async with engine.begin() as conn:
+            for _ in range(statements - 1):
+                (await conn.execute(_READ, {"id": request.user})).one()
             await conn.execute(
                 text("INSERT INTO bench_floor (user_id, body) VALUES (:user_id, :body)"),
                 {"user_id": request.user, "body": body.decode()},
@@ -519,15 +529,42 @@ def product_requests(fx: Fixture, endpoint: str, accepts: list[tuple[int, str]])
     return [("POST", f"/api/offers/{offer}/accept", token, None) for offer, token in accepts]
 
 
-def floor_requests(fx: Fixture, endpoint: str) -> list:
+def floor_requests(fx: Fixture, endpoint: str, statements: int = 1) -> list:
     if endpoint in WRITES:
-        return [("POST", "/floor", fx.resident_token, fx.order_body)]
+        return [("POST", f"/floor/{statements}", fx.resident_token, fx.order_body)]
     return [("GET", "/floor", fx.resident_token, None)]
 
 
-Results = dict[
-    tuple[str, int, str], Point
-]  # (server, workers, endpoint); the floor's endpoints are "read", "write"
+def statements_of(url: str, request: tuple[str, str, str, str | None]) -> int:
+    """The SQL statements this checkout's product sends for `request` (made once, in-process),
+    BEGIN, COMMIT and the pool's ping aside, as the floor's are: a floor making as many
+    (`/floor/{statements}`) shows what those round trips cost alone, and the rest is the product's."""
+    counted = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal counted
+        counted += 1
+
+    settings = Settings(database_url=url, secret_key=SECRET, scheduler=False)
+    app = create_app(settings, clock=FrozenClock(datetime.fromisoformat(NOW)))
+    method, path, token, body = request
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line for the one request
+    with TestClient(app) as client:
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            response = client.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, content=body, timeout=60
+            )
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+    if not response.is_success:
+        sys.exit(f"{method} {path} failed while its statements were counted: {response.text[:500]}")
+    return counted
+
+
+# (server, workers, endpoint); the floor's are "read", "write" and, for each write, the floor
+# making as many statements as it.
+Results = dict[tuple[str, int, str], Point]
 
 
 def floor_kind(endpoint: str) -> str:
@@ -542,13 +579,18 @@ def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
     return int(max(floor_writes.rps, MIN_ACCEPTS_PER_SECOND) * duration * 1.25) + connections
 
 
-def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
-    """For each worker count: the floor, then each endpoint on each product in turn."""
+def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Results, dict[str, int]]:
+    """For each worker count: the floor, then each endpoint on each product in turn; and the
+    statements each write sends (`statements_of`)."""
     products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
     started = time.monotonic()
     fx = asyncio.run(prepare(url))
     print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
     results: Results = {}
+    statements = {}
+    for endpoint in set(args.endpoints) & WRITES:
+        accepts = asyncio.run(add_offers(url, fx, 1)) if endpoint == "accept" else []
+        statements[endpoint] = statements_of(url, product_requests(fx, endpoint, accepts)[0])
     for workers in args.workers:
         with contextlib.ExitStack() as servers:
             floor = servers.enter_context(served(None, url, workers))
@@ -558,6 +600,11 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
                 results[("floor", workers, kind)] = run_wrk(
                     wrk, floor, requests, args.duration, args.connections
                 )
+            # The floor making as many statements as each write: keyed by the write.
+            for endpoint, count in statements.items():
+                requests = floor_requests(fx, endpoint, count)
+                point = run_wrk(wrk, floor, requests, args.duration, args.connections)
+                results[("floor", workers, endpoint)] = point
             bases = {}
             for label, root in products.items():
                 bases[label] = servers.enter_context(served(root, url, workers))
@@ -575,10 +622,11 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> Results:
                     print(
                         f"   {name} {label} w={workers} {LABELS[endpoint]}: {point.rps:.0f} req/s", flush=True
                     )
-    return results
+    return results, statements
 
 
-def report(name: str, results: Results, args: argparse.Namespace) -> None:
+def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.Namespace) -> None:
+    results, statements = measured
     print(f"\n{name}: req/s, p50 and p99 in ms, failed requests; ratio = product ÷ floor (< : below target)")
     servers = ["product"] + (["baseline"] if args.baseline else [])
     head = f"{'endpoint':<30}{'w':>2}{'floor/s':>8}{'p50':>6}{'p99':>7}"
@@ -608,6 +656,21 @@ def report(name: str, results: Results, args: argparse.Namespace) -> None:
             points = [results[key] for key in keys]
             cpu = "".join(f"{p.server_ms:>10.2f} /{p.database_ms:>5.2f} /{p.wrk_ms:>4.2f}" for p in points)
             print(f"{LABELS[endpoint]:<30}{w:>2}{cpu}")
+    if statements:
+        print(
+            "Writes against a floor making as many statements in its transaction (primary-key SELECTs,"
+            " then its INSERT):"
+        )
+        print(
+            f"{'endpoint':<30}{'w':>2}{'statements':>11}{'floor/s':>9}"
+            + "".join(f"{s + ' ÷':>12}" for s in servers)
+        )
+        for endpoint, count in statements.items():
+            for w in args.workers:
+                f = results[("floor", w, endpoint)]
+                line = f"{LABELS[endpoint]:<30}{w:>2}{count:>11}{f.rps:>9.0f}"
+                line += "".join(f"{results[(label, w, endpoint)].rps / f.rps:>12.3f}" for label in servers)
+                print(line)
     if 1 in args.workers and 2 in args.workers:
         # With 2 workers on 2 CPUs the machine runs out before the workers do: the database and wrk
         # share the CPUs, so a server scales only as far as they leave it room (the floor as well).

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import msgspec
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.service import load_actor
@@ -420,9 +421,9 @@ async def _decline_and_dispatch_again(other: AsyncSession, flow: Flow, ticket: T
     await dispatch(other, grid_worker, ticket.order, request, now, flow.settings)
 
 
-# A move committed between the page's two statements: (the order's status after it, the offers the
-# manager and the volunteer then see, the history).
-MOVES_BETWEEN = {
+# A move made before the order page is read: (the order's status after it, the offers the manager and
+# the volunteer then see, the history).
+MOVES = {
     "accept": (_accept, "accepted", {"manager": ["accepted"], "volunteer": ["accepted"]}, ["accept"]),
     "decline and dispatch again": (
         _decline_and_dispatch_again,
@@ -434,33 +435,35 @@ MOVES_BETWEEN = {
 
 
 @pytest.mark.parametrize("viewer", ["manager", "volunteer"])
-@pytest.mark.parametrize("move", list(MOVES_BETWEEN))
-async def test_a_move_committed_while_the_order_page_is_read_shows_on_the_order_and_its_offers_at_once(
-    flow: Flow, world: World, monkeypatch: pytest.MonkeyPatch, move: str, viewer: str
+@pytest.mark.parametrize("move", list(MOVES))
+async def test_the_order_page_reads_the_order_its_history_and_its_offers_in_one_statement(
+    flow: Flow, world: World, move: str, viewer: str
 ) -> None:
-    """The order (with its history) and its offers are read in two statements: a move committed
-    between them would show the order as it was beside its offers as they are, unless the page reads
-    both again."""
-    make_move, status, offers, actions = MOVES_BETWEEN[move]
+    """One statement, so one snapshot: a move shows on the order, its history and its offers at once.
+    Read in two statements, a move committed between them showed the order as it was beside its
+    offers as they are."""
+    make_move, status, offers, actions = MOVES[move]
     ticket = await flow.reach("dispatched")
-    read_offers = orders_service._offers_shown
-    reads = []
+    async with flow.session_maker() as other, other.begin():
+        await make_move(other, flow, ticket)
 
-    async def move_between(session: AsyncSession, actor: Any, order: Any) -> Any:
-        if not reads:
-            async with flow.session_maker() as other, other.begin():
-                await make_move(other, flow, ticket)
-        reads.append(order.id)
-        return await read_offers(session, actor, order)
+    sent: list[str] = []
+    engine = flow.session_maker.kw["bind"]
 
-    monkeypatch.setattr(orders_service, "_offers_shown", move_between)
-    r = await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))
-    assert r.status_code == 200, r.text
-    page = r.json()
-    assert len(reads) == 2  # read again once, then it agreed
-    shown = (page["status"], [o["status"] for o in page["offers"]], [e["action"] for e in page["events"]])
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    async with flow.session_maker() as session:
+        reader = await load_actor(session, world.id(viewer))
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            page = await orders_service.get_order(session, reader, ticket.order)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(sent) == 1, sent
+    shown = (page.status, [o.status for o in page.offers], [e.action for e in page.events])
     assert shown == (status, offers[viewer], ["post", "dispatch", *actions])
 
-    reads[:] = ["nothing moves this time"]
-    assert (await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))).json() == page
-    assert len(reads) == 2  # one read of each
+    r = await flow.client.get(f"/api/orders/{ticket.order}", headers=world.auth(viewer))
+    assert r.status_code == 200, r.text
+    assert r.json() == msgspec.to_builtins(page)

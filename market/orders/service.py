@@ -12,11 +12,13 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Insert,
     Select,
     Table,
@@ -26,12 +28,15 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    null,
     or_,
     select,
+    type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, join
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
@@ -574,33 +579,7 @@ def order_reads(actor: Actor, orders: Sequence[OrderView]) -> list[OrderRead]:
     return [_order_read(o, actor) for o in orders]
 
 
-@functools.cache
-def _offers_with_names(own: bool) -> Select[Any]:
-    # With the order's latest event as this statement sees it (see `get_order`).
-    latest_event = select(func.max(OrderEvent.id)).where(OrderEvent.order_id == Offer.order_id)
-    # `OfferSummary`'s fields in turn, then the latest event.
-    named = OfferSummary.__struct_fields__
-    summary = (User.name if field == "volunteer_name" else getattr(Offer, field) for field in named)
-    stmt = select(*summary, latest_event.scalar_subquery()).join(User, User.id == Offer.volunteer_id)
-    stmt = stmt.where(Offer.order_id == bindparam("order_id"))
-    if own:
-        stmt = stmt.where(Offer.volunteer_id == bindparam("volunteer_id"))
-    return stmt.order_by(Offer.id)
-
-
-async def _offers_shown(session: AsyncSession, actor: Actor, order: OrderView) -> list[Any]:
-    """The order's offers with their volunteers' names, each row ending in the order's latest event:
-    all of them for its area's managers, their own for a volunteer. Anyone else sees only orders
-    they asked for, and nobody is offered their own order: no statement for them."""
-    if actor.manages(order.area_code):
-        return list(await session.execute(_offers_with_names(False), {"order_id": order.id}))
-    if actor.has(Role.volunteer):
-        params = {"order_id": order.id, "volunteer_id": actor.id}
-        return list(await session.execute(_offers_with_names(True), params))
-    return []
-
-
-_event_actor = aliased(User)
+_event_actor, _offer_volunteer = aliased(User), aliased(User)
 _EVENT_COLUMNS = (
     OrderEvent.id,
     OrderEvent.action,
@@ -611,47 +590,88 @@ _EVENT_COLUMNS = (
     OrderEvent.actor_id,
     _event_actor.name,
 )
+# `OfferSummary`'s fields in turn.
+_OFFER_COLUMNS = tuple(
+    _offer_volunteer.name if field == "volunteer_name" else getattr(Offer, field)
+    for field in OfferSummary.__struct_fields__
+)
+
+
+def _nulls(columns: Sequence[Any]) -> list[Any]:
+    """An empty value for each of `columns`, of its type: the rows of one part of a UNION leave the
+    other part's columns empty, and the first part's types are what the results are read as."""
+    return [type_coerce(null(), column.type).label(None) for column in columns]
+
+
+def _sees_offers(kind: ViewerKind) -> bool:
+    """Whether a kind of viewer may see offers on an order's page: an administrator, a manager (their
+    area's orders) or a volunteer (their own). Anyone else sees only orders they asked for, and
+    nobody is offered their own order."""
+    _postgres, admin, volunteer, manager = kind
+    return admin or volunteer or manager
 
 
 # An order's page, its accept and its post all end here: the statement is built once for each kind
 # of viewer, on first use (once the mappers are all known), with the order and the viewer as
 # parameters. Building it and its cache key anew took ~0.3 ms a call, more than running it.
 @functools.cache
-def _order_seen_by(kind: ViewerKind) -> Select[Any]:
-    # The history in the order's own SELECT (a row each; an order has few): one snapshot, so each
-    # note is masked as the order it belongs to is, in one statement rather than two.
-    stmt = (
-        order_view_select(*_EVENT_COLUMNS)
+def _order_page(kind: ViewerKind) -> Select[Any] | CompoundSelect:
+    """The order's page in one statement, so one snapshot: the order (its `order_view_select`
+    columns, last in every row) with a row for each event of its history and, for a viewer who may
+    see offers (`_sees_offers`), a row for each offer they may see. Read in two, a move committed
+    between them showed the order as it was beside its offers as they are."""
+    _postgres, admin, _volunteer, manager = kind
+    seen = _seen_by(kind, bindparam("viewer_id"), bindparam("viewer_area"))
+    no_offer = _nulls(_OFFER_COLUMNS) if _sees_offers(kind) else []
+    history = (
+        order_view_select(*_EVENT_COLUMNS, *no_offer)
         .outerjoin(OrderEvent, OrderEvent.order_id == Order.id)
         .outerjoin(_event_actor, _event_actor.id == OrderEvent.actor_id)
         .where(Order.id == bindparam("order_id"))
-        .order_by(OrderEvent.id)
     )
-    seen = _seen_by(kind, bindparam("viewer_id"), bindparam("viewer_area"))
-    return stmt if seen is None else stmt.where(seen)
+    if seen is not None:
+        history = history.where(seen)
+    if not _sees_offers(kind):
+        return history
+    offers = (
+        order_view_select(
+            *_nulls(_EVENT_COLUMNS), *_OFFER_COLUMNS, start=join(Offer, Order, Order.id == Offer.order_id)
+        )
+        .join(_offer_volunteer, _offer_volunteer.id == Offer.volunteer_id)
+        .where(Offer.order_id == bindparam("order_id"))
+    )
+    if seen is not None:
+        offers = offers.where(seen)
+    if not admin:
+        # Their own offers, and a manager their area's orders' (`_offers_shown` decides which they see).
+        own = Offer.volunteer_id == bindparam("viewer_id")
+        offers = offers.where(
+            or_(own, Order.area_code.startswith(bindparam("viewer_area"))) if manager else own
+        )
+    return union_all(history, offers)
 
 
-# How many times an order's page reads the order and its offers before it shows what it read.
-ORDER_PAGE_READS = 3
+def _offers_shown(actor: Actor, order: OrderView, offers: list[OfferSummary]) -> list[OfferSummary]:
+    """All the order's offers for its area's managers, their own for anyone else."""
+    if actor.manages(order.area_code):
+        return offers
+    return [offer for offer in offers if offer.volunteer_id == actor.id]
 
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
-    stmt = _order_seen_by(_viewer_kind(session, actor))
-    params = {"order_id": order_id, **_viewer(actor)}
-    # The order and its offers are two statements, each reading what is committed when it runs. A
-    # move committed between them (an accept: the order taken, its offer still pending) shows as a
-    # later event than the order's history holds, as every move writes one; then both are read again.
-    for _ in range(ORDER_PAGE_READS):
-        rows = (await session.execute(stmt, params)).all()
-        if not rows:
-            raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
-        order = order_view(rows[0])
-        # An order with no history yet (none is made so) has one row, its event columns empty.
-        events = [row[: len(_EVENT_COLUMNS)] for row in rows if row[0] is not None]
-        offers = await _offers_shown(session, actor, order)
-        latest_event = events[-1][0] if events else None
-        if all(offer[-1] == latest_event for offer in offers):
-            break
+    kind = _viewer_kind(session, actor)
+    rows = (await session.execute(_order_page(kind), {"order_id": order_id, **_viewer(actor)})).all()
+    if not rows:
+        raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
+    order = order_view(rows[0])
+    history, offered = len(_EVENT_COLUMNS), len(_EVENT_COLUMNS) + len(_OFFER_COLUMNS)
+    # An order with no history yet (none is made so) has one row of history, its event columns empty.
+    events = sorted((row[:history] for row in rows if row[0] is not None), key=itemgetter(0))
+    offers = []
+    if _sees_offers(kind):
+        offer_rows = (row[history:offered] for row in rows if row[history] is not None)
+        offers = [OfferSummary(*offer) for offer in sorted(offer_rows, key=itemgetter(0))]
+        offers = _offers_shown(actor, order, offers)
     (read,) = order_reads(actor, [order])
     # The history masks the resident as the order does: their name where they acted, and every note.
     mask = _resident_mask(order, actor)
@@ -676,7 +696,7 @@ async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> Order
             )
             for event_id, action, from_status, to_status, note, at, actor_id, actor_name in events
         ],
-        offers=[OfferSummary(*offer[:-1]) for offer in offers],
+        offers=offers,
     )
 
 
