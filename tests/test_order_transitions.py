@@ -9,6 +9,7 @@ illegal move is refused with a problem+json and a stable code, and changes nothi
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -18,7 +19,8 @@ import msgspec
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.service import load_actor
@@ -432,6 +434,49 @@ MOVES = {
         ["requeue", "dispatch"],
     ),
 }
+
+
+async def test_an_accept_locks_the_order_before_the_offer(
+    flow: Flow, world: World, is_postgres: bool
+) -> None:
+    """Every change of an offer locks its order first, so nothing holds an offer while it waits for
+    the order: an accept that finds its offer locked holds the order while it waits, in the one
+    statement that locks both."""
+    if not is_postgres:
+        pytest.skip("a change on SQLite locks the whole database")
+    ticket = await flow.reach("dispatched")
+
+    pid = text("SELECT pg_backend_pid()")
+    accepter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def accept() -> None:
+        async with flow.session_maker() as session, session.begin():
+            accepter.set_result(await session.scalar(pid))
+            volunteer = await load_actor(session, world.id("volunteer"))
+            await accept_offer(session, volunteer, ticket.offer, flow.clock())
+
+    async with flow.session_maker() as holder, holder.begin():
+        await holder.execute(select(Offer.id).where(Offer.id == ticket.offer).with_for_update())
+        accepting = asyncio.create_task(accept())
+        blocked = text("SELECT :holder = ANY(pg_blocking_pids(:accepter))")
+        params = {"holder": await holder.scalar(pid), "accepter": await asyncio.wait_for(accepter, 30)}
+        async with flow.session_maker() as probe:
+            for _ in range(3000):
+                if await probe.scalar(blocked, params):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the accept never waited for the offer")
+        # It waits in the statement that locks the order and the offer, before anything is written.
+        async with flow.session_maker() as probe:
+            waiting = text("SELECT query FROM pg_stat_activity WHERE pid = :accepter")
+            assert "FOR UPDATE OF orders, offers" in await probe.scalar(waiting, params)
+        async with flow.session_maker() as probe:
+            await probe.execute(text("SET lock_timeout = '100ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await probe.execute(select(Order.id).where(Order.id == ticket.order).with_for_update())
+    await accepting
+    assert (await flow.detail(ticket))["status"] == "accepted"
 
 
 @pytest.mark.parametrize("viewer", ["manager", "volunteer"])

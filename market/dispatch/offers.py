@@ -208,26 +208,28 @@ async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[in
 
 
 @functools.cache
-def _order_of_own_offer_locked() -> Select[tuple[Order]]:
-    # An offer's volunteer never changes: whose it is can be asked before the lock is taken. Built
-    # once, as `orders.lock_order`'s statement is.
+def _own_offer_locked() -> Select[tuple[Offer, Order]]:
+    # An offer's volunteer never changes: whose it is can be asked before the locks are taken. The
+    # order is locked first, then the offer (`OF` is the order PostgreSQL locks them in, and every
+    # change of an offer locks its order first); each is read as it is once locked. Built once, as
+    # `orders.lock_order`'s statement is.
     return (
-        select(Order)
-        .join(Offer, Offer.order_id == Order.id)
+        select(Offer, Order)
+        .join(Order, Order.id == Offer.order_id)
         .where(Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
-        .with_for_update(of=Order)
+        .with_for_update(of=(Order, Offer))
         .execution_options(populate_existing=True)
     )
 
 
 async def own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
-    """The actor's pending offer and its order, locked; the offer is read under the order's lock, as
-    another request may have settled it before."""
+    """The actor's pending offer and its order, locked, in one statement; the offer is read under
+    the order's lock, as another request may have settled it before."""
     params = {"offer_id": offer_id, "volunteer_id": actor.id}
-    order = await session.scalar(_order_of_own_offer_locked(), params)
-    if order is None:
+    found = (await session.execute(_own_offer_locked(), params)).one_or_none()
+    if found is None:
         raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
-    offer = await session.get_one(Offer, offer_id, populate_existing=True)
+    offer, order = found
     if offer.status != OfferStatus.pending:
         if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
             raise Conflict("Another volunteer has already taken this order.", code="order_taken")
