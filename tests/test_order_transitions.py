@@ -19,7 +19,7 @@ import msgspec
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +32,7 @@ from market.orders import service as orders_service
 from market.orders.models import DispatchMode, Offer, Order
 from market.orders.service import expire_orders
 from market.settings import Settings
+from tests.watch import statements
 from tests.world import World
 
 # How a fresh order reaches each state: the steps after it is posted. Two states are
@@ -492,19 +493,10 @@ async def test_the_order_page_reads_the_order_its_history_and_its_offers_in_one_
     async with flow.session_maker() as other, other.begin():
         await make_move(other, flow, ticket)
 
-    sent: list[str] = []
-    engine = flow.session_maker.kw["bind"]
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
     async with flow.session_maker() as session:
         reader = await load_actor(session, world.id(viewer))
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        try:
+        with statements() as sent:
             page = await orders_service.get_order(session, reader, ticket.order)
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert len(sent) == 1, sent
     shown = (page.status, [o.status for o in page.offers], [e.action for e in page.events])
     assert shown == (status, offers[viewer], ["post", "dispatch", *actions])

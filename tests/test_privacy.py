@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from market.privacy import Mask
+from tests.watch import statements
 from tests.world import World
 
 
@@ -134,16 +131,9 @@ async def test_an_order_is_read_with_its_history_in_one_statement(
     """One snapshot: each note is masked by the order as it stood when the note was read, never by
     the order of a moment before, as a second statement could see it."""
     order_id, _ = await _dispatched_order(client, world)
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with statements() as sent:
         r = await client.get(f"/api/orders/{order_id}", headers=world.auth("volunteer"))
         assert r.status_code == 200 and len(r.json()["events"]) == 2
-        # (The offers' statement asks only for the latest event's id, to tell whether the order moved.)
         (history,) = [s for s in sent if "JOIN order_events" in s]
         assert "FROM orders" in history
         # The resident is offered nothing: no statement asks for the offers they could not see.
@@ -151,5 +141,3 @@ async def test_an_order_is_read_with_its_history_in_one_statement(
         r = await client.get(f"/api/orders/{order_id}", headers=world.auth("resident"))
         assert r.status_code == 200 and r.json()["offers"] == []
         assert not [s for s in sent if "offers" in s]
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)

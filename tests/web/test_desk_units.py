@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import unescape
@@ -15,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth.models import Role, UserRole
@@ -30,6 +27,7 @@ from market.units.models import Unit
 from market.web import desk_units
 from market.web.i18n import translate
 from tests.test_units_support import Coop, fund_pool, make_coop, ok, publish, unit_body
+from tests.watch import statements
 from tests.web.conftest import Browser, field_errors
 from tests.world import World
 
@@ -122,21 +120,6 @@ async def stock(session_maker: async_sessionmaker[AsyncSession], reward_id: int)
     async with session_maker() as session:
         reward = await session.get(Reward, reward_id)
         return reward.held, reward.fulfilled, reward.stock_left
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements run meanwhile, by any engine."""
-    run: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        run.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield run
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def confirmation(html: str) -> str:
