@@ -20,6 +20,8 @@ from market.dispatch.models import DispatchPlan, PlanPair
 from market.orders.models import Order
 from market.scheduler import jobs, run_job
 from market.settings import Settings
+from tests.test_authorization import assert_problem, ok
+from tests.test_reopen import confirmed, reopen_body
 from tests.world import World
 
 
@@ -60,6 +62,26 @@ async def test_a_resident_has_at_most_the_set_number_of_orders_open(
     )
     assert cancel.status_code == 200, cancel.text
     assert (await post(client, world)).status_code == 201
+
+
+async def test_a_resident_at_the_limit_cannot_reopen_a_confirmed_order_either(
+    client: AsyncTestClient, world: World, clock: FrozenClock
+) -> None:
+    order = await confirmed(client, world, clock)
+    for _ in range(3):
+        assert (await post(client, world)).status_code == 201
+
+    refused = await client.post(
+        f"/api/orders/{order}/reopen", json=reopen_body(clock), headers=world.auth("resident")
+    )
+
+    assert_problem(refused, 429, {"too_many_open_orders"})
+    assert refused.json()["limit"] == 3
+    assert (await ok(client, world, "resident", "GET", f"/api/orders/{order}"))["status"] == "confirmed"
+    newest = (await ok(client, world, "resident", "GET", "/api/orders?limit=1"))["items"][0]["id"]
+    await ok(client, world, "resident", "POST", f"/api/orders/{newest}/cancel", {"reason": "not needed"})
+    reopened = await ok(client, world, "resident", "POST", f"/api/orders/{order}/reopen", reopen_body(clock))
+    assert reopened["status"] == "submitted"
 
 
 @pytest.fixture

@@ -22,7 +22,11 @@ def area_read(area: Area) -> AreaRead:
 
 
 async def get_area(session: AsyncSession, area_id: int) -> Area:
-    area = await session.get(Area, area_id)
+    return found_area(await session.get(Area, area_id), area_id)
+
+
+def found_area(area: Area | None, area_id: int) -> Area:
+    """The area read for `area_id`, or the refusal when there is none."""
     if area is None:
         raise NotFound(f"Area {area_id} does not exist.", code="area_not_found")
     return area

@@ -29,12 +29,16 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Servic
     return category
 
 
-# Whether a category takes new orders: one column, not the category (a post reads nothing else).
-_IS_ACTIVE = select(ServiceCategory.is_active).where(ServiceCategory.code == bindparam("code"))
+# Whether the category `category` takes new orders: one column, not the category, which a post
+# reads in the statement that reads its place (`orders.service`); NULL for no such category.
+ACTIVE_CATEGORY = (
+    select(ServiceCategory.is_active).where(ServiceCategory.code == bindparam("category")).scalar_subquery()
+)
 
 
-async def check_active_category(session: AsyncSession, code: str) -> None:
-    if not await session.scalar(_IS_ACTIVE, {"code": code}):
+def check_active_category(is_active: bool | None, code: str) -> None:
+    """Refuse a category that takes no new orders (`is_active`: what ACTIVE_CATEGORY read)."""
+    if not is_active:
         raise InvalidInput(f"Unknown service category {code!r}.", code="unknown_category")
 
 

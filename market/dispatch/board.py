@@ -34,7 +34,7 @@ from market.orders.models import (
     OrderStatus,
 )
 from market.settings import Settings
-from market.volunteers.service import locked_capacity
+from market.volunteers.service import lock_profile
 from matching.dispatch import DISTANCES, LEVEL_CODE_LENGTHS
 
 
@@ -188,7 +188,7 @@ async def claim(
             "This order is no longer open: someone else has it or it was offered.", code="order_not_open"
         )
     # The volunteer's profile is locked too, so that two claims of theirs count one after the other.
-    await locked_capacity(session, actor.id)
+    await lock_profile(session, actor.id)
     volunteer = await _volunteer(session, actor, now)
     if not await _open_orders(session, volunteer, now, order_id=order.id):
         raise NotFound(f"Order {order_id} is not on your board.", code="order_not_found")

@@ -34,7 +34,7 @@ from market.orders.models import (
 from market.pagination import page_total
 from market.settings import Settings
 from market.teams import service as teams
-from market.volunteers.service import current_load, locked_capacity
+from market.volunteers.service import has_room, lock_profile
 
 
 def ineligible(found: dict[int, tuple[eligibility.Reason, ...]]) -> list[dict[str, object]]:
@@ -252,8 +252,8 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
         await orders.answer_offer(session, offer, OfferAction.expire, now)
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         raise OfferExpired("This offer has expired.", code="offer_expired")
-    capacity = await locked_capacity(session, actor.id)
-    if capacity is None or await current_load(session, actor.id) >= capacity:
+    await lock_profile(session, actor.id)
+    if not await has_room(session, actor.id):
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
     await orders.hand_to(session, order, OrderAction.accept, actor, now)
     await orders.close_offers(session, order.id, OfferAction.withdraw, now, accepted=offer)

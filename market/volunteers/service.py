@@ -14,7 +14,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
-from market.db import upsert
+from market.db import lock_rows, upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE, page_total
@@ -88,12 +88,12 @@ async def load_profile(
     return await session.scalar(stmt)
 
 
-# Both run on every take of an order: built once, the volunteer a parameter (building a statement
+# Run on every take of an order: built once, the volunteer a parameter (building a statement
 # and its cache key costs ~0.1 ms).
 @functools.cache
-def _capacity_locked() -> Select[tuple[int]]:
+def _profile_locked() -> Select[tuple[int]]:
     return (
-        select(VolunteerProfile.capacity)
+        select(VolunteerProfile.user_id)
         .where(VolunteerProfile.user_id == bindparam("user_id"))
         .with_for_update()
     )
@@ -106,10 +106,22 @@ def _held_orders() -> Select[tuple[int]]:
     )
 
 
-async def locked_capacity(session: AsyncSession, user_id: int) -> int | None:
-    """The volunteer's capacity (None without a profile), their profile locked: two takes of theirs
-    then count their held orders one after the other."""
-    return await session.scalar(_capacity_locked(), {"user_id": user_id})
+@functools.cache
+def _room_for_another() -> Select[tuple[bool]]:
+    held = _held_orders().scalar_subquery()
+    return select(VolunteerProfile.capacity > held).where(VolunteerProfile.user_id == bindparam("user_id"))
+
+
+async def lock_profile(session: AsyncSession, user_id: int) -> None:
+    """Lock the volunteer's profile, so that two takes of theirs count their held orders one after
+    the other."""
+    await lock_rows(session, _profile_locked(), {"user_id": user_id})
+
+
+async def has_room(session: AsyncSession, user_id: int) -> bool:
+    """Whether the volunteer holds fewer orders than their capacity (not without a profile); after
+    `lock_profile`."""
+    return bool(await session.scalar(_room_for_another(), {"user_id": user_id}))
 
 
 async def current_load(session: AsyncSession, user_id: int) -> int:
