@@ -64,6 +64,19 @@ async def test_a_resident_has_at_most_the_set_number_of_orders_open(
     assert (await post(client, world)).status_code == 201
 
 
+async def test_at_the_limit_a_mistake_in_the_form_is_told_first(
+    client: AsyncTestClient, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    for _ in range(3):
+        assert (await post(client, world)).status_code == 201
+    never_served = world.order_body(preferred_volunteer_id=world.id("volunteer"))
+
+    r = await client.post("/api/orders", json=never_served, headers=world.auth("resident"))
+
+    assert_problem(r, 400, {"not_served_before"})
+    assert await orders(session_maker) == 3
+
+
 async def test_a_resident_at_the_limit_cannot_reopen_a_confirmed_order_either(
     client: AsyncTestClient, world: World, clock: FrozenClock
 ) -> None:

@@ -237,36 +237,16 @@ def _locked_order() -> Select[tuple[Order]]:
 
 # Orders, their events and offers are written as plain statements: nothing reads a new one back as
 # an object, and the ORM's unit of work for them (objects, collection, cascade, flush) made a fifth
-# of a post's calls and a third of an accept's. The SET clause of an UPDATE is its parameters'.
-
-# What a new order is given; its other columns start empty.
-_NEW_ORDER_COLUMNS = (
-    "requester_id",
-    "area_id",
-    "area_code",
-    "category_code",
-    "description",
-    "address_detail",
-    "window_start",
-    "window_end",
-    "urgency",
-    "status",
-    "entered_by_id",
-    "channel",
-    "preferred_volunteer_id",
-    "created_at",
-    "updated_at",
-)
-
-
+# of a post's calls and a third of an accept's. `_row_update`'s SET clause is its parameters'.
 @functools.cache
-def _new_order() -> ReturningInsert[tuple[int]]:
-    """The new order, written only while its requester has fewer than `max_open` orders open: the
-    limit is read in the INSERT itself, which then writes no row (`_post_order`)."""
+def _new_order(given: tuple[str, ...]) -> ReturningInsert[tuple[int]]:
+    """The new order, its `given` columns each from its parameter, written only while its requester
+    has fewer than `max_open` orders open: the limit is read in the INSERT itself, which then writes
+    no row (`_post_order`)."""
     orders = Order.__table__
-    columns = [orders.c[key] for key in _NEW_ORDER_COLUMNS]
-    given = select(*(bindparam(column.key, type_=column.type) for column in columns))
-    return insert(orders).from_select(columns, given.where(_fewer_open_than())).returning(orders.c.id)
+    columns = [orders.c[key] for key in given]
+    values = select(*(bindparam(column.key, type_=column.type) for column in columns))
+    return insert(orders).from_select(columns, values.where(_fewer_open_than())).returning(orders.c.id)
 
 
 @functools.cache
@@ -285,9 +265,9 @@ def _changes_with_their_events(session: AsyncSession) -> bool:
 
 
 @functools.cache
-def _posted_with_event() -> ReturningInsert[tuple[int]]:
+def _posted_with_event(given: tuple[str, ...]) -> ReturningInsert[tuple[int]]:
     """`_new_order` and its event: the new order's id, or no row over the limit."""
-    return _event_of(_new_order().cte("posted")).returning(OrderEvent.__table__.c.order_id)
+    return _event_of(_new_order(given).cte("posted")).returning(OrderEvent.__table__.c.order_id)
 
 
 @functools.cache
@@ -981,7 +961,6 @@ async def _post_order(
         "preferred_volunteer_id": data.preferred_volunteer_id,
         "created_at": now,
         "updated_at": now,
-        "max_open": max_open,
     }
     recorded = {
         "actor_id": entered_by.id if entered_by else requester.id,
@@ -991,10 +970,12 @@ async def _post_order(
         "note": f"entered for the resident ({channel})" if entered_by else "",
         "at": now,
     }
+    # The limit is read last, by the INSERT: a mistake in the form is told before it.
+    given, limit = tuple(new_order), {"max_open": max_open}
     if _changes_with_their_events(session):
-        order_id = await session.scalar(_posted_with_event(), {**new_order, **recorded})
+        order_id = await session.scalar(_posted_with_event(given), {**new_order, **limit, **recorded})
     else:
-        order_id = await session.scalar(_new_order(), new_order)
+        order_id = await session.scalar(_new_order(given), {**new_order, **limit})
         if order_id is not None:
             await session.execute(_new_event(), {"order_id": order_id, **recorded})
     if order_id is None:
@@ -1053,7 +1034,7 @@ async def _check_open_orders(session: AsyncSession, requester_id: int, max_open:
 def _refuse_too_many_open(max_open: int, *, entered: bool) -> NoReturn:
     who = "The resident already has" if entered else "You already have"
     raise TooManyRequests(
-        f"{who} {max_open} orders open, the most at once; wait until one is done or cancel one.",
+        f"{who} as many orders open as one may ({max_open}); wait until one is done or cancel one.",
         code="too_many_open_orders",
         limit=max_open,
     )
