@@ -137,9 +137,10 @@ async def lock_rows(session: AsyncSession, stmt: Select[Any], params: dict[str, 
     """Take the row locks of `stmt` (a SELECT … FOR UPDATE whose rows nobody reads) on PostgreSQL. On
     SQLite the transaction's BEGIN IMMEDIATE, sent with its first statement, takes the database's
     write lock, and FOR UPDATE is dropped: the statement would only cost a trip to the driver's
-    thread."""
+    thread. The rows being unread, the statement runs on the session's connection, past the ORM's
+    set-up for a statement."""
     if session.bind.dialect.name == "postgresql":
-        await session.execute(stmt, params)
+        await (await session.connection()).execute(stmt, params)
 
 
 def sync_loaded(session: AsyncSession, model: type, rows: Iterable[Any], columns: tuple[str, ...]) -> None:

@@ -4,6 +4,7 @@ import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,9 @@ from market.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocess
 from market.imports import Column, Row, read_table
 from market.ledger.accounts import open_area_accounts
 
+# An area, or the columns of one a statement read.
+Found = TypeVar("Found")
+
 
 def area_read(area: Area) -> AreaRead:
     return AreaRead(id=area.id, code=area.code, name=area.name, level=area.level, parent_id=area.parent_id)
@@ -25,8 +29,8 @@ async def get_area(session: AsyncSession, area_id: int) -> Area:
     return found_area(await session.get(Area, area_id), area_id)
 
 
-def found_area(area: Area | None, area_id: int) -> Area:
-    """The area read for `area_id`, or the refusal when there is none."""
+def found_area(area: Found | None, area_id: int) -> Found:
+    """The area (or the columns of it) read for `area_id`, or the refusal when there is none."""
     if area is None:
         raise NotFound(f"Area {area_id} does not exist.", code="area_not_found")
     return area

@@ -713,7 +713,11 @@ def _offers_shown(actor: Actor, order: OrderView, offers: list[OfferSummary]) ->
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
     kind = _viewer_kind(session, actor)
-    rows = (await session.execute(_order_page(kind), {"order_id": order_id, **_viewer(actor)})).all()
+    # Columns, not entities: on the session's connection, past the ORM's set-up for a statement and
+    # for each of the page's columns (a sixth of the page's CPU), after the flush it would make.
+    await session.flush()
+    connection = await session.connection()
+    rows = (await connection.execute(_order_page(kind), {"order_id": order_id, **_viewer(actor)})).all()
     if not rows:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     order = order_view(rows[0])
@@ -826,9 +830,10 @@ ORDER_PLACES = (AreaLevel.compound, AreaLevel.building)
 
 
 @functools.cache
-def _place_and_category() -> Select[tuple[Area, bool | None]]:
-    """The place a post names (`area_id`), and whether its category takes orders: one statement."""
-    return select(Area, ACTIVE_CATEGORY).where(Area.id == bindparam("area_id"))
+def _place_and_category() -> Select[tuple[int, str, AreaLevel, bool | None]]:
+    """The place a post names (`area_id`), and whether its category takes orders: one statement, of
+    columns run on the session's connection (see `get_order`)."""
+    return select(Area.id, Area.code, Area.level, ACTIVE_CATEGORY).where(Area.id == bindparam("area_id"))
 
 
 async def order_areas(session: AsyncSession, actor: Actor) -> list[Area]:
@@ -918,11 +923,12 @@ async def _post_order(
 ) -> int:
     """The new order's id. One entered for the resident (`entered_by`) is theirs all the same, recording
     who entered it and how it came in; the resident is told."""
+    connection = await session.connection()
     place = (
-        await session.execute(_place_and_category(), {"area_id": data.area_id, "category": data.category})
+        await connection.execute(_place_and_category(), {"area_id": data.area_id, "category": data.category})
     ).one_or_none()
-    area = found_area(place[0] if place else None, data.area_id)
-    check_active_category(place[1], data.category)
+    area = found_area(place, data.area_id)
+    check_active_category(place[-1], data.category)
     community = community_code_of(requester.area_code)
     if community is None or not area.code.startswith(community):
         if entered_by is not None:
@@ -973,11 +979,11 @@ async def _post_order(
     # The limit is read last, by the INSERT: a mistake in the form is told before it.
     given, limit = tuple(new_order), {"max_open": max_open}
     if _changes_with_their_events(session):
-        order_id = await session.scalar(_posted_with_event(given), {**new_order, **limit, **recorded})
+        order_id = await connection.scalar(_posted_with_event(given), {**new_order, **limit, **recorded})
     else:
-        order_id = await session.scalar(_new_order(given), {**new_order, **limit})
+        order_id = await connection.scalar(_new_order(given), {**new_order, **limit})
         if order_id is not None:
-            await session.execute(_new_event(), {"order_id": order_id, **recorded})
+            await connection.execute(_new_event(), {"order_id": order_id, **recorded})
     if order_id is None:
         _refuse_too_many_open(max_open, entered=entered_by is not None)
     if entered_by is not None:

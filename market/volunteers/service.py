@@ -120,8 +120,8 @@ async def lock_profile(session: AsyncSession, user_id: int) -> None:
 
 async def has_room(session: AsyncSession, user_id: int) -> bool:
     """Whether the volunteer holds fewer orders than their capacity (not without a profile); after
-    `lock_profile`."""
-    return bool(await session.scalar(_room_for_another(), {"user_id": user_id}))
+    `lock_profile`. One column, read on the session's connection, past the ORM's set-up."""
+    return bool(await (await session.connection()).scalar(_room_for_another(), {"user_id": user_id}))
 
 
 async def current_load(session: AsyncSession, user_id: int) -> int:
