@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import MetaData, Select, event, exc
+from sqlalchemy import CursorResult, Executable, MetaData, Select, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -141,6 +141,16 @@ async def lock_rows(session: AsyncSession, stmt: Select[Any], params: dict[str, 
     set-up for a statement."""
     if session.bind.dialect.name == "postgresql":
         await (await session.connection()).execute(stmt, params)
+
+
+async def read_columns(
+    session: AsyncSession, stmt: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]:
+    """Run a statement that reads columns, not entities, on the session's connection, after the flush
+    `session.execute` would make: past the ORM's set-up for the statement and for each of its
+    columns, which gives columns nothing and cost a page read a sixth of its CPU."""
+    await session.flush()
+    return await (await session.connection()).execute(stmt, params)
 
 
 def sync_loaded(session: AsyncSession, model: type, rows: Iterable[Any], columns: tuple[str, ...]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import join
 
 from market.auth.access import Actor
+from market.db import read_columns
 from market.dispatch import eligibility
 from market.dispatch.schemas import DispatchRequest, OfferRead
 from market.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -188,7 +189,7 @@ async def list_offers(
 ) -> tuple[list[OfferRead], int]:
     query, page = _offers_page(status is not None)
     params = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
-    rows = (await session.execute(page, params)).all()
+    rows = (await read_columns(session, page, params)).all()
     total = await page_total(session, query, limit, offset, len(rows), params)
     reads = orders.order_reads(actor, [orders.order_view(row) for row in rows])
     return [

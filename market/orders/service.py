@@ -48,7 +48,7 @@ from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
 from market.categories.service import ACTIVE_CATEGORY, check_active_category
 from market.clock import shifted
-from market.db import lock_rows, sync_loaded
+from market.db import lock_rows, read_columns, sync_loaded
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.followups import service as followups
 from market.ledger import service as ledger
@@ -517,7 +517,7 @@ async def order_views(
     session: AsyncSession, stmt: Select[Any], params: dict[str, Any] | None = None
 ) -> list[OrderView]:
     """The orders an `order_view_select` statement reads."""
-    return [order_view(row) for row in await session.execute(stmt, params)]
+    return [order_view(row) for row in await read_columns(session, stmt, params)]
 
 
 def _full_view(order: Order | OrderView, actor: Actor) -> bool:
@@ -713,11 +713,7 @@ def _offers_shown(actor: Actor, order: OrderView, offers: list[OfferSummary]) ->
 
 async def get_order(session: AsyncSession, actor: Actor, order_id: int) -> OrderDetail:
     kind = _viewer_kind(session, actor)
-    # Columns, not entities: on the session's connection, past the ORM's set-up for a statement and
-    # for each of the page's columns (a sixth of the page's CPU), after the flush it would make.
-    await session.flush()
-    connection = await session.connection()
-    rows = (await connection.execute(_order_page(kind), {"order_id": order_id, **_viewer(actor)})).all()
+    rows = (await read_columns(session, _order_page(kind), {"order_id": order_id, **_viewer(actor)})).all()
     if not rows:
         raise NotFound(f"Order {order_id} does not exist.", code="order_not_found")
     order = order_view(rows[0])
@@ -831,8 +827,7 @@ ORDER_PLACES = (AreaLevel.compound, AreaLevel.building)
 
 @functools.cache
 def _place_and_category() -> Select[tuple[int, str, AreaLevel, bool | None]]:
-    """The place a post names (`area_id`), and whether its category takes orders: one statement, of
-    columns run on the session's connection (see `get_order`)."""
+    """The place a post names (`area_id`), and whether its category takes orders: one statement."""
     return select(Area.id, Area.code, Area.level, ACTIVE_CATEGORY).where(Area.id == bindparam("area_id"))
 
 
@@ -923,10 +918,8 @@ async def _post_order(
 ) -> int:
     """The new order's id. One entered for the resident (`entered_by`) is theirs all the same, recording
     who entered it and how it came in; the resident is told."""
-    connection = await session.connection()
-    place = (
-        await connection.execute(_place_and_category(), {"area_id": data.area_id, "category": data.category})
-    ).one_or_none()
+    params = {"area_id": data.area_id, "category": data.category}
+    place = (await read_columns(session, _place_and_category(), params)).one_or_none()
     area = found_area(place, data.area_id)
     check_active_category(place[-1], data.category)
     community = community_code_of(requester.area_code)
@@ -978,6 +971,7 @@ async def _post_order(
     }
     # The limit is read last, by the INSERT: a mistake in the form is told before it.
     given, limit = tuple(new_order), {"max_open": max_open}
+    connection = await session.connection()
     if _changes_with_their_events(session):
         order_id = await connection.scalar(_posted_with_event(given), {**new_order, **limit, **recorded})
     else:

@@ -14,7 +14,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
-from market.db import lock_rows, upsert
+from market.db import lock_rows, read_columns, upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE, page_total
@@ -120,8 +120,8 @@ async def lock_profile(session: AsyncSession, user_id: int) -> None:
 
 async def has_room(session: AsyncSession, user_id: int) -> bool:
     """Whether the volunteer holds fewer orders than their capacity (not without a profile); after
-    `lock_profile`. One column, read on the session's connection, past the ORM's set-up."""
-    return bool(await (await session.connection()).scalar(_room_for_another(), {"user_id": user_id}))
+    `lock_profile`."""
+    return bool((await read_columns(session, _room_for_another(), {"user_id": user_id})).scalar())
 
 
 async def current_load(session: AsyncSession, user_id: int) -> int:
