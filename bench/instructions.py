@@ -212,7 +212,7 @@ def measure(args: argparse.Namespace, name: str, url: str) -> None:
     floors: dict[str, float] = {}
     print(f"\n{name}: million instructions per request; ratio = floor ÷ product (< : below target)")
     print(f"{'endpoint':30} {'floor':>6} {'product':>8} {'ratio':>7}", end="")
-    print(f" {'baseline':>9} {'ratio':>7} {'product ÷ baseline':>19}" if args.baseline else "")
+    print(f" {'baseline':>9} {'ratio':>7} {'baseline ÷ product':>19}" if args.baseline else "")
     for endpoint in args.endpoints:
         kind = "write" if endpoint in api.WRITES else "read"
         if kind not in floors:  # every read's floor is the same request, as is every write's
