@@ -571,6 +571,10 @@ def floor_kind(endpoint: str) -> str:
     return "write" if endpoint in WRITES else "read"
 
 
+# The least product ÷ floor each kind of endpoint is to reach.
+TARGETS = {"read": 0.5, "write": 0.3}
+
+
 def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
     """Offers enough for an accept point: more than it can accept, or wrk sends the first ones again
     and they fail (already accepted). An accept does more than the floor's one INSERT a request, so
@@ -641,7 +645,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
                 p = results[(label, w, endpoint)]
                 ratio = p.rps / f.rps
                 tail = p.p99_ms / p.p50_ms if p.p50_ms else 0.0
-                low = ratio < (0.3 if endpoint in WRITES else 0.5)
+                low = ratio < TARGETS[floor_kind(endpoint)]
                 line += f" | {p.rps:>10.0f}{p.p50_ms:>7.1f}{p.p99_ms:>7.1f}{p.failed:>5}"
                 line += f"{ratio:>6.3f}{'<' if low else ' '}{tail:>7.1f}{'<' if tail > 5 else ' '}"
             if args.baseline:

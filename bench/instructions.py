@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 WARM_UP = 20
-TARGETS = {"read": 0.5, "write": 0.3}
 
 
 # ---------------------------------------------------------------- the child, counted
@@ -214,7 +213,7 @@ def measure(args: argparse.Namespace, name: str, url: str) -> None:
     print(f"{'endpoint':30} {'floor':>6} {'product':>8} {'ratio':>7}", end="")
     print(f" {'baseline':>9} {'ratio':>7} {'baseline ÷ product':>19}" if args.baseline else "")
     for endpoint in args.endpoints:
-        kind = "write" if endpoint in api.WRITES else "read"
+        kind = api.floor_kind(endpoint)
         if kind not in floors:  # every read's floor is the same request, as is every write's
             floors[kind] = instructions(api.ROOT, url, api.floor_requests(fx, endpoint) * count, floor=True)
         floor = floors[kind]
@@ -224,7 +223,7 @@ def measure(args: argparse.Namespace, name: str, url: str) -> None:
             requests = api.product_requests(fx, endpoint, accepts)
             counted[label] = instructions(root, url, (requests * count)[:count])
         product = counted["product"]
-        mark = "<" if floor / product < TARGETS[kind] else " "
+        mark = "<" if floor / product < api.TARGETS[kind] else " "
         line = f"{api.LABELS[endpoint]:30} {floor:6.2f} {product:8.2f} {floor / product:6.3f}{mark}"
         if args.baseline:
             base = counted["baseline"]
