@@ -12,9 +12,8 @@ the request, never a 500.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,10 +22,9 @@ import pytest
 from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.pool import Pool
 
 from market.clock import FrozenClock
 from market.idempotency import IdempotencyRecord, fingerprint, purge_idempotency_keys
@@ -36,6 +34,7 @@ from market.ledger.service import area_account, member_account
 from market.orders.models import Order
 from market.rewards.models import Redemption, Reward
 from market.unit_of_work import ATTEMPTS
+from tests import watch
 from tests.world import PASSWORD, World, allow_adjustments_alone
 
 REPLAYED = "idempotent-replayed"
@@ -534,21 +533,6 @@ async def test_a_change_whose_client_leaves_before_its_body_is_in_is_not_run(
         assert await session.scalar(count) == before
 
 
-@contextlib.contextmanager
-def counted_checkouts() -> Iterator[list[object]]:
-    """The connections every pool hands out while the block runs."""
-    handed_out: list[object] = []
-
-    def checkout(dbapi_connection: object, _record: object, _proxy: object) -> None:
-        handed_out.append(dbapi_connection)
-
-    event.listen(Pool, "checkout", checkout)
-    try:
-        yield handed_out
-    finally:
-        event.remove(Pool, "checkout", checkout)
-
-
 async def test_a_change_loads_its_caller_once_its_body_is_in_on_the_connection_it_writes_on(
     app: Litestar, client: AsyncTestClient, world: World, is_postgres: bool
 ) -> None:
@@ -565,7 +549,7 @@ async def test_a_change_loads_its_caller_once_its_body_is_in_on_the_connection_i
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    with counted_checkouts() as handed_out:
+    with watch.checkouts() as handed_out:
         request = asyncio.create_task(app(_residents_request(world), receive, send))  # type: ignore[arg-type]
         await asyncio.sleep(0.2)
         assert handed_out == [] and sent == []
@@ -589,7 +573,7 @@ async def test_a_read_whose_client_leaves_takes_nothing_from_the_database(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    with counted_checkouts() as handed_out:
+    with watch.checkouts() as handed_out:
         await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent == [] and handed_out == []
 
@@ -622,7 +606,7 @@ async def test_a_request_without_a_valid_token_is_refused_before_its_body_is_rea
     scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
     if token is not None:
         scope["headers"].append((b"authorization", token))
-    with counted_checkouts() as handed_out:
+    with watch.checkouts() as handed_out:
         received, sent = await _call_with_an_endless_body(app, scope)
     assert sent[0]["status"] == 401 and received == 0 and handed_out == []
 

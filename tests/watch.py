@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 
 @contextmanager
@@ -23,3 +24,18 @@ def statements() -> Iterator[list[str]]:
         yield run
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def checkouts() -> Iterator[list[object]]:
+    """The connections every pool hands out meanwhile."""
+    handed_out: list[object] = []
+
+    def checkout(dbapi_connection: object, _record: object, _proxy: object) -> None:
+        handed_out.append(dbapi_connection)
+
+    event.listen(Pool, "checkout", checkout)
+    try:
+        yield handed_out
+    finally:
+        event.remove(Pool, "checkout", checkout)
