@@ -256,6 +256,32 @@ async def test_the_resident_is_told_each_step_up_to_the_automatic_confirmation(
     assert offered[0]["params"]["order_id"] == order_id and offered[0]["params"]["answer_by"]
 
 
+async def test_an_accept_beyond_capacity_leaves_no_message_and_no_change(
+    client: AsyncTestClient, world: World
+) -> None:
+    """The capacity is counted by the order's own UPDATE, which its event and the resident's message
+    follow: a refused accept writes none of them."""
+    offer_ids = {}
+    for _ in range(2):  # volunteer_b has capacity 1
+        order_id = await _post(client, world)
+        body = {"volunteer_ids": [world.id("volunteer_b")], "mode": "direct"}
+        r = await _act(client, world, "grid_worker", f"/api/orders/{order_id}/dispatch", body)
+        offer_ids[order_id] = r["offers"][-1]["id"]
+    (held, refused), (held_offer, refused_offer) = offer_ids, offer_ids.values()
+    await _act(client, world, "volunteer_b", f"/api/offers/{held_offer}/accept")
+
+    r = await client.post(f"/api/offers/{refused_offer}/accept", headers=world.auth("volunteer_b"))
+
+    assert (r.status_code, r.json()["code"]) == (409, "at_capacity")
+    accepted = await told(client, world, "resident", "order_accepted")
+    assert [n["params"]["order_id"] for n in accepted] == [held]
+    order = (await client.get(f"/api/orders/{refused}", headers=world.auth("resident"))).json()
+    assert (order["status"], order["volunteer"]) == ("dispatched", None)
+    assert [e["action"] for e in order["events"]] == ["post", "dispatch"]
+    r = await client.get("/api/offers?status=pending", headers=world.auth("volunteer_b"))
+    assert [o["id"] for o in r.json()["items"]] == [refused_offer]
+
+
 async def test_a_claim_from_the_board_tells_the_resident_too(client: AsyncTestClient, world: World) -> None:
     r = await client.put(
         f"/api/dispatch/board/{world.areas['c1'].id}", json={"mode": "at_once"}, headers=world.auth("manager")

@@ -35,7 +35,7 @@ from market.orders.models import (
 from market.pagination import page_total
 from market.settings import Settings
 from market.teams import service as teams
-from market.volunteers.service import has_room, lock_profile
+from market.volunteers.service import lock_profile
 
 
 def ineligible(found: dict[int, tuple[eligibility.Reason, ...]]) -> list[dict[str, object]]:
@@ -143,6 +143,7 @@ async def make_offers(
         actor_id,
         now,
         note=note or f"{mode} offer to {len(volunteer_ids)} volunteer(s)",
+        told=orders.told_resident(order, NotificationCode.order_dispatched, now),
     )
     await notify(
         session,
@@ -153,7 +154,6 @@ async def make_offers(
         order_id=order.id,
         answer_by=expires_at,
     )
-    await orders.tell_resident(session, order, NotificationCode.order_dispatched, now)
     await session.flush()
     return offers
 
@@ -254,8 +254,6 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         raise OfferExpired("This offer has expired.", code="offer_expired")
     await lock_profile(session, actor.id)
-    if not await has_room(session, actor.id):
-        raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
     await orders.hand_to(session, order, OrderAction.accept, actor, now)
     await orders.close_offers(session, order.id, OfferAction.withdraw, now, accepted=offer)
     return order

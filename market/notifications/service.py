@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, func, insert, select, update
+from sqlalchemy import FromClause, Insert, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import Actor
@@ -30,28 +30,61 @@ async def notify(
     """Leave a message for each of `user_ids`: its code and the values its text takes (JSON:
     numbers, names, other codes, moments as ISO text). Pages pick up what is committed by polling.
 
-    One INSERT on the transaction's connection: nothing reads a message back as an object, and the
-    ORM's flush of one cost twice the Python calls of the statement."""
-    subject_type, subject_id = subject if subject else ("", None)
-    stored = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()}
-    messages = [
-        {
-            "user_id": user_id,
-            "code": code,
-            "params": stored,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "created_at": now,
-        }
-        for user_id in sorted(set(user_ids))
-    ]
+    Nothing reads a message back as an object: the ORM's flush of one cost twice the Python calls of
+    the statement `leave` runs."""
+    await leave(
+        session, [message(user_id, code, now, subject=subject, **params) for user_id in sorted(set(user_ids))]
+    )
+
+
+async def leave(session: AsyncSession, messages: list[dict[str, Any]]) -> None:
+    """Leave the messages (rows `message` gives) in one INSERT on the transaction's connection."""
     if messages:
         await (await session.connection()).execute(_new_message(), messages)
+
+
+def message(
+    user_id: int,
+    code: NotificationCode,
+    now: datetime,
+    /,
+    *,
+    subject: tuple[str, int] | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """One message's row, as `notify` leaves it and `message_for_each` takes it as parameters."""
+    subject_type, subject_id = subject if subject else ("", None)
+    return {
+        "user_id": user_id,
+        "code": code,
+        "params": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in params.items()},
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "created_at": now,
+    }
 
 
 @functools.cache
 def _new_message() -> Insert:
     return insert(Notification.__table__)
+
+
+_MESSAGE = ("user_id", "code", "params", "subject_type", "subject_id", "created_at")
+
+
+def message_for_each(rows: FromClause) -> Insert:
+    """The message whose row (`message`) the statement's parameters give (`message_parameters`), left
+    once for each of `rows`: inside the statement that writes them (a CTE's), it exists exactly when
+    the change it announces does, without a statement of its own."""
+    notifications = Notification.__table__
+    given = (bindparam(f"message_{key}", type_=notifications.c[key].type) for key in _MESSAGE)
+    return insert(notifications).from_select(_MESSAGE, select(*given).select_from(rows))
+
+
+def message_parameters(row: dict[str, Any]) -> dict[str, Any]:
+    """A message's row as `message_for_each`'s parameters, named apart from the columns of a table
+    the statement writes (an INSERT or UPDATE sets a column from a parameter of its name)."""
+    return {f"message_{key}": value for key, value in row.items()}
 
 
 def _read(n: Notification) -> NotificationRead:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     CompoundSelect,
     Insert,
     Select,
-    Table,
     Update,
     any_,
     bindparam,
@@ -54,7 +53,7 @@ from market.followups import service as followups
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.models import NotificationCode
-from market.notifications.service import notify
+from market.notifications.service import leave, message, message_for_each, message_parameters, notify
 from market.orders.models import (
     ENTERED_CHANNELS,
     ESCALATION_RANK,
@@ -90,7 +89,7 @@ from market.orders.schemas import (
 from market.pagination import page_total
 from market.privacy import Mask, PersonRef, mask_name, mask_phone, person_ref
 from market.settings import Settings
-from market.volunteers.service import load_profile
+from market.volunteers.service import load_profile, room_for_another
 
 S = OrderStatus
 
@@ -128,14 +127,19 @@ async def transition(
     actor_id: int | None,
     now: datetime,
     note: str = "",
+    *,
+    if_room: bool = False,
+    told: dict[str, Any] | None = None,
     **columns: Any,
-) -> None:
+) -> bool:
     """Move the order as `ORDER_MACHINE` says (or refuse), with the `columns` that change with the
-    step, and record the event."""
+    step, and record the event; `told`, the resident's message of the step (`told_resident`), is
+    left with it. With `if_room`, only while the volunteer the step gives the order
+    (`volunteer_id`) has room for another: whether it moved."""
     target = ORDER_MACHINE.next(order.status, action)
     if target == S.accepted:
         columns["accepted_at"] = now
-    await _record(session, order, action, actor_id, now, note, status=target, **columns)
+    return await _record(session, order, action, actor_id, now, note, if_room, told, status=target, **columns)
 
 
 async def event(
@@ -145,11 +149,14 @@ async def event(
     actor_id: int | None,
     now: datetime,
     note: str = "",
+    *,
+    told: dict[str, Any] | None = None,
     **columns: Any,
 ) -> None:
     """An event that leaves the order's state as it is (escalated, a preference passed over, hurried),
-    with the `columns` that change with it. The order was still updated: its history grew."""
-    await _record(session, order, action, actor_id, now, note, **columns)
+    with the `columns` that change with it, and `told` as `transition`'s. The order was still
+    updated: its history grew."""
+    await _record(session, order, action, actor_id, now, note, False, told, **columns)
 
 
 async def _record(
@@ -159,9 +166,12 @@ async def _record(
     actor_id: int | None,
     now: datetime,
     note: str,
+    if_room: bool,
+    told: dict[str, Any] | None,
     **columns: Any,
-) -> None:
+) -> bool:
     values = {"updated_at": now, **columns}
+    changed = {"row_id": order.id} | {f"set_{key}": value for key, value in values.items()}
     recorded = {
         "actor_id": actor_id,
         "action": action,
@@ -172,21 +182,25 @@ async def _record(
     }
     connection = await session.connection()
     if _changes_with_their_events(session):
-        changes = {f"set_{key}": value for key, value in values.items()}
-        await connection.execute(
-            _moved_with_event(frozenset(values)), {"row_id": order.id, **changes, **recorded}
-        )
-        _committed(order, values)
+        # The parameters of the order's change, its event and the message have distinct names.
+        statement = _moved_with_event(frozenset(values), if_room, told is not None)
+        message = message_parameters(told) if told is not None else {}
+        moved = await connection.scalar(statement, {**changed, **recorded, **message}) is not None
     else:
-        await _write_row(session, order, **values)
-        await connection.execute(_new_event(), {"order_id": order.id, **recorded})
+        moved = (await connection.execute(_order_update(frozenset(values), if_room), changed)).rowcount == 1
+        if moved:
+            await connection.execute(_new_event(), {"order_id": order.id, **recorded})
+            await leave(session, [told] if told is not None else [])
+    if moved:
+        _committed(order, values)
+    return moved
 
 
-async def _write_row(session: AsyncSession, row: Order | Offer, **values: Any) -> None:
-    """Change a loaded order's or offer's columns with one UPDATE on the transaction's connection,
-    and give the object the values as its committed state (`_committed`)."""
-    await (await session.connection()).execute(_row_update(type(row).__table__), {"row_id": row.id, **values})
-    _committed(row, values)
+async def _write_offer(session: AsyncSession, offer: Offer, **values: Any) -> None:
+    """Change a loaded offer's columns with one UPDATE on the transaction's connection, and give the
+    object the values as its committed state (`_committed`)."""
+    await (await session.connection()).execute(_offer_update(), {"row_id": offer.id, **values})
+    _committed(offer, values)
 
 
 def _committed(row: Order | Offer, values: dict[str, Any]) -> None:
@@ -198,11 +212,10 @@ def _committed(row: Order | Offer, values: dict[str, Any]) -> None:
         set_committed_value(row, key, value)
 
 
-async def tell_resident(
-    session: AsyncSession, order: Order, code: NotificationCode, now: datetime, **params: Any
-) -> None:
-    """The resident is told of each step of their order, in the transaction that takes it."""
-    await _tell_requester(session, order.requester_id, order.id, code, now, **params)
+def told_resident(order: Order, code: NotificationCode, now: datetime, **params: Any) -> dict[str, Any]:
+    """The message telling the resident of a step of their order: `transition` and `event` leave it
+    with the step (their `told`), in the transaction that takes it."""
+    return _requester_message(order.requester_id, order.id, code, now, **params)
 
 
 async def _tell_requester(
@@ -213,18 +226,28 @@ async def _tell_requester(
     now: datetime,
     **params: Any,
 ) -> None:
-    await notify(session, [requester_id], code, now, subject=("order", order_id), order_id=order_id, **params)
+    await leave(session, [_requester_message(requester_id, order_id, code, now, **params)])
+
+
+def _requester_message(
+    requester_id: int, order_id: int, code: NotificationCode, now: datetime, **params: Any
+) -> dict[str, Any]:
+    return message(requester_id, code, now, subject=("order", order_id), order_id=order_id, **params)
 
 
 async def hand_to(
     session: AsyncSession, order: Order, action: OrderAction, volunteer: Actor, now: datetime
 ) -> None:
-    """The volunteer takes the order (accepting an offer, claiming it from the board); the resident
-    is told who, by a masked name: they meet in person, but the inbox is no place for full names."""
-    await transition(session, order, action, volunteer.id, now, volunteer_id=volunteer.id)
-    await tell_resident(
-        session, order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name)
-    )
+    """The volunteer takes the order (accepting an offer, claiming it from the board), if they hold
+    fewer orders than their capacity: counted by the order's UPDATE, so the caller has locked their
+    profile (`lock_profile`) for two takes of theirs to count one after the other. The
+    resident is told who, by a masked name: they meet in person, but the inbox is no place for full
+    names."""
+    told = told_resident(order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name))
+    if not await transition(
+        session, order, action, volunteer.id, now, if_room=True, told=told, volunteer_id=volunteer.id
+    ):
+        raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
 
 
 # The statements every change of an order runs are built once, with their values as parameters:
@@ -237,7 +260,7 @@ def _locked_order() -> Select[tuple[Order]]:
 
 # Orders, their events and offers are written as plain statements: nothing reads a new one back as
 # an object, and the ORM's unit of work for them (objects, collection, cascade, flush) made a fifth
-# of a post's calls and a third of an accept's. `_row_update`'s SET clause is its parameters'.
+# of a post's calls and a third of an accept's. `_offer_update`'s SET clause is its parameters'.
 @functools.cache
 def _new_order(given: tuple[str, ...]) -> ReturningInsert[tuple[int]]:
     """The new order, its `given` columns each from its parameter, written only while its requester
@@ -271,13 +294,24 @@ def _posted_with_event(given: tuple[str, ...]) -> ReturningInsert[tuple[int]]:
 
 
 @functools.cache
-def _moved_with_event(changed: frozenset[str]) -> Insert:
-    """The order's UPDATE of its `changed` columns (each from the parameter `set_<column>`), and its
-    event."""
+def _order_update(changed: frozenset[str], if_room: bool) -> Update:
+    """The order's UPDATE of its `changed` columns (each from the parameter `set_<column>`); with
+    `if_room`, only while the volunteer it is given to has room for another."""
     orders = Order.__table__
     new_values = {orders.c[key]: bindparam(f"set_{key}", type_=orders.c[key].type) for key in sorted(changed)}
     moved = update(orders).where(orders.c.id == bindparam("row_id")).values(new_values)
-    return _event_of(moved.returning(orders.c.id).cte("moved"))
+    if if_room:
+        moved = moved.where(room_for_another(new_values[orders.c.volunteer_id]))
+    return moved
+
+
+@functools.cache
+def _moved_with_event(changed: frozenset[str], if_room: bool, told: bool) -> ReturningInsert[tuple[int]]:
+    """`_order_update`, its event and, if `told`, the resident's message: the order's id, or no row
+    when it did not move."""
+    moved = _order_update(changed, if_room).returning(Order.__table__.c.id).cte("moved")
+    statement = _event_of(moved).returning(OrderEvent.__table__.c.order_id)
+    return statement.add_cte(message_for_each(moved).cte("told")) if told else statement
 
 
 def _event_of(changed_order: CTE) -> Insert:
@@ -289,8 +323,9 @@ def _event_of(changed_order: CTE) -> Insert:
 
 
 @functools.cache
-def _row_update(table: Table) -> Update:
-    return update(table).where(table.c.id == bindparam("row_id"))
+def _offer_update() -> Update:
+    offers = Offer.__table__
+    return update(offers).where(offers.c.id == bindparam("row_id"))
 
 
 @functools.cache
@@ -351,7 +386,7 @@ async def answer_offer(
     """The offer is declined or lapses, as `OFFER_MACHINE` says (or refuses); it is accepted with the
     others closed (`close_offers`)."""
     status = OFFER_MACHINE.next(offer.status, action)
-    await _write_row(session, offer, status=status, responded_at=now, **columns)
+    await _write_offer(session, offer, status=status, responded_at=now, **columns)
 
 
 async def requeue_if_unoffered(
@@ -1095,9 +1130,9 @@ async def managed_order(session: AsyncSession, actor: Actor, order_id: int) -> O
 
 async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
     order = await managed_order(session, actor, order_id)
-    await transition(session, order, A.reject, actor.id, now, reason)
+    told = told_resident(order, NotificationCode.order_rejected, now, reason=reason)
+    await transition(session, order, A.reject, actor.id, now, reason, told=told)
     await close_offers(session, order.id, OfferAction.withdraw, now)
-    await tell_resident(session, order, NotificationCode.order_rejected, now, reason=reason)
 
 
 # What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
@@ -1152,8 +1187,8 @@ async def check_in(session: AsyncSession, actor: Actor, order_id: int, now: date
                 code="check_in_too_late",
                 closed_at=order.window_end.isoformat(),
             )
-    await transition(session, order, A.check_in, actor.id, now, checked_in_at=now)
-    await tell_resident(session, order, NotificationCode.order_checked_in, now)
+    told = told_resident(order, NotificationCode.order_checked_in, now)
+    await transition(session, order, A.check_in, actor.id, now, told=told, checked_in_at=now)
 
 
 async def _check_out(session: AsyncSession, order: Order, actor: Actor, now: datetime) -> None:
@@ -1165,8 +1200,8 @@ async def _check_out(session: AsyncSession, order: Order, actor: Actor, now: dat
 async def _complete(session: AsyncSession, order: Order, actor: Actor, note: str, now: datetime) -> None:
     if order.status == S.in_service and order.checked_out_at is None:
         raise Conflict("Check out before completing the order.", code="not_checked_out")
-    await transition(session, order, A.complete, actor.id, now, note, completed_at=now)
-    await tell_resident(session, order, NotificationCode.order_completed, now)
+    told = told_resident(order, NotificationCode.order_completed, now)
+    await transition(session, order, A.complete, actor.id, now, note, told=told, completed_at=now)
 
 
 async def check_out(session: AsyncSession, actor: Actor, order_id: int, now: datetime) -> None:
@@ -1238,11 +1273,22 @@ async def _settle(
     comment: str | None,
     note: str,
     complaint: bool = False,
+    told: dict[str, Any] | None = None,
 ) -> None:
-    """Confirm a locked order, by its resident or by the auto-confirm job: the one path that pays,
-    and that opens a follow-up (回访) when the rating, a complaint or the community's sample calls for one."""
+    """Confirm a locked order, by its resident or by the auto-confirm job (which `told` them): the one
+    path that pays, and that opens a follow-up (回访) when the rating, a complaint or the community's
+    sample calls for one."""
     await transition(
-        session, order, A.confirm, actor_id, now, note, confirmed_at=now, rating=rating, comment=comment
+        session,
+        order,
+        A.confirm,
+        actor_id,
+        now,
+        note,
+        told=told,
+        confirmed_at=now,
+        rating=rating,
+        comment=comment,
     )
     if order.volunteer_id is not None:
         if rating is not None:
@@ -1413,10 +1459,11 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
             ),
         )
     volunteer_id = order.volunteer_id if order.status == S.accepted else None
-    await transition(session, order, A.cancel, actor.id, now, reason)
+    told = None
+    if order.requester_id != actor.id:  # a resident who cancels needs no message of it
+        told = told_resident(order, NotificationCode.order_cancelled, now, reason=reason)
+    await transition(session, order, A.cancel, actor.id, now, reason, told=told)
     await close_offers(session, order.id, OfferAction.withdraw, now)
-    if order.requester_id != actor.id:
-        await tell_resident(session, order, NotificationCode.order_cancelled, now, reason=reason)
     if volunteer_id is not None:
         await notify(
             session,
@@ -1502,13 +1549,10 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
     for order_id in order_ids:
         order = await lock_order(session, order_id)
         if ORDER_MACHINE.allows(order.status, A.expire):
-            await transition(
-                session, order, A.expire, None, now, "the time window ended before anyone accepted"
-            )
+            note = "the time window ended before anyone accepted"
+            told = told_resident(order, NotificationCode.order_expired, now, reason_code="window_ended")
+            await transition(session, order, A.expire, None, now, note, told=told)
             await close_offers(session, order.id, OfferAction.withdraw, now)
-            await tell_resident(
-                session, order, NotificationCode.order_expired, now, reason_code="window_ended"
-            )
     await session.flush()
     return len(order_ids)
 
@@ -1534,8 +1578,8 @@ async def auto_confirm_orders(session: AsyncSession, now: datetime, tz: ZoneInfo
         ):
             continue
         note = f"confirmed automatically: the resident did not confirm within {days} days"
-        await _settle(session, order, None, now, tz, rating=None, comment=None, note=note)
-        await tell_resident(session, order, NotificationCode.order_auto_confirmed, now, days=days)
+        told = told_resident(order, NotificationCode.order_auto_confirmed, now, days=days)
+        await _settle(session, order, None, now, tz, rating=None, comment=None, note=note, told=told)
         confirmed += 1
     await session.flush()
     return confirmed
@@ -1624,7 +1668,10 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
             continue
         level, statuses, after, why = due
         note = f"to the {level}: {why}"
-        await event(session, order, A.escalate, None, now, note, escalation_level=level, escalated_at=now)
+        told = told_resident(order, NotificationCode.order_escalated, now, level=str(level))
+        await event(
+            session, order, A.escalate, None, now, note, told=told, escalation_level=level, escalated_at=now
+        )
         await notify(
             session,
             await _level_managers(session, order, level),
@@ -1636,7 +1683,6 @@ async def escalate_orders(session: AsyncSession, now: datetime, settings: Settin
             late="not_completed" if statuses == UNFINISHED else "not_accepted",
             minutes=int(after.total_seconds()) // 60,
         )
-        await tell_resident(session, order, NotificationCode.order_escalated, now, level=str(level))
         raised += 1
     await session.flush()
     return raised

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, bindparam, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from market.areas.models import Area, AreaLevel, code_length
 from market.areas.service import get_area, managed_area
@@ -14,7 +14,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
-from market.db import lock_rows, read_columns, upsert
+from market.db import lock_rows, upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE, page_total
@@ -99,29 +99,31 @@ def _profile_locked() -> Select[tuple[int]]:
     )
 
 
+def _held_by(volunteer_id: ColumnElement[int]) -> Select[tuple[int]]:
+    """How many orders the volunteer holds. The orders are aliased: a take's UPDATE of an order
+    counts the others in the same table (`room_for_another`)."""
+    held = aliased(Order, name="held")
+    mine = (held.volunteer_id == volunteer_id, held.status.in_(HELD_STATUSES))
+    return select(func.count(held.id)).where(*mine)
+
+
 @functools.cache
 def _held_orders() -> Select[tuple[int]]:
-    return select(func.count(Order.id)).where(
-        Order.volunteer_id == bindparam("user_id"), Order.status.in_(HELD_STATUSES)
-    )
+    return _held_by(bindparam("user_id"))
 
 
-@functools.cache
-def _room_for_another() -> Select[tuple[bool]]:
-    held = _held_orders().scalar_subquery()
-    return select(VolunteerProfile.capacity > held).where(VolunteerProfile.user_id == bindparam("user_id"))
+def room_for_another(volunteer_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether the volunteer holds fewer orders than their capacity (never without a profile): the
+    condition of a take's UPDATE of the order, after `lock_profile`, so that counting and taking are
+    one statement."""
+    capacity = select(VolunteerProfile.capacity).where(VolunteerProfile.user_id == volunteer_id)
+    return capacity.scalar_subquery() > _held_by(volunteer_id).scalar_subquery()
 
 
 async def lock_profile(session: AsyncSession, user_id: int) -> None:
     """Lock the volunteer's profile, so that two takes of theirs count their held orders one after
     the other."""
     await lock_rows(session, _profile_locked(), {"user_id": user_id})
-
-
-async def has_room(session: AsyncSession, user_id: int) -> bool:
-    """Whether the volunteer holds fewer orders than their capacity (not without a profile); after
-    `lock_profile`."""
-    return bool((await read_columns(session, _room_for_another(), {"user_id": user_id})).scalar())
 
 
 async def current_load(session: AsyncSession, user_id: int) -> int:
