@@ -254,8 +254,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         raise OfferExpired("This offer has expired.", code="offer_expired")
     await lock_profile(session, actor.id)
-    await orders.hand_to(session, order, OrderAction.accept, actor, now)
-    await orders.close_offers(session, order.id, OfferAction.withdraw, now, accepted=offer)
+    await orders.hand_to(session, order, OrderAction.accept, actor, now, accepted=offer)
     return order
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Insert,
+    Row,
     Select,
     Update,
     any_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
     update,
@@ -130,16 +132,30 @@ async def transition(
     *,
     if_room: bool = False,
     told: dict[str, Any] | None = None,
+    closing: dict[str, Any] | None = None,
     **columns: Any,
 ) -> bool:
     """Move the order as `ORDER_MACHINE` says (or refuse), with the `columns` that change with the
-    step, and record the event; `told`, the resident's message of the step (`told_resident`), is
-    left with it. With `if_room`, only while the volunteer the step gives the order
-    (`volunteer_id`) has room for another: whether it moved."""
+    step, and record the event. With it go `told`, the resident's message of the step
+    (`told_resident`), and `closing`, its pending offers closed (`offers_closed`). With `if_room`,
+    only while the volunteer the step gives the order (`volunteer_id`) has room for another:
+    whether it moved."""
     target = ORDER_MACHINE.next(order.status, action)
     if target == S.accepted:
         columns["accepted_at"] = now
-    return await _record(session, order, action, actor_id, now, note, if_room, told, status=target, **columns)
+    return await _record(
+        session,
+        order,
+        action,
+        actor_id,
+        now,
+        note,
+        if_room=if_room,
+        told=told,
+        closing=closing,
+        status=target,
+        **columns,
+    )
 
 
 async def event(
@@ -156,7 +172,7 @@ async def event(
     """An event that leaves the order's state as it is (escalated, a preference passed over, hurried),
     with the `columns` that change with it, and `told` as `transition`'s. The order was still
     updated: its history grew."""
-    await _record(session, order, action, actor_id, now, note, False, told, **columns)
+    await _record(session, order, action, actor_id, now, note, told=told, **columns)
 
 
 async def _record(
@@ -166,8 +182,10 @@ async def _record(
     actor_id: int | None,
     now: datetime,
     note: str,
-    if_room: bool,
-    told: dict[str, Any] | None,
+    *,
+    if_room: bool = False,
+    told: dict[str, Any] | None = None,
+    closing: dict[str, Any] | None = None,
     **columns: Any,
 ) -> bool:
     values = {"updated_at": now, **columns}
@@ -181,19 +199,40 @@ async def _record(
         "at": now,
     }
     connection = await session.connection()
+    closed: list[Row[Any]] = []
     if _changes_with_their_events(session):
-        # The parameters of the order's change, its event and the message have distinct names.
-        statement = _moved_with_event(frozenset(values), if_room, told is not None)
+        # The parameters of the order's change, its event, the message and the offers' closing have
+        # distinct names.
+        statement = _moved_with_event(frozenset(values), if_room, told is not None, closing is not None)
         message = message_parameters(told) if told is not None else {}
-        moved = await connection.scalar(statement, {**changed, **recorded, **message}) is not None
+        rows = (
+            await connection.execute(statement, {**changed, **recorded, **message, **(closing or {})})
+        ).all()
+        moved = bool(rows)
+        closed = [row for row in rows if row.id is not None]
     else:
         moved = (await connection.execute(_order_update(frozenset(values), if_room), changed)).rowcount == 1
         if moved:
             await connection.execute(_new_event(), {"order_id": order.id, **recorded})
             await leave(session, [told] if told is not None else [])
+            if closing is not None:
+                closed = (await connection.execute(_offers_closing(), {"row_id": order.id, **closing})).all()
     if moved:
         _committed(order, values)
+        if closing is not None:
+            _sync_closed(session, order.id, closing, closed)
     return moved
+
+
+def _sync_closed(
+    session: AsyncSession, order_id: int, closing: dict[str, Any], closed: list[Row[Any]]
+) -> None:
+    """Give the session's objects of the offers closed their new state."""
+    accepted_id = closing["accepted_offer_id"]
+    if accepted_id is not None and accepted_id not in {row.id for row in closed}:
+        # Every change of an offer locks its order first: one read pending under that lock still is.
+        raise RuntimeError(f"Offer {accepted_id} was not pending on order {order_id} to accept.")
+    sync_loaded(session, Offer, closed, ("status", "responded_at"))
 
 
 async def _write_offer(session: AsyncSession, offer: Offer, **values: Any) -> None:
@@ -236,16 +275,31 @@ def _requester_message(
 
 
 async def hand_to(
-    session: AsyncSession, order: Order, action: OrderAction, volunteer: Actor, now: datetime
+    session: AsyncSession,
+    order: Order,
+    action: OrderAction,
+    volunteer: Actor,
+    now: datetime,
+    *,
+    accepted: Offer | None = None,
 ) -> None:
-    """The volunteer takes the order (accepting an offer, claiming it from the board), if they hold
-    fewer orders than their capacity: counted by the order's UPDATE, so the caller has locked their
-    profile (`lock_profile`) for two takes of theirs to count one after the other. The
-    resident is told who, by a masked name: they meet in person, but the inbox is no place for full
-    names."""
+    """The volunteer takes the order (accepting the offer `accepted`, which closes the others, or
+    claiming it from the board), if they hold fewer orders than their capacity: counted by the
+    order's UPDATE, so the caller has locked their profile (`lock_profile`) for two takes of theirs
+    to count one after the other. The resident is told who, by a masked name: they meet in person,
+    but the inbox is no place for full names."""
     told = told_resident(order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name))
+    closing = offers_closed(OfferAction.withdraw, now, accepted=accepted) if accepted else None
     if not await transition(
-        session, order, action, volunteer.id, now, if_room=True, told=told, volunteer_id=volunteer.id
+        session,
+        order,
+        action,
+        volunteer.id,
+        now,
+        if_room=True,
+        told=told,
+        closing=closing,
+        volunteer_id=volunteer.id,
     ):
         raise Conflict("You already hold as many orders as your capacity allows.", code="at_capacity")
 
@@ -306,12 +360,18 @@ def _order_update(changed: frozenset[str], if_room: bool) -> Update:
 
 
 @functools.cache
-def _moved_with_event(changed: frozenset[str], if_room: bool, told: bool) -> ReturningInsert[tuple[int]]:
-    """`_order_update`, its event and, if `told`, the resident's message: the order's id, or no row
-    when it did not move."""
+def _moved_with_event(changed: frozenset[str], if_room: bool, told: bool, closing: bool) -> Select[Any]:
+    """`_order_update`, its event and, if `told`, the resident's message and, if `closing`, its
+    offers' closing (`_closing_offers`): no row when the order did not move, else one for each offer
+    closed (`id`, `status`, `responded_at`), or one of NULLs."""
     moved = _order_update(changed, if_room).returning(Order.__table__.c.id).cte("moved")
-    statement = _event_of(moved).returning(OrderEvent.__table__.c.order_id)
-    return statement.add_cte(message_for_each(moved).cte("told")) if told else statement
+    statement = select(moved.c.id.label("order_id")).add_cte(_event_of(moved).cte("recorded"))
+    if told:
+        statement = statement.add_cte(message_for_each(moved).cte("told"))
+    closed = _closing_offers(select(moved.c.id).scalar_subquery()).cte("closed") if closing else None
+    if closed is None:
+        return statement.add_columns(*(null().label(key) for key in ("id", "status", "responded_at")))
+    return statement.add_columns(*closed.c).select_from(moved.outerjoin(closed, true()))
 
 
 def _event_of(changed_order: CTE) -> Insert:
@@ -328,21 +388,25 @@ def _offer_update() -> Update:
     return update(offers).where(offers.c.id == bindparam("row_id"))
 
 
-@functools.cache
-def _closing_offers() -> ReturningUpdate[tuple[int, OfferStatus, datetime]]:
+def _closing_offers(order_id: ColumnElement[int]) -> ReturningUpdate[tuple[int, OfferStatus, datetime]]:
+    """The order's pending offers closed (the parameters `offers_closed` gives)."""
     offers = Offer.__table__
     status = offers.c.status.type
-    closing = update(offers).where(
-        offers.c.order_id == bindparam("closed_order_id"), offers.c.status == OfferStatus.pending
-    )
+    closing = update(offers).where(offers.c.order_id == order_id, offers.c.status == OfferStatus.pending)
     # The accepted offer, if any, takes its own status in the same statement.
     closing = closing.values(
         status=case(
             (offers.c.id == bindparam("accepted_offer_id"), bindparam("accepted_status", type_=status)),
             else_=bindparam("closed_status", type_=status),
-        )
+        ),
+        responded_at=bindparam("closed_at", type_=offers.c.responded_at.type),
     )
     return closing.returning(offers.c.id, offers.c.status, offers.c.responded_at)
+
+
+@functools.cache
+def _offers_closing() -> ReturningUpdate[tuple[int, OfferStatus, datetime]]:
+    return _closing_offers(bindparam("row_id"))
 
 
 @functools.cache
@@ -358,33 +422,22 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order:
     return order
 
 
-async def close_offers(
-    session: AsyncSession, order_id: int, action: OfferAction, now: datetime, *, accepted: Offer | None = None
-) -> None:
-    """Withdraw or expire the order's pending offers, in one UPDATE, which accepts `accepted` (one of
-    them) as it closes the others: a volunteer took the order."""
-    closed = await (await session.connection()).execute(
-        _closing_offers(),
-        {
-            "closed_order_id": order_id,
-            "closed_status": OFFER_MACHINE.next(OfferStatus.pending, action),
-            "accepted_offer_id": accepted.id if accepted else None,
-            "accepted_status": OFFER_MACHINE.next(accepted.status, OfferAction.accept) if accepted else None,
-            "responded_at": now,
-        },
-    )
-    rows = closed.all()
-    if accepted is not None and accepted.id not in {row.id for row in rows}:
-        # Every change of an offer locks its order first: one read pending under that lock still is.
-        raise RuntimeError(f"Offer {accepted.id} was not pending on order {order_id} to accept.")
-    sync_loaded(session, Offer, rows, ("status", "responded_at"))
+def offers_closed(action: OfferAction, now: datetime, *, accepted: Offer | None = None) -> dict[str, Any]:
+    """The order's pending offers withdrawn or expired as it moves (`transition`'s `closing`), and
+    `accepted` (one of them) accepted instead: a volunteer took the order."""
+    return {
+        "closed_status": OFFER_MACHINE.next(OfferStatus.pending, action),
+        "accepted_offer_id": accepted.id if accepted else None,
+        "accepted_status": OFFER_MACHINE.next(accepted.status, OfferAction.accept) if accepted else None,
+        "closed_at": now,
+    }
 
 
 async def answer_offer(
     session: AsyncSession, offer: Offer, action: OfferAction, now: datetime, **columns: Any
 ) -> None:
     """The offer is declined or lapses, as `OFFER_MACHINE` says (or refuses); it is accepted with the
-    others closed (`close_offers`)."""
+    others closed (`offers_closed`)."""
     status = OFFER_MACHINE.next(offer.status, action)
     await _write_offer(session, offer, status=status, responded_at=now, **columns)
 
@@ -1131,8 +1184,8 @@ async def managed_order(session: AsyncSession, actor: Actor, order_id: int) -> O
 async def reject(session: AsyncSession, actor: Actor, order_id: int, reason: str, now: datetime) -> None:
     order = await managed_order(session, actor, order_id)
     told = told_resident(order, NotificationCode.order_rejected, now, reason=reason)
-    await transition(session, order, A.reject, actor.id, now, reason, told=told)
-    await close_offers(session, order.id, OfferAction.withdraw, now)
+    closing = offers_closed(OfferAction.withdraw, now)
+    await transition(session, order, A.reject, actor.id, now, reason, told=told, closing=closing)
 
 
 # What a volunteer still has to do: the orders they hold, and those done but not yet confirmed.
@@ -1462,8 +1515,8 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
     told = None
     if order.requester_id != actor.id:  # a resident who cancels needs no message of it
         told = told_resident(order, NotificationCode.order_cancelled, now, reason=reason)
-    await transition(session, order, A.cancel, actor.id, now, reason, told=told)
-    await close_offers(session, order.id, OfferAction.withdraw, now)
+    closing = offers_closed(OfferAction.withdraw, now)
+    await transition(session, order, A.cancel, actor.id, now, reason, told=told, closing=closing)
     if volunteer_id is not None:
         await notify(
             session,
@@ -1551,8 +1604,8 @@ async def expire_orders(session: AsyncSession, now: datetime) -> int:
         if ORDER_MACHINE.allows(order.status, A.expire):
             note = "the time window ended before anyone accepted"
             told = told_resident(order, NotificationCode.order_expired, now, reason_code="window_ended")
-            await transition(session, order, A.expire, None, now, note, told=told)
-            await close_offers(session, order.id, OfferAction.withdraw, now)
+            closing = offers_closed(OfferAction.withdraw, now)
+            await transition(session, order, A.expire, None, now, note, told=told, closing=closing)
     await session.flush()
     return len(order_ids)
 
