@@ -368,6 +368,28 @@ async def test_a_change_leaves_the_order_and_offers_its_session_holds_as_they_ar
     assert held[2] == {o.id: "accepted" if o is taken else "withdrawn" for o in offered}
 
 
+@pytest.mark.parametrize("takers", [1, 2])
+async def test_an_accept_writes_the_order_its_event_message_and_offers_in_one_statement_on_postgres(
+    flow: Flow, world: World, is_postgres: bool, takers: int
+) -> None:
+    """After the two locks (the order with the offer, then the volunteer's profile), the order's move,
+    its event, the resident's message and the offers closed are one statement on PostgreSQL. SQLite
+    runs no INSERT or UPDATE inside WITH, locks nothing row by row, and sends the four in turn."""
+    ticket = await flow.post_order()
+    volunteers = ["volunteer", "volunteer_b"][:takers]
+    r = await flow.dispatch(ticket, *volunteers, mode="pool" if takers > 1 else "direct")
+    offer_id = next(o["id"] for o in r.json()["offers"] if o["volunteer_id"] == world.id("volunteer"))
+    async with flow.session_maker() as session, session.begin():
+        volunteer = await load_actor(session, world.id("volunteer"))
+        with statements() as sent:
+            await accept_offer(session, volunteer, offer_id, flow.clock())
+    writes = [s for s in sent if not s.lstrip().startswith("SELECT")]
+    assert (len(sent), len(writes)) == ((3, 1) if is_postgres else (5, 4)), sent
+    detail = await flow.detail(ticket)
+    assert sorted(o["status"] for o in detail["offers"]) == ["accepted", "withdrawn"][:takers]
+    assert [e["action"] for e in detail["events"]] == ["post", "dispatch", "accept"]
+
+
 async def test_complete_needs_a_check_out_first(flow: Flow) -> None:
     ticket = await flow.reach("in_service")
     before = await flow.detail(ticket)
