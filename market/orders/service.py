@@ -257,20 +257,10 @@ def told_resident(order: Order, code: NotificationCode, now: datetime, **params:
     return _requester_message(order.requester_id, order.id, code, now, **params)
 
 
-async def _tell_requester(
-    session: AsyncSession,
-    requester_id: int,
-    order_id: int,
-    code: NotificationCode,
-    now: datetime,
-    **params: Any,
-) -> None:
-    await leave(session, [_requester_message(requester_id, order_id, code, now, **params)])
-
-
 def _requester_message(
     requester_id: int, order_id: int, code: NotificationCode, now: datetime, **params: Any
 ) -> dict[str, Any]:
+    """A message to the resident who posted the order, about it (its subject)."""
     return message(requester_id, code, now, subject=("order", order_id), order_id=order_id, **params)
 
 
@@ -1069,14 +1059,9 @@ async def _post_order(
     if order_id is None:
         _refuse_too_many_open(max_open, entered=entered_by is not None)
     if entered_by is not None:
-        await _tell_requester(
-            session,
-            requester.id,
-            order_id,
-            NotificationCode.order_entered,
-            now,
-            name=entered_by.name,
-            channel=channel,
+        code, name = NotificationCode.order_entered, entered_by.name
+        await leave(
+            session, [_requester_message(requester.id, order_id, code, now, name=name, channel=channel)]
         )
     return order_id
 
