@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CursorResult, Executable, MetaData, Select, event, exc
+from sqlalchemy import ColumnElement, CursorResult, Executable, MetaData, Select, event, exc, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -151,6 +151,13 @@ async def read_columns(
     columns, which gives columns nothing and cost a page read a sixth of its CPU."""
     await session.flush()
     return await (await session.connection()).execute(stmt, params)
+
+
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (…)` of fixed values, each its own bound parameter, for statements that run on
+    every request. `column.in_(values)` binds one "expanding" parameter instead, whose SQL is
+    rendered again at each execution: 3-4% of a post's or an accept's CPU, whose statements are long."""
+    return column.in_([literal(value, column.type) for value in sorted(values)])
 
 
 def sync_loaded(session: AsyncSession, model: type, rows: Iterable[Any], columns: tuple[str, ...]) -> None:

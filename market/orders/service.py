@@ -49,7 +49,7 @@ from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
 from market.categories.service import ACTIVE_CATEGORY, check_active_category
 from market.clock import shifted
-from market.db import lock_rows, read_columns, sync_loaded
+from market.db import lock_rows, one_of, read_columns, sync_loaded
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.followups import service as followups
 from market.ledger import service as ledger
@@ -1086,7 +1086,7 @@ def _requester_locked() -> Select[tuple[int]]:
 def _fewer_open_than() -> ColumnElement[bool]:
     """The requester (`requester_id`) has fewer than `max_open` orders open."""
     still_open = select(func.count(Order.id)).where(
-        Order.requester_id == bindparam("requester_id"), Order.status.not_in(FINAL_STATUSES)
+        Order.requester_id == bindparam("requester_id"), ~one_of(Order.status, FINAL_STATUSES)
     )
     return still_open.scalar_subquery() < bindparam("max_open")
 

@@ -14,7 +14,7 @@ from market.auth.access import Actor
 from market.auth.models import Role, User, UserRole
 from market.auth.service import can_see_user, get_user, managers_also_see
 from market.categories.models import ServiceCategory
-from market.db import lock_rows, upsert
+from market.db import lock_rows, one_of, upsert
 from market.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from market.orders.models import HELD_STATUSES, Order
 from market.pagination import MAX_PAGE_SIZE, page_total
@@ -103,7 +103,7 @@ def _held_by(volunteer_id: ColumnElement[int]) -> Select[tuple[int]]:
     """How many orders the volunteer holds. The orders are aliased: a take's UPDATE of an order
     counts the others in the same table (`room_for_another`)."""
     held = aliased(Order, name="held")
-    mine = (held.volunteer_id == volunteer_id, held.status.in_(HELD_STATUSES))
+    mine = (held.volunteer_id == volunteer_id, one_of(held.status, HELD_STATUSES))
     return select(func.count(held.id)).where(*mine)
 
 
