@@ -677,7 +677,8 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
         # With 2 workers on 2 CPUs the machine runs out before the workers do: the database and wrk
         # share the CPUs, so a server scales only as far as they leave it room (the floor as well).
         # The most 2 workers can give is what the CPUs hold of requests at the CPU each took (the
-        # server's, the database's and wrk's), over one worker's rate.
+        # server's, the database's and wrk's), over one worker's rate; and never more than two
+        # workers of one CPU each, or wrk's one thread, hold (where the machine has more CPUs).
         print(
             f"2 workers ÷ 1 (target ≥ 1.6 on PostgreSQL), the most the {os.cpu_count()} CPUs allow,"
             " and the CPUs busy with 2 workers:"
@@ -686,7 +687,13 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
             line = f"  {LABELS[endpoint]:<30}"
             for label, key in [("floor", floor_kind(endpoint)), *((label, endpoint) for label in servers)]:
                 one, two = results[(label, 1, key)], results[(label, 2, key)]
-                most = os.cpu_count() * 1000 / (two.server_ms + two.database_ms + two.wrk_ms) / one.rps
+                # (CPUs, CPU ms a request took of them)
+                shares = [
+                    (os.cpu_count(), two.server_ms + two.database_ms + two.wrk_ms),
+                    (2, two.server_ms),
+                    (1, two.wrk_ms),
+                ]
+                most = min(cpus * 1000 / ms for cpus, ms in shares if ms > 0) / one.rps
                 line += f"{label} {two.rps / one.rps:.2f} of {most:.2f} ({two.busy_cores:.2f})  "
             print(line)
 
