@@ -17,6 +17,9 @@ import msgspec
 
 # What stands in free text for the building or address detail a masked view leaves out.
 HIDDEN_PLACE = "***"
+# What may stand between the digits of a phone written in free text: "137 0000 0001", "137-0000-0001".
+_DIGIT_GAP = r"[\s-]"
+_DIGIT_GAPS = re.compile(_DIGIT_GAP)
 
 
 def mask_phone(phone: str) -> str:
@@ -46,9 +49,11 @@ class Mask:
         for place in self.places:
             if place.strip():
                 text = text.replace(place.strip(), HIDDEN_PLACE)
-        if self.phone:
-            # Also when written in groups: "137 0000 0001", "137-0000-0001".
-            spaced = r"[\s-]?".join(re.escape(digit) for digit in self.phone)
+        # Also when written in groups. The pattern is the resident's own, and a street has more
+        # residents than `re` keeps compiled (512): it is built only for a text the phone is in, gaps
+        # aside, where it may match.
+        if self.phone and _DIGIT_GAPS.sub("", self.phone) in _DIGIT_GAPS.sub("", text):
+            spaced = f"{_DIGIT_GAP}?".join(re.escape(digit) for digit in self.phone)
             text = re.sub(spaced, mask_phone(self.phone), text)
         # A one-character name would mask every occurrence of that character.
         if len(self.name) > 1:
