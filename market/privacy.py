@@ -17,9 +17,10 @@ import msgspec
 
 # What stands in free text for the building or address detail a masked view leaves out.
 HIDDEN_PLACE = "***"
-# What may stand between the digits of a phone written in free text: "137 0000 0001", "137-0000-0001".
+# What may stand between the digits of a phone written in free text: "137 0000 0001", "137-0000-0001",
+# "137 - 0000 - 0001".
 _DIGIT_GAP = r"[\s-]"
-_DIGIT_GAPS = re.compile(_DIGIT_GAP)
+_DIGIT_GAPS = re.compile(_DIGIT_GAP + "+")
 
 
 def mask_phone(phone: str) -> str:
@@ -51,10 +52,11 @@ class Mask:
                 text = text.replace(place.strip(), HIDDEN_PLACE)
         # Also when written in groups. The pattern is the resident's own, and a street has more
         # residents than `re` keeps compiled (512): it is built only for a text the phone is in, gaps
-        # aside, where it may match.
+        # aside, where it matches.
         if self.phone and _DIGIT_GAPS.sub("", self.phone) in _DIGIT_GAPS.sub("", text):
-            spaced = f"{_DIGIT_GAP}?".join(re.escape(digit) for digit in self.phone)
-            text = re.sub(spaced, mask_phone(self.phone), text)
+            spaced = f"{_DIGIT_GAP}*".join(re.escape(digit) for digit in self.phone)
+            masked = mask_phone(self.phone)
+            text = re.sub(spaced, lambda _found: masked, text)  # as it is, not a template
         # A one-character name would mask every occurrence of that character.
         if len(self.name) > 1:
             text = text.replace(self.name, mask_name(self.name))
