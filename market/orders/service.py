@@ -214,7 +214,8 @@ async def _record(
         moved = (await connection.execute(_order_update(frozenset(values), if_room), changed)).rowcount == 1
         if moved:
             await connection.execute(_new_event(), {"order_id": order.id, **recorded})
-            await leave(session, [told] if told is not None else [])
+            if told is not None:
+                await leave(session, [told])
             if closing is not None:
                 closed = (await connection.execute(_offers_closing(), {"row_id": order.id, **closing})).all()
     if moved:
@@ -1059,10 +1060,10 @@ async def _post_order(
     if order_id is None:
         _refuse_too_many_open(max_open, entered=entered_by is not None)
     if entered_by is not None:
-        code, name = NotificationCode.order_entered, entered_by.name
-        await leave(
-            session, [_requester_message(requester.id, order_id, code, now, name=name, channel=channel)]
+        told = _requester_message(
+            requester.id, order_id, NotificationCode.order_entered, now, name=entered_by.name, channel=channel
         )
+        await leave(session, [told])
     return order_id
 
 

@@ -64,11 +64,8 @@ def lives_in_or_serves(area_code: str) -> ColumnElement[bool]:
 
 
 def held_orders_count():
-    return (
-        select(func.count(Order.id))
-        .where(Order.volunteer_id == User.id, Order.status.in_(HELD_STATUSES))
-        .scalar_subquery()
-    )
+    """How many orders the volunteer (a User row of the enclosing query) holds."""
+    return _held_by(User.id).scalar_subquery()
 
 
 def _profile_options():
