@@ -35,7 +35,7 @@ from market.orders.models import (
 from market.pagination import page_total
 from market.settings import Settings
 from market.teams import service as teams
-from market.volunteers.service import lock_profile
+from market.volunteers.models import VolunteerProfile
 
 
 def ineligible(found: dict[int, tuple[eligibility.Reason, ...]]) -> list[dict[str, object]]:
@@ -212,20 +212,24 @@ async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[in
 def _own_offer_locked() -> Select[tuple[Offer, Order]]:
     # An offer's volunteer never changes: whose it is can be asked before the locks are taken. The
     # order is locked first, then the offer (`OF` is the order PostgreSQL locks them in, and every
-    # change of an offer locks its order first); each is read as it is once locked. Built once, as
-    # `orders.lock_order`'s statement is.
+    # change of an offer locks its order first); each is read as it is once locked. Then the
+    # volunteer's profile, as `lock_profile` would, one round trip fewer for an accept: an offer is
+    # made only to a volunteer with a profile (`eligibility`), and profiles are never deleted. Built
+    # once, as `orders.lock_order`'s statement is.
     return (
         select(Offer, Order)
         .join(Order, Order.id == Offer.order_id)
+        .join(VolunteerProfile, VolunteerProfile.user_id == Offer.volunteer_id)
         .where(Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
-        .with_for_update(of=(Order, Offer))
+        .with_for_update(of=(Order, Offer, VolunteerProfile))
         .execution_options(populate_existing=True)
     )
 
 
 async def own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
-    """The actor's pending offer and its order, locked, in one statement; the offer is read under
-    the order's lock, as another request may have settled it before."""
+    """The actor's pending offer and its order, locked, in one statement, with their profile (for two
+    takes of theirs to count their held orders one after the other); the offer is read under the
+    order's lock, as another request may have settled it before."""
     params = {"offer_id": offer_id, "volunteer_id": actor.id}
     found = (await session.execute(_own_offer_locked(), params)).one_or_none()
     if found is None:
@@ -253,7 +257,6 @@ async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: 
         await orders.answer_offer(session, offer, OfferAction.expire, now)
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         raise OfferExpired("This offer has expired.", code="offer_expired")
-    await lock_profile(session, actor.id)
     await orders.hand_to(session, order, OrderAction.accept, actor, now, accepted=offer)
     return order
 
