@@ -1,19 +1,23 @@
 """API throughput: the product's endpoints against a floor app, under the same server and load.
 
     .venv/bin/python -m bench.api [--db sqlite,postgres] [--workers 1,2,4] [--endpoints me,order,...]
-                                  [--duration 5] [--connections 8] [--baseline ../before]
+                                  [--duration 5] [--rounds 3] [--connections 8] [--baseline ../before]
 
 For each database (a fresh SQLite file, and PostgreSQL: by default
 postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
 `public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
-(so that POST /api/orders stays under the open-orders limit) and 20 volunteers. Before each accept
-point they are offered more orders than it can accept: as many as the floor wrote in the same
-time, and a quarter more. Then for each worker count the floor app (below, served by
-`market.serving.serve_app`, what `market serve` runs) and the product (`market serve`; with
---baseline, another checkout's too, measured in turn with this one's) are started, each measured
-once all its workers are serving, and `wrk` (installed with apt-get when missing) drives each
-endpoint for --duration seconds with 8 connections. The table shows req/s, p50 and p99, failed
-requests and product ÷ floor req/s, then the CPU time each request took in the server, in
+(so that POST /api/orders stays under the open-orders limit; their orders are cancelled before each
+POST point) and 20 volunteers. Before each accept point they are offered more orders than it can
+accept: as many as the floor wrote in its round, and a quarter more. Then for each worker count the
+floor app (below, served by `market.serving.serve_app`, what `market serve` runs) and the product
+(`market serve`; with --baseline, another checkout's too, measured in turn with this one's) are
+started, each measured once all its workers are serving, and `wrk` (installed with apt-get when
+missing) drives each endpoint for --duration seconds with 8 connections, in --rounds rounds: in
+each, the floor's points, then each endpoint's on each server in turn. This machine is shared: the
+same code has served 0.24 and 0.34 of the floor in single points minutes apart, as its
+neighbours took CPU time, so each ratio is the median of the rounds', each round's point against
+the floor measured just before it. The table shows req/s, p50 and p99 and failed requests (of the
+round of median req/s) and product ÷ floor, then the CPU time each request took in the server, in
 PostgreSQL and in wrk; with 1 and 2 workers, each server's 2-worker ÷ 1-worker req/s, the most the
 machine's CPUs allow it (as many requests as they hold at the CPU time each took with 2 workers,
 over one worker's req/s) and how many of them were busy with 2 workers.
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -59,7 +64,7 @@ from litestar import Litestar, get, post
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth
 from litestar.testing import TestClient
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -89,7 +94,8 @@ LABELS = {
     "post_order": "POST /api/orders",
     "accept": "POST /api/offers/{id}/accept",
 }
-# Each may have 10 orders open: enough for every POST of a default run.
+# Each may have 10 orders open: 10,000 POSTs a point, whose orders are cancelled before the next one
+# (`cancel_posts`).
 POSTING_RESIDENTS = 1000
 # Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
 TAKERS = 20
@@ -311,6 +317,18 @@ async def add_offers(url: str, fx: Fixture, count: int) -> list[tuple[int, str]]
         session.add_all(offered)
         await session.flush()
         return [(o.offers[0].id, fx.taker_tokens[o.offers[0].volunteer_id]) for o in offered]
+
+
+async def cancel_posts(url: str) -> None:
+    """The posting residents' open orders, cancelled in bulk: each may have 10 open, and a run's
+    rounds and worker counts post more than that in all."""
+    async with _sessions(url) as (_settings, sessions), sessions() as session, session.begin():
+        posters = select(User.id).where(User.phone.startswith(POSTER_PHONES))
+        await session.execute(
+            update(Order)
+            .where(Order.requester_id.in_(posters), Order.status == OrderStatus.submitted)
+            .values(status=OrderStatus.cancelled)
+        )
 
 
 # ---------------------------------------------------------------- load
@@ -563,9 +581,22 @@ def statements_of(url: str, request: tuple[str, str, str, str | None]) -> int:
     return counted
 
 
-# (server, workers, endpoint); the floor's are "read", "write" and, for each write, the floor
-# making as many statements as it.
-Results = dict[tuple[str, int, str], Point]
+# (server, workers, endpoint): a point for each round; the floor's are "read", "write" and, for each
+# write, the floor making as many statements as it.
+Results = dict[tuple[str, int, str], list[Point]]
+
+
+def typical(points: list[Point]) -> Point:
+    """The round of median req/s (the lower of the middle two for an even number of rounds)."""
+    return sorted(points, key=lambda p: p.rps)[(len(points) - 1) // 2]
+
+
+def ratio(points: list[Point], floors: list[Point]) -> float:
+    """The median over the rounds of each round's req/s over its floor's, measured just before it:
+    a machine that slows for a while slows both, and the ratio stays."""
+    ratios = sorted(p.rps / f.rps for p, f in zip(points, floors, strict=True))
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
 def floor_kind(endpoint: str) -> str:
@@ -585,13 +616,13 @@ def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
 
 
 def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Results, dict[str, int]]:
-    """For each worker count: the floor, then each endpoint on each product in turn; and the
-    statements each write sends (`statements_of`)."""
+    """For each worker count and each of --rounds rounds: the floor, then each endpoint on each
+    product in turn; and the statements each write sends (`statements_of`)."""
     products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
     started = time.monotonic()
     fx = asyncio.run(prepare(url))
     print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
-    results: Results = {}
+    results: Results = collections.defaultdict(list)
     statements = {}
     for endpoint in [e for e in args.endpoints if e in WRITES]:
         accepts = asyncio.run(add_offers(url, fx, 1)) if endpoint == "accept" else []
@@ -600,39 +631,47 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Re
         with contextlib.ExitStack() as servers:
             floor = servers.enter_context(served(None, url, workers))
             run_wrk(wrk, floor, floor_requests(fx, "me"), 1, args.connections)  # warm-up
-            for kind in {floor_kind(e) for e in args.endpoints}:
-                requests = floor_requests(fx, "post_order" if kind == "write" else "me")
-                results[("floor", workers, kind)] = run_wrk(
-                    wrk, floor, requests, args.duration, args.connections
-                )
-            # The floor making as many statements as each write: keyed by the write.
-            for endpoint, count in statements.items():
-                requests = floor_requests(fx, endpoint, count)
-                point = run_wrk(wrk, floor, requests, args.duration, args.connections)
-                results[("floor", workers, endpoint)] = point
             bases = {}
             for label, root in products.items():
                 bases[label] = servers.enter_context(served(root, url, workers))
                 run_wrk(wrk, bases[label], product_requests(fx, "me", []), 1, args.connections)  # warm-up
-            for endpoint in args.endpoints:
-                for label, base in bases.items():
-                    accepts = []
-                    if endpoint == "accept":
-                        floor_writes = results[("floor", workers, "write")]
-                        count = offers_for(floor_writes, args.duration, args.connections)
-                        accepts = asyncio.run(add_offers(url, fx, count))
-                    requests = product_requests(fx, endpoint, accepts)
-                    point = run_wrk(wrk, base, requests, args.duration, args.connections)
-                    results[(label, workers, endpoint)] = point
-                    print(
-                        f"   {name} {label} w={workers} {LABELS[endpoint]}: {point.rps:.0f} req/s", flush=True
-                    )
+            for round_ in range(1, args.rounds + 1):
+                for kind in sorted({floor_kind(e) for e in args.endpoints}):
+                    requests = floor_requests(fx, "post_order" if kind == "write" else "me")
+                    point = run_wrk(wrk, floor, requests, args.duration, args.connections)
+                    results[("floor", workers, kind)].append(point)
+                # The floor making as many statements as each write: keyed by the write.
+                for endpoint, count in statements.items():
+                    requests = floor_requests(fx, endpoint, count)
+                    point = run_wrk(wrk, floor, requests, args.duration, args.connections)
+                    results[("floor", workers, endpoint)].append(point)
+                for endpoint in args.endpoints:
+                    for label, base in bases.items():
+                        accepts = []
+                        if endpoint == "post_order":
+                            asyncio.run(cancel_posts(url))
+                        if endpoint == "accept":
+                            floor_writes = results[("floor", workers, "write")][-1]
+                            count = offers_for(floor_writes, args.duration, args.connections)
+                            accepts = asyncio.run(add_offers(url, fx, count))
+                        requests = product_requests(fx, endpoint, accepts)
+                        point = run_wrk(wrk, base, requests, args.duration, args.connections)
+                        results[(label, workers, endpoint)].append(point)
+                        print(
+                            f"   {name} round {round_} {label} w={workers} {LABELS[endpoint]}:"
+                            f" {point.rps:.0f} req/s",
+                            flush=True,
+                        )
     return results, statements
 
 
 def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.Namespace) -> None:
     results, statements = measured
-    print(f"\n{name}: req/s, p50 and p99 in ms, failed requests; ratio = product ÷ floor (< : below target)")
+    rounds = f"median of {args.rounds} rounds, " if args.rounds > 1 else ""
+    print(
+        f"\n{name}: req/s, p50 and p99 in ms, failed requests ({rounds}the round of median req/s);"
+        " ratio = product ÷ floor, each round against its own floor's (< : below target)"
+    )
     servers = ["product"] + (["baseline"] if args.baseline else [])
     head = f"{'endpoint':<30}{'w':>2}{'floor/s':>8}{'p50':>6}{'p99':>7}"
     for label in servers:
@@ -640,17 +679,18 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
     print(head + (f" | {'product ÷ baseline':>18}" if args.baseline else ""))
     for endpoint in args.endpoints:
         for w in args.workers:
-            f = results[("floor", w, floor_kind(endpoint))]
+            floors = results[("floor", w, floor_kind(endpoint))]
+            f = typical(floors)
             line = f"{LABELS[endpoint]:<30}{w:>2}{f.rps:>8.0f}{f.p50_ms:>6.1f}{f.p99_ms:>7.1f}"
             for label in servers:
-                p = results[(label, w, endpoint)]
-                ratio = p.rps / f.rps
+                p = typical(results[(label, w, endpoint)])
+                of_floor = ratio(results[(label, w, endpoint)], floors)
                 tail = p.p99_ms / p.p50_ms if p.p50_ms else 0.0
-                low = ratio < TARGETS[floor_kind(endpoint)]
+                low = of_floor < TARGETS[floor_kind(endpoint)]
                 line += f" | {p.rps:>10.0f}{p.p50_ms:>7.1f}{p.p99_ms:>7.1f}{p.failed:>5}"
-                line += f"{ratio:>6.3f}{'<' if low else ' '}{tail:>7.1f}{'<' if tail > 5 else ' '}"
+                line += f"{of_floor:>6.3f}{'<' if low else ' '}{tail:>7.1f}{'<' if tail > 5 else ' '}"
             if args.baseline:
-                gain = results[("product", w, endpoint)].rps / results[("baseline", w, endpoint)].rps
+                gain = ratio(results[("product", w, endpoint)], results[("baseline", w, endpoint)])
                 line += f" | {gain:>18.2f}"
             print(line)
     print("CPU ms per request: the server's processes / PostgreSQL's / wrk's")
@@ -658,7 +698,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
     for endpoint in args.endpoints:
         for w in args.workers:
             keys = [("floor", w, floor_kind(endpoint)), *((label, w, endpoint) for label in servers)]
-            points = [results[key] for key in keys]
+            points = [typical(results[key]) for key in keys]
             cpu = "".join(f"{p.server_ms:>10.2f} /{p.database_ms:>5.2f} /{p.wrk_ms:>4.2f}" for p in points)
             print(f"{LABELS[endpoint]:<30}{w:>2}{cpu}")
     if statements:
@@ -670,9 +710,10 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
         print(f"{'endpoint':<30}{'w':>2}{'statements':>11}{'floor/s':>9}{'CPU ms':>8}{'product ÷':>11}")
         for endpoint, count in statements.items():
             for w in args.workers:
-                f, p = results[("floor", w, endpoint)], results[("product", w, endpoint)]
+                floors = results[("floor", w, endpoint)]
+                f = typical(floors)
                 line = f"{LABELS[endpoint]:<30}{w:>2}{count:>11}{f.rps:>9.0f}{f.server_ms:>8.2f}"
-                print(f"{line}{p.rps / f.rps:>11.3f}")
+                print(f"{line}{ratio(results[('product', w, endpoint)], floors):>11.3f}")
     if 1 in args.workers and 2 in args.workers:
         # With 2 workers on 2 CPUs the machine runs out before the workers do: the database and wrk
         # share the CPUs, so a server scales only as far as they leave it room (the floor as well).
@@ -686,7 +727,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
         for endpoint in args.endpoints:
             line = f"  {LABELS[endpoint]:<30}"
             for label, key in [("floor", floor_kind(endpoint)), *((label, endpoint) for label in servers)]:
-                one, two = results[(label, 1, key)], results[(label, 2, key)]
+                one, two = typical(results[(label, 1, key)]), typical(results[(label, 2, key)])
                 # (CPUs, CPU ms a request took of them)
                 shares = [
                     (os.cpu_count(), two.server_ms + two.database_ms + two.wrk_ms),
@@ -731,6 +772,9 @@ def main() -> int:
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="of " + ", ".join(ENDPOINTS))
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per point")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="points of each endpoint, each after its floor's (medians)"
+    )
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL to reset and use")
     parser.add_argument(
         "--baseline",
@@ -746,7 +790,13 @@ def main() -> int:
     if not make_url(args.database_url).database.startswith("bench"):
         parser.error("the PostgreSQL database's name must start with bench: its schema is dropped")
     wrk = ensure_wrk()
-    print(f"-- wrk -t1 -c{args.connections}, {args.duration:g} s a point, {os.cpu_count()} CPUs", flush=True)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    print(
+        f"-- wrk -t1 -c{args.connections}, {args.duration:g} s a point, {args.rounds} rounds,"
+        f" {os.cpu_count()} CPUs",
+        flush=True,
+    )
     for name in args.db.split(","):
         if name == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
