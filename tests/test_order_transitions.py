@@ -32,6 +32,7 @@ from market.orders import service as orders_service
 from market.orders.models import DispatchMode, Offer, Order
 from market.orders.service import expire_orders
 from market.settings import Settings
+from market.volunteers.models import VolunteerProfile
 from tests.watch import rendered_again, statements
 from tests.world import World
 
@@ -473,15 +474,37 @@ MOVES = {
 }
 
 
-async def test_an_accept_locks_the_order_before_the_offer(
-    flow: Flow, world: World, is_postgres: bool
+async def _lock_timeout(session_maker: async_sessionmaker[AsyncSession], stmt: Any) -> bool:
+    """Whether another transaction holds a row `stmt` (a SELECT … FOR UPDATE) locks."""
+    async with session_maker() as probe, probe.begin():
+        await probe.execute(text("SET LOCAL lock_timeout = '100ms'"))
+        try:
+            await probe.execute(stmt)
+        except DBAPIError as error:
+            if "lock timeout" not in str(error):
+                raise
+            return True
+        return False
+
+
+@pytest.mark.parametrize("held", ["offer", "profile"])
+async def test_an_accept_locks_the_order_then_the_offer_then_the_volunteers_profile(
+    flow: Flow, world: World, is_postgres: bool, held: str
 ) -> None:
-    """Every change of an offer locks its order first, so nothing holds an offer while it waits for
-    the order: an accept that finds its offer locked holds the order while it waits, in the one
-    statement that locks both."""
+    """Every change of an offer locks its order first, and a take locks the volunteer's profile after
+    the order: an accept that finds its offer locked waits holding the order, and one that finds the
+    profile locked waits holding both, in the one statement that locks the three."""
     if not is_postgres:
         pytest.skip("a change on SQLite locks the whole database")
     ticket = await flow.reach("dispatched")
+    volunteer_id = world.id("volunteer")
+    rows = {
+        "order": select(Order.id).where(Order.id == ticket.order).with_for_update(),
+        "offer": select(Offer.id).where(Offer.id == ticket.offer).with_for_update(),
+        "profile": select(VolunteerProfile.user_id)
+        .where(VolunteerProfile.user_id == volunteer_id)
+        .with_for_update(),
+    }
 
     pid = text("SELECT pg_backend_pid()")
     accepter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -489,11 +512,11 @@ async def test_an_accept_locks_the_order_before_the_offer(
     async def accept() -> None:
         async with flow.session_maker() as session, session.begin():
             accepter.set_result(await session.scalar(pid))
-            volunteer = await load_actor(session, world.id("volunteer"))
+            volunteer = await load_actor(session, volunteer_id)
             await accept_offer(session, volunteer, ticket.offer, flow.clock())
 
     async with flow.session_maker() as holder, holder.begin():
-        await holder.execute(select(Offer.id).where(Offer.id == ticket.offer).with_for_update())
+        await holder.execute(rows[held])
         accepting = asyncio.create_task(accept())
         blocked = text("SELECT :holder = ANY(pg_blocking_pids(:accepter))")
         params = {"holder": await holder.scalar(pid), "accepter": await asyncio.wait_for(accepter, 30)}
@@ -503,17 +526,38 @@ async def test_an_accept_locks_the_order_before_the_offer(
                     break
                 await asyncio.sleep(0.01)
             else:
-                pytest.fail("the accept never waited for the offer")
-        # It waits in the statement that locks the order and the offer, before anything is written.
+                pytest.fail(f"the accept never waited for the {held}")
+        # It waits in the statement that locks them, before anything is written.
         async with flow.session_maker() as probe:
             waiting = text("SELECT query FROM pg_stat_activity WHERE pid = :accepter")
-            assert "FOR UPDATE OF orders, offers" in await probe.scalar(waiting, params)
-        async with flow.session_maker() as probe:
-            await probe.execute(text("SET lock_timeout = '100ms'"))
-            with pytest.raises(DBAPIError, match="lock timeout"):
-                await probe.execute(select(Order.id).where(Order.id == ticket.order).with_for_update())
+            assert "FOR UPDATE OF orders, offers, volunteer_profiles" in await probe.scalar(waiting, params)
+        assert await _lock_timeout(flow.session_maker, rows["order"])
+        if held == "offer":
+            assert not await _lock_timeout(flow.session_maker, rows["profile"])
+        else:
+            assert await _lock_timeout(flow.session_maker, rows["offer"])
     await accepting
     assert (await flow.detail(ticket))["status"] == "accepted"
+
+
+async def test_a_decline_leaves_the_volunteers_profile_unlocked(
+    flow: Flow, world: World, is_postgres: bool
+) -> None:
+    """A decline counts no held orders: it does not wait for the volunteer's own takes or profile
+    changes."""
+    if not is_postgres:
+        pytest.skip("a change on SQLite locks the whole database")
+    ticket = await flow.reach("dispatched")
+    volunteer_id = world.id("volunteer")
+    async with flow.session_maker() as holder, holder.begin():
+        await holder.execute(
+            select(VolunteerProfile.user_id).where(VolunteerProfile.user_id == volunteer_id).with_for_update()
+        )
+        async with flow.session_maker() as session, session.begin():
+            await session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            volunteer = await load_actor(session, volunteer_id)
+            await decline_offer(session, volunteer, ticket.offer, "busy", flow.clock(), flow.settings)
+    assert (await flow.detail(ticket))["status"] == "submitted"
 
 
 @pytest.mark.parametrize("viewer", ["manager", "volunteer"])

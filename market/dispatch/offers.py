@@ -209,29 +209,33 @@ async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[in
 
 
 @functools.cache
-def _own_offer_locked() -> Select[tuple[Offer, Order]]:
+def _own_offer_locked(taking: bool) -> Select[tuple[Offer, Order]]:
     # An offer's volunteer never changes: whose it is can be asked before the locks are taken. The
     # order is locked first, then the offer (`OF` is the order PostgreSQL locks them in, and every
-    # change of an offer locks its order first); each is read as it is once locked. Then the
-    # volunteer's profile, as `lock_profile` would, one round trip fewer for an accept: an offer is
-    # made only to a volunteer with a profile (`eligibility`), and profiles are never deleted. Built
-    # once, as `orders.lock_order`'s statement is.
+    # change of an offer locks its order first); each is read as it is once locked. For a take,
+    # then the volunteer's profile, as `lock_profile` would, one round trip fewer: an offer is made
+    # only to a volunteer with a profile (`eligibility`), and profiles are never deleted. Built once
+    # for each, as `orders.lock_order`'s statement is.
+    stmt = select(Offer, Order).join(Order, Order.id == Offer.order_id)
+    locked: tuple[type, ...] = (Order, Offer)
+    if taking:
+        stmt = stmt.join(VolunteerProfile, VolunteerProfile.user_id == Offer.volunteer_id)
+        locked = (*locked, VolunteerProfile)
     return (
-        select(Offer, Order)
-        .join(Order, Order.id == Offer.order_id)
-        .join(VolunteerProfile, VolunteerProfile.user_id == Offer.volunteer_id)
-        .where(Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
-        .with_for_update(of=(Order, Offer, VolunteerProfile))
+        stmt.where(Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
+        .with_for_update(of=locked)
         .execution_options(populate_existing=True)
     )
 
 
-async def own_offer_locked(session: AsyncSession, actor: Actor, offer_id: int) -> tuple[Offer, Order]:
-    """The actor's pending offer and its order, locked, in one statement, with their profile (for two
-    takes of theirs to count their held orders one after the other); the offer is read under the
-    order's lock, as another request may have settled it before."""
+async def own_offer_locked(
+    session: AsyncSession, actor: Actor, offer_id: int, *, taking: bool = False
+) -> tuple[Offer, Order]:
+    """The actor's pending offer and its order, locked, in one statement; the offer is read under
+    the order's lock, as another request may have settled it before. `taking`: their profile is
+    locked too, for two takes of theirs to count their held orders one after the other."""
     params = {"offer_id": offer_id, "volunteer_id": actor.id}
-    found = (await session.execute(_own_offer_locked(), params)).one_or_none()
+    found = (await session.execute(_own_offer_locked(taking), params)).one_or_none()
     if found is None:
         raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
     offer, order = found
@@ -252,7 +256,7 @@ class OfferExpired(Conflict):
 async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> Order:
     """Take the order; the first valid accept (or board claim) wins, within the volunteer's capacity
     (held orders, as `eligibility` counts them)."""
-    offer, order = await own_offer_locked(session, actor, offer_id)
+    offer, order = await own_offer_locked(session, actor, offer_id, taking=True)
     if offer.expires_at <= now:
         await orders.answer_offer(session, offer, OfferAction.expire, now)
         await orders.requeue_if_unoffered(session, order, now, "offers expired")

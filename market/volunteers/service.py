@@ -111,8 +111,8 @@ def _held_orders() -> Select[tuple[int]]:
 
 def room_for_another(volunteer_id: ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the volunteer holds fewer orders than their capacity (never without a profile): the
-    condition of a take's UPDATE of the order, after `lock_profile`, so that counting and taking are
-    one statement."""
+    condition of a take's UPDATE of the order, once their profile is locked (`lock_profile`), so that
+    counting and taking are one statement."""
     capacity = select(VolunteerProfile.capacity).where(VolunteerProfile.user_id == volunteer_id)
     return capacity.scalar_subquery() > _held_by(volunteer_id).scalar_subquery()
 
