@@ -6,18 +6,20 @@
 For each database (a fresh SQLite file, and PostgreSQL: by default
 postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
 `public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
-(so that POST /api/orders stays under the open-orders limit; their orders are cancelled before each
-POST point) and 20 volunteers. Before each accept point they are offered more orders than it can
-accept: as many as the floor wrote in its round, and a quarter more. Then for each worker count the
-floor app (below, served by `market.serving.serve_app`, what `market serve` runs) and the product
-(`market serve`; with --baseline, another checkout's too, measured in turn with this one's) are
-started, each measured once all its workers are serving, and `wrk` (installed with apt-get when
-missing) drives each endpoint for --duration seconds with 8 connections, in --rounds rounds: in
-each, the floor's points, then each endpoint's on each server in turn. This machine is shared: the
-same code has served 0.24 and 0.34 of the floor in single points minutes apart, as its
-neighbours took CPU time, so each ratio is the median of the rounds', each round's point against
-the floor measured just before it. The table shows req/s, p50 and p99 and failed requests (of the
-round of median req/s) and product ÷ floor, then the CPU time each request took in the server, in
+(so that POST /api/orders stays under the open-orders limit) and 20 volunteers. Before each accept
+point they are offered more orders than it can accept: as many as the floor wrote just before, and
+a quarter more. Before each write's point the orders earlier points left open are cancelled
+(`cancel_open_orders`), so that every server starts from the same open and held orders. Then for
+each worker count the floor app (below, served by `market.serving.serve_app`, what `market serve`
+runs) and the product (`market serve`; with --baseline, another checkout's too, measured in turn
+with this one's) are started, each measured once all its workers are serving, and `wrk` (installed
+with apt-get when missing) drives each endpoint for --duration seconds with 8 connections, in
+--rounds rounds: in each, for each endpoint, the floor's point, then the endpoint's on each server
+in turn, a different server first each round. This machine is shared: the same code has served
+0.24 and 0.34 of the floor in single points minutes apart, as its neighbours took CPU time, so each
+ratio is the median of the rounds', each round's point against the floor measured just before it.
+The table shows req/s, p50 and p99 and failed requests (of the round of median req/s) and
+product ÷ floor, then the CPU time each request took in the server, in
 PostgreSQL and in wrk; with 1 and 2 workers, each server's 2-worker ÷ 1-worker req/s, the most the
 machine's CPUs allow it (as many requests as they hold at the CPU time each took with 2 workers,
 over one worker's req/s) and how many of them were busy with 2 workers.
@@ -76,7 +78,15 @@ from market.auth.models import Role, User, UserRole
 from market.auth.tokens import TOKEN_ALGORITHM, ServiceToken, issue_token
 from market.clock import FrozenClock
 from market.db import READ_ONLY, create_engine
-from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderEvent, OrderStatus
+from market.orders.models import (
+    HELD_STATUSES,
+    DispatchMode,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
 from market.serving import frozen
 from market.settings import Settings
 from market.volunteers.models import ServingArea, VolunteerProfile
@@ -95,7 +105,7 @@ LABELS = {
     "accept": "POST /api/offers/{id}/accept",
 }
 # Each may have 10 orders open: 10,000 POSTs a point, whose orders are cancelled before the next one
-# (`cancel_posts`).
+# (`cancel_open_orders`).
 POSTING_RESIDENTS = 1000
 # Volunteers who accept (an accept locks the volunteer's profile: one volunteer would queue them).
 TAKERS = 20
@@ -319,16 +329,17 @@ async def add_offers(url: str, fx: Fixture, count: int) -> list[tuple[int, str]]
         return [(o.offers[0].id, fx.taker_tokens[o.offers[0].volunteer_id]) for o in offered]
 
 
-async def cancel_posts(url: str) -> None:
-    """The posting residents' open orders, cancelled in bulk: each may have 10 open, and a run's
-    rounds and worker counts post more than that in all."""
+async def cancel_open_orders(url: str) -> None:
+    """The orders earlier points left open, cancelled in bulk: the posting residents' (each may have
+    10 open, and a run's rounds and worker counts post more than that in all) and those the takers
+    hold (every accept counts its taker's held orders: their growth from point to point would slow
+    each point more than the one before)."""
     async with _sessions(url) as (_settings, sessions), sessions() as session, session.begin():
         posters = select(User.id).where(User.phone.startswith(POSTER_PHONES))
-        await session.execute(
-            update(Order)
-            .where(Order.requester_id.in_(posters), Order.status == OrderStatus.submitted)
-            .values(status=OrderStatus.cancelled)
-        )
+        takers = select(User.id).where(User.phone.startswith(TAKER_PHONES))
+        posted = Order.requester_id.in_(posters) & (Order.status == OrderStatus.submitted)
+        held = Order.volunteer_id.in_(takers) & Order.status.in_(HELD_STATUSES)
+        await session.execute(update(Order).where(posted | held).values(status=OrderStatus.cancelled))
 
 
 # ---------------------------------------------------------------- load
@@ -581,9 +592,11 @@ def statements_of(url: str, request: tuple[str, str, str, str | None]) -> int:
     return counted
 
 
-# (server, workers, endpoint): a point for each round; the floor's are "read", "write" and, for each
-# write, the floor making as many statements as it.
+# (server, workers, endpoint): a point for each round; the floor's, each measured just before the
+# endpoint's, under "floor" and, for a write, the floor making as many statements under
+# STATEMENTS_FLOOR.
 Results = dict[tuple[str, int, str], list[Point]]
+STATEMENTS_FLOOR = "floor of as many statements"
 
 
 def typical(points: list[Point]) -> Point:
@@ -616,8 +629,9 @@ def offers_for(floor_writes: Point, duration: int, connections: int) -> int:
 
 
 def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Results, dict[str, int]]:
-    """For each worker count and each of --rounds rounds: the floor, then each endpoint on each
-    product in turn; and the statements each write sends (`statements_of`)."""
+    """For each worker count, --rounds rounds of: for each endpoint, the floor's point (and a write's
+    floor making as many statements), then the endpoint's on each server in turn, a different one
+    first each round; and the statements each write sends (`statements_of`)."""
     products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
     started = time.monotonic()
     fx = asyncio.run(prepare(url))
@@ -627,39 +641,39 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Re
     for endpoint in [e for e in args.endpoints if e in WRITES]:
         accepts = asyncio.run(add_offers(url, fx, 1)) if endpoint == "accept" else []
         statements[endpoint] = statements_of(url, product_requests(fx, endpoint, accepts)[0])
+
+    def point(server: Served, requests: list) -> Point:
+        return run_wrk(wrk, server, requests, args.duration, args.connections)
+
     for workers in args.workers:
         with contextlib.ExitStack() as servers:
             floor = servers.enter_context(served(None, url, workers))
-            run_wrk(wrk, floor, floor_requests(fx, "me"), 1, args.connections)  # warm-up
-            bases = {}
+            point(floor, floor_requests(fx, "me"))  # warm-up
+            bases = []
             for label, root in products.items():
-                bases[label] = servers.enter_context(served(root, url, workers))
-                run_wrk(wrk, bases[label], product_requests(fx, "me", []), 1, args.connections)  # warm-up
-            for round_ in range(1, args.rounds + 1):
-                for kind in sorted({floor_kind(e) for e in args.endpoints}):
-                    requests = floor_requests(fx, "post_order" if kind == "write" else "me")
-                    point = run_wrk(wrk, floor, requests, args.duration, args.connections)
-                    results[("floor", workers, kind)].append(point)
-                # The floor making as many statements as each write: keyed by the write.
-                for endpoint, count in statements.items():
-                    requests = floor_requests(fx, endpoint, count)
-                    point = run_wrk(wrk, floor, requests, args.duration, args.connections)
-                    results[("floor", workers, endpoint)].append(point)
+                bases.append((label, servers.enter_context(served(root, url, workers))))
+                point(bases[-1][1], product_requests(fx, "me", []))  # warm-up
+            for round_ in range(args.rounds):
+                in_turn = bases[round_ % len(bases) :] + bases[: round_ % len(bases)]
                 for endpoint in args.endpoints:
-                    for label, base in bases.items():
+                    kind = floor_kind(endpoint)
+                    floor_point = point(floor, floor_requests(fx, "post_order" if kind == "write" else "me"))
+                    results[("floor", workers, endpoint)].append(floor_point)
+                    if endpoint in statements:
+                        requests = floor_requests(fx, endpoint, statements[endpoint])
+                        results[(STATEMENTS_FLOOR, workers, endpoint)].append(point(floor, requests))
+                    for label, base in in_turn:
                         accepts = []
-                        if endpoint == "post_order":
-                            asyncio.run(cancel_posts(url))
+                        if endpoint in WRITES:
+                            asyncio.run(cancel_open_orders(url))
                         if endpoint == "accept":
-                            floor_writes = results[("floor", workers, "write")][-1]
-                            count = offers_for(floor_writes, args.duration, args.connections)
+                            count = offers_for(floor_point, args.duration, args.connections)
                             accepts = asyncio.run(add_offers(url, fx, count))
-                        requests = product_requests(fx, endpoint, accepts)
-                        point = run_wrk(wrk, base, requests, args.duration, args.connections)
-                        results[(label, workers, endpoint)].append(point)
+                        measured = point(base, product_requests(fx, endpoint, accepts))
+                        results[(label, workers, endpoint)].append(measured)
                         print(
-                            f"   {name} round {round_} {label} w={workers} {LABELS[endpoint]}:"
-                            f" {point.rps:.0f} req/s",
+                            f"   {name} round {round_ + 1} {label} w={workers} {LABELS[endpoint]}:"
+                            f" {measured.rps:.0f} req/s",
                             flush=True,
                         )
     return results, statements
@@ -679,7 +693,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
     print(head + (f" | {'product ÷ baseline':>18}" if args.baseline else ""))
     for endpoint in args.endpoints:
         for w in args.workers:
-            floors = results[("floor", w, floor_kind(endpoint))]
+            floors = results[("floor", w, endpoint)]
             f = typical(floors)
             line = f"{LABELS[endpoint]:<30}{w:>2}{f.rps:>8.0f}{f.p50_ms:>6.1f}{f.p99_ms:>7.1f}"
             for label in servers:
@@ -697,7 +711,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
     print(f"{'endpoint':<30}{'w':>2}" + "".join(f"{label:>22}" for label in ["floor", *servers]))
     for endpoint in args.endpoints:
         for w in args.workers:
-            keys = [("floor", w, floor_kind(endpoint)), *((label, w, endpoint) for label in servers)]
+            keys = [("floor", w, endpoint), *((label, w, endpoint) for label in servers)]
             points = [typical(results[key]) for key in keys]
             cpu = "".join(f"{p.server_ms:>10.2f} /{p.database_ms:>5.2f} /{p.wrk_ms:>4.2f}" for p in points)
             print(f"{LABELS[endpoint]:<30}{w:>2}{cpu}")
@@ -710,7 +724,7 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
         print(f"{'endpoint':<30}{'w':>2}{'statements':>11}{'floor/s':>9}{'CPU ms':>8}{'product ÷':>11}")
         for endpoint, count in statements.items():
             for w in args.workers:
-                floors = results[("floor", w, endpoint)]
+                floors = results[(STATEMENTS_FLOOR, w, endpoint)]
                 f = typical(floors)
                 line = f"{LABELS[endpoint]:<30}{w:>2}{count:>11}{f.rps:>9.0f}{f.server_ms:>8.2f}"
                 print(f"{line}{ratio(results[('product', w, endpoint)], floors):>11.3f}")
@@ -726,8 +740,8 @@ def report(name: str, measured: tuple[Results, dict[str, int]], args: argparse.N
         )
         for endpoint in args.endpoints:
             line = f"  {LABELS[endpoint]:<30}"
-            for label, key in [("floor", floor_kind(endpoint)), *((label, endpoint) for label in servers)]:
-                one, two = typical(results[(label, 1, key)]), typical(results[(label, 2, key)])
+            for label in ["floor", *servers]:
+                one, two = typical(results[(label, 1, endpoint)]), typical(results[(label, 2, endpoint)])
                 # (CPUs, CPU ms a request took of them)
                 shares = [
                     (os.cpu_count(), two.server_ms + two.database_ms + two.wrk_ms),
@@ -784,17 +798,17 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
-    args.endpoints = [e for e in args.endpoints.split(",") if e]
+    args.endpoints = list(dict.fromkeys(e for e in args.endpoints.split(",") if e))
     if unknown := set(args.endpoints) - set(ENDPOINTS):
         parser.error(f"unknown endpoints {sorted(unknown)}")
     if not make_url(args.database_url).database.startswith("bench"):
         parser.error("the PostgreSQL database's name must start with bench: its schema is dropped")
-    wrk = ensure_wrk()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    wrk = ensure_wrk()
+    rounds = f"{args.rounds} round{'s' if args.rounds > 1 else ''}"
     print(
-        f"-- wrk -t1 -c{args.connections}, {args.duration:g} s a point, {args.rounds} rounds,"
-        f" {os.cpu_count()} CPUs",
+        f"-- wrk -t1 -c{args.connections}, {args.duration:g} s a point, {rounds}, {os.cpu_count()} CPUs",
         flush=True,
     )
     for name in args.db.split(","):
