@@ -276,9 +276,9 @@ async def hand_to(
 ) -> None:
     """The volunteer takes the order (accepting the offer `accepted`, which closes the others, or
     claiming it from the board), if they hold fewer orders than their capacity: counted by the
-    order's UPDATE, so the caller has locked their profile (as `lock_profile` does) for two takes of theirs
-    to count one after the other. The resident is told who, by a masked name: they meet in person,
-    but the inbox is no place for full names."""
+    order's UPDATE, so the caller has locked their profile (as `lock_profile` does) for two takes
+    of theirs to count one after the other. The resident is told who, by a masked name: they meet in
+    person, but the inbox is no place for full names."""
     told = told_resident(order, NotificationCode.order_accepted, now, volunteer=mask_name(volunteer.name))
     closing = offers_closed(OfferAction.withdraw, now, accepted=accepted) if accepted else None
     if not await transition(
