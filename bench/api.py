@@ -5,24 +5,25 @@
 
 For each database (a fresh SQLite file, and PostgreSQL: by default
 postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api, created with `createdb` when missing, its
-`public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents
-(so that POST /api/orders stays under the open-orders limit) and 20 volunteers. Before each accept
-point they are offered more orders than it can accept: as many as the floor wrote just before, and
-a quarter more. Before each write's point the orders earlier points left open are cancelled
-(`cancel_open_orders`), so that every server starts from the same open and held orders. Then for
-each worker count the floor app (below, served by `market.serving.serve_app`, what `market serve`
-runs) and the product (`market serve`; with --baseline, another checkout's too, measured in turn
-with this one's) are started, each measured once all its workers are serving, and `wrk` (installed
-with apt-get when missing) drives each endpoint for --duration seconds with 8 connections, in
---rounds rounds: in each, for each endpoint, the floor's point, then the endpoint's on each server
-in turn, a different server first each round. This machine is shared: the same code has served
-0.24 and 0.34 of the floor in single points minutes apart, as its neighbours took CPU time, so each
-ratio is the median of the rounds', each round's point against the floor measured just before it.
-The table shows req/s, p50 and p99 and failed requests (of the round of median req/s) and
-product ÷ floor, then the CPU time each request took in the server, in
-PostgreSQL and in wrk; with 1 and 2 workers, each server's 2-worker ÷ 1-worker req/s, the most the
-machine's CPUs allow it (as many requests as they hold at the CPU time each took with 2 workers,
-over one worker's req/s) and how many of them were busy with 2 workers.
+`public` schema dropped and migrated again) the demo street is loaded, with 1,000 more residents (so
+that POST /api/orders stays under the open-orders limit) and 20 volunteers. Before each accept point
+they are offered more orders than it can accept: as many as the floor wrote just before, and a
+quarter more. Before each write's point the orders earlier points left open are cancelled
+(`cancel_open_orders`), so that every server starts from the same open and held orders, and before
+each point PostgreSQL's statistics are brought up to date (`fresh_statistics`). Then for each worker
+count the floor app (below, served by `market.serving.serve_app`, what `market serve` runs) and the
+product (`market serve`; with --baseline, another checkout's too, measured in turn with this one's)
+are started, each measured once all its workers are serving, and `wrk` (installed with apt-get when
+missing) drives each endpoint for --duration seconds with 8 connections, in --rounds rounds: in
+each, for each endpoint, the floor's point, then the endpoint's on each server in turn, a different
+server first each round. This machine is shared: the same code has served 0.24 and 0.34 of the floor
+in single points minutes apart, as its neighbours took CPU time, so each ratio is the median of the
+rounds', each round's point against the floor measured just before it. The table shows req/s, p50
+and p99 and failed requests (of the round of median req/s) and product ÷ floor, then the CPU time
+each request took in the server, in PostgreSQL and in wrk; with 1 and 2 workers, each server's
+2-worker ÷ 1-worker req/s, the most the machine's CPUs allow it (as many requests as they hold at
+the CPU time each took with 2 workers, over one worker's req/s) and how many of them were busy with
+2 workers.
 
 The floor is the least any endpoint can cost through this stack: Litestar with the same JWT decode
 and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
@@ -342,6 +343,21 @@ async def cancel_open_orders(url: str) -> None:
         await session.execute(update(Order).where(posted | held).values(status=OrderStatus.cancelled))
 
 
+async def fresh_statistics(url: str) -> None:
+    """ANALYZE on PostgreSQL, as autovacuum does on a running database once enough rows change: this
+    machine's PostgreSQL runs without it (CI's settings). Without statistics the planner took a
+    volunteer's 3 offers for 100, the takers' thousands in the average, and hashed every user to
+    join them: GET /api/offers fell from 682 to 208 req/s over three rounds, as accepts added offers."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
 # ---------------------------------------------------------------- load
 
 
@@ -635,6 +651,7 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Re
     products = {"product": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
     started = time.monotonic()
     fx = asyncio.run(prepare(url))
+    asyncio.run(fresh_statistics(url))
     print(f"-- {name}: data ready in {time.monotonic() - started:.0f} s", flush=True)
     results: Results = collections.defaultdict(list)
     statements = {}
@@ -669,6 +686,8 @@ def measure(args: argparse.Namespace, name: str, url: str, wrk: str) -> tuple[Re
                         if endpoint == "accept":
                             count = offers_for(floor_point, args.duration, args.connections)
                             accepts = asyncio.run(add_offers(url, fx, count))
+                        # What the points before wrote, and the orders and offers just made.
+                        asyncio.run(fresh_statistics(url))
                         measured = point(base, product_requests(fx, endpoint, accepts))
                         results[(label, workers, endpoint)].append(measured)
                         print(
