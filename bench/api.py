@@ -345,9 +345,9 @@ async def cancel_open_orders(url: str) -> None:
 
 async def fresh_statistics(url: str) -> None:
     """ANALYZE on PostgreSQL, as autovacuum does on a running database once enough rows change: this
-    machine's PostgreSQL runs without it (CI's settings). Without statistics the planner took a
-    volunteer's 3 offers for 100, the takers' thousands in the average, and hashed every user to
-    join them: GET /api/offers fell from 682 to 208 req/s over three rounds, as accepts added offers."""
+    machine's PostgreSQL runs without it (CI's settings), and without statistics its planner works
+    from guesses that a running database's never does, so the plans measured would be none that
+    serves a street."""
     if make_url(url).get_backend_name() != "postgresql":
         return
     engine = create_async_engine(url, poolclass=NullPool)
