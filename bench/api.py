@@ -350,12 +350,8 @@ async def fresh_statistics(url: str) -> None:
     serves a street."""
     if make_url(url).get_backend_name() != "postgresql":
         return
-    engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
-    finally:
-        await engine.dispose()
+    async with _sessions(url) as (_settings, sessions), sessions() as session, session.begin():
+        await session.execute(text("ANALYZE"))
 
 
 # ---------------------------------------------------------------- load

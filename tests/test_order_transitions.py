@@ -474,6 +474,10 @@ MOVES = {
 }
 
 
+def _profile_locked(volunteer_id: int) -> Any:
+    return select(VolunteerProfile.user_id).where(VolunteerProfile.user_id == volunteer_id).with_for_update()
+
+
 async def _lock_timeout(session_maker: async_sessionmaker[AsyncSession], stmt: Any) -> bool:
     """Whether another transaction holds a row `stmt` (a SELECT … FOR UPDATE) locks."""
     async with session_maker() as probe, probe.begin():
@@ -501,9 +505,7 @@ async def test_an_accept_locks_the_order_then_the_offer_then_the_volunteers_prof
     rows = {
         "order": select(Order.id).where(Order.id == ticket.order).with_for_update(),
         "offer": select(Offer.id).where(Offer.id == ticket.offer).with_for_update(),
-        "profile": select(VolunteerProfile.user_id)
-        .where(VolunteerProfile.user_id == volunteer_id)
-        .with_for_update(),
+        "profile": _profile_locked(volunteer_id),
     }
 
     pid = text("SELECT pg_backend_pid()")
@@ -550,9 +552,7 @@ async def test_a_decline_leaves_the_volunteers_profile_unlocked(
     ticket = await flow.reach("dispatched")
     volunteer_id = world.id("volunteer")
     async with flow.session_maker() as holder, holder.begin():
-        await holder.execute(
-            select(VolunteerProfile.user_id).where(VolunteerProfile.user_id == volunteer_id).with_for_update()
-        )
+        await holder.execute(_profile_locked(volunteer_id))
         async with flow.session_maker() as session, session.begin():
             await session.execute(text("SET LOCAL lock_timeout = '5s'"))
             volunteer = await load_actor(session, volunteer_id)

@@ -552,9 +552,11 @@ _area, _parent = aliased(Area), aliased(Area)
 
 
 def _looked_up(row: Any, key: ColumnElement[int], names: tuple[str, ...]) -> list[ColumnElement[Any]]:
-    """The `names` columns of the `row` (an alias) whose id is `key`: the id is `key` itself, and each
-    other column its own scalar subquery, NULL where `key` is."""
-    found = [select(getattr(row, name)).where(row.id == key).correlate_except(row) for name in names[1:]]
+    """The `names` columns (the id first) of the `row` (an alias) whose id is `key`: the id is `key`
+    itself, and each other column its own scalar subquery, NULL where `key` is."""
+    id_name, *others = names
+    assert id_name == "id", names
+    found = [select(getattr(row, name)).where(row.id == key).correlate_except(row) for name in others]
     return [key.label(None), *(column.scalar_subquery() for column in found)]
 
 
