@@ -359,7 +359,8 @@ async def test_a_change_leaves_the_order_and_offers_its_session_holds_as_they_ar
         offered = await dispatch(session, grid_worker, ticket.order, pool, now, flow.settings)
         volunteer = await load_actor(session, world.id("volunteer"))
         taken = next(o for o in offered if o.volunteer_id == volunteer.id)
-        order = await accept_offer(session, volunteer, taken.id, now)
+        order = await session.get_one(Order, ticket.order)
+        assert await accept_offer(session, volunteer, taken.id, now) == ticket.order
         held = (order.status, order.volunteer_id, {o.id: o.status for o in offered})
         stored = await session.execute(
             select(Order.status, Order.volunteer_id).where(Order.id == ticket.order)
@@ -367,6 +368,15 @@ async def test_a_change_leaves_the_order_and_offers_its_session_holds_as_they_ar
         offers = await session.execute(select(Offer.id, Offer.status).where(Offer.order_id == ticket.order))
         assert held == (*stored.one(), dict(offers.all()))
     assert held[2] == {o.id: "accepted" if o is taken else "withdrawn" for o in offered}
+
+
+async def _offered_to(flow: Flow, world: World, takers: int) -> tuple[Ticket, int]:
+    """A new order offered to the volunteer, alone or in a pool with a second: its ticket, and the
+    volunteer's offer."""
+    ticket = await flow.post_order()
+    volunteers = ["volunteer", "volunteer_b"][:takers]
+    r = await flow.dispatch(ticket, *volunteers, mode="pool" if takers > 1 else "direct")
+    return ticket, next(o["id"] for o in r.json()["offers"] if o["volunteer_id"] == world.id("volunteer"))
 
 
 @pytest.mark.parametrize("takers", [1, 2])
@@ -377,10 +387,7 @@ async def test_an_accept_writes_the_order_its_event_message_and_offers_in_one_st
     the order's move, its event, the resident's message and the offers closed are one statement on
     PostgreSQL. SQLite runs no INSERT or UPDATE inside WITH, locks nothing row by row, and sends the
     four in turn."""
-    ticket = await flow.post_order()
-    volunteers = ["volunteer", "volunteer_b"][:takers]
-    r = await flow.dispatch(ticket, *volunteers, mode="pool" if takers > 1 else "direct")
-    offer_id = next(o["id"] for o in r.json()["offers"] if o["volunteer_id"] == world.id("volunteer"))
+    ticket, offer_id = await _offered_to(flow, world, takers)
     async with flow.session_maker() as session, session.begin():
         volunteer = await load_actor(session, world.id("volunteer"))
         with statements() as sent:
@@ -392,6 +399,29 @@ async def test_an_accept_writes_the_order_its_event_message_and_offers_in_one_st
     detail = await flow.detail(ticket)
     assert sorted(o["status"] for o in detail["offers"]) == ["accepted", "withdrawn"][:takers]
     assert [e["action"] for e in detail["events"]] == ["post", "dispatch", "accept"]
+
+
+@pytest.mark.parametrize("takers", [1, 2])
+async def test_a_decline_reads_the_order_once_under_its_lock(
+    flow: Flow, world: World, is_postgres: bool, takers: int
+) -> None:
+    """The lock reads what the decline and the re-queue need of the order: no later statement
+    reads it again. Only an order left with no pending offer goes back to waiting, and only such
+    an order asks whether its community dispatches by itself."""
+    ticket, offer_id = await _offered_to(flow, world, takers)
+    async with flow.session_maker() as session, session.begin():
+        volunteer = await load_actor(session, world.id("volunteer"))
+        with statements() as sent:
+            await decline_offer(session, volunteer, offer_id, "busy", flow.clock(), flow.settings)
+    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
+    assert [s for s in reads[1:] if "FROM orders" in s] == [], sent
+    requeued = takers == 1
+    # The lock, the offer's answer, whether a pending offer is left; then the re-queue and its event
+    # (one statement on PostgreSQL) and whether the community dispatches by itself.
+    expected = 3 + (((1 if is_postgres else 2) + 1) if requeued else 0)
+    assert len(sent) == expected, sent
+    events = [e["action"] for e in (await flow.detail(ticket))["events"]]
+    assert events == ["post", "dispatch", *(["requeue"] if requeued else [])]
 
 
 async def test_a_post_and_an_accept_run_their_statements_as_compiled(flow: Flow) -> None:

@@ -1,8 +1,8 @@
 """Offers: made by hand (to volunteers or a team's members), by plans and auto-dispatch; accepted,
 expired and listed. Who may be offered an order is `market.dispatch.eligibility`'s to say.
 
-Every change locks the order first (`orders.service.lock_order`), so of two accepts, or an accept
-and a claim, exactly one wins."""
+Every change locks the order first (`orders.service.lock_order`; an answer to an offer,
+`own_offer_locked`), so of two accepts, or an accept and a claim, exactly one wins."""
 
 from __future__ import annotations
 
@@ -209,36 +209,35 @@ async def pending_offer_ids(session: AsyncSession, volunteer_id: int) -> list[in
 
 
 @functools.cache
-def _own_offer_locked(taking: bool) -> Select[tuple[Offer, Order]]:
+def _own_offer_locked(taking: bool) -> Select[Any]:
     # An offer's volunteer never changes: whose it is can be asked before the locks are taken. The
     # order is locked first, then the offer (`OF` is the order PostgreSQL locks them in, and every
     # change of an offer locks its order first); each is read as it is once locked. For a take,
     # then the volunteer's profile, as `lock_profile` would, one round trip fewer: an offer is made
     # only to a volunteer with a profile (`eligibility`), and profiles are never deleted. Built once
     # for each, as `orders.lock_order`'s statement is.
-    stmt = select(Offer, Order).join(Order, Order.id == Offer.order_id)
+    stmt = select(*orders.LOCKED_OFFER_COLUMNS, *orders.LOCKED_ORDER_COLUMNS)
+    stmt = stmt.join_from(Offer, Order, Order.id == Offer.order_id)
     locked: tuple[type, ...] = (Order, Offer)
     if taking:
         stmt = stmt.join(VolunteerProfile, VolunteerProfile.user_id == Offer.volunteer_id)
         locked = (*locked, VolunteerProfile)
-    return (
-        stmt.where(Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
-        .with_for_update(of=locked)
-        .execution_options(populate_existing=True)
-    )
+    where = (Offer.id == bindparam("offer_id"), Offer.volunteer_id == bindparam("volunteer_id"))
+    return stmt.where(*where).with_for_update(of=locked)
 
 
 async def own_offer_locked(
     session: AsyncSession, actor: Actor, offer_id: int, *, taking: bool = False
-) -> tuple[Offer, Order]:
+) -> tuple[orders.LockedOffer, orders.LockedOrder]:
     """The actor's pending offer and its order, locked, in one statement; the offer is read under
     the order's lock, as another request may have settled it before. `taking`: their profile is
     locked too, for two takes of theirs to count their held orders one after the other."""
     params = {"offer_id": offer_id, "volunteer_id": actor.id}
-    found = (await session.execute(_own_offer_locked(taking), params)).one_or_none()
+    found = (await read_columns(session, _own_offer_locked(taking), params)).one_or_none()
     if found is None:
         raise NotFound(f"Offer {offer_id} does not exist.", code="offer_not_found")
-    offer, order = found
+    split = len(orders.LOCKED_OFFER_COLUMNS)
+    offer, order = orders.LockedOffer(*found[:split]), orders.LockedOrder(*found[split:])
     if offer.status != OfferStatus.pending:
         if offer.status == OfferStatus.withdrawn and order.volunteer_id not in (None, offer.volunteer_id):
             raise Conflict("Another volunteer has already taken this order.", code="order_taken")
@@ -253,16 +252,16 @@ class OfferExpired(Conflict):
     keep_changes = True
 
 
-async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> Order:
-    """Take the order; the first valid accept (or board claim) wins, within the volunteer's capacity
-    (held orders, as `eligibility` counts them)."""
+async def accept_offer(session: AsyncSession, actor: Actor, offer_id: int, now: datetime) -> int:
+    """Take the order (its id); the first valid accept (or board claim) wins, within the volunteer's
+    capacity (held orders, as `eligibility` counts them)."""
     offer, order = await own_offer_locked(session, actor, offer_id, taking=True)
     if offer.expires_at <= now:
         await orders.answer_offer(session, offer, OfferAction.expire, now)
         await orders.requeue_if_unoffered(session, order, now, "offers expired")
         raise OfferExpired("This offer has expired.", code="offer_expired")
     await orders.hand_to(session, order, OrderAction.accept, actor, now, accepted=offer)
-    return order
+    return order.id
 
 
 async def expire_offers(session: AsyncSession, now: datetime) -> int:

@@ -88,8 +88,8 @@ class OfferController(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
     ) -> OrderDetail:
-        order = await offers.accept_offer(session, request.user, offer_id, now)
-        return await orders.get_order(session, request.user, order.id)
+        order_id = await offers.accept_offer(session, request.user, offer_id, now)
+        return await orders.get_order(session, request.user, order_id)
 
     @post(
         "/{offer_id:int}/decline",

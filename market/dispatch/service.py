@@ -48,11 +48,9 @@ from market.dispatch.schemas import (
 from market.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from market.orders import service as orders
 from market.orders.models import (
-    ORDER_MACHINE,
     DispatchMode,
     OfferAction,
     Order,
-    OrderAction,
     OrderStatus,
 )
 from market.pagination import page_total
@@ -531,13 +529,12 @@ async def auto_dispatch(session: AsyncSession, now: datetime, settings: Settings
     return offered
 
 
-async def redispatch(session: AsyncSession, order_id: int, now: datetime, settings: Settings) -> int:
-    """After a decline: if the order waits again in an auto-dispatch community, offer it to the
-    next best volunteer at once."""
-    order = await session.get(Order, order_id)
-    if order is None or not ORDER_MACHINE.allows(order.status, OrderAction.dispatch):
-        return 0
-    community_code = community_code_of(order.area_code)
+async def redispatch(
+    session: AsyncSession, order_id: int, area_code: str, now: datetime, settings: Settings
+) -> int:
+    """After a decline put the order (of `area_code`) back to waiting: in an auto-dispatch community,
+    offer it to the next best volunteer at once."""
+    community_code = community_code_of(area_code)
     community = await session.scalar(
         select(Area)
         .join(AutoDispatch, AutoDispatch.community_id == Area.id)
@@ -555,5 +552,6 @@ async def decline_offer(
     the next best volunteer."""
     offer, order = await offers.own_offer_locked(session, actor, offer_id)
     await orders.answer_offer(session, offer, OfferAction.decline, now, decline_reason=reason)
-    await orders.requeue_if_unoffered(session, order, now, "every offer was declined or expired", actor.id)
-    await redispatch(session, order.id, now, settings)
+    note = "every offer was declined or expired"
+    if await orders.requeue_if_unoffered(session, order, now, note, actor.id):
+        await redispatch(session, order.id, order.area_code, now, settings)
