@@ -231,6 +231,8 @@ class Offer(Base):
     __table_args__ = (
         Index("ix_offers_volunteer_status", "volunteer_id", "status"),
         Index("ix_offers_status_expires_at", "status", "expires_at"),
+        # A volunteer's offers as their list pages them, newest first (`dispatch.offers._offers_page`).
+        Index("ix_offers_volunteer_created", "volunteer_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
