@@ -405,9 +405,9 @@ async def test_an_accept_writes_the_order_its_event_message_and_offers_in_one_st
 async def test_a_decline_reads_the_order_once_under_its_lock(
     flow: Flow, world: World, is_postgres: bool, takers: int
 ) -> None:
-    """The lock reads what the decline and the re-queue need of the order: no later statement
-    reads it again. Only an order left with no pending offer goes back to waiting, and only such
-    an order asks whether its community dispatches by itself."""
+    """The lock reads what the decline and the re-queue need of the order: in a community that does
+    not dispatch by itself, no later statement reads it again. Only an order left with no pending
+    offer goes back to waiting, and only such an order asks whether its community does."""
     ticket, offer_id = await _offered_to(flow, world, takers)
     async with flow.session_maker() as session, session.begin():
         volunteer = await load_actor(session, world.id("volunteer"))

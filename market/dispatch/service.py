@@ -532,8 +532,8 @@ async def auto_dispatch(session: AsyncSession, now: datetime, settings: Settings
 async def redispatch(
     session: AsyncSession, order_id: int, area_code: str, now: datetime, settings: Settings
 ) -> int:
-    """After a decline put the order (of `area_code`) back to waiting: in an auto-dispatch community,
-    offer it to the next best volunteer at once."""
+    """After a decline has put the order (of `area_code`) back to waiting, as its caller checked: in an
+    auto-dispatch community, offer it to the next best volunteer at once."""
     community_code = community_code_of(area_code)
     community = await session.scalar(
         select(Area)
@@ -548,8 +548,8 @@ async def redispatch(
 async def decline_offer(
     session: AsyncSession, actor: Actor, offer_id: int, reason: str, now: datetime, settings: Settings
 ) -> None:
-    """A volunteer declines an offer; in an auto-dispatch community the order goes straight on to
-    the next best volunteer."""
+    """A volunteer declines an offer; when it was the order's last pending one, in an auto-dispatch
+    community the order goes straight on to the next best volunteer."""
     offer, order = await offers.own_offer_locked(session, actor, offer_id)
     await orders.answer_offer(session, offer, OfferAction.decline, now, decline_reason=reason)
     note = "every offer was declined or expired"
