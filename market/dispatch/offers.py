@@ -10,7 +10,19 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import join
 
@@ -166,20 +178,34 @@ _OFFER_COLUMNS = tuple(getattr(Offer, field) for field in OfferRead.__struct_fie
 
 
 @functools.cache
-def _offers_page(by_status: bool) -> tuple[Select[tuple[Offer]], Select[Any]]:
+def _offers_page(by_status: bool, postgres: bool) -> tuple[Select[tuple[Offer]], Select[Any]]:
     """(the offers, a page of them with their orders), built once for each shape with the
     volunteer, status and page as parameters: building the page and its cache key cost ~0.27 ms a
-    request."""
+    request.
+    The page's offers are found by an index alone (`ix_offers_volunteer_created`, or with a status
+    `ix_offers_volunteer_status`), then joined to their orders: the joins are made for the page's
+    offers, not for each one an offset skips (offset 2,000 of a volunteer with 4,080: 100 ms, now
+    under 1). On PostgreSQL the page's ids come as one array (`= ANY`), so the joins are priced for
+    the same few rows whoever the volunteer is, and PostgreSQL keeps one plan for all: joined to
+    the volunteer's rows, it planned them again on every request (~0.5 ms, four times the
+    execution) for a volunteer with fewer offers than the average, whose own plan looked cheaper."""
     mine = [Offer.volunteer_id == bindparam("volunteer_id")]
     if by_status:
         mine.append(Offer.status == bindparam("status"))
+    newest_first = (Offer.created_at.desc(), Offer.id.desc())
+    ids = select(Offer.id).where(*mine).order_by(*newest_first)
+    ids = ids.limit(bindparam("limit")).offset(bindparam("offset"))
+    if postgres:
+        # CAST makes the subquery an array value: `ANY ((SELECT …))` would compare with each row.
+        page_ids = select(func.array_agg(ids.subquery().c.id)).scalar_subquery()
+        on_page = Offer.id == any_(cast(page_ids, ARRAY(Integer)))
+    else:
+        on_page = Offer.id.in_(ids)
     page = (
         # Each offer has one order, and the order one of each: all joined into one SELECT.
         orders.order_view_select(*_OFFER_COLUMNS, start=join(Offer, Order, Order.id == Offer.order_id))
-        .where(*mine)
-        .order_by(Offer.created_at.desc(), Offer.id.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        .where(on_page)
+        .order_by(*newest_first)
     )
     return select(Offer).where(*mine), page
 
@@ -187,7 +213,7 @@ def _offers_page(by_status: bool) -> tuple[Select[tuple[Offer]], Select[Any]]:
 async def list_offers(
     session: AsyncSession, actor: Actor, status: OfferStatus | None, limit: int, offset: int
 ) -> tuple[list[OfferRead], int]:
-    query, page = _offers_page(status is not None)
+    query, page = _offers_page(status is not None, session.get_bind().dialect.name == "postgresql")
     params = {"volunteer_id": actor.id, "status": status, "limit": limit, "offset": offset}
     rows = (await read_columns(session, page, params)).all()
     total = await page_total(session, query, limit, offset, len(rows), params)

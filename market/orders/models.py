@@ -229,10 +229,11 @@ class OrderEvent(Base):
 class Offer(Base):
     __tablename__ = "offers"
     __table_args__ = (
-        Index("ix_offers_volunteer_status", "volunteer_id", "status"),
-        Index("ix_offers_status_expires_at", "status", "expires_at"),
-        # A volunteer's offers as their list pages them, newest first (`dispatch.offers._offers_page`).
+        # A volunteer's offers (of a status) as their list pages them, newest first
+        # (`dispatch.offers._offers_page`).
+        Index("ix_offers_volunteer_status", "volunteer_id", "status", "created_at", "id"),
         Index("ix_offers_volunteer_created", "volunteer_id", "created_at", "id"),
+        Index("ix_offers_status_expires_at", "status", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
