@@ -10,20 +10,20 @@ that POST /api/orders stays under the open-orders limit) and 20 volunteers. Befo
 they are offered more orders than it can accept: as many as the floor wrote just before, and a
 quarter more. Before each write's point the orders earlier points left open are cancelled
 (`cancel_open_orders`), so that every server starts from the same open and held orders, and before
-each point PostgreSQL's statistics are brought up to date (`fresh_statistics`). Then for each worker
-count the floor app (below, served by `market.serving.serve_app`, what `market serve` runs) and the
-product (`market serve`; with --baseline, another checkout's too, measured in turn with this one's)
-are started, each measured once all its workers are serving, and `wrk` (installed with apt-get when
-missing) drives each endpoint for --duration seconds with 8 connections, in --rounds rounds: in
-each, for each endpoint, the floor's point, then the endpoint's on each server in turn, a different
-server first each round. This machine is shared: the same code has served 0.24 and 0.34 of the floor
-in single points minutes apart, as its neighbours took CPU time, so each ratio is the median of the
-rounds', each round's point against the floor measured just before it. The table shows req/s, p50
-and p99 and failed requests (of the round of median req/s) and product ÷ floor, then the CPU time
-each request took in the server, in PostgreSQL and in wrk; with 1 and 2 workers, each server's
-2-worker ÷ 1-worker req/s, the most the machine's CPUs allow it (as many requests as they hold at
-the CPU time each took with 2 workers, over one worker's req/s) and how many of them were busy with
-2 workers.
+each point PostgreSQL's statistics and visibility map are brought up to date (`fresh_statistics`).
+Then for each worker count the floor app (below, served by `market.serving.serve_app`, what
+`market serve` runs) and the product (`market serve`; with --baseline, another checkout's too,
+measured in turn with this one's) are started, each measured once all its workers are serving, and
+`wrk` (installed with apt-get when missing) drives each endpoint for --duration seconds with 8
+connections, in --rounds rounds: in each, for each endpoint, the floor's point, then the endpoint's
+on each server in turn, a different server first each round. This machine is shared: the same code
+has served 0.24 and 0.34 of the floor in single points minutes apart, as its neighbours took CPU
+time, so each ratio is the median of the rounds', each round's point against the floor measured just
+before it. The table shows req/s, p50 and p99 and failed requests (of the round of median req/s) and
+product ÷ floor, then the CPU time each request took in the server, in PostgreSQL and in wrk; with 1
+and 2 workers, each server's 2-worker ÷ 1-worker req/s, the most the machine's CPUs allow it (as
+many requests as they hold at the CPU time each took with 2 workers, over one worker's req/s) and
+how many of them were busy with 2 workers.
 
 The floor is the least any endpoint can cost through this stack: Litestar with the same JWT decode
 and, per request, one primary-key SELECT (reads, in a read-only transaction) or one INSERT in a
@@ -344,14 +344,18 @@ async def cancel_open_orders(url: str) -> None:
 
 
 async def fresh_statistics(url: str) -> None:
-    """ANALYZE on PostgreSQL, as autovacuum does on a running database once enough rows change: this
-    machine's PostgreSQL runs without it (CI's settings), and without statistics its planner works
-    from guesses that a running database's never does, so the plans measured would be none that
+    """VACUUM ANALYZE on PostgreSQL, as autovacuum does on a running database once enough rows are
+    written: this machine's PostgreSQL runs without it (CI's settings). Without statistics its
+    planner works from guesses that a running database's never does; without a vacuum, none of the
+    rows written since is known to every transaction (the visibility map), so an index-only scan
+    reads each row's table page as well and is costed so. The plans measured would be none that
     serves a street."""
     if make_url(url).get_backend_name() != "postgresql":
         return
-    async with _sessions(url) as (_settings, sessions), sessions() as session, session.begin():
-        await session.execute(text("ANALYZE"))
+    async with _sessions(url) as (_settings, sessions), sessions() as session:
+        # VACUUM cannot run inside a transaction.
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await connection.execute(text("VACUUM ANALYZE"))
 
 
 # ---------------------------------------------------------------- load
