@@ -18,7 +18,18 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ColumnElement, CursorResult, Executable, MetaData, Select, event, exc, literal
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    MetaData,
+    Select,
+    any_,
+    event,
+    exc,
+    func,
+    literal,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -163,6 +174,18 @@ def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     if not bound:
         raise ValueError("one_of needs at least one value")
     return column.in_(bound)
+
+
+def in_subquery(column: ColumnElement[Any], ids: Select[Any], postgres: bool) -> ColumnElement[bool]:
+    """`column IN (ids)`, `ids` a subquery standing alone (never tied to the statement around it).
+    On PostgreSQL `column = ANY (ARRAY(ids))`: the subquery runs once, into an array that an index
+    can look up beside other conditions (a bitmap OR; `IN (subquery)` under an OR filters every
+    row), and whose length the planner guesses the same whatever the subquery's parameters, so that
+    one plan can serve them all (`IN` is costed from the rows it estimates the subquery gives)."""
+    ids = ids.correlate(None)
+    if postgres:
+        return column == any_(func.array(ids.scalar_subquery()))
+    return column.in_(ids)
 
 
 def sync_loaded(session: AsyncSession, model: type, rows: Iterable[Any], columns: tuple[str, ...]) -> None:

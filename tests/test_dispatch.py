@@ -468,3 +468,60 @@ async def test_a_volunteers_offers_page_newest_first_with_the_same_total_on_ever
     # Another volunteer sees none of them.
     r = await desk.client.get("/api/offers", headers=desk.world.auth("volunteer_b"))
     assert r.json()["items"] == [] and r.json()["total"] == 0
+
+
+async def test_volunteers_offered_the_same_orders_each_page_their_own_offers_newest_first_by_time(
+    desk: Desk, clock: FrozenClock
+) -> None:
+    """A page is picked from the volunteer's own offers before they are joined to their orders: two
+    volunteers' offers, made in turn, never cross, and newest first is by time, not by id (each
+    order below is offered five minutes before the one posted ahead of it)."""
+    orders = []
+    for i in range(4):
+        orders.append(await desk.post_order())
+        offered_to = ["volunteer", "volunteer_b"] if i % 2 == 0 else ["volunteer"]
+        r = await desk.client.post(
+            f"/api/orders/{orders[-1]}/dispatch",
+            json={
+                "volunteer_ids": [desk.world.id(v) for v in offered_to],
+                "mode": "pool" if len(offered_to) > 1 else "direct",
+            },
+            headers=desk.world.auth("grid_worker"),
+        )
+        assert r.status_code == 200, r.text
+        clock.advance(-timedelta(minutes=5))
+    mine = {o["order_id"]: o["id"] for o in await desk.offers("volunteer")}
+    r = await desk.client.post(f"/api/offers/{mine[orders[3]]}/accept", headers=desk.world.auth("volunteer"))
+    assert r.status_code == 200, r.text
+    theirs = {o["order_id"]: o["id"] for o in await desk.offers("volunteer_b")}
+    r = await desk.client.post(
+        f"/api/offers/{theirs[orders[2]]}/decline",
+        json={"reason": "away"},
+        headers=desk.world.auth("volunteer_b"),
+    )
+    assert r.status_code == 204, r.text
+
+    async def page(volunteer: str, query: str) -> tuple[list[int], int]:
+        r = await desk.client.get(f"/api/offers?{query}", headers=desk.world.auth(volunteer))
+        assert r.status_code == 200, r.text
+        return [o["order_id"] for o in r.json()["items"]], r.json()["total"]
+
+    o0, o1, o2, o3 = orders
+    lists = {
+        ("volunteer", ""): [o0, o1, o2, o3],
+        ("volunteer", "status=pending&"): [o0, o1, o2],
+        ("volunteer", "status=accepted&"): [o3],
+        ("volunteer_b", ""): [o0, o2],
+        ("volunteer_b", "status=pending&"): [o0],
+        ("volunteer_b", "status=declined&"): [o2],
+    }
+    for (volunteer, status), newest_first in lists.items():
+        for limit in (1, 2, 3):
+            for offset in range(len(newest_first) + 1):
+                expected = (newest_first[offset : offset + limit], len(newest_first))
+                assert await page(volunteer, f"{status}limit={limit}&offset={offset}") == expected, (
+                    volunteer,
+                    status,
+                    limit,
+                    offset,
+                )

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Row,
     Select,
     Update,
-    any_,
     bindparam,
     case,
     func,
@@ -48,7 +47,7 @@ from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
 from market.categories.service import ACTIVE_CATEGORY, check_active_category
 from market.clock import shifted
-from market.db import keep_loaded, lock_rows, one_of, read_columns, sync_loaded
+from market.db import in_subquery, keep_loaded, lock_rows, one_of, read_columns, sync_loaded
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.followups import service as followups
 from market.ledger import service as ledger
@@ -500,12 +499,7 @@ def _seen_by(kind: ViewerKind, viewer: Any, area_code: Any) -> ColumnElement[boo
     if volunteer:
         conditions.append(Order.volunteer_id == viewer)
         offered = select(Offer.order_id).where(Offer.volunteer_id == viewer)
-        if postgres:
-            # An array read once: PostgreSQL can look it up in the primary key beside the other
-            # conditions (a bitmap OR), where `IN (subquery)` under an OR is a filter on every order.
-            conditions.append(Order.id == any_(func.array(offered.scalar_subquery())))
-        else:
-            conditions.append(Order.id.in_(offered))
+        conditions.append(in_subquery(Order.id, offered, postgres))
     if manager:
         conditions.append(Order.area_code.startswith(area_code))
     return or_(*conditions)
@@ -584,9 +578,9 @@ def _looked_up(row: Any, key: ColumnElement[int], names: tuple[str, ...]) -> lis
 
 
 # The order's volunteer, who entered it and its area's parent are read by subqueries, not left joins:
-# PostgreSQL plans the joins of all seven tables again for every list it keeps no generic plan for
-# (a volunteer's offers, where volunteers have very different numbers of them), 3.7-4.5 ms a
-# request, and 0.45 ms with these three as subqueries, each planned alone.
+# PostgreSQL plans the joins of all seven tables again for every list it keeps no generic plan for,
+# 3.7-4.5 ms a request (a volunteer's offers before they were picked first, `dispatch.offers`), and
+# 0.45 ms with these three as subqueries, each planned alone.
 ORDER_VIEW_COLUMNS = (
     *(getattr(Order, name) for name in _OWN),
     *(getattr(_requester, name) for name in _PERSON),
