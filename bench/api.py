@@ -346,10 +346,9 @@ async def cancel_open_orders(url: str) -> None:
 async def fresh_statistics(url: str) -> None:
     """VACUUM ANALYZE on PostgreSQL, as autovacuum does on a running database once enough rows are
     written: this machine's PostgreSQL runs without it (CI's settings). Without statistics its
-    planner works from guesses that a running database's never does; without a vacuum, none of the
-    rows written since is known to every transaction (the visibility map), so an index-only scan
-    reads each row's table page as well and is costed so. The plans measured would be none that
-    serves a street."""
+    planner works from guesses that a running database's never does; without a vacuum, no page
+    written since is marked all-visible (the visibility map), so an index-only scan is costed as
+    reading each row's table page too. The plans measured would be none that serves a street."""
     if make_url(url).get_backend_name() != "postgresql":
         return
     async with _sessions(url) as (_settings, sessions), sessions() as session:

@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from market.auth.service import actor_of, get_user
 from market.clock import FrozenClock
-from market.dispatch.offers import expire_offers
+from market.dispatch.offers import expire_offers, list_offers
 from market.dispatch.service import auto_dispatch
-from market.orders.models import Offer, OfferStatus
+from market.orders.models import DispatchMode, Offer, OfferStatus, Order, OrderStatus
 from market.settings import Settings
 from tests.world import World
 
@@ -525,3 +526,55 @@ async def test_volunteers_offered_the_same_orders_each_page_their_own_offers_new
                     limit,
                     offset,
                 )
+
+
+async def test_on_postgresql_one_plan_serves_every_volunteers_page_of_offers(
+    engine: AsyncEngine, session_maker: async_sessionmaker[AsyncSession], world: World, is_postgres: bool
+) -> None:
+    """Beside a busy volunteer's hundreds of offers, a volunteer with two is served by the one plan
+    PostgreSQL keeps for the page (`generic_plans`) once the table is vacuumed, as a running database
+    is. With the volunteer's offers joined to their orders before the page was picked, the plan of
+    their own always looked cheaper: every request was planned again (~0.5 ms)."""
+    if not is_postgres:
+        pytest.skip("generic and custom plans of a prepared statement are PostgreSQL's")
+    home, now = world.areas["c1_building"], world.now
+
+    def offered_to(volunteer: str) -> Order:
+        return Order(
+            requester_id=world.id("resident"),
+            area_id=home.id,
+            area_code=home.code,
+            category_code="escort",
+            description="Take me to the hospital for a check-up",
+            window_start=now + timedelta(hours=1),
+            window_end=now + timedelta(hours=2),
+            status=OrderStatus.dispatched,
+            created_at=now,
+            updated_at=now,
+            offers=[
+                Offer(
+                    volunteer_id=world.id(volunteer),
+                    dispatched_by_id=world.id("grid_worker"),
+                    mode=DispatchMode.direct,
+                    status=OfferStatus.pending,
+                    created_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            ],
+        )
+
+    async with session_maker() as session, session.begin():
+        session.add_all([offered_to("volunteer_b") for _ in range(300)])
+        session.add_all([offered_to("volunteer") for _ in range(2)])
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs alone
+        await conn.execute(text("VACUUM ANALYZE offers, orders"))
+    async with session_maker() as session:  # one connection: PostgreSQL keeps plans for each
+        volunteer = actor_of(await get_user(session, world.id("volunteer")))
+        for _ in range(8):
+            assert (await list_offers(session, volunteer, None, 20, 0))[1] == 2
+        plans = text("SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE :page")
+        (generic,) = (
+            await session.scalars(plans, {"page": "%offers.id = ANY (array((SELECT offers.id%"})
+        ).all()
+    assert generic > 0
