@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 import weakref
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from advanced_alchemy.types import DateTimeUTC
@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
@@ -56,10 +57,36 @@ NAMING_CONVENTION = {
 }
 
 
+class UTCDateTime(DateTimeUTC):
+    """advanced_alchemy's `DateTimeUTC` (aware datetimes in, stored as UTC), each value read in one
+    call. Its own reading passes every value through two Python calls after the driver's, ~2 µs a
+    value on SQLite: a twentieth of the CPU of a page of offers, each row of which holds thirteen.
+    SQLite holds SQLAlchemy's text of the UTC time without an offset: parsed with one added, it
+    comes out aware (`replace(tzinfo=…)` after the parse would cost four times the parse).
+    PostgreSQL's `timestamptz` arrives aware, but for ±infinity, which asyncpg gives as naive
+    `datetime.max` and `datetime.min`. New migrations name it `DateTimeUTC` (`migrate.render_item`):
+    in the database the two are one type."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return _aware
+        return _parsed_aware
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _parsed_aware(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     # Every timestamp is timezone-aware UTC, on SQLite as on PostgreSQL.
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTimeUTC(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(timezone=True)}
 
 
 class WriterQueue:
@@ -161,7 +188,8 @@ async def read_columns(
     """Run a statement that reads columns, not entities, on the session's connection, after the flush
     `session.execute` would make: past the ORM's set-up for the statement and for each of its
     columns, which gives columns nothing and cost a page read a sixth of its CPU."""
-    await session.flush()
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     return await (await session.connection()).execute(stmt, params)
 
 

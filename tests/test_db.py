@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import Column, Integer, MetaData, Table, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -26,7 +27,14 @@ from market.auth import service as auth_service
 from market.auth.models import User
 from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
-from market.db import SQLITE_BUSY_TIMEOUT_MS, WriteInReadOnlyTransaction, create_engine, engine_for, read_only
+from market.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    UTCDateTime,
+    WriteInReadOnlyTransaction,
+    create_engine,
+    engine_for,
+    read_only,
+)
 from market.settings import Settings
 from market.unit_of_work import ONE_SNAPSHOT, begin
 from tests.conftest import serving
@@ -452,3 +460,49 @@ async def test_the_sqlite_driver_tells_what_sqlite3_tells_of_each_statement(
             await conn.execute(text("INSERT INTO notes (body) VALUES ('a')"))
         streamed = await conn.stream(text("SELECT body FROM notes ORDER BY id"))
         assert [body async for (body,) in streamed] == ["a", "b!", "c!", "d"]
+
+
+async def test_a_moment_reads_back_as_the_instant_written_aware_and_in_utc(settings: Settings) -> None:
+    """`UTCDateTime` reads a value in one step (on SQLite from text without an offset, with or without
+    its microseconds; on PostgreSQL as asyncpg gives it), aware and in UTC, the extremes a page must
+    survive too, and NULL as None: as a column and through an aggregate of it."""
+    moments = Table(
+        "moments_read_back",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", UTCDateTime(timezone=True)),
+    )
+    beijing = timezone(timedelta(hours=8))
+    written = [
+        datetime(2026, 3, 12, 10, 0, 0, 123456, tzinfo=beijing),
+        datetime(2026, 3, 12, 1, 0, tzinfo=UTC),
+        None,
+        # asyncpg gives these two as naive datetime.max and datetime.min.
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ]
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(moments.create)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    insert(moments), [{"id": i, "at": at} for i, at in enumerate(written)]
+                )
+                if not settings.database_url.startswith("postgresql"):
+                    # As a row written outside SQLAlchemy (CURRENT_TIMESTAMP) holds it: no fraction.
+                    await connection.execute(
+                        text("UPDATE moments_read_back SET at = '2026-03-12 01:00:00' WHERE id = 1")
+                    )
+                read = (await connection.execute(select(moments.c.at).order_by(moments.c.id))).scalars().all()
+                latest = await connection.scalar(select(func.max(moments.c.at)))
+        finally:
+            async with engine.begin() as connection:
+                await connection.run_sync(moments.drop)
+    finally:
+        await engine.dispose()
+    assert read == written
+    assert [at.utcoffset() for at in read if at is not None] == [timedelta(0)] * 4
+    assert read[0] == datetime(2026, 3, 12, 2, 0, 0, 123456, tzinfo=UTC)
+    assert latest == written[3] and latest.utcoffset() == timedelta(0)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import compare_metadata, render_python_code
 from alembic.migration import MigrationContext
+from alembic.operations import ops
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -395,3 +396,15 @@ def test_cancelled_shifts_go_down_and_up_again(tmp_path: Path) -> None:
     _run_in_thread(migrate.upgrade, url)
     with sqlite3.connect(tmp_path / "shifts.db") as db:
         assert db.execute("SELECT status, cancel_reason FROM shifts").fetchall() == [("open", None)]
+
+
+def test_a_new_migration_names_the_product_s_timestamps_by_their_type_in_the_database() -> None:
+    """Autogenerate renders `UTCDateTime` columns as advanced_alchemy's `DateTimeUTC`, which the
+    template imports: named as Alembic would (`market.db.UTCDateTime`), a new migration would not run."""
+    rendered = render_python_code(
+        ops.UpgradeOps(ops=[ops.CreateTableOp.from_table(metadata.tables["orders"])]),
+        render_item=migrate.render_item,
+    )
+    assert "sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True)" in rendered
+    assert "market." not in rendered
+    assert "sa.Column('description', sa.Text()" in rendered  # other types as Alembic names them
