@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 from operator import itemgetter
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import (
     CTE,
     ColumnElement,
@@ -120,8 +120,7 @@ REOPEN_WINDOW = timedelta(days=7)
 # ---------------------------------------------------------------- state machine
 
 
-@dataclass(frozen=True, slots=True)
-class LockedOrder:
+class LockedOrder(msgspec.Struct, frozen=True):
     """An order as a step reads it under its lock, as plain values (`LOCKED_ORDER_COLUMNS`): what a
     step, its message and what follows it read of it. Loading the order as an object of the session
     cost a tenth of an accept's CPU; the session's object, if it holds one, still takes the step's
@@ -134,8 +133,7 @@ class LockedOrder:
     area_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class LockedOffer:
+class LockedOffer(msgspec.Struct, frozen=True):
     """An offer as its answer reads it under its order's lock (`LOCKED_OFFER_COLUMNS`)."""
 
     id: int
@@ -144,8 +142,8 @@ class LockedOffer:
     expires_at: datetime
 
 
-LOCKED_ORDER_COLUMNS = tuple(Order.__table__.c[f.name] for f in fields(LockedOrder))
-LOCKED_OFFER_COLUMNS = tuple(Offer.__table__.c[f.name] for f in fields(LockedOffer))
+LOCKED_ORDER_COLUMNS = tuple(Order.__table__.c[name] for name in LockedOrder.__struct_fields__)
+LOCKED_OFFER_COLUMNS = tuple(Offer.__table__.c[name] for name in LockedOffer.__struct_fields__)
 
 
 async def transition(
@@ -505,15 +503,13 @@ def _seen_by(kind: ViewerKind, viewer: Any, area_code: Any) -> ColumnElement[boo
     return or_(*conditions)
 
 
-@dataclass(frozen=True, slots=True)
-class PersonView:
+class PersonView(msgspec.Struct, frozen=True):
     id: int
     name: str
     phone: str
 
 
-@dataclass(frozen=True, slots=True)
-class AreaView:
+class AreaView(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
@@ -522,8 +518,7 @@ class AreaView:
     parent: AreaView | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderView:
+class OrderView(msgspec.Struct, frozen=True):
     """An order as its readers see it, with the people and the place it names: what `_order_read`
     and the masking rules read. It is read as plain rows (`order_view_select`): loading the same as
     ORM objects (the order and five joined rows) set up their loaders anew on every read: ~0.2 ms
@@ -560,10 +555,10 @@ class OrderView:
 
 _RELATED = ("requester", "volunteer", "entered_by", "area")
 # The order's own columns, in the order of `OrderView`'s fields.
-_OWN = tuple(f.name for f in fields(OrderView) if f.name not in _RELATED)
-assert tuple(f.name for f in fields(OrderView))[len(_OWN) :] == _RELATED
-_PERSON = tuple(f.name for f in fields(PersonView))
-_AREA = tuple(f.name for f in fields(AreaView) if f.name != "parent")
+_OWN = tuple(name for name in OrderView.__struct_fields__ if name not in _RELATED)
+assert OrderView.__struct_fields__[len(_OWN) :] == _RELATED
+_PERSON = PersonView.__struct_fields__
+_AREA = tuple(name for name in AreaView.__struct_fields__ if name != "parent")
 _requester, _volunteer, _entered_by = aliased(User), aliased(User), aliased(User)
 _area, _parent = aliased(Area), aliased(Area)
 
