@@ -62,10 +62,11 @@ class UTCDateTime(DateTimeUTC):
     call. Its own reading passes every value through two Python calls after the driver's, ~2 µs a
     value on SQLite: a twentieth of the CPU of a page of offers, each row of which holds thirteen.
     SQLite holds SQLAlchemy's text of the UTC time without an offset: parsed with one added, it
-    comes out aware (`replace(tzinfo=…)` after the parse would cost four times the parse).
-    PostgreSQL's `timestamptz` arrives aware, but for ±infinity, which asyncpg gives as naive
-    `datetime.max` and `datetime.min`. New migrations name it `DateTimeUTC` (`migrate.render_item`):
-    in the database the two are one type."""
+    comes out aware (`replace(tzinfo=…)` after the parse would cost four times the parse). Text of
+    another shape (another program's) is parsed as it is and put in UTC. PostgreSQL's `timestamptz`
+    arrives aware, but for ±infinity, which asyncpg gives as naive `datetime.max` and
+    `datetime.min`. New migrations name it `DateTimeUTC` (`migrate.render_item`): in the database
+    the two are one type."""
 
     cache_ok = True
 
@@ -79,8 +80,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# The lengths of the text SQLAlchemy writes SQLite's timestamps as ("YYYY-MM-DD HH:MM:SS.ffffff") and
+# of CURRENT_TIMESTAMP's ("YYYY-MM-DD HH:MM:SS"): both UTC, without an offset.
+_UTC_TEXT_LENGTHS = frozenset({19, 26})
+
+
 def _parsed_aware(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
+    if value is None:
+        return None
+    if len(value) in _UTC_TEXT_LENGTHS:
+        return datetime.fromisoformat(value + "+00:00")
+    # Another program's text (an offset, a "Z", a date alone).
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

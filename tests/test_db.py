@@ -463,9 +463,9 @@ async def test_the_sqlite_driver_tells_what_sqlite3_tells_of_each_statement(
 
 
 async def test_a_moment_reads_back_as_the_instant_written_aware_and_in_utc(settings: Settings) -> None:
-    """`UTCDateTime` reads a value in one step (on SQLite from text without an offset, with or without
-    its microseconds; on PostgreSQL as asyncpg gives it), aware and in UTC, the extremes a page must
-    survive too, and NULL as None: as a column and through an aggregate of it."""
+    """`UTCDateTime` reads a value (on SQLite from text without an offset, with or without its
+    microseconds, or in another program's shape; on PostgreSQL as asyncpg gives it) aware and in UTC,
+    the extremes a page must survive too, and NULL as None: as a column and through an aggregate."""
     moments = Table(
         "moments_read_back",
         MetaData(),
@@ -491,10 +491,18 @@ async def test_a_moment_reads_back_as_the_instant_written_aware_and_in_utc(setti
                     insert(moments), [{"id": i, "at": at} for i, at in enumerate(written)]
                 )
                 if not settings.database_url.startswith("postgresql"):
-                    # As a row written outside SQLAlchemy (CURRENT_TIMESTAMP) holds it: no fraction.
+                    # As CURRENT_TIMESTAMP writes it (no fraction), and as other programs might (an
+                    # offset, a "Z", a date alone).
                     await connection.execute(
                         text("UPDATE moments_read_back SET at = '2026-03-12 01:00:00' WHERE id = 1")
                     )
+                    await connection.execute(
+                        text(
+                            "INSERT INTO moments_read_back (id, at) VALUES (5, '2026-03-12 09:00:00+08:00'),"
+                            " (6, '2026-03-12T01:00:00Z'), (7, '2026-03-12')"
+                        )
+                    )
+                    written += [written[1], written[1], datetime(2026, 3, 12, tzinfo=UTC)]
                 read = (await connection.execute(select(moments.c.at).order_by(moments.c.id))).scalars().all()
                 latest = await connection.scalar(select(func.max(moments.c.at)))
         finally:
@@ -503,6 +511,6 @@ async def test_a_moment_reads_back_as_the_instant_written_aware_and_in_utc(setti
     finally:
         await engine.dispose()
     assert read == written
-    assert [at.utcoffset() for at in read if at is not None] == [timedelta(0)] * 4
+    assert [at.utcoffset() for at in read if at is not None] == [timedelta(0)] * (len(written) - 1)
     assert read[0] == datetime(2026, 3, 12, 2, 0, 0, 123456, tzinfo=UTC)
     assert latest == written[3] and latest.utcoffset() == timedelta(0)
