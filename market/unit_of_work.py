@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import idempotency
 from market.auth.access import SAFE, Actor
-from market.db import WriteInReadOnlyTransaction, read_only
+from market.db import WriteInReadOnlyTransaction, begin_writing, read_only, read_until_writing
 from market.errors import MarketError, lost_a_race
 
 ATTEMPTS = 4
@@ -202,10 +202,12 @@ def reads_only(scope: Scope) -> bool:
 
 
 async def begin(session: AsyncSession, scope: Scope) -> None:
-    """Begin the request's transaction, unless loading the caller already began it (`load_caller`).
-    An API read's statements each run on their own (`read_only`), unless its handler asks for
-    `ONE_SNAPSHOT`."""
-    if not session.in_transaction() and reads_only(scope):
+    """Begin the request's transaction, unless loading the caller already began it (`load_caller`); a
+    change whose caller was read on its connection goes on there (`begin_writing`). An API read's
+    statements each run on their own (`read_only`), unless its handler asks for `ONE_SNAPSHOT`."""
+    if not reads_only(scope):
+        await begin_writing(session)
+    elif not session.in_transaction():
         handler = scope.get("route_handler")
         if handler is not None and handler.opt.get(ONE_SNAPSHOT):
             await read_only(session, snapshot=True)
@@ -218,20 +220,21 @@ async def load_caller(
 ) -> Actor | None:
     """Load the caller (`load`) in the request's session, which its handler's `session` carries on.
 
-    An API read carries on in that transaction. On PostgreSQL, so does a change whose handler works
-    in that session: its caller is read in the transaction the change is made in, one connection
-    and one BEGIN for both. The body is in by then (`LoadCaller` runs after `RetryTransient`), so no
-    slow client holds the transaction open.
+    An API read carries on in that transaction. So does a change whose handler works in that
+    session: its caller is read on the connection the change is made on, one checkout for both,
+    and without a lock (`read_until_writing`): on SQLite the change's transaction, which holds the
+    database's write lock from its first statement (BEGIN IMMEDIATE), begins after the guards and
+    the body's parsing (`begin`), so a refusal never waits for that lock. The body is in by then
+    (`LoadCaller` runs after `RetryTransient`), so no slow client holds the transaction open.
 
     Anything else reads the caller in one statement of its own, outside any transaction, and gives
-    the connection back: a page's GET may hold its stream open for minutes, a handler that works in
-    sessions of its own (`session_maker`) holds no idle connection meanwhile, and on SQLite a
-    change's transaction holds the database's write lock from its first statement (BEGIN
-    IMMEDIATE), which a refusal by a guard, or a form's parsing, should not wait for."""
+    the connection back: a page's GET may hold its stream open for minutes, and a handler that works
+    in sessions of its own (`session_maker`) holds no idle connection meanwhile."""
     if reads_only(scope):
         await begin(session, scope)
         return await load()
-    if _changes_in_the_request_session(session, scope):
+    if _changes_in_the_request_session(scope):
+        await read_until_writing(session)
         return await load()
     await read_only(session, autocommit=True)
     actor = await load()
@@ -239,11 +242,10 @@ async def load_caller(
     return actor
 
 
-def _changes_in_the_request_session(session: AsyncSession, scope: Scope) -> bool:
+def _changes_in_the_request_session(scope: Scope) -> bool:
     handler = scope.get("route_handler")
     return (
         scope["method"] not in SAFE
-        and session.bind.dialect.name == "postgresql"
         and handler is not None
         and "session" in (asks_for := handler.parsed_fn_signature.parameters)
         and "session_maker" not in asks_for

@@ -31,9 +31,11 @@ from market.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     UTCDateTime,
     WriteInReadOnlyTransaction,
+    begin_writing,
     create_engine,
     engine_for,
     read_only,
+    read_until_writing,
 )
 from market.settings import Settings
 from market.unit_of_work import ONE_SNAPSHOT, begin
@@ -383,6 +385,45 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
                 await waiter.execute(touch)
     async with session_maker() as session, session.begin():
         await asyncio.wait_for(session.execute(touch), 5)
+
+
+async def test_a_change_read_before_it_writes_takes_the_write_lock_once_it_begins_writing(
+    settings: Settings, is_postgres: bool
+) -> None:
+    """`read_until_writing`: the change's first reads take no lock, and may not write; `begin_writing`:
+    its transaction begins on the same connection, holds SQLite's write lock until it commits, and
+    keeps what it wrote."""
+    if is_postgres:
+        pytest.skip("PostgreSQL locks rows, not the database")
+    engine = create_engine(settings)
+    session_maker = async_sessionmaker(engine, expire_on_commit=False)
+    other = sqlite3.connect(engine.url.database, isolation_level=None, timeout=0)
+    touch = update(ServiceCategory).values(is_active=True)
+    try:
+        async with session_maker() as session:
+            await read_until_writing(session)
+            reading_on = await session.connection()
+            assert await session.scalar(select(func.count()).select_from(ServiceCategory))
+            other.execute("BEGIN IMMEDIATE")  # no lock held: another writer gets it at once
+            other.execute("ROLLBACK")
+            with pytest.raises(WriteInReadOnlyTransaction):
+                await session.execute(touch)
+            await begin_writing(session)
+            assert await session.connection() is reading_on
+            held = insert(ServiceCategory).values(code="test_held", name_zh="留", name_en="Held")
+            await session.execute(held)
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            await begin_writing(session)  # once begun, nothing more
+            await session.commit()
+        other.execute("BEGIN IMMEDIATE")  # the lock was given back with the commit
+        other.execute("ROLLBACK")
+        async with session_maker() as session:
+            name = select(ServiceCategory.name_en).where(ServiceCategory.code == "test_held")
+            assert await session.scalar(name) == "Held"
+    finally:
+        other.close()
+        await engine.dispose()
 
 
 async def test_a_sqlite_writer_tries_for_another_process_s_lock_at_a_steady_pace(
