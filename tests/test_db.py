@@ -29,9 +29,11 @@ from market.categories.models import ServiceCategory
 from market.clock import FrozenClock
 from market.db import (
     SQLITE_BUSY_TIMEOUT_MS,
+    CompiledCache,
     UTCDateTime,
     WriteInReadOnlyTransaction,
     begin_writing,
+    connection_of,
     create_engine,
     engine_for,
     read_only,
@@ -385,6 +387,61 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
                 await waiter.execute(touch)
     async with session_maker() as session, session.begin():
         await asyncio.wait_for(session.execute(touch), 5)
+
+
+class _CountsItsHashing:
+    hashed = 0
+
+    def __hash__(self) -> int:
+        type(self).hashed += 1
+        return 1
+
+
+def test_a_statement_built_once_is_found_by_the_identity_of_its_key_without_hashing_it_again() -> None:
+    """`CompiledCache`: a key's first lookup is by its value; once that finds the very key object
+    it was stored under, lookups are by identity, and never hash the (nested) key again. An equal
+    key of another object is found by value; a key that differs in anything else is not found."""
+    dialect, part = object(), _CountsItsHashing()
+    statement_key = ("select", (part, ("column", 1)))
+    cache = CompiledCache(capacity=2)
+
+    def key(statement: tuple[Any, ...], columns: tuple[str, ...] = ()) -> tuple[Any, ...]:
+        return (dialect, statement, columns, False, False)
+
+    assert cache.get(key(statement_key)) is None
+    cache[key(statement_key)] = "compiled"
+    assert cache.get(key(statement_key)) == "compiled"  # by value: the very object, kept by identity
+    hashed = _CountsItsHashing.hashed
+    for _ in range(3):
+        assert cache.get(key(statement_key)) == "compiled"
+    assert _CountsItsHashing.hashed == hashed
+    assert cache.get(key(("select", (part, ("column", 1))))) == "compiled"
+    assert _CountsItsHashing.hashed > hashed
+    assert cache.get(key(statement_key, ("id",))) is None
+    assert cache.get((object(), *key(statement_key)[1:])) is None
+    # Past its capacity the cache forgets identities, never gives another statement's compiled form.
+    for n in range(3):
+        other = ("select", n)
+        cache[key(other)] = f"compiled {n}"
+        assert cache.get(key(other)) == cache.get(key(other)) == f"compiled {n}"
+    assert cache.get(key(("select", 0))) in (None, "compiled 0")
+
+
+async def test_a_session_s_connection_is_kept_for_its_transaction_only(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """`connection_of` gives the connection `session.connection()` gives, asked once a transaction."""
+    async with session_maker() as session:
+        first = await connection_of(session)
+        assert first.sync_connection is (await session.connection()).sync_connection
+        assert await connection_of(session) is first
+        await session.commit()
+        second = await connection_of(session)
+        assert second is not first
+        assert second.sync_connection is (await session.connection()).sync_connection
+        assert (await second.execute(text("SELECT 1"))).scalar() == 1
+        await session.rollback()
+        assert (await connection_of(session)).sync_connection is (await session.connection()).sync_connection
 
 
 async def test_a_change_read_before_it_writes_takes_the_write_lock_once_it_begins_writing(

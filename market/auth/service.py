@@ -18,6 +18,7 @@ from market.auth.models import AttemptKind, FailedAttempt, Role, User, UserRole
 from market.auth.passwords import dummy_hash, hash_password, verify_password
 from market.auth.schemas import FailedAttemptRead, UserCreate, UserRead, UserUpdate
 from market.auth.tokens import read_device_token
+from market.db import connection_of
 from market.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from market.pagination import page_total
 from market.settings import Settings
@@ -91,7 +92,7 @@ async def actor_for_token(session: AsyncSession, user_id: int, token_version: in
     """The caller a token names, unless the account has ended its tokens since it was issued."""
     # Columns, not entities: run on the session's connection, past the ORM's set-up for a statement
     # (autoflush, identity map, loading), ~4% of a read. Nothing is pending this early.
-    connection = await session.connection()
+    connection = await connection_of(session)
     rows = (await connection.execute(_CALLER, {"user_id": user_id})).all()
     if not rows or not rows[0].is_active or rows[0].token_version != token_version:
         return None

@@ -12,6 +12,7 @@ from sqlalchemy import FromClause, Insert, bindparam, func, insert, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import Actor
+from market.db import connection_of
 from market.errors import NotFound
 from market.notifications.models import Notification, NotificationCode
 from market.notifications.schemas import NotificationRead
@@ -40,7 +41,7 @@ async def notify(
 async def leave(session: AsyncSession, messages: list[dict[str, Any]]) -> None:
     """Leave the messages (rows `message` gives) in one INSERT on the transaction's connection."""
     if messages:
-        await (await session.connection()).execute(_new_message(), messages)
+        await (await connection_of(session)).execute(_new_message(), messages)
 
 
 def message(

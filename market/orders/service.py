@@ -47,7 +47,7 @@ from market.auth.models import Role, User
 from market.auth.service import actor_of, get_visible_user, holders
 from market.categories.service import ACTIVE_CATEGORY, check_active_category
 from market.clock import shifted
-from market.db import in_subquery, keep_loaded, lock_rows, one_of, read_columns, sync_loaded
+from market.db import connection_of, in_subquery, keep_loaded, lock_rows, one_of, read_columns, sync_loaded
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unprocessable
 from market.followups import service as followups
 from market.ledger import service as ledger
@@ -222,7 +222,7 @@ async def _record(
         "note": note,
         "at": now,
     }
-    connection = await session.connection()
+    connection = await connection_of(session)
     closed: list[Row[Any]] = []
     if _changes_with_their_events(session):
         # The parameters of the order's change, its event, the message and the offers' closing have
@@ -263,7 +263,7 @@ def _sync_closed(
 async def _write_offer(session: AsyncSession, offer: Offer | LockedOffer, **values: Any) -> None:
     """Change an offer's columns with one UPDATE on the transaction's connection, and give the
     session's object of it, if it holds one, the values as its committed state (`keep_loaded`)."""
-    await (await session.connection()).execute(_offer_update(), {"row_id": offer.id, **values})
+    await (await connection_of(session)).execute(_offer_update(), {"row_id": offer.id, **values})
     keep_loaded(session, Offer, offer.id, values)
 
 
@@ -1077,7 +1077,7 @@ async def _post_order(
     }
     # The limit is read last, by the INSERT: a mistake in the form is told before it.
     given, limit = tuple(new_order), {"max_open": max_open}
-    connection = await session.connection()
+    connection = await connection_of(session)
     if _changes_with_their_events(session):
         order_id = await connection.scalar(_posted_with_event(given), {**new_order, **limit, **recorded})
     else:
