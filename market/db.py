@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
@@ -141,6 +141,10 @@ class WriterQueue:
 _WRITE_TURN = "market_write_turn"
 
 
+# A SQLite connection's execution option: its transaction, begun without a BEGIN (the caller's reads
+# ran on their own), sends BEGIN IMMEDIATE before its next statement (`begin_writing`).
+_BEGIN_AT_NEXT_STATEMENT = "market_begin_at_next_statement"
+
 # Each SQLite engine's writers' queue, by the engine's dialect: one of its own, which a copy of the
 # engine with other options shares and which outlives its pool's disposal.
 _WRITERS: weakref.WeakKeyDictionary[Dialect, WriterQueue] = weakref.WeakKeyDictionary()
@@ -181,6 +185,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         elif not options.get(AUTOCOMMIT_READS):  # else each statement runs on its own (SQLite's autocommit)
             _begin_sqlite(connection, writing=False)
 
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_statement(connection: Connection, *_statement: Any) -> None:
+        if connection.get_execution_options().get(_BEGIN_AT_NEXT_STATEMENT):
+            connection.execution_options(**{_BEGIN_AT_NEXT_STATEMENT: False})
+            _begin_sqlite(connection, writing=True)
+
     # The turn ends with the transaction: the next writer's BEGIN may meet this COMMIT still under
     # way, and tries again until it is done. A connection returned to the
     # pool without either (its BEGIN failed, say) ends its turn there.
@@ -201,13 +211,16 @@ _CONNECTION = "market_connection"
 async def connection_of(session: AsyncSession) -> AsyncConnection:
     """The connection of the session's transaction, as `session.connection()` gives it, which it
     begins when none is. It is kept in the session's `info` with the transaction it belongs to:
-    asking SQLAlchemy again costs a greenlet's start and switch, ~10 µs, 3 to 7 times a request."""
+    asking SQLAlchemy again costs a greenlet's start and switch, ~10 µs, 3 to 7 times a request.
+    The transaction is kept by a weak reference: it refers to the session, and a cycle through the
+    session's `info` would leave every request's session to the garbage collector."""
     transaction = session.sync_session.get_transaction()
     kept = session.info.get(_CONNECTION)
-    if kept is not None and transaction is not None and kept[0] is transaction:
+    # An inactive transaction (a failed flush's) is left to `session.connection()` to refuse.
+    if kept is not None and transaction is not None and kept[0]() is transaction and session.is_active:
         return kept[1]
     connection = await session.connection()
-    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection)
+    session.info[_CONNECTION] = (weakref.ref(session.sync_session.get_transaction()), connection)
     return connection
 
 
@@ -318,19 +331,16 @@ async def read_until_writing(session: AsyncSession) -> None:
 
 async def begin_writing(session: AsyncSession) -> None:
     """The change `read_until_writing` began goes on to write: on SQLite its transaction begins on the
-    same connection (BEGIN IMMEDIATE, in its writers' turn): giving the connection back to the pool
-    and taking it again cost 5% of an accept's CPU. Else nothing: on PostgreSQL the transaction
-    began with the first read, and a session that has begun no work begins its transaction with its
-    first statement, as ever."""
+    same connection, with its next statement, as any change's does (BEGIN IMMEDIATE in its writers'
+    turn): not before, so that what comes first (checking the body, parsing a form) holds no lock.
+    Giving the connection back to the pool and taking it again instead cost 5% of an accept's CPU.
+    Else nothing: on PostgreSQL the transaction began with the first read, and a session that has
+    begun no work begins its transaction with its first statement, as ever."""
     if session.in_transaction() and session.bind.dialect.name != "postgresql":
-        await session.run_sync(_write_from_here)
-
-
-def _write_from_here(session: Session) -> None:
-    connection = session.connection()
-    if connection.get_execution_options().get(AUTOCOMMIT_READS):
-        connection.execution_options(**{READ_ONLY: False, AUTOCOMMIT_READS: False})
-        _begin_sqlite(connection, writing=True)
+        connection = (await connection_of(session)).sync_connection
+        if connection.get_execution_options().get(AUTOCOMMIT_READS):
+            writing = {READ_ONLY: False, AUTOCOMMIT_READS: False, _BEGIN_AT_NEXT_STATEMENT: True}
+            connection.execution_options(**writing)
 
 
 class WriteInReadOnlyTransaction(RuntimeError):

@@ -223,9 +223,10 @@ async def load_caller(
     An API read carries on in that transaction. So does a change whose handler works in that
     session: its caller is read on the connection the change is made on, one checkout for both,
     and without a lock (`read_until_writing`): on SQLite the change's transaction, which holds the
-    database's write lock from its first statement (BEGIN IMMEDIATE), begins after the guards and
-    the body's parsing (`begin`), so a refusal never waits for that lock. The body is in by then
-    (`LoadCaller` runs after `RetryTransient`), so no slow client holds the transaction open.
+    database's write lock from its first statement (BEGIN IMMEDIATE), begins with the change's
+    first statement (`begin_writing`), so a refusal, by a guard or of the body, never waits for
+    that lock. The body is in by then (`LoadCaller` runs after `RetryTransient`), so no slow client
+    holds the transaction open.
 
     Anything else reads the caller in one statement of its own, outside any transaction, and gives
     the connection back: a page's GET may hold its stream open for minutes, and a handler that works

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Column, Integer, MetaData, Table, event, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -430,7 +430,8 @@ def test_a_statement_built_once_is_found_by_the_identity_of_its_key_without_hash
 async def test_a_session_s_connection_is_kept_for_its_transaction_only(
     session_maker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """`connection_of` gives the connection `session.connection()` gives, asked once a transaction."""
+    """`connection_of` gives the connection `session.connection()` gives, asked once a transaction;
+    after a failed flush it refuses as `session.connection()` does."""
     async with session_maker() as session:
         first = await connection_of(session)
         assert first.sync_connection is (await session.connection()).sync_connection
@@ -442,39 +443,61 @@ async def test_a_session_s_connection_is_kept_for_its_transaction_only(
         assert (await second.execute(text("SELECT 1"))).scalar() == 1
         await session.rollback()
         assert (await connection_of(session)).sync_connection is (await session.connection()).sync_connection
+        code = (await session.scalars(select(ServiceCategory.code).limit(1))).one()
+        session.add(ServiceCategory(code=code, name_zh="重", name_en="Again"))
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        with pytest.raises(PendingRollbackError):
+            await connection_of(session)
 
 
-async def test_a_change_read_before_it_writes_takes_the_write_lock_once_it_begins_writing(
+async def test_a_change_read_before_it_writes_takes_the_write_lock_with_its_first_statement(
     settings: Settings, is_postgres: bool
 ) -> None:
-    """`read_until_writing`: the change's first reads take no lock, and may not write; `begin_writing`:
-    its transaction begins on the same connection, holds SQLite's write lock until it commits, and
-    keeps what it wrote."""
+    """`read_until_writing`: the change's first reads take no lock, and may not write. `begin_writing`:
+    its transaction begins on the same connection with its next statement, in its turn among the
+    process's writers, holds SQLite's write lock until it commits, and keeps what it wrote."""
     if is_postgres:
         pytest.skip("PostgreSQL locks rows, not the database")
     engine = create_engine(settings)
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
     other = sqlite3.connect(engine.url.database, isolation_level=None, timeout=0)
-    touch = update(ServiceCategory).values(is_active=True)
+
+    def lock_is_free() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            assert "database is locked" in str(error)
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+    async def another_writer() -> None:
+        async with session_maker() as session, session.begin():
+            await session.execute(update(ServiceCategory).values(is_active=True))
+
     try:
         async with session_maker() as session:
             await read_until_writing(session)
             reading_on = await session.connection()
             assert await session.scalar(select(func.count()).select_from(ServiceCategory))
-            other.execute("BEGIN IMMEDIATE")  # no lock held: another writer gets it at once
-            other.execute("ROLLBACK")
+            assert lock_is_free()
             with pytest.raises(WriteInReadOnlyTransaction):
-                await session.execute(touch)
+                await session.execute(update(ServiceCategory).values(is_active=True))
             await begin_writing(session)
+            assert lock_is_free()  # not before its first statement
             assert await session.connection() is reading_on
-            held = insert(ServiceCategory).values(code="test_held", name_zh="留", name_en="Held")
-            await session.execute(held)
-            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-                other.execute("BEGIN IMMEDIATE")
+            await session.execute(
+                insert(ServiceCategory).values(code="test_held", name_zh="留", name_en="Held")
+            )
+            assert not lock_is_free()
+            waiting = asyncio.create_task(another_writer())
+            await asyncio.sleep(0.2)
+            assert not waiting.done()  # its turn comes after this transaction
             await begin_writing(session)  # once begun, nothing more
             await session.commit()
-        other.execute("BEGIN IMMEDIATE")  # the lock was given back with the commit
-        other.execute("ROLLBACK")
+        await asyncio.wait_for(waiting, 10)
+        assert lock_is_free()  # given back with the commits
         async with session_maker() as session:
             name = select(ServiceCategory.name_en).where(ServiceCategory.code == "test_held")
             assert await session.scalar(name) == "Held"
