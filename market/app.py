@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market import models  # noqa: F401 - every table must be mapped before the first query
 from market.areas.routes import AreaController
-from market.auth.access import Actor, CookieReadsOnlyMiddleware, restricted
+from market.auth.access import Actor, CookieReadsOnlyMiddleware
 from market.auth.routes import AuthController
 from market.auth.service import actor_for_token
 from market.auth.tokens import TOKEN_ALGORITHM, TOKEN_COOKIE, ServiceToken, TokenHolder
@@ -219,8 +219,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "photo_storage": Provide(lambda: photo_storage, use_cache=True, sync_to_thread=False),
         },
         request_class=MarketRequest,
-        # A person who must change their password, or whose sign-up waits, reaches only what settles it.
-        guards=[restricted],
         state=State({"settings": settings, "clock": clock}),
         template_config=template_config(),
         csrf_config=CSRFConfig(

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import idempotency
-from market.auth.access import SAFE, Actor
+from market.auth.access import SAFE, Actor, refuse_if_restricted
 from market.db import WriteInReadOnlyTransaction, begin_writing, read_only, read_until_writing
 from market.errors import MarketError, lost_a_race
 
@@ -103,7 +103,9 @@ class LoadCaller(ASGIMiddleware):
     """Loads the caller a checked token names (`load`, see `load_caller`), in each attempt: it runs
     after `RetryTransient`, so the body is in first and each attempt loads its caller in its own
     session. Authentication, before both, checked the token alone and left its holder as the user:
-    a request without a valid token is refused before any byte of its body is read."""
+    a request without a valid token is refused before any byte of its body is read. A restricted
+    caller is refused here what their restriction does not allow (`refuse_if_restricted`), before
+    any guard or handler runs."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -115,6 +117,7 @@ class LoadCaller(ASGIMiddleware):
             actor = await self.load(scope)
             if actor is None:
                 raise NotAuthorizedException()
+            refuse_if_restricted(actor, scope["path"])
             scope["user"] = actor
         await next_app(scope, receive, send)
 

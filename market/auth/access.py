@@ -126,13 +126,12 @@ RESTRICTED_MAY_USE = (
 )
 
 
-async def restricted(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    """An application-wide guard: a restricted person reaches only `RESTRICTED_MAY_USE`. A coroutine,
-    as `requires`' guards are."""
-    actor = connection.scope.get("user")
-    if not isinstance(actor, Actor) or actor.restriction is None:
+def refuse_if_restricted(actor: Actor, path: str) -> None:
+    """A restricted person reaches only `RESTRICTED_MAY_USE`. Checked as the caller is loaded, for
+    every request (`unit_of_work.LoadCaller`), not as an application-wide guard: Litestar hands each
+    guard a copy of the route's handler, ~14 µs a request."""
+    if actor.restriction is None:
         return
-    path = connection.scope["path"]
     if any(path == p or (p.endswith("/") and path.startswith(p)) for p in RESTRICTED_MAY_USE):
         return
     raise Forbidden(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import FromClause, Insert, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.access import Actor
@@ -41,7 +42,14 @@ async def notify(
 async def leave(session: AsyncSession, messages: list[dict[str, Any]]) -> None:
     """Leave the messages (rows `message` gives) in one INSERT on the transaction's connection."""
     if messages:
-        await (await connection_of(session)).execute(_new_message(), messages)
+        await (await connection_of(session)).run_sync(leave_on, messages)
+
+
+def leave_on(connection: Connection, messages: list[dict[str, Any]]) -> None:
+    """`leave`, on the transaction's connection as `AsyncConnection.run_sync` gives it: for a change
+    that runs its statements one after another in one call."""
+    if messages:
+        connection.execute(_new_message(), messages)
 
 
 def message(

@@ -36,6 +36,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, join
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
@@ -53,7 +54,14 @@ from market.followups import service as followups
 from market.ledger import service as ledger
 from market.ledger.models import TransferCode
 from market.notifications.models import NotificationCode
-from market.notifications.service import leave, message, message_for_each, message_parameters, notify
+from market.notifications.service import (
+    leave,
+    leave_on,
+    message,
+    message_for_each,
+    message_parameters,
+    notify,
+)
 from market.orders.models import (
     ENTERED_CHANNELS,
     ESCALATION_RANK,
@@ -235,18 +243,37 @@ async def _record(
         moved = bool(rows)
         closed = [row for row in rows if row.id is not None]
     else:
-        moved = (await connection.execute(_order_update(frozenset(values), if_room), changed)).rowcount == 1
-        if moved:
-            await connection.execute(_new_event(), {"order_id": order.id, **recorded})
-            if told is not None:
-                await leave(session, [told])
-            if closing is not None:
-                closed = (await connection.execute(_offers_closing(), {"row_id": order.id, **closing})).all()
+        moved, closed = await connection.run_sync(
+            _moved_one_by_one, order.id, frozenset(values), if_room, changed, recorded, told, closing
+        )
     if moved:
         keep_loaded(session, Order, order.id, values)
         if closing is not None:
             _sync_closed(session, order.id, closing, closed)
     return moved
+
+
+def _moved_one_by_one(
+    connection: Connection,
+    order_id: int,
+    changed_columns: frozenset[str],
+    if_room: bool,
+    changed: dict[str, Any],
+    recorded: dict[str, Any],
+    told: dict[str, Any] | None,
+    closing: dict[str, Any] | None,
+) -> tuple[bool, list[Row[Any]]]:
+    """SQLite's `_moved_with_event`: the order's UPDATE, then, if it moved, its event, the message
+    and the offers' closing, one after another in one call from the event loop (`run_sync`), one
+    greenlet's switch for the four instead of one each, 1% of an accept's CPU."""
+    if connection.execute(_order_update(changed_columns, if_room), changed).rowcount != 1:
+        return False, []
+    connection.execute(_new_event(), {"order_id": order_id, **recorded})
+    if told is not None:
+        leave_on(connection, [told])
+    if closing is None:
+        return True, []
+    return True, connection.execute(_offers_closing(), {"row_id": order_id, **closing}).all()
 
 
 def _sync_closed(

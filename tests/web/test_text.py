@@ -72,7 +72,7 @@ LITERAL_CODE = re.compile(r"""\b(?:code=|default_code\s*=\s*)(["'])([a-z_]+)\1""
 DYNAMIC_CODE_SITES = {
     ("ledger/service.py", "refuse"),
     ("ledger/service.py", "_authorise"),
-    ("auth/access.py", "restricted"),
+    ("auth/access.py", "refuse_if_restricted"),
 }
 
 
