@@ -117,8 +117,8 @@ class LoadCaller(ASGIMiddleware):
             actor = await self.load(scope)
             if actor is None:
                 raise NotAuthorizedException()
+            scope["user"] = actor  # an error page may read who is refused
             refuse_if_restricted(actor, scope["path"])
-            scope["user"] = actor
         await next_app(scope, receive, send)
 
 
