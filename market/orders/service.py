@@ -231,7 +231,7 @@ async def _record(
         "at": now,
     }
     connection = await connection_of(session)
-    closed: list[Row[Any]] = []
+    closed: list[Row[Any]]
     if _changes_with_their_events(session):
         # The parameters of the order's change, its event, the message and the offers' closing have
         # distinct names.
