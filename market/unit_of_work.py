@@ -36,7 +36,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import idempotency
 from market.auth.access import SAFE, Actor, refuse_if_restricted
-from market.db import WriteInReadOnlyTransaction, begin_writing, read_only, read_until_writing
+from market.db import (
+    WriteInReadOnlyTransaction,
+    begin_writing,
+    holds_changes,
+    read_only,
+    read_until_writing,
+)
 from market.errors import MarketError, lost_a_race
 
 ATTEMPTS = 4
@@ -167,7 +173,7 @@ def transaction_provider(
                 # A read's transaction only read (`begin`): nothing to commit, and the plugin's session
                 # ends as the response starts. Committing it anyway was ~5% of a read's CPU. A change
                 # left in the session would be lost unseen: refused, as its flush would have been.
-                if db_session.new or db_session.dirty or db_session.deleted:
+                if holds_changes(db_session):
                     raise WriteInReadOnlyTransaction(
                         f"{request.method} {request.url.path} changed what it read"
                     )
