@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiosqlite
+import anyio
 import asyncpg
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackErro
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from market import sqlite_driver
+from market import db, sqlite_driver
 from market.app import create_app
 from market.auth import service as auth_service
 from market.auth.models import User
@@ -262,12 +263,15 @@ async def test_a_change_reads_its_caller_in_one_trip_before_its_transaction(
 
 
 async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_it(
-    settings: Settings, clock: FrozenClock, world: World, is_postgres: bool
+    settings: Settings, clock: FrozenClock, world: World, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a database restart, the pool's ping finds each dead connection before a request uses
-    it: no request fails part-way, also one that reads in sessions of its own (a login)."""
+    it: no request fails part-way, also one that reads in sessions of its own (a login). Every
+    connection here has lain in the pool past `TRUSTED_FOR`, so each is pinged; one given back more
+    recently is found by its closed socket (the next test)."""
     if not is_postgres:
         pytest.skip("SQLite has no server to lose the connection to")
+    monkeypatch.setattr(db, "TRUSTED_FOR", 0)
     app = create_app(replace(settings, database_pool=True), clock=clock)
 
     async def drop_connections() -> None:
@@ -294,12 +298,25 @@ async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_i
             assert (await http.post("/api/auth/login", json=login)).status_code == 401
 
 
-async def test_a_pooled_connection_is_pinged_in_one_round_trip(
+class _PoolClock:
+    """The pool's clock (`db.monotonic`), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_pooled_connection_is_pinged_in_one_round_trip_unless_just_given_back(
     settings: Settings, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every checkout pays the ping: one statement, not SQLAlchemy's BEGIN, ping and ROLLBACK."""
+    """A checkout pays the ping (one statement, not SQLAlchemy's BEGIN, ping and ROLLBACK) unless the
+    connection was given back less than `TRUSTED_FOR` ago."""
     if not is_postgres:
         pytest.skip("SQLite's pool is never pinged: its file does not restart")
+    pool_clock = _PoolClock()
+    monkeypatch.setattr(db, "monotonic", pool_clock)
     engine = create_engine(replace(settings, database_pool=True))
     sent: list[str] = []
     real_execute = asyncpg.Connection.execute
@@ -308,15 +325,61 @@ async def test_a_pooled_connection_is_pinged_in_one_round_trip(
         sent.append(query)
         return await real_execute(self, query, *args, **kwargs)
 
+    async def check_out_again(after: float) -> list[str]:
+        pool_clock.now += after
+        sent.clear()
+        async with engine.connect() as conn:  # the same connection, checked out again
+            assert await conn.scalar(text("SELECT 2")) == 2
+        return list(sent)
+
     try:
         async with engine.connect() as conn:  # the pool's first connection, set up
             await conn.execute(text("SELECT 2"))
         monkeypatch.setattr(asyncpg.Connection, "execute", recorded)
-        async with engine.connect() as conn:  # the same connection, checked out again
-            assert await conn.scalar(text("SELECT 2")) == 2
-        assert sent == ["SELECT 1", "BEGIN;", "ROLLBACK;"]  # the ping, then the connection's own work
+        assert await check_out_again(db.TRUSTED_FOR - 0.01) == ["BEGIN;", "ROLLBACK;"]  # no ping
+        # The window runs from the last time it was given back, not from the last ping.
+        assert await check_out_again(db.TRUSTED_FOR - 0.01) == ["BEGIN;", "ROLLBACK;"]
+        assert await check_out_again(db.TRUSTED_FOR) == ["SELECT 1", "BEGIN;", "ROLLBACK;"]
     finally:
         await engine.dispose()
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_however_recently_given_back(
+    settings: Settings, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart ends every session, each connection's socket with it: a connection given back a
+    moment before is not trusted then, but replaced before anything uses it, without a ping."""
+    if not is_postgres:
+        pytest.skip("SQLite has no server to lose the connection to")
+    monkeypatch.setattr(db, "monotonic", _PoolClock())  # no time passes: every connection is recent
+    engine = create_engine(replace(settings, database_pool=True))
+    killer = create_async_engine(settings.database_url, poolclass=NullPool)
+    pings = 0
+    real_execute = asyncpg.Connection.execute
+
+    async def counted(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> str:
+        nonlocal pings
+        pings += query == "SELECT 1"
+        return await real_execute(self, query, *args, **kwargs)
+
+    try:
+        closed = asyncio.Event()
+        async with engine.connect() as conn:
+            ended = await conn.scalar(text("SELECT pg_backend_pid()"))
+            (await conn.get_raw_connection()).driver_connection.add_termination_listener(
+                lambda _connection: closed.set()
+            )
+        async with killer.connect() as conn:
+            assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
+        with anyio.fail_after(30):  # until this process has read the end of the socket
+            await closed.wait()
+        monkeypatch.setattr(asyncpg.Connection, "execute", counted)
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) != ended
+        assert pings == 0
+    finally:
+        await engine.dispose()
+        await killer.dispose()
 
 
 async def test_sqlite_writers_take_the_write_lock_in_the_order_they_asked(
