@@ -268,7 +268,7 @@ async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_i
     """After a database restart, the pool's ping finds each dead connection before a request uses
     it: no request fails part-way, also one that reads in sessions of its own (a login). Every
     connection here has lain in the pool past `TRUSTED_FOR`, so each is pinged; one given back more
-    recently is found by its closed socket (the next test)."""
+    recently is found by its closed socket (`..._replaced_however_recently_given_back`)."""
     if not is_postgres:
         pytest.skip("SQLite has no server to lose the connection to")
     monkeypatch.setattr(db, "TRUSTED_FOR", 0)
