@@ -11,7 +11,6 @@ PostgreSQL uses row locks (`with_for_update`) in the services instead.
 from __future__ import annotations
 
 import asyncio
-import math
 import sqlite3
 import weakref
 from collections.abc import Iterable, Mapping
@@ -420,18 +419,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = engine_for(settings.database_url, **options)
     if settings.database_pool and not settings.is_sqlite:
         event.listen(engine.sync_engine.pool, "checkout", _ping)
-        for worked in ("connect", "checkin"):
-            event.listen(engine.sync_engine.pool, worked, _worked)
+        for made_or_given_back in ("connect", "checkin"):
+            event.listen(engine.sync_engine.pool, made_or_given_back, _given_back)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes)
     return engine
 
 
-# A pooled connection made or given back less than this long ago (seconds) is handed out again
-# without its ping: it worked then, and the ping is a round trip, about a tenth of a read's CPU in
-# the server and a quarter of PostgreSQL's. HikariCP skips its own check within the same 500 ms
-# (aliveBypassWindowMs).
+# How long (seconds) a pooled connection given back is trusted without its ping (`_ping`). The ping
+# is a round trip: measured in-process, about a tenth of a read's CPU in the server and a quarter
+# of PostgreSQL's. HikariCP trusts its connections as long (aliveBypassWindowMs).
 TRUSTED_FOR = 0.5
-_WORKED_AT = "market_worked_at"
+_GIVEN_BACK_AT = "market_given_back_at"
 
 
 def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -440,14 +438,17 @@ def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     committed, which is not something to run again. The pool replaces a connection whose try fails
     (`DisconnectionError`).
 
-    One whose socket the server closed (a restart ends every session) fails at once, however
-    recently it worked; one made or given back within TRUSTED_FOR is trusted without a round trip;
-    any other is pinged with one statement (SQLAlchemy's own `pool_pre_ping` wraps it in BEGIN and
-    ROLLBACK, for PgBouncer's transaction mode: three round trips where this takes one)."""
-    driver = dbapi_connection.driver_connection
+    One whose socket the server closed (a restart ends every session) fails at once. One made or
+    given back less than TRUSTED_FOR ago is trusted without a round trip: it was working then.
+    Only one that died since without its socket closing (its host lost, the network cut) gets past;
+    its request fails, and SQLAlchemy then replaces every connection the pool holds. Any other is
+    pinged with one statement (SQLAlchemy's own `pool_pre_ping` wraps it in BEGIN and ROLLBACK, for
+    PgBouncer's transaction mode: three round trips where this takes one)."""
+    driver = dbapi_connection.driver_connection  # asyncpg's
     if driver.is_closed():
         raise exc.DisconnectionError("the pooled connection was closed by the server")
-    if monotonic() - record.info.get(_WORKED_AT, -math.inf) < TRUSTED_FOR:
+    given_back = record.info.get(_GIVEN_BACK_AT)
+    if given_back is not None and monotonic() - given_back < TRUSTED_FOR:
         return
     try:
         await_only(driver.execute("SELECT 1"))
@@ -455,10 +456,11 @@ def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError(f"the pooled connection failed its ping: {error!r}") from error
 
 
-def _worked(_dbapi_connection: Any, record: Any) -> None:
-    """When the connection was made or last given back (`_ping`); the pool forgets it with the
-    connection, before it makes another."""
-    record.info[_WORKED_AT] = monotonic()
+def _given_back(dbapi_connection: Any, record: Any) -> None:
+    """When the connection was given back, or made (`_ping`). An invalidated one is not: SQLAlchemy
+    forgets its `info` as it makes the next."""
+    if dbapi_connection is not None:
+        record.info[_GIVEN_BACK_AT] = monotonic()
 
 
 def engine_for(url: str, **options: Any) -> AsyncEngine:

@@ -266,9 +266,9 @@ async def test_a_pooled_connection_that_died_is_replaced_before_a_request_uses_i
     settings: Settings, clock: FrozenClock, world: World, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a database restart, the pool's ping finds each dead connection before a request uses
-    it: no request fails part-way, also one that reads in sessions of its own (a login). Every
-    connection here has lain in the pool past `TRUSTED_FOR`, so each is pinged; one given back more
-    recently is found by its closed socket (`..._replaced_however_recently_given_back`)."""
+    it: no request fails part-way, also one that reads in sessions of its own (a login). Here no
+    connection is trusted for any time (`TRUSTED_FOR` 0): each is found by its closed socket or by
+    its ping, whichever comes first (each alone: `..._replaced_before_anything_uses_it`)."""
     if not is_postgres:
         pytest.skip("SQLite has no server to lose the connection to")
     monkeypatch.setattr(db, "TRUSTED_FOR", 0)
@@ -336,22 +336,26 @@ async def test_a_pooled_connection_is_pinged_in_one_round_trip_unless_just_given
         async with engine.connect() as conn:  # the pool's first connection, set up
             await conn.execute(text("SELECT 2"))
         monkeypatch.setattr(asyncpg.Connection, "execute", recorded)
-        assert await check_out_again(db.TRUSTED_FOR - 0.01) == ["BEGIN;", "ROLLBACK;"]  # no ping
-        # The window runs from the last time it was given back, not from the last ping.
-        assert await check_out_again(db.TRUSTED_FOR - 0.01) == ["BEGIN;", "ROLLBACK;"]
+        half = db.TRUSTED_FOR / 2
+        assert await check_out_again(half) == ["BEGIN;", "ROLLBACK;"]  # no ping
+        # The window runs from the last time it was given back, not from when it was made.
+        assert await check_out_again(half) == ["BEGIN;", "ROLLBACK;"]
         assert await check_out_again(db.TRUSTED_FOR) == ["SELECT 1", "BEGIN;", "ROLLBACK;"]
     finally:
         await engine.dispose()
 
 
-async def test_a_pooled_connection_the_server_closed_is_replaced_however_recently_given_back(
-    settings: Settings, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("closing_seen", [True, False], ids=["closed socket", "failed ping"])
+async def test_a_pooled_connection_the_server_ended_is_replaced_before_anything_uses_it(
+    settings: Settings, is_postgres: bool, monkeypatch: pytest.MonkeyPatch, closing_seen: bool
 ) -> None:
-    """A restart ends every session, each connection's socket with it: a connection given back a
-    moment before is not trusted then, but replaced before anything uses it, without a ping."""
+    """A restart ends every session, each connection's socket with it. A connection given back a
+    moment before is replaced at once, without a ping, as its socket is closed; one this process
+    has not yet seen closed, past `TRUSTED_FOR`, fails its ping and is replaced as well."""
     if not is_postgres:
         pytest.skip("SQLite has no server to lose the connection to")
-    monkeypatch.setattr(db, "monotonic", _PoolClock())  # no time passes: every connection is recent
+    pool_clock = _PoolClock()
+    monkeypatch.setattr(db, "monotonic", pool_clock)
     engine = create_engine(replace(settings, database_pool=True))
     killer = create_async_engine(settings.database_url, poolclass=NullPool)
     pings = 0
@@ -373,10 +377,13 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_however_recentl
             assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
         with anyio.fail_after(30):  # until this process has read the end of the socket
             await closed.wait()
+        if not closing_seen:
+            monkeypatch.setattr(asyncpg.Connection, "is_closed", lambda _self: False)
+            pool_clock.now += db.TRUSTED_FOR
         monkeypatch.setattr(asyncpg.Connection, "execute", counted)
         async with engine.connect() as conn:
             assert await conn.scalar(text("SELECT pg_backend_pid()")) != ended
-        assert pings == 0
+        assert pings == (0 if closing_seen else 1)  # the new connection, just made, is not pinged
     finally:
         await engine.dispose()
         await killer.dispose()
