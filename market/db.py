@@ -442,9 +442,9 @@ def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     given back less than TRUSTED_FOR ago is trusted without a round trip: it was working then.
     Only one that died since in a way this process has not yet seen (its host lost, the network
     cut, a close not yet read) gets past: its request fails, and SQLAlchemy then replaces every
-    connection the pool holds. Any other is
-    pinged with one statement (SQLAlchemy's own `pool_pre_ping` wraps it in BEGIN and ROLLBACK, for
-    PgBouncer's transaction mode: three round trips where this takes one)."""
+    connection the pool holds. Any other is pinged with one statement (SQLAlchemy's own
+    `pool_pre_ping` wraps it in BEGIN and ROLLBACK, for PgBouncer's transaction mode: three round
+    trips where this takes one)."""
     driver = dbapi_connection.driver_connection  # asyncpg's
     if driver.is_closed():
         raise exc.DisconnectionError("the pooled connection was closed by the server")

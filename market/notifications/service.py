@@ -46,10 +46,9 @@ async def leave(session: AsyncSession, messages: list[dict[str, Any]]) -> None:
 
 
 def leave_on(connection: Connection, messages: list[dict[str, Any]]) -> None:
-    """`leave`, on the transaction's connection as `AsyncConnection.run_sync` gives it: for a change
-    that runs its statements one after another in one call."""
-    if messages:
-        connection.execute(_new_message(), messages)
+    """`leave` (at least one message), on the transaction's connection as `AsyncConnection.run_sync`
+    gives it: for a change that runs its statements one after another in one call."""
+    connection.execute(_new_message(), messages)
 
 
 def message(
